@@ -1,0 +1,105 @@
+import type { EndpointLoadOptions } from './types.js';
+
+/**
+ * The latency, in ms, recorded for a failed request that failed faster than this:
+ * connection errors count against the endpoint's load, so an endpoint that refuses
+ * connections quickly does not look like the fastest one.
+ */
+export const FAILURE_PENALTY_MS = 1000;
+
+/**
+ * Load of one endpoint: requests in flight and a Peak EWMA latency estimate, as in
+ * Finagle's `PeakEwma` and Linkerd's balancer.
+ *
+ * The estimate starts at the default RTT (30 ms) while the endpoint has no sample. The
+ * first sample replaces it (Finagle's cost starts at zero, so its first sample wins
+ * too). Each later sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s, Δt
+ * since the previous sample); a sample above the decayed estimate becomes the estimate
+ * (the peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`.
+ *
+ * Between samples the estimate decays towards zero, so an endpoint that was slow is
+ * tried again after a while. {@link EndpointLoad.cost} computes that decay without
+ * writing anything: reading the load never changes it.
+ *
+ * Memory: a handful of number fields, no per-instance objects (defaults are static).
+ */
+export class EndpointLoad {
+  /** Latency assumed for an endpoint with no sample, in ms. */
+  static readonly DEFAULT_RTT_MS = 30;
+  /** Time constant τ of the decay, in ms. */
+  static readonly DEFAULT_DECAY_MS = 10_000;
+
+  /** Requests started and not finished yet. */
+  pending = 0;
+  /** Requests that finished with `ok = false` (for stats). */
+  failures = 0;
+
+  /** Estimate at the time of the last sample, in ms. */
+  private estimateMs: number;
+  /** Time of the last sample; NaN while there is none. */
+  private sampledAtMs = Number.NaN;
+  private readonly decayMs: number;
+
+  /** Creates the load of an endpoint with no history. */
+  constructor(options?: EndpointLoadOptions) {
+    this.estimateMs = options?.defaultRttMs ?? EndpointLoad.DEFAULT_RTT_MS;
+    this.decayMs = options?.decayMs ?? EndpointLoad.DEFAULT_DECAY_MS;
+  }
+
+  /** The latency estimate at `nowMs`, decayed since the last sample (not stored). */
+  rttEstimate(nowMs: number): number {
+    const sampledAt = this.sampledAtMs;
+    // No sample yet: the default stands, it does not decay.
+    if (sampledAt !== sampledAt) return this.estimateMs;
+    const elapsed = nowMs - sampledAt;
+    return elapsed > 0 ? this.estimateMs * Math.exp(-elapsed / this.decayMs) : this.estimateMs;
+  }
+
+  /**
+   * The balancing cost at `nowMs`: `rttEstimate(nowMs) × (1 + pending / weight)`; with
+   * the default weight 1 that is Finagle's `ewma × (pending + 1)`. `weight` is the
+   * endpoint's relative capacity (1 for the lightest endpoint of the set): the queue it
+   * serves counts for less, and an idle endpoint costs its latency whatever its weight.
+   */
+  cost(nowMs: number, weight = 1): number {
+    return this.rttEstimate(nowMs) * (1 + this.pending / weight);
+  }
+
+  /** Adds one latency sample (ms) taken at `nowMs`. */
+  observe(rttMs: number, nowMs: number): void {
+    const sampledAt = this.sampledAtMs;
+    this.sampledAtMs = nowMs;
+    if (sampledAt !== sampledAt) {
+      this.estimateMs = rttMs;
+      return;
+    }
+    const elapsed = nowMs - sampledAt;
+    const w = elapsed > 0 ? Math.exp(-elapsed / this.decayMs) : 1;
+    const decayed = this.estimateMs * w;
+    this.estimateMs = rttMs > decayed ? rttMs : decayed + rttMs * (1 - w);
+  }
+
+  /** A request to this endpoint starts. */
+  start(): void {
+    this.pending++;
+  }
+
+  /**
+   * A request finished after `rttMs`. A failure (`ok = false`) is counted and observed
+   * as at least {@link FAILURE_PENALTY_MS}.
+   */
+  finish(rttMs: number, nowMs: number, ok: boolean): void {
+    if (this.pending > 0) this.pending--;
+    if (ok) {
+      this.observe(rttMs, nowMs);
+    } else {
+      this.failures++;
+      this.observe(rttMs > FAILURE_PENALTY_MS ? rttMs : FAILURE_PENALTY_MS, nowMs);
+    }
+  }
+
+  /** A request ended without a meaningful latency (cancelled by the caller). */
+  finishWithoutSample(): void {
+    if (this.pending > 0) this.pending--;
+  }
+}

@@ -1,0 +1,122 @@
+import { AliasTable } from './internal-alias-table.js';
+import type { Balancer, BalancerEndpoint, BalancerRuntime, LeastRequestOptions, PickRequest } from './types.js';
+
+/** Rounds of candidates drawn before scanning for an available endpoint (1 + 5 re-picks). */
+const MAX_ROUNDS = 6;
+/** Extra draws allowed per candidate to avoid a duplicate when weights differ. */
+const MAX_REDRAWS = 4;
+
+/**
+ * Envoy's `LEAST_REQUEST` (and Istio's deprecated `LEAST_CONN`): power of `choiceCount`
+ * choices. Each pick draws `choiceCount` distinct random endpoints and sends the request
+ * to the one with the fewest pending requests; ties go to the first drawn.
+ *
+ * When weights differ, candidates are drawn in proportion to weight (alias table) and
+ * compared on `pending / weight`. Drawing by weight is what makes the split follow the
+ * weights when nothing is pending (every comparison is a tie, the first draw wins);
+ * comparing on uniform draws would starve light endpoints at low concurrency. A
+ * duplicate draw is redrawn up to 4 times, after which fewer candidates are compared.
+ *
+ * Unavailable candidates are ignored; when a whole round is unavailable it is drawn
+ * again, up to 5 times, then the endpoints are scanned from a random position (O(n)).
+ * `undefined` only when none is available.
+ */
+export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint> implements Balancer<E> {
+  /** `least-request`. */
+  readonly name = 'least-request';
+  private endpoints: readonly E[] = [];
+  /** A permutation of endpoint indexes, partially shuffled by each uniform pick. */
+  private order = new Int32Array(0);
+  private table: AliasTable | undefined;
+  /** Candidates of the current pick (weighted mode, for the duplicate check). */
+  private readonly drawn: Int32Array;
+  private readonly choiceCount: number;
+  private readonly random: () => number;
+
+  /** Use {@link leastRequest} to create one. */
+  constructor(options: LeastRequestOptions = {}, runtime: BalancerRuntime = {}) {
+    const choiceCount = options.choiceCount ?? 2;
+    if (!Number.isInteger(choiceCount) || choiceCount < 2) {
+      throw new RangeError(`choiceCount: ${choiceCount} (expected: an integer >= 2)`);
+    }
+    this.choiceCount = choiceCount;
+    this.drawn = new Int32Array(choiceCount);
+    this.random = runtime.random ?? Math.random;
+  }
+
+  /** Replaces the endpoints; builds the alias table when weights differ: O(n). */
+  update(endpoints: readonly E[]): void {
+    this.endpoints = endpoints.slice();
+    const n = endpoints.length;
+    this.order = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.order[i] = i;
+    let weighted = false;
+    for (const endpoint of endpoints) if (endpoint.weight !== endpoints[0].weight) weighted = true;
+    this.table = weighted ? new AliasTable(endpoints.map((endpoint) => endpoint.weight)) : undefined;
+  }
+
+  /** The available candidate with the least pending requests; the request is not looked at. */
+  pick(_request?: PickRequest): E | undefined {
+    const endpoints = this.endpoints;
+    const n = endpoints.length;
+    if (n === 0) return undefined;
+    if (n === 1) return endpoints[0].available ? endpoints[0] : undefined;
+    const choices = this.choiceCount < n ? this.choiceCount : n;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      let best: E | undefined;
+      let bestLoad = Infinity;
+      for (let c = 0; c < choices; c++) {
+        const index = this.table === undefined ? this.drawUniform(c, n) : this.drawWeighted(c);
+        if (index < 0) continue;
+        const endpoint = endpoints[index];
+        if (!endpoint.available) continue;
+        const load = endpoint.load.pending / endpoint.weight;
+        if (load < bestLoad) {
+          best = endpoint;
+          bestLoad = load;
+        }
+      }
+      if (best !== undefined) return best;
+    }
+    const start = Math.floor(this.random() * n);
+    for (let step = 0; step < n; step++) {
+      const endpoint = endpoints[(start + step) % n];
+      if (endpoint.available) return endpoint;
+    }
+    return undefined;
+  }
+
+  /** Candidate `c` of a uniform pick: one step of a Fisher-Yates shuffle, so all distinct. */
+  private drawUniform(c: number, n: number): number {
+    const order = this.order;
+    const j = c + Math.floor(this.random() * (n - c));
+    const index = order[j];
+    order[j] = order[c];
+    order[c] = index;
+    return index;
+  }
+
+  /** Candidate `c` of a weighted pick, or -1 when only duplicates came up. */
+  private drawWeighted(c: number): number {
+    const drawn = this.drawn;
+    for (let attempt = 0; attempt <= MAX_REDRAWS; attempt++) {
+      const index = this.table!.sample(this.random());
+      let duplicate = false;
+      for (let k = 0; k < c; k++) if (drawn[k] === index) duplicate = true;
+      if (!duplicate) {
+        drawn[c] = index;
+        return index;
+      }
+    }
+    drawn[c] = -1;
+    return -1;
+  }
+}
+
+/** Creates a least-request balancer (Envoy and Istio `LEAST_REQUEST`, `LEAST_CONN`). */
+export function leastRequest<E extends BalancerEndpoint = BalancerEndpoint>(
+  options?: LeastRequestOptions,
+  runtime?: BalancerRuntime,
+): LeastRequestBalancer<E> {
+  return new LeastRequestBalancer<E>(options, runtime);
+}

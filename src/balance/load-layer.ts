@@ -1,0 +1,69 @@
+import type { Dispatcher } from 'undici';
+import { ForwardingHandler } from '../core/forwarding-handler.js';
+import { layer, type Layer } from '../core/layer.js';
+import type { EndpointTarget } from '../mesh/types.js';
+import type { EndpointLoad } from './endpoint-load.js';
+
+type Controller = Dispatcher.DispatchController;
+
+/**
+ * Records an endpoint's load for the balancers: pending requests, and the time to
+ * response headers as the Peak EWMA sample. Connection errors and resets count as
+ * failures (a latency penalty); a request the caller cancelled gives no sample.
+ */
+class LoadTrackingHandler extends ForwardingHandler {
+  readonly #load: EndpointLoad;
+  readonly #start: number;
+  #rtt = -1;
+  #done = false;
+
+  constructor(next: Dispatcher.DispatchHandler, load: EndpointLoad) {
+    super(next);
+    this.#load = load;
+    this.#start = performance.now();
+    load.start();
+  }
+
+  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onResponseStart']>[2], statusMessage?: string): void {
+    if (statusCode >= 200 && this.#rtt < 0) this.#rtt = performance.now() - this.#start;
+    super.onResponseStart(controller, statusCode, headers, statusMessage);
+  }
+
+  override onResponseEnd(controller: Controller, trailers: Parameters<ForwardingHandler['onResponseEnd']>[1]): void {
+    this.#finish(true);
+    super.onResponseEnd(controller, trailers);
+  }
+
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onRequestUpgrade']>[2], socket: Parameters<ForwardingHandler['onRequestUpgrade']>[3]): void {
+    this.#finish(true);
+    super.onRequestUpgrade(controller, statusCode, headers, socket);
+  }
+
+  override onResponseError(controller: Controller, error: Error): void {
+    if (!this.#done) {
+      if (controller?.aborted) {
+        // Cancelled by the caller: says nothing about the endpoint.
+        this.#done = true;
+        this.#load.finishWithoutSample();
+      } else {
+        this.#finish(false);
+      }
+    }
+    super.onResponseError(controller, error);
+  }
+
+  #finish(ok: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    const now = performance.now();
+    this.#load.finish(this.#rtt >= 0 ? this.#rtt : now - this.#start, now, ok);
+  }
+}
+
+/** The endpoint-stack layer with role `load`: feeds pending counts and latency to the balancers. */
+export function loadLayer(): Layer<EndpointTarget> {
+  return layer<EndpointTarget>('load', (next, target) => {
+    const load = target.load;
+    return (opts, handler) => next(opts, new LoadTrackingHandler(handler, load));
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * Errors raised by the mesh. Each class has a stable `code` (`PROXYLESS_ERR_*`) that
+ * programs can switch on, and a message that says what happened, to which service or
+ * endpoint, and what to change.
+ */
+
+/** Base class of every error the mesh raises. */
+export class ProxylessError extends Error {
+  /** Stable machine-readable code, e.g. `PROXYLESS_ERR_INVALID_OPTION`. */
+  readonly code: string;
+
+  /** @param code stable code; @param message what happened and how to fix it */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option passed to a factory (`createMesh`, `staticEndpoints`, a layer) is invalid. */
+export class InvalidOptionError extends ProxylessError {
+  /** Every problem found, one line each: `field: value (expected: ...)`. */
+  readonly problems: readonly string[];
+
+  /** @param where the call that received the options, e.g. `createMesh` */
+  constructor(where: string, problems: readonly string[]) {
+    super(
+      'PROXYLESS_ERR_INVALID_OPTION',
+      `${where}: invalid option${problems.length > 1 ? 's' : ''}:\n  ${problems.join('\n  ')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** A mesh config resource (DestinationRule, ...) is invalid. */
+export class InvalidConfigError extends ProxylessError {
+  /** Every problem found, one line each, naming the document and field path. */
+  readonly problems: readonly string[];
+
+  /** @param problems one line each: `DestinationRule/reviews: spec.host: ...` */
+  constructor(problems: readonly string[]) {
+    super(
+      'PROXYLESS_ERR_INVALID_CONFIG',
+      `invalid mesh config:\n  ${problems.join('\n  ')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** The request's host is not a known service and `outboundTrafficPolicy` is `REGISTRY_ONLY`. */
+export class UnknownServiceError extends ProxylessError {
+  /** The host as written in the URL. */
+  readonly host: string;
+
+  /** @param host the URL's host; @param sources names of the discovery sources asked */
+  constructor(host: string, sources: readonly string[]) {
+    super(
+      'PROXYLESS_ERR_UNKNOWN_SERVICE',
+      `no discovery source knows the service "${host}" (asked: ${sources.join(', ') || 'none'}) ` +
+        `and outboundTrafficPolicy is REGISTRY_ONLY. Register it with a discovery source ` +
+        `(e.g. staticEndpoints({ "${host}": ["10.0.0.1:8080"] })) or set ` +
+        `outboundTrafficPolicy: { mode: "ALLOW_ANY" } to pass unknown hosts through.`,
+    );
+    this.host = host;
+  }
+}
+
+/** A known service had no endpoint within `discoveryTimeout`. */
+export class NoEndpointsError extends ProxylessError {
+  /** The logical service name. */
+  readonly service: string;
+
+  /**
+   * @param service the service; @param sources the sources asked;
+   * @param waitedMs how long the request waited for an endpoint
+   */
+  constructor(service: string, sources: readonly string[], waitedMs: number) {
+    super(
+      'PROXYLESS_ERR_NO_ENDPOINTS',
+      `service "${service}" has no available endpoint after waiting ${waitedMs} ms ` +
+        `(sources asked: ${sources.join(', ') || 'none'}). Check that the service has running ` +
+        `instances registered with a discovery source, or raise discoveryTimeout.`,
+    );
+    this.service = service;
+  }
+}
+
+/** Discovery did not decide whether a host is a mesh service within `discoveryTimeout`. */
+export class DiscoveryTimeoutError extends ProxylessError {
+  /** The host as written in the URL. */
+  readonly host: string;
+
+  /** @param host the URL's host; @param pending the sources that had not answered */
+  constructor(host: string, pending: readonly string[], waitedMs: number) {
+    super(
+      'PROXYLESS_ERR_DISCOVERY_TIMEOUT',
+      `discovery did not answer for "${host}" within ${waitedMs} ms (still waiting on: ` +
+        `${pending.join(', ')}). Check that those sources can reach their servers, or raise ` +
+        `discoveryTimeout.`,
+    );
+    this.host = host;
+  }
+}
+
+/** The mesh was closed: it takes no new requests. */
+export class MeshClosedError extends ProxylessError {
+  constructor() {
+    super(
+      'PROXYLESS_ERR_MESH_CLOSED',
+      'the mesh is closed and takes no new requests; create a new mesh with createMesh() ' +
+        'or stop sending requests after mesh.close().',
+    );
+  }
+}
+
+/** A request was in flight when the mesh's close grace period ran out. */
+export class MeshClosingError extends ProxylessError {
+  /** @param graceMs the grace period that elapsed */
+  constructor(graceMs: number) {
+    super(
+      'PROXYLESS_ERR_CLOSE_TIMEOUT',
+      `the request was still in flight when mesh.close() gave up after its grace period of ` +
+        `${graceMs} ms; raise closeGracePeriod if requests need longer to finish.`,
+    );
+  }
+}
+
+/** A URL the mesh cannot route (no host, unsupported protocol). */
+export class InvalidRequestError extends ProxylessError {
+  /** @param message what is wrong with the request and how to fix it */
+  constructor(message: string) {
+    super('PROXYLESS_ERR_INVALID_REQUEST', message);
+  }
+}

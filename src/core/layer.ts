@@ -1,0 +1,131 @@
+import type { Dispatcher } from 'undici';
+import { InvalidOptionError } from './errors.js';
+
+/** undici's dispatch function: takes the request options and a handler. */
+export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => boolean;
+
+/**
+ * One named step of a stack. `wrap` receives the next dispatch function (inner) and the
+ * stack's target (the service or endpoint the stack serves) and returns the dispatch
+ * function for this step; this is undici's interceptor shape plus the target.
+ *
+ * @typeParam T what the stack is built for: {@link ServiceTarget} or {@link EndpointTarget}.
+ */
+export interface Layer<T> {
+  /** The role name, unique in a stack, e.g. `balance`, `load`, `pool`. */
+  readonly role: string;
+  /** Builds this step around `next`. Called once per service or endpoint, not per request. */
+  wrap(next: Dispatch, target: T): Dispatch;
+}
+
+/** Creates a {@link Layer}, checking the role name. */
+export function layer<T>(role: string, wrap: (next: Dispatch, target: T) => Dispatch): Layer<T> {
+  if (typeof role !== 'string' || !/^[a-z][a-z0-9-]*$/.test(role)) {
+    throw new InvalidOptionError('layer', [`role: ${JSON.stringify(role)} (expected: a kebab-case name such as "audit-log")`]);
+  }
+  if (typeof wrap !== 'function') {
+    throw new InvalidOptionError('layer', [`wrap: ${typeof wrap} (expected: a function (next, target) => dispatch)`]);
+  }
+  return { role, wrap };
+}
+
+/**
+ * An ordered list of layers, outermost first, as Finagle's Stack: a request enters at
+ * the first layer and leaves through the last one, which is the terminal (it does not
+ * call `next`). Users edit the mesh's default stacks by role name, without forking them.
+ */
+export class Stack<T> {
+  #layers: Layer<T>[];
+  readonly #name: string;
+
+  /** @param name `service` or `endpoint`, used in error messages; @param layers outermost first */
+  constructor(name: string, layers: readonly Layer<T>[]) {
+    this.#name = name;
+    this.#layers = [...layers];
+  }
+
+  /** Role names, outermost first. */
+  roles(): string[] {
+    return this.#layers.map((l) => l.role);
+  }
+
+  /** Inserts `added` just outside (before) the layer with `role`. */
+  insertBefore(role: string, added: Layer<T>): this {
+    this.#checkNew(added);
+    this.#layers.splice(this.#indexOf(role), 0, added);
+    return this;
+  }
+
+  /** Inserts `added` just inside (after) the layer with `role`. Not after the terminal. */
+  insertAfter(role: string, added: Layer<T>): this {
+    this.#checkNew(added);
+    const index = this.#indexOf(role);
+    if (index === this.#layers.length - 1) {
+      throw new InvalidOptionError(`${this.#name} stack`, [
+        `insertAfter: ${JSON.stringify(role)} is the terminal layer (expected: a role before it; use insertBefore("${role}", ...))`,
+      ]);
+    }
+    this.#layers.splice(index + 1, 0, added);
+    return this;
+  }
+
+  /** Replaces the layer with `role` by `replacement` (which may have another role). */
+  replace(role: string, replacement: Layer<T>): this {
+    const index = this.#indexOf(role);
+    if (replacement.role !== role) this.#checkNew(replacement);
+    this.#layers[index] = replacement;
+    return this;
+  }
+
+  /** Removes the layer with `role`. The terminal layer cannot be removed. */
+  remove(role: string): this {
+    const index = this.#indexOf(role);
+    if (index === this.#layers.length - 1) {
+      throw new InvalidOptionError(`${this.#name} stack`, [
+        `remove: ${JSON.stringify(role)} is the terminal layer (expected: a non-terminal role; use replace to swap it)`,
+      ]);
+    }
+    this.#layers.splice(index, 1);
+    return this;
+  }
+
+  /**
+   * Composes the layers for one target into a single dispatch function. The terminal
+   * (last) layer gets a `next` that fails loudly, since nothing sits below it.
+   */
+  build(target: T): Dispatch {
+    let dispatch: Dispatch = terminalNext;
+    for (let i = this.#layers.length - 1; i >= 0; i--) {
+      dispatch = this.#layers[i]!.wrap(dispatch, target);
+      if (typeof dispatch !== 'function') {
+        throw new TypeError(`${this.#name} stack: layer "${this.#layers[i]!.role}" returned ${typeof dispatch} from wrap (expected: a dispatch function)`);
+      }
+    }
+    return dispatch;
+  }
+
+  #indexOf(role: string): number {
+    const index = this.#layers.findIndex((l) => l.role === role);
+    if (index < 0) {
+      throw new InvalidOptionError(`${this.#name} stack`, [
+        `role: ${JSON.stringify(role)} (expected: one of ${this.roles().map((r) => JSON.stringify(r)).join(', ')})`,
+      ]);
+    }
+    return index;
+  }
+
+  #checkNew(added: Layer<T>): void {
+    if (!added || typeof added.wrap !== 'function' || typeof added.role !== 'string') {
+      throw new InvalidOptionError(`${this.#name} stack`, [`layer: ${String(added)} (expected: a layer made with layer(role, wrap))`]);
+    }
+    if (this.#layers.some((l) => l.role === added.role)) {
+      throw new InvalidOptionError(`${this.#name} stack`, [
+        `role: ${JSON.stringify(added.role)} is already in the stack (expected: a new role name, or use replace)`,
+      ]);
+    }
+  }
+}
+
+function terminalNext(): boolean {
+  throw new Error('proxyless: the terminal layer of a stack called next(); a terminal layer must send the request itself');
+}

@@ -1,0 +1,59 @@
+import { isIP } from 'node:net';
+import type { Endpoint, EndpointInput } from './types.js';
+
+const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * Checks one user-written endpoint and returns it normalised, or a problem line
+ * `field: value (expected: ...)` naming `field` as the caller's path to it.
+ */
+export function parseEndpoint(input: EndpointInput, field: string): Endpoint | string {
+  if (typeof input === 'string') {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s/]+)):(\d{1,5})$/.exec(input);
+    if (!match) {
+      return `${field}: ${JSON.stringify(input)} (expected: "host:port" such as "127.0.0.1:9080" or "[::1]:9080")`;
+    }
+    const port = Number(match[3]);
+    if (port < 1 || port > 65535) {
+      return `${field}: ${JSON.stringify(input)} (expected: a port from 1 to 65535)`;
+    }
+    return { address: match[1] ?? match[2]!, port, weight: 1, labels: EMPTY_LABELS };
+  }
+  if (input === null || typeof input !== 'object') {
+    return `${field}: ${JSON.stringify(input)} (expected: "host:port" or { address, port, weight?, labels? })`;
+  }
+  const { address, port, weight = 1, labels } = input;
+  if (typeof address !== 'string' || address.length === 0 || /[\s/]/.test(address)) {
+    return `${field}.address: ${JSON.stringify(address)} (expected: an IP address or host name)`;
+  }
+  if (address.includes(':') && isIP(address) !== 6) {
+    return `${field}.address: ${JSON.stringify(address)} (expected: an IP address or host name, without a port)`;
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return `${field}.port: ${JSON.stringify(port)} (expected: an integer from 1 to 65535)`;
+  }
+  if (!Number.isInteger(weight) || weight < 1 || weight > 1_000_000) {
+    return `${field}.weight: ${JSON.stringify(weight)} (expected: an integer from 1 to 1000000)`;
+  }
+  if (labels !== undefined) {
+    if (labels === null || typeof labels !== 'object' || Array.isArray(labels)) {
+      return `${field}.labels: ${JSON.stringify(labels)} (expected: an object of string values, e.g. { version: "v2" })`;
+    }
+    for (const [key, value] of Object.entries(labels)) {
+      if (typeof value !== 'string') {
+        return `${field}.labels.${key}: ${JSON.stringify(value)} (expected: a string)`;
+      }
+    }
+  }
+  return {
+    address,
+    port,
+    weight,
+    labels: labels && Object.keys(labels).length > 0 ? Object.freeze({ ...labels }) : EMPTY_LABELS,
+  };
+}
+
+/** `address:port`, with IPv6 addresses in brackets: the key of an endpoint in a service. */
+export function endpointKey(endpoint: Pick<Endpoint, 'address' | 'port'>): string {
+  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+}

@@ -1,0 +1,50 @@
+/**
+ * proxyless: a service mesh as a library. Discovery, client-side load balancing and
+ * Istio-style configuration inside the Node.js process, around undici and fetch.
+ *
+ * @packageDocumentation
+ */
+export { createMesh } from './mesh/create-mesh.js';
+export { Mesh } from './mesh/mesh.js';
+export type { EndpointSnapshot, ServiceSnapshot, MeshEvents } from './mesh/mesh.js';
+export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
+export type { ServiceStatus } from './mesh/mesh-service.js';
+export type {
+  MeshOptions,
+  EndpointPoolOptions,
+  OutboundTrafficPolicy,
+  StackEdits,
+  ServiceTarget,
+  EndpointTarget,
+} from './mesh/types.js';
+
+export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';
+export type { StaticEndpointsMap } from './discovery/static-endpoints.js';
+export type {
+  DiscoverySource,
+  DiscoverySourceState,
+  DiscoveryUpdate,
+  DiscoveryListener,
+  DiscoveryWatch,
+  Endpoint,
+  EndpointInput,
+  ServiceName,
+} from './discovery/types.js';
+
+export { layer, Stack } from './core/layer.js';
+export type { Layer, Dispatch } from './core/layer.js';
+export { ForwardingHandler } from './core/forwarding-handler.js';
+export {
+  ProxylessError,
+  InvalidOptionError,
+  InvalidConfigError,
+  UnknownServiceError,
+  NoEndpointsError,
+  DiscoveryTimeoutError,
+  MeshClosedError,
+  MeshClosingError,
+  InvalidRequestError,
+} from './core/errors.js';
+
+export * from './balance/index.js';
+export type { DestinationRule } from './config/destination-rule.js';

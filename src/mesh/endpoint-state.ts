@@ -1,0 +1,90 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { EndpointLoad } from '../balance/endpoint-load.js';
+import type { BalancerEndpoint } from '../balance/types.js';
+import type { Dispatch } from '../core/layer.js';
+import type { Endpoint } from '../discovery/types.js';
+import type { EndpointTarget } from './types.js';
+
+/** What an endpoint needs from its mesh: how to build its stack and its pool. */
+export interface EndpointContext {
+  /** Builds the endpoint stack for one endpoint (called on its first request). */
+  buildEndpointStack(endpoint: EndpointState): Dispatch;
+  /** undici Pool options shared by every endpoint. */
+  readonly poolOptions: Pool.Options;
+}
+
+/**
+ * One endpoint of one service: identity, weight, labels, load, and (once it gets its
+ * first request) its undici Pool and endpoint stack.
+ *
+ * Kept small on purpose: a service may hold 10,000 endpoints, so nothing is allocated
+ * here until traffic arrives (no pool, no closures).
+ */
+export class EndpointState implements BalancerEndpoint, EndpointTarget {
+  /** `address:port`. */
+  readonly key: string;
+  /** IP address or host name. */
+  readonly address: string;
+  /** TCP port. */
+  readonly port: number;
+  /** The FQDN of the owning service. */
+  readonly service: string;
+  /** Relative weight; updated in place when discovery changes it. */
+  weight: number;
+  /** Labels; updated in place when discovery changes them. */
+  labels: Readonly<Record<string, string>>;
+  /** False once removed by discovery (draining) or closed. */
+  available = true;
+  /** Pending requests and Peak EWMA latency. */
+  readonly load = new EndpointLoad();
+  #dispatch: Dispatch | undefined;
+  #pool: Pool | undefined;
+  readonly #context: EndpointContext;
+
+  /** @param service owning service FQDN; @param key `address:port`; @param endpoint from discovery */
+  constructor(context: EndpointContext, service: string, key: string, endpoint: Endpoint) {
+    this.#context = context;
+    this.service = service;
+    this.key = key;
+    this.address = endpoint.address;
+    this.port = endpoint.port;
+    this.weight = endpoint.weight;
+    this.labels = endpoint.labels;
+  }
+
+  /** Sends one request through this endpoint's stack (built on first use). */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const dispatch = this.#dispatch ?? (this.#dispatch = this.#context.buildEndpointStack(this));
+    return dispatch(opts, handler);
+  }
+
+  /** The endpoint's undici Pool, created on first call (by the terminal `pool` layer). */
+  openPool(): Pool {
+    if (!this.#pool) {
+      const host = this.address.includes(':') ? `[${this.address}]` : this.address;
+      this.#pool = new Pool(`http://${host}:${this.port}`, this.#context.poolOptions);
+    }
+    return this.#pool;
+  }
+
+  /** True once a pool exists (the endpoint has had traffic). */
+  get hasPool(): boolean {
+    return this.#pool !== undefined;
+  }
+
+  /**
+   * Stops new requests and closes the pool once its in-flight and queued requests are
+   * done. Used when discovery removes the endpoint: nothing in flight is lost.
+   */
+  drain(): Promise<void> {
+    this.available = false;
+    return this.#pool ? this.#pool.close() : Promise.resolve();
+  }
+
+  /** Ends every request still on this endpoint with `error` (the close grace period ran out). */
+  destroy(error: Error): Promise<void> {
+    this.available = false;
+    return this.#pool ? this.#pool.destroy(error) : Promise.resolve();
+  }
+}

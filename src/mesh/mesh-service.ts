@@ -1,0 +1,215 @@
+import type { Dispatcher } from 'undici';
+import type { Balancer } from '../balance/types.js';
+import { NoEndpointsError } from '../core/errors.js';
+import { failDispatch } from '../core/forwarding-handler.js';
+import type { Dispatch } from '../core/layer.js';
+import { endpointKey } from '../discovery/parse-endpoint.js';
+import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceName } from '../discovery/types.js';
+import { EndpointState, type EndpointContext } from './endpoint-state.js';
+import type { ServiceTarget } from './types.js';
+
+/** Whether discovery knows a service: still asking, known to a source, or known to none. */
+export type ServiceStatus = 'pending' | 'known' | 'missing';
+
+/** What a service needs from its mesh. */
+export interface ServiceContext extends EndpointContext {
+  /** Builds the service stack for one service (called on its first request). */
+  buildServiceStack(service: MeshService): Dispatch;
+  /** How long a request waits for a first endpoint, in ms. */
+  readonly discoveryTimeout: number;
+}
+
+/** How the mesh balances one service, from its DestinationRule. */
+export interface ServicePolicy {
+  /** The balancer, or `undefined` for PASSTHROUGH (send to the original host untouched). */
+  readonly balancer: Balancer<EndpointState> | undefined;
+}
+
+/** One source's view of the service. */
+interface SourceView {
+  readonly source: DiscoverySource;
+  watch: DiscoveryWatch | undefined;
+  answered: boolean;
+  known: boolean;
+  endpoints: Map<string, Endpoint>;
+}
+
+/**
+ * One logical destination: the sources' answers merged into one endpoint set (the
+ * first source in order that knows the service wins), the balancer over it, and the
+ * service stack. Endpoints removed by discovery drain: no new requests, in-flight ones
+ * complete.
+ */
+export class MeshService implements ServiceTarget {
+  /** The service's names; `name.fqdn` is its identity. */
+  readonly name: ServiceName;
+  /** Whether discovery knows this service yet. */
+  status: ServiceStatus = 'pending';
+  /** The balancer, or undefined when the DestinationRule says PASSTHROUGH. */
+  readonly balancer: Balancer<EndpointState> | undefined;
+  readonly #context: ServiceContext;
+  readonly #views: SourceView[] = [];
+  readonly #endpoints = new Map<string, EndpointState>();
+  #list: EndpointState[] = [];
+  #waiters: Array<() => void> = [];
+  #dispatch: Dispatch | undefined;
+  #closed = false;
+
+  /** Watches every source for `name`; static sources answer at once. */
+  constructor(context: ServiceContext, name: ServiceName, sources: readonly DiscoverySource[], policy: ServicePolicy) {
+    this.#context = context;
+    this.name = name;
+    this.balancer = policy.balancer;
+    for (const source of sources) {
+      const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
+      this.#views.push(view);
+    }
+    this.#views.forEach((view) => {
+      view.watch = view.source.watch(name, (update) => this.#onUpdate(view, update));
+    });
+    this.#recompute();
+  }
+
+  /** See {@link ServiceTarget.balancerName}. */
+  get balancerName(): string {
+    return this.balancer?.name ?? 'passthrough';
+  }
+
+  /** The current endpoints (including ones not available right now). */
+  endpoints(): readonly EndpointState[] {
+    return this.#list;
+  }
+
+  /** Names of the sources that have not answered yet for this service. */
+  pendingSources(): string[] {
+    return this.#views.filter((v) => !v.answered).map((v) => v.source.name);
+  }
+
+  /** Names of every source asked. */
+  sourceNames(): string[] {
+    return this.#views.map((v) => v.source.name);
+  }
+
+  /** Sends one request through the service stack (built on first use). */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const dispatch = this.#dispatch ?? (this.#dispatch = this.#context.buildServiceStack(this));
+    return dispatch(opts, handler);
+  }
+
+  /**
+   * Picks an endpoint and sends the request there; with none available, waits up to
+   * `discoveryTimeout` for discovery to bring one, then fails with {@link NoEndpointsError}.
+   */
+  dispatchToEndpoint(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const endpoint = this.balancer!.pick(opts);
+    if (endpoint !== undefined) return endpoint.dispatch(opts, handler);
+    const started = performance.now();
+    void this.waitUntil(this.#context.discoveryTimeout, () => this.#closed || this.balancer!.pick(opts) !== undefined).then((ok) => {
+      const picked = ok && !this.#closed ? this.balancer!.pick(opts) : undefined;
+      if (picked) picked.dispatch(opts, handler);
+      else failDispatch(handler, new NoEndpointsError(this.name.host, this.sourceNames(), Math.round(performance.now() - started)));
+    });
+    return true;
+  }
+
+  /**
+   * Resolves `true` as soon as `condition()` holds after a discovery update, or `false`
+   * after `timeoutMs`. Used only on the slow path (nothing known yet).
+   */
+  waitUntil(timeoutMs: number, condition: () => boolean): Promise<boolean> {
+    if (condition()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (condition()) {
+          clearTimeout(timer);
+          resolve(true);
+        } else {
+          this.#waiters.push(check);
+        }
+      };
+      const timer = setTimeout(() => {
+        const index = this.#waiters.indexOf(check);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        resolve(condition());
+      }, timeoutMs);
+      this.#waiters.push(check);
+    });
+  }
+
+  /** Stops watching, drains every endpoint, and wakes waiting requests. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const view of this.#views) view.watch?.close();
+    const drained = [...this.#endpoints.values()].map((e) => e.drain());
+    this.#wake();
+    return Promise.all(drained).then(() => undefined);
+  }
+
+  /** Ends every request still on this service's endpoints with `error`. */
+  destroy(error: Error): Promise<void> {
+    return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);
+  }
+
+  #onUpdate(view: SourceView, update: DiscoveryUpdate): void {
+    if (this.#closed) return;
+    view.answered = true;
+    switch (update.type) {
+      case 'reset':
+        view.known = true;
+        view.endpoints = new Map();
+        for (const e of update.endpoints) view.endpoints.set(endpointKey(e), e);
+        break;
+      case 'add':
+        view.known = true;
+        for (const e of update.endpoints) view.endpoints.set(endpointKey(e), e);
+        break;
+      case 'remove':
+        for (const e of update.endpoints) view.endpoints.delete(endpointKey(e));
+        break;
+      case 'missing':
+        view.known = false;
+        view.endpoints = new Map();
+        break;
+    }
+    // Sources may answer synchronously inside watch(), before every view is attached.
+    if (this.#views.length > 0) this.#recompute();
+  }
+
+  /** Applies the winning source's set: new endpoints join, removed ones drain. */
+  #recompute(): void {
+    const winner = this.#views.find((v) => v.known);
+    this.status = winner ? 'known' : this.#views.every((v) => v.answered) ? 'missing' : 'pending';
+    const next = winner?.endpoints ?? new Map<string, Endpoint>();
+    let changed = false;
+    for (const [key, state] of this.#endpoints) {
+      if (!next.has(key)) {
+        this.#endpoints.delete(key);
+        void state.drain();
+        changed = true;
+      }
+    }
+    for (const [key, endpoint] of next) {
+      const state = this.#endpoints.get(key);
+      if (!state) {
+        this.#endpoints.set(key, new EndpointState(this.#context, this.name.fqdn, key, endpoint));
+        changed = true;
+      } else if (state.weight !== endpoint.weight || state.labels !== endpoint.labels) {
+        state.weight = endpoint.weight;
+        state.labels = endpoint.labels;
+        changed = true;
+      }
+    }
+    if (changed) {
+      this.#list = [...this.#endpoints.values()];
+      this.balancer?.update(this.#list);
+    }
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}

@@ -1,0 +1,94 @@
+import * as z from 'zod';
+import { InvalidOptionError } from '../core/errors.js';
+import { formatIssues } from '../core/validate.js';
+import type { MeshOptions } from './types.js';
+
+const isSource = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as { watch?: unknown }).watch === 'function' &&
+  typeof (v as { ready?: unknown }).ready === 'function';
+
+const milliseconds = (max: number) =>
+  z.number({ error: 'a number of milliseconds' }).int({ error: 'a whole number of milliseconds' }).min(0).max(max);
+
+const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** The schema of {@link MeshOptions}; unknown keys are errors (they are usually typos). */
+const meshOptionsSchema = z.strictObject({
+  discovery: z
+    .array(z.custom((v) => isSource(v), { error: 'a discovery source such as staticEndpoints({...})' }), {
+      error: 'an array of discovery sources, e.g. [staticEndpoints({...})]',
+    })
+    .optional(),
+  config: z.array(z.record(z.string(), z.unknown(), { error: 'an Istio resource object' }), { error: 'an array of Istio resource objects' }).optional(),
+  namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
+  clusterDomain: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { error: 'a DNS domain such as "cluster.local"' })
+    .optional(),
+  outboundTrafficPolicy: z.strictObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']) }).optional(),
+  discoveryTimeout: milliseconds(3_600_000).optional(),
+  closeGracePeriod: milliseconds(3_600_000).optional(),
+  endpointPool: z
+    .strictObject({
+      connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
+      keepAliveTimeout: milliseconds(3_600_000).min(1).optional(),
+      connectTimeout: milliseconds(3_600_000).min(1).optional(),
+    })
+    .optional(),
+  stacks: z
+    .strictObject({
+      service: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
+      endpoint: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
+    })
+    .optional(),
+});
+
+const ALLOWED_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(meshOptionsSchema.shape),
+  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout'],
+  stacks: ['service', 'endpoint'],
+  outboundTrafficPolicy: ['mode'],
+};
+
+/** Options with every default filled in. */
+export interface ResolvedMeshOptions {
+  readonly discovery: MeshOptions['discovery'] & object;
+  readonly config: readonly object[];
+  readonly namespace: string;
+  readonly clusterDomain: string;
+  readonly registryOnly: boolean;
+  readonly discoveryTimeout: number;
+  readonly closeGracePeriod: number;
+  readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
+  readonly stacks: NonNullable<MeshOptions['stacks']>;
+}
+
+/** Validates {@link MeshOptions} and fills in the defaults; throws {@link InvalidOptionError}. */
+export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMeshOptions {
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new InvalidOptionError('createMesh', [`options: ${JSON.stringify(options)} (expected: an object)`]);
+  }
+  const result = meshOptionsSchema.safeParse(options ?? {}, { reportInput: true });
+  if (!result.success) {
+    throw new InvalidOptionError(
+      'createMesh',
+      formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]),
+    );
+  }
+  const o = result.data as MeshOptions;
+  return {
+    discovery: o.discovery ?? [],
+    config: o.config ?? [],
+    namespace: o.namespace ?? 'default',
+    clusterDomain: o.clusterDomain ?? 'cluster.local',
+    registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',
+    discoveryTimeout: o.discoveryTimeout ?? 5000,
+    closeGracePeriod: o.closeGracePeriod ?? 10_000,
+    pool: {
+      connections: o.endpointPool?.connections ?? 100,
+      keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,
+      connectTimeout: o.endpointPool?.connectTimeout ?? 10_000,
+    },
+    stacks: o.stacks ?? {},
+  };
+}

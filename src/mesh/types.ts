@@ -1,0 +1,81 @@
+import type { EndpointLoad } from '../balance/endpoint-load.js';
+import type { Stack } from '../core/layer.js';
+import type { DiscoverySource, ServiceName } from '../discovery/types.js';
+
+/** What a service-stack layer is built for: one logical destination. */
+export interface ServiceTarget {
+  /** The service's name in all its spellings; `name.fqdn` is its identity. */
+  readonly name: ServiceName;
+  /** The balancer's name for this service, e.g. `p2c-peak-ewma`. */
+  readonly balancerName: string;
+}
+
+/** What an endpoint-stack layer is built for: one endpoint of one service. */
+export interface EndpointTarget {
+  /** The FQDN of the service this endpoint belongs to. */
+  readonly service: string;
+  /** `address:port`. */
+  readonly key: string;
+  /** IP address or host name. */
+  readonly address: string;
+  /** TCP port. */
+  readonly port: number;
+  /** Relative weight (>= 1). */
+  readonly weight: number;
+  /** Discovery labels, e.g. `{ version: 'v2' }`. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Pending requests and Peak EWMA latency of this endpoint. */
+  readonly load: EndpointLoad;
+}
+
+/** Istio MeshConfig's `outboundTrafficPolicy`: what to do with hosts the mesh does not know. */
+export interface OutboundTrafficPolicy {
+  /** `ALLOW_ANY` (default) passes unknown hosts through untouched; `REGISTRY_ONLY` refuses them. */
+  mode: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+}
+
+/** Settings of the undici Pool the mesh keeps per endpoint. */
+export interface EndpointPoolOptions {
+  /** Most connections per endpoint. Default 100. Requests beyond it wait in the pool's queue. */
+  connections?: number;
+  /** How long an idle keep-alive connection is kept, in ms. Default 4000 (undici's). */
+  keepAliveTimeout?: number;
+  /** How long connecting (TCP and TLS) may take, in ms. Default 10000. */
+  connectTimeout?: number;
+}
+
+/** Edits to the default stacks, by role name. See {@link Stack}. */
+export interface StackEdits {
+  /** Edits the service stack (roles outermost first: `balance`). */
+  service?: (stack: Stack<ServiceTarget>) => void;
+  /** Edits the endpoint stack (roles outermost first: `load`, `pool`). */
+  endpoint?: (stack: Stack<EndpointTarget>) => void;
+}
+
+/** Options of {@link createMesh}. Every field is validated; errors name the field. */
+export interface MeshOptions {
+  /** Discovery sources, asked in order: the first that knows a service serves it. */
+  discovery?: readonly DiscoverySource[];
+  /**
+   * Istio resources as objects (`apiVersion`/`kind`/`metadata`/`spec`). Today:
+   * DestinationRule `trafficPolicy.loadBalancer`.
+   */
+  config?: readonly object[];
+  /** The namespace short service names resolve in (`reviews` → `reviews.<namespace>.svc...`). Default `default`. */
+  namespace?: string;
+  /** The Kubernetes cluster domain. Default `cluster.local`. */
+  clusterDomain?: string;
+  /** What happens to hosts no source knows. Default `{ mode: 'ALLOW_ANY' }`. */
+  outboundTrafficPolicy?: OutboundTrafficPolicy;
+  /** How long a request waits for discovery to answer or for a first endpoint, in ms. Default 5000. */
+  discoveryTimeout?: number;
+  /** How long `close()` lets in-flight requests finish, in ms. Default 10000. */
+  closeGracePeriod?: number;
+  /** Per-endpoint connection pool settings. */
+  endpointPool?: EndpointPoolOptions;
+  /** Edits to the default layer stacks (insert, replace or remove layers by role). */
+  stacks?: StackEdits;
+}
+
+/** A source's name and the state it reports, for dashboards. */
+export type { DiscoverySource };

@@ -1,0 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // Tests and examples import 'proxyless' as users do; here it means the sources.
+    alias: [{ find: /^proxyless$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // The machines are shared and small (2 cores): keep parallelism modest.
+    maxWorkers: 2,
+  },
+});
