@@ -79,15 +79,17 @@ function parseDroppingUnknown(resource: unknown, where: string, problems: string
       return undefined;
     }
     candidate = structuredClone(candidate);
+    const dropped: string[] = [];
     for (const issue of unknown) {
       if (issue.code !== 'unrecognized_keys') continue;
       let target = candidate as Record<PropertyKey, unknown>;
       for (const part of issue.path) target = target[part] as Record<PropertyKey, unknown>;
       for (const key of issue.keys) {
-        warnings.push(`${where}: ${[...issue.path, key].join('.')} is not supported yet and is ignored`);
+        dropped.push(`${where}: ${[...issue.path, key].join('.')} is not supported yet and is ignored`);
         delete target[key];
       }
     }
+    warnings.push(...dropped.sort());
   }
   return undefined;
 }

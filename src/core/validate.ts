@@ -39,6 +39,8 @@ export function formatValue(value: unknown): string {
 
 /** What the field expected, in words, from one zod issue. */
 function expectation(issue: Issue): string {
+  // A schema's own words (`{ error: '...' }`) say it best; zod's defaults start like these.
+  if (!/^(Invalid|Too (small|big)|Unrecognized|Expected)\b/.test(issue.message)) return issue.message;
   switch (issue.code) {
     case 'invalid_type':
       return TYPE_WORDS[issue.expected] ?? issue.expected;

@@ -40,6 +40,8 @@ export class EndpointState implements BalancerEndpoint, EndpointTarget {
   readonly load = new EndpointLoad();
   #dispatch: Dispatch | undefined;
   #pool: Pool | undefined;
+  /** Set once the pool is closing or destroyed, so it is ended only once. */
+  #ending: Promise<void> | undefined;
   readonly #context: EndpointContext;
 
   /** @param service owning service FQDN; @param key `address:port`; @param endpoint from discovery */
@@ -79,12 +81,14 @@ export class EndpointState implements BalancerEndpoint, EndpointTarget {
    */
   drain(): Promise<void> {
     this.available = false;
-    return this.#pool ? this.#pool.close() : Promise.resolve();
+    return (this.#ending ??= this.#pool ? this.#pool.close() : Promise.resolve());
   }
 
   /** Ends every request still on this endpoint with `error` (the close grace period ran out). */
   destroy(error: Error): Promise<void> {
     this.available = false;
-    return this.#pool ? this.#pool.destroy(error) : Promise.resolve();
+    const pool = this.#pool;
+    if (!pool || pool.destroyed) return this.#ending ?? Promise.resolve();
+    return (this.#ending = pool.destroy(error));
   }
 }

@@ -8,7 +8,11 @@ const isSource = (v: unknown): boolean =>
   typeof (v as { ready?: unknown }).ready === 'function';
 
 const milliseconds = (max: number) =>
-  z.number({ error: 'a number of milliseconds' }).int({ error: 'a whole number of milliseconds' }).min(0).max(max);
+  z
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a number of milliseconds' : undefined) })
+    .int({ error: 'a whole number of milliseconds' })
+    .min(0)
+    .max(max);
 
 const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

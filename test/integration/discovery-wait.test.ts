@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMesh, DiscoveryTimeoutError, NoEndpointsError, staticEndpoints } from 'proxyless';
+import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+import { ManualSource } from '../helpers/manual-source.js';
+
+const FQDN = 'reviews.default.svc.cluster.local';
+
+describe('waiting for discovery', () => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await startBackend({ id: 'r1' });
+  });
+  afterAll(() => closeAll([backend]));
+
+  it('a request to a known service with no endpoints yet waits and goes out when one arrives', async () => {
+    const source = staticEndpoints({ reviews: [] });
+    const mesh = createMesh({ discovery: [source], discoveryTimeout: 10_000 });
+    const pending = request('http://reviews/', { dispatcher: mesh.dispatcher });
+    await new Promise((r) => setTimeout(r, 50));
+    source.set('reviews', [backend.address]);
+    expect(await (await pending).body.text()).toBe('r1');
+    await mesh.close();
+  });
+
+  it('fails after discoveryTimeout with an error naming the service and the sources asked', async () => {
+    const mesh = createMesh({ discovery: [staticEndpoints({ reviews: [] })], discoveryTimeout: 100 });
+    const error = await request('http://reviews/', { dispatcher: mesh.dispatcher }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoEndpointsError);
+    expect((error as NoEndpointsError).code).toBe('PROXYLESS_ERR_NO_ENDPOINTS');
+    expect((error as Error).message).toMatch(/service "reviews" has no available endpoint after waiting \d+ ms \(sources asked: static\)/);
+    await mesh.close();
+  });
+
+  it('waits for a source that has not answered yet, then routes by its answer', async () => {
+    const slow = new ManualSource('slow-registry');
+    const mesh = createMesh({ discovery: [slow], discoveryTimeout: 10_000, outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
+    const pending = request('http://reviews/', { dispatcher: mesh.dispatcher });
+    await new Promise((r) => setTimeout(r, 30));
+    slow.send(FQDN, { type: 'reset', endpoints: [{ address: '127.0.0.1', port: backend.port, weight: 1, labels: {} }] });
+    expect(await (await pending).body.text()).toBe('r1');
+    await mesh.close();
+  });
+
+  it('a source that never answers gives a discovery timeout naming it', async () => {
+    const silent = new ManualSource('silent-registry');
+    const mesh = createMesh({ discovery: [staticEndpoints({}), silent], discoveryTimeout: 100 });
+    const error = await request('http://reviews/', { dispatcher: mesh.dispatcher }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DiscoveryTimeoutError);
+    expect((error as Error).message).toContain('still waiting on: silent-registry');
+    await mesh.close();
+  });
+
+  it('the first source that knows a service wins; a later source fills in when the first forgets it', async () => {
+    const other = await startBackend({ id: 'other' });
+    const first = staticEndpoints({ reviews: [backend.address] });
+    const second = staticEndpoints({ reviews: [other.address] });
+    const mesh = createMesh({ discovery: [first, second] });
+    const get = async (): Promise<string> => (await request('http://reviews/', { dispatcher: mesh.dispatcher })).body.text();
+    expect(await get()).toBe('r1');
+    first.delete('reviews');
+    expect(await get()).toBe('other');
+    await mesh.close();
+    await other.close();
+  });
+
+  it('a service that appears later in a source stops being passed through', async () => {
+    const source = staticEndpoints({});
+    const mesh = createMesh({ discovery: [source] });
+    // Unknown: ALLOW_ANY passes "localhost:<port>" straight to the backend.
+    const direct = await request(`http://localhost:${backend.port}/echo`, { dispatcher: mesh.dispatcher });
+    expect(((await direct.body.json()) as { id: string }).id).toBe('r1');
+    const other = await startBackend({ id: 'registered' });
+    source.set('localhost', [other.address]);
+    const routed = await request(`http://localhost:${backend.port}/`, { dispatcher: mesh.dispatcher });
+    expect(await routed.body.text()).toBe('registered');
+    await mesh.close();
+    await other.close();
+  });
+});

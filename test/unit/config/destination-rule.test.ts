@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { createMesh, InvalidConfigError } from 'proxyless';
+
+const rule = (spec: object, extra: object = {}) => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
+  metadata: { name: 'reviews' },
+  spec,
+  ...extra,
+});
+
+function configProblems(config: unknown[]): readonly string[] {
+  try {
+    createMesh({ config: config as object[] }).close();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidConfigError);
+    expect((error as InvalidConfigError).code).toBe('PROXYLESS_ERR_INVALID_CONFIG');
+    return (error as InvalidConfigError).problems;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('DestinationRule loading', () => {
+  it.each<[string, unknown, string]>([
+    ['unknown simple', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } }), 'DestinationRule/reviews (config[0]): spec.trafficPolicy.loadBalancer.simple: "FASTEST" (expected: one of "UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN")'],
+    ['simple and consistentHash', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'RANDOM', consistentHash: { useSourceIp: true } } } }), 'spec.trafficPolicy.loadBalancer: '],
+    ['two hash keys', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x', useSourceIp: true } } } }), 'exactly one of httpHeaderName, httpCookie, useSourceIp: true, httpQueryParameterName'],
+    ['host missing', rule({}), 'DestinationRule/reviews (config[0]): spec.host: undefined (expected: a service host'],
+    ['host with a port', rule({ host: 'reviews:9080' }), 'spec.host: "reviews:9080"'],
+    ['bad apiVersion', rule({ host: 'reviews' }, { apiVersion: 'networking.istio.io/v2' }), 'apiVersion: "networking.istio.io/v2" (expected: one of "networking.istio.io/v1"'],
+    ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
+    ['kind not yet supported', rule({ hosts: ['reviews'] }, { kind: 'VirtualService' }), 'VirtualService/reviews (config[0]): kind VirtualService is not supported yet (supported: DestinationRule)'],
+    ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule")'],
+    ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 0 } } } } }), 'ringHash.minimumRingSize: 0 (expected: >= 1)'],
+  ])('%s', (_name, resource, expected) => {
+    const lines = configProblems([resource]);
+    expect(lines.some((l) => l.includes(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it('reports the problems of every resource at once', () => {
+    const lines = configProblems([rule({}), rule({ host: 'ok' }), rule({ host: 'x', trafficPolicy: { loadBalancer: { simple: 1 } } })]);
+    expect(lines.some((l) => l.startsWith('DestinationRule/reviews (config[0])'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('DestinationRule/reviews (config[2])'))).toBe(true);
+    expect(lines).toHaveLength(2);
+  });
+
+  it('a field not supported yet is a warning naming it, and the rest applies', async () => {
+    const mesh = createMesh({
+      config: [
+        rule({
+          host: 'reviews',
+          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: { consecutive5xxErrors: 3 } },
+          subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+        }),
+      ],
+    });
+    expect(mesh.warnings).toEqual([
+      'DestinationRule/reviews (config[0]): spec.subsets is not supported yet and is ignored',
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.outlierDetection is not supported yet and is ignored',
+    ]);
+    await mesh.close();
+  });
+
+  it('a second rule for the same host is reported and ignored (the first applies, as in Istio)', async () => {
+    const mesh = createMesh({ config: [rule({ host: 'reviews' }), { ...rule({ host: 'reviews.default.svc.cluster.local' }), metadata: { name: 'second' } }] });
+    expect(mesh.warnings).toEqual([
+      'DestinationRule/second (config[1]): another DestinationRule (reviews) already applies to host reviews.default.svc.cluster.local; this one is ignored',
+    ]);
+    await mesh.close();
+  });
+});
