@@ -28,6 +28,11 @@ export type {
   DiscoveryWatch,
   Endpoint,
   EndpointInput,
+  EndpointSpec,
+  ResetUpdate,
+  AddUpdate,
+  RemoveUpdate,
+  MissingUpdate,
   ServiceName,
 } from './discovery/types.js';
 
@@ -47,4 +52,4 @@ export {
 } from './core/errors.js';
 
 export * from './balance/index.js';
-export type { DestinationRule } from './config/destination-rule.js';
+export type { DestinationRule, TrafficPolicy, ResourceMetadata } from './config/types.js';

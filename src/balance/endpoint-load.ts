@@ -11,17 +11,21 @@ export const FAILURE_PENALTY_MS = 1000;
  * Load of one endpoint: requests in flight and a Peak EWMA latency estimate, as in
  * Finagle's `PeakEwma` and Linkerd's balancer.
  *
- * The estimate starts at the default RTT (30 ms) while the endpoint has no sample. The
- * first sample replaces it (Finagle's cost starts at zero, so its first sample wins
- * too). Each later sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s, Δt
- * since the previous sample); a sample above the decayed estimate becomes the estimate
- * (the peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`.
+ * The estimate starts at the default RTT (30 ms) when the endpoint is created. Each
+ * sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s, Δt since the previous
+ * sample, or since creation for the first one); a sample above the decayed estimate
+ * becomes the estimate (the peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`.
  *
- * Between samples the estimate decays towards zero, so an endpoint that was slow is
- * tried again after a while. {@link EndpointLoad.cost} computes that decay without
- * writing anything: reading the load never changes it.
+ * Between samples the estimate decays towards zero, the default included (as in
+ * Linkerd): an endpoint that was slow, or that never got a request because the others
+ * answer faster than the default, is tried again after a while.
+ * {@link EndpointLoad.cost} and {@link EndpointLoad.rttEstimate} compute that decay
+ * without writing anything: reading the load never changes it.
  *
- * Memory: a handful of number fields, no per-instance objects (defaults are static).
+ * All times are milliseconds on one monotonic clock, `performance.now()` unless the
+ * creator passes its own `nowMs` (tests with a simulated clock).
+ *
+ * Memory: five number fields, no per-instance objects (defaults are static).
  */
 export class EndpointLoad {
   /** Latency assumed for an endpoint with no sample, in ms. */
@@ -36,22 +40,21 @@ export class EndpointLoad {
 
   /** Estimate at the time of the last sample, in ms. */
   private estimateMs: number;
-  /** Time of the last sample; NaN while there is none. */
-  private sampledAtMs = Number.NaN;
+  /** Time of the last sample, or of creation. */
+  private sampledAtMs: number;
   private readonly decayMs: number;
 
   /** Creates the load of an endpoint with no history. */
   constructor(options?: EndpointLoadOptions) {
     this.estimateMs = options?.defaultRttMs ?? EndpointLoad.DEFAULT_RTT_MS;
     this.decayMs = options?.decayMs ?? EndpointLoad.DEFAULT_DECAY_MS;
+    this.sampledAtMs = options?.nowMs ?? performance.now();
   }
 
   /** The latency estimate at `nowMs`, decayed since the last sample (not stored). */
   rttEstimate(nowMs: number): number {
-    const sampledAt = this.sampledAtMs;
-    // No sample yet: the default stands, it does not decay.
-    if (sampledAt !== sampledAt) return this.estimateMs;
-    const elapsed = nowMs - sampledAt;
+    const elapsed = nowMs - this.sampledAtMs;
+    // A clock that went backwards does not decay anything.
     return elapsed > 0 ? this.estimateMs * Math.exp(-elapsed / this.decayMs) : this.estimateMs;
   }
 
@@ -67,13 +70,8 @@ export class EndpointLoad {
 
   /** Adds one latency sample (ms) taken at `nowMs`. */
   observe(rttMs: number, nowMs: number): void {
-    const sampledAt = this.sampledAtMs;
+    const elapsed = nowMs - this.sampledAtMs;
     this.sampledAtMs = nowMs;
-    if (sampledAt !== sampledAt) {
-      this.estimateMs = rttMs;
-      return;
-    }
-    const elapsed = nowMs - sampledAt;
     const w = elapsed > 0 ? Math.exp(-elapsed / this.decayMs) : 1;
     const decayed = this.estimateMs * w;
     this.estimateMs = rttMs > decayed ? rttMs : decayed + rttMs * (1 - w);

@@ -7,7 +7,7 @@ import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest, RingHash
 const DEFAULT_MINIMUM_RING_SIZE = 1024;
 const DEFAULT_MAXIMUM_RING_SIZE = 8_388_608;
 /** Endpoint indexes sit in the low bits of a packed `hash · 2^21 + index` double. */
-const INDEX_BITS = 2 ** 21;
+const INDEX_RANGE = 2 ** 21;
 
 /** This instance's first non-internal IPv4 address, else `127.0.0.1`. */
 function localAddress(): string {
@@ -139,7 +139,7 @@ export class RingHashBalancer<E extends BalancerEndpoint = BalancerEndpoint> imp
   update(endpoints: readonly E[]): void {
     const sorted = endpoints.slice().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const n = sorted.length;
-    if (n >= INDEX_BITS) throw new RangeError(`ring hash: ${n} endpoints (expected: fewer than ${INDEX_BITS})`);
+    if (n >= INDEX_RANGE) throw new RangeError(`ring hash: ${n} endpoints (expected: fewer than ${INDEX_RANGE})`);
     this.endpoints = sorted;
     let total = 0;
     let lightest = Infinity;
@@ -158,7 +158,7 @@ export class RingHashBalancer<E extends BalancerEndpoint = BalancerEndpoint> imp
       target += (scale * sorted[i].weight) / total;
       const key = sorted[i].key;
       for (let node = 0; size < target; node++) {
-        packed[size++] = murmurHash3(`${key}_${node}`) * INDEX_BITS + i;
+        packed[size++] = murmurHash3(`${key}_${node}`) * INDEX_RANGE + i;
       }
     }
     // Sorting the packed doubles sorts by hash, then by endpoint (a stable tie-break).
@@ -166,9 +166,9 @@ export class RingHashBalancer<E extends BalancerEndpoint = BalancerEndpoint> imp
     this.hashes = new Uint32Array(size);
     this.owners = new Int32Array(size);
     for (let i = 0; i < size; i++) {
-      const owner = ring[i] % INDEX_BITS;
+      const owner = ring[i] % INDEX_RANGE;
       this.owners[i] = owner;
-      this.hashes[i] = (ring[i] - owner) / INDEX_BITS;
+      this.hashes[i] = (ring[i] - owner) / INDEX_RANGE;
     }
   }
 

@@ -52,6 +52,11 @@ export interface EndpointLoadOptions {
   defaultRttMs?: number;
   /** Time constant τ of the exponential decay, in ms. Default 10 000. */
   decayMs?: number;
+  /**
+   * Creation time on the clock later given to `observe` and `cost`, in ms; the default
+   * RTT decays from it. Default `performance.now()`.
+   */
+  nowMs?: number;
 }
 
 /** Options of the least-request balancer (Envoy `LEAST_REQUEST`). */
@@ -75,10 +80,22 @@ export interface HttpCookie {
  * (exactly one of them).
  */
 export type ConsistentHashKey =
-  | { httpHeaderName: string }
-  | { httpCookie: HttpCookie }
-  | { useSourceIp: true }
-  | { httpQueryParameterName: string };
+  | {
+      /** Hash the value of this request header (any case). */
+      httpHeaderName: string;
+    }
+  | {
+      /** Hash the value of this cookie. */
+      httpCookie: HttpCookie;
+    }
+  | {
+      /** Hash the source address: for a client-side mesh, this instance's own address. */
+      useSourceIp: true;
+    }
+  | {
+      /** Hash the (decoded) value of this query parameter. */
+      httpQueryParameterName: string;
+    };
 
 /** Options of the ring hash balancer (Envoy `RING_HASH`). */
 export interface RingHashOptions {

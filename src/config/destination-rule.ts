@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { metadataSchema, NETWORKING_API_VERSIONS } from './resource.js';
+import type { DestinationRule } from './types.js';
 
 /** Istio's `Duration` string, e.g. `10s`, `1.5s`, `100ms`, `1h`. */
 const durationSchema = z.string().regex(/^\d+(\.\d+)?(h|m|s|ms|us|µs|ns)$/, { error: 'a duration such as "10s" or "100ms"' });
@@ -58,5 +59,7 @@ export const destinationRuleSchema = z.strictObject({
   spec: destinationRuleSpecSchema,
 });
 
-/** A validated DestinationRule (fields the mesh does not read yet are dropped with a warning). */
-export type DestinationRule = z.infer<typeof destinationRuleSchema>;
+// The schema's output must stay assignable to the public type.
+type Parsed = z.infer<typeof destinationRuleSchema>;
+const _sameShape: (p: Parsed) => DestinationRule = (p) => p;
+void _sameShape;

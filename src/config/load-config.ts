@@ -1,7 +1,8 @@
 import { InvalidConfigError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
-import { destinationRuleSchema, type DestinationRule } from './destination-rule.js';
+import { destinationRuleSchema } from './destination-rule.js';
+import type { DestinationRule } from './types.js';
 import { envelopeSchema, NETWORKING_API_VERSIONS } from './resource.js';
 
 /** Config resources the mesh applies, indexed for lookup by service FQDN. */

@@ -14,9 +14,19 @@ export interface Endpoint {
  * An endpoint as a user may write it: `'127.0.0.1:9080'`, `'[::1]:9080'`, or an object
  * with `address`, `port` and optional `weight` and `labels`.
  */
-export type EndpointInput =
-  | string
-  | { address: string; port: number; weight?: number; labels?: Record<string, string> };
+export type EndpointInput = string | EndpointSpec;
+
+/** An endpoint written as an object. */
+export interface EndpointSpec {
+  /** IPv4 or IPv6 address (no brackets), or a host name. */
+  address: string;
+  /** TCP port, 1..65535. */
+  port: number;
+  /** Relative weight, an integer from 1 to 1,000,000. Default 1. */
+  weight?: number;
+  /** Labels such as `{ version: 'v2' }`. */
+  labels?: Record<string, string>;
+}
 
 /**
  * What a source says about one service. The first update of a watch is `reset` (the
@@ -24,11 +34,37 @@ export type EndpointInput =
  * Later updates are `add`/`remove` (endpoints matched by `address:port`) or a new
  * `reset` that replaces the whole set.
  */
-export type DiscoveryUpdate =
-  | { readonly type: 'reset'; readonly endpoints: readonly Endpoint[] }
-  | { readonly type: 'add'; readonly endpoints: readonly Endpoint[] }
-  | { readonly type: 'remove'; readonly endpoints: readonly Pick<Endpoint, 'address' | 'port'>[] }
-  | { readonly type: 'missing' };
+export type DiscoveryUpdate = ResetUpdate | AddUpdate | RemoveUpdate | MissingUpdate;
+
+/** The source knows the service; `endpoints` is its whole set (possibly empty). */
+export interface ResetUpdate {
+  /** Discriminant. */
+  readonly type: 'reset';
+  /** Every endpoint of the service. */
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** Endpoints joined (or changed weight or labels). */
+export interface AddUpdate {
+  /** Discriminant. */
+  readonly type: 'add';
+  /** The endpoints added or changed. */
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** Endpoints left; matched by `address:port`. */
+export interface RemoveUpdate {
+  /** Discriminant. */
+  readonly type: 'remove';
+  /** The endpoints removed. */
+  readonly endpoints: readonly Pick<Endpoint, 'address' | 'port'>[];
+}
+
+/** The source does not know the service (or no longer does). */
+export interface MissingUpdate {
+  /** Discriminant. */
+  readonly type: 'missing';
+}
 
 /**
  * A service name as the mesh asks for it. `names` lists every spelling that denotes the

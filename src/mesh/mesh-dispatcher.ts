@@ -84,7 +84,10 @@ export class MeshDispatcher extends Dispatcher {
   #closed = false;
   #idle: (() => void) | undefined;
 
-  /** @param context the mesh internals this dispatcher routes with */
+  /**
+   * Made by the mesh; use `mesh.dispatcher`.
+   * @internal
+   */
   constructor(context: DispatcherContext) {
     super();
     this.#context = context;
@@ -182,12 +185,18 @@ export class MeshDispatcher extends Dispatcher {
     return route;
   }
 
-  /** Drops the cached origin → service routes (after services were forgotten). */
+  /**
+   * Drops the cached origin → service routes (after services were forgotten).
+   * @internal
+   */
   forgetRoutes(): void {
     this.#routes.clear();
   }
 
-  /** Called by {@link InFlightHandler} when a request finishes. */
+  /**
+   * Called when a request finishes (its response ended or failed).
+   * @internal
+   */
   requestFinished(): void {
     this.#inFlight--;
     if (this.#inFlight === 0 && this.#idle) this.#idle();

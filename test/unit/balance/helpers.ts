@@ -1,10 +1,10 @@
 import { EndpointLoad } from '../../../src/balance/endpoint-load.js';
 import type { Balancer, BalancerEndpoint, PickRequest } from '../../../src/balance/types.js';
 
-/** A mutable endpoint for balancer tests. */
+/** A mutable endpoint for balancer tests, created at time 0 of a simulated clock. */
 export class TestEndpoint implements BalancerEndpoint {
   available = true;
-  readonly load = new EndpointLoad();
+  readonly load = new EndpointLoad({ nowMs: 0 });
   constructor(
     readonly key: string,
     readonly weight = 1,

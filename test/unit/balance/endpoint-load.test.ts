@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { EndpointLoad, FAILURE_PENALTY_MS } from '../../../src/balance/endpoint-load.js';
+
+const e1 = Math.exp(-1);
+
+describe('EndpointLoad', () => {
+  it('starts at the default RTT of 30 ms, decaying from creation', () => {
+    const load = new EndpointLoad({ nowMs: 1_000 });
+    expect(load.rttEstimate(1_000)).toBe(30);
+    expect(load.cost(1_000)).toBe(30);
+    expect(load.rttEstimate(11_000)).toBeCloseTo(30 * e1, 9); // 11.036
+    load.start();
+    load.start();
+    expect(load.pending).toBe(2);
+    expect(load.cost(1_000)).toBe(90); // 30 × (2 + 1)
+  });
+
+  it('creates on the performance.now() clock by default', () => {
+    const load = new EndpointLoad();
+    expect(load.rttEstimate(performance.now())).toBeCloseTo(30, 1);
+  });
+
+  it('jumps to a peak, mixes lower samples with w = exp(−Δt/τ), decays towards zero', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    // Δt = 1 s: decayed default 30·e^−0.1 ≈ 27.15 < 50, so the peak wins outright.
+    load.observe(50, 1_000);
+    expect(load.rttEstimate(1_000)).toBe(50);
+    load.observe(100, 2_000);
+    expect(load.rttEstimate(2_000)).toBe(100);
+    // Δt = τ: w = e^−1; 100·0.36788 + 10·0.63212 = 43.109.
+    load.observe(10, 12_000);
+    expect(load.rttEstimate(12_000)).toBeCloseTo(100 * e1 + 10 * (1 - e1), 9);
+    expect(load.rttEstimate(12_000)).toBeCloseTo(43.109, 3);
+    // Another τ without samples: 43.109·e^−1 ≈ 15.859; reading does not store it.
+    expect(load.rttEstimate(22_000)).toBeCloseTo(15.859, 3);
+    expect(load.rttEstimate(12_000)).toBeCloseTo(43.109, 3);
+    // A sample just above the decayed estimate is a peak.
+    load.observe(16, 22_000);
+    expect(load.rttEstimate(22_000)).toBe(16);
+  });
+
+  it('mixes a first sample below the default into it', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    load.observe(10, 10_000); // 30·e^−1 + 10·(1 − e^−1) = 17.358
+    expect(load.rttEstimate(10_000)).toBeCloseTo(17.358, 3);
+    const immediate = new EndpointLoad({ nowMs: 0 });
+    immediate.observe(10, 0); // Δt = 0: w = 1, the estimate stays
+    expect(immediate.rttEstimate(0)).toBe(30);
+  });
+
+  it('computes cost = estimate × (pending + 1), the queue divided by a relative weight', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    load.observe(40, 0);
+    load.start();
+    load.start();
+    load.start();
+    expect(load.cost(0)).toBe(160);
+    expect(load.cost(10_000)).toBeCloseTo(160 * e1, 9);
+    expect(load.cost(0, 3)).toBe(80); // 40 × (1 + 3/3)
+  });
+
+  it('does not decay when the clock goes backwards', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    load.observe(40, 10_000);
+    expect(load.rttEstimate(5_000)).toBe(40);
+    load.observe(10, 5_000);
+    expect(load.rttEstimate(5_000)).toBe(40);
+  });
+
+  it('finishes requests: pending, samples, failure penalty, cancellations', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    load.start();
+    load.start();
+    load.start();
+    load.finish(45, 100, true);
+    expect(load.pending).toBe(2);
+    expect(load.rttEstimate(100)).toBe(45);
+    expect(load.failures).toBe(0);
+
+    load.finish(3, 100, false); // a fast connection error counts as 1 s
+    expect(FAILURE_PENALTY_MS).toBe(1000);
+    expect(load.pending).toBe(1);
+    expect(load.failures).toBe(1);
+    expect(load.rttEstimate(100)).toBe(1000);
+
+    load.finishWithoutSample();
+    expect(load.pending).toBe(0);
+    expect(load.rttEstimate(100)).toBe(1000);
+
+    load.finishWithoutSample();
+    load.finish(5, 100, true);
+    expect(load.pending).toBe(0); // never negative
+
+    const slowFailure = new EndpointLoad({ nowMs: 0 });
+    slowFailure.start();
+    slowFailure.finish(2_500, 0, false);
+    expect(slowFailure.rttEstimate(0)).toBe(2_500);
+  });
+
+  it('takes its default RTT and τ from options', () => {
+    const load = new EndpointLoad({ defaultRttMs: 100, decayMs: 1_000, nowMs: 0 });
+    expect(load.cost(0)).toBe(100);
+    expect(load.rttEstimate(1_000)).toBeCloseTo(100 * e1, 9);
+  });
+
+  it('is a small object of number fields', () => {
+    const load = new EndpointLoad();
+    const values = Object.values(load);
+    expect(values.every((value) => typeof value === 'number')).toBe(true);
+    expect(values.length).toBe(5);
+  });
+});
