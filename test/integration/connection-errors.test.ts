@@ -1,0 +1,43 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMesh, staticEndpoints } from 'proxyless';
+import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+
+/** A port on 127.0.0.1 with nothing listening (bound, then released). */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('connection errors count against an endpoint’s load', () => {
+  let live: Backend;
+  beforeAll(async () => {
+    live = await startBackend({ id: 'live' });
+  });
+  afterAll(() => closeAll([live]));
+
+  it('P2C Peak EWMA stops choosing an endpoint that refuses connections', async () => {
+    const dead = await deadPort();
+    const mesh = createMesh({ discovery: [staticEndpoints({ reviews: [live.address, `127.0.0.1:${dead}`] })] });
+    let failed = 0;
+    for (let i = 0; i < 100; i++) {
+      try {
+        await (await request('http://reviews/', { dispatcher: mesh.dispatcher })).body.text();
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('ECONNREFUSED');
+        failed++;
+      }
+    }
+    // No retries yet (they come with the resilience layer): each refused connection fails
+    // its request, and the 1 s penalty makes the balancer avoid the endpoint afterwards.
+    expect(failed).toBeLessThanOrEqual(2);
+    const endpoint = mesh.services()[0]!.endpoints.find((e) => e.key.endsWith(`:${dead}`))!;
+    expect(endpoint.failures).toBe(failed);
+    expect(endpoint.pending).toBe(0);
+    await mesh.close();
+  });
+});
