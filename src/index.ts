@@ -39,6 +39,7 @@ export type {
 export { layer, Stack } from './core/layer.js';
 export type { Layer, Dispatch } from './core/layer.js';
 export { ForwardingHandler } from './core/forwarding-handler.js';
+export { getHeader, hasHeader, withHeader } from './core/headers.js';
 export {
   ProxylessError,
   InvalidOptionError,

@@ -1,0 +1,47 @@
+// The load generator: a fixed number of workers, each sending one request at a time
+// through the mesh (a closed loop, like a pool of busy callers). A slow answer holds a
+// worker up, so a balancer that sends traffic to the slow replica also gets less done.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type Dispatcher } from 'undici';
+import { HASH_HEADER } from './balancers.js';
+import type { PhaseStats } from './stats.js';
+
+/** What {@link runLoad} needs. */
+export interface LoadOptions {
+  /** The mesh's dispatcher: requests name the logical service, the mesh picks a replica. */
+  dispatcher: Dispatcher;
+  /** e.g. `http://reviews/api/reviews` */
+  url: string;
+  /** How many requests are in flight at once. */
+  concurrency: number;
+  /** How many distinct values the hash header takes (users, for the ring hash). */
+  distinctUsers: number;
+  /** Where results go. */
+  stats: PhaseStats;
+  /** Stops the workers: each finishes the request it has in flight, then returns. */
+  signal: AbortSignal;
+}
+
+/** Runs the workers until `signal` aborts; resolves when every worker has returned. */
+export async function runLoad(options: LoadOptions): Promise<void> {
+  await Promise.all(Array.from({ length: options.concurrency }, () => worker(options)));
+}
+
+async function worker({ dispatcher, url, distinctUsers, stats, signal }: LoadOptions): Promise<void> {
+  while (!signal.aborted) {
+    // Every request carries a user id; only the ring hash balancer looks at it.
+    const headers = { [HASH_HEADER]: `user-${Math.floor(Math.random() * distinctUsers)}` };
+    const started = performance.now();
+    try {
+      const res = await request(url, { dispatcher, headers });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+      const replica = res.headers['x-replica'];
+      stats.record(typeof replica === 'string' ? replica : undefined, performance.now() - started);
+    } catch (error) {
+      stats.recordError(error);
+      // Do not spin when every request fails at once (e.g. the replicas are gone).
+      await sleep(50);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+// proxyless demo: the same traffic through each load balancer in turn.
+//
+// One logical service, `reviews`, has a few fast replicas and one slow one (real HTTP
+// servers on 127.0.0.1). A fixed number of callers send requests to http://reviews/
+// through the mesh; only the DestinationRule changes between phases. Watch where the
+// requests go and what that does to latency: balancers that ignore latency keep
+// feeding the slow replica; the default (P2C over Peak EWMA) learns to avoid it.
+//
+//   npm run demo                               # about 45 s; Ctrl-C stops early
+//   DEMO_SECONDS_PER_BALANCER=2 npm run demo
+//
+// Environment: DEMO_SECONDS_PER_BALANCER (8), DEMO_CONCURRENCY (16),
+// DEMO_FAST_REPLICAS (4), DEMO_SLOW_EXTRA_MS (50), DEMO_USERS (300: distinct values of
+// the hashed header), NO_COLOR.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMesh, staticEndpoints, type DestinationRule, type Mesh } from 'proxyless';
+import { startReplicas, type Replica } from './backends.js';
+import { BALANCERS, SERVICE, type BalancerChoice } from './balancers.js';
+import { runLoad } from './load.js';
+import { Screen } from './screen.js';
+import { PhaseStats, type PhaseReport } from './stats.js';
+import { columnNotes, renderPhase, renderSummary, type Style } from './table.js';
+
+/** The demo's settings, from the environment. */
+interface DemoOptions {
+  secondsPerBalancer: number;
+  concurrency: number;
+  fastReplicas: number;
+  slowExtraMs: number;
+  distinctUsers: number;
+}
+
+/** Every replica answers in BASE_MS plus up to JITTER_MS; the slow one later still. */
+const BASE_MS = 2;
+const JITTER_MS = 3;
+/** How often the live table is redrawn and the mesh's load is sampled (4 times a second). */
+const TICK_MS = 250;
+/** Unmeasured traffic before the first phase, so it does not pay for JIT and new connections. */
+const WARM_UP_MS = 500;
+
+/** What every phase shares. */
+interface Context {
+  readonly options: DemoOptions;
+  readonly replicas: readonly Replica[];
+  readonly screen: Screen;
+  readonly style: Style;
+  /** Aborted on Ctrl-C. */
+  readonly interrupted: AbortSignal;
+}
+
+async function main(): Promise<void> {
+  const options = readOptions(process.env);
+  const screen = new Screen(process.stdout, process.env);
+  const style: Style = { color: screen.color };
+
+  // First Ctrl-C: stop the traffic, clean up, print what we have, exit 0.
+  // Another one a second or more later: give up at once. One key press often arrives
+  // more than once within milliseconds (the terminal signals every process in the
+  // group, and `npm run` and tsx forward it to their child as well): those are ignored.
+  const interrupt = new AbortController();
+  let firstSigintAt = 0;
+  const onSigint = (): void => {
+    if (!interrupt.signal.aborted) {
+      firstSigintAt = performance.now();
+      return interrupt.abort();
+    }
+    if (performance.now() - firstSigintAt < 1000) return;
+    screen.restore();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+
+  let replicas: Replica[] = [];
+  const reports: PhaseReport[] = [];
+  try {
+    replicas = await startReplicas({
+      fast: options.fastReplicas,
+      slow: 1,
+      baseMs: BASE_MS,
+      jitterMs: JITTER_MS,
+      slowExtraMs: options.slowExtraMs,
+    });
+    const context: Context = { options, replicas, screen, style, interrupted: interrupt.signal };
+    screen.print(intro(options, replicas));
+    await warmUp(context);
+    for (const [index, choice] of BALANCERS.entries()) {
+      if (interrupt.signal.aborted) break;
+      reports.push(await runPhase(choice, index, context));
+    }
+  } finally {
+    await Promise.all(replicas.map((r) => r.close()));
+    const headline =
+      `${options.fastReplicas} fast replicas (${BASE_MS}–${BASE_MS + JITTER_MS} ms), 1 slow (+${options.slowExtraMs} ms), ` +
+      `${options.concurrency} callers, ${options.secondsPerBalancer} s each`;
+    screen.print(renderSummary(reports, headline, style));
+    screen.restore();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/**
+ * One phase: a fresh mesh whose only difference is the DestinationRule, traffic for the
+ * planned time (or until Ctrl-C), then the mesh is closed. A fresh mesh per phase means
+ * no balancer inherits what the previous one learnt about the replicas.
+ */
+async function runPhase(choice: BalancerChoice, index: number, context: Context): Promise<PhaseReport> {
+  const { options, replicas, screen, style, interrupted } = context;
+  const mesh = meshFor(replicas, choice.rule);
+  const stats = new PhaseStats(choice.label, options.secondsPerBalancer, replicas);
+  if (!screen.live) screen.print([`▶ ${index + 1}/${BALANCERS.length} ${choice.label}: ${options.secondsPerBalancer} s of traffic…`]);
+
+  const ticker = setInterval(() => {
+    stats.sample(mesh.services());
+    if (screen.live) screen.update(renderPhase(stats.report('running'), style));
+  }, TICK_MS);
+  await sendTraffic(mesh, stats, options.secondsPerBalancer * 1000, context);
+  clearInterval(ticker);
+
+  stats.end();
+  stats.balancer = mesh.services()[0]?.balancer ?? stats.balancer;
+  const report = stats.report(interrupted.aborted ? 'interrupted' : 'done');
+  screen.commit([...renderPhase(report, style), '']);
+  await mesh.close();
+  return report;
+}
+
+/** Sends unmeasured traffic to every replica for a moment (the numbers are dropped). */
+async function warmUp(context: Context): Promise<void> {
+  const mesh = meshFor(context.replicas, BALANCERS[0]!.rule); // round robin: every replica warms up
+  await sendTraffic(mesh, new PhaseStats('warm-up', 0, context.replicas), WARM_UP_MS, context);
+  await mesh.close();
+}
+
+/** Runs the callers for `ms` (or until Ctrl-C); resolves once each has finished its last request. */
+async function sendTraffic(mesh: Mesh, stats: PhaseStats, ms: number, context: Context): Promise<void> {
+  const stop = new AbortController();
+  const load = runLoad({
+    dispatcher: mesh.dispatcher,
+    url: `http://${SERVICE}/api/reviews`,
+    concurrency: context.options.concurrency,
+    distinctUsers: context.options.distinctUsers,
+    stats,
+    signal: stop.signal,
+  });
+  // The sleep rejects on Ctrl-C: the phase ends early.
+  await sleep(ms, undefined, { signal: context.interrupted }).catch(() => {});
+  stop.abort();
+  await load;
+}
+
+/** A mesh that knows the replicas as service `reviews`, with `rule` (or none) for it. */
+function meshFor(replicas: readonly Replica[], rule: DestinationRule | undefined): Mesh {
+  const endpoints = replicas.map((r) => ({ address: '127.0.0.1', port: r.port, labels: { replica: r.id } }));
+  return createMesh({
+    discovery: [staticEndpoints({ [SERVICE]: endpoints })],
+    config: rule ? [rule] : [],
+  });
+}
+
+function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
+  const lines = [`proxyless demo: service "${SERVICE}", ${replicas.length} replicas (HTTP servers in this process)`];
+  for (const r of replicas) {
+    const low = BASE_MS + (r.slow ? options.slowExtraMs : 0);
+    lines.push(`  ${r.id.padEnd(9)}${r.address.padEnd(17)}answers in ${low}–${low + JITTER_MS} ms${r.slow ? '  ◀ the slow one' : ''}`);
+  }
+  lines.push(
+    `${options.concurrency} callers send requests to http://${SERVICE}/ through the mesh,`,
+    `${options.secondsPerBalancer} s per balancer, after a ${WARM_UP_MS} ms warm-up. Ctrl-C stops early.`,
+    ...columnNotes({ color: false }),
+    '',
+  );
+  return lines;
+}
+
+/** Reads the DEMO_* variables; a bad value ends the demo with a message naming it. */
+function readOptions(env: NodeJS.ProcessEnv): DemoOptions {
+  return {
+    secondsPerBalancer: numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 8, { min: 0.1, max: 3600 }),
+    concurrency: numberFrom(env, 'DEMO_CONCURRENCY', 16, { min: 1, max: 1000, integer: true }),
+    fastReplicas: numberFrom(env, 'DEMO_FAST_REPLICAS', 4, { min: 1, max: 50, integer: true }),
+    slowExtraMs: numberFrom(env, 'DEMO_SLOW_EXTRA_MS', 50, { min: 0, max: 10_000 }),
+    distinctUsers: numberFrom(env, 'DEMO_USERS', 300, { min: 1, max: 1_000_000, integer: true }),
+  };
+}
+
+/** A bad DEMO_* value: reported in one line, exit code 2. */
+class OptionError extends Error {}
+
+function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, range: { min: number; max: number; integer?: boolean }): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < range.min || value > range.max || (range.integer && !Number.isInteger(value))) {
+    throw new OptionError(`${name}=${raw} (expected: ${range.integer ? 'an integer' : 'a number'} from ${range.min} to ${range.max})`);
+  }
+  return value;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof OptionError ? `demo: ${error.message}` : error);
+  process.exitCode = error instanceof OptionError ? 2 : 1;
+});
