@@ -52,6 +52,13 @@ class LoadTrackingHandler extends ForwardingHandler {
     super.onResponseError(controller, error);
   }
 
+  /** The request never started (a layer below threw): release its pending slot. */
+  abandon(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#load.finishWithoutSample();
+  }
+
   #finish(ok: boolean): void {
     if (this.#done) return;
     this.#done = true;
@@ -64,6 +71,15 @@ class LoadTrackingHandler extends ForwardingHandler {
 export function loadLayer(): Layer<EndpointTarget> {
   return layer<EndpointTarget>('load', (next, target) => {
     const load = target.load;
-    return (opts, handler) => next(opts, new LoadTrackingHandler(handler, load));
+    return (opts, handler) => {
+      const tracking = new LoadTrackingHandler(handler, load);
+      try {
+        return next(opts, tracking);
+      } catch (error) {
+        // A layer below threw before the request started: it is not pending anymore.
+        tracking.abandon();
+        throw error;
+      }
+    };
   });
 }

@@ -125,7 +125,13 @@ export class MeshDispatcher extends Dispatcher {
       }
     }
     this.#inFlight++;
-    return this.#send(route, opts, new InFlightHandler(handler, this));
+    const tracked = new InFlightHandler(handler, this);
+    try {
+      return this.#send(route, opts, tracked);
+    } catch (error) {
+      // A layer threw (e.g. a user layer's wrap); the caller gets the error, never a hang.
+      return failDispatch(tracked, error as Error);
+    }
   }
 
   #send(route: Route, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -154,8 +160,15 @@ export class MeshDispatcher extends Dispatcher {
         // Discovery has not answered yet for this host: wait for it, bounded.
         const timeout = this.#context.discoveryTimeout;
         void service.waitUntil(timeout, () => service.status !== 'pending').then((settled) => {
-          if (settled) this.#send(route, opts, handler);
-          else failDispatch(handler, new DiscoveryTimeoutError(service.name.host, service.pendingSources(), timeout));
+          if (!settled) {
+            failDispatch(handler, new DiscoveryTimeoutError(service.name.host, service.pendingSources(), timeout));
+            return;
+          }
+          try {
+            this.#send(route, opts, handler);
+          } catch (error) {
+            failDispatch(handler, error as Error);
+          }
         });
         return true;
       }

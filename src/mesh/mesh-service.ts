@@ -106,8 +106,15 @@ export class MeshService implements ServiceTarget {
     const started = performance.now();
     void this.waitUntil(this.#context.discoveryTimeout, () => this.#closed || this.balancer!.pick(opts) !== undefined).then((ok) => {
       const picked = ok && !this.#closed ? this.balancer!.pick(opts) : undefined;
-      if (picked) picked.dispatch(opts, handler);
-      else failDispatch(handler, new NoEndpointsError(this.name.host, this.sourceNames(), Math.round(performance.now() - started)));
+      if (!picked) {
+        failDispatch(handler, new NoEndpointsError(this.name.host, this.sourceNames(), Math.round(performance.now() - started)));
+        return;
+      }
+      try {
+        picked.dispatch(opts, handler);
+      } catch (error) {
+        failDispatch(handler, error as Error);
+      }
     });
     return true;
   }

@@ -87,3 +87,41 @@ describe('user layers in the default stacks', () => {
     await mesh.close();
   });
 });
+
+describe('a layer that throws', () => {
+  it('fails the request with its error instead of throwing out of dispatch or hanging', async () => {
+    const backends = await startBackends(1, 'x');
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ reviews: [backends[0]!.address] })],
+      stacks: {
+        endpoint: (s) =>
+          void s.insertAfter('load', layer<EndpointTarget>('broken', () => {
+            throw new Error('broken layer: cannot build');
+          })),
+      },
+    });
+    await expect(request('http://reviews/', { dispatcher: mesh.dispatcher })).rejects.toThrow('broken layer: cannot build');
+    expect(mesh.dispatcher.inFlight).toBe(0);
+    await mesh.close();
+    await closeAll(backends);
+  });
+});
+
+describe('a layer that throws per request', () => {
+  it('leaves no pending count behind on the endpoint', async () => {
+    const backends = await startBackends(1, 'y');
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ reviews: [backends[0]!.address] })],
+      stacks: {
+        endpoint: (s) =>
+          void s.insertAfter('load', layer<EndpointTarget>('flaky', () => () => {
+            throw new Error('flaky layer');
+          })),
+      },
+    });
+    await expect(request('http://reviews/', { dispatcher: mesh.dispatcher })).rejects.toThrow('flaky layer');
+    expect(mesh.services()[0]!.endpoints[0]!.pending).toBe(0);
+    await mesh.close();
+    await closeAll(backends);
+  });
+});
