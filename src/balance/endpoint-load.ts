@@ -11,10 +11,18 @@ export const FAILURE_PENALTY_MS = 1000;
  * Load of one endpoint: requests in flight and a Peak EWMA latency estimate, as in
  * Finagle's `PeakEwma` and Linkerd's balancer.
  *
- * The estimate starts at the default RTT (30 ms) when the endpoint is created. Each
- * sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s, Δt since the previous
- * sample, or since creation for the first one); a sample above the decayed estimate
- * becomes the estimate (the peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`.
+ * The estimate starts at the default RTT (30 ms) when the endpoint is created, and the
+ * first sample replaces it: the default stands only for an endpoint with no history.
+ * Each later sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s, Δt since
+ * the previous sample); a sample above the decayed estimate becomes the estimate (the
+ * peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`.
+ *
+ * Why the first sample replaces the default (Linkerd's tower mixes it in instead): with
+ * mixing, an endpoint answering in 2 ms keeps an estimate near 30 ms for tens of
+ * seconds, close enough to a 50 ms replica that the pending count decides, so a fresh
+ * client (every deploy, every autoscaled instance) sends a slow replica a real share of
+ * its traffic for its first half minute. Finagle's PeakEwma also takes its first sample
+ * as it is.
  *
  * Between samples the estimate decays towards zero, the default included (as in
  * Linkerd): an endpoint that was slow, or that never got a request because the others
@@ -25,7 +33,7 @@ export const FAILURE_PENALTY_MS = 1000;
  * All times are milliseconds on one monotonic clock, `performance.now()` unless the
  * creator passes its own `nowMs` (tests with a simulated clock).
  *
- * Memory: five number fields, no per-instance objects (defaults are static).
+ * Memory: six number fields, no per-instance objects (defaults are static).
  */
 export class EndpointLoad {
   /** Latency assumed for an endpoint with no sample, in ms. */
@@ -37,6 +45,8 @@ export class EndpointLoad {
   pending = 0;
   /** Requests that finished with `ok = false` (for stats). */
   failures = 0;
+  /** Latency samples taken so far (0: the estimate is still the default). */
+  samples = 0;
 
   /** Estimate at the time of the last sample, in ms. */
   private estimateMs: number;
@@ -70,6 +80,11 @@ export class EndpointLoad {
 
   /** Adds one latency sample (ms) taken at `nowMs`. */
   observe(rttMs: number, nowMs: number): void {
+    if (this.samples++ === 0) {
+      this.estimateMs = rttMs;
+      this.sampledAtMs = nowMs;
+      return;
+    }
     const elapsed = nowMs - this.sampledAtMs;
     this.sampledAtMs = nowMs;
     const w = elapsed > 0 ? Math.exp(-elapsed / this.decayMs) : 1;

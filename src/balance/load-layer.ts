@@ -10,10 +10,16 @@ type Controller = Dispatcher.DispatchController;
  * Records an endpoint's load for the balancers: pending requests, and the time to
  * response headers as the Peak EWMA sample. Connection errors and resets count as
  * failures (a latency penalty); a request the caller cancelled gives no sample.
+ *
+ * The latency clock starts when undici writes the request to a connected socket
+ * (`onRequestStart`), not at dispatch: connecting and waiting in the pool's queue are
+ * left out of the sample, as Linkerd measures after the endpoint is ready. Otherwise the
+ * first request on every new connection would set a Peak EWMA peak that lingers for
+ * tens of seconds (τ = 10 s). Queueing still counts as load through `pending`.
  */
 class LoadTrackingHandler extends ForwardingHandler {
   readonly #load: EndpointLoad;
-  readonly #start: number;
+  #start: number;
   #rtt = -1;
   #done = false;
 
@@ -22,6 +28,11 @@ class LoadTrackingHandler extends ForwardingHandler {
     this.#load = load;
     this.#start = performance.now();
     load.start();
+  }
+
+  override onRequestStart(controller: Controller, context: unknown): void {
+    this.#start = performance.now();
+    super.onRequestStart(controller, context);
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onResponseStart']>[2], statusMessage?: string): void {

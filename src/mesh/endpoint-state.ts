@@ -19,9 +19,11 @@ export interface EndpointContext {
  * first request) its undici Pool and endpoint stack.
  *
  * Kept small on purpose: a service may hold 10,000 endpoints, so nothing is allocated
- * here until traffic arrives (no pool, no closures).
+ * here until traffic arrives (no pool, no closures). It *is* its own {@link EndpointLoad}
+ * (`load === this`): a balancer reading a candidate's availability and cost then touches
+ * one object, not two, which keeps P2C picks flat at 10,000 endpoints (fewer cache misses).
  */
-export class EndpointState implements BalancerEndpoint, EndpointTarget {
+export class EndpointState extends EndpointLoad implements BalancerEndpoint, EndpointTarget {
   /** `address:port`. */
   readonly key: string;
   /** IP address or host name. */
@@ -36,8 +38,8 @@ export class EndpointState implements BalancerEndpoint, EndpointTarget {
   labels: Readonly<Record<string, string>>;
   /** False once removed by discovery (draining) or closed. */
   available = true;
-  /** Pending requests and Peak EWMA latency. */
-  readonly load = new EndpointLoad();
+  /** Pending requests and Peak EWMA latency: this object itself. */
+  readonly load: EndpointLoad = this;
   #dispatch: Dispatch | undefined;
   #pool: Pool | undefined;
   /** Set once the pool is closing or destroyed, so it is ended only once. */
@@ -46,6 +48,7 @@ export class EndpointState implements BalancerEndpoint, EndpointTarget {
 
   /** @param service owning service FQDN; @param key `address:port`; @param endpoint from discovery */
   constructor(context: EndpointContext, service: string, key: string, endpoint: Endpoint) {
+    super();
     this.#context = context;
     this.service = service;
     this.key = key;

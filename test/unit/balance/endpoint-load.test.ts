@@ -39,13 +39,17 @@ describe('EndpointLoad', () => {
     expect(load.rttEstimate(22_000)).toBe(16);
   });
 
-  it('mixes a first sample below the default into it', () => {
+  it('takes its first sample as the estimate: the default stands only for no history', () => {
     const load = new EndpointLoad({ nowMs: 0 });
-    load.observe(10, 10_000); // 30·e^−1 + 10·(1 − e^−1) = 17.358
-    expect(load.rttEstimate(10_000)).toBeCloseTo(17.358, 3);
-    const immediate = new EndpointLoad({ nowMs: 0 });
-    immediate.observe(10, 0); // Δt = 0: w = 1, the estimate stays
-    expect(immediate.rttEstimate(0)).toBe(30);
+    expect(load.samples).toBe(0);
+    load.observe(2, 10_000);
+    expect(load.rttEstimate(10_000)).toBe(2);
+    expect(load.samples).toBe(1);
+    load.observe(1, 10_000); // Δt = 0: w = 1, a lower second sample changes nothing yet
+    expect(load.rttEstimate(10_000)).toBe(2);
+    const slow = new EndpointLoad({ nowMs: 0 });
+    slow.observe(51, 0);
+    expect(slow.rttEstimate(0)).toBe(51);
   });
 
   it('computes cost = estimate × (pending + 1), the queue divided by a relative weight', () => {
@@ -107,6 +111,6 @@ describe('EndpointLoad', () => {
     const load = new EndpointLoad();
     const values = Object.values(load);
     expect(values.every((value) => typeof value === 'number')).toBe(true);
-    expect(values.length).toBe(5);
+    expect(values.length).toBe(6);
   });
 });
