@@ -4,6 +4,18 @@
  * Internal to the balancers.
  */
 export class AliasTable {
+  /**
+   * The table for these endpoints' weights, or `undefined` when every weight is equal
+   * (a uniform draw is then cheaper and exact).
+   */
+  static forWeights(endpoints: readonly { readonly weight: number }[]): AliasTable | undefined {
+    const first = endpoints[0]?.weight;
+    for (const endpoint of endpoints) {
+      if (endpoint.weight !== first) return new AliasTable(endpoints.map((e) => e.weight));
+    }
+    return undefined;
+  }
+
   private readonly size: number;
   /** Probability of keeping column `i` rather than taking `alias[i]`. */
   private readonly keep: Float64Array;
@@ -56,4 +68,19 @@ export class AliasTable {
     // The fractional part of x is itself uniform: it decides between the two options.
     return x - column < this.keep[column] ? column : this.alias[column];
   }
+}
+
+/**
+ * The first available endpoint scanning from a random position, wrapping around: the
+ * balancers' last resort when repeated draws found only unavailable ones. O(n), reached
+ * only when most of the set is unavailable. Internal to the balancers.
+ */
+export function firstAvailableFrom<E extends { readonly available: boolean }>(endpoints: readonly E[], u: number): E | undefined {
+  const n = endpoints.length;
+  const start = Math.floor(u * n);
+  for (let step = 0; step < n; step++) {
+    const endpoint = endpoints[(start + step) % n];
+    if (endpoint.available) return endpoint;
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { AliasTable } from './internal-alias-table.js';
+import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, LeastRequestOptions, PickRequest } from './types.js';
 
 /** Rounds of candidates drawn before scanning for an available endpoint (1 + 5 re-picks). */
@@ -50,9 +50,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     const n = endpoints.length;
     this.order = new Int32Array(n);
     for (let i = 0; i < n; i++) this.order[i] = i;
-    let weighted = false;
-    for (const endpoint of endpoints) if (endpoint.weight !== endpoints[0].weight) weighted = true;
-    this.table = weighted ? new AliasTable(endpoints.map((endpoint) => endpoint.weight)) : undefined;
+    this.table = AliasTable.forWeights(endpoints);
   }
 
   /** The available candidate with the least pending requests; the request is not looked at. */
@@ -78,12 +76,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
       }
       if (best !== undefined) return best;
     }
-    const start = Math.floor(this.random() * n);
-    for (let step = 0; step < n; step++) {
-      const endpoint = endpoints[(start + step) % n];
-      if (endpoint.available) return endpoint;
-    }
-    return undefined;
+    return firstAvailableFrom(endpoints, this.random());
   }
 
   /** Candidate `c` of a uniform pick: one step of a Fisher-Yates shuffle, so all distinct. */

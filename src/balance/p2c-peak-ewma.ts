@@ -1,4 +1,4 @@
-import { AliasTable } from './internal-alias-table.js';
+import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest } from './types.js';
 
 /** Re-picks when both candidates are unavailable, before scanning. */
@@ -84,12 +84,7 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
       }
       if (second.available) return second;
     }
-    const start = Math.floor(this.random() * n);
-    for (let step = 0; step < n; step++) {
-      const endpoint = endpoints[(start + step) % n];
-      if (endpoint.available) return endpoint;
-    }
-    return undefined;
+    return firstAvailableFrom(endpoints, this.random());
   }
 }
 

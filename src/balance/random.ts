@@ -1,4 +1,4 @@
-import { AliasTable } from './internal-alias-table.js';
+import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest } from './types.js';
 
 /** Random draws tried before scanning for an available endpoint. */
@@ -27,9 +27,7 @@ export class RandomBalancer<E extends BalancerEndpoint = BalancerEndpoint> imple
   /** Replaces the endpoints and rebuilds the alias table when weights differ: O(n). */
   update(endpoints: readonly E[]): void {
     this.endpoints = endpoints.slice();
-    let weighted = false;
-    for (const endpoint of endpoints) if (endpoint.weight !== endpoints[0].weight) weighted = true;
-    this.table = weighted ? new AliasTable(endpoints.map((endpoint) => endpoint.weight)) : undefined;
+    this.table = AliasTable.forWeights(endpoints);
   }
 
   /** Draws an available endpoint; the request is not looked at. */
@@ -43,12 +41,7 @@ export class RandomBalancer<E extends BalancerEndpoint = BalancerEndpoint> imple
       const endpoint = endpoints[table === undefined ? Math.floor(u * n) : table.sample(u)];
       if (endpoint.available) return endpoint;
     }
-    const start = Math.floor(this.random() * n);
-    for (let k = 0; k < n; k++) {
-      const endpoint = endpoints[(start + k) % n];
-      if (endpoint.available) return endpoint;
-    }
-    return undefined;
+    return firstAvailableFrom(endpoints, this.random());
   }
 }
 
