@@ -34,6 +34,7 @@ export type {
   RemoveUpdate,
   MissingUpdate,
   ServiceName,
+  ServiceQuery,
 } from './discovery/types.js';
 
 export { layer, Stack } from './core/layer.js';

@@ -57,3 +57,36 @@ export function parseEndpoint(input: EndpointInput, field: string): Endpoint | s
 export function endpointKey(endpoint: Pick<Endpoint, 'address' | 'port'>): string {
   return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
 }
+
+/**
+ * Checks one service's endpoint list as a user or a file wrote it. Problems are pushed
+ * as `service[index]...: value (expected: ...)` lines; returns the list, frozen, or
+ * `undefined` when anything was wrong.
+ */
+export function parseEndpointList(service: string, list: unknown, problems: string[]): Endpoint[] | undefined {
+  const before = problems.length;
+  if (typeof service !== 'string' || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(service)) {
+    problems.push(`${JSON.stringify(service)}: (expected: a DNS-style service name such as "reviews" or "reviews.bookinfo")`);
+  }
+  if (!Array.isArray(list)) {
+    problems.push(`${service}: ${JSON.stringify(list)} (expected: an array of endpoints)`);
+    return undefined;
+  }
+  const parsed: Endpoint[] = [];
+  const seen = new Set<string>();
+  list.forEach((item: EndpointInput, index) => {
+    const result = parseEndpoint(item, `${service}[${index}]`);
+    if (typeof result === 'string') {
+      problems.push(result);
+      return;
+    }
+    const key = endpointKey(result);
+    if (seen.has(key)) {
+      problems.push(`${service}[${index}]: ${JSON.stringify(item)} (expected: each address:port once per service)`);
+      return;
+    }
+    seen.add(key);
+    parsed.push(result);
+  });
+  return problems.length === before ? (Object.freeze(parsed) as Endpoint[]) : undefined;
+}

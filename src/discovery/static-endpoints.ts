@@ -1,35 +1,18 @@
-import { EventEmitter } from 'node:events';
 import { InvalidOptionError } from '../core/errors.js';
-import { parseEndpoint } from './parse-endpoint.js';
-import type {
-  DiscoveryListener,
-  DiscoverySource,
-  DiscoverySourceState,
-  DiscoveryWatch,
-  Endpoint,
-  EndpointInput,
-  ServiceName,
-} from './types.js';
+import { CatalogSource } from './catalog-source.js';
+import { parseEndpointList } from './parse-endpoint.js';
+import type { EndpointInput } from './types.js';
 
 /** A service-name → endpoints map as `staticEndpoints` takes it. */
 export type StaticEndpointsMap = Record<string, readonly EndpointInput[]>;
-
-interface Watcher {
-  readonly service: ServiceName;
-  readonly listener: DiscoveryListener;
-}
 
 /**
  * A discovery source with a fixed catalog that code can change at run time with `set`
  * and `delete` (tests and simple control planes use it). Created by {@link staticEndpoints}.
  */
-export class StaticEndpointsSource extends EventEmitter implements DiscoverySource {
+export class StaticEndpointsSource extends CatalogSource {
   /** Always `static`. */
   readonly name = 'static';
-  readonly #catalog = new Map<string, readonly Endpoint[]>();
-  readonly #watchers = new Set<Watcher>();
-  #lastRefresh = new Date();
-  #closed = false;
 
   /** @param services the initial catalog; validated, every problem reported at once */
   constructor(services: StaticEndpointsMap = {}) {
@@ -40,11 +23,14 @@ export class StaticEndpointsSource extends EventEmitter implements DiscoverySour
       ]);
     }
     const problems: string[] = [];
+    const catalog = new Map<string, ReturnType<typeof parseEndpointList> & object>();
     for (const [service, list] of Object.entries(services)) {
-      const parsed = parseList(service, list, problems);
-      if (parsed) this.#catalog.set(normaliseName(service), parsed);
+      const parsed = parseEndpointList(service, list, problems);
+      if (parsed) catalog.set(service, parsed);
     }
     if (problems.length > 0) throw new InvalidOptionError('staticEndpoints', problems);
+    this.replaceCatalog(catalog);
+    this.markReady();
   }
 
   /**
@@ -53,74 +39,14 @@ export class StaticEndpointsSource extends EventEmitter implements DiscoverySour
    */
   set(service: string, endpoints: readonly EndpointInput[]): void {
     const problems: string[] = [];
-    const parsed = parseList(service, endpoints, problems);
+    const parsed = parseEndpointList(service, endpoints, problems);
     if (!parsed) throw new InvalidOptionError('staticEndpoints.set', problems);
-    const key = normaliseName(service);
-    this.#catalog.set(key, parsed);
-    this.#lastRefresh = new Date();
-    for (const watcher of this.#watchers) {
-      if (watcher.service.names.includes(key) && this.#lookup(watcher.service) === parsed) {
-        watcher.listener({ type: 'reset', endpoints: parsed });
-      }
-    }
+    this.setService(service, parsed);
   }
 
   /** Forgets a service: its watchers hear `missing` (unless another spelling still matches). */
   delete(service: string): boolean {
-    const key = normaliseName(service);
-    const existed = this.#catalog.delete(key);
-    if (existed) {
-      this.#lastRefresh = new Date();
-      for (const watcher of this.#watchers) {
-        if (!watcher.service.names.includes(key)) continue;
-        const still = this.#lookup(watcher.service);
-        watcher.listener(still ? { type: 'reset', endpoints: still } : { type: 'missing' });
-      }
-    }
-    return existed;
-  }
-
-  /** Answers at once: `reset` with the endpoints, or `missing`. */
-  watch(service: ServiceName, listener: DiscoveryListener): DiscoveryWatch {
-    const watcher: Watcher = { service, listener };
-    if (!this.#closed) this.#watchers.add(watcher);
-    const endpoints = this.#lookup(service);
-    listener(endpoints ? { type: 'reset', endpoints } : { type: 'missing' });
-    return { close: () => void this.#watchers.delete(watcher) };
-  }
-
-  /** A static catalog is ready at once. */
-  ready(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** See {@link DiscoverySource.state}. */
-  state(): DiscoverySourceState {
-    let endpoints = 0;
-    for (const list of this.#catalog.values()) endpoints += list.length;
-    return {
-      name: this.name,
-      ready: true,
-      lastRefresh: this.#lastRefresh,
-      lastError: undefined,
-      services: this.#catalog.size,
-      endpoints,
-    };
-  }
-
-  /** Stops delivering updates. */
-  close(): Promise<void> {
-    this.#closed = true;
-    this.#watchers.clear();
-    return Promise.resolve();
-  }
-
-  #lookup(service: ServiceName): readonly Endpoint[] | undefined {
-    for (const name of service.names) {
-      const found = this.#catalog.get(name);
-      if (found) return found;
-    }
-    return undefined;
+    return this.deleteService(service);
   }
 }
 
@@ -137,36 +63,4 @@ export class StaticEndpointsSource extends EventEmitter implements DiscoverySour
  */
 export function staticEndpoints(services: StaticEndpointsMap = {}): StaticEndpointsSource {
   return new StaticEndpointsSource(services);
-}
-
-function normaliseName(service: string): string {
-  return service.toLowerCase().replace(/\.$/, '');
-}
-
-function parseList(service: string, list: unknown, problems: string[]): Endpoint[] | undefined {
-  const before = problems.length;
-  if (typeof service !== 'string' || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(service)) {
-    problems.push(`${JSON.stringify(service)}: (expected: a DNS-style service name such as "reviews" or "reviews.bookinfo")`);
-  }
-  if (!Array.isArray(list)) {
-    problems.push(`${service}: ${JSON.stringify(list)} (expected: an array of endpoints)`);
-    return undefined;
-  }
-  const parsed: Endpoint[] = [];
-  const seen = new Set<string>();
-  list.forEach((item: EndpointInput, index) => {
-    const result = parseEndpoint(item, `${service}[${index}]`);
-    if (typeof result === 'string') {
-      problems.push(result);
-      return;
-    }
-    const key = `${result.address}|${result.port}`;
-    if (seen.has(key)) {
-      problems.push(`${service}[${index}]: ${JSON.stringify(item)} (expected: each address:port once per service)`);
-      return;
-    }
-    seen.add(key);
-    parsed.push(result);
-  });
-  return problems.length === before ? Object.freeze(parsed) as Endpoint[] : undefined;
 }

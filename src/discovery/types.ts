@@ -80,6 +80,17 @@ export interface ServiceName {
   readonly names: readonly string[];
 }
 
+/**
+ * What the mesh asks a source for: a service name and the port the caller used (the
+ * URL's port, or 80/443 by scheme). The mesh keeps one service per name and port, as
+ * Envoy keeps one cluster per service port. Sources whose endpoints carry their own
+ * ports (static lists, SRV, registries) may ignore it; A/AAAA lookups use it.
+ */
+export interface ServiceQuery extends ServiceName {
+  /** The port the caller asked for. */
+  readonly port: number;
+}
+
 /** Receives a source's updates for one watched service. */
 export type DiscoveryListener = (update: DiscoveryUpdate) => void;
 
@@ -116,7 +127,7 @@ export interface DiscoverySource {
   /** Name used in errors and state, e.g. `static`. */
   readonly name: string;
   /** Starts watching one service. */
-  watch(service: ServiceName, listener: DiscoveryListener): DiscoveryWatch;
+  watch(service: ServiceQuery, listener: DiscoveryListener): DiscoveryWatch;
   /** Resolves once the source has its first answer (its catalog is loaded). */
   ready(): Promise<void>;
   /** The source's state for code and dashboards. */

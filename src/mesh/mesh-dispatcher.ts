@@ -26,8 +26,8 @@ interface Route {
 
 /** What the dispatcher needs from the mesh. */
 export interface DispatcherContext {
-  /** The service for a URL host (created and watched on first use). */
-  service(host: string): MeshService;
+  /** The service for a URL host and port (created and watched on first use). */
+  service(host: string, port: number): MeshService;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
   readonly closeGracePeriod: number;
@@ -191,7 +191,8 @@ export class MeshDispatcher extends Dispatcher {
       throw new InvalidRequestError(`${url.protocol} URLs are not supported (expected: http: or https:)`);
     }
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const route: Route = { service: this.#context.service(hostname), authority: url.host, protocol: url.protocol };
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    const route: Route = { service: this.#context.service(hostname, port), authority: url.host, protocol: url.protocol };
     // A plain bound keeps hosts from an unbounded set of URLs from growing memory.
     if (this.#routes.size >= MAX_CACHED_ORIGINS) this.#routes.clear();
     this.#routes.set(origin, route);

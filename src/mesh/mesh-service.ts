@@ -4,7 +4,7 @@ import { NoEndpointsError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import type { Dispatch } from '../core/layer.js';
 import { endpointKey } from '../discovery/parse-endpoint.js';
-import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceName } from '../discovery/types.js';
+import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
 import { EndpointState, type EndpointContext } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
 
@@ -41,8 +41,8 @@ interface SourceView {
  * complete.
  */
 export class MeshService implements ServiceTarget {
-  /** The service's names; `name.fqdn` is its identity. */
-  readonly name: ServiceName;
+  /** The service's names and port; `name.fqdn` and `name.port` are its identity. */
+  readonly name: ServiceQuery;
   /** Whether discovery knows this service yet. */
   status: ServiceStatus = 'pending';
   /** The balancer, or undefined when the DestinationRule says PASSTHROUGH. */
@@ -56,7 +56,7 @@ export class MeshService implements ServiceTarget {
   #closed = false;
 
   /** Watches every source for `name`; static sources answer at once. */
-  constructor(context: ServiceContext, name: ServiceName, sources: readonly DiscoverySource[], policy: ServicePolicy) {
+  constructor(context: ServiceContext, name: ServiceQuery, sources: readonly DiscoverySource[], policy: ServicePolicy) {
     this.#context = context;
     this.name = name;
     this.balancer = policy.balancer;

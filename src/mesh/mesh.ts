@@ -37,6 +37,8 @@ export interface EndpointSnapshot {
 export interface ServiceSnapshot {
   /** The service FQDN. */
   readonly name: string;
+  /** The port callers used (one service per name and port, as Envoy's clusters). */
+  readonly port: number;
   /** Whether discovery knows it. */
   readonly status: ServiceStatus;
   /** The balancer's name, or `passthrough`. */
@@ -108,7 +110,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     };
 
     this.dispatcher = new MeshDispatcher({
-      service: (host) => this.#service(host),
+      service: (host, port) => this.#service(host, port),
       registryOnly: o.registryOnly,
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
@@ -146,6 +148,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const now = performance.now();
     return [...this.#services.values()].map((s) => ({
       name: s.name.fqdn,
+      port: s.name.port,
       status: s.status,
       balancer: s.balancerName,
       endpoints: s.endpoints().map((e) => ({
@@ -187,25 +190,26 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
   }
 
-  #service(host: string): MeshService {
-    const name = this.#namer.name(host);
-    let service = this.#services.get(name.fqdn);
+  #service(host: string, port: number): MeshService {
+    const name = { ...this.#namer.name(host), port };
+    const key = `${name.fqdn}:${port}`;
+    let service = this.#services.get(key);
     if (service) return service;
     if (this.#services.size >= MAX_SERVICES) this.#forgetUnknownServices();
     const rule = this.#config.destinationRules.get(name.fqdn);
     const settings = rule?.spec.trafficPolicy?.loadBalancer;
     const balancer = settings?.simple === 'PASSTHROUGH' ? undefined : balancerFromSettings<EndpointState>(settings ?? {});
     service = new MeshService(this.#context, name, this.#options.discovery, { balancer });
-    this.#services.set(name.fqdn, service);
+    this.#services.set(key, service);
     return service;
   }
 
   /** Bounds memory when a program calls many hosts no source knows (pass-through). */
   #forgetUnknownServices(): void {
-    for (const [fqdn, service] of this.#services) {
+    for (const [key, service] of this.#services) {
       if (service.status === 'missing') {
         void service.close();
-        this.#services.delete(fqdn);
+        this.#services.delete(key);
       }
     }
     this.dispatcher.forgetRoutes();

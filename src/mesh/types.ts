@@ -1,11 +1,11 @@
 import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
-import type { DiscoverySource, ServiceName } from '../discovery/types.js';
+import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
 
 /** What a service-stack layer is built for: one logical destination. */
 export interface ServiceTarget {
-  /** The service's name in all its spellings; `name.fqdn` is its identity. */
-  readonly name: ServiceName;
+  /** The service's name in all its spellings, and the port asked for. */
+  readonly name: ServiceQuery;
   /** The balancer's name for this service, e.g. `p2c-peak-ewma`. */
   readonly balancerName: string;
 }
