@@ -54,4 +54,6 @@ export {
 } from './core/errors.js';
 
 export * from './balance/index.js';
-export type { DestinationRule, TrafficPolicy, ResourceMetadata } from './config/types.js';
+export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource } from './config/types.js';
+export { parseMeshYaml } from './config/parse-mesh-yaml.js';
+export { CatalogSource } from './discovery/catalog-source.js';
