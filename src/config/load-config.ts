@@ -1,77 +1,130 @@
+import type * as z from 'zod';
 import { InvalidConfigError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
-import { destinationRuleSchema } from './destination-rule.js';
-import type { DestinationRule } from './types.js';
+import { destinationRuleSchema } from './istio/destination-rule.js';
+import { serviceEntrySchema } from './istio/service-entry.js';
+import { virtualServiceSchema } from './istio/virtual-service.js';
 import { envelopeSchema, NETWORKING_API_VERSIONS } from './resource.js';
 
-/** Config resources the mesh applies, indexed for lookup by service FQDN. */
+/** A validated DestinationRule. */
+export type DestinationRuleResource = z.infer<typeof destinationRuleSchema>;
+/** A validated VirtualService. */
+export type VirtualServiceResource = z.infer<typeof virtualServiceSchema>;
+/** A validated ServiceEntry. */
+export type ServiceEntryResource = z.infer<typeof serviceEntrySchema>;
+
+/** A resource and where it came from (`mesh.yaml#2`, `config[0]`), for messages. */
+export interface ConfigEntry {
+  readonly resource: unknown;
+  readonly origin: string;
+}
+
+/** A validated resource with the name messages use for it: `VirtualService/reviews (mesh.yaml#2)`. */
+export interface Located<T> {
+  readonly resource: T;
+  readonly where: string;
+  /** The namespace short hosts in it resolve in. */
+  readonly namespace: string;
+}
+
+/** Config resources the mesh applies, indexed for lookup. */
 export interface MeshConfig {
-  /** DestinationRules by the FQDN of their `spec.host`. */
-  readonly destinationRules: ReadonlyMap<string, DestinationRule>;
-  /** Warnings: fields read but not supported yet, duplicate rules. */
+  /** DestinationRules by the FQDN of their `spec.host` (the first one wins, as in Istio). */
+  readonly destinationRules: ReadonlyMap<string, Located<DestinationRuleResource>>;
+  /** VirtualServices in order. */
+  readonly virtualServices: readonly Located<VirtualServiceResource>[];
+  /** ServiceEntries in order. */
+  readonly serviceEntries: readonly Located<ServiceEntryResource>[];
+  /** Warnings: fields not supported or not enforced yet, conflicting resources. */
   readonly warnings: readonly string[];
 }
 
 /** The kinds the mesh will read once their issues land; reported, never ignored silently. */
-const PLANNED_KINDS = new Set(['VirtualService', 'ServiceEntry', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Gateway', 'Sidecar', 'WorkloadEntry']);
+const PLANNED_KINDS = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
+const OTHER_ISTIO_KINDS = new Set(['Gateway', 'Sidecar', 'WorkloadEntry', 'WorkloadGroup', 'EnvoyFilter', 'Telemetry', 'ProxyConfig']);
+const SCHEMAS = {
+  DestinationRule: destinationRuleSchema,
+  VirtualService: virtualServiceSchema,
+  ServiceEntry: serviceEntrySchema,
+} as const;
+
+/** Fields that load and validate but whose behaviour arrives with a later layer. */
+const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
+  DestinationRule: ['spec.trafficPolicy.connectionPool', 'spec.trafficPolicy.outlierDetection', 'spec.trafficPolicy.tls', 'spec.exportTo'],
+  VirtualService: ['spec.exportTo'],
+  ServiceEntry: ['spec.addresses', 'spec.exportTo'],
+};
 
 /**
- * Validates Istio resources given as objects and indexes them. Every problem of every
- * resource is reported at once in one {@link InvalidConfigError}; fields we do not
- * support yet are dropped with a warning naming the field and the resource.
+ * Validates Istio resources and indexes them. Every problem of every resource is
+ * reported at once in one {@link InvalidConfigError}, each naming the document, the
+ * field path, the value and what was expected; fields we do not support are dropped
+ * with a warning naming the field and the resource.
  *
- * A DestinationRule's short `host` is resolved in its own `metadata.namespace` (or the
+ * A short host in a resource resolves in the resource's own `metadata.namespace` (or the
  * mesh's namespace), as Istio does.
  */
-export function loadConfig(resources: readonly unknown[], namer: ServiceNamer): MeshConfig {
+export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer): MeshConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const destinationRules = new Map<string, DestinationRule>();
+  const destinationRules = new Map<string, Located<DestinationRuleResource>>();
+  const virtualServices: Located<VirtualServiceResource>[] = [];
+  const serviceEntries: Located<ServiceEntryResource>[] = [];
 
-  resources.forEach((resource, index) => {
+  for (const { resource, origin } of entries) {
     const envelope = envelopeSchema.safeParse(resource, { reportInput: true });
     if (!envelope.success) {
-      problems.push(...formatIssues(envelope.error.issues).map((line) => `config[${index}]: ${line}`));
-      return;
+      problems.push(...formatIssues(envelope.error.issues).map((line) => `${origin}: ${line}`));
+      continue;
     }
     const { kind, apiVersion, metadata } = envelope.data;
-    const where = `${kind}/${metadata.name} (config[${index}])`;
-    if (kind !== 'DestinationRule') {
-      problems.push(
-        PLANNED_KINDS.has(kind)
-          ? `${where}: kind ${kind} is not supported yet (supported: DestinationRule)`
-          : `${where}: kind: ${JSON.stringify(kind)} (expected: one of "DestinationRule")`,
-      );
-      return;
+    const where = `${kind}/${metadata.name} (${origin})`;
+    const namespace = metadata.namespace ?? namer.namespace;
+    if (!(kind in SCHEMAS)) {
+      if (PLANNED_KINDS.has(kind)) problems.push(`${where}: kind ${kind} is not supported yet (supported: ${Object.keys(SCHEMAS).join(', ')})`);
+      else if (OTHER_ISTIO_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} configures Istio's gateways or proxies and does not apply to an in-process mesh; ignored`);
+      else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${Object.keys(SCHEMAS).map((k) => `"${k}"`).join(', ')})`);
+      continue;
     }
     if (!(NETWORKING_API_VERSIONS as readonly string[]).includes(apiVersion)) {
       problems.push(`${where}: apiVersion: ${JSON.stringify(apiVersion)} (expected: one of ${NETWORKING_API_VERSIONS.map((v) => `"${v}"`).join(', ')})`);
-      return;
+      continue;
     }
-    const parsed = parseDroppingUnknown(resource, where, problems, warnings);
-    if (!parsed) return;
-    const fqdn = namer.nameIn(parsed.spec.host, parsed.metadata.namespace).fqdn;
-    if (destinationRules.has(fqdn)) {
-      const first = destinationRules.get(fqdn)!;
-      warnings.push(`${where}: another DestinationRule (${first.metadata.name}) already applies to host ${fqdn}; this one is ignored`);
-      return;
+    const typedKind = kind as keyof typeof SCHEMAS;
+    const parsed: unknown = parseDroppingUnknown(SCHEMAS[typedKind] as z.ZodType<unknown>, resource, where, problems, warnings);
+    if (parsed === undefined) continue;
+    for (const path of NOT_ENFORCED_YET[typedKind] ?? []) {
+      if (getPath(parsed, path) !== undefined) warnings.push(`${where}: ${path} is validated but not enforced yet`);
     }
-    destinationRules.set(fqdn, parsed);
-  });
+    if (typedKind === 'DestinationRule') {
+      const rule = parsed as DestinationRuleResource;
+      const fqdn = namer.nameIn(rule.spec.host, namespace).fqdn;
+      const first = destinationRules.get(fqdn);
+      if (first) {
+        warnings.push(`${where}: ${first.where} already applies to host ${fqdn}; this one is ignored (Istio uses the oldest)`);
+        continue;
+      }
+      destinationRules.set(fqdn, { resource: rule, where, namespace });
+    } else if (typedKind === 'VirtualService') {
+      virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
+    } else {
+      serviceEntries.push({ resource: parsed as ServiceEntryResource, where, namespace });
+    }
+  }
 
   if (problems.length > 0) throw new InvalidConfigError(problems);
-  return { destinationRules, warnings };
+  return { destinationRules, virtualServices, serviceEntries, warnings };
 }
 
 /**
  * Parses with the strict schema. Unknown fields become warnings and are removed from a
  * copy, which is parsed again; any other issue is a problem.
  */
-function parseDroppingUnknown(resource: unknown, where: string, problems: string[], warnings: string[]): DestinationRule | undefined {
+function parseDroppingUnknown<T>(schema: z.ZodType<T>, resource: unknown, where: string, problems: string[], warnings: string[]): T | undefined {
   let candidate = resource;
   for (let round = 0; round < 2; round++) {
-    const result = destinationRuleSchema.safeParse(candidate, { reportInput: true });
+    const result = schema.safeParse(candidate, { reportInput: true });
     if (result.success) return result.data;
     const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
     const other = result.error.issues.filter((i) => i.code !== 'unrecognized_keys');
@@ -86,11 +139,20 @@ function parseDroppingUnknown(resource: unknown, where: string, problems: string
       let target = candidate as Record<PropertyKey, unknown>;
       for (const part of issue.path) target = target[part] as Record<PropertyKey, unknown>;
       for (const key of issue.keys) {
-        dropped.push(`${where}: ${[...issue.path, key].join('.')} is not supported yet and is ignored`);
+        dropped.push(`${where}: ${[...issue.path, key].join('.')} is not supported and is ignored`);
         delete target[key];
       }
     }
     warnings.push(...dropped.sort());
   }
   return undefined;
+}
+
+function getPath(value: unknown, path: string): unknown {
+  let current = value;
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
 }

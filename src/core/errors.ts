@@ -47,19 +47,28 @@ export class InvalidConfigError extends ProxylessError {
   }
 }
 
-/** The request's host is not a known service and `outboundTrafficPolicy` is `REGISTRY_ONLY`. */
+/**
+ * The request's host is not a known service and `outboundTrafficPolicy` is
+ * `REGISTRY_ONLY`, or a VirtualService route sends to a host no source knows.
+ */
 export class UnknownServiceError extends ProxylessError {
-  /** The host as written in the URL. */
+  /** The host as written in the URL or the route. */
   readonly host: string;
 
-  /** @param host the URL's host; @param sources names of the discovery sources asked */
-  constructor(host: string, sources: readonly string[]) {
+  /**
+   * @param host the host; @param sources names of the discovery sources asked;
+   * @param as `route` when a VirtualService route named the host
+   */
+  constructor(host: string, sources: readonly string[], as?: 'route') {
     super(
       'PROXYLESS_ERR_UNKNOWN_SERVICE',
-      `no discovery source knows the service "${host}" (asked: ${sources.join(', ') || 'none'}) ` +
-        `and outboundTrafficPolicy is REGISTRY_ONLY. Register it with a discovery source ` +
-        `(e.g. staticEndpoints({ "${host}": ["10.0.0.1:8080"] })) or set ` +
-        `outboundTrafficPolicy: { mode: "ALLOW_ANY" } to pass unknown hosts through.`,
+      as === 'route'
+        ? `a VirtualService route sends to "${host}", which no discovery source or ServiceEntry knows ` +
+            `(asked: ${sources.join(', ') || 'none'}). Register the destination, add a ServiceEntry for it, or fix the route's destination host.`
+        : `no discovery source knows the service "${host}" (asked: ${sources.join(', ') || 'none'}) ` +
+            `and outboundTrafficPolicy is REGISTRY_ONLY. Register it with a discovery source ` +
+            `(e.g. staticEndpoints({ "${host}": ["10.0.0.1:8080"] })) or set ` +
+            `outboundTrafficPolicy: { mode: "ALLOW_ANY" } to pass unknown hosts through.`,
     );
     this.host = host;
   }

@@ -89,6 +89,8 @@ export interface ServiceName {
 export interface ServiceQuery extends ServiceName {
   /** The port the caller asked for. */
   readonly port: number;
+  /** A DestinationRule subset the mesh filters by labels (sources may ignore it). */
+  readonly subset?: string | undefined;
 }
 
 /** Receives a source's updates for one watched service. */

@@ -10,8 +10,10 @@ import type { EndpointTarget } from './types.js';
 export interface EndpointContext {
   /** Builds the endpoint stack for one endpoint (called on its first request). */
   buildEndpointStack(endpoint: EndpointState): Dispatch;
-  /** undici Pool options shared by every endpoint. */
+  /** undici Pool options shared by every endpoint of the service. */
   readonly poolOptions: Pool.Options;
+  /** TLS to the endpoints (the caller used an https:// URL). */
+  readonly secure?: boolean;
 }
 
 /**
@@ -68,7 +70,7 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   openPool(): Pool {
     if (!this.#pool) {
       const host = this.address.includes(':') ? `[${this.address}]` : this.address;
-      this.#pool = new Pool(`http://${host}:${this.port}`, this.#context.poolOptions);
+      this.#pool = new Pool(`${this.#context.secure ? 'https' : 'http'}://${host}:${this.port}`, this.#context.poolOptions);
     }
     return this.#pool;
   }

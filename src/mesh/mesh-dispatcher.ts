@@ -7,6 +7,10 @@ import {
 } from '../core/errors.js';
 import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';
+import type { ServiceName } from '../discovery/types.js';
+import { RequestView } from '../route/request-view.js';
+import type { CompiledVirtualService } from '../route/route-table.js';
+import { routeRequest, type RouterContext } from '../route/router.js';
 import type { MeshService } from './mesh-service.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -18,16 +22,26 @@ interface LegacyWrapper {
 
 /** A parsed request origin, cached: the per-request path does no URL parsing. */
 interface Route {
+  /** The host's own service (used when no VirtualService binds the host). */
   readonly service: MeshService;
+  /** The VirtualService bound to the host, if any. */
+  readonly virtualService: CompiledVirtualService | undefined;
   /** `host[:port]` as written, sent as the `host` header so the backend sees the logical name. */
   readonly authority: string;
+  /** `http:` or `https:`. */
   readonly protocol: string;
+  /** The port the caller used. */
+  readonly port: number;
 }
 
 /** What the dispatcher needs from the mesh. */
 export interface DispatcherContext {
-  /** The service for a URL host and port (created and watched on first use). */
-  service(host: string, port: number): MeshService;
+  /** The service for a host, port, scheme and subset (created and watched on first use). */
+  service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
+  /** The names of a URL host. */
+  name(host: string): ServiceName;
+  /** The VirtualService bound to a host, if any. */
+  virtualService(name: ServiceName): CompiledVirtualService | undefined;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
   readonly closeGracePeriod: number;
@@ -135,25 +149,41 @@ export class MeshDispatcher extends Dispatcher {
   }
 
   #send(route: Route, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const service = route.service;
+    const vs = route.virtualService;
+    if (vs !== undefined) {
+      const request = new RequestView(opts, route.protocol === 'https:' ? 'https' : 'http', route.authority, route.port);
+      return routeRequest(vs, request, handler, this.#routerContext(route));
+    }
+    if (!hasHeader(opts.headers, 'host')) opts = { ...opts, headers: withHeader(opts.headers, 'host', route.authority) };
+    return this.#sendToService(route.service, opts, handler, true);
+  }
+
+  /** The router's way back into the mesh for one request's origin. */
+  #routerContext(route: Route): RouterContext {
+    return {
+      random: Math.random,
+      sendTo: (destination, port, opts, handler) => {
+        const service = this.#context.service(destination.name, port, route.protocol === 'https:', destination.subset);
+        // The request's own host may pass through (ALLOW_ANY) when discovery does not know it.
+        const ownHost = destination.name.fqdn === route.service.name.fqdn;
+        return this.#sendToService(service, opts, handler, ownHost);
+      },
+    };
+  }
+
+  /**
+   * Sends to one service according to what discovery knows of it: through its stack when
+   * known, passed through (or refused, REGISTRY_ONLY) when unknown, after a bounded wait
+   * while discovery has not answered.
+   */
+  #sendToService(service: MeshService, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, mayPassThrough: boolean): boolean {
     switch (service.status) {
       case 'known':
         if (service.balancer === undefined) return this.#passThrough(opts, handler);
-        if (route.protocol !== 'http:') {
-          return failDispatch(
-            handler,
-            new InvalidRequestError(
-              `"${route.authority}" is a mesh service: call it with http://${route.authority}/...; ` +
-                `the mesh balances plain HTTP to its endpoints (TLS to endpoints is configured per ` +
-                `service, not with an https:// URL)`,
-            ),
-          );
-        }
-        if (!hasHeader(opts.headers, 'host')) opts = { ...opts, headers: withHeader(opts.headers, 'host', route.authority) };
         return service.dispatch(opts, handler);
       case 'missing':
-        if (this.#context.registryOnly) {
-          return failDispatch(handler, new UnknownServiceError(service.name.host, service.sourceNames()));
+        if (this.#context.registryOnly || !mayPassThrough) {
+          return failDispatch(handler, new UnknownServiceError(service.name.host, service.sourceNames(), mayPassThrough ? undefined : 'route'));
         }
         return this.#passThrough(opts, handler);
       default: {
@@ -165,7 +195,7 @@ export class MeshDispatcher extends Dispatcher {
             return;
           }
           try {
-            this.#send(route, opts, handler);
+            this.#sendToService(service, opts, handler, mayPassThrough);
           } catch (error) {
             failDispatch(handler, error as Error);
           }
@@ -192,7 +222,14 @@ export class MeshDispatcher extends Dispatcher {
     }
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-    const route: Route = { service: this.#context.service(hostname, port), authority: url.host, protocol: url.protocol };
+    const name = this.#context.name(hostname);
+    const route: Route = {
+      service: this.#context.service(name, port, url.protocol === 'https:'),
+      virtualService: this.#context.virtualService(name),
+      authority: url.host,
+      protocol: url.protocol,
+      port,
+    };
     // A plain bound keeps hosts from an unbounded set of URLs from growing memory.
     if (this.#routes.size >= MAX_CACHED_ORIGINS) this.#routes.clear();
     this.#routes.set(origin, route);

@@ -19,10 +19,14 @@ export interface ServiceContext extends EndpointContext {
   readonly discoveryTimeout: number;
 }
 
-/** How the mesh balances one service, from its DestinationRule. */
+/** How the mesh balances one service, from its DestinationRule (and subset). */
 export interface ServicePolicy {
   /** The balancer, or `undefined` for PASSTHROUGH (send to the original host untouched). */
   readonly balancer: Balancer<EndpointState> | undefined;
+  /** The balancer settings it was made from, to tell whether a reload changed them. */
+  readonly balancerKey: string;
+  /** A DestinationRule subset's labels: only endpoints carrying all of them belong. */
+  readonly subsetLabels?: Readonly<Record<string, string>> | undefined;
 }
 
 /** One source's view of the service. */
@@ -46,7 +50,8 @@ export class MeshService implements ServiceTarget {
   /** Whether discovery knows this service yet. */
   status: ServiceStatus = 'pending';
   /** The balancer, or undefined when the DestinationRule says PASSTHROUGH. */
-  readonly balancer: Balancer<EndpointState> | undefined;
+  balancer: Balancer<EndpointState> | undefined;
+  #policy: ServicePolicy;
   readonly #context: ServiceContext;
   readonly #views: SourceView[] = [];
   readonly #endpoints = new Map<string, EndpointState>();
@@ -59,6 +64,7 @@ export class MeshService implements ServiceTarget {
   constructor(context: ServiceContext, name: ServiceQuery, sources: readonly DiscoverySource[], policy: ServicePolicy) {
     this.#context = context;
     this.name = name;
+    this.#policy = policy;
     this.balancer = policy.balancer;
     for (const source of sources) {
       const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
@@ -143,6 +149,27 @@ export class MeshService implements ServiceTarget {
     });
   }
 
+  /** The DestinationRule subset this service stands for, if any. */
+  get subset(): string | undefined {
+    return this.name.subset;
+  }
+
+  /**
+   * Applies a reloaded policy: a new balancer (when its settings changed) takes over the
+   * current endpoints; new subset labels re-filter them. Requests in flight are not
+   * touched.
+   */
+  applyPolicy(policy: ServicePolicy): void {
+    const labelsChanged = JSON.stringify(policy.subsetLabels ?? null) !== JSON.stringify(this.#policy.subsetLabels ?? null);
+    const balancerChanged = policy.balancerKey !== this.#policy.balancerKey;
+    this.#policy = policy;
+    if (balancerChanged) {
+      this.balancer = policy.balancer;
+      this.balancer?.update(this.#list);
+    }
+    if (labelsChanged) this.#recompute();
+  }
+
   /** Stops watching, drains every endpoint, and wakes waiting requests. */
   close(): Promise<void> {
     this.#closed = true;
@@ -187,15 +214,18 @@ export class MeshService implements ServiceTarget {
     const winner = this.#views.find((v) => v.known);
     this.status = winner ? 'known' : this.#views.every((v) => v.answered) ? 'missing' : 'pending';
     const next = winner?.endpoints ?? new Map<string, Endpoint>();
+    const subset = this.#policy.subsetLabels;
     let changed = false;
     for (const [key, state] of this.#endpoints) {
-      if (!next.has(key)) {
+      const endpoint = next.get(key);
+      if (!endpoint || (subset && !hasLabels(endpoint, subset))) {
         this.#endpoints.delete(key);
         void state.drain();
         changed = true;
       }
     }
     for (const [key, endpoint] of next) {
+      if (subset && !hasLabels(endpoint, subset)) continue;
       const state = this.#endpoints.get(key);
       if (!state) {
         this.#endpoints.set(key, new EndpointState(this.#context, this.name.fqdn, key, endpoint));
@@ -219,4 +249,9 @@ export class MeshService implements ServiceTarget {
     this.#waiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>): boolean {
+  for (const key in labels) if (endpoint.labels[key] !== labels[key]) return false;
+  return true;
 }

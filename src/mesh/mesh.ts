@@ -5,12 +5,20 @@ import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
-import { loadConfig, type MeshConfig } from '../config/load-config.js';
+import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
+import { readConfigInputs, type ConfigInputs } from '../config/config-inputs.js';
+import type { ConfigEntry } from '../config/load-config.js';
+import { resolvePolicy } from '../config/service-policy.js';
+import type { ConfigSource } from '../config/types.js';
+import { ServiceEntrySource } from '../discovery/service-entry-source.js';
+import type { ServiceName } from '../discovery/types.js';
+import type { CompiledVirtualService } from '../route/route-table.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
+import { FileConfigSource } from '../config/file-config-source.js';
 import type { EndpointState } from './endpoint-state.js';
 import { MeshDispatcher } from './mesh-dispatcher.js';
-import { MeshService, type ServiceContext, type ServiceStatus } from './mesh-service.js';
+import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
@@ -39,6 +47,8 @@ export interface ServiceSnapshot {
   readonly name: string;
   /** The port callers used (one service per name and port, as Envoy's clusters). */
   readonly port: number;
+  /** The DestinationRule subset, if any. */
+  readonly subset: string | undefined;
   /** Whether discovery knows it. */
   readonly status: ServiceStatus;
   /** The balancer's name, or `passthrough`. */
@@ -51,6 +61,10 @@ export interface ServiceSnapshot {
 export interface MeshEvents {
   /** A discovery source reported an error; it keeps serving its last known good set. */
   discoveryError: [error: Error, source: string];
+  /** A config change was invalid (the last good config stays in force) or a config source failed. */
+  configError: [error: Error, source: string];
+  /** A config change was applied. */
+  configApplied: [info: { source: string; resources: number; warnings: readonly string[] }];
 }
 
 const MAX_SERVICES = 10_000;
@@ -67,11 +81,15 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * `setGlobalDispatcher(mesh.dispatcher)`.
    */
   readonly dispatcher: MeshDispatcher;
-  /** Warnings from loading the config (fields not supported yet, duplicate rules). */
-  readonly warnings: readonly string[];
   readonly #options: ResolvedMeshOptions;
   readonly #namer: ServiceNamer;
-  readonly #config: MeshConfig;
+  readonly #configInputs: ConfigInputs;
+  /** The latest resources of each file or source, by source. */
+  readonly #sourceEntries = new Map<ConfigSource, readonly ConfigEntry[]>();
+  readonly #configWatches: Array<{ close(): void }> = [];
+  #compiled: CompiledConfig;
+  readonly #serviceEntries: ServiceEntrySource;
+  readonly #discovery: readonly DiscoverySource[];
   readonly #services = new Map<string, MeshService>();
   readonly #serviceStack: Stack<ServiceTarget>;
   readonly #endpointStack: Stack<EndpointTarget>;
@@ -85,9 +103,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#options = resolveMeshOptions(options);
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
-    this.#config = loadConfig(o.config, this.#namer);
-    this.warnings = this.#config.warnings;
-    for (const warning of this.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
+    this.#configInputs = readConfigInputs(o.config);
+    for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
+    this.#compiled = compileConfig(this.#configEntries(), this.#namer, o.labels);
+    for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
+    // ServiceEntries are a registry too, asked before the user's sources.
+    this.#serviceEntries = new ServiceEntrySource(this.#namer);
+    this.#serviceEntries.setEntries(this.#compiled.config.serviceEntries);
+    this.#discovery = [this.#serviceEntries, ...o.discovery];
 
     // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
     this.#serviceStack = new Stack<ServiceTarget>('service', [balanceLayer()]);
@@ -110,7 +133,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     };
 
     this.dispatcher = new MeshDispatcher({
-      service: (host, port) => this.#service(host, port),
+      service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
+      name: (host) => this.#namer.name(host),
+      virtualService: (name) => this.#compiled.routes.lookup(name),
       registryOnly: o.registryOnly,
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
@@ -124,6 +149,82 @@ export class Mesh extends EventEmitter<MeshEvents> {
       source.on('error', listener);
       this.#sourceErrorListeners.set(source, listener);
     }
+    this.#watchConfigSources();
+  }
+
+  /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */
+  get warnings(): readonly string[] {
+    return this.#compiled.warnings;
+  }
+
+  /**
+   * Validates and applies a new set of inline resources (objects or YAML text) in place
+   * of the ones given to `createMesh`, together with the files and sources. Throws
+   * `InvalidConfigError` and changes nothing when the result is invalid.
+   */
+  applyConfig(config: string | object | readonly (string | object)[]): void {
+    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object]);
+    if (inputs.files.length > 0 || inputs.sources.length > 0) {
+      throw new TypeError('applyConfig takes resource objects or YAML text; pass files and config sources to createMesh');
+    }
+    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels), 'applyConfig');
+    (this.#configInputs as { inline: readonly ConfigEntry[] }).inline = inputs.inline;
+  }
+
+  #configEntries(): ConfigEntry[] {
+    return [...this.#configInputs.inline, ...this.#sourceEntriesFlat()];
+  }
+
+  #sourceEntriesFlat(): ConfigEntry[] {
+    return [...this.#sourceEntries.values()].flat();
+  }
+
+  /** Watches files and config sources; each change is validated with the rest and applied, or reported. */
+  #watchConfigSources(): void {
+    const all: ConfigSource[] = [...this.#configInputs.files, ...this.#configInputs.sources];
+    for (const source of all) {
+      const onError = (error: Error): void => void this.emit('configError', error, source.name);
+      source.on('error', onError);
+      const watch = source.watch((resources) => {
+        const located = source instanceof FileConfigSource ? source.located : resources.map((resource, i) => ({ resource, origin: `${source.name}#${i + 1}` }));
+        const previous = this.#sourceEntries.get(source);
+        this.#sourceEntries.set(source, located);
+        try {
+          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#options.labels), source.name);
+        } catch (error) {
+          // Keep the last good config: restore this source's previous resources.
+          if (previous) this.#sourceEntries.set(source, previous);
+          else this.#sourceEntries.delete(source);
+          this.emit('configError', error as Error, source.name);
+        }
+      });
+      this.#configWatches.push({ close: () => { watch.close(); source.off('error', onError); } });
+    }
+  }
+
+  /** Swaps a compiled config in: routes, ServiceEntries and every service's policy at once. */
+  #apply(compiled: CompiledConfig, source: string): void {
+    this.#compiled = compiled;
+    this.#serviceEntries.setEntries(compiled.config.serviceEntries);
+    for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
+    this.dispatcher.forgetRoutes();
+    this.emit('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+  }
+
+  /** The balancer and subset filter a service gets from the config in force. */
+  #policyFor(name: ServiceName, port: number, subset: string | undefined): ServicePolicy {
+    const query = { ...name, port };
+    if (this.#serviceEntries.answer(query)?.passthrough) return { balancer: undefined, balancerKey: 'passthrough', subsetLabels: undefined };
+    const resolved = resolvePolicy(this.#compiled.config.destinationRules.get(name.fqdn), port, subset);
+    const settings = resolved.loadBalancer;
+    const subsetLabels = resolved.subsetDefined ? resolved.subsetLabels : { 'proxyless.dev/undefined-subset': subset! };
+    if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', subsetLabels };
+    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), subsetLabels };
+  }
+
+  /** The VirtualService bound to a host (for explain and tests). */
+  virtualServiceFor(host: string): CompiledVirtualService | undefined {
+    return this.#compiled.routes.lookup(this.#namer.name(host));
   }
 
   /**
@@ -133,14 +234,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly fetch = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]): ReturnType<typeof undiciFetch> =>
     undiciFetch(input, init === undefined ? { dispatcher: this.dispatcher } : { ...init, dispatcher: this.dispatcher });
 
-  /** Resolves once every discovery source has its first answer. */
+  /** Resolves once every discovery and config source has its first answer. */
   async ready(): Promise<void> {
-    await Promise.all(this.#options.discovery.map((s) => s.ready()));
+    await Promise.all([...this.#discovery.map((s) => s.ready()), ...this.#configInputs.sources.map((s) => s.ready())]);
   }
 
-  /** Each discovery source's state: last refresh, last error, counts. */
+  /** Each discovery source's state: last refresh, last error, counts (ServiceEntries first). */
   sources(): DiscoverySourceState[] {
-    return this.#options.discovery.map((s) => s.state());
+    return this.#discovery.map((s) => s.state());
   }
 
   /** The services this mesh has routed to so far, with their endpoints and load. */
@@ -149,6 +250,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     return [...this.#services.values()].map((s) => ({
       name: s.name.fqdn,
       port: s.name.port,
+      subset: s.subset,
       status: s.status,
       balancer: s.balancerName,
       endpoints: s.endpoints().map((e) => ({
@@ -185,21 +287,26 @@ export class Mesh extends EventEmitter<MeshEvents> {
     await Promise.all([
       ...services.map((s) => s.close()),
       this.dispatcher.closePassthrough(error),
-      ...this.#options.discovery.map((s) => s.close()),
+      ...this.#discovery.map((s) => s.close()),
+      ...this.#configInputs.files.map((s) => s.close()),
+      ...this.#configInputs.sources.map((s) => s.close()),
     ]);
+    for (const watch of this.#configWatches) watch.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
   }
 
-  #service(host: string, port: number): MeshService {
-    const name = { ...this.#namer.name(host), port };
-    const key = `${name.fqdn}:${port}`;
+  /** The service for a name, port, scheme and subset: one each, as Envoy's clusters. */
+  #service(serviceName: ServiceName, port: number, secure: boolean, subset?: string): MeshService {
+    const key = `${secure ? 'https' : 'http'}://${serviceName.fqdn}:${port}/${subset ?? ''}`;
     let service = this.#services.get(key);
     if (service) return service;
     if (this.#services.size >= MAX_SERVICES) this.#forgetUnknownServices();
-    const rule = this.#config.destinationRules.get(name.fqdn);
-    const settings = rule?.spec.trafficPolicy?.loadBalancer;
-    const balancer = settings?.simple === 'PASSTHROUGH' ? undefined : balancerFromSettings<EndpointState>(settings ?? {});
-    service = new MeshService(this.#context, name, this.#options.discovery, { balancer });
+    const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
+    // https:// URLs: TLS to each endpoint, verified against the logical host name.
+    const context: ServiceContext = secure
+      ? { ...this.#context, secure: true, poolOptions: { ...this.#context.poolOptions, connect: { servername: serviceName.host } } }
+      : this.#context;
+    service = new MeshService(context, query, this.#discovery, this.#policyFor(serviceName, port, subset));
     this.#services.set(key, service);
     return service;
   }

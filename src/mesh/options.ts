@@ -7,6 +7,14 @@ const isSource = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as { watch?: unknown }).watch === 'function' &&
   typeof (v as { ready?: unknown }).ready === 'function';
 
+const configItem = z.union(
+  [
+    z.string().min(1),
+    z.custom<object>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+  ],
+  { error: 'a file or directory path, YAML text, an Istio resource object, or a config source' },
+);
+
 const milliseconds = (max: number) =>
   z
     .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a number of milliseconds' : undefined) })
@@ -23,7 +31,12 @@ const meshOptionsSchema = z.strictObject({
       error: 'an array of discovery sources, e.g. [staticEndpoints({...})]',
     })
     .optional(),
-  config: z.array(z.record(z.string(), z.unknown(), { error: 'an Istio resource object' }), { error: 'an array of Istio resource objects' }).optional(),
+  config: z
+    .union([configItem, z.array(configItem)], {
+      error: 'a file or directory path, YAML text, an Istio resource object, a config source, or an array of these',
+    })
+    .optional(),
+  labels: z.record(z.string(), z.string({ error: 'a label value (string)' }), { error: 'an object of labels, e.g. { app: "reviews", version: "v1" }' }).optional(),
   namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
   clusterDomain: z
     .string()
@@ -57,7 +70,8 @@ const ALLOWED_KEYS: Record<string, readonly string[]> = {
 /** Options with every default filled in. */
 export interface ResolvedMeshOptions {
   readonly discovery: MeshOptions['discovery'] & object;
-  readonly config: readonly object[];
+  readonly config: readonly (string | object)[];
+  readonly labels: Readonly<Record<string, string>>;
   readonly namespace: string;
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
@@ -82,7 +96,8 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
   const o = result.data as MeshOptions;
   return {
     discovery: o.discovery ?? [],
-    config: o.config ?? [],
+    config: o.config === undefined ? [] : Array.isArray(o.config) ? o.config : [o.config as string | object],
+    labels: o.labels ?? {},
     namespace: o.namespace ?? 'default',
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',

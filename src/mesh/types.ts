@@ -57,10 +57,16 @@ export interface MeshOptions {
   /** Discovery sources, asked in order: the first that knows a service serves it. */
   discovery?: readonly DiscoverySource[];
   /**
-   * Istio resources as objects (`apiVersion`/`kind`/`metadata`/`spec`). Today:
-   * DestinationRule `trafficPolicy.loadBalancer`.
+   * Mesh config in Istio's own resources (VirtualService, DestinationRule, ServiceEntry):
+   * a path to a YAML/JSON file or a directory of them (watched and hot-reloaded), YAML
+   * text, resource objects, config sources (e.g. etcd), or an array of these.
    */
-  config?: readonly object[];
+  config?: string | object | readonly (string | object)[];
+  /**
+   * This workload's own labels (`{ app: 'reviews', version: 'v1' }`), matched by
+   * VirtualService `sourceLabels`.
+   */
+  labels?: Readonly<Record<string, string>>;
   /** The namespace short service names resolve in (`reviews` → `reviews.<namespace>.svc...`). Default `default`. */
   namespace?: string;
   /** The Kubernetes cluster domain. Default `cluster.local`. */

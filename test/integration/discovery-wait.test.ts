@@ -28,7 +28,7 @@ describe('waiting for discovery', () => {
     const error = await request('http://reviews/', { dispatcher: mesh.dispatcher }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoEndpointsError);
     expect((error as NoEndpointsError).code).toBe('PROXYLESS_ERR_NO_ENDPOINTS');
-    expect((error as Error).message).toMatch(/service "reviews" has no available endpoint after waiting \d+ ms \(sources asked: static\)/);
+    expect((error as Error).message).toMatch(/service "reviews" has no available endpoint after waiting \d+ ms \(sources asked: ServiceEntry, static\)/);
     await mesh.close();
   });
 

@@ -1,3 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints, UnknownServiceError } from 'proxyless';
@@ -31,17 +38,42 @@ describe('outboundTrafficPolicy', () => {
     expect((error as UnknownServiceError).code).toBe('PROXYLESS_ERR_UNKNOWN_SERVICE');
     expect((error as Error).message).toContain('"localhost"');
     expect((error as Error).message).toContain('staticEndpoints');
-    expect((error as Error).message).toContain('(asked: static)');
+    expect((error as Error).message).toContain('(asked: ServiceEntry, static)');
     expect(outside.requests).toBe(before);
     await mesh.close();
   });
 
-  it('an https:// URL to a mesh service is refused with advice instead of a TLS error', async () => {
-    const mesh = createMesh({ discovery: [staticEndpoints({ reviews: [outside.address] })] });
-    await expect(request('https://reviews/', { dispatcher: mesh.dispatcher })).rejects.toMatchObject({
-      code: 'PROXYLESS_ERR_INVALID_REQUEST',
-      message: expect.stringContaining('http://reviews/'),
-    });
+  it('an https:// URL to a mesh service makes TLS to the endpoint, with the logical host as SNI, verified', async () => {
+    // A certificate made now with openssl, for the logical name "reviews".
+    const dir = mkdtempSync(join(tmpdir(), 'proxyless-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=reviews', '-addext', 'subjectAltName=DNS:reviews', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const servernames: string[] = [];
+    const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    const server = createHttpsServer(
+      {
+        ...tls,
+        // Records the SNI the client sent, during the handshake.
+        SNICallback: (servername, callback) => {
+          servernames.push(servername);
+          callback(null, createSecureContext(tls));
+        },
+      },
+      (_req, res) => res.end('tls'),
+    );
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const mesh = createMesh({ discovery: [staticEndpoints({ reviews: [`127.0.0.1:${port}`], plain: [outside.address] })] });
+    const plainRequestsBefore = outside.requests;
+    // The self-signed certificate is not trusted: TLS was attempted and verified, not skipped.
+    await expect(request('https://reviews/', { dispatcher: mesh.dispatcher })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    // A plain-HTTP endpoint behind an https:// URL fails in the TLS handshake: never downgraded.
+    await expect(request('https://plain/', { dispatcher: mesh.dispatcher })).rejects.toThrow();
+    expect(outside.requests).toBe(plainRequestsBefore);
     await mesh.close();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+    expect(servernames[0]).toBe('reviews');
   });
 });

@@ -25,12 +25,12 @@ describe('DestinationRule loading', () => {
     ['unknown simple', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } }), 'DestinationRule/reviews (config[0]): spec.trafficPolicy.loadBalancer.simple: "FASTEST" (expected: one of "UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN")'],
     ['simple and consistentHash', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'RANDOM', consistentHash: { useSourceIp: true } } } }), 'spec.trafficPolicy.loadBalancer: '],
     ['two hash keys', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x', useSourceIp: true } } } }), 'exactly one of httpHeaderName, httpCookie, useSourceIp: true, httpQueryParameterName'],
-    ['host missing', rule({}), 'DestinationRule/reviews (config[0]): spec.host: undefined (expected: a service host'],
+    ['host missing', rule({}), 'DestinationRule/reviews (config[0]): spec.host: undefined (expected: a host such as "reviews"'],
     ['host with a port', rule({ host: 'reviews:9080' }), 'spec.host: "reviews:9080"'],
     ['bad apiVersion', rule({ host: 'reviews' }, { apiVersion: 'networking.istio.io/v2' }), 'apiVersion: "networking.istio.io/v2" (expected: one of "networking.istio.io/v1"'],
     ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
-    ['kind not yet supported', rule({ hosts: ['reviews'] }, { kind: 'VirtualService' }), 'VirtualService/reviews (config[0]): kind VirtualService is not supported yet (supported: DestinationRule)'],
-    ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule")'],
+    ['kind not yet supported', rule({ rules: [] }, { kind: 'AuthorizationPolicy', apiVersion: 'security.istio.io/v1' }), 'AuthorizationPolicy/reviews (config[0]): kind AuthorizationPolicy is not supported yet (supported: DestinationRule, VirtualService, ServiceEntry)'],
+    ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")'],
     ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 0 } } } } }), 'ringHash.minimumRingSize: 0 (expected: >= 1)'],
   ])('%s', (_name, resource, expected) => {
     const lines = configProblems([resource]);
@@ -44,19 +44,19 @@ describe('DestinationRule loading', () => {
     expect(lines).toHaveLength(2);
   });
 
-  it('a field not supported yet is a warning naming it, and the rest applies', async () => {
+  it('an unknown field and a field not enforced yet are warnings naming them, and the rest applies', async () => {
     const mesh = createMesh({
       config: [
         rule({
           host: 'reviews',
-          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: { consecutive5xxErrors: 3 } },
+          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: { consecutive5xxErrors: 3 }, tunnel: { protocol: 'CONNECT' } },
           subsets: [{ name: 'v1', labels: { version: 'v1' } }],
         }),
       ],
     });
     expect(mesh.warnings).toEqual([
-      'DestinationRule/reviews (config[0]): spec.subsets is not supported yet and is ignored',
-      'DestinationRule/reviews (config[0]): spec.trafficPolicy.outlierDetection is not supported yet and is ignored',
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tunnel is not supported and is ignored',
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.outlierDetection is validated but not enforced yet',
     ]);
     await mesh.close();
   });
@@ -64,7 +64,7 @@ describe('DestinationRule loading', () => {
   it('a second rule for the same host is reported and ignored (the first applies, as in Istio)', async () => {
     const mesh = createMesh({ config: [rule({ host: 'reviews' }), { ...rule({ host: 'reviews.default.svc.cluster.local' }), metadata: { name: 'second' } }] });
     expect(mesh.warnings).toEqual([
-      'DestinationRule/second (config[1]): another DestinationRule (reviews) already applies to host reviews.default.svc.cluster.local; this one is ignored',
+      'DestinationRule/second (config[1]): DestinationRule/reviews (config[0]) already applies to host reviews.default.svc.cluster.local; this one is ignored (Istio uses the oldest)',
     ]);
     await mesh.close();
   });

@@ -26,9 +26,9 @@ describe('createMesh option validation', () => {
     ['bad namespace', { namespace: 'Book_Info' }, 'namespace: "Book_Info" (expected: a Kubernetes namespace name such as "default")'],
     ['bad cluster domain', { clusterDomain: 'cluster local' }, 'clusterDomain: "cluster local" (expected: a DNS domain such as "cluster.local")'],
     ['stacks.service not a function', { stacks: { service: [] } }, 'stacks.service: [] (expected: a function (stack) => void)'],
-    ['a typo in a field name', { discovry: [] }, 'discovry: unknown field (expected one of: discovery, config, namespace'],
+    ['a typo in a field name', { discovry: [] }, 'discovry: unknown field (expected one of: discovery, config, labels, namespace'],
     ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout)'],
-    ['config not an array', { config: { kind: 'DestinationRule' } }, 'config: {"kind":"DestinationRule"} (expected: an array of Istio resource objects)'],
+    ['config of the wrong type', { config: 42 }, 'config: 42 (expected: a file or directory path, YAML text, an Istio resource object, a config source, or an array of these)'],
   ])('%s', (_name, options, expected) => {
     const lines = problems(options);
     expect(lines.some((l) => l.startsWith(expected)), `got:\n${lines.join('\n')}`).toBe(true);

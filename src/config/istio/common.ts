@@ -1,0 +1,75 @@
+import * as z from 'zod';
+
+/** A DNS-style name, optionally with a leading `*.` wildcard (Istio hosts). */
+export const hostSchema = z
+  .string({ error: 'a host such as "reviews", "reviews.bookinfo.svc.cluster.local" or "*.example.com"' })
+  .regex(/^(\*|(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$/i, {
+    error: 'a host such as "reviews", "reviews.bookinfo.svc.cluster.local" or "*.example.com" (no port, no scheme)',
+  });
+
+/** Istio's `Duration` string: `10s`, `1.5s`, `100ms`, `1h`, `2m`. */
+export const durationSchema = z
+  .string({ error: 'a duration such as "10s" or "100ms"' })
+  .regex(/^\d+(\.\d+)?(h|m|s|ms|us|µs|ns)$/, { error: 'a duration such as "10s" or "100ms"' });
+
+/** Milliseconds in an Istio duration string (already validated by {@link durationSchema}). */
+export function durationToMs(duration: string): number {
+  const match = /^(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)$/.exec(duration)!;
+  const value = Number(match[1]);
+  const unit = match[2]!;
+  const factor: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
+  return value * factor[unit]!;
+}
+
+/** Istio `Percent`: `{ value: 0..100 }`. */
+export const percentSchema = z.strictObject({
+  value: z.number({ error: 'a percentage from 0 to 100' }).min(0).max(100),
+});
+
+/** Checks that a regex compiles (Istio uses RE2; we use JavaScript regexes: document). */
+const regexSchema = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'a regular expression that compiles' },
+);
+
+/** Istio `StringMatch`: one of exact, prefix, regex; `{}` matches presence (headers). */
+export const stringMatchSchema = z
+  .strictObject({ exact: z.string().optional(), prefix: z.string().optional(), regex: regexSchema.optional() })
+  .refine((m) => [m.exact, m.prefix, m.regex].filter((x) => x !== undefined).length <= 1, {
+    error: 'at most one of exact, prefix, regex',
+  });
+
+/** A port number 1..65535. */
+export const portNumberSchema = z.number({ error: 'a port number' }).int().min(1).max(65535);
+
+/** Istio `PortSelector`: `{ number }`. */
+export const portSelectorSchema = z.strictObject({ number: portNumberSchema });
+
+/** Istio `Destination`: host, subset, port. */
+export const destinationSchema = z.strictObject({
+  host: hostSchema,
+  subset: z.string().min(1).optional(),
+  port: portSelectorSchema.optional(),
+});
+
+const headerOperationsSchema = z.strictObject({
+  set: z.record(z.string(), z.string()).optional(),
+  add: z.record(z.string(), z.string()).optional(),
+  remove: z.array(z.string()).optional(),
+});
+
+/** Istio `Headers`: request and response set/add/remove. */
+export const headersSchema = z.strictObject({
+  request: headerOperationsSchema.optional(),
+  response: headerOperationsSchema.optional(),
+});
+
+/** Label selectors: `{ version: 'v1' }`. */
+export const labelsSchema = z.record(z.string(), z.string({ error: 'a label value (string)' }));

@@ -1,0 +1,111 @@
+import * as z from 'zod';
+import { metadataSchema, NETWORKING_API_VERSIONS } from '../resource.js';
+import {
+  destinationSchema,
+  durationSchema,
+  headersSchema,
+  hostSchema,
+  labelsSchema,
+  percentSchema,
+  portNumberSchema,
+  stringMatchSchema,
+} from './common.js';
+
+/** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
+export const httpMatchSchema = z.strictObject({
+  name: z.string().optional(),
+  uri: stringMatchSchema.optional(),
+  scheme: stringMatchSchema.optional(),
+  method: stringMatchSchema.optional(),
+  authority: stringMatchSchema.optional(),
+  headers: z.record(z.string(), stringMatchSchema).optional(),
+  withoutHeaders: z.record(z.string(), stringMatchSchema).optional(),
+  queryParams: z.record(z.string(), stringMatchSchema).optional(),
+  port: portNumberSchema.optional(),
+  sourceLabels: labelsSchema.optional(),
+  sourceNamespace: z.string().optional(),
+  ignoreUriCase: z.boolean().optional(),
+  gateways: z.array(z.string()).optional(),
+});
+
+const routeDestinationSchema = z.strictObject({
+  destination: destinationSchema,
+  weight: z.number().int().min(0).optional(),
+  headers: headersSchema.optional(),
+});
+
+const retrySchema = z.strictObject({
+  attempts: z.number().int().min(0).optional(),
+  perTryTimeout: durationSchema.optional(),
+  retryOn: z
+    .string()
+    .regex(/^\s*([a-z0-9-]+|\d{3})(\s*,\s*([a-z0-9-]+|\d{3}))*\s*$/, { error: 'a comma-separated list such as "5xx,reset,connect-failure"' })
+    .optional(),
+  retryRemoteLocalities: z.boolean().optional(),
+  retryIgnorePreviousHosts: z.boolean().optional(),
+});
+
+const faultSchema = z.strictObject({
+  delay: z
+    .strictObject({ fixedDelay: durationSchema, percentage: percentSchema.optional(), percent: z.number().int().min(0).max(100).optional() })
+    .optional(),
+  abort: z
+    .strictObject({ httpStatus: z.number().int().min(200).max(599), percentage: percentSchema.optional() })
+    .optional(),
+});
+
+const redirectSchema = z.strictObject({
+  uri: z.string().optional(),
+  authority: z.string().optional(),
+  port: portNumberSchema.optional(),
+  derivePort: z.enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
+  scheme: z.string().optional(),
+  redirectCode: z.number().int().min(300).max(399).optional(),
+});
+
+const directResponseSchema = z.strictObject({
+  status: z.number().int().min(200).max(599),
+  body: z.strictObject({ string: z.string().optional(), bytes: z.string().optional() }).optional(),
+});
+
+const rewriteSchema = z.strictObject({
+  uri: z.string().optional(),
+  authority: z.string().optional(),
+  uriRegexRewrite: z.strictObject({ match: z.string(), rewrite: z.string() }).optional(),
+});
+
+const mirrorPolicySchema = z.strictObject({ destination: destinationSchema, percentage: percentSchema.optional() });
+
+/** Istio `HTTPRoute`. */
+export const httpRouteSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    match: z.array(httpMatchSchema).optional(),
+    route: z.array(routeDestinationSchema).min(1).optional(),
+    redirect: redirectSchema.optional(),
+    directResponse: directResponseSchema.optional(),
+    rewrite: rewriteSchema.optional(),
+    timeout: durationSchema.optional(),
+    retries: retrySchema.optional(),
+    fault: faultSchema.optional(),
+    mirror: destinationSchema.optional(),
+    mirrors: z.array(mirrorPolicySchema).optional(),
+    mirrorPercentage: percentSchema.optional(),
+    headers: headersSchema.optional(),
+  })
+  .refine((r) => [r.route, r.redirect, r.directResponse].filter((x) => x !== undefined).length === 1, {
+    error: 'exactly one of route, redirect, directResponse',
+  });
+
+/** A VirtualService as the mesh reads it. */
+export const virtualServiceSchema = z.strictObject({
+  apiVersion: z.enum(NETWORKING_API_VERSIONS),
+  kind: z.literal('VirtualService'),
+  metadata: metadataSchema,
+  spec: z.strictObject({
+    hosts: z.array(hostSchema).min(1),
+    gateways: z.array(z.string()).optional(),
+    http: z.array(httpRouteSchema).optional(),
+    exportTo: z.array(z.string()).optional(),
+  }),
+});

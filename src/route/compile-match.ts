@@ -1,0 +1,102 @@
+import type { VirtualServiceResource } from '../config/load-config.js';
+import type { RequestView } from './request-view.js';
+import { compileStringMatch, type StringMatcher } from './string-matcher.js';
+
+type MatchSpec = NonNullable<NonNullable<VirtualServiceResource['spec']['http']>[number]['match']>[number];
+
+/** A compiled `HTTPMatchRequest`: every condition must hold. */
+export interface CompiledMatch {
+  /** The match's `name`, or its index, for explain output. */
+  readonly name: string;
+  /** True when the request satisfies every condition. */
+  test(request: RequestView): boolean;
+  /** The first condition that fails, in words, for explain output (undefined when it matches). */
+  explainMiss(request: RequestView): string | undefined;
+  /** The URI prefix this match tests, if it is a prefix match (a rewrite replaces it). */
+  readonly uriPrefix: string | undefined;
+}
+
+interface Condition {
+  readonly label: string;
+  readonly test: (request: RequestView) => boolean;
+}
+
+/**
+ * Compiles one match block. `workloadLabels` is this process's own labels: a
+ * `sourceLabels` condition is decided here, once (a match that can never hold for this
+ * workload compiles to `never`).
+ */
+export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Readonly<Record<string, string>>, workloadNamespace: string): CompiledMatch {
+  const conditions: Condition[] = [];
+  const add = (label: string, test: (r: RequestView) => boolean): void => void conditions.push({ label, test });
+  const ignoreCase = spec.ignoreUriCase === true;
+  if (spec.uri) {
+    const m = compileStringMatch(spec.uri, ignoreCase);
+    add(`uri ${describe(spec.uri)}`, (r) => m(r.path));
+  }
+  if (spec.scheme) {
+    const m = compileStringMatch(spec.scheme);
+    add(`scheme ${describe(spec.scheme)}`, (r) => m(r.scheme));
+  }
+  if (spec.method) {
+    const m = compileStringMatch(spec.method);
+    add(`method ${describe(spec.method)}`, (r) => m(r.method));
+  }
+  if (spec.authority) {
+    const m = compileStringMatch(spec.authority);
+    add(`authority ${describe(spec.authority)}`, (r) => m(r.header('host') ?? r.authority));
+  }
+  for (const [name, match] of Object.entries(spec.headers ?? {})) {
+    const header = name.toLowerCase();
+    const m = compileStringMatch(match);
+    add(`header ${header} ${describe(match)}`, (r) => m(r.header(header)));
+  }
+  for (const [name, match] of Object.entries(spec.withoutHeaders ?? {})) {
+    const header = name.toLowerCase();
+    const m = compileStringMatch(match);
+    add(`without header ${header} ${describe(match)}`, (r) => !m(r.header(header)));
+  }
+  for (const [name, match] of Object.entries(spec.queryParams ?? {})) {
+    const m = compileStringMatch(match);
+    add(`query ${name} ${describe(match)}`, (r) => m(r.query(name)));
+  }
+  if (spec.port !== undefined) {
+    const port = spec.port;
+    add(`port ${port}`, (r) => r.port === port);
+  }
+  if (spec.sourceLabels) {
+    const wanted = Object.entries(spec.sourceLabels);
+    const holds = wanted.every(([k, v]) => workloadLabels[k] === v);
+    const label = `sourceLabels ${wanted.map(([k, v]) => `${k}=${v}`).join(',')} (this workload: ${holds ? 'yes' : 'no'})`;
+    add(label, () => holds);
+  }
+  if (spec.sourceNamespace !== undefined) {
+    const holds = spec.sourceNamespace === workloadNamespace;
+    add(`sourceNamespace ${spec.sourceNamespace} (this workload: ${holds ? 'yes' : 'no'})`, () => holds);
+  }
+  const name = spec.name ?? `match[${index}]`;
+  const uriPrefix = spec.uri?.prefix;
+  if (conditions.length === 0) return { name, uriPrefix, test: () => true, explainMiss: () => undefined };
+  if (conditions.length === 1) {
+    const only = conditions[0]!.test;
+    return { name, uriPrefix, test: only, explainMiss: (r) => (only(r) ? undefined : conditions[0]!.label) };
+  }
+  return {
+    name,
+    uriPrefix,
+    test(r) {
+      for (let i = 0; i < conditions.length; i++) if (!conditions[i]!.test(r)) return false;
+      return true;
+    },
+    explainMiss(r) {
+      return conditions.find((c) => !c.test(r))?.label;
+    },
+  };
+}
+
+function describe(match: { exact?: string | undefined; prefix?: string | undefined; regex?: string | undefined }): string {
+  if (match.exact !== undefined) return `exact ${JSON.stringify(match.exact)}`;
+  if (match.prefix !== undefined) return `prefix ${JSON.stringify(match.prefix)}`;
+  if (match.regex !== undefined) return `regex ${JSON.stringify(match.regex)}`;
+  return 'present';
+}

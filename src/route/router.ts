@@ -1,0 +1,150 @@
+import type { Dispatcher } from 'undici';
+import { getHeader } from '../core/headers.js';
+import { applyHeaderOps, flattenPairs, headerPairs, ResponseHeadersHandler, type HeaderOps } from './header-ops.js';
+import type { RequestView } from './request-view.js';
+import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
+import { respond } from './synthetic-response.js';
+
+/** What the router needs from the mesh. */
+export interface RouterContext {
+  /**
+   * Sends a request to a destination service (host, port, subset), through its service
+   * stack, waiting for discovery when needed.
+   */
+  sendTo(destination: CompiledDestination, port: number, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  /** Uniform random in [0, 1): weighted splits, fault and mirror percentages. */
+  random(): number;
+}
+
+/** The first route whose matches hold (a route without matches matches everything). */
+export function findRoute(vs: CompiledVirtualService, request: RequestView): { route: CompiledRoute; uriPrefix: string | undefined } | undefined {
+  for (const route of vs.routes) {
+    if (route.matches.length === 0) return { route, uriPrefix: undefined };
+    for (const match of route.matches) {
+      if (match.test(request)) return { route, uriPrefix: match.uriPrefix };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Routes one request by a VirtualService: first matching route wins; then fault
+ * injection (delay, then abort, as Envoy's fault filter), redirect, direct response, or
+ * a weighted destination with rewrites, header operations and mirrors. No matching
+ * route answers 404, as Envoy does.
+ */
+export function routeRequest(vs: CompiledVirtualService, request: RequestView, handler: Dispatcher.DispatchHandler, ctx: RouterContext): boolean {
+  const found = findRoute(vs, request);
+  if (!found) {
+    return respond(handler, 404, { 'x-proxyless-route': 'none' }, `no route of ${vs.where} matched ${request.method} ${request.path}\n`);
+  }
+  const { route, uriPrefix } = found;
+  const fault = route.fault;
+  if (fault !== undefined && fault.delayPercent > 0 && ctx.random() * 100 < fault.delayPercent) {
+    setTimeout(() => afterDelay(route, uriPrefix, request, handler, ctx), fault.delayMs);
+    return true;
+  }
+  return afterDelay(route, uriPrefix, request, handler, ctx);
+}
+
+function afterDelay(route: CompiledRoute, uriPrefix: string | undefined, request: RequestView, handler: Dispatcher.DispatchHandler, ctx: RouterContext): boolean {
+  const fault = route.fault;
+  if (fault !== undefined && fault.abortPercent > 0 && ctx.random() * 100 < fault.abortPercent) {
+    return respond(handler, fault.abortStatus, { 'x-proxyless-fault': 'abort' }, 'fault filter abort\n');
+  }
+  const action = route.action;
+  if (action.kind === 'direct') return respond(handler, action.status, {}, action.body);
+  if (action.kind === 'redirect') return respond(handler, action.status, { location: redirectLocation(action, request) }, '');
+
+  const destination = pickDestination(action.destinations, action.cumulative, action.total, ctx.random());
+  if (destination === undefined) {
+    return respond(handler, 503, { 'x-proxyless-route': 'no-weight' }, `every destination of ${route.where} ${route.name} has weight 0\n`);
+  }
+  const path = rewritePath(route, uriPrefix, request.opts.path);
+  const authority = route.rewrite?.authority ?? getHeader(request.opts.headers, 'host') ?? request.authority;
+  const headers = buildHeaders(request.opts.headers, authority, route.requestHeaders, destination.requestHeaders);
+  const opts: Dispatcher.DispatchOptions = { ...request.opts, path, headers };
+
+  for (const mirror of route.mirrors) {
+    if (mirror.percent > 0 && ctx.random() * 100 < mirror.percent) sendMirror(mirror.destination, request, opts, authority, ctx);
+  }
+  const responseOps = [route.responseHeaders, destination.responseHeaders].filter((o): o is HeaderOps => o !== undefined);
+  const wrapped = responseOps.length > 0 ? new ResponseHeadersHandler(handler, responseOps) : handler;
+  return ctx.sendTo(destination, destination.port ?? request.port, opts, wrapped);
+}
+
+/** Weighted choice by cumulative weights; undefined when every weight is 0. */
+export function pickDestination<D>(destinations: readonly D[], cumulative: Float64Array, total: number, u: number): D | undefined {
+  if (total <= 0) return undefined;
+  const target = u * total;
+  for (let i = 0; i < destinations.length; i++) if (target < cumulative[i]!) return destinations[i];
+  return destinations[destinations.length - 1];
+}
+
+function rewritePath(route: CompiledRoute, uriPrefix: string | undefined, fullPath: string): string {
+  const rewrite = route.rewrite;
+  if (!rewrite || (rewrite.uri === undefined && rewrite.regex === undefined)) return fullPath;
+  const q = fullPath.indexOf('?');
+  const path = q < 0 ? fullPath : fullPath.slice(0, q);
+  const query = q < 0 ? '' : fullPath.slice(q);
+  if (rewrite.regex) return path.replace(new RegExp(rewrite.regex.source, 'g'), rewrite.regexReplacement ?? '') + query;
+  // A prefix match has its prefix replaced; any other match has the whole path replaced.
+  if (uriPrefix !== undefined) return rewrite.uri! + path.slice(uriPrefix.length) + query;
+  return rewrite.uri! + query;
+}
+
+function buildHeaders(
+  original: Dispatcher.DispatchOptions['headers'],
+  authority: string,
+  routeOps: HeaderOps | undefined,
+  destinationOps: HeaderOps | undefined,
+): string[] {
+  let pairs = headerPairs(original).filter(([k]) => k !== 'host');
+  pairs.push(['host', authority]);
+  if (routeOps) pairs = applyHeaderOps(pairs, routeOps);
+  if (destinationOps) pairs = applyHeaderOps(pairs, destinationOps);
+  return flattenPairs(pairs);
+}
+
+function redirectLocation(
+  action: { uri: string | undefined; authority: string | undefined; port: number | undefined; derivePort: string | undefined; scheme: string | undefined },
+  request: RequestView,
+): string {
+  const scheme = action.scheme ?? request.scheme;
+  const requestHost = getHeader(request.opts.headers, 'host') ?? request.authority;
+  let host = action.authority ?? requestHost.replace(/:\d+$/, '');
+  const port =
+    action.port ?? (action.derivePort === 'FROM_REQUEST_PORT' ? request.port : action.authority === undefined && /:\d+$/.test(requestHost) ? request.port : undefined);
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  if (port !== undefined && port !== defaultPort) host = `${host}:${port}`;
+  const q = request.opts.path.indexOf('?');
+  const path = action.uri ?? (q < 0 ? request.opts.path : request.opts.path.slice(0, q));
+  const query = q < 0 ? '' : request.opts.path.slice(q);
+  return `${scheme}://${host}${path}${query}`;
+}
+
+/** A handler that drops the mirror's response: mirroring never affects the caller. */
+const DISCARD: Dispatcher.DispatchHandler = {
+  onRequestStart() {},
+  onResponseStart() {},
+  onResponseData() {},
+  onResponseEnd() {},
+  onResponseError() {},
+};
+
+/**
+ * Fire and forget: a copy of the request to the mirror, with `-shadow` appended to the
+ * authority (as Envoy does). Only requests whose body can be sent twice are mirrored (no
+ * body, a string or bytes); a stream cannot be replayed, so it is not copied.
+ */
+function sendMirror(destination: CompiledDestination, request: RequestView, opts: Dispatcher.DispatchOptions, authority: string, ctx: RouterContext): void {
+  const body = opts.body;
+  if (body != null && typeof body !== 'string' && !(body instanceof Uint8Array)) return;
+  const shadowAuthority = authority.replace(/^([^:]+)/, '$1-shadow');
+  const headers = buildHeaders(opts.headers, shadowAuthority, undefined, undefined);
+  try {
+    ctx.sendTo(destination, destination.port ?? request.port, { ...opts, headers }, DISCARD);
+  } catch {
+    // A mirror never fails the main call.
+  }
+}
