@@ -75,13 +75,23 @@ export class ResponseHeadersHandler extends ForwardingHandler {
         out[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
       }
     }
-    // undici's consumers read `controller.rawHeaders` when it is an array, so they must
-    // see a controller without it to take the edited headers object.
-    super.onResponseStart(withoutRawHeaders(controller), statusCode, out, statusMessage);
+    // undici's consumers (fetch, request) read `controller.rawHeaders`: give them the
+    // edited headers in that form too.
+    super.onResponseStart(withRawHeaders(controller, rawHeadersOf(out)), statusCode, out, statusMessage);
   }
 }
 
-function withoutRawHeaders(controller: Dispatcher.DispatchController): Dispatcher.DispatchController {
+/** Headers as undici's raw form: `[name, value, name, value, ...]` as Buffers. */
+export function rawHeadersOf(headers: IncomingHttpHeaders): Buffer[] {
+  const raw: Buffer[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) raw.push(Buffer.from(name, 'latin1'), Buffer.from(String(v), 'latin1'));
+  }
+  return raw;
+}
+
+function withRawHeaders(controller: Dispatcher.DispatchController, rawHeaders: Buffer[]): Dispatcher.DispatchController {
   return {
     get aborted() {
       return controller.aborted;
@@ -92,7 +102,7 @@ function withoutRawHeaders(controller: Dispatcher.DispatchController): Dispatche
     get reason() {
       return controller.reason;
     },
-    rawHeaders: null,
+    rawHeaders,
     get rawTrailers() {
       return controller.rawTrailers;
     },

@@ -1,7 +1,10 @@
 import type { Dispatcher } from 'undici';
+import { rawHeadersOf } from './header-ops.js';
 
 /** A controller for a response the mesh makes itself (no socket behind it). */
 class SyntheticController implements Dispatcher.DispatchController {
+  /** undici's consumers read response headers from here. */
+  rawHeaders: Buffer[] = [];
   #aborted = false;
   #reason: Error | null = null;
   get aborted(): boolean {
@@ -35,6 +38,7 @@ export function respond(
   const bytes = Buffer.from(body);
   const all: Record<string, string> = { ...headers, 'content-length': String(bytes.length) };
   if (body.length > 0 && all['content-type'] === undefined) all['content-type'] = 'text/plain; charset=utf-8';
+  controller.rawHeaders = rawHeadersOf(all);
   queueMicrotask(() => {
     try {
       handler.onRequestStart?.(controller, undefined);
