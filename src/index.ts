@@ -57,3 +57,5 @@ export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
 export { CatalogSource } from './discovery/catalog-source.js';
+export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
+export { formatExplanation } from './route/explain.js';

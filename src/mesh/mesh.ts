@@ -13,6 +13,7 @@ import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
+import { explainRequest, type Explanation } from '../route/explain.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
 import { FileConfigSource } from '../config/file-config-source.js';
@@ -222,7 +223,30 @@ export class Mesh extends EventEmitter<MeshEvents> {
     return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), subsetLabels };
   }
 
-  /** The VirtualService bound to a host (for explain and tests). */
+  /**
+   * What the mesh would do with a request, and why, without sending it: the
+   * VirtualService and route that match (and which did not, for the first few), the
+   * destinations with their shares, subsets and balancers, the candidate endpoints with
+   * their load, and the policies that apply.
+   */
+  explain(url: string, init?: { method?: string; headers?: Record<string, string> }): Promise<Explanation> {
+    return explainRequest(
+      {
+        name: (host) => this.#namer.name(host),
+        virtualService: (name) => this.#compiled.routes.lookup(name),
+        service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
+        destinationRuleFor: (fqdn) => this.#compiled.config.destinationRules.get(fqdn)?.where,
+        discoveryTimeout: this.#options.discoveryTimeout,
+      },
+      url,
+      init,
+    );
+  }
+
+  /**
+   * The VirtualService bound to a host, compiled (for benchmarks and tests).
+   * @internal
+   */
   virtualServiceFor(host: string): CompiledVirtualService | undefined {
     return this.#compiled.routes.lookup(this.#namer.name(host));
   }

@@ -1,0 +1,169 @@
+import type { Dispatcher } from 'undici';
+import type { ServiceName } from '../discovery/types.js';
+import type { MeshService } from '../mesh/mesh-service.js';
+import { RequestView } from './request-view.js';
+import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
+
+/** One route considered, in order, and why it did or did not match. */
+export interface RouteVerdict {
+  /** The route's name (`http[2]` when unnamed). */
+  readonly route: string;
+  readonly matched: boolean;
+  /** The first condition that failed in each match block, or the match that held. */
+  readonly reason: string;
+}
+
+/** One endpoint as explain shows it. */
+export interface ExplainedEndpoint {
+  readonly key: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly available: boolean;
+  readonly pending: number;
+  /** Peak EWMA cost in ms. */
+  readonly cost: number;
+}
+
+/** One destination a request may go to, with its share and what applies there. */
+export interface ExplainedDestination {
+  /** `fqdn:port/subset`. */
+  readonly destination: string;
+  /** Share of requests, 0..100. */
+  readonly percent: number;
+  /** What discovery knows: `known`, `missing` (unknown host), `pending`. */
+  readonly status: string;
+  /** The balancer, or `passthrough`. */
+  readonly balancer: string;
+  /** The DestinationRule that applies, if any. */
+  readonly destinationRule: string | undefined;
+  readonly endpoints: readonly ExplainedEndpoint[];
+}
+
+/** What the mesh would do with one request, and why. */
+export interface Explanation {
+  readonly url: string;
+  readonly method: string;
+  /** The service the host names (FQDN) and port. */
+  readonly service: string;
+  readonly port: number;
+  /** The VirtualService bound to the host, if any. */
+  readonly virtualService: string | undefined;
+  /** Routes considered in order, up to the one that matched (at most 10). */
+  readonly routes: readonly RouteVerdict[];
+  /** What happens: `route`, `redirect`, `direct-response`, `no-route` (404), or `default` (no VirtualService). */
+  readonly action: 'route' | 'redirect' | 'direct-response' | 'no-route' | 'default';
+  /** Where requests go, with their shares. */
+  readonly destinations: readonly ExplainedDestination[];
+  /** Policies of the matched route: rewrite, headers, fault, mirrors, timeout, retries. */
+  readonly policies: readonly string[];
+}
+
+/** What explain needs from the mesh. */
+export interface ExplainContext {
+  name(host: string): ServiceName;
+  virtualService(name: ServiceName): CompiledVirtualService | undefined;
+  service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
+  destinationRuleFor(fqdn: string): string | undefined;
+  readonly discoveryTimeout: number;
+}
+
+const MAX_VERDICTS = 10;
+
+/** Explains the routing decision for one request without sending it. */
+export async function explainRequest(ctx: ExplainContext, url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Explanation> {
+  const parsed = new URL(url);
+  const secure = parsed.protocol === 'https:';
+  const port = parsed.port ? Number(parsed.port) : secure ? 443 : 80;
+  const hostname = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  const name = ctx.name(hostname);
+  const method = (init.method ?? 'GET').toUpperCase();
+  const headers = Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: method as 'GET', headers };
+  const request = new RequestView(opts, secure ? 'https' : 'http', parsed.host, port);
+  const vs = ctx.virtualService(name);
+  const base = { url, method, service: name.fqdn, port, virtualService: vs?.where };
+
+  if (!vs) {
+    const destination = await describeDestination(ctx, name, port, secure, undefined, 100);
+    return { ...base, routes: [], action: 'default', destinations: [destination], policies: [] };
+  }
+  const routes: RouteVerdict[] = [];
+  let matched: CompiledRoute | undefined;
+  for (const route of vs.routes) {
+    const verdict = judge(route, request);
+    if (routes.length < MAX_VERDICTS || verdict.matched) routes.push(verdict);
+    if (verdict.matched) {
+      matched = route;
+      break;
+    }
+  }
+  if (!matched) return { ...base, routes, action: 'no-route', destinations: [], policies: ['404 from the mesh: no route matched'] };
+  const policies = describePolicies(matched);
+  const action = matched.action;
+  if (action.kind === 'redirect') return { ...base, routes, action: 'redirect', destinations: [], policies: [`redirect ${action.status} to ${action.scheme ?? 'same scheme'}://${action.authority ?? 'same host'}${action.uri ?? ' same path'}`, ...policies] };
+  if (action.kind === 'direct') return { ...base, routes, action: 'direct-response', destinations: [], policies: [`direct response ${action.status}`, ...policies] };
+  const destinations = await Promise.all(
+    action.destinations.map((d: CompiledDestination) => describeDestination(ctx, d.name, d.port ?? port, secure, d.subset, action.total > 0 ? (d.weight / action.total) * 100 : 0)),
+  );
+  return { ...base, routes, action: 'route', destinations, policies };
+}
+
+function judge(route: CompiledRoute, request: RequestView): RouteVerdict {
+  if (route.matches.length === 0) return { route: route.name, matched: true, reason: 'no match conditions: matches every request' };
+  const misses: string[] = [];
+  for (const match of route.matches) {
+    const miss = match.explainMiss(request);
+    if (miss === undefined) return { route: route.name, matched: true, reason: `${match.name} holds` };
+    misses.push(`${match.name}: ${miss} does not hold`);
+  }
+  return { route: route.name, matched: false, reason: misses.join('; ') };
+}
+
+function describePolicies(route: CompiledRoute): string[] {
+  const out: string[] = [];
+  if (route.rewrite?.uri !== undefined) out.push(`rewrite uri to ${route.rewrite.uri}`);
+  if (route.rewrite?.regex) out.push(`rewrite uri by regex ${route.rewrite.regex.source}`);
+  if (route.rewrite?.authority !== undefined) out.push(`rewrite authority to ${route.rewrite.authority}`);
+  if (route.requestHeaders) out.push('request header operations');
+  if (route.responseHeaders) out.push('response header operations');
+  if (route.fault?.delayPercent) out.push(`fault delay ${route.fault.delayMs} ms on ${route.fault.delayPercent} %`);
+  if (route.fault?.abortPercent) out.push(`fault abort ${route.fault.abortStatus} on ${route.fault.abortPercent} %`);
+  for (const m of route.mirrors) out.push(`mirror ${m.percent} % to ${m.destination.label}`);
+  if (route.timeoutMs !== undefined) out.push(`timeout ${route.timeoutMs} ms (enforced once the resilience layers land)`);
+  if (route.retries) out.push(`retries ${JSON.stringify(route.retries)} (enforced once the resilience layers land)`);
+  return out;
+}
+
+async function describeDestination(ctx: ExplainContext, name: ServiceName, port: number, secure: boolean, subset: string | undefined, percent: number): Promise<ExplainedDestination> {
+  const service = ctx.service(name, port, secure, subset);
+  await service.waitUntil(ctx.discoveryTimeout, () => service.status !== 'pending');
+  const now = performance.now();
+  return {
+    destination: `${name.fqdn}:${port}${subset ? `/${subset}` : ''}`,
+    percent: Math.round(percent * 100) / 100,
+    status: service.status,
+    balancer: service.balancerName,
+    destinationRule: ctx.destinationRuleFor(name.fqdn),
+    endpoints: service.endpoints().map((e) => ({ key: e.key, labels: e.labels, available: e.available, pending: e.load.pending, cost: Math.round(e.load.cost(now) * 100) / 100 })),
+  };
+}
+
+/** Renders an explanation as text, for the CLI. */
+export function formatExplanation(e: Explanation): string {
+  const lines = [`${e.method} ${e.url}`, `  service: ${e.service} port ${e.port}`];
+  if (!e.virtualService) lines.push('  no VirtualService binds this host: requests go to the service itself');
+  else {
+    lines.push(`  virtual service: ${e.virtualService}`);
+    for (const r of e.routes) lines.push(`    ${r.matched ? '✓' : '✗'} ${r.route}: ${r.reason}`);
+  }
+  lines.push(`  action: ${e.action}`);
+  for (const p of e.policies) lines.push(`  policy: ${p}`);
+  for (const d of e.destinations) {
+    lines.push(`  → ${d.destination}  ${d.percent} %  (${d.status}, balancer ${d.balancer}${d.destinationRule ? `, ${d.destinationRule}` : ''})`);
+    if (d.status === 'missing') lines.push('      no discovery source or ServiceEntry knows this host');
+    for (const ep of d.endpoints) {
+      const labels = Object.entries(ep.labels).map(([k, v]) => `${k}=${v}`).join(',');
+      lines.push(`      ${ep.available ? 'up  ' : 'down'} ${ep.key}${labels ? ` [${labels}]` : ''}  pending ${ep.pending}  cost ${ep.cost} ms`);
+    }
+  }
+  return lines.join('\n');
+}
