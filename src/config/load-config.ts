@@ -82,7 +82,8 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer)
     const where = `${kind}/${metadata.name} (${origin})`;
     const namespace = metadata.namespace ?? namer.namespace;
     if (!(kind in SCHEMAS)) {
-      if (PLANNED_KINDS.has(kind)) problems.push(`${where}: kind ${kind} is not supported yet (supported: ${Object.keys(SCHEMAS).join(', ')})`);
+      // Loud, not fatal: a platform team's files mix security and traffic resources.
+      if (PLANNED_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} is not supported yet; this resource is ignored (supported: ${Object.keys(SCHEMAS).join(', ')})`);
       else if (OTHER_ISTIO_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} configures Istio's gateways or proxies and does not apply to an in-process mesh; ignored`);
       else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${Object.keys(SCHEMAS).map((k) => `"${k}"`).join(', ')})`);
       continue;

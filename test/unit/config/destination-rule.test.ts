@@ -29,12 +29,19 @@ describe('DestinationRule loading', () => {
     ['host with a port', rule({ host: 'reviews:9080' }), 'spec.host: "reviews:9080"'],
     ['bad apiVersion', rule({ host: 'reviews' }, { apiVersion: 'networking.istio.io/v2' }), 'apiVersion: "networking.istio.io/v2" (expected: one of "networking.istio.io/v1"'],
     ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
-    ['kind not yet supported', rule({ rules: [] }, { kind: 'AuthorizationPolicy', apiVersion: 'security.istio.io/v1' }), 'AuthorizationPolicy/reviews (config[0]): kind AuthorizationPolicy is not supported yet (supported: DestinationRule, VirtualService, ServiceEntry)'],
     ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")'],
     ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 0 } } } } }), 'ringHash.minimumRingSize: 0 (expected: >= 1)'],
   ])('%s', (_name, resource, expected) => {
     const lines = configProblems([resource]);
     expect(lines.some((l) => l.includes(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it('a security kind not supported yet is a warning, not ignored silently, and the rest loads', async () => {
+    const mesh = createMesh({ config: [rule({ rules: [] }, { kind: 'AuthorizationPolicy', apiVersion: 'security.istio.io/v1' }), rule({ host: 'reviews' })] });
+    expect(mesh.warnings).toEqual([
+      'AuthorizationPolicy/reviews (config[0]): kind AuthorizationPolicy is not supported yet; this resource is ignored (supported: DestinationRule, VirtualService, ServiceEntry)',
+    ]);
+    await mesh.close();
   });
 
   it('reports the problems of every resource at once', () => {
