@@ -32,6 +32,8 @@ interface Route {
   readonly protocol: string;
   /** The port the caller used. */
   readonly port: number;
+  /** The router's callbacks for this origin, made once (not per request). */
+  router?: RouterContext;
 }
 
 /** What the dispatcher needs from the mesh. */
@@ -152,7 +154,7 @@ export class MeshDispatcher extends Dispatcher {
     const vs = route.virtualService;
     if (vs !== undefined) {
       const request = new RequestView(opts, route.protocol === 'https:' ? 'https' : 'http', route.authority, route.port);
-      return routeRequest(vs, request, handler, this.#routerContext(route));
+      return routeRequest(vs, request, handler, (route.router ??= this.#routerContext(route)));
     }
     if (!hasHeader(opts.headers, 'host')) opts = { ...opts, headers: withHeader(opts.headers, 'host', route.authority) };
     return this.#sendToService(route.service, opts, handler, true);

@@ -196,7 +196,8 @@ function compileRoute(route: HttpRoute, index: number, located: Located<VirtualS
     ? {
         uri: route.rewrite.uri,
         authority: route.rewrite.authority,
-        regex: route.rewrite.uriRegexRewrite ? new RegExp(route.rewrite.uriRegexRewrite.match) : undefined,
+        // Global, so every occurrence is rewritten (Envoy's regex_rewrite substitutes all).
+        regex: route.rewrite.uriRegexRewrite ? new RegExp(route.rewrite.uriRegexRewrite.match, 'g') : undefined,
         // RE2 rewrites write groups as \1; JavaScript's replace wants $1.
         regexReplacement: route.rewrite.uriRegexRewrite?.rewrite.replace(/\\(\d)/g, '$$$1'),
       }
