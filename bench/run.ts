@@ -32,6 +32,9 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'tail-latency', file: 'tail-latency.ts', flags: [], timeoutMs: 180_000 },
   // --expose-gc: memory is read after full collections.
   { name: 'scale', file: 'scale.ts', flags: ['--expose-gc'], timeoutMs: 90_000 },
+  { name: 'dns-refresh', file: 'dns-refresh.ts', flags: [], timeoutMs: 120_000 },
+  { name: 'route-match', file: 'route-match.ts', flags: [], timeoutMs: 90_000 },
+  { name: 'config-reload', file: 'config-reload.ts', flags: [], timeoutMs: 90_000 },
 ];
 
 /** Runs one benchmark in a child process; resolves with its output or rejects with why it failed. */

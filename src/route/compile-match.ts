@@ -14,6 +14,27 @@ export interface CompiledMatch {
   explainMiss(request: RequestView): string | undefined;
   /** The URI prefix this match tests, if it is a prefix match (a rewrite replaces it). */
   readonly uriPrefix: string | undefined;
+  /**
+   * The URI condition, kept apart so route lookup can test it inline, without calls:
+   * with many routes most are ruled out by the path alone.
+   */
+  readonly uriKind: UriKind;
+  /** For `exact` and `prefix` (lower case when `uriIgnoreCase`). */
+  readonly uriValue: string;
+  /** For `regex`: anchored, case-insensitive when `uriIgnoreCase`. */
+  readonly uriRegex: RegExp | undefined;
+  /** Compare the lower-cased path (`ignoreUriCase`). */
+  readonly uriIgnoreCase: boolean;
+  /** Every condition except the URI, or undefined when there is none. */
+  readonly rest: ((request: RequestView) => boolean) | undefined;
+}
+
+/** How a match tests the URI path. */
+export enum UriKind {
+  Any = 0,
+  Exact = 1,
+  Prefix = 2,
+  Regex = 3,
 }
 
 interface Condition {
@@ -30,9 +51,10 @@ export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Rea
   const conditions: Condition[] = [];
   const add = (label: string, test: (r: RequestView) => boolean): void => void conditions.push({ label, test });
   const ignoreCase = spec.ignoreUriCase === true;
+  let uriLabel: Condition | undefined;
   if (spec.uri) {
     const m = compileStringMatch(spec.uri, ignoreCase);
-    add(`uri ${describe(spec.uri)}`, (r) => m(r.path));
+    uriLabel = { label: `uri ${describe(spec.uri)}`, test: (r) => m(r.path) };
   }
   if (spec.scheme) {
     const m = compileStringMatch(spec.scheme);
@@ -75,22 +97,29 @@ export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Rea
     add(`sourceNamespace ${spec.sourceNamespace} (this workload: ${holds ? 'yes' : 'no'})`, () => holds);
   }
   const name = spec.name ?? `match[${index}]`;
-  const uriPrefix = spec.uri?.prefix;
-  if (conditions.length === 0) return { name, uriPrefix, test: () => true, explainMiss: () => undefined };
-  if (conditions.length === 1) {
-    const only = conditions[0]!.test;
-    return { name, uriPrefix, test: only, explainMiss: (r) => (only(r) ? undefined : conditions[0]!.label) };
-  }
+  const uri = spec.uri;
+  const uriKind = uri === undefined ? UriKind.Any : uri.exact !== undefined ? UriKind.Exact : uri.prefix !== undefined ? UriKind.Prefix : uri.regex !== undefined ? UriKind.Regex : UriKind.Any;
+  const rawValue = uri?.exact ?? uri?.prefix ?? '';
+  const rest = conditions.length === 0 ? undefined : conditions.length === 1 ? conditions[0]!.test : allOf(conditions);
+  const all = uriLabel ? [uriLabel, ...conditions] : conditions;
   return {
     name,
-    uriPrefix,
-    test(r) {
-      for (let i = 0; i < conditions.length; i++) if (!conditions[i]!.test(r)) return false;
-      return true;
-    },
-    explainMiss(r) {
-      return conditions.find((c) => !c.test(r))?.label;
-    },
+    uriPrefix: uri?.prefix,
+    uriKind,
+    uriValue: ignoreCase ? rawValue.toLowerCase() : rawValue,
+    uriRegex: uri?.regex !== undefined ? new RegExp(`^(?:${uri.regex})$`, ignoreCase ? 'i' : '') : undefined,
+    uriIgnoreCase: ignoreCase,
+    rest,
+    test: (r) => all.every((c) => c.test(r)),
+    explainMiss: (r) => all.find((c) => !c.test(r))?.label,
+  };
+}
+
+function allOf(conditions: readonly Condition[]): (r: RequestView) => boolean {
+  const tests = conditions.map((c) => c.test);
+  return (r) => {
+    for (let i = 0; i < tests.length; i++) if (!tests[i]!(r)) return false;
+    return true;
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { getHeader } from '../core/headers.js';
 import { applyHeaderOps, flattenPairs, headerPairs, ResponseHeadersHandler, type HeaderOps } from './header-ops.js';
+import { UriKind } from './compile-match.js';
 import type { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 import { respond } from './synthetic-response.js';
@@ -16,12 +17,32 @@ export interface RouterContext {
   random(): number;
 }
 
-/** The first route whose matches hold (a route without matches matches everything). */
+/**
+ * The first route whose matches hold (a route without matches matches everything). The
+ * URI is tested inline from the path computed once: with many routes, most are ruled out
+ * by it without a call.
+ */
 export function findRoute(vs: CompiledVirtualService, request: RequestView): { route: CompiledRoute; uriPrefix: string | undefined } | undefined {
-  for (const route of vs.routes) {
-    if (route.matches.length === 0) return { route, uriPrefix: undefined };
-    for (const match of route.matches) {
-      if (match.test(request)) return { route, uriPrefix: match.uriPrefix };
+  const path = request.path;
+  let lowerPath: string | undefined;
+  const routes = vs.routes;
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i]!;
+    const matches = route.matches;
+    if (matches.length === 0) return { route, uriPrefix: undefined };
+    for (let j = 0; j < matches.length; j++) {
+      const match = matches[j]!;
+      if (match.uriKind !== UriKind.Any) {
+        const subject = match.uriIgnoreCase ? (lowerPath ??= path.toLowerCase()) : path;
+        if (match.uriKind === UriKind.Prefix) {
+          if (!subject.startsWith(match.uriValue)) continue;
+        } else if (match.uriKind === UriKind.Exact) {
+          if (subject !== match.uriValue) continue;
+        } else if (!match.uriRegex!.test(path)) {
+          continue;
+        }
+      }
+      if (match.rest === undefined || match.rest(request)) return { route, uriPrefix: match.uriPrefix };
     }
   }
   return undefined;
