@@ -57,5 +57,8 @@ export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
 export { CatalogSource } from './discovery/catalog-source.js';
+export { file, FileEndpointsSource, EndpointsFileError } from './discovery/file-source.js';
+export type { FileSourceOptions } from './discovery/file-source.js';
+export { parseEndpoint, endpointKey } from './discovery/parse-endpoint.js';
 export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
 export { formatExplanation } from './route/explain.js';

@@ -221,8 +221,8 @@ export class FileEndpointsSource extends CatalogSource {
   }
 
   #error(summary: string, problems: readonly string[], cause?: unknown): EndpointsFileError {
-    const { services } = this.state();
-    const kept = this.state().ready
+    const { services, ready } = this.state();
+    const kept = ready
       ? `keeping the last good version (${services} service${services === 1 ? '' : 's'})`
       : `its services wait until a valid version appears (watching ${basename(this.#absolute)} in ${this.#directory})`;
     return new EndpointsFileError(this.path, summary, problems, kept, cause === undefined ? undefined : { cause });
