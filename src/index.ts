@@ -6,7 +6,7 @@
  */
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
-export type { EndpointSnapshot, ServiceSnapshot, MeshEvents } from './mesh/mesh.js';
+export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo } from './mesh/mesh.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {
@@ -54,11 +54,13 @@ export {
 } from './core/errors.js';
 
 export * from './balance/index.js';
-export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource } from './config/types.js';
+export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
 export { CatalogSource } from './discovery/catalog-source.js';
 export { file, FileEndpointsSource, EndpointsFileError } from './discovery/file-source.js';
 export type { FileSourceOptions } from './discovery/file-source.js';
 export { parseEndpoint, endpointKey } from './discovery/parse-endpoint.js';
+export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
+export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
 export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
 export { formatExplanation } from './route/explain.js';

@@ -36,6 +36,12 @@ export interface DestinationRule {
   };
 }
 
+/** A running watch of a {@link ConfigSource}. */
+export interface ConfigWatch {
+  /** Stops delivering changes. */
+  close(): void;
+}
+
 /**
  * A source of mesh config that changes at run time (a watched file, an etcd key). It
  * delivers the whole current set of resources each time it changes; the mesh validates
@@ -49,7 +55,7 @@ export interface ConfigSource {
    * Starts delivering resources (the first call to `listener` comes once they are
    * loaded). Resources are plain objects as parsed, not yet validated.
    */
-  watch(listener: (resources: readonly unknown[]) => void): { close(): void };
+  watch(listener: (resources: readonly unknown[]) => void): ConfigWatch;
   /** Resolves once the first set was delivered. */
   ready(): Promise<void>;
   /** Errors of the source itself (unreachable store, unparsable text). */

@@ -58,6 +58,16 @@ export interface ServiceSnapshot {
   readonly endpoints: readonly EndpointSnapshot[];
 }
 
+/** What {@link MeshEvents.configApplied} reports. */
+export interface ConfigAppliedInfo {
+  /** What changed: a file or config source name, or `applyConfig`. */
+  readonly source: string;
+  /** How many resources the config in force was built from. */
+  readonly resources: number;
+  /** Its warnings. */
+  readonly warnings: readonly string[];
+}
+
 /** Typed events of a {@link Mesh}. */
 export interface MeshEvents {
   /** A discovery source reported an error; it keeps serving its last known good set. */
@@ -65,7 +75,7 @@ export interface MeshEvents {
   /** A config change was invalid (the last good config stays in force) or a config source failed. */
   configError: [error: Error, source: string];
   /** A config change was applied. */
-  configApplied: [info: { source: string; resources: number; warnings: readonly string[] }];
+  configApplied: [info: ConfigAppliedInfo];
 }
 
 const MAX_SERVICES = 10_000;

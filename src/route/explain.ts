@@ -8,6 +8,7 @@ import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from 
 export interface RouteVerdict {
   /** The route's name (`http[2]` when unnamed). */
   readonly route: string;
+  /** True for the route that matched (the last one listed). */
   readonly matched: boolean;
   /** The first condition that failed in each match block, or the match that held. */
   readonly reason: string;
@@ -15,9 +16,13 @@ export interface RouteVerdict {
 
 /** One endpoint as explain shows it. */
 export interface ExplainedEndpoint {
+  /** `address:port`. */
   readonly key: string;
+  /** Discovery labels. */
   readonly labels: Readonly<Record<string, string>>;
+  /** False while draining or ejected. */
   readonly available: boolean;
+  /** Requests in flight on it. */
   readonly pending: number;
   /** Peak EWMA cost in ms. */
   readonly cost: number;
@@ -35,15 +40,19 @@ export interface ExplainedDestination {
   readonly balancer: string;
   /** The DestinationRule that applies, if any. */
   readonly destinationRule: string | undefined;
+  /** The candidate endpoints, with their load. */
   readonly endpoints: readonly ExplainedEndpoint[];
 }
 
 /** What the mesh would do with one request, and why. */
 export interface Explanation {
+  /** The URL explained. */
   readonly url: string;
+  /** The method explained. */
   readonly method: string;
   /** The service the host names (FQDN) and port. */
   readonly service: string;
+  /** The port the caller used. */
   readonly port: number;
   /** The VirtualService bound to the host, if any. */
   readonly virtualService: string | undefined;

@@ -29,9 +29,12 @@ export class DnsError extends ProxylessError {
   readonly attempts: readonly DnsAttemptFailure[];
 
   /**
-   * @param source the source's name, e.g. `dns(127.0.0.1:5353)`; @param query the name;
-   * @param recordType the type; @param attempts each failed attempt (at least one, unless
-   * `reason` says why none was made); @param reason overrides the last attempt's reason
+   * @param source the source's name, e.g. `dns(127.0.0.1:5353)`
+   * @param query the name queried
+   * @param recordType the type queried
+   * @param attempts each failed attempt (at least one, unless `reason` says why none was made)
+   * @param reason why it failed, when not the last attempt's reason (`invalid-name`, `cname-loop`)
+   * @param detail what happened, in words, when there is no attempt to describe it
    */
   constructor(
     source: string,

@@ -92,7 +92,13 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
     const key = JSON.stringify(steps);
     let resolution = this.#resolutions.get(key);
     if (!resolution) {
-      resolution = new ServiceResolution(this.#cache, steps, this.#options.family, () => this.#checkReady());
+      resolution = new ServiceResolution(
+        this.#cache,
+        steps,
+        this.#options.family,
+        () => this.#checkReady(),
+        (error) => this.#report(new Error(`${this.name}: a discovery listener threw: ${String(error)}`, { cause: error })),
+      );
       this.#resolutions.set(key, resolution);
     }
     const owner = resolution;
@@ -127,10 +133,10 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
     let services = 0;
     let endpoints = 0;
     for (const resolution of this.#resolutions.values()) {
-      const result = resolution.result;
-      if (result.kind !== 'found') continue;
+      if (!resolution.known) continue;
       services++;
-      endpoints += result.targets.length;
+      const result = resolution.result;
+      if (result.kind === 'found') endpoints += result.targets.length;
     }
     return {
       name: this.name,
@@ -174,7 +180,16 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
 
   #report(error: Error): void {
     this.#lastError = error;
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', error);
+    } catch (thrown) {
+      // An error listener that throws fails like any listener would, outside our timers'
+      // promise chains (never an unhandled rejection from the source).
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 }
 

@@ -199,11 +199,16 @@ export class DnsClient implements DnsTransport {
       let id = randomInt(0, 65536);
       while (udp.pending.has(id)) id = (id + 1) & 0xffff;
       udp.pending.set(id, { server, name, type, ignored, finish });
-      const message = encodeQuery(id, name, type, true);
-      udp.socket.send(message, server.port, server.address, (error) => {
-        if (error) finish({ kind: 'failed', reason: 'network', detail: `could not send: ${error.message}` });
-      });
-      return () => void udp.pending.delete(id);
+      const cleanup = (): void => void udp.pending.delete(id);
+      try {
+        udp.socket.send(encodeQuery(id, name, type, true), server.port, server.address, (error) => {
+          if (error) finish({ kind: 'failed', reason: 'network', detail: `could not send: ${error.message}` });
+        });
+      } catch (error) {
+        cleanup();
+        throw error;
+      }
+      return cleanup;
     });
   }
 

@@ -60,6 +60,7 @@ export class RecordEntry {
   readonly #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
+  #lastError: DnsError | undefined;
   #querying = false;
   #released = false;
 
@@ -111,7 +112,7 @@ export class RecordEntry {
     const { maxStale } = this.#cache.options;
     if (this.#hasAnswer() && freshness(Date.now(), this.expiresAt, maxStale) === 'expired') {
       // Refreshes kept failing for maxStale past the TTL: stop serving the old answer.
-      this.#set({ state: 'failed', error: this.#cache.lastErrorFor(this) ?? this.#expiredError() });
+      this.#set({ state: 'failed', error: this.#lastError ?? this.#expiredError() });
     }
     void this.#query();
   }
@@ -180,7 +181,7 @@ export class RecordEntry {
 
   #onFailure(error: DnsError): void {
     this.#failures++;
-    this.#cache.noteError(this, error);
+    this.#lastError = error;
     this.#cache.hooks.onError(error);
     const now = Date.now();
     const random = this.#cache.hooks.random();
@@ -220,7 +221,6 @@ export class RecordCache {
   /** @internal */
   closed = false;
   readonly #entries = new Map<string, RecordEntry>();
-  readonly #errors = new WeakMap<RecordEntry, DnsError>();
 
   /** @param transport sends the queries; @param options TTL rules; @param hooks counters and errors */
   constructor(transport: DnsTransport, options: RecordCacheOptions, hooks: RecordCacheHooks) {
@@ -261,16 +261,6 @@ export class RecordCache {
     let stale = 0;
     for (const entry of this.#entries.values()) if (entry.stale) stale++;
     return stale;
-  }
-
-  /** @internal */
-  noteError(entry: RecordEntry, error: DnsError): void {
-    this.#errors.set(entry, error);
-  }
-
-  /** @internal */
-  lastErrorFor(entry: RecordEntry): DnsError | undefined {
-    return this.#errors.get(entry);
   }
 
   /** Stops every refresh. */

@@ -46,6 +46,7 @@ export class ServiceResolution {
   readonly #steps: readonly ResolutionStep[];
   readonly #family: 0 | 4 | 6;
   readonly #onFirstAnswer: () => void;
+  readonly #onListenerError: (error: unknown) => void;
   readonly #watchers = new Set<Watcher>();
   readonly #held = new Map<string, RecordEntry>();
   readonly #onEntryChange = (): void => this.#schedule();
@@ -55,13 +56,21 @@ export class ServiceResolution {
 
   /**
    * @param cache the shared record cache; @param steps the lookups in order; @param family
-   * which address records; @param onFirstAnswer called when a watcher gets its first update
+   * which address records; @param onFirstAnswer called when a watcher gets its first
+   * update; @param onListenerError called with what a watcher's listener threw
    */
-  constructor(cache: RecordCache, steps: readonly ResolutionStep[], family: 0 | 4 | 6, onFirstAnswer: () => void) {
+  constructor(
+    cache: RecordCache,
+    steps: readonly ResolutionStep[],
+    family: 0 | 4 | 6,
+    onFirstAnswer: () => void,
+    onListenerError: (error: unknown) => void,
+  ) {
     this.#cache = cache;
     this.#steps = steps;
     this.#family = family;
     this.#onFirstAnswer = onFirstAnswer;
+    this.#onListenerError = onListenerError;
     this.#result = this.#evaluate();
   }
 
@@ -81,6 +90,12 @@ export class ServiceResolution {
     this.#watchers.add(watcher);
     this.#deliver(watcher, this.#result);
     return () => this.#watchers.delete(watcher);
+  }
+
+  /** True when a watcher was told the service exists (its last update was not `missing`). */
+  get known(): boolean {
+    for (const watcher of this.#watchers) if (watcher.last instanceof Map) return true;
+    return false;
   }
 
   /** True while a watcher has not had its first update. */
@@ -157,7 +172,10 @@ export class ServiceResolution {
     return MISSING;
   }
 
-  /** The addresses of a name over the families asked, and how the empty ones ended. */
+  /**
+   * The addresses of a name over the families asked, and how the empty ones ended;
+   * `pending` only while no family has answered with addresses and one has not answered.
+   */
   #addresses(
     name: string,
     view: (name: string, type: DnsRecordType) => RecordView,
@@ -172,7 +190,8 @@ export class ServiceResolution {
       else if (v.state === 'nxdomain') out.nxdomain = true;
       else if (v.state === 'failed') out.failed = true;
     }
-    return pending ? 'pending' : out;
+    // Addresses of one family are enough to answer; the other joins when it arrives.
+    return pending && out.addresses.length === 0 ? 'pending' : out;
   }
 
   #deliver(watcher: Watcher, result: Resolution): void {
@@ -199,7 +218,12 @@ export class ServiceResolution {
     }
     if (update === undefined) return;
     if (first) this.#onFirstAnswer();
-    watcher.listener(update);
+    try {
+      watcher.listener(update);
+    } catch (error) {
+      // A listener's bug must not stop the other watchers nor escape into a timer.
+      this.#onListenerError(error);
+    }
   }
 }
 
