@@ -17,6 +17,8 @@ export interface ServiceContext extends EndpointContext {
   buildServiceStack(service: MeshService): Dispatch;
   /** How long a request waits for a first endpoint, in ms. */
   readonly discoveryTimeout: number;
+  /** Merge every source that knows a service, instead of taking the first. */
+  readonly mergeSources?: boolean;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */
@@ -213,7 +215,16 @@ export class MeshService implements ServiceTarget {
   #recompute(): void {
     const winner = this.#views.find((v) => v.known);
     this.status = winner ? 'known' : this.#views.every((v) => v.answered) ? 'missing' : 'pending';
-    const next = winner?.endpoints ?? new Map<string, Endpoint>();
+    let next = winner?.endpoints ?? new Map<string, Endpoint>();
+    if (this.#context.mergeSources && winner) {
+      // Union of every source that knows the service; on the same address:port the
+      // earlier source's record wins.
+      next = new Map();
+      for (let i = this.#views.length - 1; i >= 0; i--) {
+        const view = this.#views[i]!;
+        if (view.known) for (const [key, endpoint] of view.endpoints) next.set(key, endpoint);
+      }
+    }
     const subset = this.#policy.subsetLabels;
     let changed = false;
     for (const [key, state] of this.#endpoints) {

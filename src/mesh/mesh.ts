@@ -136,6 +136,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       buildServiceStack: (service) => this.#serviceStack.build(service),
       buildEndpointStack: (endpoint: EndpointState) => this.#endpointStack.build(endpoint),
       discoveryTimeout: o.discoveryTimeout,
+      mergeSources: o.mergeSources,
       poolOptions: {
         connections: o.pool.connections,
         keepAliveTimeout: o.pool.keepAliveTimeout,

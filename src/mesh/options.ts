@@ -44,6 +44,7 @@ const meshOptionsSchema = z.strictObject({
     .optional(),
   outboundTrafficPolicy: z.strictObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']) }).optional(),
   discoveryTimeout: milliseconds(3_600_000).optional(),
+  discoveryStrategy: z.enum(['first', 'merge']).optional(),
   closeGracePeriod: milliseconds(3_600_000).optional(),
   endpointPool: z
     .strictObject({
@@ -76,6 +77,7 @@ export interface ResolvedMeshOptions {
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
+  readonly mergeSources: boolean;
   readonly closeGracePeriod: number;
   readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
@@ -102,6 +104,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',
     discoveryTimeout: o.discoveryTimeout ?? 5000,
+    mergeSources: o.discoveryStrategy === 'merge',
     closeGracePeriod: o.closeGracePeriod ?? 10_000,
     pool: {
       connections: o.endpointPool?.connections ?? 100,

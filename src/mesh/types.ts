@@ -73,6 +73,13 @@ export interface MeshOptions {
   clusterDomain?: string;
   /** What happens to hosts no source knows. Default `{ mode: 'ALLOW_ANY' }`. */
   outboundTrafficPolicy?: OutboundTrafficPolicy;
+  /**
+   * How several discovery sources combine for one service: `first` (default) takes the
+   * endpoints of the first source, in order, that knows the service; `merge` takes the
+   * union of every source that knows it (the earlier source's record wins for the same
+   * address and port).
+   */
+  discoveryStrategy?: 'first' | 'merge';
   /** How long a request waits for discovery to answer or for a first endpoint, in ms. Default 5000. */
   discoveryTimeout?: number;
   /** How long `close()` lets in-flight requests finish, in ms. Default 10000. */

@@ -78,3 +78,31 @@ describe('waiting for discovery', () => {
     await other.close();
   });
 });
+
+describe('several discovery sources', () => {
+  it("discoveryStrategy 'merge' takes the union of every source that knows the service", async () => {
+    const [a, b] = await Promise.all([startBackend({ id: 'from-first' }), startBackend({ id: 'from-second' })]);
+    const config = [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'r' }, spec: { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } } }];
+    const first = staticEndpoints({ reviews: [a.address] });
+    const second = staticEndpoints({ reviews: [b.address, a.address] });
+    const merged = createMesh({ discovery: [first, second], discoveryStrategy: 'merge', config });
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) seen.add(await (await request('http://reviews/', { dispatcher: merged.dispatcher })).body.text());
+    expect(seen).toEqual(new Set(['from-first', 'from-second']));
+    expect(merged.services()[0]!.endpoints).toHaveLength(2);
+    await merged.close();
+    const firstOnly = createMesh({ discovery: [staticEndpoints({ reviews: [a.address] }), staticEndpoints({ reviews: [b.address] })], config });
+    for (let i = 0; i < 4; i++) expect(await (await request('http://reviews/', { dispatcher: firstOnly.dispatcher })).body.text()).toBe('from-first');
+    await firstOnly.close();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('mesh.sources() shows each source: name, ready, last refresh, last error, counts', async () => {
+    const mesh = createMesh({ discovery: [staticEndpoints({ reviews: ['127.0.0.1:1', '127.0.0.1:2'], ratings: ['127.0.0.1:3'] })] });
+    const [serviceEntries, statics] = mesh.sources();
+    expect(serviceEntries).toMatchObject({ name: 'ServiceEntry', ready: true, services: 0 });
+    expect(statics).toMatchObject({ name: 'static', ready: true, services: 2, endpoints: 3, lastError: undefined });
+    expect(statics!.lastRefresh).toBeInstanceOf(Date);
+    await mesh.close();
+  });
+});
