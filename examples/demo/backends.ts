@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 
 /** One running backend replica. */
 export interface Replica {
-  /** A short name for tables, e.g. `fast-1` or `slow-1`. */
+  /** A short name for tables, e.g. `fast-1`, `slow-1` or `v2-1`. */
   readonly id: string;
+  /** Its `version` label: `v1` for the replicas of the balancer phases, `v2` for the canary's new ones. */
+  readonly version: string;
   /** True for the replica that answers `slowExtraMs` later than the others. */
   readonly slow: boolean;
   /** The TCP port it listens on (127.0.0.1). */
@@ -19,12 +21,8 @@ export interface Replica {
   close(): Promise<void>;
 }
 
-/** How the replicas behave. */
-export interface ReplicaOptions {
-  /** How many fast replicas. */
-  fast: number;
-  /** How many slow replicas. */
-  slow: number;
+/** How fast the replicas answer. */
+export interface ReplicaTiming {
   /** Shortest answer time of every replica, in ms. */
   baseMs: number;
   /** Random extra time on top of `baseMs`, uniform in [0, jitterMs). */
@@ -33,19 +31,35 @@ export interface ReplicaOptions {
   slowExtraMs: number;
 }
 
+/** How many replicas of the current release, and how they behave. */
+export interface ReplicaOptions extends ReplicaTiming {
+  /** How many fast replicas. */
+  fast: number;
+  /** How many slow replicas. */
+  slow: number;
+}
+
 /**
- * Starts the fast replicas, then the slow ones, each on its own port (port 0: the OS
- * picks a free one). Resolves when all of them listen.
+ * Starts the fast replicas, then the slow ones, all `version: v1`, each on its own port
+ * (port 0: the OS picks a free one). Resolves when all of them listen.
  */
 export async function startReplicas(options: ReplicaOptions): Promise<Replica[]> {
   const specs = [
     ...Array.from({ length: options.fast }, (_, i) => ({ id: `fast-${i + 1}`, slow: false })),
     ...Array.from({ length: options.slow }, (_, i) => ({ id: `slow-${i + 1}`, slow: true })),
   ];
-  return Promise.all(specs.map((spec) => startReplica(spec.id, spec.slow, options)));
+  return Promise.all(specs.map((spec) => startReplica(spec.id, 'v1', spec.slow, options)));
 }
 
-async function startReplica(id: string, slow: boolean, options: ReplicaOptions): Promise<Replica> {
+/**
+ * Starts `count` replicas of a new release, `version: v2` (`v2-1`, `v2-2`, …), as fast
+ * as the fast v1 ones: the canary phase shifts traffic to them.
+ */
+export async function startV2Replicas(count: number, timing: ReplicaTiming): Promise<Replica[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startReplica(`v2-${i + 1}`, 'v2', false, timing)));
+}
+
+async function startReplica(id: string, version: string, slow: boolean, options: ReplicaTiming): Promise<Replica> {
   const server: Server = createServer((req, res) => {
     // Answer only after the request body (none here) is read, like a real handler.
     req.resume();
@@ -60,6 +74,7 @@ async function startReplica(id: string, slow: boolean, options: ReplicaOptions):
   const port = (server.address() as AddressInfo).port;
   return {
     id,
+    version,
     slow,
     port,
     address: `127.0.0.1:${port}`,

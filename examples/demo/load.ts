@@ -4,7 +4,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import { HASH_HEADER } from './balancers.js';
-import type { PhaseStats } from './stats.js';
+
+/** Where the workers report results (the balancer phases' and the canary's stats). */
+export interface LoadRecorder {
+  /** A request answered by `replicaId` (its `x-replica` header) after `ms`. */
+  record(replicaId: string | undefined, ms: number): void;
+  /** A request that failed. */
+  recordError(error: unknown): void;
+}
 
 /** What {@link runLoad} needs. */
 export interface LoadOptions {
@@ -17,7 +24,7 @@ export interface LoadOptions {
   /** How many distinct values the hash header takes (users, for the ring hash). */
   distinctUsers: number;
   /** Where results go. */
-  stats: PhaseStats;
+  stats: LoadRecorder;
   /** Stops the workers: each finishes the request it has in flight, then returns. */
   signal: AbortSignal;
 }

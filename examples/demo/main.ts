@@ -1,21 +1,28 @@
-// proxyless demo: the same traffic through each load balancer in turn.
+// proxyless demo: the same traffic through each load balancer in turn, then a canary
+// rolled out by editing YAML.
 //
 // One logical service, `reviews`, has a few fast replicas and one slow one (real HTTP
 // servers on 127.0.0.1). A fixed number of callers send requests to http://reviews/
 // through the mesh; only the DestinationRule changes between phases. Watch where the
 // requests go and what that does to latency: balancers that ignore latency keep
 // feeding the slow replica; the default (P2C over Peak EWMA) learns to avoid it.
+// Last, two `version: v2` replicas join and a watched YAML file (canary.yaml) shifts
+// the traffic to them, 90/10 → 50/50 → 0/100, without a failed request (canary.ts).
 //
-//   npm run demo                               # about 45 s; Ctrl-C stops early
+//   npm run demo                               # about 50 s; Ctrl-C stops early
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo
 //
-// Environment: DEMO_SECONDS_PER_BALANCER (8), DEMO_CONCURRENCY (16),
-// DEMO_FAST_REPLICAS (4), DEMO_SLOW_EXTRA_MS (50), DEMO_USERS (300: distinct values of
-// the hashed header), NO_COLOR.
+// Environment: DEMO_SECONDS_PER_BALANCER (7), DEMO_SECONDS_PER_CANARY_STEP (4, or
+// DEMO_SECONDS_PER_BALANCER if shorter), DEMO_CONCURRENCY (16), DEMO_FAST_REPLICAS (4),
+// DEMO_SLOW_EXTRA_MS (50), DEMO_USERS (300: distinct values of the hashed header),
+// NO_COLOR.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, staticEndpoints, type DestinationRule, type Mesh } from 'proxyless';
 import { startReplicas, type Replica } from './backends.js';
 import { BALANCERS, SERVICE, type BalancerChoice } from './balancers.js';
+import { runCanary } from './canary.js';
+import { ROLLOUT } from './canary-config.js';
+import type { CanaryReport } from './canary-stats.js';
 import { runLoad } from './load.js';
 import { Screen } from './screen.js';
 import { PhaseStats, type PhaseReport } from './stats.js';
@@ -24,6 +31,7 @@ import { columnNotes, renderPhase, renderSummary, type Style } from './table.js'
 /** The demo's settings, from the environment. */
 interface DemoOptions {
   secondsPerBalancer: number;
+  secondsPerCanaryStep: number;
   concurrency: number;
   fastReplicas: number;
   slowExtraMs: number;
@@ -37,6 +45,8 @@ const JITTER_MS = 3;
 const TICK_MS = 250;
 /** Unmeasured traffic before the first phase, so it does not pay for JIT and new connections. */
 const WARM_UP_MS = 500;
+/** How long after Ctrl-C the demo stays up at least, for the signal's forwarded copies. */
+const SIGINT_LINGER_MS = 300;
 
 /** What every phase shares. */
 interface Context {
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
 
   let replicas: Replica[] = [];
   const reports: PhaseReport[] = [];
+  let canary: CanaryReport | undefined;
   try {
     replicas = await startReplicas({
       fast: options.fastReplicas,
@@ -87,14 +98,31 @@ async function main(): Promise<void> {
       if (interrupt.signal.aborted) break;
       reports.push(await runPhase(choice, index, context));
     }
+    if (!interrupt.signal.aborted) {
+      canary = await runCanary({
+        v1: replicas.filter((r) => !r.slow),
+        timing: { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs },
+        stepSeconds: options.secondsPerCanaryStep,
+        concurrency: options.concurrency,
+        distinctUsers: options.distinctUsers,
+        tickMs: TICK_MS,
+        screen,
+        style,
+        interrupted: interrupt.signal,
+      });
+    }
   } finally {
     await Promise.all(replicas.map((r) => r.close()));
     const headline =
       `${options.fastReplicas} fast replicas (${BASE_MS}–${BASE_MS + JITTER_MS} ms), 1 slow (+${options.slowExtraMs} ms), ` +
       `${options.concurrency} callers, ${options.secondsPerBalancer} s each`;
-    screen.print(renderSummary(reports, headline, style));
+    screen.print(renderSummary(reports, headline, style, canary));
     screen.restore();
-    process.off('SIGINT', onSigint);
+    // After Ctrl-C, stay up until the forwarded copies of the signal have come: tsx
+    // forwards it when its child has not acknowledged it within 30 ms, and exits with
+    // 130 if the child is gone before acknowledging the copy. The SIGINT handler stays
+    // installed until the process exits (it does not keep it alive), for the same reason.
+    if (interrupt.signal.aborted) await sleep(Math.max(0, firstSigintAt + SIGINT_LINGER_MS - performance.now()));
   }
 }
 
@@ -150,7 +178,7 @@ async function sendTraffic(mesh: Mesh, stats: PhaseStats, ms: number, context: C
 
 /** A mesh that knows the replicas as service `reviews`, with `rule` (or none) for it. */
 function meshFor(replicas: readonly Replica[], rule: DestinationRule | undefined): Mesh {
-  const endpoints = replicas.map((r) => ({ address: '127.0.0.1', port: r.port, labels: { replica: r.id } }));
+  const endpoints = replicas.map((r) => ({ address: '127.0.0.1', port: r.port, labels: { replica: r.id, version: r.version } }));
   return createMesh({
     discovery: [staticEndpoints({ [SERVICE]: endpoints })],
     config: rule ? [rule] : [],
@@ -165,7 +193,8 @@ function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
   }
   lines.push(
     `${options.concurrency} callers send requests to http://${SERVICE}/ through the mesh,`,
-    `${options.secondsPerBalancer} s per balancer, after a ${WARM_UP_MS} ms warm-up. Ctrl-C stops early.`,
+    `${options.secondsPerBalancer} s per balancer, after a ${WARM_UP_MS} ms warm-up; then a canary driven by`,
+    `a YAML file (${ROLLOUT.length} × ${options.secondsPerCanaryStep} s). Ctrl-C stops early.`,
     ...columnNotes({ color: false }),
     '',
   );
@@ -174,8 +203,10 @@ function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
 
 /** Reads the DEMO_* variables; a bad value ends the demo with a message naming it. */
 function readOptions(env: NodeJS.ProcessEnv): DemoOptions {
+  const secondsPerBalancer = numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 7, { min: 0.1, max: 3600 });
   return {
-    secondsPerBalancer: numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 8, { min: 0.1, max: 3600 }),
+    secondsPerBalancer,
+    secondsPerCanaryStep: numberFrom(env, 'DEMO_SECONDS_PER_CANARY_STEP', Math.min(4, secondsPerBalancer), { min: 0.1, max: 3600 }),
     concurrency: numberFrom(env, 'DEMO_CONCURRENCY', 16, { min: 1, max: 1000, integer: true }),
     fastReplicas: numberFrom(env, 'DEMO_FAST_REPLICAS', 4, { min: 1, max: 50, integer: true }),
     slowExtraMs: numberFrom(env, 'DEMO_SLOW_EXTRA_MS', 50, { min: 0, max: 10_000 }),

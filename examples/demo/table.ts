@@ -1,6 +1,8 @@
 // Text tables for the demo: one per balancer (per replica: share, latency, the mesh's
-// view of its load) and the final comparison. Lines fit about 80 columns; colour is
-// optional so the same text works in a terminal, a pipe or a log file.
+// view of its load), the canary's (per config version: share per app version) and the
+// final comparison. Lines fit about 80 columns; colour is optional so the same text
+// works in a terminal, a pipe or a log file.
+import type { CanaryReport, CanaryStep } from './canary-stats.js';
 import type { PhaseReport, ReplicaRow } from './stats.js';
 
 /** How to draw. */
@@ -15,14 +17,8 @@ const BLOCKS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 /** The lines of one balancer's table. */
 export function renderPhase(report: PhaseReport, style: Style): string[] {
   const paint = painter(style.color);
-  const state =
-    report.state === 'running'
-      ? `running ${report.elapsedSeconds.toFixed(1)} / ${report.plannedSeconds} s`
-      : report.state === 'interrupted'
-        ? `interrupted after ${report.elapsedSeconds.toFixed(1)} s`
-        : `${report.elapsedSeconds.toFixed(1)} s`;
   const lines = [
-    `${paint.bold(report.label)}  →  balancer ${paint.bold(report.balancer)}  ${paint.dim(`[${state}]`)}`,
+    `${paint.bold(report.label)}  →  balancer ${paint.bold(report.balancer)}  ${paint.dim(`[${stateOf(report)}]`)}`,
     `  ${count(report.requests)} requests · ${count(report.requestsPerSecond)} req/s · ` +
       `p50 ${ms(report.p50)} ms · p99 ${ms(report.p99)} ms · ${report.errors} errors`,
     paint.dim(
@@ -46,6 +42,46 @@ function replicaLine(row: ReplicaRow): string {
   );
 }
 
+/** `running 2.5 / 7 s`, `interrupted after 2.5 s` or `7.0 s`. */
+function stateOf(report: Pick<PhaseReport, 'state' | 'elapsedSeconds' | 'plannedSeconds'>): string {
+  const elapsed = report.elapsedSeconds.toFixed(1);
+  if (report.state === 'running') return `running ${elapsed} / ${report.plannedSeconds} s`;
+  return report.state === 'interrupted' ? `interrupted after ${elapsed} s` : `${elapsed} s`;
+}
+
+/**
+ * The lines of the canary's table: one row per config version the mesh had in force
+ * (the one it was created with, then one per `configApplied`), with the split the
+ * VirtualService asks for and the share each app version actually served.
+ */
+export function renderCanary(report: CanaryReport, service: string, style: Style): string[] {
+  const paint = painter(style.color);
+  const failed = `${report.failed} failed`;
+  const lines = [
+    `${paint.bold('canary from YAML')}  →  VirtualService ${paint.bold(service)}  ${paint.dim(`[${stateOf(report)}]`)}`,
+    `  ${count(report.requests)} requests · ${count(report.requestsPerSecond)} req/s · ` +
+      (report.failed > 0 ? paint.red(failed) : failed),
+    paint.dim(
+      (
+        `  ${'config in force'.padEnd(18)}${'split'.padStart(7)}${'requests'.padStart(10)}${'failed'.padStart(8)}` +
+        report.versions.map((v) => `  ${`${v} share`.padEnd(BAR_WIDTH + 7)}`).join('')
+      ).trimEnd(),
+    ),
+  ];
+  for (const step of report.steps) lines.push(canaryLine(step, report.versions));
+  if (report.firstError !== undefined) lines.push(paint.red(`  first error: ${report.firstError}`.slice(0, 78)));
+  return lines;
+}
+
+function canaryLine(step: CanaryStep, versions: readonly string[]): string {
+  const split = step.split === undefined ? '…' : Object.keys(step.split).length === 0 ? '-' : versions.map((v) => round(step.split![v] ?? 0)).join('/');
+  const shares = versions.map((v) => {
+    const share = step.requests > 0 ? step.byVersion[v]! / step.requests : 0;
+    return `  ${bar(share).padEnd(BAR_WIDTH + 1)}${percent(share).padStart(6)}`;
+  });
+  return `  ${`${step.number} ${step.cause}`.padEnd(18)}${split.padStart(7)}${count(step.requests).padStart(10)}${String(step.failed).padStart(8)}${shares.join('')}`;
+}
+
 /** A note explaining the columns that come from the mesh rather than from the caller. */
 export function columnNotes(style: Style): string[] {
   const paint = painter(style.color);
@@ -56,7 +92,7 @@ export function columnNotes(style: Style): string[] {
 }
 
 /** The lines of the final comparison, one row per balancer that ran. */
-export function renderSummary(reports: readonly PhaseReport[], headline: string, style: Style): string[] {
+export function renderSummary(reports: readonly PhaseReport[], headline: string, style: Style, canary?: CanaryReport): string[] {
   const paint = painter(style.color);
   const lines = [
     paint.bold('Summary'),
@@ -75,7 +111,16 @@ export function renderSummary(reports: readonly PhaseReport[], headline: string,
   }
   if (reports.some((r) => r.state === 'interrupted')) lines.push(paint.dim('  * interrupted (Ctrl-C) before its planned time'));
   if (reports.length === 0) lines.push('  (no balancer ran)');
+  if (canary) lines.push(canarySummary(canary));
   return lines;
+}
+
+/** `canary from YAML: v2 share 9.8% → 50.1% → 100.0%, 0 failed of 12,345 requests` */
+function canarySummary(report: CanaryReport): string {
+  const newest = report.versions.at(-1)!;
+  const shares = report.steps.map((s) => percent(s.requests > 0 ? s.byVersion[newest]! / s.requests : 0)).join(' → ');
+  const interrupted = report.state === 'interrupted' ? ' (interrupted)' : '';
+  return `  canary from YAML${interrupted}: ${newest} share ${shares}, ${report.failed} failed of ${count(report.requests + report.failed)} requests`;
 }
 
 /** A share as a bar of BAR_WIDTH cells, in eighths of a cell. */
@@ -91,6 +136,11 @@ function count(n: number): string {
 /** One decimal (milliseconds, mean counts); `-` when there is no value yet. */
 function ms(n: number): string {
   return Number.isFinite(n) ? n.toFixed(1) : '-';
+}
+
+/** A percentage as written in config: `90`, `33.3`. */
+function round(n: number): string {
+  return String(Math.round(n * 10) / 10);
 }
 
 function percent(share: number): string {
