@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints, UnknownServiceError } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+import { requireBinaries } from '../helpers/system-binaries.js';
 
 describe('outboundTrafficPolicy', () => {
   let outside: Backend;
@@ -43,7 +44,8 @@ describe('outboundTrafficPolicy', () => {
     await mesh.close();
   });
 
-  it('an https:// URL to a mesh service makes TLS to the endpoint, with the logical host as SNI, verified', async () => {
+  const openssl = requireBinaries([{ bin: 'openssl', pkg: 'openssl' }]);
+  it.skipIf(openssl.skip)(`an https:// URL to a mesh service makes TLS to the endpoint, with the logical host as SNI, verified${openssl.note}`, async () => {
     // A certificate made now with openssl, for the logical name "reviews".
     const dir = mkdtempSync(join(tmpdir(), 'proxyless-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',

@@ -9,6 +9,7 @@ import { etcdConfig, etcdDiscovery, EtcdValueError, register, type Registration 
 import { closeAll, startBackends, type Backend } from '../../../test/helpers/backends.js';
 import { startCluster, type EtcdCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/eventually.js';
+import { requireBinaries } from '../../../test/helpers/system-binaries.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -44,7 +45,9 @@ async function traffic(mesh: Mesh, url: string, count: number, concurrency: numb
   return { bodies, failures };
 }
 
-describe('@proxyless/etcd against a real 3-member etcd cluster', () => {
+const needs = requireBinaries([{ bin: process.env.ETCD_BIN ?? '/usr/bin/etcd', pkg: 'etcd-server' }]);
+
+describe.skipIf(needs.skip)(`@proxyless/etcd against a real 3-member etcd cluster${needs.note}`, () => {
   let cluster: EtcdCluster;
   let backends: Backend[];
   let etcd: Etcd3; // the test's own view of etcd

@@ -5,6 +5,7 @@ import { dns } from '../../../src/discovery/dns/index.js';
 import type { DiscoveryUpdate } from '../../../src/discovery/types.js';
 import { closeAll, startBackends, type Backend } from '../../helpers/backends.js';
 import { startBind, type Bind } from '../../helpers/dns/bind.js';
+import { requireBinaries } from '../../helpers/system-binaries.js';
 
 /**
  * The DNS source against BIND 9 with records changed live by nsupdate: SRV ports and
@@ -15,7 +16,9 @@ import { startBind, type Bind } from '../../helpers/dns/bind.js';
 const ECHO = 'echo.ns.svc.test';
 const SRV = `_http._tcp.${ECHO}`;
 
-describe('dns source with BIND and nsupdate', () => {
+const needs = requireBinaries([{ bin: 'named', pkg: 'bind9' }, { bin: 'nsupdate', pkg: 'bind9-dnsutils' }]);
+
+describe.skipIf(needs.skip)(`dns source with BIND and nsupdate${needs.note}`, () => {
   let bind: Bind;
   let backends: Backend[];
 

@@ -5,6 +5,7 @@ import { dns } from '../../../src/discovery/dns/index.js';
 import { closeAll, startBackends, type Backend } from '../../helpers/backends.js';
 import { findBinary } from '../../helpers/dns/daemon.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/dns/dnsmasq.js';
+import { requireBinaries } from '../../helpers/system-binaries.js';
 
 /**
  * The DNS source in a mesh against a real dnsmasq on 127.0.0.1: Kubernetes-style names
@@ -19,7 +20,9 @@ const roundRobin = (host: string): DestinationRule => ({
   spec: { host, trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } },
 });
 
-describe('dns source with dnsmasq', () => {
+const needs = requireBinaries([{ bin: 'dnsmasq', pkg: 'dnsmasq-base' }]);
+
+describe.skipIf(needs.skip)(`dns source with dnsmasq${needs.note}`, () => {
   let dnsmasq: Dnsmasq;
   let backends: Backend[];
 
