@@ -95,6 +95,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #options: ResolvedMeshOptions;
   readonly #namer: ServiceNamer;
   readonly #configInputs: ConfigInputs;
+  /** Inline resources in force: from createMesh, replaced by applyConfig. */
+  #inline: readonly ConfigEntry[];
   /** The latest resources of each file or source, by source. */
   readonly #sourceEntries = new Map<ConfigSource, readonly ConfigEntry[]>();
   readonly #configWatches: Array<{ close(): void }> = [];
@@ -115,6 +117,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
     this.#configInputs = readConfigInputs(o.config);
+    this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
     this.#compiled = compileConfig(this.#configEntries(), this.#namer, o.labels);
     for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
@@ -180,11 +183,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
       throw new TypeError('applyConfig takes resource objects or YAML text; pass files and config sources to createMesh');
     }
     this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels), 'applyConfig');
-    (this.#configInputs as { inline: readonly ConfigEntry[] }).inline = inputs.inline;
+    this.#inline = inputs.inline;
   }
 
   #configEntries(): ConfigEntry[] {
-    return [...this.#configInputs.inline, ...this.#sourceEntriesFlat()];
+    return [...this.#inline, ...this.#sourceEntriesFlat()];
   }
 
   #sourceEntriesFlat(): ConfigEntry[] {
