@@ -3,12 +3,13 @@
  * The `proxyless` command line:
  *
  *   proxyless check FILE_OR_DIR...       validate mesh config; exit 1 on any error (for CI)
- *   proxyless explain --config FILE URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port,...]...
+ *   proxyless explain --config FILE URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port,...]... [--endpoints-file FILE]...
  *
  * @module
  */
 import { parseArgs } from 'node:util';
 import { createMesh } from '../mesh/create-mesh.js';
+import { file } from '../discovery/file-source.js';
 import { staticEndpoints } from '../discovery/static-endpoints.js';
 import { formatExplanation } from '../route/explain.js';
 import { ProxylessError } from '../core/errors.js';
@@ -17,9 +18,10 @@ const USAGE = `usage:
   proxyless check FILE_OR_DIR...
       Validates Istio config (VirtualService, DestinationRule, ServiceEntry) as the mesh
       loads it. Prints every error and warning; exits 1 if any file is invalid.
-  proxyless explain --config FILE_OR_DIR URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port[,host:port]]...
+  proxyless explain --config FILE_OR_DIR URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port[,host:port]]... [--endpoints-file FILE]...
       Prints what the mesh would do with the request: matching routes, destinations,
-      endpoints and policies. --endpoints gives discovery a static list.`;
+      endpoints and policies. --endpoints gives discovery a static list; --endpoints-file
+      reads one as file() does (YAML/JSON: service → endpoints).`;
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -67,6 +69,7 @@ async function explain(args: readonly string[], out: (line: string) => void, err
         header: { type: 'string', short: 'H', multiple: true },
         request: { type: 'string', short: 'X' },
         endpoints: { type: 'string', multiple: true },
+        'endpoints-file': { type: 'string', multiple: true },
       },
     });
   } catch (error) {
@@ -97,7 +100,8 @@ async function explain(args: readonly string[], out: (line: string) => void, err
     services[e.slice(0, eq)] = e.slice(eq + 1).split(',');
   }
   try {
-    const mesh = createMesh({ config: parsed.values.config ?? [], discovery: [staticEndpoints(services)], discoveryTimeout: 1000 });
+    const files = (parsed.values['endpoints-file'] ?? []).map((path) => file(path));
+    const mesh = createMesh({ config: parsed.values.config ?? [], discovery: [staticEndpoints(services), ...files], discoveryTimeout: 1000 });
     out(formatExplanation(await mesh.explain(url, { method: parsed.values.request ?? 'GET', headers })));
     await mesh.close();
     return 0;

@@ -85,6 +85,13 @@ describe('proxyless CLI', () => {
     expect(other.stdout).toContain('/v2  10 %');
   });
 
+  it('explain: --endpoints-file reads endpoints with labels, so subsets show their members', async () => {
+    writeFileSync(join(dir, 'endpoints.yaml'), `reviews:\n  - { address: 127.0.0.1, port: ${backends[0]!.port}, labels: { version: v2 } }\n`);
+    const { code, stdout } = await cli('explain', '--config', join(dir, 'good.yaml'), 'http://reviews/', '-H', 'end-user: jason', '--endpoints-file', join(dir, 'endpoints.yaml'));
+    expect(stdout).toContain(`up   ${backends[0]!.address} [version=v2]  pending 0`);
+    expect(code).toBe(0);
+  });
+
   it('usage errors exit 2 with the usage text', async () => {
     const { code, stderr } = await cli('explain');
     expect(stderr).toContain('usage:');
