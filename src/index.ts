@@ -51,6 +51,7 @@ export {
   MeshClosedError,
   MeshClosingError,
   InvalidRequestError,
+  OverloadError,
 } from './core/errors.js';
 
 export * from './balance/index.js';

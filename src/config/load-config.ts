@@ -51,7 +51,14 @@ const SCHEMAS = {
 
 /** Fields that load and validate but whose behaviour arrives with a later layer. */
 const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
-  DestinationRule: ['spec.trafficPolicy.connectionPool', 'spec.trafficPolicy.outlierDetection', 'spec.trafficPolicy.tls', 'spec.exportTo'],
+  DestinationRule: [
+    'spec.trafficPolicy.outlierDetection',
+    'spec.trafficPolicy.tls',
+    'spec.trafficPolicy.connectionPool.http.maxRetries',
+    'spec.trafficPolicy.connectionPool.http.maxConcurrentStreams',
+    'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
+    'spec.exportTo',
+  ],
   VirtualService: ['spec.exportTo'],
   ServiceEntry: ['spec.addresses', 'spec.exportTo'],
 };

@@ -74,6 +74,35 @@ export class UnknownServiceError extends ProxylessError {
   }
 }
 
+/**
+ * A DestinationRule `connectionPool` limit refused the request at once (Envoy's
+ * upstream overflow: HTTP 503 with `x-envoy-overloaded`). Retrying right away will
+ * usually overflow again.
+ */
+export class OverloadError extends ProxylessError {
+  /** The HTTP status a sidecar would answer with. */
+  readonly statusCode = 503;
+  /** The service. */
+  readonly service: string;
+  /** The limit that refused it: `http2MaxRequests` or `http1MaxPendingRequests`. */
+  readonly limit: string;
+
+  /**
+   * @param service the service; @param limit the field; @param value its value;
+   * @param inFlight requests in flight when refused
+   */
+  constructor(service: string, limit: string, value: number, inFlight: number) {
+    super(
+      'PROXYLESS_ERR_OVERLOADED',
+      `service "${service}" is overloaded: ${inFlight} requests in flight reached DestinationRule ` +
+        `connectionPool.http.${limit} (${value}); the request was refused at once (503). ` +
+        `Raise the limit, add endpoints, or slow the caller down.`,
+    );
+    this.service = service;
+    this.limit = limit;
+  }
+}
+
 /** A known service had no endpoint within `discoveryTimeout`. */
 export class NoEndpointsError extends ProxylessError {
   /** The logical service name. */

@@ -5,6 +5,7 @@ import { failDispatch } from '../core/forwarding-handler.js';
 import type { Dispatch } from '../core/layer.js';
 import { endpointKey } from '../discovery/parse-endpoint.js';
 import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
+import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { EndpointState, type EndpointContext } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ServicePolicy {
   readonly balancerKey: string;
   /** A DestinationRule subset's labels: only endpoints carrying all of them belong. */
   readonly subsetLabels?: Readonly<Record<string, string>> | undefined;
+  /** DestinationRule `connectionPool` limits, if any. */
+  readonly limits?: ConnectionPoolLimits | undefined;
 }
 
 /** One source's view of the service. */
@@ -149,6 +152,21 @@ export class MeshService implements ServiceTarget {
       }, timeoutMs);
       this.#waiters.push(check);
     });
+  }
+
+  /** Requests in flight through the `limits` layer (counted only when limits are set). */
+  activeRequests = 0;
+
+  /** The connection-pool limits in force (read per request: a reload applies at once). */
+  get limits(): ConnectionPoolLimits | undefined {
+    return this.#policy.limits;
+  }
+
+  /** How many requests the endpoints' connections carry at once (available endpoints × connections each). */
+  connectionCapacity(): number {
+    let available = 0;
+    for (const endpoint of this.#list) if (endpoint.available) available++;
+    return available * (this.#policy.limits?.maxConnectionsPerEndpoint ?? this.#context.poolOptions.connections ?? 1);
   }
 
   /** The DestinationRule subset this service stands for, if any. */

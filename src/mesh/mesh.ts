@@ -22,6 +22,8 @@ import { MeshDispatcher } from './mesh-dispatcher.js';
 import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
+import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
+import { limitsLayer } from '../policy/limits-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 
 /** One endpoint as {@link Mesh.services} reports it. */
@@ -127,7 +129,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#discovery = [this.#serviceEntries, ...o.discovery];
 
     // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
-    this.#serviceStack = new Stack<ServiceTarget>('service', [balanceLayer()]);
+    this.#serviceStack = new Stack<ServiceTarget>('service', [
+      limitsLayer(), // connectionPool overflow fails fast, before any endpoint is picked
+      balanceLayer(),
+    ]);
     this.#endpointStack = new Stack<EndpointTarget>('endpoint', [
       loadLayer(), // outermost at the endpoint, so queueing in the pool counts as load
       poolLayer(), // terminal: the endpoint's undici Pool
@@ -233,8 +238,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const resolved = resolvePolicy(this.#compiled.config.destinationRules.get(name.fqdn), port, subset);
     const settings = resolved.loadBalancer;
     const subsetLabels = resolved.subsetDefined ? resolved.subsetLabels : { 'proxyless.dev/undefined-subset': subset! };
-    if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', subsetLabels };
-    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), subsetLabels };
+    const limits = connectionPoolLimits(resolved.connectionPool);
+    if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', subsetLabels, limits };
+    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), subsetLabels, limits };
   }
 
   /**
@@ -340,13 +346,32 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (service) return service;
     if (this.#services.size >= MAX_SERVICES) this.#forgetUnknownServices();
     const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
-    // https:// URLs: TLS to each endpoint, verified against the logical host name.
-    const context: ServiceContext = secure
-      ? { ...this.#context, secure: true, poolOptions: { ...this.#context.poolOptions, connect: { servername: serviceName.host } } }
-      : this.#context;
-    service = new MeshService(context, query, this.#discovery, this.#policyFor(serviceName, port, subset));
+    const policy = this.#policyFor(serviceName, port, subset);
+    service = new MeshService(this.#serviceContext(serviceName, secure, policy.limits), query, this.#discovery, policy);
     this.#services.set(key, service);
     return service;
+  }
+
+  /**
+   * The context a service's endpoints are built with: pool options with the
+   * DestinationRule's connection settings (they apply to pools made from then on), and
+   * TLS for https:// URLs, verified against the logical host name (sent as SNI).
+   */
+  #serviceContext(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): ServiceContext {
+    if (!secure && !limits) return this.#context;
+    const base = this.#context.poolOptions;
+    return {
+      ...this.#context,
+      secure,
+      poolOptions: {
+        ...base,
+        connections: limits?.maxConnectionsPerEndpoint ?? base.connections,
+        connectTimeout: limits?.connectTimeoutMs ?? base.connectTimeout,
+        keepAliveTimeout: limits?.idleTimeoutMs ?? base.keepAliveTimeout,
+        ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
+        ...(secure ? { connect: { servername: name.host } } : {}),
+      },
+    };
   }
 
   /** Bounds memory when a program calls many hosts no source knows (pass-through). */
