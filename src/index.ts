@@ -52,7 +52,12 @@ export {
   MeshClosingError,
   InvalidRequestError,
   OverloadError,
+  RouteTimeoutError,
+  DeadlineExceededError,
 } from './core/errors.js';
+export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline.js';
+export { PerTryTimeoutError } from './policy/retry-layer.js';
+export type { RetryInfo } from './policy/retry-layer.js';
 
 export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';

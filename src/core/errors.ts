@@ -103,6 +103,40 @@ export class OverloadError extends ProxylessError {
   }
 }
 
+/**
+ * The route's timeout (VirtualService `timeout`) ran out: the call, retries included,
+ * is over (Envoy answers 504 and does not retry it).
+ */
+export class RouteTimeoutError extends ProxylessError {
+  /** The HTTP status a sidecar would answer with. */
+  readonly statusCode = 504;
+
+  /** @param service the destination; @param ms the timeout; @param where the route that set it */
+  constructor(service: string, ms: number, where: string) {
+    super(
+      'PROXYLESS_ERR_TIMEOUT',
+      `the call to service "${service}" took longer than its route timeout of ${ms} ms (${where}), retries included; ` +
+        `it was cancelled and not retried. Raise the VirtualService route's timeout, or look at why the service is slow.`,
+    );
+  }
+}
+
+/** The request's deadline (from the request being served) had passed: nothing was sent. */
+export class DeadlineExceededError extends ProxylessError {
+  /** The HTTP status a sidecar would answer with. */
+  readonly statusCode = 504;
+
+  /** @param service the destination; @param lateMs how long ago the deadline passed */
+  constructor(service: string, lateMs: number) {
+    super(
+      'PROXYLESS_ERR_DEADLINE_EXCEEDED',
+      `the call to service "${service}" was not made: the deadline of the request being handled ` +
+        (lateMs > 0 ? `passed ${Math.round(lateMs)} ms ago` : 'ran out while it waited') +
+        ` (set by withDeadline or the caller's x-envoy-expected-rq-timeout-ms). Give the incoming request more time or do less before this call.`,
+    );
+  }
+}
+
 /** A known service had no endpoint within `discoveryTimeout`. */
 export class NoEndpointsError extends ProxylessError {
   /** The logical service name. */

@@ -6,6 +6,7 @@ import type { Dispatch } from '../core/layer.js';
 import { endpointKey } from '../discovery/parse-endpoint.js';
 import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
+import { kTriedEndpoints, type PolicyOptions } from '../policy/route-policy.js';
 import { EndpointState, type EndpointContext } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
 
@@ -112,7 +113,8 @@ export class MeshService implements ServiceTarget {
    * `discoveryTimeout` for discovery to bring one, then fails with {@link NoEndpointsError}.
    */
   dispatchToEndpoint(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const endpoint = this.balancer!.pick(opts);
+    const tried = (opts as PolicyOptions)[kTriedEndpoints];
+    const endpoint = tried === undefined ? this.balancer!.pick(opts) : this.#pickUntried(opts, tried);
     if (endpoint !== undefined) return endpoint.dispatch(opts, handler);
     const started = performance.now();
     void this.waitUntil(this.#context.discoveryTimeout, () => this.#closed || this.balancer!.pick(opts) !== undefined).then((ok) => {
@@ -128,6 +130,17 @@ export class MeshService implements ServiceTarget {
       }
     });
     return true;
+  }
+
+  /**
+   * A retry prefers an endpoint its earlier tries did not use (Envoy's previous_hosts
+   * predicate): up to 3 re-picks, then whatever the balancer gives.
+   */
+  #pickUntried(opts: Dispatcher.DispatchOptions, tried: Set<unknown>): EndpointState | undefined {
+    let endpoint = this.balancer!.pick(opts);
+    for (let i = 0; i < 3 && endpoint !== undefined && tried.has(endpoint); i++) endpoint = this.balancer!.pick(opts);
+    if (endpoint !== undefined) tried.add(endpoint);
+    return endpoint;
   }
 
   /**

@@ -24,6 +24,8 @@ import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { limitsLayer } from '../policy/limits-layer.js';
+import { retryLayer } from '../policy/retry-layer.js';
+import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 
 /** One endpoint as {@link Mesh.services} reports it. */
@@ -130,7 +132,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
     // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
     this.#serviceStack = new Stack<ServiceTarget>('service', [
-      limitsLayer(), // connectionPool overflow fails fast, before any endpoint is picked
+      timeoutLayer(), // the route timeout and the request's deadline cover every try
+      retryLayer(), // each try goes down the rest of the stack, another endpoint if possible
+      limitsLayer(), // connectionPool overflow fails fast, per try, before an endpoint is picked
       balanceLayer(),
     ]);
     this.#endpointStack = new Stack<EndpointTarget>('endpoint', [

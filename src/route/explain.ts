@@ -137,8 +137,8 @@ function describePolicies(route: CompiledRoute): string[] {
   if (route.fault?.delayPercent) out.push(`fault delay ${route.fault.delayMs} ms on ${route.fault.delayPercent} %`);
   if (route.fault?.abortPercent) out.push(`fault abort ${route.fault.abortStatus} on ${route.fault.abortPercent} %`);
   for (const m of route.mirrors) out.push(`mirror ${m.percent} % to ${m.destination.label}`);
-  if (route.timeoutMs !== undefined) out.push(`timeout ${route.timeoutMs} ms (enforced once the resilience layers land)`);
-  if (route.retries) out.push(`retries ${JSON.stringify(route.retries)} (enforced once the resilience layers land)`);
+  if (route.policy.timeoutMs !== undefined) out.push(`timeout ${route.policy.timeoutMs} ms over all tries`);
+  out.push(`retries: ${route.policy.retry.source}`);
   return out;
 }
 

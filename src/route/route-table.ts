@@ -4,6 +4,8 @@ import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
+import { retryPolicy } from '../policy/retry-policy.js';
+import type { RoutePolicy } from '../policy/route-policy.js';
 
 type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];
 
@@ -62,8 +64,10 @@ export interface CompiledRoute {
   readonly mirrors: readonly CompiledMirror[];
   /** Route timeout in ms (enforced by the resilience layers). */
   readonly timeoutMs: number | undefined;
-  /** Retry policy as written (enforced by the resilience layers). */
+  /** Retry policy as written. */
   readonly retries: HttpRoute['retries'];
+  /** Timeout and retries compiled for the resilience layers. */
+  readonly policy: RoutePolicy;
 }
 
 /** The routes of the VirtualService bound to one host. */
@@ -202,9 +206,13 @@ function compileRoute(route: HttpRoute, index: number, located: Located<VirtualS
         regexReplacement: route.rewrite.uriRegexRewrite?.rewrite.replace(/\\(\d)/g, '$$$1'),
       }
     : undefined;
+  const name = route.name ?? `http[${index}]`;
+  const timeoutMs = route.timeout ? durationToMs(route.timeout) : undefined;
   return {
     where: located.where,
-    name: route.name ?? `http[${index}]`,
+    name,
+    // Istio: timeout "0s" disables the route timeout.
+    policy: { timeoutMs: timeoutMs === 0 ? undefined : timeoutMs, retry: retryPolicy(route.retries), where: `${located.where} route ${name}` },
     matches: (route.match ?? []).map((m, i) => compileMatch(m, i, workloadLabels, ns)),
     action,
     rewrite,

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { getHeader } from '../core/headers.js';
 import { applyHeaderOps, flattenPairs, headerPairs, ResponseHeadersHandler, type HeaderOps } from './header-ops.js';
 import { UriKind } from './compile-match.js';
+import { kRoutePolicy } from '../policy/route-policy.js';
 import type { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 import { respond } from './synthetic-response.js';
@@ -84,7 +85,7 @@ function afterDelay(route: CompiledRoute, uriPrefix: string | undefined, request
   const path = rewritePath(route, uriPrefix, request.opts.path);
   const authority = route.rewrite?.authority ?? getHeader(request.opts.headers, 'host') ?? request.authority;
   const headers = buildHeaders(request.opts.headers, authority, route.requestHeaders, destination.requestHeaders);
-  const opts: Dispatcher.DispatchOptions = { ...request.opts, path, headers };
+  const opts: Dispatcher.DispatchOptions = { ...request.opts, path, headers, [kRoutePolicy]: route.policy } as Dispatcher.DispatchOptions;
 
   for (const mirror of route.mirrors) {
     if (mirror.percent > 0 && ctx.random() * 100 < mirror.percent) sendMirror(mirror.destination, request, opts, authority, ctx);

@@ -1,0 +1,33 @@
+import type { Dispatcher } from 'undici';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
+
+/**
+ * The matched route's policies, carried on the request options from the router to the
+ * destination's service stack (a symbol key: invisible to undici and to users' layers
+ * that copy options with spread, which keeps it).
+ */
+export const kRoutePolicy = Symbol.for('proxyless.routePolicy');
+
+/** Endpoints already tried by this request's earlier attempts (set by the balance layer). */
+export const kTriedEndpoints = Symbol.for('proxyless.triedEndpoints');
+
+/** What a route asks of the resilience layers. */
+export interface RoutePolicy {
+  /** The route timeout over all tries, in ms (VirtualService `timeout`), or undefined. */
+  readonly timeoutMs: number | undefined;
+  /** Retries (VirtualService `retries`, or Istio's default). */
+  readonly retry: RetryPolicy;
+  /** Where the policy came from, for errors: `VirtualService/reviews route canary`. */
+  readonly where: string;
+}
+
+/** The policy of requests no VirtualService routes: Istio's default retries, no timeout. */
+export const DEFAULT_ROUTE_POLICY: RoutePolicy = Object.freeze({ timeoutMs: undefined, retry: DEFAULT_RETRY_POLICY, where: 'default route' });
+
+/** Options with a route policy attached (internal). */
+export type PolicyOptions = Dispatcher.DispatchOptions & { [kRoutePolicy]?: RoutePolicy; [kTriedEndpoints]?: Set<unknown> };
+
+/** The route policy of a request. */
+export function routePolicyOf(opts: Dispatcher.DispatchOptions): RoutePolicy {
+  return (opts as PolicyOptions)[kRoutePolicy] ?? DEFAULT_ROUTE_POLICY;
+}

@@ -1,0 +1,193 @@
+// Retries, timeouts and deadlines against real servers that fail in the ways real ones do.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMesh, staticEndpoints, withDeadline, type Mesh } from 'proxyless';
+import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+
+const servers: Backend[] = [];
+const meshes: Mesh[] = [];
+afterEach(async () => {
+  await Promise.all(meshes.splice(0).map((m) => m.close()));
+  await closeAll(servers.splice(0));
+});
+
+/** A server whose nth request (1-based) is answered by `plan(n, req, res)`. */
+async function server(id: string, plan: (n: number, req: IncomingMessage, res: ServerResponse) => void): Promise<Backend> {
+  const b = await startBackend({ id, handle: (req, res, backend) => plan(backend.requests, req, res) });
+  servers.push(b);
+  return b;
+}
+
+function vs(http: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api]
+  http:
+${http}`;
+}
+
+function mesh(endpoints: Backend[], config: string[] = [], extra: Parameters<typeof createMesh>[0] = {}): Mesh {
+  const rr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api }
+spec: { host: api, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } } }`;
+  const m = createMesh({ discovery: [staticEndpoints({ api: endpoints.map((e) => e.address) })], config: [rr, ...config], ...extra });
+  meshes.push(m);
+  return m;
+}
+
+const get = async (m: Mesh, init: Parameters<typeof request>[1] = {}) => {
+  const res = await request('http://api/', { ...init, dispatcher: m.dispatcher });
+  return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
+};
+
+describe('retries', () => {
+  it('retryOn 5xx: two 503s then a 200 is a 200, with backoff, on the same endpoint when it is the only one', async () => {
+    const flaky = await server('flaky', (n, _req, res) => {
+      res.statusCode = n <= 2 ? 503 : 200;
+      res.end(n <= 2 ? 'busy' : 'ok');
+    });
+    const m = mesh([flaky], [vs('  - retries: { attempts: 3, retryOn: 5xx }\n    route: [{ destination: { host: api } }]\n')]);
+    expect(await get(m)).toMatchObject({ status: 200, body: 'ok' });
+    expect(flaky.requests).toBe(3);
+  });
+
+  it('without a VirtualService: the default never retries a 503', async () => {
+    const busy = await server('busy', (_n, _req, res) => {
+      res.statusCode = 503;
+      res.end('busy');
+    });
+    const m = mesh([busy]);
+    expect((await get(m)).status).toBe(503);
+    expect(busy.requests).toBe(1);
+  });
+
+  it('a retry goes to another endpoint when one exists', async () => {
+    const bad = await server('bad', (_n, _req, res) => {
+      res.statusCode = 502;
+      res.end();
+    });
+    const good = await server('good', (_n, _req, res) => res.end('good'));
+    const m = mesh([bad, good], [vs('  - retries: { attempts: 1, retryOn: gateway-error }\n    route: [{ destination: { host: api } }]\n')]);
+    for (let i = 0; i < 10; i++) expect(await get(m)).toMatchObject({ status: 200, body: 'good' });
+    expect(bad.requests).toBeLessThanOrEqual(10);
+    expect(good.requests).toBe(10);
+  });
+
+  it('default retries recover a connection reset (the server drops the connection mid-request)', async () => {
+    const resetting = await server('resetting', (n, req, res) => {
+      if (n === 1) req.socket.destroy();
+      else res.end('after reset');
+    });
+    const m = mesh([resetting]);
+    expect(await get(m)).toMatchObject({ status: 200, body: 'after reset' });
+  });
+
+  it('a crash after the response started is not retried: the caller gets the error', async () => {
+    const crashing = await server('crashing', (_n, req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setTimeout(() => req.socket.destroy(), 20);
+    });
+    const m = mesh([crashing], [vs('  - retries: { attempts: 3, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')]);
+    await expect(get(m)).rejects.toThrow();
+    expect(crashing.requests).toBe(1);
+  });
+
+  it('POST is not retried on 503 or reset, and a streamed body is never sent twice', async () => {
+    const busy = await server('busy-post', (_n, req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = 503;
+        res.end();
+      });
+    });
+    const m = mesh([busy], [vs('  - retries: { attempts: 3, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')]);
+    expect((await get(m, { method: 'POST', body: 'x' })).status).toBe(503);
+    expect(busy.requests).toBe(1);
+    expect((await get(m, { method: 'PUT', body: Readable.from(['stream']) })).status).toBe(503);
+    expect(busy.requests).toBe(2);
+    expect((await get(m, { method: 'PUT', body: 'replayable' })).status).toBe(503);
+    expect(busy.requests).toBe(2 + 4);
+  });
+
+  it('honours Retry-After on 429 (up to 10 s); a longer one goes to the caller', async () => {
+    const limited = await server('limited', (n, _req, res) => {
+      if (n === 1) {
+        res.writeHead(429, { 'retry-after': '1' });
+        res.end();
+      } else if (n === 3) {
+        res.writeHead(429, { 'retry-after': '3600' });
+        res.end();
+      } else res.end('ok');
+    });
+    const m = mesh([limited], [vs('  - retries: { attempts: 2, retryOn: "retriable-status-codes,429" }\n    route: [{ destination: { host: api } }]\n')]);
+    const started = performance.now();
+    expect(await get(m)).toMatchObject({ status: 200 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+    expect((await get(m)).status).toBe(429);
+    expect(limited.requests).toBe(3);
+  });
+});
+
+describe('timeouts and deadlines', () => {
+  it('the route timeout covers every try, gives a 504-style error, and is not retried', async () => {
+    const hanging = await server('hanging', () => {});
+    const m = mesh([hanging], [vs('  - timeout: 200ms\n    retries: { attempts: 5, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')]);
+    const started = performance.now();
+    const error = await get(m).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PROXYLESS_ERR_TIMEOUT', statusCode: 504 });
+    expect((error as Error).message).toContain('route timeout of 200 ms (VirtualService/api');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(hanging.requests).toBe(1);
+  });
+
+  it('perTryTimeout retries a hanging try on another endpoint, within the route timeout', async () => {
+    const hanging = await server('hang', () => {});
+    const quick = await server('quick', (_n, _req, res) => res.end('quick'));
+    const m = mesh([hanging, quick], [vs('  - timeout: 3s\n    retries: { attempts: 2, perTryTimeout: 150ms, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')]);
+    for (let i = 0; i < 4; i++) expect(await get(m)).toMatchObject({ status: 200, body: 'quick' });
+  });
+
+  it('the remaining time travels to the callee in x-envoy-expected-rq-timeout-ms', async () => {
+    const echo = await startBackend({ id: 'echo' });
+    servers.push(echo);
+    const m = mesh([echo], [vs('  - timeout: 2s\n    route: [{ destination: { host: api } }]\n')]);
+    const res = await request('http://api/echo', { dispatcher: m.dispatcher });
+    const body = (await res.body.json()) as { headers: Record<string, string> };
+    const sent = Number(body.headers['x-envoy-expected-rq-timeout-ms']);
+    expect(sent).toBeGreaterThan(1000);
+    expect(sent).toBeLessThanOrEqual(2000);
+  });
+
+  it('withDeadline caps nested calls; a call after the deadline fails at once without being sent', async () => {
+    const slow = await server('slow', (_n, _req, res) => setTimeout(() => res.end('late'), 500));
+    const m = mesh([slow]);
+    const error = await withDeadline(150, () => get(m)).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PROXYLESS_ERR_DEADLINE_EXCEEDED' });
+    const before = slow.requests;
+    const expired = await withDeadline(new Date(Date.now() - 5), () => get(m)).catch((e: unknown) => e);
+    expect(expired).toMatchObject({ code: 'PROXYLESS_ERR_DEADLINE_EXCEEDED' });
+    expect((expired as Error).message).toContain('was not made');
+    expect(slow.requests).toBe(before);
+  });
+
+  it("the caller's AbortSignal cancels the whole call, retries included", async () => {
+    const busy = await server('busy-abort', (_n, _req, res) => {
+      res.writeHead(503, { 'retry-after': '2' });
+      res.end();
+    });
+    const m = mesh([busy], [vs('  - retries: { attempts: 5, retryOn: 5xx }\n    route: [{ destination: { host: api } }]\n')]);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('caller gave up')), 300);
+    const started = performance.now();
+    await expect(get(m, { signal: controller.signal })).rejects.toThrow('caller gave up');
+    expect(performance.now() - started).toBeLessThan(1500);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(busy.requests).toBe(1);
+  });
+});

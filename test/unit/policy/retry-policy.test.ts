@@ -1,0 +1,121 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RetryBudget } from '../../../src/policy/retry-budget.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  failureKind,
+  isIdempotent,
+  isReplayable,
+  retriableFailure,
+  retriableStatus,
+  retryAfterMs,
+  retryPolicy,
+} from '../../../src/policy/retry-policy.js';
+
+const err = (code: string) => Object.assign(new Error(code), { code });
+
+describe('retry policy (Istio HTTPRetry, Envoy semantics)', () => {
+  it('default: 2 retries on connect-failure, refused-stream, reset; never on 503', () => {
+    expect(retryPolicy(undefined)).toBe(DEFAULT_RETRY_POLICY);
+    expect(DEFAULT_RETRY_POLICY.retries).toBe(2);
+    expect(retriableStatus(DEFAULT_RETRY_POLICY, 503, 'GET')).toBe(false);
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'connect-failure', 'GET')).toBe(true);
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'reset', 'GET')).toBe(true);
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'refused-stream', 'POST')).toBe(true);
+  });
+
+  it('attempts counts retries; 0 means none', () => {
+    expect(retryPolicy({ attempts: 3, retryOn: '5xx' }).retries).toBe(3);
+    expect(retryPolicy({ attempts: 0 }).retries).toBe(0);
+  });
+
+  it.each<[string, number, boolean]>([
+    ['5xx', 500, true],
+    ['5xx', 503, true],
+    ['5xx', 404, false],
+    ['gateway-error', 502, true],
+    ['gateway-error', 500, false],
+    ['retriable-4xx', 409, true],
+    ['retriable-4xx', 404, false],
+    ['retriable-status-codes,418', 418, true],
+    ['418', 418, true],
+    ['connect-failure', 503, false],
+  ])('retryOn %s, status %i → %s', (retryOn, status, expected) => {
+    expect(retriableStatus(retryPolicy({ attempts: 1, retryOn }), status, 'GET')).toBe(expected);
+  });
+
+  it('only idempotent methods are retried on a status or a reset; a connect failure is safe for any method', () => {
+    const p = retryPolicy({ attempts: 2, retryOn: '5xx,reset,connect-failure' });
+    expect(retriableStatus(p, 503, 'POST')).toBe(false);
+    expect(retriableFailure(p, 'reset', 'POST')).toBe(false);
+    expect(retriableFailure(p, 'connect-failure', 'POST')).toBe(true);
+    expect(retriableStatus(p, 503, 'PUT')).toBe(true);
+    expect(isIdempotent('get')).toBe(true);
+    expect(isIdempotent('PATCH')).toBe(false);
+  });
+
+  it('a body is replayable only when it is absent, a string or bytes', async () => {
+    const { Readable } = await import('node:stream');
+    expect(isReplayable(undefined)).toBe(true);
+    expect(isReplayable('x')).toBe(true);
+    expect(isReplayable(Buffer.from('x'))).toBe(true);
+    expect(isReplayable(Readable.from(['x']))).toBe(false);
+  });
+
+  it('classifies errors as Envoy does', () => {
+    expect(failureKind(err('ECONNREFUSED'))).toBe('connect-failure');
+    expect(failureKind(err('UND_ERR_CONNECT_TIMEOUT'))).toBe('connect-failure');
+    expect(failureKind(err('ECONNRESET'))).toBe('reset');
+    expect(failureKind(err('UND_ERR_SOCKET'))).toBe('reset');
+    expect(failureKind(err('PROXYLESS_ERR_PER_TRY_TIMEOUT'))).toBe('timeout');
+    expect(failureKind(err('PROXYLESS_ERR_OVERLOADED'))).toBe('other');
+  });
+
+  it('Retry-After on 429/503: seconds or a date, capped', () => {
+    expect(retryAfterMs(503, { 'retry-after': '2' }, 10_000)).toBe(2000);
+    expect(retryAfterMs(429, { 'retry-after': new Date(Date.now() + 3000).toUTCString() }, 10_000, Date.now())).toBeGreaterThan(1000);
+    expect(retryAfterMs(503, { 'retry-after': '60' }, 10_000)).toBe(Infinity);
+    expect(retryAfterMs(500, { 'retry-after': '1' }, 10_000)).toBeUndefined();
+    expect(retryAfterMs(503, {}, 10_000)).toBeUndefined();
+  });
+});
+
+describe('retry budget (20 % of requests + 10/s, 10 s window)', () => {
+  it('allows the floor with no traffic, then 20 % of requests', () => {
+    let now = 0;
+    const budget = new RetryBudget({}, () => now);
+    let allowed = 0;
+    while (budget.tryWithdraw()) allowed++;
+    expect(allowed).toBe(100); // 10/s over the 10 s window
+    for (let i = 0; i < 1000; i++) budget.deposit();
+    let more = 0;
+    while (budget.tryWithdraw()) more++;
+    expect(more).toBe(200);
+    now += 11_000; // every deposit and withdrawal expired
+    allowed = 0;
+    while (budget.tryWithdraw()) allowed++;
+    expect(allowed).toBe(100);
+  });
+
+  it('retries never exceed 20 % of requests + the floor within any window (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.boolean()), { maxLength: 400 }), (steps) => {
+        let now = 0;
+        const budget = new RetryBudget({}, () => now);
+        let requests = 0;
+        let retries = 0;
+        for (const [advance, isRetry] of steps) {
+          now += advance;
+          if (now >= 9_000) break; // stay inside one window for the simple bound below
+          if (isRetry) {
+            if (budget.tryWithdraw()) retries++;
+          } else {
+            budget.deposit();
+            requests++;
+          }
+        }
+        expect(retries).toBeLessThanOrEqual(requests * 0.2 + 100);
+      }),
+    );
+  });
+});
