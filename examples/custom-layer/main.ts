@@ -2,14 +2,17 @@
 //
 // The mesh sends every request through two stacks of layers (outermost first):
 //
-//   service stack, once per logical service:   balance                (picks an endpoint)
-//   endpoint stack, once per endpoint:         load → pool            (tracks load, sends)
+//   service stack, once per logical service:   timeout → retry → limits → balance
+//                                              (route timeout, retries, connection-pool
+//                                              limits, then pick an endpoint)
+//   endpoint stack, once per endpoint:         load → outlier → pool
+//                                              (tracks load, counts failures, sends)
 //
 // This example inserts two layers of its own:
 //
-//   request-id     (service stack, before `balance`): gives each request an
-//                  `x-request-id` header unless the caller set one. It runs once per
-//                  request, before an endpoint is picked.
+//   request-id     (service stack, before `timeout`, so outermost): gives each request
+//                  an `x-request-id` header unless the caller set one. It runs once per
+//                  request; a retried request keeps its id (retries pass below it).
 //   request-count  (endpoint stack, after `load`): counts requests and response status
 //                  codes per endpoint. It runs after the endpoint is picked, so it knows
 //                  which one.
@@ -113,7 +116,7 @@ const mesh = createMesh({
   ],
   stacks: {
     service(stack) {
-      stack.insertBefore('balance', requestId);
+      stack.insertBefore('timeout', requestId);
       console.log(`service stack:  ${stack.roles().join(' → ')}`);
     },
     endpoint(stack) {

@@ -1,5 +1,8 @@
 import type { ServiceNamer } from '../discovery/service-name.js';
 import { RouteTable } from '../route/route-table.js';
+import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
+import { outlierSettings } from '../policy/outlier-detection.js';
+import { retryBudgetSettings } from './extensions.js';
 import { loadConfig, type ConfigEntry, type MeshConfig } from './load-config.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
@@ -17,9 +20,30 @@ export interface CompiledConfig {
  */
 export function compileConfig(entries: readonly ConfigEntry[], namer: ServiceNamer, workloadLabels: Readonly<Record<string, string>>): CompiledConfig {
   const config = loadConfig(entries, namer);
+  checkAnnotations(config);
   const routes = new RouteTable(config.virtualServices, namer, workloadLabels);
   const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer)];
   return { config, routes, warnings, resources: entries.length };
+}
+
+/** Validates our extension annotations on DestinationRules, every problem at once. */
+function checkAnnotations(config: MeshConfig): void {
+  const problems: string[] = [];
+  for (const { resource, where } of config.destinationRules.values()) {
+    try {
+      retryBudgetSettings(resource.metadata.annotations, where);
+      const policies = [resource.spec.trafficPolicy, ...(resource.spec.subsets ?? []).map((s) => s.trafficPolicy)];
+      for (const policy of policies) {
+        outlierSettings(policy?.outlierDetection);
+        for (const port of policy?.portLevelSettings ?? []) outlierSettings(port.outlierDetection);
+      }
+    } catch (error) {
+      if (error instanceof InvalidConfigError) problems.push(...error.problems);
+      else if (error instanceof InvalidOptionError) problems.push(...error.problems.map((p) => `${where}: outlierDetection.${p}`));
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new InvalidConfigError(problems);
 }
 
 /** Routes that name a subset no DestinationRule defines: Istio answers those with 503. */

@@ -52,7 +52,6 @@ const SCHEMAS = {
 /** Fields that load and validate but whose behaviour arrives with a later layer. */
 const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
   DestinationRule: [
-    'spec.trafficPolicy.outlierDetection',
     'spec.trafficPolicy.tls',
     'spec.trafficPolicy.connectionPool.http.maxRetries',
     'spec.trafficPolicy.connectionPool.http.maxConcurrentStreams',

@@ -5,6 +5,7 @@ import type { BalancerEndpoint } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
 import type { Endpoint } from '../discovery/types.js';
 import type { EndpointTarget } from './types.js';
+import type { OutlierDetector } from '../policy/outlier-detection.js';
 
 /** What an endpoint needs from its mesh: how to build its stack and its pool. */
 export interface EndpointContext {
@@ -14,6 +15,14 @@ export interface EndpointContext {
   readonly poolOptions: Pool.Options;
   /** TLS to the endpoints (the caller used an https:// URL). */
   readonly secure?: boolean;
+}
+
+/** What an endpoint needs from its service for outlier detection. */
+export interface EndpointOwner {
+  /** The service's outlier detector, if its DestinationRule sets `outlierDetection`. */
+  readonly outlierDetector: OutlierDetector<EndpointState> | undefined;
+  /** True while too few endpoints are healthy (`minHealthPercent`): ejections are ignored. */
+  readonly panic: boolean;
 }
 
 /**
@@ -38,8 +47,12 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   weight: number;
   /** Labels; updated in place when discovery changes them. */
   labels: Readonly<Record<string, string>>;
-  /** False once removed by discovery (draining) or closed. */
-  available = true;
+  /** Ejected by outlier detection (set by the service's detector). */
+  ejected = false;
+  /** Failing its active health checks. */
+  unhealthy = false;
+  #draining = false;
+  readonly #owner: EndpointOwner | undefined;
   /** Pending requests and Peak EWMA latency: this object itself. */
   readonly load: EndpointLoad = this;
   #dispatch: Dispatch | undefined;
@@ -49,8 +62,9 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   readonly #context: EndpointContext;
 
   /** @param service owning service FQDN; @param key `address:port`; @param endpoint from discovery */
-  constructor(context: EndpointContext, service: string, key: string, endpoint: Endpoint) {
+  constructor(context: EndpointContext, service: string, key: string, endpoint: Endpoint, owner?: EndpointOwner) {
     super();
+    this.#owner = owner;
     this.#context = context;
     this.service = service;
     this.key = key;
@@ -58,6 +72,20 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
     this.port = endpoint.port;
     this.weight = endpoint.weight;
     this.labels = endpoint.labels;
+  }
+
+  /**
+   * Whether balancers may pick it: not draining, not failing health checks, and not
+   * ejected (unless the service is in panic, where ejections are ignored, as Envoy's
+   * panic threshold does).
+   */
+  get available(): boolean {
+    return !this.#draining && !this.unhealthy && (!this.ejected || this.#owner?.panic === true);
+  }
+
+  /** The service's outlier detector (for the `outlier` layer). */
+  get outlierDetector(): OutlierDetector<EndpointState> | undefined {
+    return this.#owner?.outlierDetector;
   }
 
   /** Sends one request through this endpoint's stack (built on first use). */
@@ -85,13 +113,13 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
    * done. Used when discovery removes the endpoint: nothing in flight is lost.
    */
   drain(): Promise<void> {
-    this.available = false;
+    this.#draining = true;
     return (this.#ending ??= this.#pool ? this.#pool.close() : Promise.resolve());
   }
 
   /** Ends every request still on this endpoint with `error` (the close grace period ran out). */
   destroy(error: Error): Promise<void> {
-    this.available = false;
+    this.#draining = true;
     const pool = this.#pool;
     if (!pool || pool.destroyed) return this.#ending ?? Promise.resolve();
     return (this.#ending = pool.destroy(error));

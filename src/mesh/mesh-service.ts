@@ -7,7 +7,10 @@ import { endpointKey } from '../discovery/parse-endpoint.js';
 import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions } from '../policy/route-policy.js';
-import { EndpointState, type EndpointContext } from './endpoint-state.js';
+import { RetryBudget } from '../policy/retry-budget.js';
+import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
+import type { RetryBudgetSettings } from '../config/extensions.js';
+import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
 
 /** Whether discovery knows a service: still asking, known to a source, or known to none. */
@@ -33,6 +36,10 @@ export interface ServicePolicy {
   readonly subsetLabels?: Readonly<Record<string, string>> | undefined;
   /** DestinationRule `connectionPool` limits, if any. */
   readonly limits?: ConnectionPoolLimits | undefined;
+  /** The retry budget settings (our annotation); defaults when undefined. */
+  readonly retryBudget?: RetryBudgetSettings | undefined;
+  /** Outlier detection settings (DestinationRule `outlierDetection`), if any. */
+  readonly outlier?: OutlierSettings | undefined;
 }
 
 /** One source's view of the service. */
@@ -50,7 +57,7 @@ interface SourceView {
  * service stack. Endpoints removed by discovery drain: no new requests, in-flight ones
  * complete.
  */
-export class MeshService implements ServiceTarget {
+export class MeshService implements ServiceTarget, EndpointOwner {
   /** The service's names and port; `name.fqdn` and `name.port` are its identity. */
   readonly name: ServiceQuery;
   /** Whether discovery knows this service yet. */
@@ -72,6 +79,7 @@ export class MeshService implements ServiceTarget {
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
+    this.#setOutlier(policy.outlier);
     for (const source of sources) {
       const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
       this.#views.push(view);
@@ -169,6 +177,37 @@ export class MeshService implements ServiceTarget {
 
   /** Requests in flight through the `limits` layer (counted only when limits are set). */
   activeRequests = 0;
+  /** The outlier detector, when the DestinationRule sets `outlierDetection`. */
+  outlierDetector: OutlierDetector<EndpointState> | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  /** True while ejections are ignored (`minHealthPercent` panic threshold). */
+  get panic(): boolean {
+    return this.outlierDetector?.panic === true;
+  }
+
+  /** Makes (or drops) the outlier detector for the settings in force, with a sweep every interval. */
+  #setOutlier(settings: OutlierSettings | undefined): void {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    for (const endpoint of this.#list) endpoint.ejected = false;
+    this.outlierDetector = settings ? new OutlierDetector<EndpointState>(settings) : undefined;
+    if (!this.outlierDetector) return;
+    for (const endpoint of this.#list) this.outlierDetector.add(endpoint);
+    const detector = this.outlierDetector;
+    this.#sweepTimer = setInterval(() => detector.sweep(performance.now()), settings!.intervalMs);
+    this.#sweepTimer.unref();
+  }
+  #budget: RetryBudget | undefined;
+
+  /** This service's retry budget (made on first use; remade when a reload changes its settings). */
+  get retryBudget(): RetryBudget {
+    if (this.#budget === undefined) {
+      const s = this.#policy.retryBudget;
+      this.#budget = s === undefined ? new RetryBudget() : s.disabled ? RetryBudget.unlimited() : new RetryBudget({ percent: s.percent, minPerSecond: s.minRetriesPerSecond, ttlMs: s.ttlMs });
+    }
+    return this.#budget;
+  }
 
   /** The connection-pool limits in force (read per request: a reload applies at once). */
   get limits(): ConnectionPoolLimits | undefined {
@@ -194,18 +233,23 @@ export class MeshService implements ServiceTarget {
    */
   applyPolicy(policy: ServicePolicy): void {
     const labelsChanged = JSON.stringify(policy.subsetLabels ?? null) !== JSON.stringify(this.#policy.subsetLabels ?? null);
+    const outlierChanged = JSON.stringify(policy.outlier ?? null) !== JSON.stringify(this.#policy.outlier ?? null);
     const balancerChanged = policy.balancerKey !== this.#policy.balancerKey;
+    if (JSON.stringify(policy.retryBudget ?? null) !== JSON.stringify(this.#policy.retryBudget ?? null)) this.#budget = undefined;
     this.#policy = policy;
     if (balancerChanged) {
       this.balancer = policy.balancer;
       this.balancer?.update(this.#list);
     }
     if (labelsChanged) this.#recompute();
+    // Envoy also starts outlier state afresh when a cluster's settings change.
+    if (outlierChanged) this.#setOutlier(policy.outlier);
   }
 
   /** Stops watching, drains every endpoint, and wakes waiting requests. */
   close(): Promise<void> {
     this.#closed = true;
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     for (const view of this.#views) view.watch?.close();
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
     this.#wake();
@@ -262,6 +306,7 @@ export class MeshService implements ServiceTarget {
       const endpoint = next.get(key);
       if (!endpoint || (subset && !hasLabels(endpoint, subset))) {
         this.#endpoints.delete(key);
+        this.outlierDetector?.remove(state);
         void state.drain();
         changed = true;
       }
@@ -270,7 +315,9 @@ export class MeshService implements ServiceTarget {
       if (subset && !hasLabels(endpoint, subset)) continue;
       const state = this.#endpoints.get(key);
       if (!state) {
-        this.#endpoints.set(key, new EndpointState(this.#context, this.name.fqdn, key, endpoint));
+        const created = new EndpointState(this.#context, this.name.fqdn, key, endpoint, this);
+        this.#endpoints.set(key, created);
+        this.outlierDetector?.add(created);
         changed = true;
       } else if (state.weight !== endpoint.weight || state.labels !== endpoint.labels) {
         state.weight = endpoint.weight;

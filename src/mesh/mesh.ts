@@ -9,6 +9,7 @@ import { compileConfig, type CompiledConfig } from '../config/compile-config.js'
 import { readConfigInputs, type ConfigInputs } from '../config/config-inputs.js';
 import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
+import { retryBudgetSettings } from '../config/extensions.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -24,6 +25,8 @@ import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { limitsLayer } from '../policy/limits-layer.js';
+import { outlierSettings } from '../policy/outlier-detection.js';
+import { outlierLayer } from '../policy/outlier-layer.js';
 import { retryLayer } from '../policy/retry-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
@@ -139,6 +142,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     ]);
     this.#endpointStack = new Stack<EndpointTarget>('endpoint', [
       loadLayer(), // outermost at the endpoint, so queueing in the pool counts as load
+      // Counts 5xx, gateway errors and connection failures toward ejection (DestinationRule outlierDetection).
+      outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
       poolLayer(), // terminal: the endpoint's undici Pool
     ]);
     o.stacks.service?.(this.#serviceStack);
@@ -243,8 +248,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const settings = resolved.loadBalancer;
     const subsetLabels = resolved.subsetDefined ? resolved.subsetLabels : { 'proxyless.dev/undefined-subset': subset! };
     const limits = connectionPoolLimits(resolved.connectionPool);
-    if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', subsetLabels, limits };
-    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), subsetLabels, limits };
+    const rule = this.#compiled.config.destinationRules.get(name.fqdn);
+    const retryBudget = rule ? retryBudgetSettings(rule.resource.metadata.annotations, rule.where) : undefined;
+    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection) };
+    if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
+    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), ...common };
   }
 
   /**

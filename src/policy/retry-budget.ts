@@ -27,6 +27,14 @@ export class RetryBudget {
     this.#bucketStart = now();
   }
 
+  /** A budget that never runs out (the `disabled` setting). */
+  static unlimited(): RetryBudget {
+    const budget = new RetryBudget();
+    budget.tryWithdraw = () => true;
+    budget.deposit = () => {};
+    return budget;
+  }
+
   /** A request was made (a deposit). */
   deposit(): void {
     this.#advance();

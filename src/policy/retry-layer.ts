@@ -7,7 +7,7 @@ import { failDispatch } from '../core/forwarding-handler.js';
 import { layer, type Dispatch, type Layer } from '../core/layer.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { ServiceTarget } from '../mesh/types.js';
-import { RetryBudget } from './retry-budget.js';
+import type { RetryBudget } from './retry-budget.js';
 import { failureKind, isReplayable, retriableFailure, retriableStatus, retryAfterMs, type RetryPolicy } from './retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions } from './route-policy.js';
 
@@ -321,9 +321,9 @@ class TryHandler implements Dispatcher.DispatchHandler {
 export function retryLayer(): Layer<ServiceTarget> {
   return layer<ServiceTarget>('retry', (next, target) => {
     const service = target as MeshService;
-    const budget = new RetryBudget();
     return (opts, handler) => {
       const policy = routePolicyOf(opts).retry;
+      const budget = service.retryBudget;
       if (policy.retries === 0) {
         budget.deposit();
         return next(opts, handler);

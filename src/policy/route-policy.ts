@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { HedgingSettings } from '../config/extensions.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 
 /**
@@ -19,6 +20,8 @@ export interface RoutePolicy {
   readonly retry: RetryPolicy;
   /** Where the policy came from, for errors: `VirtualService/reviews route canary`. */
   readonly where: string;
+  /** Hedged requests (our extension, from the VirtualService's annotation), if any. */
+  readonly hedge?: HedgingSettings | undefined;
 }
 
 /** The policy of requests no VirtualService routes: Istio's default retries, no timeout. */

@@ -5,6 +5,7 @@ import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
 import { retryPolicy } from '../policy/retry-policy.js';
+import { hedgingSettings, type HedgingSettings } from '../config/extensions.js';
 import type { RoutePolicy } from '../policy/route-policy.js';
 
 type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];
@@ -135,7 +136,8 @@ export class RouteTable {
 }
 
 function compileVirtualService(located: Located<VirtualServiceResource>, namer: ServiceNamer, workloadLabels: Readonly<Record<string, string>>): CompiledVirtualService {
-  const routes = (located.resource.spec.http ?? []).map((route, index) => compileRoute(route, index, located, namer, workloadLabels));
+  const hedging = hedgingSettings(located.resource.metadata.annotations, located.where);
+  const routes = (located.resource.spec.http ?? []).map((route, index) => compileRoute(route, index, located, namer, workloadLabels, hedging));
   return { where: located.where, routes };
 }
 
@@ -159,7 +161,14 @@ function compileDestination(
   };
 }
 
-function compileRoute(route: HttpRoute, index: number, located: Located<VirtualServiceResource>, namer: ServiceNamer, workloadLabels: Readonly<Record<string, string>>): CompiledRoute {
+function compileRoute(
+  route: HttpRoute,
+  index: number,
+  located: Located<VirtualServiceResource>,
+  namer: ServiceNamer,
+  workloadLabels: Readonly<Record<string, string>>,
+  hedging: HedgingSettings | undefined,
+): CompiledRoute {
   const ns = located.namespace;
   let action: RouteAction;
   if (route.route) {
@@ -212,7 +221,12 @@ function compileRoute(route: HttpRoute, index: number, located: Located<VirtualS
     where: located.where,
     name,
     // Istio: timeout "0s" disables the route timeout.
-    policy: { timeoutMs: timeoutMs === 0 ? undefined : timeoutMs, retry: retryPolicy(route.retries), where: `${located.where} route ${name}` },
+    policy: {
+      timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,
+      retry: retryPolicy(route.retries),
+      where: `${located.where} route ${name}`,
+      hedge: hedging && (!hedging.routes || hedging.routes.includes(name)) ? hedging : undefined,
+    },
     matches: (route.match ?? []).map((m, i) => compileMatch(m, i, workloadLabels, ns)),
     action,
     rewrite,

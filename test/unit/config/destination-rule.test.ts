@@ -56,14 +56,14 @@ describe('DestinationRule loading', () => {
       config: [
         rule({
           host: 'reviews',
-          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: { consecutive5xxErrors: 3 }, tunnel: { protocol: 'CONNECT' } },
+          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, tls: { mode: 'SIMPLE' }, tunnel: { protocol: 'CONNECT' } },
           subsets: [{ name: 'v1', labels: { version: 'v1' } }],
         }),
       ],
     });
     expect(mesh.warnings).toEqual([
       'DestinationRule/reviews (config[0]): spec.trafficPolicy.tunnel is not supported and is ignored',
-      'DestinationRule/reviews (config[0]): spec.trafficPolicy.outlierDetection is validated but not enforced yet',
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tls is validated but not enforced yet',
     ]);
     await mesh.close();
   });

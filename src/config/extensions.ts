@@ -1,0 +1,113 @@
+import * as z from 'zod';
+import { InvalidConfigError } from '../core/errors.js';
+import { formatIssues } from '../core/validate.js';
+import { durationSchema, durationToMs } from './istio/common.js';
+
+/**
+ * Our extensions to Istio's resources travel as annotations, the Kubernetes way, so the
+ * same YAML still applies to a cluster (Istio's CRDs reject unknown spec fields). Values
+ * are JSON (or YAML flow) objects.
+ */
+export const ANNOTATIONS = {
+  /** DestinationRule: the service's retry budget. */
+  retryBudget: 'proxyless.dev/retry-budget',
+  /** VirtualService: hedged (backup) requests for its routes. */
+  hedging: 'proxyless.dev/hedging',
+  /** DestinationRule: the service-level circuit breaker. */
+  circuitBreaker: 'proxyless.dev/circuit-breaker',
+  /** DestinationRule: active HTTP health checks. */
+  healthCheck: 'proxyless.dev/health-check',
+} as const;
+
+const retryBudgetSchema = z.strictObject({
+  disabled: z.boolean().optional(),
+  percent: z.number().min(0).max(1000).optional(),
+  minRetriesPerSecond: z.number().min(0).max(100_000).optional(),
+  ttl: durationSchema.optional(),
+});
+
+/** A service's retry budget settings. */
+export interface RetryBudgetSettings {
+  /** No budget: retries limited only by `attempts` (not recommended: retry storms). */
+  readonly disabled: boolean;
+  /** Retries allowed as a share of requests, in percent. Default 20. */
+  readonly percent: number;
+  /** Retries always allowed per second, whatever the traffic. Default 10. */
+  readonly minRetriesPerSecond: number;
+  /** How long a request counts towards the budget, in ms. Default 10000. */
+  readonly ttlMs: number;
+}
+
+const hedgingSchema = z
+  .strictObject({
+    delay: durationSchema.optional(),
+    percentile: z.number().min(50).max(99.9).optional(),
+    maxExtraPercent: z.number().min(0).max(100).optional(),
+    routes: z.array(z.string()).optional(),
+  })
+  .refine((h) => (h.delay === undefined) !== (h.percentile === undefined), { error: 'exactly one of delay, percentile' });
+
+/** Hedging settings of a VirtualService's routes. */
+export interface HedgingSettings {
+  /** Send the backup after this fixed delay, in ms... */
+  readonly delayMs: number | undefined;
+  /** ...or once the call is slower than this percentile of the service's recent latencies. */
+  readonly percentile: number | undefined;
+  /** Backup requests allowed, as a share of requests, in percent. Default 5. */
+  readonly maxExtraPercent: number;
+  /** Route names it applies to; all routes when unset. */
+  readonly routes: readonly string[] | undefined;
+}
+
+function parseAnnotation<T>(annotations: unknown, key: string, schema: z.ZodType<T>, where: string): T | undefined {
+  if (annotations === null || typeof annotations !== 'object') return undefined;
+  const raw = (annotations as Record<string, unknown>)[key];
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  } catch (error) {
+    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${JSON.stringify(raw)} (expected: a JSON object; ${(error as Error).message})`]);
+  }
+  const result = schema.safeParse(value, { reportInput: true });
+  if (!result.success) {
+    throw new InvalidConfigError(formatIssues(result.error.issues, `metadata.annotations["${key}"]`).map((l) => `${where}: ${l}`));
+  }
+  return result.data;
+}
+
+/** The retry budget annotation of a DestinationRule, with defaults; undefined when absent. */
+export function retryBudgetSettings(annotations: unknown, where: string): RetryBudgetSettings | undefined {
+  const spec = parseAnnotation(annotations, ANNOTATIONS.retryBudget, retryBudgetSchema, where);
+  if (!spec) return undefined;
+  return {
+    disabled: spec.disabled ?? false,
+    percent: spec.percent ?? 20,
+    minRetriesPerSecond: spec.minRetriesPerSecond ?? 10,
+    ttlMs: spec.ttl ? durationToMs(spec.ttl) : 10_000,
+  };
+}
+
+/** The hedging annotation of a VirtualService; undefined when absent. */
+export function hedgingSettings(annotations: unknown, where: string): HedgingSettings | undefined {
+  const spec = parseAnnotation(annotations, ANNOTATIONS.hedging, hedgingSchema, where);
+  if (!spec) return undefined;
+  return {
+    delayMs: spec.delay ? durationToMs(spec.delay) : undefined,
+    percentile: spec.percentile,
+    maxExtraPercent: spec.maxExtraPercent ?? 5,
+    routes: spec.routes,
+  };
+}
+
+/** Reads an annotation with a caller's schema (for the breaker and health checks). */
+export function annotationValue(annotations: unknown, key: string, where: string): unknown {
+  if (annotations === null || typeof annotations !== 'object') return undefined;
+  const raw = (annotations as Record<string, unknown>)[key];
+  if (raw === undefined || typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${JSON.stringify(raw)} (expected: a JSON object; ${(error as Error).message})`]);
+  }
+}

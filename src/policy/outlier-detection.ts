@@ -1,0 +1,473 @@
+import type * as z from 'zod';
+import { durationToMs } from '../config/istio/common.js';
+import type { outlierDetectionSchema } from '../config/istio/destination-rule.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { formatValue } from '../core/validate.js';
+
+/** Istio's `OutlierDetection` as validated by the config loader (durations still strings). */
+export type IstioOutlierDetection = z.infer<typeof outlierDetectionSchema>;
+
+/**
+ * Outlier detection settings in numbers, as {@link OutlierDetector} uses them. A
+ * consecutive-error threshold of 0 turns that detection off. All times are milliseconds.
+ *
+ * {@link outlierSettings} makes these from an Istio `OutlierDetection`;
+ * {@link DEFAULT_OUTLIER_SETTINGS} are the values Istio and Envoy use for unset fields.
+ */
+export interface OutlierSettings {
+  /**
+   * Consecutive 5xx results that eject a host (gateway errors count too, and so do
+   * local-origin failures unless {@link OutlierSettings.splitExternalLocalOriginErrors}). Envoy
+   * `consecutive_5xx`. 0 = off.
+   */
+  readonly consecutive5xxErrors: number;
+  /**
+   * Consecutive gateway errors (502, 503, 504, and local-origin failures unless split)
+   * that eject a host. Envoy `consecutive_gateway_failure` with enforcement. 0 = off.
+   */
+  readonly consecutiveGatewayErrors: number;
+  /**
+   * Count local-origin failures (connect failures, resets, timeouts) on their own
+   * counter instead of as 5xx/gateway errors. Envoy `split_external_local_origin_errors`.
+   */
+  readonly splitExternalLocalOriginErrors: boolean;
+  /**
+   * Consecutive local-origin failures that eject a host; only used when
+   * {@link OutlierSettings.splitExternalLocalOriginErrors} is true. Envoy
+   * `consecutive_local_origin_failure`. 0 = off.
+   */
+  readonly consecutiveLocalOriginFailures: number;
+  /** How often the caller runs {@link OutlierDetector.sweep}, in ms (> 0). Envoy `interval`. */
+  readonly intervalMs: number;
+  /** Ejection time for a first ejection, in ms (> 0). Envoy `base_ejection_time`. */
+  readonly baseEjectionTimeMs: number;
+  /** Longest ejection, in ms (>= {@link OutlierSettings.baseEjectionTimeMs}). Envoy `max_ejection_time`. */
+  readonly maxEjectionTimeMs: number;
+  /**
+   * Most hosts that may be ejected at once, as a percentage of the hosts added, 0..100.
+   * Envoy `max_ejection_percent`: an ejection happens only if, counting it, no more than
+   * this share of the hosts would be ejected (see {@link OutlierSettings.alwaysEjectOneHost}).
+   */
+  readonly maxEjectionPercent: number;
+  /**
+   * Envoy `always_eject_one_host`: allow one ejection even when
+   * {@link OutlierSettings.maxEjectionPercent} would not (a service with fewer than 10 hosts and the
+   * default 10 % ejects nothing otherwise). Istio has no field for it: false.
+   */
+  readonly alwaysEjectOneHost: boolean;
+  /**
+   * Panic threshold, 0..100: while fewer than this share of the hosts is healthy
+   * (not ejected), {@link OutlierDetector.panic} is true and the caller balances across
+   * all hosts, ejected or not. Istio `minHealthPercent`, Envoy `healthy_panic_threshold`.
+   * 0 = never.
+   */
+  readonly minHealthPercent: number;
+}
+
+/**
+ * The settings for unset fields, from Istio's `OutlierDetection` reference and, where
+ * Istio leaves a field to Envoy, Envoy's `OutlierDetection` defaults:
+ *
+ * - `consecutive5xxErrors` 5 (Istio; Envoy `consecutive_5xx` 5, enforced 100 %).
+ * - `consecutiveGatewayErrors` 0, off (Istio: "disabled by default"; Envoy counts 5 but
+ *   enforces 0 %).
+ * - `splitExternalLocalOriginErrors` false; `consecutiveLocalOriginFailures` 5.
+ * - `intervalMs` 10 000 (10 s); `baseEjectionTimeMs` 30 000 (30 s).
+ * - `maxEjectionTimeMs` 300 000 (Envoy's 300 s; Istio never sets it, and Envoy uses the
+ *   base ejection time instead when that is larger).
+ * - `maxEjectionPercent` 10; `alwaysEjectOneHost` false (Envoy's default).
+ * - `minHealthPercent` 0: no panic mode (Istio sets Envoy's panic threshold to it,
+ *   overriding Envoy's own 50 %).
+ */
+export const DEFAULT_OUTLIER_SETTINGS: OutlierSettings = Object.freeze({
+  consecutive5xxErrors: 5,
+  consecutiveGatewayErrors: 0,
+  splitExternalLocalOriginErrors: false,
+  consecutiveLocalOriginFailures: 5,
+  intervalMs: 10_000,
+  baseEjectionTimeMs: 30_000,
+  maxEjectionTimeMs: 300_000,
+  maxEjectionPercent: 10,
+  alwaysEjectOneHost: false,
+  minHealthPercent: 0,
+});
+
+/**
+ * Converts Istio's `OutlierDetection` (already validated by the DestinationRule schema)
+ * to {@link OutlierSettings}, the way Istio translates it for Envoy:
+ *
+ * - `undefined` (the traffic policy has no `outlierDetection`) → `undefined`: no outlier
+ *   detection at all, as in Istio.
+ * - Unset fields take {@link DEFAULT_OUTLIER_SETTINGS}.
+ * - `consecutive5xxErrors: 0` and `consecutiveGatewayErrors: 0` turn that detection off.
+ * - `maxEjectionPercent: 0` and `consecutiveLocalOriginFailures: 0` mean the default
+ *   (10 and 5): Istio only passes these to Envoy when they are above 0, so a 0 there
+ *   cannot be told from unset. We copy that, so a rule behaves here as under Istio.
+ * - The longest ejection is 300 s, or `baseEjectionTime` when that is longer (Envoy).
+ *
+ * @throws InvalidOptionError when `interval` or `baseEjectionTime` is below 1 ms
+ *   (Istio's validation refuses those).
+ */
+export function outlierSettings(spec: IstioOutlierDetection | undefined): OutlierSettings | undefined {
+  if (spec === undefined) return undefined;
+  const d = DEFAULT_OUTLIER_SETTINGS;
+  const baseEjectionTimeMs = spec.baseEjectionTime === undefined ? d.baseEjectionTimeMs : durationToMs(spec.baseEjectionTime);
+  const settings: OutlierSettings = {
+    consecutive5xxErrors: spec.consecutive5xxErrors ?? d.consecutive5xxErrors,
+    consecutiveGatewayErrors: spec.consecutiveGatewayErrors ?? d.consecutiveGatewayErrors,
+    splitExternalLocalOriginErrors: spec.splitExternalLocalOriginErrors ?? d.splitExternalLocalOriginErrors,
+    consecutiveLocalOriginFailures: spec.consecutiveLocalOriginFailures || d.consecutiveLocalOriginFailures,
+    intervalMs: spec.interval === undefined ? d.intervalMs : durationToMs(spec.interval),
+    baseEjectionTimeMs,
+    maxEjectionTimeMs: Math.max(d.maxEjectionTimeMs, baseEjectionTimeMs),
+    maxEjectionPercent: spec.maxEjectionPercent || d.maxEjectionPercent,
+    alwaysEjectOneHost: d.alwaysEjectOneHost,
+    minHealthPercent: spec.minHealthPercent ?? d.minHealthPercent,
+  };
+  const problems: string[] = [];
+  if (settings.intervalMs < 1) problems.push(`interval: ${formatValue(spec.interval)} (expected: a duration of at least 1ms)`);
+  if (settings.baseEjectionTimeMs < 1) {
+    problems.push(`baseEjectionTime: ${formatValue(spec.baseEjectionTime)} (expected: a duration of at least 1ms)`);
+  }
+  if (problems.length > 0) throw new InvalidOptionError('outlierDetection', problems);
+  return settings;
+}
+
+/** The flag {@link OutlierDetector} sets on the hosts it tracks. */
+export interface OutlierHost {
+  /** True while outlier detection has ejected the host. Written by the detector only. */
+  ejected: boolean;
+}
+
+/**
+ * What one request said about its host:
+ *
+ * - `success`: a response that is not 5xx (or a protocol upgrade).
+ * - `http-5xx`: a 5xx response other than a gateway error (500, 501, 505, ...).
+ * - `gateway-error`: 502, 503 or 504; it is a 5xx too.
+ * - `local-origin-failure`: no response because of the connection: connect failure or
+ *   timeout, reset, response timeout. Counted as a gateway error (and so as a 5xx) unless
+ *   {@link OutlierSettings.splitExternalLocalOriginErrors}.
+ */
+export type OutlierResult = 'success' | 'http-5xx' | 'gateway-error' | 'local-origin-failure';
+
+/** The {@link OutlierResult} of a final response status: 502–504 gateway, other 5xx, else success. */
+export function outlierResultOfStatus(statusCode: number): OutlierResult {
+  if (statusCode >= 500 && statusCode <= 599) {
+    return statusCode >= 502 && statusCode <= 504 ? 'gateway-error' : 'http-5xx';
+  }
+  return 'success';
+}
+
+/** What {@link OutlierDetector.inspect} tells about one host (for tests, stats, the admin page). */
+export interface OutlierHostStats {
+  /** Ejected now. */
+  readonly ejected: boolean;
+  /** Ejections since the host was added. */
+  readonly timesEjected: number;
+  /**
+   * Multiplier of the base ejection time for the current or next ejection: raised by
+   * each ejection, lowered by one for each interval the host stays in service.
+   */
+  readonly multiplier: number;
+  /** When the current or last ejection started (ms), or `undefined` if never ejected. */
+  readonly ejectedAt: number | undefined;
+  /** Current consecutive 5xx count. */
+  readonly consecutive5xx: number;
+  /** Current consecutive gateway error count. */
+  readonly consecutiveGatewayErrors: number;
+  /** Current consecutive local-origin failure count (split mode only). */
+  readonly consecutiveLocalOriginFailures: number;
+}
+
+/** Per-host counters. Plain number fields so that `record` touches one small object. */
+class HostRecord {
+  ejected = false;
+  consecutive5xx = 0;
+  consecutiveGateway = 0;
+  consecutiveLocal = 0;
+  /** Envoy's ejection time backoff: the base ejection time multiplier. */
+  multiplier = 0;
+  timesEjected = 0;
+  ejectedAt = Number.NaN;
+  /** -Infinity until the first return to service (the multiplier is 0 until then anyway). */
+  restoredAt = Number.NEGATIVE_INFINITY;
+}
+
+/** The name of one consecutive count of a host record. */
+type Counter = 'consecutive5xx' | 'consecutiveGateway' | 'consecutiveLocal';
+
+/**
+ * Envoy's consecutive-error outlier detection for the hosts of one service, without
+ * timers: the caller reports each request's result with {@link OutlierDetector.record}
+ * and calls {@link OutlierDetector.sweep} every {@link OutlierSettings.intervalMs};
+ * every method takes the time (`now`, monotonic ms, e.g. `performance.now()`) so the
+ * decisions are deterministic.
+ *
+ * The detector writes `host.ejected` itself and returns what it changed; the caller
+ * then refreshes what balancers see (`available`), ignoring ejections while
+ * {@link OutlierDetector.panic} is true.
+ *
+ * Rules (Envoy's `outlier_detection_impl.cc` and its architecture overview; Istio's
+ * `DestinationRule` reference for the fields):
+ *
+ * - Counting: a 5xx raises the 5xx count; a gateway error (502/503/504) raises the
+ *   gateway count and the 5xx count; any other 5xx sets the gateway count to 0; a
+ *   success sets every count to 0. A local-origin failure counts as a gateway error,
+ *   unless split: then it raises only the local-origin count, and a response (whatever
+ *   its status) sets the local-origin count to 0.
+ * - A count reaching its threshold ejects the host at once if the max-ejection rule
+ *   allows; that count starts again from 0 whether or not the host was ejected.
+ * - Max-ejection rule (Envoy since 1.31): eject only if
+ *   `100 × (ejected + 1) / hosts ≤ maxEjectionPercent`, or when nothing is ejected and
+ *   `alwaysEjectOneHost` is set. With the defaults, fewer than 10 hosts eject nothing,
+ *   exactly as Istio with Envoy today.
+ * - An ejection raises the host's multiplier (while `multiplier × base < max + base`);
+ *   the host stays out `min(base × multiplier, max)` and returns at the first sweep
+ *   after that. Its counts restart from 0.
+ * - At each sweep, a host in service for at least one interval since its last return
+ *   loses 1 from its multiplier, so a host that stays healthy is ejected for shorter
+ *   times again.
+ *
+ * Not done (Istio turns them off, or has no field for them): success-rate and
+ * failure-percentage ejection, enforcement percentages other than 0/100, ejection
+ * jitter, active health checks.
+ *
+ * Cost: {@link OutlierDetector.record} is O(1) and allocates nothing;
+ * {@link OutlierDetector.sweep} is O(hosts).
+ *
+ * @typeParam H the host type; the detector keys its state by host identity.
+ */
+export class OutlierDetector<H extends OutlierHost> {
+  /** The settings in force, validated. */
+  readonly settings: OutlierSettings;
+  readonly #hosts = new Map<H, HostRecord>();
+  #ejectedCount = 0;
+
+  /**
+   * @param settings from {@link outlierSettings}, or any subset of
+   *   {@link OutlierSettings} (the rest from {@link DEFAULT_OUTLIER_SETTINGS}).
+   * @throws InvalidOptionError naming every invalid field.
+   */
+  constructor(settings: Partial<OutlierSettings> = {}) {
+    if (settings === null || typeof settings !== 'object') {
+      throw new InvalidOptionError('OutlierDetector', [`settings: ${formatValue(settings)} (expected: an object)`]);
+    }
+    const merged: OutlierSettings = { ...DEFAULT_OUTLIER_SETTINGS };
+    for (const key of Object.keys(settings) as (keyof OutlierSettings)[]) {
+      if (settings[key] !== undefined) (merged as unknown as Record<string, unknown>)[key] = settings[key];
+    }
+    const problems = checkSettings(merged, Object.keys(settings));
+    if (problems.length > 0) throw new InvalidOptionError('OutlierDetector', problems);
+    this.settings = Object.freeze(merged);
+  }
+
+  /** Hosts tracked. */
+  get size(): number {
+    return this.#hosts.size;
+  }
+
+  /** Hosts ejected now. */
+  get ejectedCount(): number {
+    return this.#ejectedCount;
+  }
+
+  /**
+   * True while the share of hosts not ejected is below
+   * {@link OutlierSettings.minHealthPercent}: the caller must then ignore ejections and
+   * balance across every host, as Envoy's panic mode does. Never true with
+   * `minHealthPercent` 0 (Istio's default) or with no hosts.
+   */
+  get panic(): boolean {
+    const hosts = this.#hosts.size;
+    const threshold = this.settings.minHealthPercent;
+    return threshold > 0 && hosts > 0 && 100 * (hosts - this.#ejectedCount) < threshold * hosts;
+  }
+
+  /**
+   * Starts tracking `host` (in service, counts at 0) and sets `host.ejected = false`.
+   * @returns false if it was tracked already (nothing changes).
+   */
+  add(host: H): boolean {
+    if (this.#hosts.has(host)) return false;
+    this.#hosts.set(host, new HostRecord());
+    host.ejected = false;
+    return true;
+  }
+
+  /**
+   * Stops tracking `host` (discovery removed it); later results for it are ignored. An
+   * ejected host leaves the ejected count and gets `ejected = false`.
+   * @returns true if the host was ejected (the caller should refresh availability).
+   */
+  remove(host: H): boolean {
+    const record = this.#hosts.get(host);
+    if (record === undefined) return false;
+    this.#hosts.delete(host);
+    if (!record.ejected) return false;
+    this.#ejectedCount--;
+    host.ejected = false;
+    return true;
+  }
+
+  /**
+   * Counts one request's result for `host` and ejects it when a threshold is reached
+   * and the max-ejection rule allows. Results for hosts not added are ignored. O(1).
+   *
+   * @param now the time of the result, in ms on the clock given to {@link OutlierDetector.sweep}.
+   * @returns true if this result ejected the host (`host.ejected` is now true).
+   */
+  record(host: H, result: OutlierResult, now: number): boolean {
+    const record = this.#hosts.get(host);
+    if (record === undefined) return false;
+    const s = this.settings;
+    switch (result) {
+      case 'success':
+        record.consecutive5xx = 0;
+        record.consecutiveGateway = 0;
+        record.consecutiveLocal = 0;
+        return false;
+      case 'http-5xx':
+        record.consecutiveLocal = 0;
+        record.consecutiveGateway = 0;
+        return this.#count5xx(host, record, now);
+      case 'gateway-error':
+        record.consecutiveLocal = 0;
+        return this.#countGateway(host, record, now);
+      case 'local-origin-failure':
+        if (!s.splitExternalLocalOriginErrors) return this.#countGateway(host, record, now);
+        if (++record.consecutiveLocal === s.consecutiveLocalOriginFailures) {
+          return this.#onThreshold(host, record, 'consecutiveLocal', now);
+        }
+        return false;
+    }
+  }
+
+  /**
+   * Returns to service every ejected host whose ejection time has passed, and lowers the
+   * multiplier of hosts in service for at least one interval. Call it every
+   * {@link OutlierSettings.intervalMs}. O(hosts).
+   *
+   * @returns the hosts returned to service (`ejected` is now false), possibly empty.
+   */
+  sweep(now: number): H[] {
+    const restored: H[] = [];
+    const { baseEjectionTimeMs: base, maxEjectionTimeMs: max, intervalMs } = this.settings;
+    for (const [host, record] of this.#hosts) {
+      if (record.ejected) {
+        if (Math.min(base * record.multiplier, max) <= now - record.ejectedAt) {
+          record.ejected = false;
+          record.consecutive5xx = 0;
+          record.consecutiveGateway = 0;
+          record.consecutiveLocal = 0;
+          record.restoredAt = now;
+          this.#ejectedCount--;
+          host.ejected = false;
+          restored.push(host);
+        }
+      } else if (record.multiplier > 0 && now - record.restoredAt >= intervalMs) {
+        record.multiplier--;
+      }
+    }
+    return restored;
+  }
+
+  /** The state of one host, or `undefined` if it is not tracked. */
+  inspect(host: H): OutlierHostStats | undefined {
+    const record = this.#hosts.get(host);
+    if (record === undefined) return undefined;
+    return {
+      ejected: record.ejected,
+      timesEjected: record.timesEjected,
+      multiplier: record.multiplier,
+      ejectedAt: record.timesEjected > 0 ? record.ejectedAt : undefined,
+      consecutive5xx: record.consecutive5xx,
+      consecutiveGatewayErrors: record.consecutiveGateway,
+      consecutiveLocalOriginFailures: record.consecutiveLocal,
+    };
+  }
+
+  /** A gateway error: raises the gateway count, then the 5xx count (as Envoy does). */
+  #countGateway(host: H, record: HostRecord, now: number): boolean {
+    let ejected = false;
+    if (++record.consecutiveGateway === this.settings.consecutiveGatewayErrors) {
+      ejected = this.#onThreshold(host, record, 'consecutiveGateway', now);
+    }
+    return this.#count5xx(host, record, now) || ejected;
+  }
+
+  #count5xx(host: H, record: HostRecord, now: number): boolean {
+    if (++record.consecutive5xx === this.settings.consecutive5xxErrors) {
+      return this.#onThreshold(host, record, 'consecutive5xx', now);
+    }
+    return false;
+  }
+
+  /**
+   * A count reached its threshold. An ejected host is left alone (its counts restart
+   * when it returns); otherwise try to eject, and restart that count either way.
+   * Threshold 0 (off) never gets here: counts are at least 1 after `++`.
+   */
+  #onThreshold(host: H, record: HostRecord, counter: Counter, now: number): boolean {
+    if (record.ejected) return false;
+    const ejected = this.#eject(host, record, now);
+    record[counter] = 0;
+    return ejected;
+  }
+
+  #eject(host: H, record: HostRecord, now: number): boolean {
+    const s = this.settings;
+    const ejected = this.#ejectedCount;
+    // 100 × (ejected + 1) / hosts ≤ maxEjectionPercent, without dividing.
+    const allowed = 100 * (ejected + 1) <= s.maxEjectionPercent * this.#hosts.size || (s.alwaysEjectOneHost && ejected === 0);
+    if (!allowed) return false;
+    record.ejected = true;
+    record.timesEjected++;
+    record.ejectedAt = now;
+    // Envoy stops raising the multiplier once base × multiplier reaches max + base, so
+    // that the decay back to the base time is bounded.
+    if (record.multiplier * s.baseEjectionTimeMs < s.maxEjectionTimeMs + s.baseEjectionTimeMs) record.multiplier++;
+    this.#ejectedCount++;
+    host.ejected = true;
+    return true;
+  }
+}
+
+/** Every problem of `s`, one line each; `given` lists the fields the caller passed. */
+function checkSettings(s: OutlierSettings, given: readonly string[]): string[] {
+  const problems: string[] = [];
+  const known = new Set(Object.keys(DEFAULT_OUTLIER_SETTINGS));
+  for (const key of given) {
+    if (!known.has(key)) problems.push(`${key}: unknown field (expected one of: ${[...known].join(', ')})`);
+  }
+  const count = (key: 'consecutive5xxErrors' | 'consecutiveGatewayErrors' | 'consecutiveLocalOriginFailures') => {
+    if (!Number.isSafeInteger(s[key]) || s[key] < 0) problems.push(`${key}: ${formatValue(s[key])} (expected: an integer >= 0; 0 turns it off)`);
+  };
+  count('consecutive5xxErrors');
+  count('consecutiveGatewayErrors');
+  count('consecutiveLocalOriginFailures');
+  const positive = (key: 'intervalMs' | 'baseEjectionTimeMs' | 'maxEjectionTimeMs') => {
+    if (typeof s[key] !== 'number' || !Number.isFinite(s[key]) || s[key] <= 0) {
+      problems.push(`${key}: ${formatValue(s[key])} (expected: milliseconds > 0)`);
+      return false;
+    }
+    return true;
+  };
+  positive('intervalMs');
+  const baseOk = positive('baseEjectionTimeMs');
+  const maxOk = positive('maxEjectionTimeMs');
+  if (baseOk && maxOk && s.maxEjectionTimeMs < s.baseEjectionTimeMs) {
+    problems.push(`maxEjectionTimeMs: ${s.maxEjectionTimeMs} (expected: >= baseEjectionTimeMs, ${s.baseEjectionTimeMs})`);
+  }
+  const percent = (key: 'maxEjectionPercent' | 'minHealthPercent') => {
+    if (typeof s[key] !== 'number' || !(s[key] >= 0 && s[key] <= 100)) problems.push(`${key}: ${formatValue(s[key])} (expected: 0..100)`);
+  };
+  percent('maxEjectionPercent');
+  percent('minHealthPercent');
+  const flag = (key: 'splitExternalLocalOriginErrors' | 'alwaysEjectOneHost') => {
+    if (typeof s[key] !== 'boolean') problems.push(`${key}: ${formatValue(s[key])} (expected: true or false)`);
+  };
+  flag('splitExternalLocalOriginErrors');
+  flag('alwaysEjectOneHost');
+  return problems;
+}

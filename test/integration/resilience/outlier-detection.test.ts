@@ -1,0 +1,101 @@
+// DestinationRule outlierDetection against real servers: a failing endpoint is ejected,
+// comes back after baseEjectionTime, and the panic threshold keeps traffic flowing.
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
+import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+
+const servers: Backend[] = [];
+const meshes: Mesh[] = [];
+afterEach(async () => {
+  await Promise.all(meshes.splice(0).map((m) => m.close()));
+  await closeAll(servers.splice(0));
+});
+
+function rule(outlierDetection: object): object {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'api' },
+    spec: { host: 'api', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection } },
+  };
+}
+
+async function statuses(m: Mesh, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    try {
+      const res = await request('http://api/', { dispatcher: m.dispatcher });
+      await res.body.text();
+      out.push(res.statusCode);
+    } catch {
+      out.push(-1);
+    }
+  }
+  return out;
+}
+
+describe('outlier detection', () => {
+  it('ejects an endpoint after consecutive 5xx and sends it nothing while ejected', async () => {
+    const bad = await startBackend({ id: 'bad', handle: (_req, res) => { res.statusCode = 500; res.end(); } });
+    const good = await Promise.all([startBackend({ id: 'g1' }), startBackend({ id: 'g2' })]);
+    servers.push(bad, ...good);
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [bad.address, ...good.map((g) => g.address)] })],
+      config: [rule({ consecutive5xxErrors: 3, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 })],
+    });
+    meshes.push(m);
+    await statuses(m, 9); // round robin: the bad endpoint gets its 3rd 500 here
+    expect(bad.requests).toBe(3);
+    const badEndpoint = m.services()[0]!.endpoints.find((e) => e.key === bad.address)!;
+    expect(badEndpoint.available).toBe(false);
+    const after = await statuses(m, 20);
+    expect(after.every((s) => s === 200)).toBe(true);
+    expect(bad.requests).toBe(3);
+  });
+
+  it('a dead endpoint (connection refused) is ejected through gateway/local-origin failures; requests succeed through default retries', async () => {
+    const dying = await startBackend({ id: 'dying' });
+    const alive = await startBackend({ id: 'alive' });
+    servers.push(alive);
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [dying.address, alive.address] })],
+      config: [rule({ consecutiveGatewayErrors: 2, consecutive5xxErrors: 2, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 })],
+    });
+    meshes.push(m);
+    expect((await statuses(m, 4)).every((s) => s === 200)).toBe(true);
+    await dying.close();
+    const results = await statuses(m, 20);
+    expect(results.every((s) => s === 200)).toBe(true);
+    expect(m.services()[0]!.endpoints.find((e) => e.key === dying.address)!.available).toBe(false);
+  });
+
+  it('with fewer than 10 endpoints Istio’s default maxEjectionPercent (10) ejects nothing, as Envoy does', async () => {
+    const bad = await startBackend({ id: 'bad2', handle: (_req, res) => { res.statusCode = 503; res.end(); } });
+    const good = await startBackend({ id: 'good2' });
+    servers.push(bad, good);
+    const m = createMesh({ discovery: [staticEndpoints({ api: [bad.address, good.address] })], config: [rule({ consecutive5xxErrors: 2 })] });
+    meshes.push(m);
+    await statuses(m, 10);
+    expect(m.services()[0]!.endpoints.every((e) => e.available)).toBe(true);
+  });
+
+  it('minHealthPercent: below it the service is in panic and ejections are ignored', async () => {
+    const bad = await startBackend({ id: 'bad3', handle: (_req, res) => { res.statusCode = 500; res.end(); } });
+    const good = await startBackend({ id: 'good3' });
+    servers.push(bad, good);
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [bad.address, good.address] })],
+      config: [rule({ consecutive5xxErrors: 2, maxEjectionPercent: 100, minHealthPercent: 60, interval: '1s' })],
+    });
+    meshes.push(m);
+    await statuses(m, 6);
+    // One of two ejected is 50 % healthy < 60 %: panic, so the ejected endpoint stays in use.
+    expect(m.services()[0]!.endpoints.every((e) => e.available)).toBe(true);
+    expect(bad.requests).toBeGreaterThan(2);
+  });
+
+  it('rejects an outlierDetection interval under 1 ms at load, naming the rule', () => {
+    expect(() => createMesh({ config: [rule({ interval: '0.1ms' })] })).toThrow(/DestinationRule\/api \(config\[0\]\): outlierDetection\.interval/);
+  });
+});
