@@ -28,6 +28,7 @@ import { limitsLayer } from '../policy/limits-layer.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
 import { outlierLayer } from '../policy/outlier-layer.js';
 import { retryLayer } from '../policy/retry-layer.js';
+import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 
@@ -137,6 +138,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceStack = new Stack<ServiceTarget>('service', [
       timeoutLayer(), // the route timeout and the request's deadline cover every try
       retryLayer(), // each try goes down the rest of the stack, another endpoint if possible
+      hedgeLayer(), // a slow try gets a backup on another endpoint (opt-in per VirtualService)
       limitsLayer(), // connectionPool overflow fails fast, per try, before an endpoint is picked
       balanceLayer(),
     ]);

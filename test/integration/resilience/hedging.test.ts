@@ -1,0 +1,79 @@
+// Hedged (backup) requests: opt-in per VirtualService with an annotation.
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
+import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+
+const servers: Backend[] = [];
+const meshes: Mesh[] = [];
+afterEach(async () => {
+  await Promise.all(meshes.splice(0).map((m) => m.close()));
+  await closeAll(servers.splice(0));
+});
+
+const config = (hedging: object, extra = '') => [
+  `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: api
+  annotations:
+    proxyless.dev/hedging: '${JSON.stringify(hedging)}'
+spec:
+  hosts: [api]
+  http:
+  - ${extra}route: [{ destination: { host: api } }]
+`,
+  `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api }
+spec: { host: api, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } } }`,
+];
+
+describe('hedging', () => {
+  it('a slow try gets a backup on another endpoint after the delay; the first answer wins, the loser is cancelled', async () => {
+    const slow = await startBackend({ id: 'slow', delayMs: 600 });
+    const fast = await startBackend({ id: 'fast' });
+    servers.push(slow, fast);
+    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: config({ delay: '50ms', maxExtraPercent: 100 }) });
+    meshes.push(m);
+    for (let i = 0; i < 4; i++) {
+      const started = performance.now();
+      const res = await request('http://api/', { dispatcher: m.dispatcher });
+      expect(await res.body.text()).toBe('fast');
+      expect(performance.now() - started).toBeLessThan(500);
+    }
+    // The slow server saw the tries that lost; their connections were cancelled.
+    expect(slow.requests).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(slow.active).toBe(0);
+  });
+
+  it('backups are bounded by their budget (maxExtraPercent + 1/s)', async () => {
+    const slow = await startBackend({ id: 'slow-b', delayMs: 80 });
+    const other = await startBackend({ id: 'other-b', delayMs: 80 });
+    servers.push(slow, other);
+    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, other.address] })], config: config({ delay: '10ms', maxExtraPercent: 5 }) });
+    meshes.push(m);
+    const n = 40;
+    await Promise.all(Array.from({ length: n }, async () => (await request('http://api/', { dispatcher: m.dispatcher })).body.text()));
+    const extra = slow.requests + other.requests - n;
+    // 5 % of 40 is 2, plus the 1/s floor over the 10 s window (10): at most 12.
+    expect(extra).toBeLessThanOrEqual(12);
+    expect(extra).toBeGreaterThan(0);
+  });
+
+  it('is not applied to POST (the server could act twice), nor without the annotation', async () => {
+    const slow = await startBackend({ id: 'slow-p', delayMs: 120 });
+    const fast = await startBackend({ id: 'fast-p' });
+    servers.push(slow, fast);
+    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: config({ delay: '10ms', maxExtraPercent: 100 }) });
+    meshes.push(m);
+    for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher, method: 'POST', body: 'x' })).body.text();
+    expect(slow.requests + fast.requests).toBe(4);
+  });
+
+  it('a bad annotation is a config error naming the resource and the field', () => {
+    expect(() => createMesh({ config: config({ delay: 'soon' }) })).toThrow(/VirtualService\/api \(config\[0\]#1\): metadata\.annotations\["proxyless\.dev\/hedging"\]\.delay: "soon"/);
+    expect(() => createMesh({ config: config({}) })).toThrow(/exactly one of delay, percentile/);
+  });
+});
