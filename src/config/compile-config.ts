@@ -2,7 +2,8 @@ import type { ServiceNamer } from '../discovery/service-name.js';
 import { RouteTable } from '../route/route-table.js';
 import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
-import { retryBudgetSettings } from './extensions.js';
+import { annotationValue, retryBudgetSettings } from './extensions.js';
+import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
 import { loadConfig, type ConfigEntry, type MeshConfig } from './load-config.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
@@ -32,6 +33,8 @@ function checkAnnotations(config: MeshConfig): void {
   for (const { resource, where } of config.destinationRules.values()) {
     try {
       retryBudgetSettings(resource.metadata.annotations, where);
+      const health = annotationValue(resource.metadata.annotations, HEALTH_CHECK_ANNOTATION, where);
+      if (health !== undefined) healthCheckSettings(health, where);
       const policies = [resource.spec.trafficPolicy, ...(resource.spec.subsets ?? []).map((s) => s.trafficPolicy)];
       for (const policy of policies) {
         outlierSettings(policy?.outlierDetection);

@@ -51,6 +51,14 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   ejected = false;
   /** Failing its active health checks. */
   unhealthy = false;
+
+  /** Passing its active health checks (the checker writes it). */
+  get healthy(): boolean {
+    return !this.unhealthy;
+  }
+  set healthy(value: boolean) {
+    this.unhealthy = !value;
+  }
   #draining = false;
   readonly #owner: EndpointOwner | undefined;
   /** Pending requests and Peak EWMA latency: this object itself. */

@@ -9,6 +9,7 @@ import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions } from '../policy/route-policy.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
+import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
@@ -40,6 +41,8 @@ export interface ServicePolicy {
   readonly retryBudget?: RetryBudgetSettings | undefined;
   /** Outlier detection settings (DestinationRule `outlierDetection`), if any. */
   readonly outlier?: OutlierSettings | undefined;
+  /** Active health check settings (our annotation), if any. */
+  readonly healthCheck?: HealthCheckSettings | undefined;
 }
 
 /** One source's view of the service. */
@@ -80,6 +83,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#policy = policy;
     this.balancer = policy.balancer;
     this.#setOutlier(policy.outlier);
+    this.#setHealthCheck(policy.healthCheck);
     for (const source of sources) {
       const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
       this.#views.push(view);
@@ -180,6 +184,24 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** The outlier detector, when the DestinationRule sets `outlierDetection`. */
   outlierDetector: OutlierDetector<EndpointState> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #healthChecker: HealthChecker<EndpointState> | undefined;
+
+  /** Starts (or stops) active health checks for the settings in force. */
+  #setHealthCheck(settings: HealthCheckSettings | undefined): void {
+    this.#healthChecker?.close();
+    this.#healthChecker = undefined;
+    for (const endpoint of this.#list) endpoint.unhealthy = false;
+    if (!settings) return;
+    this.#healthChecker = new HealthChecker<EndpointState>({
+      settings,
+      service: this.name.host,
+      // An endpoint back in health may be what a waiting request needs.
+      onChange: (_endpoint, healthy) => {
+        if (healthy) this.#wake();
+      },
+    });
+    this.#healthChecker.setEndpoints(this.#list);
+  }
 
   /** True while ejections are ignored (`minHealthPercent` panic threshold). */
   get panic(): boolean {
@@ -244,12 +266,14 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     if (labelsChanged) this.#recompute();
     // Envoy also starts outlier state afresh when a cluster's settings change.
     if (outlierChanged) this.#setOutlier(policy.outlier);
+    if (JSON.stringify(policy.healthCheck ?? null) !== JSON.stringify(this.#policy.healthCheck ?? null)) this.#setHealthCheck(policy.healthCheck);
   }
 
   /** Stops watching, drains every endpoint, and wakes waiting requests. */
   close(): Promise<void> {
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#healthChecker?.close();
     for (const view of this.#views) view.watch?.close();
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
     this.#wake();
@@ -328,6 +352,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     if (changed) {
       this.#list = [...this.#endpoints.values()];
       this.balancer?.update(this.#list);
+      this.#healthChecker?.setEndpoints(this.#list);
     }
     this.#wake();
   }

@@ -9,7 +9,8 @@ import { compileConfig, type CompiledConfig } from '../config/compile-config.js'
 import { readConfigInputs, type ConfigInputs } from '../config/config-inputs.js';
 import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
-import { retryBudgetSettings } from '../config/extensions.js';
+import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
+import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -252,7 +253,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const limits = connectionPoolLimits(resolved.connectionPool);
     const rule = this.#compiled.config.destinationRules.get(name.fqdn);
     const retryBudget = rule ? retryBudgetSettings(rule.resource.metadata.annotations, rule.where) : undefined;
-    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection) };
+    const healthSpec = rule ? annotationValue(rule.resource.metadata.annotations, HEALTH_CHECK_ANNOTATION, rule.where) : undefined;
+    const healthCheck = healthSpec === undefined ? undefined : healthCheckSettings(healthSpec, rule!.where);
+    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
     return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), ...common };
   }

@@ -1,0 +1,594 @@
+/**
+ * Active HTTP health checks: an opt-in extension (Istio has no such field). A
+ * DestinationRule turns them on with the annotation {@link HEALTH_CHECK_ANNOTATION}
+ * holding JSON; the fields follow Envoy's `config.core.v3.HealthCheck` and its
+ * `HttpHealthCheck` (lowerCamel, as Envoy's own JSON mapping spells them), with defaults
+ * where Envoy has none. Passive outlier detection still applies on top: a check says
+ * whether an endpoint *can* serve, outlier detection whether it *does*.
+ *
+ * @module
+ */
+import type { Dispatcher } from 'undici';
+import * as z from 'zod';
+import { durationToMs } from '../config/istio/common.js';
+import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
+import { checkWithSchema, formatIssues, formatValue } from '../core/validate.js';
+import { healthCheckAgent, httpHealthCheck, type StatusRange } from './internal-health-http-check.js';
+
+export type { StatusRange } from './internal-health-http-check.js';
+
+/** The DestinationRule annotation that enables active health checks; its value is JSON ({@link HealthCheckSpec}). */
+export const HEALTH_CHECK_ANNOTATION = 'proxyless.dev/health-check';
+
+/**
+ * Health check settings as written (the annotation's JSON, or a typed object in code).
+ * Every field is optional. Envoy requires `interval`, `timeout` and both thresholds and
+ * has no defaults for them; ours are below, each beside what Envoy does.
+ */
+export interface HealthCheckSpec {
+  /**
+   * Path requested, starting with `/` (a query string is allowed). Default `"/healthz"`.
+   * Envoy: `http_health_check.path`, required.
+   */
+  path?: string;
+  /**
+   * Time between the end of one check and the start of the next, as an Istio duration
+   * (`"10s"`, `"500ms"`), 1 ms to 24 h. Default `"10s"`. Envoy: `interval`, required;
+   * its `unhealthy_interval` and edge intervals are not offered (they equal `interval`,
+   * as in Envoy when unset).
+   */
+  interval?: string;
+  /**
+   * Random extra wait added to each interval, as a fraction of `interval` (0 to 1): each
+   * wait is `interval × (1 + U·jitter)` with `U` uniform in [0, 1). A new endpoint's
+   * first check runs after `interval × U·jitter`, so endpoints added together are not
+   * checked in one burst. Default `0.1`. Envoy: `interval_jitter_percent` (as a percent,
+   * default 0) for the added wait, `initial_jitter` (default 0) for the first check.
+   */
+  jitter?: number;
+  /**
+   * Time allowed for the whole check (connect, response headers and body); past it the
+   * check is aborted and counts as a failure. 1 ms to 24 h. Default `"1s"`. Envoy:
+   * `timeout`, required.
+   */
+  timeout?: string;
+  /**
+   * Consecutive passing checks that mark an unhealthy endpoint healthy again. Integer
+   * ≥ 1. Default `2`. Envoy: `healthy_threshold`, required.
+   */
+  healthyThreshold?: number;
+  /**
+   * Consecutive failing checks (unexpected status, timeout, connection error) that mark
+   * a healthy endpoint unhealthy. Integer ≥ 1. Default `3`. Envoy:
+   * `unhealthy_threshold`, required. Unlike Envoy, every failure counts toward the
+   * threshold: Envoy marks an endpoint unhealthy at once on a status outside both
+   * `expected_statuses` and `retriable_statuses`, and counts only timeouts, connection
+   * errors and retriable statuses.
+   */
+  unhealthyThreshold?: number;
+  /**
+   * Statuses that pass. Each entry is a code (`204`), an inclusive range string
+   * (`"200-399"`), or Envoy's half-open `{ "start": 200, "end": 400 }`; codes 100 to 599.
+   * Default 200 to 399 (`[{ start: 200, end: 400 }]`, the rule Kubernetes HTTP probes
+   * use; redirects are not followed). Envoy: `expected_statuses`, default 200 only.
+   */
+  expectedStatuses?: Array<number | string | StatusRange>;
+  /** `GET` or `HEAD`. Default `"GET"`. Envoy: `http_health_check.method`, default GET. */
+  method?: 'GET' | 'HEAD';
+  /**
+   * Host header sent. Default: the service's logical host (the name callers use, as
+   * given to {@link HealthChecker}). Envoy: `http_health_check.host`, default the
+   * cluster's name.
+   */
+  host?: string;
+}
+
+/** Validated health check settings, durations in milliseconds (see {@link HealthCheckSpec} for each field). */
+export interface HealthCheckSettings {
+  /** Path requested, starting with `/`. */
+  readonly path: string;
+  /** Wait between checks of one endpoint, in ms (before jitter). */
+  readonly intervalMs: number;
+  /** Jitter as a fraction of the interval, 0..1. */
+  readonly jitter: number;
+  /** Time allowed for one check, in ms. */
+  readonly timeoutMs: number;
+  /** Consecutive passes that mark an unhealthy endpoint healthy. */
+  readonly healthyThreshold: number;
+  /** Consecutive failures that mark a healthy endpoint unhealthy. */
+  readonly unhealthyThreshold: number;
+  /** Passing statuses, as half-open ranges. */
+  readonly expectedStatuses: readonly StatusRange[];
+  /** Request method. */
+  readonly method: 'GET' | 'HEAD';
+  /** Host header; undefined means the service's logical host. */
+  readonly host: string | undefined;
+}
+
+const FIELDS = ['path', 'interval', 'jitter', 'timeout', 'healthyThreshold', 'unhealthyThreshold', 'expectedStatuses', 'method', 'host'] as const;
+const DURATION = /^\d+(\.\d+)?(h|m|s|ms|us|µs|ns)$/;
+/** 24 h: keeps `interval × (1 + jitter)` far below Node's timer limit (2^31 − 1 ms). */
+const MAX_MS = 86_400_000;
+
+const durationMs = (example: string) =>
+  z
+    .string({ error: `a duration from 1ms to 24h such as "${example}"` })
+    .refine((d) => DURATION.test(d) && durationToMs(d) >= 1 && durationToMs(d) <= MAX_MS, {
+      error: `a duration from 1ms to 24h such as "${example}"`,
+    })
+    .transform((d) => durationToMs(d));
+
+const threshold = (example: number) => {
+  const error = `a whole number >= 1, such as ${example}`;
+  return z.number({ error }).int({ error }).min(1, { error });
+};
+
+const STATUS_WORDS =
+  'a status code such as 204, an inclusive range such as "200-399", or a half-open range such as {"start": 200, "end": 400}, with codes from 100 to 599';
+
+/** One `expectedStatuses` entry, in any of its three spellings, as a half-open range. */
+const statusEntry = z.unknown().transform((value, ctx): StatusRange => {
+  const range = readStatusEntry(value);
+  if (range) return range;
+  ctx.issues.push({ code: 'custom', message: STATUS_WORDS, input: value });
+  return z.NEVER;
+});
+
+function readStatusEntry(value: unknown): StatusRange | undefined {
+  const code = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 100 && n <= 599;
+  if (code(value)) return { start: value, end: value + 1 };
+  if (typeof value === 'string') {
+    const match = /^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$/.exec(value);
+    if (!match) return undefined;
+    const start = Number(match[1]);
+    const last = match[2] === undefined ? start : Number(match[2]);
+    return code(start) && code(last) && start <= last ? { start, end: last + 1 } : undefined;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const { start, end } = value as { start?: unknown; end?: unknown };
+    if (keys.length !== 2 || !code(start) || typeof end !== 'number' || !Number.isInteger(end) || end > 600 || end <= start) return undefined;
+    return { start, end };
+  }
+  return undefined;
+}
+
+const specSchema = z
+  .strictObject(
+    {
+      path: z
+        .string({ error: 'a path starting with "/", such as "/healthz"' })
+        .regex(/^\/[\x21-\x7e]*$/, { error: 'a path starting with "/" without spaces, such as "/healthz"' })
+        .default('/healthz'),
+      interval: durationMs('10s').default(10_000),
+      jitter: z
+        .number({ error: 'a fraction of interval from 0 to 1, such as 0.1' })
+        .min(0, { error: 'a fraction of interval from 0 to 1, such as 0.1' })
+        .max(1, { error: 'a fraction of interval from 0 to 1, such as 0.1' })
+        .default(0.1),
+      timeout: durationMs('1s').default(1000),
+      healthyThreshold: threshold(2).default(2),
+      unhealthyThreshold: threshold(3).default(3),
+      expectedStatuses: z
+        .array(statusEntry, { error: 'a list of status codes and ranges, such as [200, "300-399"]' })
+        .min(1, { error: 'at least one status code or range, such as [200]' })
+        .default([{ start: 200, end: 400 }]),
+      method: z.enum(['GET', 'HEAD']).default('GET'),
+      host: z
+        .string({ error: 'a Host header value such as "reviews" or "reviews.default.svc.cluster.local:9080"' })
+        .regex(/^[\x21-\x7e]+$/, { error: 'a Host header value without spaces, such as "reviews" or "reviews.default.svc.cluster.local:9080"' })
+        .optional(),
+    },
+    { error: 'a JSON object of health check settings, such as {"path": "/healthz", "interval": "10s"}' },
+  )
+  .transform(
+    (s): HealthCheckSettings => ({
+      path: s.path,
+      intervalMs: s.interval,
+      jitter: s.jitter,
+      timeoutMs: s.timeout,
+      healthyThreshold: s.healthyThreshold,
+      unhealthyThreshold: s.unhealthyThreshold,
+      expectedStatuses: s.expectedStatuses,
+      method: s.method,
+      host: s.host,
+    }),
+  );
+
+/**
+ * Validates health check settings and fills in the defaults (see {@link HealthCheckSpec}).
+ *
+ * @param spec the annotation's value: a JSON string, or the object it parses to
+ * @param where who holds the settings, starting every problem line, e.g.
+ *   `DestinationRule/reviews (config[0]): metadata.annotations.proxyless.dev/health-check`
+ * @throws InvalidConfigError with one line per problem: `where: field: value (expected: ...)`
+ */
+export function healthCheckSettings(spec: unknown, where: string): HealthCheckSettings {
+  let value = spec;
+  if (typeof spec === 'string') {
+    try {
+      value = JSON.parse(spec) as unknown;
+    } catch (error) {
+      throw new InvalidConfigError([
+        `${where}: ${formatValue(spec)} (expected: JSON such as {"path": "/healthz", "interval": "10s"}; ${(error as Error).message})`,
+      ]);
+    }
+  }
+  const result = specSchema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const lines = formatIssues(result.error.issues, '', (path) => (path.length === 0 ? FIELDS : undefined));
+  throw new InvalidConfigError(lines.map((line) => `${where}: ${line.startsWith('(root): ') ? line.slice('(root): '.length) : line}`));
+}
+
+/** The settings an empty spec (`{}`) gives. */
+export const DEFAULT_HEALTH_CHECK_SETTINGS: HealthCheckSettings = Object.freeze(healthCheckSettings({}, 'defaults'));
+
+/** What a health checker needs from an endpoint; it writes `healthy`. */
+export interface HealthCheckedEndpoint {
+  /** Identity, `address:port`; an endpoint given again with the same key keeps its state. */
+  readonly key: string;
+  /** IP address or host name checked. */
+  readonly address: string;
+  /** TCP port checked. */
+  readonly port: number;
+  /** Written by the checker: false once the endpoint failed its checks. */
+  healthy: boolean;
+}
+
+/** A check's verdict with a short description (`status 500 (expected 200-399)`). */
+export interface HealthCheckResult {
+  /** Whether the check passed. */
+  readonly healthy: boolean;
+  /** What was seen, for {@link HealthChecker.status}. */
+  readonly detail?: string | undefined;
+}
+
+/**
+ * A check of one endpoint. Resolving `true` (or `{ healthy: true }`) is a pass;
+ * `false`, `{ healthy: false }`, a rejection or a throw is a failure. `signal` aborts when
+ * the timeout passes or the endpoint is removed; a check still pending at the timeout
+ * counts as failed whether or not it honours the signal.
+ */
+export type HealthCheckFunction<E> = (endpoint: E, signal: AbortSignal) => Promise<boolean | HealthCheckResult>;
+
+/** The timer functions a checker uses (tests inject fakes). Handles with an `unref()` method are unref'd. */
+export interface HealthCheckTimers {
+  /** Runs `callback` once after `ms`; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a timer set by `setTimeout` (a handle already fired or cleared is ignored). */
+  clearTimeout(handle: unknown): void;
+}
+
+/** Options for {@link HealthChecker}. */
+export interface HealthCheckerOptions<E extends HealthCheckedEndpoint> {
+  /** Validated settings, from {@link healthCheckSettings} (or {@link DEFAULT_HEALTH_CHECK_SETTINGS}). */
+  readonly settings: HealthCheckSettings;
+  /** The service's logical host (`reviews`, `reviews.default.svc.cluster.local`): the Host header unless `settings.host` is set, and the name in warnings. */
+  readonly service: string;
+  /** Called each time the checker changes an endpoint's `healthy` (after writing it). Must not throw; an exception is reported as a process warning. */
+  readonly onChange?: ((endpoint: E, healthy: boolean) => void) | undefined;
+  /** Replaces the HTTP check (tests; other protocols). Default: an HTTP request per {@link HealthCheckSettings} on the checker's own undici Agent. */
+  readonly check?: HealthCheckFunction<E> | undefined;
+  /** Timer functions. Default: the global `setTimeout` and `clearTimeout`, looked up at each call. */
+  readonly timers?: HealthCheckTimers | undefined;
+  /** Uniform random numbers in [0, 1) for jitter. Default `Math.random`. */
+  readonly random?: (() => number) | undefined;
+  /** Clock for {@link EndpointHealth.lastCheckedAt}, in ms. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
+}
+
+/** One endpoint's health as the checker sees it (a snapshot). */
+export interface EndpointHealth {
+  /** The endpoint's key, `address:port`. */
+  readonly key: string;
+  /** Whether the endpoint counts as healthy. */
+  readonly healthy: boolean;
+  /** Checks completed since the endpoint was added. */
+  readonly checks: number;
+  /** Passing checks in a row (0 after a failure). */
+  readonly consecutivePasses: number;
+  /** Failing checks in a row (0 after a pass). */
+  readonly consecutiveFailures: number;
+  /** When the last check completed (`now()`), or undefined before the first. */
+  readonly lastCheckedAt: number | undefined;
+  /** What the last check saw: `status 200`, `timed out after 1000 ms`, `connect ECONNREFUSED ...`. */
+  readonly lastResult: string | undefined;
+}
+
+/** Per-endpoint checking state. */
+interface Tracked<E> {
+  endpoint: E;
+  healthy: boolean;
+  checks: number;
+  passes: number;
+  failures: number;
+  lastCheckedAt: number | undefined;
+  lastResult: string | undefined;
+  /** The timer for the next check, while waiting. */
+  next: unknown;
+  /** The timeout timer of the check in flight. */
+  deadline: unknown;
+  /** Aborts the check in flight. */
+  inFlight: AbortController | undefined;
+  /** Set once the endpoint is removed or the checker closed: late results are dropped. */
+  gone: boolean;
+}
+
+const DEFAULT_TIMERS: HealthCheckTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+const settingsShape = z.object({
+  path: z.string().startsWith('/'),
+  intervalMs: z.number().min(1).max(MAX_MS),
+  jitter: z.number().min(0).max(1),
+  timeoutMs: z.number().min(1).max(MAX_MS),
+  healthyThreshold: z.number().int().min(1),
+  unhealthyThreshold: z.number().int().min(1),
+  expectedStatuses: z.array(z.object({ start: z.number().int(), end: z.number().int() })).min(1),
+  method: z.enum(['GET', 'HEAD']),
+  host: z.string().min(1).optional(),
+});
+
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: 'a function' });
+
+const optionsShape = z.object({
+  settings: settingsShape,
+  service: z.string().min(1),
+  onChange: fn.optional(),
+  check: fn.optional(),
+  timers: z.object({ setTimeout: fn, clearTimeout: fn }).optional(),
+  random: fn.optional(),
+  now: fn.optional(),
+});
+
+/**
+ * Active health checks for the endpoints of one service.
+ *
+ * Each endpoint is checked on its own timer: the first check runs `interval × U·jitter`
+ * after the endpoint is added, each next one `interval × (1 + U·jitter)` after the
+ * previous one ended (so one endpoint never has two checks in flight). A check that has
+ * not answered within `timeout` is aborted and fails.
+ *
+ * **New endpoints start healthy, and their first check decides.** Envoy marks a host it
+ * health-checks as failed until its first check passes (and during cluster warming waits
+ * for that round); one pass then makes it healthy without `healthyThreshold`. Here an
+ * endpoint takes traffic as soon as discovery reports it, because an in-process mesh has
+ * no warming phase and starting unhealthy would make the first requests after start-up
+ * wait or fail. To keep Envoy's outcome, the endpoint's first check settles its state at
+ * once: a first failure marks it unhealthy without waiting for `unhealthyThreshold`. A
+ * dead endpoint therefore takes traffic for at most `interval × jitter + timeout` (2 s
+ * with the defaults; passive outlier detection and connect-failure retries cover that
+ * window). From then on, `unhealthyThreshold` failures in a row mark it unhealthy and
+ * `healthyThreshold` passes in a row healthy again.
+ *
+ * The checker writes `endpoint.healthy` and calls `onChange` on every change; it does
+ * not touch anything else (whoever owns the endpoints decides what unhealthy means for
+ * balancing). Checks go through the checker's own undici Agent, never the mesh. Timers
+ * are unref'd: a checker never keeps a process alive. {@link close} stops everything.
+ *
+ * @typeParam E the endpoint type; the checker keeps the objects given and writes their `healthy`
+ */
+export class HealthChecker<E extends HealthCheckedEndpoint> {
+  readonly #settings: HealthCheckSettings;
+  readonly #service: string;
+  readonly #onChange: ((endpoint: E, healthy: boolean) => void) | undefined;
+  readonly #check: HealthCheckFunction<E>;
+  readonly #timers: HealthCheckTimers;
+  readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #tracked = new Map<string, Tracked<E>>();
+  #agent: Dispatcher | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @throws InvalidOptionError when the options are not as documented in {@link HealthCheckerOptions} */
+  constructor(options: HealthCheckerOptions<E>) {
+    const checked = checkWithSchema(optionsShape, options);
+    if (!checked.ok) throw new InvalidOptionError('HealthChecker', checked.problems);
+    this.#settings = options.settings;
+    this.#service = options.service;
+    this.#onChange = options.onChange;
+    this.#timers = options.timers ?? DEFAULT_TIMERS;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
+    const hostHeader = options.settings.host ?? options.service;
+    this.#check =
+      options.check ??
+      ((endpoint, signal) => httpHealthCheck((this.#agent ??= healthCheckAgent()), this.#settings, hostHeader, endpoint, signal));
+  }
+
+  /** The settings in force. */
+  get settings(): HealthCheckSettings {
+    return this.#settings;
+  }
+
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Makes `endpoints` the set checked (keys compared, as discovery updates arrive).
+   * Endpoints not seen before are set healthy and scheduled for a first check; those
+   * known keep their state (a new object with a known key takes it over, `healthy`
+   * written onto it); those missing stop being checked, an in-flight check aborted and
+   * its result dropped. Does nothing after {@link close}.
+   */
+  setEndpoints(endpoints: Iterable<E>): void {
+    if (this.closed) return;
+    const seen = new Set<string>();
+    for (const endpoint of endpoints) {
+      seen.add(endpoint.key);
+      const tracked = this.#tracked.get(endpoint.key);
+      if (!tracked) {
+        this.#adopt(endpoint);
+      } else if (tracked.endpoint !== endpoint) {
+        tracked.endpoint = endpoint;
+        if (endpoint.healthy !== tracked.healthy) this.#write(tracked);
+      }
+    }
+    for (const [key, tracked] of this.#tracked) {
+      if (!seen.has(key)) {
+        this.#stop(tracked);
+        this.#tracked.delete(key);
+      }
+    }
+  }
+
+  /** A snapshot of every endpoint checked, in the order they were added. */
+  status(): EndpointHealth[] {
+    return [...this.#tracked.values()].map((t) => ({
+      key: t.endpoint.key,
+      healthy: t.healthy,
+      checks: t.checks,
+      consecutivePasses: t.passes,
+      consecutiveFailures: t.failures,
+      lastCheckedAt: t.lastCheckedAt,
+      lastResult: t.lastResult,
+    }));
+  }
+
+  /**
+   * Stops every timer, aborts checks in flight (their results are dropped, `healthy` is
+   * left as it is) and closes the checker's undici Agent. Idempotent: every call returns
+   * the same promise.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    for (const tracked of this.#tracked.values()) this.#stop(tracked);
+    this.#tracked.clear();
+    const agent = this.#agent;
+    this.#agent = undefined;
+    this.#closing = agent ? agent.destroy().catch(() => undefined) : Promise.resolve();
+    return this.#closing;
+  }
+
+  #adopt(endpoint: E): void {
+    const tracked: Tracked<E> = {
+      endpoint,
+      healthy: true,
+      checks: 0,
+      passes: 0,
+      failures: 0,
+      lastCheckedAt: undefined,
+      lastResult: undefined,
+      next: undefined,
+      deadline: undefined,
+      inFlight: undefined,
+      gone: false,
+    };
+    this.#tracked.set(endpoint.key, tracked);
+    if (endpoint.healthy !== true) this.#write(tracked);
+    this.#schedule(tracked, this.#settings.intervalMs * (this.#random() * this.#settings.jitter));
+  }
+
+  #schedule(tracked: Tracked<E>, ms: number): void {
+    tracked.next = this.#timer(() => {
+      tracked.next = undefined;
+      this.#run(tracked);
+    }, ms);
+  }
+
+  #run(tracked: Tracked<E>): void {
+    if (tracked.gone) return;
+    const controller = new AbortController();
+    tracked.inFlight = controller;
+    let settled = false;
+    const finish = (healthy: boolean, detail: string): void => {
+      if (settled) return;
+      settled = true;
+      if (tracked.deadline !== undefined) this.#timers.clearTimeout(tracked.deadline);
+      tracked.deadline = undefined;
+      tracked.inFlight = undefined;
+      if (tracked.gone) return;
+      this.#record(tracked, healthy, detail);
+      if (tracked.gone) return; // onChange may have closed the checker or removed the endpoint
+      const { intervalMs, jitter } = this.#settings;
+      // Written so rounding never takes it past interval × (1 + jitter).
+      this.#schedule(tracked, intervalMs * (1 + this.#random() * jitter));
+    };
+    const timeoutMs = this.#settings.timeoutMs;
+    tracked.deadline = this.#timer(() => {
+      tracked.deadline = undefined;
+      const detail = `timed out after ${timeoutMs} ms`;
+      controller.abort(new Error(`health check of ${tracked.endpoint.key} (${this.#service}) ${detail}`));
+      finish(false, detail);
+    }, timeoutMs);
+    let pending: Promise<boolean | HealthCheckResult>;
+    try {
+      pending = Promise.resolve(this.#check(tracked.endpoint, controller.signal));
+    } catch (error) {
+      pending = Promise.reject(error as Error);
+    }
+    pending.then(
+      (result) => {
+        if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed');
+        else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'));
+      },
+      (error: unknown) => finish(false, describeError(error)),
+    );
+  }
+
+  #record(tracked: Tracked<E>, passed: boolean, detail: string): void {
+    tracked.checks++;
+    tracked.lastCheckedAt = this.#now();
+    tracked.lastResult = detail;
+    const first = tracked.checks === 1;
+    if (passed) {
+      tracked.failures = 0;
+      tracked.passes++;
+      if (!tracked.healthy && tracked.passes >= this.#settings.healthyThreshold) {
+        tracked.healthy = true;
+        this.#write(tracked);
+      }
+    } else {
+      tracked.passes = 0;
+      tracked.failures++;
+      if (tracked.healthy && (first || tracked.failures >= this.#settings.unhealthyThreshold)) {
+        tracked.healthy = false;
+        this.#write(tracked);
+      }
+    }
+  }
+
+  /** Writes the tracked state onto the endpoint and tells `onChange`. */
+  #write(tracked: Tracked<E>): void {
+    const endpoint = tracked.endpoint;
+    endpoint.healthy = tracked.healthy;
+    if (!this.#onChange) return;
+    try {
+      this.#onChange(endpoint, tracked.healthy);
+    } catch (error) {
+      process.emitWarning(
+        `health checker for "${this.#service}": onChange threw for ${endpoint.key} (healthy: ${tracked.healthy}); checks go on: ${describeError(error)}`,
+        { code: 'PROXYLESS_W_HEALTH_CHECK_CALLBACK' },
+      );
+    }
+  }
+
+  #stop(tracked: Tracked<E>): void {
+    tracked.gone = true;
+    if (tracked.next !== undefined) this.#timers.clearTimeout(tracked.next);
+    if (tracked.deadline !== undefined) this.#timers.clearTimeout(tracked.deadline);
+    tracked.next = tracked.deadline = undefined;
+    tracked.inFlight?.abort(new Error(`health check of ${tracked.endpoint.key} (${this.#service}) stopped: endpoint removed or checker closed`));
+    tracked.inFlight = undefined;
+  }
+
+  #timer(callback: () => void, ms: number): unknown {
+    const handle = this.#timers.setTimeout(callback, ms);
+    (handle as { unref?: () => void } | undefined)?.unref?.();
+    return handle;
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message || (error instanceof AggregateError ? error.errors.map((e: unknown) => describeError(e)).join('; ') : '');
+    if (message) return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+    return typeof code === 'string' ? code : error.name;
+  }
+  return String(error);
+}
