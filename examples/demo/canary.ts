@@ -1,9 +1,9 @@
-// The demo's last phase: a canary rolled out by editing a YAML file, as one would in a
-// cluster. Two new replicas labelled `version: v2` join the fast `v1` ones; the mesh is
-// created with `config: <path of a YAML file>` (canary.yaml: subsets v1 and v2, a
-// VirtualService splitting 90/10) and watches it. While traffic runs the demo rewrites
-// the file to 50/50, then 0/100; each `configApplied` event starts a new row of the
-// table, which shows the share each version actually served and the failed requests.
+// The demo's canary phase: a new version rolled out by editing a YAML file, as one
+// would in a cluster. Two new replicas labelled `version: v2` join the fast `v1` ones;
+// the mesh is created with `config: <path of a YAML file>` (canary.yaml: subsets v1 and
+// v2, a VirtualService splitting 90/10) and watches it. While traffic runs the demo
+// rewrites the file to 50/50, then 0/100; each `configApplied` event starts a new row of
+// the table, which shows the share each version actually served and the failed requests.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';

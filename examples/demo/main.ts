@@ -1,21 +1,27 @@
 // proxyless demo: the same traffic through each load balancer in turn, then a canary
-// rolled out by editing YAML.
+// rolled out by editing YAML, then discovery from a real DNS server and from etcd.
 //
 // One logical service, `reviews`, has a few fast replicas and one slow one (real HTTP
 // servers on 127.0.0.1). A fixed number of callers send requests to http://reviews/
 // through the mesh; only the DestinationRule changes between phases. Watch where the
 // requests go and what that does to latency: balancers that ignore latency keep
 // feeding the slow replica; the default (P2C over Peak EWMA) learns to avoid it.
-// Last, two `version: v2` replicas join and a watched YAML file (canary.yaml) shifts
+// Next, two `version: v2` replicas join and a watched YAML file (canary.yaml) shifts
 // the traffic to them, 90/10 → 50/50 → 0/100, without a failed request (canary.ts).
+// Then the mesh finds the replicas in a local dnsmasq's SRV records (the split follows
+// their weights) and in a local etcd where they register themselves; one deregisters
+// and its traffic stops (discovery-phase.ts). Each of those runs only when its server
+// is installed (Debian: dnsmasq-base, etcd-server); otherwise it says how to get it.
 //
-//   npm run demo                               # about 50 s; Ctrl-C stops early
+//   npm run demo                               # under a minute; Ctrl-C stops early
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo
 //
-// Environment: DEMO_SECONDS_PER_BALANCER (7), DEMO_SECONDS_PER_CANARY_STEP (4, or
+// Environment: DEMO_SECONDS_PER_BALANCER (6), DEMO_SECONDS_PER_CANARY_STEP (3.5, or
+// DEMO_SECONDS_PER_BALANCER if shorter), DEMO_SECONDS_PER_DISCOVERY (3, or
 // DEMO_SECONDS_PER_BALANCER if shorter), DEMO_CONCURRENCY (16), DEMO_FAST_REPLICAS (4),
 // DEMO_SLOW_EXTRA_MS (50), DEMO_USERS (300: distinct values of the hashed header),
-// NO_COLOR.
+// DNSMASQ_BIN and ETCD_BIN (where dnsmasq and etcd are, default dnsmasq on PATH or in
+// /usr/sbin, and /usr/bin/etcd), NO_COLOR.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, staticEndpoints, type DestinationRule, type Mesh } from 'proxyless';
 import { startReplicas, type Replica } from './backends.js';
@@ -23,6 +29,8 @@ import { BALANCERS, SERVICE, type BalancerChoice } from './balancers.js';
 import { runCanary } from './canary.js';
 import { ROLLOUT } from './canary-config.js';
 import type { CanaryReport } from './canary-stats.js';
+import { runDiscovery, type DiscoveryReport } from './discovery-phase.js';
+import { discoverySummary } from './discovery-table.js';
 import { runLoad } from './load.js';
 import { Screen } from './screen.js';
 import { PhaseStats, type PhaseReport } from './stats.js';
@@ -32,6 +40,7 @@ import { columnNotes, renderPhase, renderSummary, type Style } from './table.js'
 interface DemoOptions {
   secondsPerBalancer: number;
   secondsPerCanaryStep: number;
+  secondsPerDiscovery: number;
   concurrency: number;
   fastReplicas: number;
   slowExtraMs: number;
@@ -63,7 +72,8 @@ async function main(): Promise<void> {
   const screen = new Screen(process.stdout, process.env);
   const style: Style = { color: screen.color };
 
-  // First Ctrl-C: stop the traffic, clean up, print what we have, exit 0.
+  // First Ctrl-C (or SIGTERM): stop the traffic, clean up (the replicas, dnsmasq, etcd,
+  // temp files), print what we have, exit 0.
   // Another one a second or more later: give up at once. One key press often arrives
   // more than once within milliseconds (the terminal signals every process in the
   // group, and `npm run` and tsx forward it to their child as well): those are ignored.
@@ -79,10 +89,12 @@ async function main(): Promise<void> {
     process.exit(130);
   };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
 
   let replicas: Replica[] = [];
   const reports: PhaseReport[] = [];
   let canary: CanaryReport | undefined;
+  let discovery: DiscoveryReport | undefined;
   try {
     replicas = await startReplicas({
       fast: options.fastReplicas,
@@ -111,12 +123,28 @@ async function main(): Promise<void> {
         interrupted: interrupt.signal,
       });
     }
+    if (!interrupt.signal.aborted) {
+      discovery = await runDiscovery({
+        replicas: replicas.filter((r) => !r.slow),
+        seconds: options.secondsPerDiscovery,
+        concurrency: options.concurrency,
+        distinctUsers: options.distinctUsers,
+        tickMs: TICK_MS,
+        screen,
+        style,
+        interrupted: interrupt.signal,
+      });
+    }
   } finally {
     await Promise.all(replicas.map((r) => r.close()));
     const headline =
       `${options.fastReplicas} fast replicas (${BASE_MS}–${BASE_MS + JITTER_MS} ms), 1 slow (+${options.slowExtraMs} ms), ` +
       `${options.concurrency} callers, ${options.secondsPerBalancer} s each`;
-    screen.print(renderSummary(reports, headline, style, canary));
+    screen.print([
+      ...renderSummary(reports, headline, style, canary),
+      ...(discovery ? discoverySummary(discovery) : []),
+      `Total: ${(performance.now() / 1000).toFixed(1)} s`,
+    ]);
     screen.restore();
     // After Ctrl-C, stay up until the forwarded copies of the signal have come: tsx
     // forwards it when its child has not acknowledged it within 30 ms, and exits with
@@ -194,7 +222,8 @@ function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
   lines.push(
     `${options.concurrency} callers send requests to http://${SERVICE}/ through the mesh,`,
     `${options.secondsPerBalancer} s per balancer, after a ${WARM_UP_MS} ms warm-up; then a canary driven by`,
-    `a YAML file (${ROLLOUT.length} × ${options.secondsPerCanaryStep} s). Ctrl-C stops early.`,
+    `a YAML file (${ROLLOUT.length} × ${options.secondsPerCanaryStep} s); then discovery from DNS SRV records (dnsmasq)`,
+    `and from etcd (${options.secondsPerDiscovery} s each). Ctrl-C stops early.`,
     ...columnNotes({ color: false }),
     '',
   );
@@ -203,10 +232,11 @@ function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
 
 /** Reads the DEMO_* variables; a bad value ends the demo with a message naming it. */
 function readOptions(env: NodeJS.ProcessEnv): DemoOptions {
-  const secondsPerBalancer = numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 7, { min: 0.1, max: 3600 });
+  const secondsPerBalancer = numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 6, { min: 0.1, max: 3600 });
   return {
     secondsPerBalancer,
-    secondsPerCanaryStep: numberFrom(env, 'DEMO_SECONDS_PER_CANARY_STEP', Math.min(4, secondsPerBalancer), { min: 0.1, max: 3600 }),
+    secondsPerCanaryStep: numberFrom(env, 'DEMO_SECONDS_PER_CANARY_STEP', Math.min(3.5, secondsPerBalancer), { min: 0.1, max: 3600 }),
+    secondsPerDiscovery: numberFrom(env, 'DEMO_SECONDS_PER_DISCOVERY', Math.min(3, secondsPerBalancer), { min: 0.1, max: 3600 }),
     concurrency: numberFrom(env, 'DEMO_CONCURRENCY', 16, { min: 1, max: 1000, integer: true }),
     fastReplicas: numberFrom(env, 'DEMO_FAST_REPLICAS', 4, { min: 1, max: 50, integer: true }),
     slowExtraMs: numberFrom(env, 'DEMO_SLOW_EXTRA_MS', 50, { min: 0, max: 10_000 }),

@@ -43,7 +43,7 @@ function replicaLine(row: ReplicaRow): string {
 }
 
 /** `running 2.5 / 7 s`, `interrupted after 2.5 s` or `7.0 s`. */
-function stateOf(report: Pick<PhaseReport, 'state' | 'elapsedSeconds' | 'plannedSeconds'>): string {
+export function stateOf(report: Pick<PhaseReport, 'state' | 'elapsedSeconds' | 'plannedSeconds'>): string {
   const elapsed = report.elapsedSeconds.toFixed(1);
   if (report.state === 'running') return `running ${elapsed} / ${report.plannedSeconds} s`;
   return report.state === 'interrupted' ? `interrupted after ${elapsed} s` : `${elapsed} s`;
@@ -123,13 +123,13 @@ function canarySummary(report: CanaryReport): string {
   return `  canary from YAML${interrupted}: ${newest} share ${shares}, ${report.failed} failed of ${count(report.requests + report.failed)} requests`;
 }
 
-/** A share as a bar of BAR_WIDTH cells, in eighths of a cell. */
-function bar(share: number): string {
-  const eighths = Math.round(Math.max(0, Math.min(1, share)) * BAR_WIDTH * 8);
+/** A share as a bar of `width` cells, in eighths of a cell. */
+export function bar(share: number, width = BAR_WIDTH): string {
+  const eighths = Math.round(Math.max(0, Math.min(1, share)) * width * 8);
   return '█'.repeat(Math.floor(eighths / 8)) + BLOCKS[eighths % 8];
 }
 
-function count(n: number): string {
+export function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
@@ -143,11 +143,11 @@ function round(n: number): string {
   return String(Math.round(n * 10) / 10);
 }
 
-function percent(share: number): string {
+export function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
-function painter(color: boolean) {
+export function painter(color: boolean) {
   const wrap = (code: string) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   return { bold: wrap('1'), dim: wrap('2'), yellow: wrap('33'), red: wrap('31') };
 }

@@ -3,8 +3,12 @@
 // and show the point of the default balancer: P2C Peak EWMA sends the slow replica a
 // much smaller share of the traffic than round robin does. Its last phase, the canary
 // from YAML, must move the traffic from v1 to v2 by rewriting a watched file, with no
-// failed request.
-import { existsSync } from 'node:fs';
+// failed request. Then discovery: with dnsmasq and etcd installed (CI installs both),
+// the DNS SRV weights 1:2:3 must become the round robin split, and a replica that closes
+// its etcd registration must get no request once the mesh has dropped it, with no
+// failure; dnsmasq, etcd and their temp directories must be gone at the end, Ctrl-C
+// included; a missing server is named with its package and skipped.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, staticEndpoints } from 'proxyless';
@@ -45,7 +49,8 @@ function parseSummary(stdout: string): SummaryRow[] {
 /** The per-balancer tables: balancer name → its replica rows (`fast-1 ...`, `slow-1 ...`). */
 function parseTables(stdout: string): Map<string, string[]> {
   const tables = new Map<string, string[]>();
-  const blocks = stdout.split(/^(?=.+ {2}→ {2}balancer )/m).slice(1);
+  // A table ends at the first empty line (later phases print rows of their own).
+  const blocks = stdout.split(/^(?=.+ {2}→ {2}balancer )/m).slice(1).map((b) => b.split('\n\n')[0]!);
   for (const block of blocks) {
     const name = /→ {2}balancer (\S+)/.exec(block)![1]!;
     tables.set(name, block.split('\n').filter((line) => /^ {2}(fast|slow)-\d+ /.test(line)));
@@ -75,7 +80,8 @@ interface CanaryOutput {
 function parseCanary(stdout: string): CanaryOutput {
   const at = stdout.indexOf('▶ canary from YAML');
   expect(at, 'the demo runs the canary phase').toBeGreaterThanOrEqual(0);
-  const text = stdout.slice(at, stdout.indexOf('\nSummary\n', at));
+  const ends = ['\n▶ discovery', '\nSummary\n'].map((end) => stdout.indexOf(end, at)).filter((i) => i >= 0);
+  const text = stdout.slice(at, Math.min(...ends));
   const configPath = /^ {2}config: (\S+)$/m.exec(text)?.[1];
   expect(configPath, text).toBeDefined();
   const row = /^ {2}\d (createMesh|configApplied) +(\S+) +([\d,]+) +(\d+) {2}.*?([\d.]+)% {2}.*?([\d.]+)%$/gm;
@@ -95,12 +101,140 @@ function parseCanary(stdout: string): CanaryOutput {
   };
 }
 
+/** The DNS part as printed: dnsmasq's pid and directory, the SRV answer, the table. */
+interface DnsOutput {
+  pid: number;
+  dir: string;
+  /** `SRV <priority> <weight> <port> <target>` lines: port → weight. */
+  srv: Map<number, number>;
+  header: string;
+  rows: Array<{ replica: string; port: number; srvWeight: number; meshWeight: string; expected: number; share: number; requests: number }>;
+  sources: string;
+}
+
+/** The text from `▶ <start>` to the next phase's `▶` or the Summary. */
+function section(stdout: string, start: string): string | undefined {
+  const at = stdout.indexOf(`▶ ${start}`);
+  if (at < 0) return undefined;
+  const ends = ['\n▶ ', '\nSummary\n'].map((end) => stdout.indexOf(end, at + 1)).filter((i) => i >= 0);
+  return stdout.slice(at, Math.min(...ends));
+}
+
+const tableHeader = (text: string): string => text.split('\n').find((l) => / requests · .* req\/s · \d+ failed$/.test(l)) ?? '';
+const number = (text: string): number => Number(text.replaceAll(',', ''));
+
+function parseDns(stdout: string): DnsOutput {
+  const text = section(stdout, 'discovery 1/2, DNS:');
+  expect(text, 'the demo runs the DNS part').toBeDefined();
+  const server = /^ {2}dnsmasq \(pid (\d+)\) on 127\.0\.0\.1:\d+, files in (\S+)$/m.exec(text!);
+  expect(server, text).not.toBeNull();
+  const row = /^ {2}(fast-\d+) +(\d+) +(\d+) +(\S+) +([\d.]+)% {2}\S* +([\d.]+)% +([\d,]+)$/gm;
+  return {
+    pid: Number(server![1]),
+    dir: server![2]!,
+    srv: new Map([...text!.matchAll(/^ {4}SRV 0 (\d+) (\d+) \S+ {2}→ A 127\.0\.0\.1$/gm)].map((m) => [Number(m[2]), Number(m[1])])),
+    header: tableHeader(text!),
+    rows: [...text!.matchAll(row)].map((m) => ({
+      replica: m[1]!,
+      port: Number(m[2]),
+      srvWeight: Number(m[3]),
+      meshWeight: m[4]!,
+      expected: Number(m[5]),
+      share: Number(m[6]),
+      requests: number(m[7]!),
+    })),
+    sources: text!.split('\n').find((l) => l.startsWith('  mesh.sources(): ')) ?? '',
+  };
+}
+
+/** The etcd part as printed: etcd's pid and data directory, the event lines, the table. */
+interface EtcdOutput {
+  text: string;
+  pid: number;
+  dir: string;
+  keys: string[];
+  /** When `registration.close()` was called and when the mesh dropped the endpoint, in s. */
+  closedAt: number | undefined;
+  droppedAt: number | undefined;
+  header: string;
+  rows: Array<{ replica: string; labels: string; before: number; beforeShare: number; after: number | undefined; afterShare: number | undefined; marker: string }>;
+  between: string;
+  sources: string;
+}
+
+function parseEtcd(stdout: string): EtcdOutput {
+  const text = section(stdout, 'discovery 2/2, etcd:');
+  expect(text, 'the demo runs the etcd part').toBeDefined();
+  const pid = /^ {2}etcd [\d.]+ \(pid (\d+)\): 1 member, client URL http:\/\/127\.0\.0\.1:\d+$/m.exec(text!);
+  const dir = /^ {2}data in (\S+)$/m.exec(text!);
+  expect(pid, text).not.toBeNull();
+  expect(dir, text).not.toBeNull();
+  const share = String.raw`\S* +([\d.]+)% +([\d,]+)`;
+  const row = new RegExp(String.raw`^ {2}(fast-\d+) +(\S+) +${share}(?: +${share})?(?: +◀ (.+))?$`, 'gm');
+  return {
+    text: text!,
+    pid: Number(pid![1]),
+    dir: dir![1]!,
+    keys: [...text!.matchAll(/^ {4}(\/services\/reviews\/\S+) {2}127\.0\.0\.1:\d+ {2}labels version=v1$/gm)].map((m) => m[1]!),
+    closedAt: Number(/^ {2}\+([\d.]+) s {2}fast-3: registration\.close\(\): lease revoked, key deleted \(\d+ ms\)$/m.exec(text!)?.[1] ?? Number.NaN) || undefined,
+    droppedAt: Number(/^ {2}\+([\d.]+) s {2}fast-3: the mesh's watch dropped it \d+ ms after close\(\); 2 endpoints left$/m.exec(text!)?.[1] ?? Number.NaN) || undefined,
+    header: tableHeader(text!),
+    rows: [...text!.matchAll(row)].map((m) => ({
+      replica: m[1]!,
+      labels: m[2]!,
+      beforeShare: Number(m[3]),
+      before: number(m[4]!),
+      afterShare: m[5] === undefined ? undefined : Number(m[5]),
+      after: m[6] === undefined ? undefined : number(m[6]),
+      marker: m[7] ?? '',
+    })),
+    between: text!.split('\n').find((l) => l.startsWith('  sent between close() and the drop')) ?? '',
+    sources: text!.split('\n').find((l) => l.startsWith('  mesh.sources(): ')) ?? '',
+  };
+}
+
+/** Processes whose command line contains `text` (Linux: /proc), e.g. a daemon's temp directory. */
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** The temp directories the demo printed for dnsmasq and etcd. */
+function daemonDirs(stdout: string): string[] {
+  return [...stdout.matchAll(/(?:files|data) in (\S*proxyless-demo-(?:dns|etcd)-[^\s/\\]+)/g)].map((m) => m[1]!);
+}
+
+/** Checks that neither a process nor the directory is left of each daemon the demo started. */
+function expectNothingLeft(stdout: string): void {
+  const dirs = daemonDirs(stdout);
+  for (const dir of dirs) {
+    expect(existsSync(dir), `${dir} is removed`).toBe(false);
+    if (process.platform === 'linux') expect(processesMentioning(dir), `no process still uses ${dir}`).toEqual([]);
+  }
+}
+
 describe('examples/demo', () => {
   let run: RunningExample | undefined;
-  afterEach(() => run?.kill());
+  afterEach(() => {
+    run?.kill();
+    // A failed test must not leave dnsmasq or etcd behind: they run in their own process groups.
+    for (const dir of daemonDirs(run?.stdout() ?? '')) {
+      if (process.platform === 'linux') for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+    run = undefined;
+  });
 
   it('prints a table per balancer and a summary, ends by itself, and P2C Peak EWMA starves the slow replica', async () => {
-    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '1.5', DEMO_SECONDS_PER_CANARY_STEP: '1.5' });
+    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '1.5', DEMO_SECONDS_PER_CANARY_STEP: '1.5', DEMO_SECONDS_PER_DISCOVERY: '2' });
     const exit = await run.exit(90_000);
     const stdout = run.stdout();
     expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
@@ -167,6 +301,67 @@ describe('examples/demo', () => {
     expect(third).toBeGreaterThanOrEqual(99);
     expect(canary.header).toMatch(/ · 0 failed$/);
     expect(stdout).toMatch(/^ {2}canary from YAML: v2 share [\d.]+% → [\d.]+% → 100\.0%, 0 failed of [\d,]+ requests$/m);
+
+    // Discovery, DNS: dnsmasq serves SRV records with weights 1, 2, 3 for three replicas;
+    // the mesh takes them as endpoint weights and round robin splits 1/6, 2/6, 3/6.
+    const dns = parseDns(stdout);
+    expect(dns.rows.map((r) => [r.replica, r.srvWeight, r.meshWeight])).toEqual([
+      ['fast-1', 1, '1'],
+      ['fast-2', 2, '2'],
+      ['fast-3', 3, '3'],
+    ]);
+    for (const r of dns.rows) expect(dns.srv.get(r.port), `dnsmasq's SRV answer for port ${r.port}`).toBe(r.srvWeight);
+    expect(dns.header).toMatch(/ · 0 failed$/);
+    const dnsRequests = dns.rows.reduce((sum, r) => sum + r.requests, 0);
+    expect(dnsRequests).toBeGreaterThan(300);
+    for (const r of dns.rows) {
+      expect(r.expected).toBeCloseTo((100 * r.srvWeight) / 6, 1);
+      // Weighted round robin is exact up to one cycle; generous margins all the same.
+      expect(Math.abs(r.share - r.expected), r.replica).toBeLessThan(3);
+      expect(Math.abs((100 * r.requests) / dnsRequests - r.expected), r.replica).toBeLessThan(3);
+    }
+    expect(dns.sources).toMatch(/^ {2}mesh\.sources\(\): dns\(127\.0\.0\.1:\d+\) · ready: true · [1-9]\d* queries, 0 failed · 3 endpoints$/);
+    expect(stdout).toMatch(/^ {2}discovery, DNS SRV: weights 1:2:3 → [\d.]+% · [\d.]+% · [\d.]+%, 0 failed of [\d,]+ requests$/m);
+
+    // Discovery, etcd: three replicas register, the mesh finds them; fast-3 closes its
+    // registration halfway, and once the mesh has dropped it, it gets no request.
+    const etcd = parseEtcd(stdout);
+    expect(etcd.keys).toEqual(['/services/reviews/fast-1', '/services/reviews/fast-2', '/services/reviews/fast-3']);
+    expect(etcd.closedAt, etcd.text).toBeDefined();
+    expect(etcd.droppedAt, etcd.text).toBeDefined();
+    expect(etcd.droppedAt!).toBeGreaterThanOrEqual(etcd.closedAt!);
+    expect(etcd.droppedAt! - etcd.closedAt!, 'the watch is quick').toBeLessThan(1);
+    expect(etcd.header).toMatch(/ · 0 failed$/);
+    expect(etcd.rows.map((r) => [r.replica, r.labels, r.marker])).toEqual([
+      ['fast-1', 'version=v1', ''],
+      ['fast-2', 'version=v1', ''],
+      ['fast-3', 'version=v1', 'deregistered'],
+    ]);
+    for (const r of etcd.rows) {
+      expect(r.before, r.replica).toBeGreaterThan(50);
+      expect(Math.abs(r.beforeShare - 100 / 3), r.replica).toBeLessThan(5);
+    }
+    const [stays1, stays2, leaves] = etcd.rows;
+    expect(leaves!.after, 'requests to the deregistered replica after the drop').toBe(0);
+    expect(leaves!.afterShare).toBe(0);
+    for (const r of [stays1!, stays2!]) {
+      expect(r.after, r.replica).toBeGreaterThan(50);
+      expect(Math.abs(r.afterShare! - 50), r.replica).toBeLessThan(5);
+    }
+    expect(etcd.between).toMatch(/^ {2}sent between close\(\) and the drop \(\d+ ms\): [\d,]+ requests, [\d,]+ to fast-3$/);
+    expect(etcd.sources).toBe('  mesh.sources(): etcd(/services) · ready: true · 1 service · 2 endpoints');
+    expect(stdout).toMatch(/^ {2}discovery, etcd: fast-3 [\d.]+% → 0\.0% after deregistering, 0 failed of [\d,]+ requests$/m);
+
+    // dnsmasq and etcd are stopped and their temp directories removed.
+    expect(daemonDirs(stdout)).toEqual([dns.dir, etcd.dir]);
+    expectNothingLeft(stdout);
+    expect(() => process.kill(dns.pid, 0)).toThrow();
+    expect(() => process.kill(etcd.pid, 0)).toThrow();
+
+    const total = /^Total: ([\d.]+) s$/m.exec(stdout);
+    expect(total, 'the demo prints its total time last').not.toBeNull();
+    expect(stdout.trimEnd().endsWith(total![0])).toBe(true);
+    expect(Number(total![1])).toBeLessThan(60);
   }, 120_000);
 
   it('ships canary.yaml as valid Istio config that routes 90/10, and fills in any weights', async () => {
@@ -235,5 +430,73 @@ describe('examples/demo', () => {
     expect(canary.rows[0]).toMatchObject({ cause: 'createMesh', split: '90/10', failed: 0 });
     expect(parseSummary(stdout).map((r) => r.balancer)).toEqual(BALANCERS);
     expect(stdout).toMatch(/^ {2}canary from YAML \(interrupted\): v2 share [\d.]+%, 0 failed of [\d,]+ requests$/m);
+    expect(stdout).not.toContain('▶ discovery');
+  }, 120_000);
+
+  it('on Ctrl-C during the DNS part: stops dnsmasq, removes its directory, skips etcd, exits 0', async () => {
+    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '0.3', DEMO_SECONDS_PER_DISCOVERY: '10' });
+    await run.waitForOutput(/^ {2}mesh\.services\(\): reviews\.demo\.svc\.cluster\.local, 3 endpoints/m, 60_000);
+    await sleep(1000);
+    run.signalGroup('SIGINT');
+    const exit = await run.exit(20_000);
+    const stdout = run.stdout();
+    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
+    expect(run.stderr()).toBe('');
+
+    const stoppedAfter = /^discovery: DNS SRV {2}→ {2}reviews\.demo\.svc\.cluster\.local \(round-robin\) {2}\[interrupted after (\d+\.\d) s\]$/m.exec(stdout);
+    expect(stoppedAfter, stdout).not.toBeNull();
+    expect(Number(stoppedAfter![1])).toBeLessThan(9);
+    expect(parseDns(stdout).header).toMatch(/ · 0 failed$/);
+    expect(stdout).not.toContain('▶ discovery 2/2');
+    expect(stdout).toMatch(/^ {2}discovery, DNS SRV \(interrupted\): weights 1:2:3 → .*, 0 failed of [\d,]+ requests$/m);
+    expect(stdout).not.toContain('discovery, etcd');
+    expect(daemonDirs(stdout)).toHaveLength(1);
+    expectNothingLeft(stdout);
+    expect(stdout).toMatch(/^Total: [\d.]+ s$/m);
+  }, 120_000);
+
+  it('on Ctrl-C during the etcd part: stops etcd, removes its data, exits 0; without dnsmasq, says how to install it', async () => {
+    run = startExample(DEMO, {
+      DEMO_SECONDS_PER_BALANCER: '0.3',
+      DEMO_SECONDS_PER_DISCOVERY: '10',
+      DNSMASQ_BIN: '/nonexistent/dnsmasq',
+    });
+    await run.waitForOutput(/Halfway, fast-3 deregisters/, 60_000);
+    await sleep(1000);
+    run.signalGroup('SIGINT');
+    const exit = await run.exit(20_000);
+    const stdout = run.stdout();
+    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
+    expect(run.stderr()).toBe('');
+
+    expect(stdout).toContain('▶ discovery 1/2, DNS: skipped, dnsmasq is not installed. To see it: sudo apt-get install dnsmasq-base\n');
+    expect(stdout).toMatch(/^ {2}discovery, DNS SRV: skipped \(dnsmasq is not installed\)$/m);
+    const etcd = parseEtcd(stdout);
+    expect(etcd.text).toMatch(/^discovery: etcd {2}→ {2}reviews\.default\.svc\.cluster\.local \(round-robin\) {2}\[interrupted after \d\.\d s\]$/m);
+    expect(etcd.closedAt).toBeUndefined(); // Ctrl-C came before the halfway point
+    expect(etcd.header).toMatch(/ · 0 failed$/);
+    expect(etcd.rows.map((r) => r.marker)).toEqual(['', '', 'deregisters halfway']);
+    expect(stdout).toMatch(/^ {2}discovery, etcd \(interrupted\): fast-3 [\d.]+%, not yet deregistered, 0 failed of [\d,]+ requests$/m);
+    expect(daemonDirs(stdout)).toEqual([etcd.dir]);
+    expectNothingLeft(stdout);
+    expect(() => process.kill(etcd.pid, 0)).toThrow();
+  }, 120_000);
+
+  it('without etcd: says how to install it and skips that part', async () => {
+    run = startExample(DEMO, {
+      DEMO_SECONDS_PER_BALANCER: '0.2',
+      DEMO_SECONDS_PER_DISCOVERY: '0.5',
+      ETCD_BIN: '/nonexistent/etcd',
+    });
+    const exit = await run.exit(60_000);
+    const stdout = run.stdout();
+    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
+    expect(run.stderr()).toBe('');
+    expect(parseDns(stdout).header).toMatch(/ · 0 failed$/);
+    expect(stdout).toContain(
+      '▶ discovery 2/2, etcd: skipped, /nonexistent/etcd is not installed. To see it: sudo apt-get install etcd-server\n',
+    );
+    expect(stdout).toMatch(/^ {2}discovery, etcd: skipped \(\/nonexistent\/etcd is not installed\)$/m);
+    expectNothingLeft(stdout);
   }, 120_000);
 });

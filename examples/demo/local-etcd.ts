@@ -1,0 +1,110 @@
+// A local etcd for the discovery phase: one member (Debian package etcd-server) on free
+// ports of 127.0.0.1, its data in a temp directory; and the @proxyless/etcd package,
+// loaded from its sources.
+import { existsSync } from 'node:fs';
+import { registerHooks } from 'node:module';
+import { join } from 'node:path';
+import { DaemonStartError, freePorts, makeTempDir, removeTempDir, startDaemon } from './local-daemon.js';
+
+/** The etcd package's API (packages/etcd/src/index.ts). */
+export type EtcdPackage = typeof import('../../packages/etcd/src/index.js');
+
+/** Where Debian's etcd-server package puts etcd; `ETCD_BIN` overrides it (as in the etcd tests). */
+export const ETCD_PATH = process.env.ETCD_BIN || '/usr/bin/etcd';
+
+/** The etcd binary, or undefined when it is not installed. */
+export function findEtcd(): string | undefined {
+  return existsSync(ETCD_PATH) ? ETCD_PATH : undefined;
+}
+
+/**
+ * Loads @proxyless/etcd from packages/etcd/src. Its modules import 'proxyless', which
+ * Node cannot resolve from packages/etcd (the root package is not in node_modules; its
+ * own code reaches it by self-reference). A resolve hook resolves that one specifier as
+ * the demo does, so both share one copy of proxyless (`CatalogSource` and all).
+ */
+export function loadEtcdPackage(): Promise<EtcdPackage> {
+  if (etcdPackage) return etcdPackage;
+  const asTheDemo = import.meta.url;
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      return nextResolve(specifier, specifier === 'proxyless' ? { ...context, parentURL: asTheDemo } : context);
+    },
+  });
+  return (etcdPackage = import('../../packages/etcd/src/index.js'));
+}
+let etcdPackage: Promise<EtcdPackage> | undefined;
+
+/** A running etcd member. */
+export interface LocalEtcd {
+  readonly pid: number;
+  /** `http://127.0.0.1:<port>`, for `endpoints`. */
+  readonly clientUrl: string;
+  /** Its temp directory (data and nothing else). */
+  readonly dir: string;
+  /** The version it reports, e.g. `3.4.23`. */
+  readonly version: string;
+  /** Stops etcd and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** Starts one etcd member and resolves once its /health says true. */
+export async function startLocalEtcd(binary: string, signal: AbortSignal): Promise<LocalEtcd> {
+  const dir = makeTempDir('proxyless-demo-etcd-');
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const [clientPort, peerPort] = await freePorts(2);
+      const clientUrl = `http://127.0.0.1:${clientPort}`;
+      const peerUrl = `http://127.0.0.1:${peerPort}`;
+      let version = '?';
+      try {
+        const daemon = await startDaemon({
+          name: 'etcd',
+          binary,
+          args: [
+            '--name', 'demo',
+            '--data-dir', join(dir, `data-${attempt}`),
+            '--listen-client-urls', clientUrl,
+            '--advertise-client-urls', clientUrl,
+            '--listen-peer-urls', peerUrl,
+            '--initial-advertise-peer-urls', peerUrl,
+            '--initial-cluster', `demo=${peerUrl}`,
+            '--initial-cluster-state', 'new',
+            '--initial-cluster-token', `proxyless-demo-${process.pid}`,
+            '--logger', 'zap',
+            '--log-level', 'error',
+          ],
+          ready: async () => {
+            try {
+              const health = (await (await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(500) })).json()) as { health?: string };
+              if (health.health !== 'true') return false;
+              const info = (await (await fetch(`${clientUrl}/version`, { signal: AbortSignal.timeout(500) })).json()) as { etcdserver?: string };
+              version = info.etcdserver ?? '?';
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          timeoutMs: 15_000,
+          signal,
+        });
+        return {
+          pid: daemon.pid,
+          clientUrl,
+          dir,
+          version,
+          async stop() {
+            await daemon.stop();
+            removeTempDir(dir);
+          },
+        };
+      } catch (error) {
+        // A port was taken between the check and etcd's bind: try others.
+        if (!(error instanceof DaemonStartError && error.portInUse && attempt < 3)) throw error;
+      }
+    }
+  } catch (error) {
+    removeTempDir(dir);
+    throw error;
+  }
+}
