@@ -6,7 +6,7 @@
  */
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
-export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo } from './mesh/mesh.js';
+export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, CircuitEvent } from './mesh/mesh.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {
@@ -70,3 +70,10 @@ export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
 export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
 export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
 export { formatExplanation } from './route/explain.js';
+export { CircuitOpenError, ServiceBreaker, breakerSettings, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS, CIRCUIT_BREAKER_ANNOTATION } from './policy/circuit-breaker.js';
+export type { BreakerSnapshot, BreakerSettings, BreakerState, BreakerStats, FailCondition, BreakerEvents, BreakerOpenEvent, BreakerHalfOpenEvent, BreakerCloseEvent, BreakerOutcome, BreakerPermit } from './policy/circuit-breaker.js';
+export { HealthChecker, healthCheckSettings, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check.js';
+export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check.js';
+export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier-detection.js';
+export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier-detection.js';
+export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';

@@ -2,9 +2,9 @@
 //
 // The mesh sends every request through two stacks of layers (outermost first):
 //
-//   service stack, once per logical service:   timeout → retry → hedge → limits → balance
-//                                              (route timeout, retries, backup requests,
-//                                              connection-pool limits, pick an endpoint)
+//   service stack, once per logical service:   timeout → retry → hedge → breaker → limits → balance
+//                                              (route timeout, retries, backup requests, circuit
+//                                              breaker, connection-pool limits, pick an endpoint)
 //   endpoint stack, once per endpoint:         load → outlier → pool
 //                                              (tracks load, counts failures, sends)
 //

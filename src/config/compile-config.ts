@@ -4,6 +4,7 @@ import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
 import { annotationValue, retryBudgetSettings } from './extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/circuit-breaker.js';
 import { loadConfig, type ConfigEntry, type MeshConfig } from './load-config.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
@@ -35,6 +36,8 @@ function checkAnnotations(config: MeshConfig): void {
       retryBudgetSettings(resource.metadata.annotations, where);
       const health = annotationValue(resource.metadata.annotations, HEALTH_CHECK_ANNOTATION, where);
       if (health !== undefined) healthCheckSettings(health, where);
+      const breaker = annotationValue(resource.metadata.annotations, CIRCUIT_BREAKER_ANNOTATION, where);
+      if (breaker !== undefined) breakerSettings(breaker, where);
       const policies = [resource.spec.trafficPolicy, ...(resource.spec.subsets ?? []).map((s) => s.trafficPolicy)];
       for (const policy of policies) {
         outlierSettings(policy?.outlierDetection);

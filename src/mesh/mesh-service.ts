@@ -10,6 +10,7 @@ import { kTriedEndpoints, type PolicyOptions } from '../policy/route-policy.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
+import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
@@ -23,6 +24,8 @@ export interface ServiceContext extends EndpointContext {
   buildServiceStack(service: MeshService): Dispatch;
   /** How long a request waits for a first endpoint, in ms. */
   readonly discoveryTimeout: number;
+  /** Called when a service makes a circuit breaker (the mesh forwards its events). */
+  readonly onBreaker?: (service: MeshService, breaker: ServiceBreaker) => void;
   /** Merge every source that knows a service, instead of taking the first. */
   readonly mergeSources?: boolean;
 }
@@ -43,6 +46,8 @@ export interface ServicePolicy {
   readonly outlier?: OutlierSettings | undefined;
   /** Active health check settings (our annotation), if any. */
   readonly healthCheck?: HealthCheckSettings | undefined;
+  /** Service-level circuit breaker settings (our annotation), if any. */
+  readonly breaker?: BreakerSettings | undefined;
 }
 
 /** One source's view of the service. */
@@ -84,6 +89,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.balancer = policy.balancer;
     this.#setOutlier(policy.outlier);
     this.#setHealthCheck(policy.healthCheck);
+    this.#setBreaker(policy.breaker);
     for (const source of sources) {
       const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
       this.#views.push(view);
@@ -185,10 +191,22 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   outlierDetector: OutlierDetector<EndpointState> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #healthChecker: HealthChecker<EndpointState> | undefined;
+  /** The service-level circuit breaker, when the DestinationRule's annotation sets one. */
+  breaker: ServiceBreaker | undefined;
+
+  /** Makes (or drops) the breaker for the settings in force; the context hears its transitions. */
+  #setBreaker(settings: BreakerSettings | undefined): void {
+    this.breaker?.close();
+    this.breaker = undefined;
+    if (!settings) return;
+    this.breaker = new ServiceBreaker(this.name.host, settings);
+    this.#context.onBreaker?.(this, this.breaker);
+  }
 
   /** Starts (or stops) active health checks for the settings in force. */
   #setHealthCheck(settings: HealthCheckSettings | undefined): void {
     this.#healthChecker?.close();
+    this.breaker?.close();
     this.#healthChecker = undefined;
     for (const endpoint of this.#list) endpoint.unhealthy = false;
     if (!settings) return;
@@ -267,6 +285,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     // Envoy also starts outlier state afresh when a cluster's settings change.
     if (outlierChanged) this.#setOutlier(policy.outlier);
     if (JSON.stringify(policy.healthCheck ?? null) !== JSON.stringify(this.#policy.healthCheck ?? null)) this.#setHealthCheck(policy.healthCheck);
+    if (JSON.stringify(policy.breaker ?? null) !== JSON.stringify(this.#policy.breaker ?? null)) this.#setBreaker(policy.breaker);
   }
 
   /** Stops watching, drains every endpoint, and wakes waiting requests. */

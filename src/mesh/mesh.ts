@@ -11,6 +11,7 @@ import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
 import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
+import { breakerLayer, breakerSettings, CIRCUIT_BREAKER_ANNOTATION, type BreakerSnapshot, type ServiceBreaker } from '../policy/circuit-breaker.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -77,6 +78,16 @@ export interface ConfigAppliedInfo {
   readonly warnings: readonly string[];
 }
 
+/** Which service a circuit breaker event is about. */
+export interface CircuitEvent {
+  /** `fqdn:port`. */
+  readonly service: string;
+  /** When it opened (epoch ms), on `circuitOpen`. */
+  readonly openedAt?: number;
+  /** When it will let a probe through (epoch ms), on `circuitOpen`. */
+  readonly retryAt?: number;
+}
+
 /** Typed events of a {@link Mesh}. */
 export interface MeshEvents {
   /** A discovery source reported an error; it keeps serving its last known good set. */
@@ -85,6 +96,12 @@ export interface MeshEvents {
   configError: [error: Error, source: string];
   /** A config change was applied. */
   configApplied: [info: ConfigAppliedInfo];
+  /** A service's circuit breaker opened: tries fail at once until `retryAt`. */
+  circuitOpen: [info: CircuitEvent];
+  /** A breaker lets probe requests through. */
+  circuitHalfOpen: [info: CircuitEvent];
+  /** A breaker closed again. */
+  circuitClose: [info: CircuitEvent];
 }
 
 const MAX_SERVICES = 10_000;
@@ -109,6 +126,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** The latest resources of each file or source, by source. */
   readonly #sourceEntries = new Map<ConfigSource, readonly ConfigEntry[]>();
   readonly #configWatches: Array<{ close(): void }> = [];
+  readonly #breakerSnapshots = new Map<string, unknown>();
   #compiled: CompiledConfig;
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
@@ -140,6 +158,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       timeoutLayer(), // the route timeout and the request's deadline cover every try
       retryLayer(), // each try goes down the rest of the stack, another endpoint if possible
       hedgeLayer(), // a slow try gets a backup on another endpoint (opt-in per VirtualService)
+      breakerLayer((s) => (s as MeshService).breaker), // an open circuit refuses tries at once (opt-in)
       limitsLayer(), // connectionPool overflow fails fast, per try, before an endpoint is picked
       balanceLayer(),
     ]);
@@ -157,6 +176,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       buildEndpointStack: (endpoint: EndpointState) => this.#endpointStack.build(endpoint),
       discoveryTimeout: o.discoveryTimeout,
       mergeSources: o.mergeSources,
+      onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       poolOptions: {
         connections: o.pool.connections,
         keepAliveTimeout: o.pool.keepAliveTimeout,
@@ -255,7 +275,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const retryBudget = rule ? retryBudgetSettings(rule.resource.metadata.annotations, rule.where) : undefined;
     const healthSpec = rule ? annotationValue(rule.resource.metadata.annotations, HEALTH_CHECK_ANNOTATION, rule.where) : undefined;
     const healthCheck = healthSpec === undefined ? undefined : healthCheckSettings(healthSpec, rule!.where);
-    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck };
+    const breakerSpec = rule ? annotationValue(rule.resource.metadata.annotations, CIRCUIT_BREAKER_ANNOTATION, rule.where) : undefined;
+    const breaker = breakerSpec === undefined ? undefined : breakerSettings(breakerSpec, rule!.where);
+    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
     return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), ...common };
   }
@@ -278,6 +300,40 @@ export class Mesh extends EventEmitter<MeshEvents> {
       url,
       init,
     );
+  }
+
+  /** Forwards a breaker's transitions as mesh events, and restores an imported state. */
+  #watchBreaker(service: MeshService, breaker: ServiceBreaker): void {
+    const name = `${service.name.fqdn}:${service.name.port}`;
+    breaker.events.on('open', (e) => void this.emit('circuitOpen', { service: name, openedAt: e.openedAt, retryAt: e.retryAt } satisfies CircuitEvent));
+    breaker.events.on('halfOpen', () => void this.emit('circuitHalfOpen', { service: name }));
+    breaker.events.on('close', () => void this.emit('circuitClose', { service: name }));
+    const saved = this.#breakerSnapshots.get(name);
+    if (saved !== undefined) {
+      this.#breakerSnapshots.delete(name);
+      breaker.importState(saved);
+    }
+  }
+
+  /**
+   * Every circuit breaker's state as JSON, keyed by `fqdn:port`, to save before a
+   * restart and give to {@link Mesh.restoreCircuitBreakers} in the new process.
+   */
+  circuitBreakers(): Record<string, BreakerSnapshot> {
+    const out: Record<string, BreakerSnapshot> = {};
+    for (const service of this.#services.values()) {
+      if (service.breaker) out[`${service.name.fqdn}:${service.name.port}`] = service.breaker.exportState();
+    }
+    return out;
+  }
+
+  /**
+   * Starts breakers from saved states (from {@link Mesh.circuitBreakers}): each applies
+   * when its service is first used, so a restarted process does not hammer a service
+   * its predecessor had cut off.
+   */
+  restoreCircuitBreakers(state: Record<string, unknown>): void {
+    for (const [name, snapshot] of Object.entries(state)) this.#breakerSnapshots.set(name, snapshot);
   }
 
   /**

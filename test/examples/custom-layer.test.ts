@@ -17,7 +17,7 @@ describe('examples/custom-layer', () => {
     expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
     expect(run.stderr()).toBe('');
 
-    expect(stdout).toContain('service stack:  request-id → timeout → retry → hedge → limits → balance\n');
+    expect(stdout).toContain('service stack:  request-id → timeout → retry → hedge → breaker → limits → balance\n');
     expect(stdout).toContain('endpoint stack: load → request-count → outlier → pool\n');
 
     // What the backends printed they received: one line per request, in order.

@@ -17,7 +17,7 @@ describe('user layers in the default stacks', () => {
       discovery: [staticEndpoints({ reviews: backends.map((b) => b.address) })],
       stacks: {
         service(stack) {
-          expect(stack.roles()).toEqual(['timeout', 'retry', 'hedge', 'limits', 'balance']);
+          expect(stack.roles()).toEqual(['timeout', 'retry', 'hedge', 'breaker', 'limits', 'balance']);
           stack.insertBefore(
             'balance',
             layer<ServiceTarget>('tag', (next, target) => (opts, handler) => {
@@ -66,8 +66,8 @@ describe('user layers in the default stacks', () => {
 
   it('stack edits with an unknown role, a duplicate role or on the terminal layer fail in createMesh with the roles listed', () => {
     const noop = layer<ServiceTarget>('noop', (next) => next);
-    expect(() => createMesh({ stacks: { service: (s) => void s.insertBefore('breaker', noop) } })).toThrow(
-      /service stack: invalid option:\n {2}role: "breaker" \(expected: one of "timeout", "retry", "hedge", "limits", "balance"\)/,
+    expect(() => createMesh({ stacks: { service: (s) => void s.insertBefore('authz', noop) } })).toThrow(
+      /service stack: invalid option:\n {2}role: "authz" \(expected: one of "timeout", "retry", "hedge", "breaker", "limits", "balance"\)/,
     );
     expect(() => createMesh({ stacks: { service: (s) => void s.insertBefore('balance', layer('balance', (n) => n)) } })).toThrow(
       /"balance" is already in the stack/,
