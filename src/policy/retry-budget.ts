@@ -50,7 +50,8 @@ export class RetryBudget {
       requests += this.#requests[i]!;
       retries += this.#retries[i]!;
     }
-    if (retries >= requests * this.#percent + this.#reserve) return false;
+    // One more retry must fit within the (fractional) allowance.
+    if (retries + 1 > requests * this.#percent + this.#reserve) return false;
     this.#retries[this.#index]!++;
     return true;
   }
