@@ -53,7 +53,6 @@ const SCHEMAS = {
 const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
   DestinationRule: [
     'spec.trafficPolicy.tls',
-    'spec.trafficPolicy.connectionPool.http.maxRetries',
     'spec.trafficPolicy.connectionPool.http.maxConcurrentStreams',
     'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
     'spec.exportTo',

@@ -187,6 +187,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** Requests in flight through the `limits` layer (counted only when limits are set). */
   activeRequests = 0;
+  /** Retries in flight (for `connectionPool.http.maxRetries`). */
+  activeRetries = 0;
   /** The outlier detector, when the DestinationRule sets `outlierDetection`. */
   outlierDetector: OutlierDetector<EndpointState> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;

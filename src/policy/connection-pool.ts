@@ -4,7 +4,13 @@ import { durationToMs } from '../config/istio/common.js';
 export interface IstioConnectionPool {
   tcp?: { maxConnections?: number | undefined; connectTimeout?: string | undefined; idleTimeout?: string | undefined } | undefined;
   http?:
-    | { http1MaxPendingRequests?: number | undefined; http2MaxRequests?: number | undefined; maxRequestsPerConnection?: number | undefined; idleTimeout?: string | undefined }
+    | {
+        http1MaxPendingRequests?: number | undefined;
+        http2MaxRequests?: number | undefined;
+        maxRequestsPerConnection?: number | undefined;
+        maxRetries?: number | undefined;
+        idleTimeout?: string | undefined;
+      }
     | undefined;
 }
 
@@ -22,6 +28,8 @@ export interface ConnectionPoolLimits {
   readonly maxRequests: number | undefined;
   /** `http.maxRequestsPerConnection`: 0 means unlimited. */
   readonly maxRequestsPerConnection: number | undefined;
+  /** `http.maxRetries`: retries in flight at once, across the service (Envoy's `max_retries`). */
+  readonly maxRetries: number | undefined;
   /** `tcp.connectTimeout` in ms. */
   readonly connectTimeoutMs: number | undefined;
   /** `http.idleTimeout` (or `tcp.idleTimeout`) in ms: how long an idle connection is kept. */
@@ -37,6 +45,7 @@ export function connectionPoolLimits(spec: IstioConnectionPool | undefined): Con
     maxPendingRequests: spec.http?.http1MaxPendingRequests,
     maxRequests: spec.http?.http2MaxRequests,
     maxRequestsPerConnection: spec.http?.maxRequestsPerConnection === 0 ? undefined : spec.http?.maxRequestsPerConnection,
+    maxRetries: spec.http?.maxRetries,
     connectTimeoutMs: spec.tcp?.connectTimeout ? durationToMs(spec.tcp.connectTimeout) : undefined,
     idleTimeoutMs: idle ? durationToMs(idle) : undefined,
   };

@@ -155,6 +155,8 @@ class RetryCall {
   }
 
   #retryDelay = 0;
+  /** True while this call holds one of the service's concurrent-retry slots. */
+  #holdsRetrySlot = false;
   #stopReason = 'the policy does not retry this outcome';
 
   #mayRetry(retryAfter: number | undefined): boolean {
@@ -166,9 +168,18 @@ class RetryCall {
       this.#stopReason = 'the request body is a stream, which cannot be sent again';
       return false;
     }
+    const maxRetries = this.#service.limits?.maxRetries;
+    if (maxRetries !== undefined && !this.#holdsRetrySlot && this.#service.activeRetries >= maxRetries) {
+      this.#stopReason = `service "${this.#service.name.host}" already has ${maxRetries} retries in flight (DestinationRule connectionPool.http.maxRetries)`;
+      return false;
+    }
     if (!this.#budget.tryWithdraw()) {
       this.#stopReason = `the retry budget of service "${this.#service.name.host}" is spent (retries are capped at 20 % of requests + 10/s)`;
       return false;
+    }
+    if (!this.#holdsRetrySlot) {
+      this.#holdsRetrySlot = true;
+      this.#service.activeRetries++;
     }
     this.#backoff = this.#backoff ? this.#backoff.next(undefined) : BACKOFF.next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
@@ -197,11 +208,13 @@ class RetryCall {
   responseEnd(trailers: IncomingHttpHeaders): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#releaseRetrySlot();
     this.#caller.onResponseEnd?.(this.controller, trailers);
   }
 
   upgrade(statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     this.#finished = true;
+    this.#releaseRetrySlot();
     this.#caller.onRequestUpgrade?.(this.controller, statusCode, headers, socket);
   }
 
@@ -213,9 +226,16 @@ class RetryCall {
     this.#failCaller(error);
   }
 
+  #releaseRetrySlot(): void {
+    if (!this.#holdsRetrySlot) return;
+    this.#holdsRetrySlot = false;
+    this.#service.activeRetries--;
+  }
+
   #failCaller(error: Error): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#releaseRetrySlot();
     if (this.#started) this.#caller.onResponseError?.(this.controller, error);
     else failDispatch(this.#caller, error);
   }

@@ -191,3 +191,28 @@ describe('timeouts and deadlines', () => {
     expect(busy.requests).toBe(1);
   });
 });
+
+describe('connectionPool.http.maxRetries', () => {
+  it('caps retries in flight across the service: beyond it, calls are not retried', async () => {
+    const busy = await server('busy-max', (_n, _req, res) => {
+      setTimeout(() => {
+        res.statusCode = 503;
+        res.end();
+      }, 30);
+    });
+    const limit = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api }
+spec: { host: api, trafficPolicy: { connectionPool: { http: { maxRetries: 1 } } } }`;
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [busy.address] })],
+      config: [limit, vs('  - retries: { attempts: 1, retryOn: 5xx }\n    route: [{ destination: { host: api } }]\n')],
+    });
+    meshes.push(m);
+    const results = await Promise.all(Array.from({ length: 6 }, () => get(m)));
+    expect(results.every((r) => r.status === 503)).toBe(true);
+    // 6 first tries, and at most a few retries: one in flight at a time across the service.
+    expect(busy.requests).toBeGreaterThan(6);
+    expect(busy.requests).toBeLessThan(12);
+  });
+});
