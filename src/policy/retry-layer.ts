@@ -44,10 +44,10 @@ class CallController implements Controller {
   #aborted = false;
   #paused = false;
   #reason: Error | null = null;
-  readonly #onAbort: (reason: Error) => void;
+  readonly #call: RetryCall;
 
-  constructor(onAbort: (reason: Error) => void) {
-    this.#onAbort = onAbort;
+  constructor(call: RetryCall) {
+    this.#call = call;
   }
   get aborted(): boolean {
     return this.#aborted;
@@ -68,7 +68,7 @@ class CallController implements Controller {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    this.#onAbort(reason);
+    this.#call.cancel(reason);
   }
   pause(): void {
     this.#paused = true;
@@ -89,7 +89,7 @@ class RetryCall {
   readonly #policy: RetryPolicy;
   readonly #service: MeshService;
   readonly #budget: RetryBudget;
-  readonly #tried = new Set<unknown>();
+
   #tries = 0;
   #backoff: IBackoff<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -104,8 +104,9 @@ class RetryCall {
     this.#policy = policy;
     this.#service = service;
     this.#budget = budget;
-    this.#opts = { ...(opts as PolicyOptions), [kTriedEndpoints]: policy.otherEndpoint ? this.#tried : undefined };
-    this.controller = new CallController((reason) => this.#cancel(reason));
+    // Every try records its endpoint here, so a retry can avoid it (previous-hosts predicate).
+    this.#opts = policy.otherEndpoint ? { ...(opts as PolicyOptions), [kTriedEndpoints]: new Set<unknown>() } : (opts as PolicyOptions);
+    this.controller = new CallController(this);
   }
 
   start(): boolean {
@@ -240,7 +241,8 @@ class RetryCall {
     else failDispatch(this.#caller, error);
   }
 
-  #cancel(reason: Error): void {
+  /** The caller aborted: stop the try in flight and any retry to come. */
+  cancel(reason: Error): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
