@@ -17,8 +17,12 @@ export interface Replica {
   readonly port: number;
   /** `127.0.0.1:<port>`, as the mesh names the endpoint. */
   readonly address: string;
-  /** Stops listening and drops open connections. */
-  close(): Promise<void>;
+  /**
+   * Stops listening and destroys its open connections, requests in flight included (as
+   * a crashed process would). Resolves with how many connections it destroyed; later
+   * calls do nothing and resolve with 0.
+   */
+  close(): Promise<number>;
 }
 
 /** How fast the replicas answer. */
@@ -59,31 +63,48 @@ export async function startV2Replicas(count: number, timing: ReplicaTiming): Pro
   return Promise.all(Array.from({ length: count }, (_, i) => startReplica(`v2-${i + 1}`, 'v2', false, timing)));
 }
 
-async function startReplica(id: string, version: string, slow: boolean, options: ReplicaTiming): Promise<Replica> {
+/**
+ * Starts `count` fast replicas of another service, `<name>-1`, `<name>-2`, … (`version:
+ * v1`), for the resilience phase. `status` gives the status of each answer when it is
+ * sent (default 200): a replica that fails for a while answers 500 meanwhile.
+ */
+export async function startServiceReplicas(name: string, count: number, timing: ReplicaTiming, status?: () => number): Promise<Replica[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startReplica(`${name}-${i + 1}`, 'v1', false, timing, status)));
+}
+
+async function startReplica(id: string, version: string, slow: boolean, options: ReplicaTiming, status = () => 200): Promise<Replica> {
   const server: Server = createServer((req, res) => {
     // Answer only after the request body (none here) is read, like a real handler.
     req.resume();
     const delay = options.baseMs + Math.random() * options.jitterMs + (slow ? options.slowExtraMs : 0);
     setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'text/plain', 'x-replica': id });
+      res.writeHead(status(), { 'content-type': 'text/plain', 'x-replica': id });
       res.end(id);
     }, delay);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
+  let closing: Promise<number> | undefined;
   return {
     id,
     version,
     slow,
     port,
     address: `127.0.0.1:${port}`,
-    close: async () => {
-      const closed = once(server, 'close');
-      server.close();
-      // The mesh closes its keep-alive connections itself; this covers any left over.
-      server.closeAllConnections();
-      await closed;
+    close: () => {
+      if (closing) return closing.then(() => 0);
+      closing = (async () => {
+        const connections = await new Promise<number>((resolve) => server.getConnections((_, n) => resolve(n ?? 0)));
+        const closed = once(server, 'close');
+        server.close();
+        // The mesh closes its keep-alive connections itself; this covers any left over
+        // (and, for a replica killed mid-run, the requests it was serving).
+        server.closeAllConnections();
+        await closed;
+        return connections;
+      })();
+      return closing;
     },
   };
 }

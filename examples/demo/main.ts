@@ -1,5 +1,6 @@
 // proxyless demo: the same traffic through each load balancer in turn, then a canary
-// rolled out by editing YAML, then discovery from a real DNS server and from etcd.
+// rolled out by editing YAML, then resilience (a replica killed, a circuit breaker),
+// then discovery from a real DNS server and from etcd.
 //
 // One logical service, `reviews`, has a few fast replicas and one slow one (real HTTP
 // servers on 127.0.0.1). A fixed number of callers send requests to http://reviews/
@@ -8,6 +9,9 @@
 // feeding the slow replica; the default (P2C over Peak EWMA) learns to avoid it.
 // Next, two `version: v2` replicas join and a watched YAML file (canary.yaml) shifts
 // the traffic to them, 90/10 → 50/50 → 0/100, without a failed request (canary.ts).
+// Next, resilience (resilience-phase.ts, config in resilience.yaml): a replica is killed
+// under traffic, outlier detection ejects it and retries hide it; then a replica answers
+// 500 for 2 s and its circuit breaker opens, probes and closes.
 // Then the mesh finds the replicas in a local dnsmasq's SRV records (the split follows
 // their weights) and in a local etcd where they register themselves; one deregisters
 // and its traffic stops (discovery-phase.ts). Each of those runs only when its server
@@ -16,9 +20,11 @@
 //   npm run demo                               # under a minute; Ctrl-C stops early
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo
 //
-// Environment: DEMO_SECONDS_PER_BALANCER (6), DEMO_SECONDS_PER_CANARY_STEP (3.5, or
-// DEMO_SECONDS_PER_BALANCER if shorter), DEMO_SECONDS_PER_DISCOVERY (3, or
-// DEMO_SECONDS_PER_BALANCER if shorter), DEMO_CONCURRENCY (16), DEMO_FAST_REPLICAS (4),
+// Environment: DEMO_SECONDS_PER_BALANCER (5), DEMO_SECONDS_PER_CANARY_STEP (3.5, or
+// DEMO_SECONDS_PER_BALANCER if shorter), DEMO_SECONDS_PER_KILL (3, or
+// DEMO_SECONDS_PER_BALANCER if shorter; the breaker part keeps its own timeline, about
+// 4 s), DEMO_SECONDS_PER_DISCOVERY (3, or DEMO_SECONDS_PER_BALANCER if shorter),
+// DEMO_CONCURRENCY (16), DEMO_FAST_REPLICAS (4),
 // DEMO_SLOW_EXTRA_MS (50), DEMO_USERS (300: distinct values of the hashed header),
 // DNSMASQ_BIN and ETCD_BIN (where dnsmasq and etcd are, default dnsmasq on PATH or in
 // /usr/sbin, and /usr/bin/etcd), NO_COLOR.
@@ -33,6 +39,8 @@ import { runDiscovery, type DiscoveryReport } from './discovery-phase.js';
 import { discoverySummary } from './discovery-table.js';
 import { runLoad } from './load.js';
 import { Screen } from './screen.js';
+import { runResilience, type ResilienceReport } from './resilience-phase.js';
+import { resilienceSummary } from './resilience-table.js';
 import { PhaseStats, type PhaseReport } from './stats.js';
 import { columnNotes, renderPhase, renderSummary, type Style } from './table.js';
 
@@ -40,6 +48,7 @@ import { columnNotes, renderPhase, renderSummary, type Style } from './table.js'
 interface DemoOptions {
   secondsPerBalancer: number;
   secondsPerCanaryStep: number;
+  secondsPerKill: number;
   secondsPerDiscovery: number;
   concurrency: number;
   fastReplicas: number;
@@ -94,6 +103,7 @@ async function main(): Promise<void> {
   let replicas: Replica[] = [];
   const reports: PhaseReport[] = [];
   let canary: CanaryReport | undefined;
+  let resilience: ResilienceReport | undefined;
   let discovery: DiscoveryReport | undefined;
   try {
     replicas = await startReplicas({
@@ -124,6 +134,18 @@ async function main(): Promise<void> {
       });
     }
     if (!interrupt.signal.aborted) {
+      resilience = await runResilience({
+        seconds: options.secondsPerKill,
+        concurrency: options.concurrency,
+        distinctUsers: options.distinctUsers,
+        timing: { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs },
+        tickMs: TICK_MS,
+        screen,
+        style,
+        interrupted: interrupt.signal,
+      });
+    }
+    if (!interrupt.signal.aborted) {
       discovery = await runDiscovery({
         replicas: replicas.filter((r) => !r.slow),
         seconds: options.secondsPerDiscovery,
@@ -142,6 +164,7 @@ async function main(): Promise<void> {
       `${options.concurrency} callers, ${options.secondsPerBalancer} s each`;
     screen.print([
       ...renderSummary(reports, headline, style, canary),
+      ...(resilience ? resilienceSummary(resilience) : []),
       ...(discovery ? discoverySummary(discovery) : []),
       `Total: ${(performance.now() / 1000).toFixed(1)} s`,
     ]);
@@ -222,7 +245,8 @@ function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
   lines.push(
     `${options.concurrency} callers send requests to http://${SERVICE}/ through the mesh,`,
     `${options.secondsPerBalancer} s per balancer, after a ${WARM_UP_MS} ms warm-up; then a canary driven by`,
-    `a YAML file (${ROLLOUT.length} × ${options.secondsPerCanaryStep} s); then discovery from DNS SRV records (dnsmasq)`,
+    `a YAML file (${ROLLOUT.length} × ${options.secondsPerCanaryStep} s); then resilience: a replica killed (${options.secondsPerKill} s)`,
+    `and a circuit breaker (about 4 s); then discovery from DNS SRV records (dnsmasq)`,
     `and from etcd (${options.secondsPerDiscovery} s each). Ctrl-C stops early.`,
     ...columnNotes({ color: false }),
     '',
@@ -232,10 +256,11 @@ function intro(options: DemoOptions, replicas: readonly Replica[]): string[] {
 
 /** Reads the DEMO_* variables; a bad value ends the demo with a message naming it. */
 function readOptions(env: NodeJS.ProcessEnv): DemoOptions {
-  const secondsPerBalancer = numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 6, { min: 0.1, max: 3600 });
+  const secondsPerBalancer = numberFrom(env, 'DEMO_SECONDS_PER_BALANCER', 5, { min: 0.1, max: 3600 });
   return {
     secondsPerBalancer,
     secondsPerCanaryStep: numberFrom(env, 'DEMO_SECONDS_PER_CANARY_STEP', Math.min(3.5, secondsPerBalancer), { min: 0.1, max: 3600 }),
+    secondsPerKill: numberFrom(env, 'DEMO_SECONDS_PER_KILL', Math.min(3, secondsPerBalancer), { min: 0.1, max: 3600 }),
     secondsPerDiscovery: numberFrom(env, 'DEMO_SECONDS_PER_DISCOVERY', Math.min(3, secondsPerBalancer), { min: 0.1, max: 3600 }),
     concurrency: numberFrom(env, 'DEMO_CONCURRENCY', 16, { min: 1, max: 1000, integer: true }),
     fastReplicas: numberFrom(env, 'DEMO_FAST_REPLICAS', 4, { min: 1, max: 50, integer: true }),

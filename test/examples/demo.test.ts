@@ -3,7 +3,11 @@
 // and show the point of the default balancer: P2C Peak EWMA sends the slow replica a
 // much smaller share of the traffic than round robin does. Its last phase, the canary
 // from YAML, must move the traffic from v1 to v2 by rewriting a watched file, with no
-// failed request. Then discovery: with dnsmasq and etcd installed (CI installs both),
+// failed request. Then resilience: a replica killed under traffic must be ejected by
+// outlier detection after the kill, with its requests retried (no failure), and a
+// replica answering 500 for 2 s must open its circuit breaker, which refuses requests
+// at once, goes half-open and closes (open → half-open → … → close). Then discovery:
+// with dnsmasq and etcd installed (CI installs both),
 // the DNS SRV weights 1:2:3 must become the round robin split, and a replica that closes
 // its etcd registration must get no request once the mesh has dropped it, with no
 // failure; dnsmasq, etcd and their temp directories must be gone at the end, Ctrl-C
@@ -11,8 +15,9 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, staticEndpoints } from 'proxyless';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, createMesh, outlierSettings, parseMeshYaml, staticEndpoints } from 'proxyless';
 import { CANARY_YAML, canaryYaml, ROLLOUT } from '../../examples/demo/canary-config.js';
+import { RESILIENCE_YAML } from '../../examples/demo/resilience-phase.js';
 import { startExample, type RunningExample } from './run-example.js';
 
 const DEMO = 'examples/demo/main.ts';
@@ -80,7 +85,7 @@ interface CanaryOutput {
 function parseCanary(stdout: string): CanaryOutput {
   const at = stdout.indexOf('▶ canary from YAML');
   expect(at, 'the demo runs the canary phase').toBeGreaterThanOrEqual(0);
-  const ends = ['\n▶ discovery', '\nSummary\n'].map((end) => stdout.indexOf(end, at)).filter((i) => i >= 0);
+  const ends = ['\n▶ resilience', '\n▶ discovery', '\nSummary\n'].map((end) => stdout.indexOf(end, at)).filter((i) => i >= 0);
   const text = stdout.slice(at, Math.min(...ends));
   const configPath = /^ {2}config: (\S+)$/m.exec(text)?.[1];
   expect(configPath, text).toBeDefined();
@@ -193,6 +198,90 @@ function parseEtcd(stdout: string): EtcdOutput {
   };
 }
 
+/** The kill part as printed: the kill and ejection lines, the table. */
+interface KillOutput {
+  text: string;
+  /** When the replica was killed and when the mesh showed it unavailable, in s. */
+  killedAt: number | undefined;
+  ejectedAt: number | undefined;
+  /** Ms from the kill to the ejection (the ejection line), tries that failed on the replica (the table). */
+  ejectedAfterMs: number | undefined;
+  failedTries: number | undefined;
+  header: string;
+  rows: Array<{ replica: string; before: number; beforeShare: number; after: number | undefined; afterShare: number | undefined; marker: string }>;
+  retried: string;
+}
+
+function parseKill(stdout: string): KillOutput {
+  const text = section(stdout, 'resilience 1/2, a replica killed:');
+  expect(text, 'the demo runs the kill part').toBeDefined();
+  const killed = /^ {2}\+([\d.]+) s {2}ratings-3 killed: server closed, \d+ open connections destroyed$/m.exec(text!);
+  const ejected = /^ {2}\+([\d.]+) s {2}ratings-3 ejected: mesh\.services\(\) shows it unavailable, (\d+) ms after the kill$/m.exec(text!);
+  const retried = /^ {2}(\d+) tr(?:y|ies) failed on ratings-3, .*$/m.exec(text!);
+  const share = String.raw`\S* +([\d.]+)% +([\d,]+)`;
+  const row = new RegExp(String.raw`^ {2}(ratings-\d) +${share}(?: +${share})?(?: +◀ (.+))?$`, 'gm');
+  return {
+    text: text!,
+    killedAt: killed ? Number(killed[1]) : undefined,
+    ejectedAt: ejected ? Number(ejected[1]) : undefined,
+    ejectedAfterMs: ejected ? Number(ejected[2]) : undefined,
+    failedTries: retried ? Number(retried[1]) : undefined,
+    header: tableHeader(text!),
+    rows: [...text!.matchAll(row)].map((m) => ({
+      replica: m[1]!,
+      beforeShare: Number(m[2]),
+      before: number(m[3]!),
+      afterShare: m[4] === undefined ? undefined : Number(m[4]),
+      after: m[5] === undefined ? undefined : number(m[5]),
+      marker: m[6] ?? '',
+    })),
+    retried: retried?.[0] ?? '',
+  };
+}
+
+/** The breaker part as printed: the event lines, the header, the table. */
+interface BreakerOutput {
+  text: string;
+  /** `+<s> s  <what>` lines: the replica's changes and the mesh's breaker events, in order. */
+  events: Array<{ at: number; what: string }>;
+  sent: number;
+  answered500: number;
+  refused: number;
+  otherErrors: number;
+  rows: Array<{ at: number; event: string; breaker: string; ok: number; failed5xx: number; refused: number }>;
+}
+
+function parseBreaker(stdout: string): BreakerOutput {
+  const text = section(stdout, 'resilience 2/2, a circuit breaker:');
+  expect(text, 'the demo runs the breaker part').toBeDefined();
+  const header = /^ {2}([\d,]+) sent \(([\d,]+) answered 500\) · ([\d,]+) refused at once · ([\d,]+) other errors$/m.exec(text!);
+  expect(header, text).not.toBeNull();
+  const event = /^ {2}\+([\d.]+) s {2}(circuitOpen|circuitHalfOpen|circuitClose|payments-1 starts answering 500|payments-1 recovers)(?:: | \()/gm;
+  const row = /^ {2}\+([\d.]+) s +(traffic starts|replica fails|replica recovers|circuitOpen|circuitHalfOpen|circuitClose) +(closed|open|half-open) +(200|500) +([\d,]+) +([\d,]+) +([\d,]+)$/gm;
+  return {
+    text: text!,
+    events: [...text!.matchAll(event)].map((m) => ({ at: Number(m[1]), what: m[2]! })),
+    sent: number(header![1]!),
+    answered500: number(header![2]!),
+    refused: number(header![3]!),
+    otherErrors: number(header![4]!),
+    rows: [...text!.matchAll(row)].map((m) => ({
+      at: Number(m[1]),
+      event: m[2]!,
+      breaker: m[3]!,
+      ok: number(m[5]!),
+      failed5xx: number(m[6]!),
+      refused: number(m[7]!),
+    })),
+  };
+}
+
+/** The mesh's breaker events in the order printed: `open`, `half-open`, `close`. */
+function breakerEvents(output: BreakerOutput): string[] {
+  const names: Record<string, string> = { circuitOpen: 'open', circuitHalfOpen: 'half-open', circuitClose: 'close' };
+  return output.events.filter((e) => e.what in names).map((e) => names[e.what]!);
+}
+
 /** Processes whose command line contains `text` (Linux: /proc), e.g. a daemon's temp directory. */
 function processesMentioning(text: string): number[] {
   const pids: number[] = [];
@@ -302,6 +391,68 @@ describe('examples/demo', () => {
     expect(canary.header).toMatch(/ · 0 failed$/);
     expect(stdout).toMatch(/^ {2}canary from YAML: v2 share [\d.]+% → [\d.]+% → 100\.0%, 0 failed of [\d,]+ requests$/m);
 
+    // Resilience, a replica killed: ratings-3 is killed halfway; the mesh shows it
+    // unavailable (ejected by outlier detection) after the kill, it gets no request from
+    // then on, the other three share its traffic, and the retries leave no failed request.
+    const kill = parseKill(stdout);
+    expect(kill.killedAt, kill.text).toBeDefined();
+    expect(kill.ejectedAt, kill.text).toBeDefined();
+    expect(kill.ejectedAt!).toBeGreaterThanOrEqual(kill.killedAt!);
+    expect(kill.ejectedAfterMs!, 'ejected within a second of the kill').toBeLessThan(1000);
+    expect(kill.failedTries!, 'the ejection came from failed tries').toBeGreaterThanOrEqual(1);
+    expect(kill.header).toMatch(/ · 0 failed$/);
+    expect(kill.retried).toMatch(/^ {2}\d+ tr(?:y|ies) failed on ratings-3, each retried on another replica: no request failed$/);
+    expect(kill.rows.map((r) => [r.replica, r.marker])).toEqual([
+      ['ratings-1', ''],
+      ['ratings-2', ''],
+      ['ratings-3', 'killed, ejected'],
+      ['ratings-4', ''],
+    ]);
+    for (const r of kill.rows) {
+      expect(r.before, r.replica).toBeGreaterThan(50);
+      expect(Math.abs(r.beforeShare - 25), r.replica).toBeLessThan(5); // round robin
+    }
+    for (const r of kill.rows.filter((row) => row.replica !== 'ratings-3')) {
+      expect(r.after, r.replica).toBeGreaterThan(50);
+      expect(Math.abs(r.afterShare! - 100 / 3), r.replica).toBeLessThan(5);
+    }
+    expect(kill.rows[2]).toMatchObject({ after: 0, afterShare: 0 });
+    expect(stdout).toMatch(/^ {2}resilience, kill: ratings-3 [\d.]+% → 0\.0%, ejected \d+ ms after the kill, 0 failed of [\d,]+ requests$/m);
+
+    // Resilience, a circuit breaker: payments-1 answers 500 from +0.5 s to +2.5 s. The
+    // breaker opens after the failures start, refuses requests at once while open (none
+    // is sent), goes half-open after 1 s (a failed probe opens it again), and closes
+    // after the recovery.
+    const breaker = parseBreaker(stdout);
+    const sequence = breakerEvents(breaker);
+    expect(sequence.join(' '), breaker.text).toMatch(/^(open half-open )+close$/);
+    const at = (what: string): number => breaker.events.find((e) => e.what === what)!.at;
+    const times = breaker.events.map((e) => e.at);
+    expect(times, 'events print in time order').toEqual([...times].sort((a, b) => a - b));
+    expect(at('circuitOpen')).toBeGreaterThanOrEqual(at('payments-1 starts answering 500'));
+    expect(breaker.events.findLast((e) => e.what === 'circuitClose')!.at).toBeGreaterThanOrEqual(at('payments-1 recovers'));
+    expect(breaker.refused, 'requests refused at once while open').toBeGreaterThan(0);
+    expect(breaker.sent).toBeGreaterThan(100);
+    expect(breaker.answered500).toBeGreaterThan(10); // at least volumeThreshold failures before it opened
+    expect(breaker.otherErrors).toBe(0);
+    // One row per period; the table adds up to the header.
+    expect(breaker.rows.map((r) => r.event)).toEqual([
+      'traffic starts',
+      ...breaker.events.map((e) => (e.what.startsWith('payments-1 starts') ? 'replica fails' : e.what.startsWith('payments-1 recovers') ? 'replica recovers' : e.what)),
+    ]);
+    const sum = (rows: BreakerOutput['rows'], f: (r: BreakerOutput['rows'][number]) => number): number => rows.reduce((n, r) => n + f(r), 0);
+    expect(sum(breaker.rows, (r) => r.refused)).toBe(breaker.refused);
+    expect(sum(breaker.rows, (r) => r.ok + r.failed5xx)).toBe(breaker.sent);
+    // While open, requests are refused rather than sent; while closed, none is refused
+    // (at most one per caller in flight at a transition).
+    const open = breaker.rows.filter((r) => r.breaker === 'open');
+    expect(sum(open, (r) => r.refused)).toBeGreaterThan(0);
+    expect(sum(open, (r) => r.ok + r.failed5xx)).toBeLessThanOrEqual(16);
+    expect(sum(breaker.rows.filter((r) => r.breaker === 'closed'), (r) => r.refused)).toBeLessThanOrEqual(16);
+    expect(breaker.rows.at(-1)).toMatchObject({ event: 'circuitClose', breaker: 'closed', failed5xx: 0 });
+    expect(breaker.rows.at(-1)!.ok, 'requests flow again after it closed').toBeGreaterThan(100);
+    expect(stdout).toMatch(/^ {2}resilience, breaker: (open → half-open → )+close, [\d,]+ refused at once, [\d,]+ sent \([\d,]+ answered 500\)$/m);
+
     // Discovery, DNS: dnsmasq serves SRV records with weights 1, 2, 3 for three replicas;
     // the mesh takes them as endpoint weights and round robin splits 1/6, 2/6, 3/6.
     const dns = parseDns(stdout);
@@ -386,6 +537,37 @@ describe('examples/demo', () => {
     ]);
   });
 
+  it('ships resilience.yaml as valid Istio config: outlier detection and retries for ratings, a circuit breaker for payments', async () => {
+    const mesh = createMesh({ discovery: [staticEndpoints({ ratings: ['127.0.0.1:1'], payments: ['127.0.0.1:2'] })], config: RESILIENCE_YAML });
+    expect(mesh.warnings).toEqual([]);
+    const ratings = await mesh.explain('http://ratings/');
+    expect(ratings.destinations.map((d) => d.balancer)).toEqual(['round-robin']);
+    expect(ratings.policies).toEqual(['retries: attempts 2, retryOn 5xx,reset,connect-failure']);
+    const payments = await mesh.explain('http://payments/');
+    expect(payments.destinations[0]!.destinationRule).toMatch(/^DestinationRule\/payments /);
+    await mesh.close();
+
+    const resources = parseMeshYaml(readFileSync(RESILIENCE_YAML, 'utf8'), RESILIENCE_YAML) as Array<{
+      metadata: { name: string; annotations?: Record<string, string> };
+      spec: { trafficPolicy?: { outlierDetection?: Parameters<typeof outlierSettings>[0] } };
+    }>;
+    const [ratingsRule, , paymentsRule] = resources;
+    expect(outlierSettings(ratingsRule!.spec.trafficPolicy!.outlierDetection)).toMatchObject({
+      consecutive5xxErrors: 3,
+      consecutiveGatewayErrors: 3,
+      intervalMs: 1000,
+      baseEjectionTimeMs: 30_000,
+      maxEjectionPercent: 50,
+    });
+    expect(breakerSettings(paymentsRule!.metadata.annotations![CIRCUIT_BREAKER_ANNOTATION], 'payments')).toMatchObject({
+      volumeThreshold: 10,
+      errorThresholdPercentage: 50,
+      rollingWindowMs: 10_000,
+      resetTimeoutMs: 1000,
+      halfOpenSuccesses: 2,
+    });
+  });
+
   it('on Ctrl-C (SIGINT) mid-run: stops, prints the partial table and the summary, exits 0', async () => {
     run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '10' });
     await run.waitForOutput(/▶ 1\/5 simple: ROUND_ROBIN/, 60_000);
@@ -431,6 +613,30 @@ describe('examples/demo', () => {
     expect(parseSummary(stdout).map((r) => r.balancer)).toEqual(BALANCERS);
     expect(stdout).toMatch(/^ {2}canary from YAML \(interrupted\): v2 share [\d.]+%, 0 failed of [\d,]+ requests$/m);
     expect(stdout).not.toContain('▶ discovery');
+  }, 120_000);
+
+  it('on Ctrl-C during the circuit breaker: stops, prints its partial table and the summary, closes its servers, exits 0', async () => {
+    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '0.3' });
+    await run.waitForOutput(/^ {2}\+[\d.]+ s {2}circuitOpen: /m, 60_000);
+    await sleep(300);
+    run.signalGroup('SIGINT');
+    // The demo ends by itself once everything is closed: a replica left listening would keep it running.
+    const exit = await run.exit(20_000);
+    const stdout = run.stdout();
+    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
+    expect(run.stderr()).toBe('');
+
+    expect(parseKill(stdout).header).toMatch(/ · 0 failed$/);
+    const stoppedAfter = /^resilience: circuit breaker {2}→ {2}payments\.default\.svc\.cluster\.local {2}\[interrupted after (\d+\.\d) s\]$/m.exec(stdout);
+    expect(stoppedAfter, stdout).not.toBeNull();
+    expect(Number(stoppedAfter![1])).toBeLessThan(5);
+    const breaker = parseBreaker(stdout);
+    expect(breakerEvents(breaker)[0]).toBe('open');
+    expect(breaker.refused).toBeGreaterThan(0);
+    expect(stdout).toMatch(/^ {2}resilience, kill: ratings-3 [\d.]+% → 0\.0%, ejected \d+ ms after the kill, 0 failed of [\d,]+ requests$/m);
+    expect(stdout).toMatch(/^ {2}resilience, breaker \(interrupted\): open( → [a-z-]+)*, [\d,]+ refused at once, [\d,]+ sent \([\d,]+ answered 500\)$/m);
+    expect(stdout).not.toContain('▶ discovery');
+    expect(stdout).toMatch(/^Total: [\d.]+ s$/m);
   }, 120_000);
 
   it('on Ctrl-C during the DNS part: stops dnsmasq, removes its directory, skips etcd, exits 0', async () => {
