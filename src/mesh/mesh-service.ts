@@ -6,7 +6,7 @@ import type { Dispatch } from '../core/layer.js';
 import { endpointKey } from '../discovery/parse-endpoint.js';
 import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
-import { kTriedEndpoints, type PolicyOptions } from '../policy/route-policy.js';
+import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
@@ -154,7 +154,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
    * A retry prefers an endpoint its earlier tries did not use (Envoy's previous_hosts
    * predicate): up to 3 re-picks, then whatever the balancer gives.
    */
-  #pickUntried(opts: Dispatcher.DispatchOptions, tried: Set<unknown>): EndpointState | undefined {
+  #pickUntried(opts: Dispatcher.DispatchOptions, tried: TriedEndpoints): EndpointState | undefined {
     let endpoint = this.balancer!.pick(opts);
     for (let i = 0; i < 3 && endpoint !== undefined && tried.has(endpoint); i++) endpoint = this.balancer!.pick(opts);
     if (endpoint !== undefined) tried.add(endpoint);

@@ -9,7 +9,7 @@ import type { MeshService } from '../mesh/mesh-service.js';
 import type { ServiceTarget } from '../mesh/types.js';
 import type { RetryBudget } from './retry-budget.js';
 import { failureKind, isReplayable, retriableFailure, retriableStatus, retryAfterMs, type RetryPolicy } from './retry-policy.js';
-import { kTriedEndpoints, routePolicyOf, type PolicyOptions } from './route-policy.js';
+import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -36,53 +36,19 @@ export interface RetryInfo {
 }
 
 /**
- * The controller the caller holds for the whole call: it follows the current try, so
- * `abort()` cancels the call (the try in flight and any retry to come).
+ * One logical call: its tries, backoff and the caller's handler. It is also the
+ * controller the caller holds for the whole call (it follows the current try, so
+ * `abort()` cancels the try in flight and any retry to come), and the set of endpoints
+ * tried so far (read by the balance layer): one object per call, not three.
  */
-class CallController implements Controller {
+class RetryCall implements Controller, TriedEndpoints {
+  /** The current try's controller. */
   current: Controller | undefined;
   #aborted = false;
   #paused = false;
   #reason: Error | null = null;
-  readonly #call: RetryCall;
-
-  constructor(call: RetryCall) {
-    this.#call = call;
-  }
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-  get paused(): boolean {
-    return this.#paused;
-  }
-  get reason(): Error | null {
-    return this.#reason;
-  }
-  get rawHeaders(): Controller['rawHeaders'] {
-    return this.current?.rawHeaders;
-  }
-  get rawTrailers(): Controller['rawTrailers'] {
-    return this.current?.rawTrailers;
-  }
-  abort(reason: Error): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#call.cancel(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.current?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.current?.resume();
-  }
-}
-
-/** One logical call: its tries, backoff and the caller's handler. */
-class RetryCall {
-  readonly controller: CallController;
+  #tried0: unknown;
+  #triedMore: unknown[] | undefined;
   readonly #next: Dispatch;
   readonly #opts: PolicyOptions;
   readonly #caller: Dispatcher.DispatchHandler;
@@ -105,8 +71,48 @@ class RetryCall {
     this.#service = service;
     this.#budget = budget;
     // Every try records its endpoint here, so a retry can avoid it (previous-hosts predicate).
-    this.#opts = policy.otherEndpoint ? { ...(opts as PolicyOptions), [kTriedEndpoints]: new Set<unknown>() } : (opts as PolicyOptions);
-    this.controller = new CallController(this);
+    this.#opts = policy.otherEndpoint ? { ...(opts as PolicyOptions), [kTriedEndpoints]: this } : (opts as PolicyOptions);
+  }
+
+  /** See {@link TriedEndpoints.has}. */
+  has(endpoint: unknown): boolean {
+    return endpoint === this.#tried0 || (this.#triedMore !== undefined && this.#triedMore.includes(endpoint));
+  }
+
+  /** See {@link TriedEndpoints.add}. */
+  add(endpoint: unknown): void {
+    if (this.#tried0 === undefined) this.#tried0 = endpoint;
+    else if (endpoint !== this.#tried0) (this.#triedMore ??= []).push(endpoint);
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+  get paused(): boolean {
+    return this.#paused;
+  }
+  get reason(): Error | null {
+    return this.#reason;
+  }
+  get rawHeaders(): Controller['rawHeaders'] {
+    return this.current?.rawHeaders;
+  }
+  get rawTrailers(): Controller['rawTrailers'] {
+    return this.current?.rawTrailers;
+  }
+  abort(reason: Error): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#cancel(reason);
+  }
+  pause(): void {
+    this.#paused = true;
+    this.current?.pause();
+  }
+  resume(): void {
+    this.#paused = false;
+    this.current?.resume();
   }
 
   start(): boolean {
@@ -128,21 +134,21 @@ class RetryCall {
 
   /** The try's request started on a connection. */
   tryStarted(controller: Controller, context: unknown): void {
-    this.controller.current = controller;
-    if (this.controller.aborted) {
-      controller.abort(this.controller.reason!);
+    this.current = controller;
+    if (this.#aborted) {
+      controller.abort(this.#reason!);
       return;
     }
-    if (this.controller.paused) controller.pause();
+    if (this.#paused) controller.pause();
     if (!this.#started) {
       this.#started = true;
-      this.#caller.onRequestStart?.(this.controller, context);
+      this.#caller.onRequestStart?.(this, context);
     }
   }
 
   /** Decides on a response status: true to retry it (the try then drains its body). */
   retryStatus(status: number, headers: IncomingHttpHeaders): boolean {
-    if (this.controller.aborted || !retriableStatus(this.#policy, status, this.#opts.method)) return false;
+    if (this.#aborted || !retriableStatus(this.#policy, status, this.#opts.method)) return false;
     const after = retryAfterMs(status, headers, RETRY_AFTER_CAP_MS);
     if (after === Infinity) return false;
     return this.#mayRetry(after);
@@ -150,7 +156,7 @@ class RetryCall {
 
   /** Decides on a failure without a response: true to retry it. */
   retryFailure(error: Error): boolean {
-    if (this.controller.aborted || this.#responded) return false;
+    if (this.#aborted || this.#responded) return false;
     if (!retriableFailure(this.#policy, failureKind(error), this.#opts.method)) return false;
     return this.#mayRetry(undefined);
   }
@@ -189,34 +195,34 @@ class RetryCall {
 
   /** The try ended in a way we retry: wait the backoff, then try again. */
   retryLater(): void {
-    if (this.controller.aborted) return this.#failCaller(this.controller.reason!);
+    if (this.#aborted) return this.#failCaller(this.#reason!);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.controller.aborted) return this.#failCaller(this.controller.reason!);
+      if (this.#aborted) return this.#failCaller(this.#reason!);
       this.#try();
     }, this.#retryDelay);
   }
 
   responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
     this.#responded = true;
-    this.#caller.onResponseStart?.(this.controller, status, headers, message);
+    this.#caller.onResponseStart?.(this, status, headers, message);
   }
 
   responseData(chunk: Buffer): void {
-    this.#caller.onResponseData?.(this.controller, chunk);
+    this.#caller.onResponseData?.(this, chunk);
   }
 
   responseEnd(trailers: IncomingHttpHeaders): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#releaseRetrySlot();
-    this.#caller.onResponseEnd?.(this.controller, trailers);
+    this.#caller.onResponseEnd?.(this, trailers);
   }
 
   upgrade(statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     this.#finished = true;
     this.#releaseRetrySlot();
-    this.#caller.onRequestUpgrade?.(this.controller, statusCode, headers, socket);
+    this.#caller.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
   /** The final error goes to the caller, with what the retries did. */
@@ -237,19 +243,19 @@ class RetryCall {
     if (this.#finished) return;
     this.#finished = true;
     this.#releaseRetrySlot();
-    if (this.#started) this.#caller.onResponseError?.(this.controller, error);
+    if (this.#started) this.#caller.onResponseError?.(this, error);
     else failDispatch(this.#caller, error);
   }
 
   /** The caller aborted: stop the try in flight and any retry to come. */
-  cancel(reason: Error): void {
+  #cancel(reason: Error): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#failCaller(reason);
       return;
     }
-    this.controller.current?.abort(reason);
+    this.current?.abort(reason);
     if (!this.#started) this.#current?.cancelBeforeStart(reason);
   }
 }

@@ -27,8 +27,16 @@ export interface RoutePolicy {
 /** The policy of requests no VirtualService routes: Istio's default retries, no timeout. */
 export const DEFAULT_ROUTE_POLICY: RoutePolicy = Object.freeze({ timeoutMs: undefined, retry: DEFAULT_RETRY_POLICY, where: 'default route' });
 
+/** The endpoints a call has tried: the balance layer adds each pick and avoids them. */
+export interface TriedEndpoints {
+  /** True when `endpoint` was tried already. */
+  has(endpoint: unknown): boolean;
+  /** Records a try's endpoint. */
+  add(endpoint: unknown): void;
+}
+
 /** Options with a route policy attached (internal). */
-export type PolicyOptions = Dispatcher.DispatchOptions & { [kRoutePolicy]?: RoutePolicy; [kTriedEndpoints]?: Set<unknown> };
+export type PolicyOptions = Dispatcher.DispatchOptions & { [kRoutePolicy]?: RoutePolicy; [kTriedEndpoints]?: TriedEndpoints };
 
 /** The route policy of a request. */
 export function routePolicyOf(opts: Dispatcher.DispatchOptions): RoutePolicy {
