@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { failDispatch } from '../core/forwarding-handler.js';
+import { FollowingController } from '../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../core/layer.js';
 import type { ServiceTarget } from '../mesh/types.js';
 import type { HedgingSettings } from '../config/extensions.js';
@@ -12,50 +13,11 @@ import { kTriedEndpoints, routePolicyOf, type PolicyOptions } from './route-poli
 
 type Controller = Dispatcher.DispatchController;
 
-/** The controller the caller holds: it follows the winning try. */
-class HedgeController implements Controller {
-  current: Controller | undefined;
-  #aborted = false;
-  #reason: Error | null = null;
-  #paused = false;
-  readonly #onAbort: (reason: Error) => void;
-  constructor(onAbort: (reason: Error) => void) {
-    this.#onAbort = onAbort;
-  }
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-  get paused(): boolean {
-    return this.#paused;
-  }
-  get reason(): Error | null {
-    return this.#reason;
-  }
-  get rawHeaders(): Controller['rawHeaders'] {
-    return this.current?.rawHeaders;
-  }
-  get rawTrailers(): Controller['rawTrailers'] {
-    return this.current?.rawTrailers;
-  }
-  abort(reason: Error): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#onAbort(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.current?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.current?.resume();
-  }
-}
-
-/** One hedged call: the primary try, maybe a backup, the first answer wins. */
-class HedgedCall {
-  readonly controller: HedgeController;
+/**
+ * One hedged call: the primary try, maybe a backup, the first answer wins. It is also
+ * the controller the caller holds, following the winning try.
+ */
+class HedgedCall extends FollowingController {
   readonly #caller: Dispatcher.DispatchHandler;
   readonly #next: Dispatch;
   readonly #opts: PolicyOptions;
@@ -68,13 +30,13 @@ class HedgedCall {
   #finished = false;
 
   constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, caller: Dispatcher.DispatchHandler, tracker: LatencyTracker) {
+    super();
     this.#next = next;
     this.#caller = caller;
     this.#tracker = tracker;
     const tried = (opts as PolicyOptions)[kTriedEndpoints] ?? new Set<unknown>();
     // The backup must go to another endpoint: both tries share the tried set.
     this.#opts = { ...(opts as PolicyOptions), [kTriedEndpoints]: tried };
-    this.controller = new HedgeController((reason) => this.#cancel(reason));
   }
 
   /** Sends the primary try; with a delay, a backup may follow (budget allowing). */
@@ -84,7 +46,7 @@ class HedgedCall {
     if (delayMs === undefined) return true;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#winner === undefined && !this.#finished && !this.controller.aborted && budget.tryWithdraw()) this.#send();
+      if (this.#winner === undefined && !this.#finished && !this.aborted && budget.tryWithdraw()) this.#send();
     }, delayMs);
     return true;
   }
@@ -100,14 +62,14 @@ class HedgedCall {
   }
 
   started(attempt: HedgeTry, controller: Controller, context: unknown): void {
-    if (this.controller.aborted || (this.#winner !== undefined && this.#winner !== attempt)) {
-      controller.abort(this.controller.reason ?? new Error('proxyless: hedged try lost'));
+    if (this.aborted || (this.#winner !== undefined && this.#winner !== attempt)) {
+      controller.abort(this.reason ?? new Error('proxyless: hedged try lost'));
       return;
     }
-    if (this.controller.current === undefined) this.controller.current = controller;
+    if (this.current === undefined) this.current = controller;
     if (!this.#callerStarted) {
       this.#callerStarted = true;
-      this.#caller.onRequestStart?.(this.controller, context);
+      this.#caller.onRequestStart?.(this, context);
     }
   }
 
@@ -115,7 +77,7 @@ class HedgedCall {
   claim(attempt: HedgeTry): boolean {
     if (this.#winner !== undefined) return this.#winner === attempt;
     this.#winner = attempt;
-    this.controller.current = attempt.controller;
+    this.current = attempt.controller;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#tracker.record(performance.now() - this.#started);
@@ -124,19 +86,19 @@ class HedgedCall {
   }
 
   responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
-    this.#caller.onResponseStart?.(this.controller, status, headers, message);
+    this.#caller.onResponseStart?.(this, status, headers, message);
   }
   responseData(chunk: Buffer): void {
-    this.#caller.onResponseData?.(this.controller, chunk);
+    this.#caller.onResponseData?.(this, chunk);
   }
   responseEnd(trailers: IncomingHttpHeaders): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#caller.onResponseEnd?.(this.controller, trailers);
+    this.#caller.onResponseEnd?.(this, trailers);
   }
   upgrade(status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     this.#finished = true;
-    this.#caller.onRequestUpgrade?.(this.controller, status, headers, socket);
+    this.#caller.onRequestUpgrade?.(this, status, headers, socket);
   }
 
   /** A try failed: the caller hears of it only when no other try can still answer. */
@@ -144,8 +106,8 @@ class HedgedCall {
     if (this.#winner === attempt) return this.#fail(error);
     if (this.#winner !== undefined) return;
     const pending = this.#tries.some((t) => t !== attempt && !t.done);
-    if (pending && !this.controller.aborted) return;
-    if (this.#timer !== undefined && !this.controller.aborted) {
+    if (pending && !this.aborted) return;
+    if (this.#timer !== undefined && !this.aborted) {
       // The primary failed before the backup was sent: report now rather than hedge an error
       // (retries, if any, are the retry layer's job).
       clearTimeout(this.#timer);
@@ -157,11 +119,11 @@ class HedgedCall {
   #fail(error: Error): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#callerStarted) this.#caller.onResponseError?.(this.controller, error);
+    if (this.#callerStarted) this.#caller.onResponseError?.(this, error);
     else failDispatch(this.#caller, error);
   }
 
-  #cancel(reason: Error): void {
+  protected override cancelCall(reason: Error): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const attempt of this.#tries) attempt.cancel(reason);

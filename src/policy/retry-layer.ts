@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { ProxylessError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
+import { FollowingController } from '../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../core/layer.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { ServiceTarget } from '../mesh/types.js';
@@ -41,12 +42,7 @@ export interface RetryInfo {
  * `abort()` cancels the try in flight and any retry to come), and the set of endpoints
  * tried so far (read by the balance layer): one object per call, not three.
  */
-class RetryCall implements Controller, TriedEndpoints {
-  /** The current try's controller. */
-  current: Controller | undefined;
-  #aborted = false;
-  #paused = false;
-  #reason: Error | null = null;
+class RetryCall extends FollowingController implements TriedEndpoints {
   #tried0: unknown;
   #triedMore: unknown[] | undefined;
   readonly #next: Dispatch;
@@ -65,6 +61,7 @@ class RetryCall implements Controller, TriedEndpoints {
   #current: TryHandler | undefined;
 
   constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, caller: Dispatcher.DispatchHandler, policy: RetryPolicy, service: MeshService, budget: RetryBudget) {
+    super();
     this.#next = next;
     this.#caller = caller;
     this.#policy = policy;
@@ -85,35 +82,6 @@ class RetryCall implements Controller, TriedEndpoints {
     else if (endpoint !== this.#tried0) (this.#triedMore ??= []).push(endpoint);
   }
 
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-  get paused(): boolean {
-    return this.#paused;
-  }
-  get reason(): Error | null {
-    return this.#reason;
-  }
-  get rawHeaders(): Controller['rawHeaders'] {
-    return this.current?.rawHeaders;
-  }
-  get rawTrailers(): Controller['rawTrailers'] {
-    return this.current?.rawTrailers;
-  }
-  abort(reason: Error): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#cancel(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.current?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.current?.resume();
-  }
 
   start(): boolean {
     this.#budget.deposit();
@@ -135,11 +103,11 @@ class RetryCall implements Controller, TriedEndpoints {
   /** The try's request started on a connection. */
   tryStarted(controller: Controller, context: unknown): void {
     this.current = controller;
-    if (this.#aborted) {
-      controller.abort(this.#reason!);
+    if (this.aborted) {
+      controller.abort(this.reason!);
       return;
     }
-    if (this.#paused) controller.pause();
+    if (this.paused) controller.pause();
     if (!this.#started) {
       this.#started = true;
       this.#caller.onRequestStart?.(this, context);
@@ -148,7 +116,7 @@ class RetryCall implements Controller, TriedEndpoints {
 
   /** Decides on a response status: true to retry it (the try then drains its body). */
   retryStatus(status: number, headers: IncomingHttpHeaders): boolean {
-    if (this.#aborted || !retriableStatus(this.#policy, status, this.#opts.method)) return false;
+    if (this.aborted || !retriableStatus(this.#policy, status, this.#opts.method)) return false;
     const after = retryAfterMs(status, headers, RETRY_AFTER_CAP_MS);
     if (after === Infinity) return false;
     return this.#mayRetry(after);
@@ -156,7 +124,7 @@ class RetryCall implements Controller, TriedEndpoints {
 
   /** Decides on a failure without a response: true to retry it. */
   retryFailure(error: Error): boolean {
-    if (this.#aborted || this.#responded) return false;
+    if (this.aborted || this.#responded) return false;
     if (!retriableFailure(this.#policy, failureKind(error), this.#opts.method)) return false;
     return this.#mayRetry(undefined);
   }
@@ -195,10 +163,10 @@ class RetryCall implements Controller, TriedEndpoints {
 
   /** The try ended in a way we retry: wait the backoff, then try again. */
   retryLater(): void {
-    if (this.#aborted) return this.#failCaller(this.#reason!);
+    if (this.aborted) return this.#failCaller(this.reason!);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#aborted) return this.#failCaller(this.#reason!);
+      if (this.aborted) return this.#failCaller(this.reason!);
       this.#try();
     }, this.#retryDelay);
   }
@@ -248,7 +216,7 @@ class RetryCall implements Controller, TriedEndpoints {
   }
 
   /** The caller aborted: stop the try in flight and any retry to come. */
-  #cancel(reason: Error): void {
+  protected override cancelCall(reason: Error): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
