@@ -228,12 +228,23 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return this.outlierDetector?.panic === true;
   }
 
+  #lastPanic = false;
+
+  /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
+  ejectionChanged(): void {
+    const panic = this.panic;
+    if (panic === this.#lastPanic) return;
+    this.#lastPanic = panic;
+    for (const endpoint of this.#list) endpoint.refreshAvailable();
+  }
+
   /** Makes (or drops) the outlier detector for the settings in force, with a sweep every interval. */
   #setOutlier(settings: OutlierSettings | undefined): void {
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
     for (const endpoint of this.#list) endpoint.ejected = false;
     this.outlierDetector = settings ? new OutlierDetector<EndpointState>(settings) : undefined;
+    this.#lastPanic = false;
     if (!this.outlierDetector) return;
     for (const endpoint of this.#list) this.outlierDetector.add(endpoint);
     const detector = this.outlierDetector;
