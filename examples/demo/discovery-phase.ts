@@ -23,6 +23,7 @@ import { renderDns, renderEtcd } from './discovery-table.js';
 import { runLoad } from './load.js';
 import { findDnsmasq, startLocalDns, type LocalDns, type SrvRecord } from './local-dns.js';
 import { ETCD_PATH, findEtcd, loadEtcdPackage, startLocalEtcd, type EtcdPackage, type LocalEtcd } from './local-etcd.js';
+import { partFailed, waitSeconds, type PartOutcome } from './phase-parts.js';
 import type { Screen } from './screen.js';
 import type { Style } from './table.js';
 
@@ -59,14 +60,7 @@ export interface DiscoveryPhase {
   readonly interrupted: AbortSignal;
 }
 
-/** How one part went. */
-export type PartOutcome<T> =
-  | { readonly outcome: 'ran'; readonly report: T }
-  /** Its server is not installed. */
-  | { readonly outcome: 'skipped'; readonly reason: string }
-  /** Ctrl-C before its traffic started. */
-  | { readonly outcome: 'interrupted' }
-  | { readonly outcome: 'failed'; readonly error: string };
+export type { PartOutcome } from './phase-parts.js';
 
 /** The DNS part as its table shows it. */
 export interface DnsReport {
@@ -385,25 +379,6 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, message: string,
     interrupted.removeEventListener('abort', onAbort);
     interrupted.throwIfAborted();
   }
-}
-
-/** Resolves after `seconds` with true, or at once with false on Ctrl-C. */
-function waitSeconds(seconds: number, interrupted: AbortSignal): Promise<boolean> {
-  return sleep(Math.max(0, seconds * 1000), undefined, { signal: interrupted }).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** A part that could not run: Ctrl-C before its traffic, or its server failed. */
-function partFailed(error: unknown, part: string, phase: DiscoveryPhase): PartOutcome<never> {
-  if (phase.interrupted.aborted) {
-    phase.screen.print([`  ${part}: interrupted (Ctrl-C) before its traffic started`, '']);
-    return { outcome: 'interrupted' };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  phase.screen.print([`  ${part} part failed: ${message}`, '']);
-  return { outcome: 'failed', error: message };
 }
 
 function labelText(labels: Readonly<Record<string, string>>): string {

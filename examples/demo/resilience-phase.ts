@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createMesh, parseMeshYaml, staticEndpoints, type CircuitEvent, type Mesh } from 'proxyless';
 import { request, type Dispatcher } from 'undici';
 import { startServiceReplicas, type Replica, type ReplicaTiming } from './backends.js';
-import type { PartOutcome } from './discovery-phase.js';
+import { partFailed, waitSeconds, type PartOutcome } from './phase-parts.js';
 import { DiscoveryStats, type DiscoveryCounts } from './discovery-stats.js';
 import { runLoad } from './load.js';
 import { BreakerStats, type BreakerCounts } from './resilience-stats.js';
@@ -398,25 +398,6 @@ async function within<T>(promise: Promise<T>, ms: number, interrupted: AbortSign
     giveUp.abort();
     interrupted.removeEventListener('abort', stopWaiting);
   }
-}
-
-/** Resolves after `seconds` with true, or at once with false on Ctrl-C. */
-function waitSeconds(seconds: number, interrupted: AbortSignal): Promise<boolean> {
-  return sleep(Math.max(0, seconds * 1000), undefined, { signal: interrupted }).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** A part that could not run: Ctrl-C before its traffic, or something failed. */
-function partFailed(error: unknown, part: string, phase: ResiliencePhase): PartOutcome<never> {
-  if (phase.interrupted.aborted) {
-    phase.screen.print([`  ${part}: interrupted (Ctrl-C) before its traffic started`, '']);
-    return { outcome: 'interrupted' };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  phase.screen.print([`  ${part} part failed: ${message}`, '']);
-  return { outcome: 'failed', error: message };
 }
 
 function count(n: number): string {

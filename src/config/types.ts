@@ -10,7 +10,11 @@ export interface ResourceMetadata {
   [key: string]: unknown;
 }
 
-/** Istio `TrafficPolicy`, the parts the mesh applies today. */
+/**
+ * Istio `TrafficPolicy`: typed here for the load balancer; `connectionPool`,
+ * `outlierDetection`, `portLevelSettings` and `tls` are accepted as Istio documents them
+ * (see the README's DestinationRule table).
+ */
 export interface TrafficPolicy {
   /** How requests are spread over the endpoints. Unset: P2C Peak EWMA. */
   loadBalancer?: LoadBalancerSettings;

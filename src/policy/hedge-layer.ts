@@ -193,8 +193,7 @@ class HedgeTry implements Dispatcher.DispatchHandler {
  * idempotent requests with a replayable body are hedged (the server may see both).
  */
 export function hedgeLayer(): Layer<ServiceTarget> {
-  return layer<ServiceTarget>('hedge', (next, target) => {
-    void target;
+  return layer<ServiceTarget>('hedge', (next) => {
     const tracker = new LatencyTracker();
     const budgets = new Map<number, RetryBudget>();
     return (opts, handler) => {

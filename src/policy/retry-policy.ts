@@ -79,7 +79,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** True for RFC 9110's idempotent methods. */
 export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT.has(method.toUpperCase());
+  // Methods nearly always arrive upper case: no string is made for them per request.
+  return IDEMPOTENT.has(method) || IDEMPOTENT.has(method.toUpperCase());
 }
 
 /** True when a request body can be sent again: none, a string or bytes; never a stream. */

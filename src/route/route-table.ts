@@ -63,10 +63,6 @@ export interface CompiledRoute {
   readonly responseHeaders: HeaderOps | undefined;
   readonly fault: CompiledFault | undefined;
   readonly mirrors: readonly CompiledMirror[];
-  /** Route timeout in ms (enforced by the resilience layers). */
-  readonly timeoutMs: number | undefined;
-  /** Retry policy as written. */
-  readonly retries: HttpRoute['retries'];
   /** Timeout and retries compiled for the resilience layers. */
   readonly policy: RoutePolicy;
 }
@@ -234,7 +230,5 @@ function compileRoute(
     responseHeaders: compileHeaderOps(route.headers?.response),
     fault,
     mirrors,
-    timeoutMs: route.timeout ? durationToMs(route.timeout) : undefined,
-    retries: route.retries,
   };
 }
