@@ -111,8 +111,22 @@ export class EndpointLoad {
     }
   }
 
-  /** A request ended without a meaningful latency (cancelled by the caller). */
+  /** A request ended without a meaningful latency (it never reached the endpoint). */
   finishWithoutSample(): void {
     if (this.pending > 0) this.pending--;
+  }
+
+  /**
+   * A request written to the endpoint was cancelled after `elapsedMs` without response
+   * headers: a hedge lost to a faster try, a per-try or route timeout fired, or the
+   * caller gave up. All that says is "at least `elapsedMs`" (a censored sample), so it is
+   * observed only when it is above the current estimate, where it becomes the peak; a
+   * shorter wait says nothing either way. Without this, the answers that hedging and
+   * timeouts cut short, which are the endpoint's slowest, would never reach its estimate
+   * (Linkerd's tower records the time to cancellation as a sample too, lower or not).
+   */
+  finishCancelled(elapsedMs: number, nowMs: number): void {
+    if (this.pending > 0) this.pending--;
+    if (elapsedMs > this.rttEstimate(nowMs)) this.observe(elapsedMs, nowMs);
   }
 }

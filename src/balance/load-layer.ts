@@ -9,7 +9,10 @@ type Controller = Dispatcher.DispatchController;
 /**
  * Records an endpoint's load for the balancers: pending requests, and the time to
  * response headers as the Peak EWMA sample. Connection errors and resets count as
- * failures (a latency penalty); a request the caller cancelled gives no sample.
+ * failures (a latency penalty). A cancelled request (a hedge that lost, a timeout, the
+ * caller's abort) that was written but had no headers yet gives a censored sample, "at
+ * least this long" (see {@link EndpointLoad.finishCancelled}); one that had its headers
+ * gives its time to headers; one never written gives none.
  *
  * The latency clock starts when undici writes the request to a connected socket
  * (`onRequestStart`), not at dispatch: connecting and waiting in the pool's queue are
@@ -21,6 +24,7 @@ class LoadTrackingHandler extends ForwardingHandler {
   readonly #load: EndpointLoad;
   #start: number;
   #rtt = -1;
+  #written = false;
   #done = false;
 
   constructor(next: Dispatcher.DispatchHandler, load: EndpointLoad) {
@@ -32,6 +36,7 @@ class LoadTrackingHandler extends ForwardingHandler {
 
   override onRequestStart(controller: Controller, context: unknown): void {
     this.#start = performance.now();
+    this.#written = true;
     super.onRequestStart(controller, context);
   }
 
@@ -53,9 +58,11 @@ class LoadTrackingHandler extends ForwardingHandler {
   override onResponseError(controller: Controller, error: Error): void {
     if (!this.#done) {
       if (controller?.aborted) {
-        // Cancelled by the caller: says nothing about the endpoint.
         this.#done = true;
-        this.#load.finishWithoutSample();
+        const now = performance.now();
+        if (this.#rtt >= 0) this.#load.finish(this.#rtt, now, true);
+        else if (this.#written) this.#load.finishCancelled(now - this.#start, now);
+        else this.#load.finishWithoutSample();
       } else {
         this.#finish(false);
       }

@@ -68,3 +68,17 @@ export function isLocalOriginFailure(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * True when `error` is the reason a try was cancelled by a timeout the operator set: the
+ * route's `perTryTimeout` (the retry layer's `PerTryTimeoutError`) or its `timeout`
+ * (`RouteTimeoutError`), matched by code so this file imports no layer. Envoy records
+ * both as `LocalOriginTimeout` for a request still awaiting headers. A passed deadline
+ * inherited from the request being served is left out: it can be short through no
+ * fault of the endpoint.
+ */
+export function isTimeoutOfTry(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === 'PROXYLESS_ERR_PER_TRY_TIMEOUT' || code === 'PROXYLESS_ERR_TIMEOUT';
+}

@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import { ForwardingHandler } from '../core/forwarding-handler.js';
 import { layer, type Layer } from '../core/layer.js';
 import type { EndpointTarget } from '../mesh/types.js';
-import { isLocalOriginFailure } from './internal-outlier-errors.js';
+import { isLocalOriginFailure, isTimeoutOfTry } from './internal-outlier-errors.js';
 import { outlierResultOfStatus, type OutlierDetector, type OutlierHost } from './outlier-detection.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -26,9 +26,13 @@ export interface OutlierLayerOptions {
  * - final response headers (`onResponseStart`, status >= 200): the status decides
  *   (502–504 gateway error, other 5xx, anything else success); an upgrade is a success;
  * - an error: a connection-level failure (connect error or timeout, TLS failure, reset,
- *   response timeout, malformed response) is a local-origin failure; an error the caller
- *   caused by aborting (`controller.aborted`) or that is not about the connection (see
- *   `internal-outlier-errors.ts`) is not counted.
+ *   response timeout, malformed response) is a local-origin failure; an error that is not
+ *   about the connection (see `internal-outlier-errors.ts`) is not counted;
+ * - a try cancelled by its `perTryTimeout` or the route `timeout` while still awaiting
+ *   headers is a local-origin failure too (Envoy's `LocalOriginTimeout`, a 504 gateway
+ *   error unless local-origin errors are split); any other cancellation (the caller's
+ *   abort, a hedge that lost, an inherited deadline) is not counted: it says nothing of
+ *   the endpoint's health.
  *
  * A connection failure after the headers (the body broke off) is counted too, after the
  * status: Envoy also reports an upstream reset whenever it happens.
@@ -64,7 +68,7 @@ class OutlierHandler<E extends OutlierEndpoint> extends ForwardingHandler {
 
   override onResponseError(controller: Controller, error: Error): void {
     // `controller` is missing when the request failed before it had one (connect errors).
-    if (!controller?.aborted && isLocalOriginFailure(error)) {
+    if (controller?.aborted ? !this.#responded && isTimeoutOfTry(error) : isLocalOriginFailure(error)) {
       this.#detector.record(this.#endpoint, 'local-origin-failure', this.#now());
     }
     super.onResponseError(controller, error);

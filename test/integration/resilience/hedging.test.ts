@@ -46,6 +46,13 @@ describe('hedging', () => {
     expect(slow.requests).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 100));
     expect(slow.active).toBe(0);
+    // A lost try still tells the balancers the slow endpoint took at least the delay plus
+    // the fast answer: its Peak EWMA estimate (the cost with nothing pending) is at least
+    // 50 ms, not the 30 ms default of an endpoint that never answered.
+    const endpoints = m.services()[0]!.endpoints;
+    const cost = (address: string) => endpoints.find((e) => e.key === address)!.cost;
+    expect(cost(slow.address)).toBeGreaterThanOrEqual(45);
+    expect(cost(fast.address)).toBeLessThan(cost(slow.address));
   });
 
   it('backups are bounded by their budget (maxExtraPercent + 1/s)', async () => {

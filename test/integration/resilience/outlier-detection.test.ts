@@ -70,6 +70,53 @@ describe('outlier detection', () => {
     expect(m.services()[0]!.endpoints.find((e) => e.key === dying.address)!.available).toBe(false);
   });
 
+  it.each([
+    ['perTryTimeout', { retries: { attempts: 2, perTryTimeout: '100ms', retryOn: 'gateway-error' } }, 200],
+    ['route timeout', { timeout: '100ms', retries: { attempts: 0 } }, -1],
+  ])('a hanging endpoint is ejected through %s cancellations (Envoy counts them as gateway errors)', async (_name, policy, hangingStatus) => {
+    const hanging = await startBackend({ id: 'hanging', delayMs: 5_000 });
+    const alive = await startBackend({ id: 'alive-t' });
+    servers.push(hanging, alive);
+    const route = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'api' },
+      spec: { hosts: ['api'], http: [{ route: [{ destination: { host: 'api' } }], ...policy }] },
+    };
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [hanging.address, alive.address] })],
+      config: [route, rule({ consecutiveGatewayErrors: 2, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 })],
+    });
+    meshes.push(m);
+    const results = await statuses(m, 8);
+    // Round robin: every other first try goes to the hanging endpoint; its 2nd timeout ejects it.
+    // With retries, those calls still succeed on the other endpoint; with a route timeout, they fail.
+    expect(results.filter((s) => s !== 200)).toEqual(hangingStatus === 200 ? [] : [hangingStatus, hangingStatus]);
+    expect(results.slice(4)).toEqual([200, 200, 200, 200]);
+    expect(hanging.requests).toBe(2);
+    expect(m.services()[0]!.endpoints.find((e) => e.key === hanging.address)!.available).toBe(false);
+  });
+
+  it('a slow endpoint whose tries lose to hedges is not ejected: a lost hedge is not an error', async () => {
+    const slow = await startBackend({ id: 'slow-h', delayMs: 300 });
+    const fast = await startBackend({ id: 'fast-h' });
+    servers.push(slow, fast);
+    const route = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'api', annotations: { 'proxyless.dev/hedging': '{"delay":"20ms","maxExtraPercent":100}' } },
+      spec: { hosts: ['api'], http: [{ route: [{ destination: { host: 'api' } }] }] },
+    };
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [slow.address, fast.address] })],
+      config: [route, rule({ consecutiveGatewayErrors: 1, consecutive5xxErrors: 1, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 })],
+    });
+    meshes.push(m);
+    expect((await statuses(m, 6)).every((s) => s === 200)).toBe(true);
+    expect(slow.requests).toBeGreaterThan(0);
+    expect(m.services()[0]!.endpoints.every((e) => e.available)).toBe(true);
+  });
+
   it('with fewer than 10 endpoints Istio’s default maxEjectionPercent (10) ejects nothing, as Envoy does', async () => {
     const bad = await startBackend({ id: 'bad2', handle: (_req, res) => { res.statusCode = 503; res.end(); } });
     const good = await startBackend({ id: 'good2' });

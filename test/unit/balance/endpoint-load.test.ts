@@ -101,6 +101,43 @@ describe('EndpointLoad', () => {
     expect(slowFailure.rttEstimate(0)).toBe(2_500);
   });
 
+  it('takes a cancelled request as "at least this long": a peak when above the estimate, nothing otherwise', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    load.start();
+    load.finish(5, 0, true);
+    expect(load.rttEstimate(0)).toBe(5);
+
+    // A hedge lost after 15 ms: the endpoint took at least 15 ms, more than the estimate.
+    load.start();
+    load.finishCancelled(15, 10);
+    expect(load.pending).toBe(0);
+    expect(load.samples).toBe(2);
+    expect(load.rttEstimate(10)).toBe(15);
+
+    // Cancelled after 2 ms, under the estimate: no information, nothing changes.
+    load.start();
+    load.finishCancelled(2, 20);
+    expect(load.pending).toBe(0);
+    expect(load.samples).toBe(2);
+    expect(load.rttEstimate(10)).toBe(15);
+    expect(load.failures).toBe(0);
+
+    // Compared with the decayed estimate: after 10 s (τ), 15 ms has decayed to 15/e ≈ 5.5 ms.
+    load.start();
+    load.finishCancelled(6, 10_010);
+    expect(load.rttEstimate(10_010)).toBe(6);
+
+    // With no history, the default (30 ms) is what a cancellation has to beat.
+    const fresh = new EndpointLoad({ nowMs: 0 });
+    fresh.start();
+    fresh.finishCancelled(20, 0);
+    expect(fresh.samples).toBe(0);
+    expect(fresh.rttEstimate(0)).toBe(30);
+    fresh.start();
+    fresh.finishCancelled(40, 0);
+    expect(fresh.rttEstimate(0)).toBe(40);
+  });
+
   it('takes its default RTT and τ from options', () => {
     const load = new EndpointLoad({ defaultRttMs: 100, decayMs: 1_000, nowMs: 0 });
     expect(load.cost(0)).toBe(100);
