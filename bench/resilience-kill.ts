@@ -1,7 +1,7 @@
 /**
  * Outlier detection when a backend dies mid-run: success rate and time to ejection.
  *
- * Four node:http backends run in a child process (the resilience backend host below);
+ * Four node:http backends run in a child process (`bench/lib/backend-host.ts`);
  * 32 closed-loop workers send GETs through the mesh with default settings (P2C Peak EWMA,
  * Istio's default retries: 2 on connect-failure, refused-stream, reset) plus a
  * DestinationRule `outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 5,
@@ -20,214 +20,15 @@
  * measured in the same process, in ABBA order (no-kill, kill, kill, no-kill), each run with
  * a fresh mesh and fresh backends; the only difference is the kill. Rates are summed over
  * rounds (not medians), so every request counts.
- *
- * This file also holds the programmable backend host the three resilience benchmarks
- * share (`startResilienceBackends`): per-backend delay, status, random slow answers,
- * request counting and killing one server. It runs when this file is forked with
- * {@link HOST_FLAG}; `bench/lib/backend-host.ts` has no status, counting or kill.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
+import { startBackends } from './lib/backends.js';
 import { runIfMain } from './lib/entry.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import type { Log } from './lib/log.js';
-import { childExecArgv } from './lib/node-args.js';
 import { formatNumber, result, type BenchmarkOutput, type BenchResult } from './lib/report.js';
 import { scaled } from './lib/time-factor.js';
-
-// ---------------------------------------------------------------------------------------
-// The resilience backend host (child process side and parent side).
-// ---------------------------------------------------------------------------------------
-
-/** The argument that makes this file run as the backend host. */
-export const HOST_FLAG = '--resilience-backend-host';
-
-/** How one backend answers. */
-export interface BackendBehaviour {
-  /** Answer after this many ms (0 = at once). */
-  readonly delayMs: number;
-  /** Response status. */
-  readonly status: number;
-  /** Share (0..1) of requests answered `slowExtraMs` later, chosen at random per request. */
-  readonly slowShare: number;
-  /** Extra delay of a slow answer, in ms. */
-  readonly slowExtraMs: number;
-}
-
-const DEFAULT_BEHAVIOUR: BackendBehaviour = { delayMs: 0, status: 200, slowShare: 0, slowExtraMs: 0 };
-
-type HostCommand =
-  | { type: 'configure'; behaviours: BackendBehaviour[] }
-  | { type: 'counts' }
-  | { type: 'kill'; index: number }
-  | { type: 'close' };
-type HostReply =
-  | { type: 'ready'; ports: number[] }
-  | { type: 'ack' }
-  | { type: 'counts'; requests: number[]; slow: number[] };
-
-/** Request counts since the host started, per backend. */
-export interface BackendCounts {
-  /** Requests that arrived (counted on arrival, before answering). */
-  readonly requests: number[];
-  /** Of those, the ones picked to answer slowly. */
-  readonly slow: number[];
-}
-
-/** Backends in a child process, programmable per backend. */
-export interface ResilienceBackends {
-  readonly ports: readonly number[];
-  /** `127.0.0.1:<port>` per backend. */
-  readonly addresses: readonly string[];
-  /** Sets every backend's behaviour (one entry per backend; missing fields keep their defaults). */
-  configure(behaviours: readonly Partial<BackendBehaviour>[]): Promise<void>;
-  /** Requests counted so far. */
-  counts(): Promise<BackendCounts>;
-  /** Closes backend `index`'s server and destroys its sockets; resolves once done. */
-  kill(index: number): Promise<void>;
-  /** Stops the child. */
-  close(): Promise<void>;
-}
-
-async function hostMain(): Promise<void> {
-  const behaviours: BackendBehaviour[] = (JSON.parse(process.argv[3] ?? '[{}]') as Partial<BackendBehaviour>[]).map((b) => ({
-    ...DEFAULT_BEHAVIOUR,
-    ...b,
-  }));
-  const requests = new Array<number>(behaviours.length).fill(0);
-  const slow = new Array<number>(behaviours.length).fill(0);
-  const servers: Server[] = [];
-  const sockets: Array<Set<Socket>> = [];
-  const send = (message: HostReply): void => void process.send?.(message);
-  for (let index = 0; index < behaviours.length; index++) {
-    const body = String(index);
-    const own = new Set<Socket>();
-    const server = createServer((req, res) => {
-      requests[index]!++;
-      req.resume();
-      const b = behaviours[index]!;
-      let delay = b.delayMs;
-      if (b.slowShare > 0 && Math.random() < b.slowShare) {
-        slow[index]!++;
-        delay += b.slowExtraMs;
-      }
-      const answer = (): void => {
-        res.statusCode = b.status;
-        res.end(body);
-      };
-      if (delay > 0) setTimeout(answer, delay);
-      else answer();
-    });
-    server.keepAliveTimeout = 60_000;
-    server.on('connection', (socket) => {
-      own.add(socket);
-      socket.on('close', () => own.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push(server);
-    sockets.push(own);
-  }
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  const closeAll = (): void => {
-    for (const server of servers) server.close();
-    for (const own of sockets) for (const socket of own) socket.destroy();
-    process.exit(0);
-  };
-  process.on('message', (message: HostCommand) => {
-    if (message.type === 'configure') {
-      message.behaviours.forEach((b, i) => (behaviours[i] = { ...DEFAULT_BEHAVIOUR, ...b }));
-      send({ type: 'ack' });
-    } else if (message.type === 'counts') {
-      send({ type: 'counts', requests, slow });
-    } else if (message.type === 'kill') {
-      // Stop listening (new connections are refused) and drop every open connection
-      // (requests in flight see a reset), as a crashed process would.
-      servers[message.index]!.close();
-      for (const socket of sockets[message.index]!) socket.destroy();
-      send({ type: 'ack' });
-    } else if (message.type === 'close') {
-      closeAll();
-    }
-  });
-  process.on('disconnect', closeAll);
-  send({ type: 'ready', ports });
-}
-
-const HOST_TIMEOUT_MS = 15_000;
-
-function nextReply<T extends HostReply['type']>(child: ChildProcess, type: T): Promise<Extract<HostReply, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`resilience backend host: no "${type}" after ${HOST_TIMEOUT_MS} ms`)), HOST_TIMEOUT_MS);
-    const onMessage = (message: HostReply): void => {
-      if (message.type === type) done(undefined, message as Extract<HostReply, { type: T }>);
-    };
-    const onExit = (code: number | null): void => done(new Error(`resilience backend host exited (code ${code}) before "${type}"`));
-    function done(error: Error | undefined, message?: Extract<HostReply, { type: T }>): void {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(message!);
-    }
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
-/**
- * Starts one HTTP server per entry of `behaviours` on 127.0.0.1 in a forked child
- * process. Each answers with its index as the body, with its status, after its delay.
- */
-export async function startResilienceBackends(behaviours: readonly Partial<BackendBehaviour>[]): Promise<ResilienceBackends> {
-  const child = fork(fileURLToPath(import.meta.url), [HOST_FLAG, JSON.stringify(behaviours)], {
-    execArgv: childExecArgv(),
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let ports: number[];
-  try {
-    ports = (await nextReply(child, 'ready')).ports;
-  } catch (error) {
-    child.kill();
-    throw error;
-  }
-  const send = (command: HostCommand): void => void child.send(command);
-  return {
-    ports,
-    addresses: ports.map((port) => `127.0.0.1:${port}`),
-    async configure(next) {
-      const ack = nextReply(child, 'ack');
-      send({ type: 'configure', behaviours: next.map((b) => ({ ...DEFAULT_BEHAVIOUR, ...b })) });
-      await ack;
-    },
-    async counts() {
-      const reply = nextReply(child, 'counts');
-      send({ type: 'counts' });
-      const { requests, slow } = await reply;
-      return { requests, slow };
-    },
-    async kill(index) {
-      const ack = nextReply(child, 'ack');
-      send({ type: 'kill', index });
-      await ack;
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      send({ type: 'close' });
-      const timer = setTimeout(() => child.kill(), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// The kill benchmark.
-// ---------------------------------------------------------------------------------------
 
 const BENCHMARK = 'resilience-kill';
 const BACKENDS = 4;
@@ -274,7 +75,7 @@ function watchedEndpoint(mesh: Mesh, key: string): { available: boolean; failure
 }
 
 async function oneRun(kill: boolean): Promise<RunOutcome> {
-  const backends = await startResilienceBackends(Array.from({ length: BACKENDS }, () => ({ delayMs: DELAY_MS })));
+  const backends = await startBackends(Array.from({ length: BACKENDS }, () => ({ delayMs: DELAY_MS })));
   const mesh = createMesh({ discovery: [staticEndpoints({ svc: [...backends.addresses] })], config: [OUTLIER_RULE] });
   const key = backends.addresses[KILLED_INDEX]!;
   const send = async (): Promise<void> => {
@@ -388,5 +189,4 @@ export async function resilienceKill(log: Log): Promise<BenchmarkOutput> {
   return { results, notes };
 }
 
-if (process.argv[2] === HOST_FLAG) void hostMain();
-else runIfMain(import.meta.url, BENCHMARK, resilienceKill);
+runIfMain(import.meta.url, BENCHMARK, resilienceKill);

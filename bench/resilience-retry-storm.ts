@@ -2,8 +2,7 @@
  * Retry storm: how much the retry budget caps the extra load retries put on backends
  * that are all failing.
  *
- * Four node:http backends in a child process (the resilience backend host of
- * `resilience-kill.ts`) all answer 503 for the whole run, 10 s. A VirtualService sets
+ * Four node:http backends in a child process (`bench/lib/backend-host.ts`) all answer 503 for the whole run, 10 s. A VirtualService sets
  * `retries: { attempts: 3, retryOn: 5xx }`, so every request wants 4 tries. The mesh gets
  * an open-loop load at a fixed rate (the same requests at the same times whatever the mesh
  * does, as callers that do not slow down when the service fails; a retry storm is exactly
@@ -29,7 +28,7 @@
  */
 import { request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
-import { startResilienceBackends, type ResilienceBackends } from './resilience-kill.js';
+import { startBackends, type Backends } from './lib/backends.js';
 import { runIfMain } from './lib/entry.js';
 import type { Log } from './lib/log.js';
 import { formatNumber, result, type BenchmarkOutput, type BenchResult } from './lib/report.js';
@@ -132,7 +131,7 @@ interface StormRun {
   readonly warnings: readonly string[];
 }
 
-async function storm(backends: ResilienceBackends, budgetAnnotation: string | undefined): Promise<StormRun> {
+async function storm(backends: Backends, budgetAnnotation: string | undefined): Promise<StormRun> {
   const mesh = createMesh({
     discovery: [staticEndpoints({ svc: [...backends.addresses] })],
     config: [VIRTUAL_SERVICE, destinationRule(budgetAnnotation)],
@@ -155,7 +154,7 @@ async function storm(backends: ResilienceBackends, budgetAnnotation: string | un
 
 /** Runs the retry-storm benchmark; see the file comment. */
 export async function resilienceRetryStorm(log: Log): Promise<BenchmarkOutput> {
-  const backends = await startResilienceBackends(Array.from({ length: BACKENDS }, () => ({ status: 503 })));
+  const backends = await startBackends(Array.from({ length: BACKENDS }, () => ({ status: 503 })));
   log(`${BACKENDS} backends (child process) all answering 503; retries ${ATTEMPTS} on 5xx; open loop ${RATE_PER_S} req/s ` +
     `for ${SEND_MS} ms of a ${STORM_MS} ms storm per run; default budget, then budget disabled`);
   const runs: Record<'budget' | 'disabled', StormRun> = {} as Record<'budget' | 'disabled', StormRun>;

@@ -4,66 +4,106 @@
  * being measured. Not a benchmark itself; started by {@link startBackends}.
  *
  * Protocol over the fork IPC channel:
- * - argv[2] is a JSON array of delays in ms, one per server to start;
+ * - argv[2] is a JSON array of {@link BackendBehaviour}s (missing fields take the
+ *   defaults: no delay, 200, never slow), one per server to start;
  * - the child answers `{ type: 'ready', ports }`;
- * - `{ type: 'set-delays', delays }` changes the delays, answered by `{ type: 'ack' }`;
+ * - `{ type: 'configure', behaviours }` changes them, answered by `{ type: 'ack' }`;
+ * - `{ type: 'counts' }` is answered by the request counts since start;
+ * - `{ type: 'kill', index }` closes one server and destroys its sockets, as a crash
+ *   would (new connections refused, requests in flight reset), answered by `ack`;
  * - `{ type: 'close' }` closes the servers and exits; so does losing the parent.
  *
- * Each server answers `200` with its index as the body (keep-alive), after its delay.
+ * Each server answers with its index as the body (keep-alive), with its status, after
+ * its delay, plus `slowExtraMs` for a random `slowShare` of requests.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-/** Messages the parent sends. */
-export type HostCommand = { type: 'set-delays'; delays: number[] } | { type: 'close' };
-/** Messages the child sends. */
-export type HostReply = { type: 'ready'; ports: number[] } | { type: 'ack' };
-
-function reply(message: HostReply): void {
-  process.send?.(message);
+/** How one backend answers. */
+export interface BackendBehaviour {
+  /** Answer after this many ms (0 = at once). */
+  readonly delayMs: number;
+  /** Response status. */
+  readonly status: number;
+  /** Share (0..1) of requests answered `slowExtraMs` later, chosen at random per request. */
+  readonly slowShare: number;
+  /** Extra delay of a slow answer, in ms. */
+  readonly slowExtraMs: number;
 }
 
+/** The behaviour of a backend where a field is not given. */
+export const DEFAULT_BEHAVIOUR: BackendBehaviour = { delayMs: 0, status: 200, slowShare: 0, slowExtraMs: 0 };
+
+/** Messages the parent sends. */
+export type HostCommand =
+  | { type: 'configure'; behaviours: BackendBehaviour[] }
+  | { type: 'counts' }
+  | { type: 'kill'; index: number }
+  | { type: 'close' };
+/** Messages the child sends. */
+export type HostReply = { type: 'ready'; ports: number[] } | { type: 'ack' } | { type: 'counts'; requests: number[]; slow: number[] };
+
 async function main(): Promise<void> {
-  const delays: number[] = JSON.parse(process.argv[2] ?? '[0]');
-  const sockets = new Set<Socket>();
+  const behaviours: BackendBehaviour[] = (JSON.parse(process.argv[2] ?? '[{}]') as Partial<BackendBehaviour>[]).map((b) => ({
+    ...DEFAULT_BEHAVIOUR,
+    ...b,
+  }));
+  const requests = new Array<number>(behaviours.length).fill(0);
+  const slow = new Array<number>(behaviours.length).fill(0);
   const servers: Server[] = [];
-  for (let index = 0; index < delays.length; index++) {
+  const sockets: Array<Set<Socket>> = [];
+  const send = (message: HostReply): void => void process.send?.(message);
+  for (let index = 0; index < behaviours.length; index++) {
     const body = String(index);
+    const own = new Set<Socket>();
     const server = createServer((req, res) => {
-      const answer = (): void => {
-        res.end(body);
-      };
+      requests[index]!++;
       // Drain the (empty) request body; answer after this server's current delay.
       req.resume();
-      const delay = delays[index]!;
+      const b = behaviours[index]!;
+      let delay = b.delayMs;
+      if (b.slowShare > 0 && Math.random() < b.slowShare) {
+        slow[index]!++;
+        delay += b.slowExtraMs;
+      }
+      const answer = (): void => {
+        res.statusCode = b.status;
+        res.end(body);
+      };
       if (delay > 0) setTimeout(answer, delay);
       else answer();
     });
     // Longer than any benchmark phase: connections are not closed by the server mid-run.
     server.keepAliveTimeout = 60_000;
     server.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+      own.add(socket);
+      socket.on('close', () => own.delete(socket));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
+    sockets.push(own);
   }
-
-  const close = (): void => {
+  const closeAll = (): void => {
     for (const server of servers) server.close();
-    for (const socket of sockets) socket.destroy();
+    for (const own of sockets) for (const socket of own) socket.destroy();
     process.exit(0);
   };
   process.on('message', (message: HostCommand) => {
-    if (message.type === 'set-delays') {
-      message.delays.forEach((delay, i) => (delays[i] = delay));
-      reply({ type: 'ack' });
+    if (message.type === 'configure') {
+      message.behaviours.forEach((b, i) => (behaviours[i] = { ...DEFAULT_BEHAVIOUR, ...b }));
+      send({ type: 'ack' });
+    } else if (message.type === 'counts') {
+      send({ type: 'counts', requests, slow });
+    } else if (message.type === 'kill') {
+      servers[message.index]!.close();
+      for (const socket of sockets[message.index]!) socket.destroy();
+      send({ type: 'ack' });
     } else if (message.type === 'close') {
-      close();
+      closeAll();
     }
   });
-  process.on('disconnect', close);
-  reply({ type: 'ready', ports: servers.map((s) => (s.address() as AddressInfo).port) });
+  process.on('disconnect', closeAll);
+  send({ type: 'ready', ports: servers.map((s) => (s.address() as AddressInfo).port) });
 }
 
 void main();

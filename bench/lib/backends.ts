@@ -1,31 +1,47 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { HostCommand, HostReply } from './backend-host.js';
+import { DEFAULT_BEHAVIOUR, type BackendBehaviour, type HostCommand, type HostReply } from './backend-host.js';
 import { childExecArgv } from './node-args.js';
 
-/** HTTP backends running in a child process (see `backend-host.ts`). */
+export type { BackendBehaviour } from './backend-host.js';
+
+/** Request counts since the backends started, per backend. */
+export interface BackendCounts {
+  /** Requests that arrived (counted on arrival, before answering). */
+  readonly requests: number[];
+  /** Of those, the ones picked to answer slowly. */
+  readonly slow: number[];
+}
+
+/** HTTP backends running in a child process (see `backend-host.ts`), programmable per backend. */
 export interface Backends {
-  /** Ports on 127.0.0.1, one per backend, in the order of the delays given. */
+  /** Ports on 127.0.0.1, one per backend, in the order given. */
   readonly ports: readonly number[];
   /** `127.0.0.1:<port>` for each backend. */
   readonly addresses: readonly string[];
-  /** Changes each backend's answer delay, in ms; resolves once the child applied it. */
+  /** Changes each backend's answer delay, in ms (the rest of its behaviour is reset); resolves once applied. */
   setDelays(delaysMs: readonly number[]): Promise<void>;
+  /** Sets every backend's behaviour (one entry per backend; missing fields take the defaults). */
+  configure(behaviours: readonly Partial<BackendBehaviour>[]): Promise<void>;
+  /** Requests counted so far. */
+  counts(): Promise<BackendCounts>;
+  /** Closes backend `index`'s server and destroys its sockets, as a crash would; resolves once done. */
+  kill(index: number): Promise<void>;
   /** Stops the servers and the child process. */
   close(): Promise<void>;
 }
 
 const HOST_ENTRY = fileURLToPath(new URL('./backend-host.ts', import.meta.url));
-const START_TIMEOUT_MS = 15_000;
+const REPLY_TIMEOUT_MS = 15_000;
 
-function nextReply(child: ChildProcess, type: HostReply['type']): Promise<HostReply> {
+function nextReply<T extends HostReply['type']>(child: ChildProcess, type: T): Promise<Extract<HostReply, { type: T }>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`backend host: no "${type}" after ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => done(new Error(`backend host: no "${type}" after ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
     const onMessage = (message: HostReply): void => {
-      if (message.type === type) done(undefined, message);
+      if (message.type === type) done(undefined, message as Extract<HostReply, { type: T }>);
     };
     const onExit = (code: number | null): void => done(new Error(`backend host exited (code ${code}) before "${type}"`));
-    function done(error: Error | undefined, message?: HostReply): void {
+    function done(error: Error | undefined, message?: Extract<HostReply, { type: T }>): void {
       clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
@@ -37,30 +53,46 @@ function nextReply(child: ChildProcess, type: HostReply['type']): Promise<HostRe
   });
 }
 
+const behaviourOf = (entry: number | Partial<BackendBehaviour>): BackendBehaviour =>
+  typeof entry === 'number' ? { ...DEFAULT_BEHAVIOUR, delayMs: entry } : { ...DEFAULT_BEHAVIOUR, ...entry };
+
 /**
- * Starts one HTTP server per entry of `delaysMs` in a forked child process, each on its
- * own 127.0.0.1 port, answering a tiny body after its delay (0 = at once).
+ * Starts one HTTP server per entry in a forked child process, each on its own 127.0.0.1
+ * port, answering its index as the body. An entry is a delay in ms (0 = at once, status
+ * 200) or a {@link BackendBehaviour} (status, random slow answers).
  */
-export async function startBackends(delaysMs: readonly number[]): Promise<Backends> {
-  const child = fork(HOST_ENTRY, [JSON.stringify(delaysMs)], {
+export async function startBackends(entries: readonly (number | Partial<BackendBehaviour>)[]): Promise<Backends> {
+  const child = fork(HOST_ENTRY, [JSON.stringify(entries.map(behaviourOf))], {
     execArgv: childExecArgv(),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  let ready: HostReply;
+  let ports: number[];
   try {
-    ready = await nextReply(child, 'ready');
+    ports = (await nextReply(child, 'ready')).ports;
   } catch (error) {
     child.kill();
     throw error;
   }
-  const ports = (ready as Extract<HostReply, { type: 'ready' }>).ports;
   const send = (command: HostCommand): void => void child.send(command);
+  const configure = async (entries: readonly (number | Partial<BackendBehaviour>)[]): Promise<void> => {
+    const ack = nextReply(child, 'ack');
+    send({ type: 'configure', behaviours: entries.map(behaviourOf) });
+    await ack;
+  };
   return {
     ports,
     addresses: ports.map((port) => `127.0.0.1:${port}`),
-    async setDelays(delays) {
+    setDelays: configure,
+    configure,
+    async counts() {
+      const reply = nextReply(child, 'counts');
+      send({ type: 'counts' });
+      const { requests, slow } = await reply;
+      return { requests, slow };
+    },
+    async kill(index) {
       const ack = nextReply(child, 'ack');
-      send({ type: 'set-delays', delays: [...delays] });
+      send({ type: 'kill', index });
       await ack;
     },
     async close() {

@@ -5,7 +5,7 @@ import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
 import { retryPolicy } from '../policy/retry-policy.js';
-import { hedgingSettings, type HedgingSettings } from '../config/extensions.js';
+import { ANNOTATIONS, hedgingSettings, type HedgingSettings } from '../config/extensions.js';
 import type { RoutePolicy } from '../policy/route-policy.js';
 
 type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];
@@ -96,7 +96,7 @@ export class RouteTable {
         this.warnings.push(`${located.where}: spec.gateways does not include "mesh": it applies to gateways only, not to this in-process mesh; ignored`);
         continue;
       }
-      const compiled = compileVirtualService(located, namer, workloadLabels);
+      const compiled = compileVirtualService(located, namer, workloadLabels, this.warnings);
       for (const host of located.resource.spec.hosts) {
         if (host.startsWith('*')) {
           this.#wildcards.push({ suffix: host.slice(1), vs: compiled });
@@ -131,8 +131,22 @@ export class RouteTable {
   }
 }
 
-function compileVirtualService(located: Located<VirtualServiceResource>, namer: ServiceNamer, workloadLabels: Readonly<Record<string, string>>): CompiledVirtualService {
+function compileVirtualService(
+  located: Located<VirtualServiceResource>,
+  namer: ServiceNamer,
+  workloadLabels: Readonly<Record<string, string>>,
+  warnings: string[],
+): CompiledVirtualService {
   const hedging = hedgingSettings(located.resource.metadata.annotations, located.where);
+  if (hedging?.percentile !== undefined && 100 - hedging.percentile > hedging.maxExtraPercent) {
+    // Valid, but the budget is spent on ordinary requests and the slow ones may find it empty.
+    const share = Number((100 - hedging.percentile).toFixed(1));
+    warnings.push(
+      `${located.where}: metadata.annotations["${ANNOTATIONS.hedging}"]: percentile ${hedging.percentile} reaches the delay on about ${share} % of ` +
+        `requests but maxExtraPercent ${hedging.maxExtraPercent} allows backups for ${hedging.maxExtraPercent} %: the budget runs out on ordinary ` +
+        `requests and the slowest may get no backup. Use percentile >= ${100 - hedging.maxExtraPercent}, or raise maxExtraPercent.`,
+    );
+  }
   const routes = (located.resource.spec.http ?? []).map((route, index) => compileRoute(route, index, located, namer, workloadLabels, hedging));
   return { where: located.where, routes };
 }

@@ -79,6 +79,16 @@ describe('hedging', () => {
     expect(slow.requests + fast.requests).toBe(4);
   });
 
+  it('warns when the percentile reaches the delay on more requests than the budget allows backups for', async () => {
+    const loose = createMesh({ config: config({ percentile: 90, maxExtraPercent: 5 }) });
+    const matched = createMesh({ config: config({ percentile: 95, maxExtraPercent: 5 }) });
+    meshes.push(loose, matched);
+    expect(loose.warnings).toEqual([
+      expect.stringMatching(/VirtualService\/api .*proxyless\.dev\/hedging.*percentile 90 reaches the delay on about 10 % of requests but maxExtraPercent 5 .*Use percentile >= 95/),
+    ]);
+    expect(matched.warnings).toEqual([]);
+  });
+
   it('a bad annotation is a config error naming the resource and the field', () => {
     expect(() => createMesh({ config: config({ delay: 'soon' }) })).toThrow(/VirtualService\/api \(config\[0\]#1\): metadata\.annotations\["proxyless\.dev\/hedging"\]\.delay: "soon"/);
     expect(() => createMesh({ config: config({}) })).toThrow(/exactly one of delay, percentile/);
