@@ -1,13 +1,11 @@
 // A local etcd for the discovery phase: one member (Debian package etcd-server) on free
-// ports of 127.0.0.1, its data in a temp directory; and the @proxyless/etcd package,
-// loaded from its sources.
+// ports of 127.0.0.1, its data in a temp directory; and the @proxyless/etcd package.
 import { existsSync } from 'node:fs';
-import { registerHooks } from 'node:module';
 import { join } from 'node:path';
 import { DaemonStartError, freePorts, makeTempDir, removeTempDir, startDaemon } from './local-daemon.js';
 
-/** The etcd package's API (packages/etcd/src/index.ts). */
-export type EtcdPackage = typeof import('../../packages/etcd/src/index.js');
+/** The etcd package's API. */
+export type EtcdPackage = typeof import('@proxyless/etcd');
 
 /** Where Debian's etcd-server package puts etcd; `ETCD_BIN` overrides it (as in the etcd tests). */
 export const ETCD_PATH = process.env.ETCD_BIN || '/usr/bin/etcd';
@@ -18,22 +16,16 @@ export function findEtcd(): string | undefined {
 }
 
 /**
- * Loads @proxyless/etcd from packages/etcd/src. Its modules import 'proxyless', which
- * Node cannot resolve from packages/etcd (the root package is not in node_modules; its
- * own code reaches it by self-reference). A resolve hook resolves that one specifier as
- * the demo does, so both share one copy of proxyless (`CatalogSource` and all).
+ * Loads @proxyless/etcd (the workspace packages/etcd; its sources under `npm run demo`'s
+ * `proxyless-source` condition), only when the etcd part runs, so that the rest of the
+ * demo needs neither it nor its etcd3 client. Its own `import 'proxyless'` resolves
+ * through node_modules/proxyless, a link to this repository that npm makes for the
+ * package's devDependency `file:../..`, to the same src/index.ts as the demo's: one copy
+ * of proxyless, `CatalogSource` and all.
  */
 export function loadEtcdPackage(): Promise<EtcdPackage> {
-  if (etcdPackage) return etcdPackage;
-  const asTheDemo = import.meta.url;
-  registerHooks({
-    resolve(specifier, context, nextResolve) {
-      return nextResolve(specifier, specifier === 'proxyless' ? { ...context, parentURL: asTheDemo } : context);
-    },
-  });
-  return (etcdPackage = import('../../packages/etcd/src/index.js'));
+  return import('@proxyless/etcd');
 }
-let etcdPackage: Promise<EtcdPackage> | undefined;
 
 /** A running etcd member. */
 export interface LocalEtcd {
