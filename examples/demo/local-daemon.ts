@@ -1,6 +1,6 @@
 // Plumbing for the local servers the discovery phase starts (dnsmasq, etcd): finding
-// the binary, free ports on 127.0.0.1, starting a daemon and waiting until it answers,
-// stopping it, and temp directories. Whatever happens, nothing is left behind: every
+// the binary, free ports on 127.0.0.1, starting a daemon and waiting until it answers
+// (on other ports if one was taken meanwhile), stopping it, and temp directories. Whatever happens, nothing is left behind: every
 // daemon and temp directory is also removed when this process exits, even after an
 // error (the 'exit' handler below), and a daemon runs in its own process group so that
 // Ctrl-C in the terminal reaches the demo only, which then stops it in order.
@@ -65,6 +65,7 @@ export function makeTempDir(prefix: string): string {
   return dir;
 }
 
+/** Removes a directory made by {@link makeTempDir}, with all it holds. */
 export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   tempDirs.delete(dir);
@@ -191,6 +192,37 @@ export async function startDaemon(spec: DaemonSpec): Promise<LocalDaemon> {
     }
   } catch (error) {
     await daemon.stop();
+    throw error;
+  }
+}
+
+/** How many times {@link startOnFreePorts} tries, each time on other ports. */
+const START_ATTEMPTS = 3;
+
+/**
+ * Picks `count` free ports of 127.0.0.1 and calls `start` with them and the attempt's
+ * number (from 1); `start` starts the daemon with {@link startDaemon} and returns what the
+ * caller hands out. A port can be taken between the check and the daemon's bind: on a
+ * {@link DaemonStartError} with `portInUse`, it picks other ports and calls `start` again,
+ * 3 attempts in all. When it gives up (that error a third time, any other error, an
+ * abort), it removes `dir`, the daemon's directory from {@link makeTempDir}, and rethrows.
+ */
+export async function startOnFreePorts<T>(
+  count: number,
+  dir: string,
+  start: (ports: number[], attempt: number) => Promise<T>,
+): Promise<T> {
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const ports = await freePorts(count);
+      try {
+        return await start(ports, attempt);
+      } catch (error) {
+        if (!(error instanceof DaemonStartError && error.portInUse && attempt < START_ATTEMPTS)) throw error;
+      }
+    }
+  } catch (error) {
+    removeTempDir(dir);
     throw error;
   }
 }

@@ -3,7 +3,7 @@
 // upstream servers, no /etc/hosts and no config file.
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
-import { DaemonStartError, findExecutable, freePorts, makeTempDir, removeTempDir, startDaemon } from './local-daemon.js';
+import { findExecutable, makeTempDir, removeTempDir, startDaemon, startOnFreePorts } from './local-daemon.js';
 
 /** Where to look for dnsmasq: `DNSMASQ_BIN` if set, else `dnsmasq` on PATH or in the sbin directories. */
 export function findDnsmasq(): string | undefined {
@@ -61,40 +61,29 @@ export async function startLocalDns(binary: string, records: LocalDnsRecords, si
     ...records.srv.map((r) => `--srv-host=${r.name},${r.target},${r.port},${r.priority},${r.weight}`),
   ];
   const probeName = records.srv[0]!.name;
-  try {
-    for (let attempt = 1; ; attempt++) {
-      const [port] = await freePorts(1);
-      const resolver = new Resolver({ timeout: 200, tries: 1 });
-      resolver.setServers([`127.0.0.1:${port}`]);
-      const resolveSrv = async (name: string): Promise<SrvRecord[]> =>
-        (await resolver.resolveSrv(name)).map((r) => ({ name, priority: r.priority, weight: r.weight, port: r.port, target: r.name }));
-      try {
-        const daemon = await startDaemon({
-          name: 'dnsmasq',
-          binary,
-          args: [...args, `--port=${port}`],
-          ready: () => resolveSrv(probeName).then((answer) => answer.length > 0, () => false),
-          timeoutMs: 10_000,
-          signal,
-        });
-        return {
-          pid: daemon.pid,
-          port: port!,
-          address: `127.0.0.1:${port}`,
-          dir,
-          resolveSrv,
-          async stop() {
-            await daemon.stop();
-            removeTempDir(dir);
-          },
-        };
-      } catch (error) {
-        // The port was taken between the check and dnsmasq's bind: try another.
-        if (!(error instanceof DaemonStartError && error.portInUse && attempt < 3)) throw error;
-      }
-    }
-  } catch (error) {
-    removeTempDir(dir);
-    throw error;
-  }
+  return startOnFreePorts(1, dir, async ([port]) => {
+    const resolver = new Resolver({ timeout: 200, tries: 1 });
+    resolver.setServers([`127.0.0.1:${port}`]);
+    const resolveSrv = async (name: string): Promise<SrvRecord[]> =>
+      (await resolver.resolveSrv(name)).map((r) => ({ name, priority: r.priority, weight: r.weight, port: r.port, target: r.name }));
+    const daemon = await startDaemon({
+      name: 'dnsmasq',
+      binary,
+      args: [...args, `--port=${port}`],
+      ready: () => resolveSrv(probeName).then((answer) => answer.length > 0, () => false),
+      timeoutMs: 10_000,
+      signal,
+    });
+    return {
+      pid: daemon.pid,
+      port: port!,
+      address: `127.0.0.1:${port}`,
+      dir,
+      resolveSrv,
+      async stop() {
+        await daemon.stop();
+        removeTempDir(dir);
+      },
+    };
+  });
 }

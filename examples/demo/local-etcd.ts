@@ -2,7 +2,7 @@
 // ports of 127.0.0.1, its data in a temp directory; and the @proxyless/etcd package.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DaemonStartError, freePorts, makeTempDir, removeTempDir, startDaemon } from './local-daemon.js';
+import { makeTempDir, removeTempDir, startDaemon, startOnFreePorts } from './local-daemon.js';
 
 /** The etcd package's API. */
 export type EtcdPackage = typeof import('@proxyless/etcd');
@@ -43,60 +43,49 @@ export interface LocalEtcd {
 /** Starts one etcd member and resolves once its /health says true. */
 export async function startLocalEtcd(binary: string, signal: AbortSignal): Promise<LocalEtcd> {
   const dir = makeTempDir('proxyless-demo-etcd-');
-  try {
-    for (let attempt = 1; ; attempt++) {
-      const [clientPort, peerPort] = await freePorts(2);
-      const clientUrl = `http://127.0.0.1:${clientPort}`;
-      const peerUrl = `http://127.0.0.1:${peerPort}`;
-      let version = '?';
-      try {
-        const daemon = await startDaemon({
-          name: 'etcd',
-          binary,
-          args: [
-            '--name', 'demo',
-            '--data-dir', join(dir, `data-${attempt}`),
-            '--listen-client-urls', clientUrl,
-            '--advertise-client-urls', clientUrl,
-            '--listen-peer-urls', peerUrl,
-            '--initial-advertise-peer-urls', peerUrl,
-            '--initial-cluster', `demo=${peerUrl}`,
-            '--initial-cluster-state', 'new',
-            '--initial-cluster-token', `proxyless-demo-${process.pid}`,
-            '--logger', 'zap',
-            '--log-level', 'error',
-          ],
-          ready: async () => {
-            try {
-              const health = (await (await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(500) })).json()) as { health?: string };
-              if (health.health !== 'true') return false;
-              const info = (await (await fetch(`${clientUrl}/version`, { signal: AbortSignal.timeout(500) })).json()) as { etcdserver?: string };
-              version = info.etcdserver ?? '?';
-              return true;
-            } catch {
-              return false;
-            }
-          },
-          timeoutMs: 15_000,
-          signal,
-        });
-        return {
-          pid: daemon.pid,
-          clientUrl,
-          dir,
-          version,
-          async stop() {
-            await daemon.stop();
-            removeTempDir(dir);
-          },
-        };
-      } catch (error) {
-        // A port was taken between the check and etcd's bind: try others.
-        if (!(error instanceof DaemonStartError && error.portInUse && attempt < 3)) throw error;
-      }
-    }
-  } catch (error) {
-    removeTempDir(dir);
-    throw error;
-  }
+  return startOnFreePorts(2, dir, async ([clientPort, peerPort], attempt) => {
+    const clientUrl = `http://127.0.0.1:${clientPort}`;
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    let version = '?';
+    const daemon = await startDaemon({
+      name: 'etcd',
+      binary,
+      args: [
+        '--name', 'demo',
+        '--data-dir', join(dir, `data-${attempt}`),
+        '--listen-client-urls', clientUrl,
+        '--advertise-client-urls', clientUrl,
+        '--listen-peer-urls', peerUrl,
+        '--initial-advertise-peer-urls', peerUrl,
+        '--initial-cluster', `demo=${peerUrl}`,
+        '--initial-cluster-state', 'new',
+        '--initial-cluster-token', `proxyless-demo-${process.pid}`,
+        '--logger', 'zap',
+        '--log-level', 'error',
+      ],
+      ready: async () => {
+        try {
+          const health = (await (await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(500) })).json()) as { health?: string };
+          if (health.health !== 'true') return false;
+          const info = (await (await fetch(`${clientUrl}/version`, { signal: AbortSignal.timeout(500) })).json()) as { etcdserver?: string };
+          version = info.etcdserver ?? '?';
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      timeoutMs: 15_000,
+      signal,
+    });
+    return {
+      pid: daemon.pid,
+      clientUrl,
+      dir,
+      version,
+      async stop() {
+        await daemon.stop();
+        removeTempDir(dir);
+      },
+    };
+  });
 }
