@@ -1,11 +1,11 @@
 /**
  * Child-process entry that hosts the benchmarks' HTTP backends on 127.0.0.1, so that
  * server CPU runs in another process (the other core) and does not distort the client
- * being measured. Not a benchmark itself; started by {@link startBackends}.
+ * being measured. Not a benchmark itself; started by `startBackends` (`backends.ts`).
+ * Nothing may import this file for a value: importing it starts the servers.
  *
  * Protocol over the fork IPC channel:
- * - argv[2] is a JSON array of {@link BackendBehaviour}s (missing fields take the
- *   defaults: no delay, 200, never slow), one per server to start;
+ * - argv[2] is a JSON array of complete {@link BackendBehaviour}s, one per server to start;
  * - the child answers `{ type: 'ready', ports }`;
  * - `{ type: 'configure', behaviours }` changes them, answered by `{ type: 'ack' }`;
  * - `{ type: 'counts' }` is answered by the request counts since start;
@@ -18,21 +18,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-
-/** How one backend answers. */
-export interface BackendBehaviour {
-  /** Answer after this many ms (0 = at once). */
-  readonly delayMs: number;
-  /** Response status. */
-  readonly status: number;
-  /** Share (0..1) of requests answered `slowExtraMs` later, chosen at random per request. */
-  readonly slowShare: number;
-  /** Extra delay of a slow answer, in ms. */
-  readonly slowExtraMs: number;
-}
-
-/** The behaviour of a backend where a field is not given. */
-export const DEFAULT_BEHAVIOUR: BackendBehaviour = { delayMs: 0, status: 200, slowShare: 0, slowExtraMs: 0 };
+// Types only: this file is a child process's entry and must import nothing that runs.
+import type { BackendBehaviour } from './backends.js';
 
 /** Messages the parent sends. */
 export type HostCommand =
@@ -44,10 +31,8 @@ export type HostCommand =
 export type HostReply = { type: 'ready'; ports: number[] } | { type: 'ack' } | { type: 'counts'; requests: number[]; slow: number[] };
 
 async function main(): Promise<void> {
-  const behaviours: BackendBehaviour[] = (JSON.parse(process.argv[2] ?? '[{}]') as Partial<BackendBehaviour>[]).map((b) => ({
-    ...DEFAULT_BEHAVIOUR,
-    ...b,
-  }));
+  // Complete behaviours: the parent (`startBackends`) fills in the defaults.
+  const behaviours: BackendBehaviour[] = JSON.parse(process.argv[2]!);
   const requests = new Array<number>(behaviours.length).fill(0);
   const slow = new Array<number>(behaviours.length).fill(0);
   const servers: Server[] = [];
@@ -90,7 +75,7 @@ async function main(): Promise<void> {
   };
   process.on('message', (message: HostCommand) => {
     if (message.type === 'configure') {
-      message.behaviours.forEach((b, i) => (behaviours[i] = { ...DEFAULT_BEHAVIOUR, ...b }));
+      message.behaviours.forEach((b, i) => (behaviours[i] = b));
       send({ type: 'ack' });
     } else if (message.type === 'counts') {
       send({ type: 'counts', requests, slow });

@@ -1,9 +1,23 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BEHAVIOUR, type BackendBehaviour, type HostCommand, type HostReply } from './backend-host.js';
+// Types only: importing backend-host.ts for a value would start its servers here.
+import type { HostCommand, HostReply } from './backend-host.js';
 import { childExecArgv } from './node-args.js';
 
-export type { BackendBehaviour } from './backend-host.js';
+/** How one backend answers. */
+export interface BackendBehaviour {
+  /** Answer after this many ms (0 = at once). */
+  readonly delayMs: number;
+  /** Response status. */
+  readonly status: number;
+  /** Share (0..1) of requests answered `slowExtraMs` later, chosen at random per request. */
+  readonly slowShare: number;
+  /** Extra delay of a slow answer, in ms. */
+  readonly slowExtraMs: number;
+}
+
+/** The behaviour of a backend where a field is not given: no delay, 200, never slow. */
+const DEFAULT_BEHAVIOUR: BackendBehaviour = { delayMs: 0, status: 200, slowShare: 0, slowExtraMs: 0 };
 
 /** Request counts since the backends started, per backend. */
 export interface BackendCounts {
