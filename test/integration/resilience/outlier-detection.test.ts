@@ -21,6 +21,16 @@ function rule(outlierDetection: object): object {
   };
 }
 
+/** A VirtualService for `api` with one route to it, plus `policy` (retries, timeout) and annotations. */
+function virtualService(policy: object, annotations: Record<string, string> = {}): object {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'api', annotations },
+    spec: { hosts: ['api'], http: [{ route: [{ destination: { host: 'api' } }], ...policy }] },
+  };
+}
+
 async function statuses(m: Mesh, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -77,12 +87,7 @@ describe('outlier detection', () => {
     const hanging = await startBackend({ id: 'hanging', delayMs: 5_000 });
     const alive = await startBackend({ id: 'alive-t' });
     servers.push(hanging, alive);
-    const route = {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'api' },
-      spec: { hosts: ['api'], http: [{ route: [{ destination: { host: 'api' } }], ...policy }] },
-    };
+    const route = virtualService(policy);
     const m = createMesh({
       discovery: [staticEndpoints({ api: [hanging.address, alive.address] })],
       config: [route, rule({ consecutiveGatewayErrors: 2, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 })],
@@ -101,12 +106,7 @@ describe('outlier detection', () => {
     const slow = await startBackend({ id: 'slow-h', delayMs: 300 });
     const fast = await startBackend({ id: 'fast-h' });
     servers.push(slow, fast);
-    const route = {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'api', annotations: { 'proxyless.dev/hedging': '{"delay":"20ms","maxExtraPercent":100}' } },
-      spec: { hosts: ['api'], http: [{ route: [{ destination: { host: 'api' } }] }] },
-    };
+    const route = virtualService({}, { 'proxyless.dev/hedging': '{"delay":"20ms","maxExtraPercent":100}' });
     const m = createMesh({
       discovery: [staticEndpoints({ api: [slow.address, fast.address] })],
       config: [route, rule({ consecutiveGatewayErrors: 1, consecutive5xxErrors: 1, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 50 })],
