@@ -5,6 +5,7 @@ import { outlierSettings } from '../policy/outlier-detection.js';
 import { annotationValue, retryBudgetSettings } from './extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/circuit-breaker.js';
+import type { ConfigCache } from './config-cache.js';
 import { loadConfig, type ConfigEntry, type MeshConfig } from './load-config.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
@@ -18,12 +19,20 @@ export interface CompiledConfig {
 
 /**
  * Validates and compiles config entries. Throws `InvalidConfigError` with every problem;
- * nothing is applied then (the caller keeps its last good config).
+ * nothing is applied then (the caller keeps its last good config). With a `cache`, only
+ * resources that changed since the last compile are validated and compiled again; the
+ * caller commits the cache once the result is in force.
  */
-export function compileConfig(entries: readonly ConfigEntry[], namer: ServiceNamer, workloadLabels: Readonly<Record<string, string>>): CompiledConfig {
-  const config = loadConfig(entries, namer);
+export function compileConfig(
+  entries: readonly ConfigEntry[],
+  namer: ServiceNamer,
+  workloadLabels: Readonly<Record<string, string>>,
+  cache?: ConfigCache,
+): CompiledConfig {
+  cache?.begin();
+  const config = loadConfig(entries, namer, cache);
   checkAnnotations(config);
-  const routes = new RouteTable(config.virtualServices, namer, workloadLabels);
+  const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
   const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer)];
   return { config, routes, warnings, resources: entries.length };
 }
@@ -55,17 +64,20 @@ function checkAnnotations(config: MeshConfig): void {
 /** Routes that name a subset no DestinationRule defines: Istio answers those with 503. */
 function undefinedSubsets(config: MeshConfig, namer: ServiceNamer): string[] {
   const warnings: string[] = [];
+  // Runs on every reload over every route: no arrays built per route.
+  const check = (d: { host: string; subset?: string | undefined }, where: string, namespace: string): void => {
+    if (d.subset === undefined) return;
+    const fqdn = namer.nameIn(d.host, namespace).fqdn;
+    const rule = config.destinationRules.get(fqdn);
+    if (!rule?.resource.spec.subsets?.some((s) => s.name === d.subset)) {
+      warnings.push(`${where}: route destination ${d.host} subset "${d.subset}" is not defined by any DestinationRule for ${fqdn}; requests to it get no endpoint`);
+    }
+  };
   for (const { resource, where, namespace } of config.virtualServices) {
     for (const route of resource.spec.http ?? []) {
-      const destinations = [...(route.route ?? []).map((r) => r.destination), ...(route.mirror ? [route.mirror] : []), ...(route.mirrors ?? []).map((m) => m.destination)];
-      for (const d of destinations) {
-        if (d.subset === undefined) continue;
-        const fqdn = namer.nameIn(d.host, namespace).fqdn;
-        const rule = config.destinationRules.get(fqdn);
-        if (!rule?.resource.spec.subsets?.some((s) => s.name === d.subset)) {
-          warnings.push(`${where}: route destination ${d.host} subset "${d.subset}" is not defined by any DestinationRule for ${fqdn}; requests to it get no endpoint`);
-        }
-      }
+      for (const r of route.route ?? []) check(r.destination, where, namespace);
+      if (route.mirror) check(route.mirror, where, namespace);
+      for (const m of route.mirrors ?? []) check(m.destination, where, namespace);
     }
   }
   return warnings;

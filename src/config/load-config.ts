@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import { InvalidConfigError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
+import { ConfigCache, type ValidatedResource } from './config-cache.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import { destinationRuleSchema } from './istio/destination-rule.js';
 import { serviceEntrySchema } from './istio/service-entry.js';
@@ -69,41 +70,29 @@ const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
  *
  * A short host in a resource resolves in the resource's own `metadata.namespace` (or the
  * mesh's namespace), as Istio does.
+ *
+ * With a `cache`, a resource validated before (same origin, same content) is not
+ * validated again; the caller calls `cache.begin()` before and `cache.commit()` once the
+ * config is in force.
  */
-export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer): MeshConfig {
+export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer, cache?: ConfigCache): MeshConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
   const destinationRules = new Map<string, Located<DestinationRuleResource>>();
   const virtualServices: Located<VirtualServiceResource>[] = [];
   const serviceEntries: Located<ServiceEntryResource>[] = [];
 
-  for (const { resource, origin } of entries) {
-    const envelope = envelopeSchema.safeParse(resource, { reportInput: true });
-    if (!envelope.success) {
-      problems.push(...formatIssues(envelope.error.issues).map((line) => `${origin}: ${line}`));
-      continue;
+  for (const entry of entries) {
+    const json = cache === undefined ? undefined : ConfigCache.contentOf(entry.resource);
+    let validated = json === undefined ? undefined : cache!.lookup(entry.origin, json);
+    if (validated === undefined) {
+      validated = validateEntry(entry, namer, problems, warnings);
+      if (validated === undefined) continue;
+      if (json !== undefined) cache!.store(entry.origin, json, validated);
     }
-    const { kind, apiVersion, metadata } = envelope.data;
-    const where = `${kind}/${metadata.name} (${origin})`;
-    const namespace = metadata.namespace ?? namer.namespace;
-    if (!(kind in SCHEMAS)) {
-      // Loud, not fatal: a platform team's files mix security and traffic resources.
-      if (PLANNED_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} is not supported yet; this resource is ignored (supported: ${Object.keys(SCHEMAS).join(', ')})`);
-      else if (OTHER_ISTIO_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} configures Istio's gateways or proxies and does not apply to an in-process mesh; ignored`);
-      else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${Object.keys(SCHEMAS).map((k) => `"${k}"`).join(', ')})`);
-      continue;
-    }
-    if (!(NETWORKING_API_VERSIONS as readonly string[]).includes(apiVersion)) {
-      problems.push(`${where}: apiVersion: ${JSON.stringify(apiVersion)} (expected: one of ${NETWORKING_API_VERSIONS.map((v) => `"${v}"`).join(', ')})`);
-      continue;
-    }
-    const typedKind = kind as keyof typeof SCHEMAS;
-    const parsed: unknown = parseDroppingUnknown(SCHEMAS[typedKind] as z.ZodType<unknown>, resource, where, problems, warnings);
-    if (parsed === undefined) continue;
-    for (const path of NOT_ENFORCED_YET[typedKind] ?? []) {
-      if (getPath(parsed, path) !== undefined) warnings.push(`${where}: ${path} is validated but not enforced yet`);
-    }
-    if (typedKind === 'DestinationRule') {
+    const { kind, parsed, where, namespace } = validated;
+    warnings.push(...validated.warnings);
+    if (kind === 'DestinationRule') {
       const rule = parsed as DestinationRuleResource;
       const fqdn = namer.nameIn(rule.spec.host, namespace).fqdn;
       const first = destinationRules.get(fqdn);
@@ -112,7 +101,7 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer)
         continue;
       }
       destinationRules.set(fqdn, { resource: rule, where, namespace });
-    } else if (typedKind === 'VirtualService') {
+    } else if (kind === 'VirtualService') {
       virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
     } else {
       serviceEntries.push({ resource: parsed as ServiceEntryResource, where, namespace });
@@ -121,6 +110,41 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer)
 
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return { destinationRules, virtualServices, serviceEntries, warnings };
+}
+
+/**
+ * Validates one resource on its own. Returns it with its own warnings when it is a kind
+ * the mesh applies and valid; otherwise adds to `problems` (invalid) or `warnings` (a
+ * kind that is reported and ignored) and returns `undefined`.
+ */
+function validateEntry({ resource, origin }: ConfigEntry, namer: ServiceNamer, problems: string[], warnings: string[]): ValidatedResource | undefined {
+  const envelope = envelopeSchema.safeParse(resource, { reportInput: true });
+  if (!envelope.success) {
+    problems.push(...formatIssues(envelope.error.issues).map((line) => `${origin}: ${line}`));
+    return undefined;
+  }
+  const { kind, apiVersion, metadata } = envelope.data;
+  const where = `${kind}/${metadata.name} (${origin})`;
+  const namespace = metadata.namespace ?? namer.namespace;
+  if (!(kind in SCHEMAS)) {
+    // Loud, not fatal: a platform team's files mix security and traffic resources.
+    if (PLANNED_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} is not supported yet; this resource is ignored (supported: ${Object.keys(SCHEMAS).join(', ')})`);
+    else if (OTHER_ISTIO_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} configures Istio's gateways or proxies and does not apply to an in-process mesh; ignored`);
+    else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${Object.keys(SCHEMAS).map((k) => `"${k}"`).join(', ')})`);
+    return undefined;
+  }
+  if (!(NETWORKING_API_VERSIONS as readonly string[]).includes(apiVersion)) {
+    problems.push(`${where}: apiVersion: ${JSON.stringify(apiVersion)} (expected: one of ${NETWORKING_API_VERSIONS.map((v) => `"${v}"`).join(', ')})`);
+    return undefined;
+  }
+  const typedKind = kind as keyof typeof SCHEMAS;
+  const own: string[] = [];
+  const parsed: unknown = parseDroppingUnknown(SCHEMAS[typedKind] as z.ZodType<unknown>, resource, where, problems, own);
+  if (parsed === undefined) return undefined;
+  for (const path of NOT_ENFORCED_YET[typedKind] ?? []) {
+    if (getPath(parsed, path) !== undefined) own.push(`${where}: ${path} is validated but not enforced yet`);
+  }
+  return { kind: typedKind, parsed: parsed as object, where, namespace, warnings: own };
 }
 
 /**

@@ -6,6 +6,7 @@ import { loadLayer } from '../balance/load-layer.js';
 import { MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
+import { ConfigCache } from '../config/config-cache.js';
 import { readConfigInputs, type ConfigInputs } from '../config/config-inputs.js';
 import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
@@ -128,6 +129,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #configWatches: Array<{ close(): void }> = [];
   readonly #breakerSnapshots = new Map<string, unknown>();
   #compiled: CompiledConfig;
+  /** What each resource validated and compiled to, so a reload redoes only what changed. */
+  readonly #configCache = new ConfigCache();
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
   readonly #services = new Map<string, MeshService>();
@@ -146,7 +149,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
-    this.#compiled = compileConfig(this.#configEntries(), this.#namer, o.labels);
+    this.#compiled = compileConfig(this.#configEntries(), this.#namer, o.labels, this.#configCache);
+    this.#configCache.commit();
     for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
     this.#serviceEntries = new ServiceEntrySource(this.#namer);
@@ -219,7 +223,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (inputs.files.length > 0 || inputs.sources.length > 0) {
       throw new TypeError('applyConfig takes resource objects or YAML text; pass files and config sources to createMesh');
     }
-    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels), 'applyConfig');
+    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels, this.#configCache), 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -242,7 +246,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
         try {
-          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#options.labels), source.name);
+          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#options.labels, this.#configCache), source.name);
         } catch (error) {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
@@ -257,6 +261,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Swaps a compiled config in: routes, ServiceEntries and every service's policy at once. */
   #apply(compiled: CompiledConfig, source: string): void {
     this.#compiled = compiled;
+    this.#configCache.commit();
     this.#serviceEntries.setEntries(compiled.config.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();

@@ -6,6 +6,7 @@ import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
 import { retryPolicy } from '../policy/retry-policy.js';
 import { ANNOTATIONS, hedgingSettings, type HedgingSettings } from '../config/extensions.js';
+import type { ConfigCache } from '../config/config-cache.js';
 import type { RoutePolicy } from '../policy/route-policy.js';
 
 type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];
@@ -88,15 +89,26 @@ export class RouteTable {
    * @param virtualServices validated VirtualServices in load order
    * @param namer resolves short hosts in each VirtualService's namespace
    * @param workloadLabels this process's labels, for `sourceLabels` matches
+   * @param cache compiles each validated VirtualService once (see {@link ConfigCache})
    */
-  constructor(virtualServices: readonly Located<VirtualServiceResource>[], namer: ServiceNamer, workloadLabels: Readonly<Record<string, string>>) {
+  constructor(
+    virtualServices: readonly Located<VirtualServiceResource>[],
+    namer: ServiceNamer,
+    workloadLabels: Readonly<Record<string, string>>,
+    cache?: ConfigCache,
+  ) {
     for (const located of virtualServices) {
       const gateways = located.resource.spec.gateways;
       if (gateways !== undefined && !gateways.includes('mesh')) {
         this.warnings.push(`${located.where}: spec.gateways does not include "mesh": it applies to gateways only, not to this in-process mesh; ignored`);
         continue;
       }
-      const compiled = compileVirtualService(located, namer, workloadLabels, this.warnings);
+      const compile = (): CompiledWithWarnings => {
+        const warnings: string[] = [];
+        return { compiled: compileVirtualService(located, namer, workloadLabels, warnings), warnings };
+      };
+      const { compiled, warnings } = cache === undefined ? compile() : cache.compiled(located.resource, compile);
+      this.warnings.push(...warnings);
       for (const host of located.resource.spec.hosts) {
         if (host.startsWith('*')) {
           this.#wildcards.push({ suffix: host.slice(1), vs: compiled });
@@ -129,6 +141,12 @@ export class RouteTable {
   get size(): number {
     return this.#exact.size + this.#wildcards.length;
   }
+}
+
+/** A compiled VirtualService and the warnings compiling it gave. */
+interface CompiledWithWarnings {
+  readonly compiled: CompiledVirtualService;
+  readonly warnings: readonly string[];
 }
 
 function compileVirtualService(
