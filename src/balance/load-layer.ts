@@ -3,8 +3,12 @@ import { ForwardingHandler } from '../core/forwarding-handler.js';
 import { layer, type Layer } from '../core/layer.js';
 import type { EndpointTarget } from '../mesh/types.js';
 import type { EndpointLoad } from './endpoint-load.js';
+import { stallClock, type StallClock } from './stall-clock.js';
 
 type Controller = Dispatcher.DispatchController;
+
+/** `#rtt` before the response headers arrived. */
+const NOT_YET = -1;
 
 /**
  * Records an endpoint's load for the balancers: pending requests, and the time to
@@ -19,11 +23,20 @@ type Controller = Dispatcher.DispatchController;
  * left out of the sample, as Linkerd measures after the endpoint is ready. Otherwise the
  * first request on every new connection would set a Peak EWMA peak that lingers for
  * tens of seconds (τ = 10 s). Queueing still counts as load through `pending`.
+ *
+ * This process's own event-loop stalls are left out too (see {@link StallClock}): the
+ * stall time that fell inside a sample is subtracted, and a sample that was mostly stall
+ * (the remainder under half of it) is not taken, since the response may have arrived at
+ * any moment of the stall. Linkerd's balancer has no such correction; without it one
+ * 20 ms garbage collection makes every endpoint with a request in flight look 20 ms slow,
+ * and Peak EWMA then favours an endpoint that is really slow but had nothing in flight.
  */
 class LoadTrackingHandler extends ForwardingHandler {
   readonly #load: EndpointLoad;
   #start: number;
-  #rtt = -1;
+  #stalledAtStart: number;
+  /** Time to response headers; {@link NOT_YET}; or NaN when a stall made it meaningless. */
+  #rtt = NOT_YET;
   #written = false;
   #done = false;
 
@@ -31,17 +44,19 @@ class LoadTrackingHandler extends ForwardingHandler {
     super(next);
     this.#load = load;
     this.#start = performance.now();
+    this.#stalledAtStart = stallClock.read(this.#start);
     load.start();
   }
 
   override onRequestStart(controller: Controller, context: unknown): void {
     this.#start = performance.now();
+    this.#stalledAtStart = stallClock.read(this.#start);
     this.#written = true;
     super.onRequestStart(controller, context);
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onResponseStart']>[2], statusMessage?: string): void {
-    if (statusCode >= 200 && this.#rtt < 0) this.#rtt = performance.now() - this.#start;
+    if (statusCode >= 200 && this.#rtt === NOT_YET) this.#rtt = this.#elapsed(performance.now());
     super.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 
@@ -60,9 +75,13 @@ class LoadTrackingHandler extends ForwardingHandler {
       if (controller?.aborted) {
         this.#done = true;
         const now = performance.now();
-        if (this.#rtt >= 0) this.#load.finish(this.#rtt, now, true);
-        else if (this.#written) this.#load.finishCancelled(now - this.#start, now);
-        else this.#load.finishWithoutSample();
+        if (this.#rtt !== NOT_YET) this.#report(this.#rtt, now, true);
+        else if (!this.#written) this.#load.finishWithoutSample();
+        else {
+          const elapsed = this.#elapsed(now);
+          if (Number.isNaN(elapsed)) this.#load.finishWithoutSample();
+          else this.#load.finishCancelled(elapsed, now);
+        }
       } else {
         this.#finish(false);
       }
@@ -81,7 +100,23 @@ class LoadTrackingHandler extends ForwardingHandler {
     if (this.#done) return;
     this.#done = true;
     const now = performance.now();
-    this.#load.finish(this.#rtt >= 0 ? this.#rtt : now - this.#start, now, ok);
+    this.#report(this.#rtt !== NOT_YET ? this.#rtt : this.#elapsed(now), now, ok);
+  }
+
+  /** Reports the outcome; a failure always counts (with its penalty), a latency only when usable. */
+  #report(rtt: number, now: number, ok: boolean): void {
+    if (!Number.isNaN(rtt)) this.#load.finish(rtt, now, ok);
+    else if (ok) this.#load.finishWithoutSample();
+    else this.#load.finish(0, now, false);
+  }
+
+  /** Time since the request was written less this process's stalls meanwhile; NaN when mostly stall. */
+  #elapsed(now: number): number {
+    const raw = now - this.#start;
+    const stalled = stallClock.read(now) - this.#stalledAtStart;
+    if (stalled === 0) return raw;
+    const rest = raw - stalled;
+    return rest * 2 >= raw ? rest : Number.NaN;
   }
 }
 

@@ -3,6 +3,7 @@ import { fetch as undiciFetch } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
+import { stallClock } from '../balance/stall-clock.js';
 import { MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
@@ -131,6 +132,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #compiled: CompiledConfig;
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
+  /** The balancers' latency samples leave out this process's stalls while the mesh is open. */
+  readonly #releaseStallClock = stallClock.acquire();
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
   readonly #services = new Map<string, MeshService>();
@@ -403,6 +406,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   async #shutdown(error: Error | undefined): Promise<void> {
+    this.#releaseStallClock();
     void this.dispatcher.drain(0);
     const services = [...this.#services.values()];
     if (error) await Promise.all(services.map((s) => s.destroy(error)));
