@@ -2,7 +2,8 @@
 // the mesh gave it, the share it served) and the etcd part (per registered replica: its
 // share before its registration was closed and after the mesh dropped it), plus their
 // lines in the summary.
-import type { DiscoveryReport, DnsReport, EtcdReport, PartOutcome } from './discovery-phase.js';
+import type { DiscoveryReport, DnsReport, EtcdReport } from './discovery-phase.js';
+import { partSummaryLine } from './phase-parts.js';
 import { bar, count, painter, percent, stateOf, type Style } from './table.js';
 
 const BAR = 8;
@@ -87,28 +88,18 @@ function header(counts: DnsReport['counts'], paint: ReturnType<typeof painter>):
   return `  ${count(counts.requests)} requests · ${count(counts.requestsPerSecond)} req/s · ${counts.failed > 0 ? paint.red(failed) : failed}`;
 }
 
+/** A part's result followed by its request counts. */
+function withCounts<T extends DnsReport | EtcdReport>(result: (report: T) => string): (report: T) => string {
+  return (report) => `${result(report)}, ${report.counts.failed} failed of ${count(report.counts.requests + report.counts.failed)} requests`;
+}
+
 /** The phase's lines in the summary: one per part that was reached. */
 export function discoverySummary(report: DiscoveryReport): string[] {
-  const lines = [summaryLine('DNS SRV', report.dns, dnsResult)];
-  if (report.etcd) lines.push(summaryLine('etcd', report.etcd, etcdResult));
+  const lines = [partSummaryLine('discovery', 'DNS SRV', report.dns, withCounts(dnsResult))];
+  if (report.etcd) lines.push(partSummaryLine('discovery', 'etcd', report.etcd, withCounts(etcdResult)));
   return lines;
 }
 
-function summaryLine<T extends DnsReport | EtcdReport>(name: string, part: PartOutcome<T>, result: (report: T) => string): string {
-  switch (part.outcome) {
-    case 'skipped':
-      return `  discovery, ${name}: skipped (${part.reason})`;
-    case 'interrupted':
-      return `  discovery, ${name}: interrupted before its traffic started`;
-    case 'failed':
-      return `  discovery, ${name}: failed (${part.error})`;
-    case 'ran': {
-      const { counts } = part.report;
-      const interrupted = counts.state === 'interrupted' ? ' (interrupted)' : '';
-      return `  discovery, ${name}${interrupted}: ${result(part.report)}, ${counts.failed} failed of ${count(counts.requests + counts.failed)} requests`;
-    }
-  }
-}
 
 /** `weights 1:2:3 → 16.7% · 33.3% · 50.0%` */
 function dnsResult(report: DnsReport): string {

@@ -30,3 +30,25 @@ export function partFailed(error: unknown, part: string, phase: { readonly inter
   phase.screen.print([`  ${part} part failed: ${message}`, '']);
   return { outcome: 'failed', error: message };
 }
+
+/**
+ * One line of the summary for a part of a phase: its result when it ran (marked when
+ * Ctrl-C cut it short), or why it did not.
+ */
+export function partSummaryLine<T extends { readonly counts: { readonly state: string } }>(
+  phase: string,
+  name: string,
+  part: PartOutcome<T>,
+  result: (report: T) => string,
+): string {
+  switch (part.outcome) {
+    case 'skipped':
+      return `  ${phase}, ${name}: skipped (${part.reason})`;
+    case 'interrupted':
+      return `  ${phase}, ${name}: interrupted before its traffic started`;
+    case 'failed':
+      return `  ${phase}, ${name}: failed (${part.error})`;
+    case 'ran':
+      return `  ${phase}, ${name}${part.report.counts.state === 'interrupted' ? ' (interrupted)' : ''}: ${result(part.report)}`;
+  }
+}

@@ -1,7 +1,7 @@
 // Text tables for the resilience phase: the kill part (per replica: its share before the
 // kill and after the ejection) and the breaker part (per period between breaker events:
 // what the callers got), plus their lines in the summary.
-import type { PartOutcome } from './discovery-phase.js';
+import { partSummaryLine } from './phase-parts.js';
 import type { BreakerReport, KillReport, ResilienceReport } from './resilience-phase.js';
 import type { BreakerCause } from './resilience-stats.js';
 import { bar, count, painter, percent, stateOf, type Style } from './table.js';
@@ -92,23 +92,11 @@ export function renderBreaker(report: BreakerReport, style: Style): string[] {
 
 /** The phase's lines in the summary: one per part that was reached. */
 export function resilienceSummary(report: ResilienceReport): string[] {
-  const lines = [summaryLine('kill', report.kill, killResult)];
-  if (report.breaker) lines.push(summaryLine('breaker', report.breaker, breakerResult));
+  const lines = [partSummaryLine('resilience', 'kill', report.kill, killResult)];
+  if (report.breaker) lines.push(partSummaryLine('resilience', 'breaker', report.breaker, breakerResult));
   return lines;
 }
 
-function summaryLine<T extends KillReport | BreakerReport>(name: string, part: PartOutcome<T>, result: (report: T) => string): string {
-  switch (part.outcome) {
-    case 'skipped':
-      return `  resilience, ${name}: skipped (${part.reason})`;
-    case 'interrupted':
-      return `  resilience, ${name}: interrupted before its traffic started`;
-    case 'failed':
-      return `  resilience, ${name}: failed (${part.error})`;
-    case 'ran':
-      return `  resilience, ${name}${part.report.counts.state === 'interrupted' ? ' (interrupted)' : ''}: ${result(part.report)}`;
-  }
-}
 
 /** `ratings-3 25.0% → 0.0%, ejected 3 ms after the kill, 0 failed of 12,345 requests` */
 function killResult(report: KillReport): string {

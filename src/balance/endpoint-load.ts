@@ -111,7 +111,7 @@ export class EndpointLoad {
     }
   }
 
-  /** A request ended without a meaningful latency (it never reached the endpoint). */
+  /** A request ended without a meaningful latency (it never reached the endpoint, or a stall of this process hid it). */
   finishWithoutSample(): void {
     if (this.pending > 0) this.pending--;
   }
