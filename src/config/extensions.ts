@@ -60,15 +60,8 @@ export interface HedgingSettings {
 }
 
 function parseAnnotation<T>(annotations: unknown, key: string, schema: z.ZodType<T>, where: string): T | undefined {
-  if (annotations === null || typeof annotations !== 'object') return undefined;
-  const raw = (annotations as Record<string, unknown>)[key];
-  if (raw === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  } catch (error) {
-    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${JSON.stringify(raw)} (expected: a JSON object; ${(error as Error).message})`]);
-  }
+  const value = annotationValue(annotations, key, where);
+  if (value === undefined) return undefined;
   const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) {
     throw new InvalidConfigError(formatIssues(result.error.issues, `metadata.annotations["${key}"]`).map((l) => `${where}: ${l}`));
@@ -100,7 +93,11 @@ export function hedgingSettings(annotations: unknown, where: string): HedgingSet
   };
 }
 
-/** Reads an annotation with a caller's schema (for the breaker and health checks). */
+/**
+ * An annotation's value: its JSON text parsed (an object given in place of text is
+ * taken as it is), or undefined when absent. The breaker and health checks validate it
+ * with their own schemas; the settings above with theirs.
+ */
 export function annotationValue(annotations: unknown, key: string, where: string): unknown {
   if (annotations === null || typeof annotations !== 'object') return undefined;
   const raw = (annotations as Record<string, unknown>)[key];

@@ -5,15 +5,14 @@ import {
   MeshClosedError,
   UnknownServiceError,
 } from '../core/errors.js';
-import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
+import { failDispatch } from '../core/forwarding-handler.js';
+import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';
 import type { ServiceName } from '../discovery/types.js';
 import { RequestView } from '../route/request-view.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { routeRequest, type RouterContext } from '../route/router.js';
 import type { MeshService } from './mesh-service.js';
-
-type Controller = Dispatcher.DispatchController;
 
 /** undici ships `Dispatcher1Wrapper.wrapHandler` without a type declaration. */
 interface LegacyWrapper {
@@ -52,33 +51,15 @@ export interface DispatcherContext {
 }
 
 /** Counts a request as in flight from dispatch until its response ends or fails. */
-class InFlightHandler extends ForwardingHandler {
+class InFlightHandler extends ReleaseOnEndHandler {
   readonly #owner: MeshDispatcher;
-  #done = false;
 
   constructor(next: Dispatcher.DispatchHandler, owner: MeshDispatcher) {
     super(next);
     this.#owner = owner;
   }
 
-  override onResponseEnd(controller: Controller, trailers: Parameters<ForwardingHandler['onResponseEnd']>[1]): void {
-    this.#finish();
-    super.onResponseEnd(controller, trailers);
-  }
-
-  override onResponseError(controller: Controller, error: Error): void {
-    this.#finish();
-    super.onResponseError(controller, error);
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onRequestUpgrade']>[2], socket: Parameters<ForwardingHandler['onRequestUpgrade']>[3]): void {
-    this.#finish();
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  #finish(): void {
-    if (this.#done) return;
-    this.#done = true;
+  protected override released(): void {
     this.#owner.requestFinished();
   }
 }

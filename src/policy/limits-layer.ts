@@ -1,17 +1,15 @@
 import type { Dispatcher } from 'undici';
 import { OverloadError } from '../core/errors.js';
-import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
+import { failDispatch } from '../core/forwarding-handler.js';
+import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import { layer, type Layer } from '../core/layer.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { ServiceTarget } from '../mesh/types.js';
 import { overflowReason } from './connection-pool.js';
 
-type Controller = Dispatcher.DispatchController;
-
 /** Counts a request in flight for its service until it ends. */
-class InFlightCounter extends ForwardingHandler {
+class InFlightCounter extends ReleaseOnEndHandler {
   readonly #service: MeshService;
-  #done = false;
 
   constructor(next: Dispatcher.DispatchHandler, service: MeshService) {
     super(next);
@@ -19,25 +17,7 @@ class InFlightCounter extends ForwardingHandler {
     service.activeRequests++;
   }
 
-  override onResponseEnd(controller: Controller, trailers: Parameters<ForwardingHandler['onResponseEnd']>[1]): void {
-    this.release();
-    super.onResponseEnd(controller, trailers);
-  }
-
-  override onResponseError(controller: Controller, error: Error): void {
-    this.release();
-    super.onResponseError(controller, error);
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onRequestUpgrade']>[2], socket: Parameters<ForwardingHandler['onRequestUpgrade']>[3]): void {
-    this.release();
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  /** Ends the count (also when a layer below threw before the request started). */
-  release(): void {
-    if (this.#done) return;
-    this.#done = true;
+  protected override released(): void {
     this.#service.activeRequests--;
   }
 }
