@@ -60,17 +60,20 @@ export async function countAnswers(mesh: Mesh, url: string, n: number, headers?:
   return counts;
 }
 
-/** A VirtualService for reviews splitting by weights over subsets v1, v2, v3. */
-export function weightedReviews(weights: [number, number, number]): string {
-  return `
-apiVersion: networking.istio.io/v1
+/** A VirtualService named reviews for host reviews, with `http` (YAML list items, indented 2) as its routes. */
+export function reviewsVirtualService(http: string): string {
+  return `apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata:
-  name: reviews
+metadata: { name: reviews }
 spec:
   hosts: [reviews]
   http:
-  - route:
+${http}`;
+}
+
+/** A VirtualService for reviews splitting by weights over subsets v1, v2, v3. */
+export function weightedReviews(weights: [number, number, number]): string {
+  return reviewsVirtualService(`  - route:
 ${weights.map((w, i) => `    - destination: { host: reviews, subset: v${i + 1} }\n      weight: ${w}`).join('\n')}
-`;
+`);
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { closeAll } from '../../helpers/backends.js';
-import { reviewsSubsets, startBookinfo, type Bookinfo } from './bookinfo.js';
+import { reviewsSubsets, reviewsVirtualService, startBookinfo, type Bookinfo } from './bookinfo.js';
 
 describe('mesh.explain', () => {
   let app: Bookinfo;
@@ -15,13 +15,7 @@ describe('mesh.explain', () => {
       discovery: [staticEndpoints(app.endpoints)],
       config: [
         reviewsSubsets,
-        `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-  - name: admins
+        reviewsVirtualService(`  - name: admins
     match: [{ uri: { prefix: /admin }, method: { exact: POST } }]
     route: [{ destination: { host: reviews, subset: v3 } }]
   - name: canary
@@ -30,7 +24,7 @@ spec:
     route:
     - { destination: { host: reviews, subset: v1 }, weight: 75 }
     - { destination: { host: reviews, subset: v2 }, weight: 25 }
-`,
+`),
       ],
     });
     const e = await mesh.explain('http://reviews/admin/x');

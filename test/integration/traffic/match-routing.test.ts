@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { closeAll } from '../../helpers/backends.js';
-import { reviewsSubsets, startBookinfo, type Bookinfo } from './bookinfo.js';
+import { reviewsSubsets, reviewsVirtualService, startBookinfo, type Bookinfo } from './bookinfo.js';
 
 describe('match routing', () => {
   let app: Bookinfo;
@@ -22,20 +22,14 @@ describe('match routing', () => {
       discovery: [staticEndpoints(app.endpoints)],
       config: [
         reviewsSubsets,
-        `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-  - match:
+        reviewsVirtualService(`  - match:
     - headers:
         end-user: { exact: jason }
     route:
     - destination: { host: reviews, subset: v2 }
   - route:
     - destination: { host: reviews, subset: v1 }
-`,
+`),
       ],
     });
     for (let i = 0; i < 5; i++) {
@@ -51,17 +45,11 @@ spec:
       discovery: [staticEndpoints(app.endpoints)],
       config: [
         reviewsSubsets,
-        `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-  - match: [{ uri: { regex: ".*" } }]
+        reviewsVirtualService(`  - match: [{ uri: { regex: ".*" } }]
     route: [{ destination: { host: reviews, subset: v3 } }]
   - match: [{ uri: { prefix: /api } }]
     route: [{ destination: { host: reviews, subset: v1 } }]
-`,
+`),
       ],
     });
     expect((await get(mesh, 'http://reviews/api/x')).body).toBe('reviews-v3');
@@ -75,13 +63,7 @@ spec:
       discovery: [staticEndpoints(app.endpoints)],
       config: [
         reviewsSubsets,
-        `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-  - name: posts-to-api-or-exact-admin
+        reviewsVirtualService(`  - name: posts-to-api-or-exact-admin
     match:
     - uri: { prefix: /api }
       method: { exact: POST }
@@ -97,7 +79,7 @@ spec:
   - match: [{ sourceLabels: { app: other } }]
     route: [{ destination: { host: reviews, subset: v3 } }]
   - route: [{ destination: { host: reviews, subset: v1 } }]
-`,
+`),
       ],
     });
     expect((await get(mesh, 'http://reviews/api/x', {}, 'POST')).body).toBe('reviews-v2');
@@ -112,15 +94,9 @@ spec:
   it('a request no route matches gets 404, as from Envoy', async () => {
     const mesh = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-  - match: [{ uri: { prefix: /only } }]
+      config: [reviewsVirtualService(`  - match: [{ uri: { prefix: /only } }]
     route: [{ destination: { host: reviews } }]
-`],
+`)],
     });
     const res = await get(mesh, 'http://reviews/elsewhere');
     expect(res.status).toBe(404);

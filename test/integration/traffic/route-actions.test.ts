@@ -4,15 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
-import { countAnswers, reviewsSubsets, startBookinfo, type Bookinfo } from './bookinfo.js';
-
-const vs = (http: string): string => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-${http}`;
+import { countAnswers, reviewsSubsets, reviewsVirtualService, startBookinfo, type Bookinfo } from './bookinfo.js';
 
 describe('route actions', () => {
   let app: Bookinfo;
@@ -33,7 +25,7 @@ describe('route actions', () => {
       discovery: [staticEndpoints(app.endpoints)],
       config: [
         reviewsSubsets,
-        vs(`  - match: [{ uri: { prefix: /v1/echo } }]
+        reviewsVirtualService(`  - match: [{ uri: { prefix: /v1/echo } }]
     rewrite: { uri: /echo, authority: reviews.internal }
     headers:
       request: { set: { x-set: one }, add: { x-added: two }, remove: [x-drop] }
@@ -61,7 +53,7 @@ describe('route actions', () => {
   it('rewrites with uriRegexRewrite (RE2-style \\1 groups)', async () => {
     const mesh = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [vs(`  - rewrite: { uriRegexRewrite: { match: "^/old/(.*)$", rewrite: "/echo/\\\\1" } }
+      config: [reviewsVirtualService(`  - rewrite: { uriRegexRewrite: { match: "^/old/(.*)$", rewrite: "/echo/\\\\1" } }
     route: [{ destination: { host: reviews } }]
 `)],
     });
@@ -73,7 +65,7 @@ describe('route actions', () => {
     const before = app.all.reduce((n, b) => n + b.requests, 0);
     const mesh = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [vs(`  - match: [{ uri: { prefix: /old } }]
+      config: [reviewsVirtualService(`  - match: [{ uri: { prefix: /old } }]
     redirect: { uri: /new, authority: reviews.example, redirectCode: 308 }
   - match: [{ uri: { exact: /health } }]
     directResponse: { status: 200, body: { string: "ok from the mesh" } }
@@ -98,7 +90,7 @@ describe('route actions', () => {
   it('fault abort at 100 % answers the status; at 50 % about half; no percentage means none', async () => {
     const abortAll = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [vs(`  - fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }
+      config: [reviewsVirtualService(`  - fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }
     route: [{ destination: { host: reviews } }]
 `)],
     });
@@ -108,7 +100,7 @@ describe('route actions', () => {
 
     const half = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [vs(`  - fault: { abort: { httpStatus: 500, percentage: { value: 50 } } }
+      config: [reviewsVirtualService(`  - fault: { abort: { httpStatus: 500, percentage: { value: 50 } } }
     route: [{ destination: { host: reviews } }]
 `)],
     });
@@ -118,7 +110,7 @@ describe('route actions', () => {
 
     const none = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [vs(`  - fault: { abort: { httpStatus: 500 } }
+      config: [reviewsVirtualService(`  - fault: { abort: { httpStatus: 500 } }
     route: [{ destination: { host: reviews } }]
 `)],
     });
@@ -129,7 +121,7 @@ describe('route actions', () => {
   it('fault delay at 100 % holds each request for the fixed delay', async () => {
     const mesh = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [vs(`  - fault: { delay: { fixedDelay: 300ms, percentage: { value: 100 } } }
+      config: [reviewsVirtualService(`  - fault: { delay: { fixedDelay: 300ms, percentage: { value: 100 } } }
     route: [{ destination: { host: reviews } }]
 `)],
     });
@@ -144,7 +136,7 @@ describe('route actions', () => {
   it.each([100, 50, 10, 0])('mirrors %i %% of requests, fire and forget, with -shadow authority', async (percent) => {
     const mesh = createMesh({
       discovery: [staticEndpoints({ ...app.endpoints, mirror: [mirror.address] })],
-      config: [vs(`  - route: [{ destination: { host: reviews } }]
+      config: [reviewsVirtualService(`  - route: [{ destination: { host: reviews } }]
     mirror: { host: mirror }
     mirrorPercentage: { value: ${percent} }
 `)],
@@ -164,7 +156,7 @@ describe('route actions', () => {
   it('a mirror that is down never delays or fails the main call', async () => {
     const mesh = createMesh({
       discovery: [staticEndpoints({ ...app.endpoints, mirror: ['127.0.0.1:1'] })],
-      config: [vs(`  - route: [{ destination: { host: reviews, subset: v1 } }]
+      config: [reviewsVirtualService(`  - route: [{ destination: { host: reviews, subset: v1 } }]
     mirror: { host: mirror }
 `), reviewsSubsets],
     });
