@@ -14,8 +14,9 @@ import { SERVICE } from './balancers.js';
 import { CANARY_YAML, canaryYaml, ROLLOUT, writeAtomically, type CanaryWeights } from './canary-config.js';
 import { CanaryStats, type CanaryReport } from './canary-stats.js';
 import { runLoad } from './load.js';
+import type { PhaseContext } from './phase-parts.js';
 import type { Screen } from './screen.js';
-import { renderCanary, type Style } from './table.js';
+import { renderCanary } from './table.js';
 
 /** How many `version: v2` replicas the canary starts. */
 const V2_REPLICAS = 2;
@@ -23,21 +24,13 @@ const V2_REPLICAS = 2;
 const CANARY_URL = `http://${SERVICE}/api/reviews`;
 
 /** What the canary phase needs. */
-export interface CanaryPhase {
+export interface CanaryPhase extends PhaseContext {
   /** The current release's replicas (`version: v1`); the slow one is left out. */
   readonly v1: readonly Replica[];
   /** How fast the new replicas answer. */
   readonly timing: ReplicaTiming;
   /** How long each split stays in force, in seconds. */
   readonly stepSeconds: number;
-  readonly concurrency: number;
-  readonly distinctUsers: number;
-  /** How often the live table is redrawn, in ms. */
-  readonly tickMs: number;
-  readonly screen: Screen;
-  readonly style: Style;
-  /** Aborted on Ctrl-C. */
-  readonly interrupted: AbortSignal;
 }
 
 /** Runs the canary phase (or until Ctrl-C) and returns what it measured. */

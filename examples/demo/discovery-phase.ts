@@ -23,9 +23,8 @@ import { renderDns, renderEtcd } from './discovery-table.js';
 import { runLoad } from './load.js';
 import { findDnsmasq, startLocalDns, type LocalDns, type SrvRecord } from './local-dns.js';
 import { ETCD_PATH, findEtcd, loadEtcdPackage, startLocalEtcd, type EtcdPackage, type LocalEtcd } from './local-etcd.js';
-import { partFailed, waitSeconds, type PartOutcome } from './phase-parts.js';
+import { partFailed, waitSeconds, whenUnavailable, type PartOutcome, type PhaseContext } from './phase-parts.js';
 import type { Screen } from './screen.js';
-import type { Style } from './table.js';
 
 /** The namespace of the DNS part's mesh: the service is `reviews.demo.svc.cluster.local`. */
 const NAMESPACE = 'demo';
@@ -45,19 +44,11 @@ const URL = `http://${SERVICE}/api/reviews`;
 const ROUND_ROBIN = BALANCERS.find((b) => b.label === 'simple: ROUND_ROBIN')!.rule!;
 
 /** What the discovery phase needs. */
-export interface DiscoveryPhase {
+export interface DiscoveryPhase extends PhaseContext {
   /** The fast replicas; the first three are used. */
   readonly replicas: readonly Replica[];
   /** How long each part sends traffic, in seconds. */
   readonly seconds: number;
-  readonly concurrency: number;
-  readonly distinctUsers: number;
-  /** How often the live table is redrawn, in ms. */
-  readonly tickMs: number;
-  readonly screen: Screen;
-  readonly style: Style;
-  /** Aborted on Ctrl-C. */
-  readonly interrupted: AbortSignal;
 }
 
 export type { PartOutcome } from './phase-parts.js';
@@ -250,7 +241,7 @@ async function runEtcdPart(phase: DiscoveryPhase): Promise<PartOutcome<EtcdRepor
       if (!leaving) return void (await waitSeconds(phase.seconds, interrupted));
       if (!(await waitSeconds(phase.seconds / 2, interrupted))) return;
       // Deregister: revoke the lease, so etcd deletes the key and the mesh's watch hears it.
-      const dropped = whenDropped(mesh!, leaving.address);
+      const dropped = whenUnavailable(mesh!, leaving.address);
       const closedAt = stats.mark();
       leavingState.closedAt = stats.secondsAt(closedAt);
       const registration = registrations.at(-1)!;
@@ -340,21 +331,6 @@ async function firstRequest(mesh: Mesh, expected: number, interrupted: AbortSign
     if ((service && service.endpoints.length >= expected) || performance.now() > deadline) return service;
     await sleep(20, undefined, { signal: interrupted });
   }
-}
-
-/** Resolves with the time (performance.now()) the mesh no longer lists `address` as available, checked every millisecond. */
-function whenDropped(mesh: Mesh, address: string): { at: Promise<number>; stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const at = new Promise<number>((resolve) => {
-    timer = setInterval(() => {
-      const endpoints = mesh.services()[0]?.endpoints ?? [];
-      if (!endpoints.some((e) => e.key === address && e.available)) {
-        clearInterval(timer);
-        resolve(performance.now());
-      }
-    }, 1);
-  });
-  return { at, stop: () => clearInterval(timer) };
 }
 
 /** Prints the mesh's discovery errors as they come (the source keeps its last good answer). */

@@ -4,10 +4,9 @@
 // lines in the summary.
 import type { DiscoveryReport, DnsReport, EtcdReport } from './discovery-phase.js';
 import { partSummaryLine } from './phase-parts.js';
-import { bar, count, painter, percent, stateOf, type Style } from './table.js';
+import { bar, count, painter, percent, PERIOD_CELL_WIDTH, periodCell, periodShare, periodTotal, stateOf, type Style } from './table.js';
 
 const BAR = 8;
-const SMALL_BAR = 4;
 
 /** The lines of the DNS part's table. */
 export function renderDns(report: DnsReport, style: Style): string[] {
@@ -47,15 +46,8 @@ export function renderEtcd(report: EtcdReport, style: Style): string[] {
   const paint = painter(style.color);
   const { counts, leaving } = report;
   const [before = {}, between, after] = counts.periods;
-  const sum = (period: Readonly<Record<string, number>> | undefined): number => Object.values(period ?? {}).reduce((a, b) => a + b, 0);
-  const cell = (period: Readonly<Record<string, number>> | undefined, id: string): string => {
-    if (period === undefined) return '';
-    const requests = period[id] ?? 0;
-    const total = sum(period);
-    const share = total > 0 ? requests / total : 0;
-    return `${bar(share, SMALL_BAR).padEnd(SMALL_BAR + 1)}${percent(share).padStart(6)}${count(requests).padStart(8)}`;
-  };
-  const width = SMALL_BAR + 15;
+  const cell = periodCell;
+  const width = PERIOD_CELL_WIDTH;
   const lines = [
     `${paint.bold('discovery: etcd')}  →  ${paint.bold(report.service)} (${report.balancer})  ${paint.dim(`[${stateOf(counts)}]`)}`,
     header(counts, paint),
@@ -72,7 +64,7 @@ export function renderEtcd(report: EtcdReport, style: Style): string[] {
   if (between !== undefined && leaving.id !== undefined) {
     const window = leaving.closedAt !== undefined && leaving.droppedAt !== undefined ? ` (${Math.round((leaving.droppedAt - leaving.closedAt) * 1000)} ms)` : '';
     lines.push(
-      paint.dim(`  sent between close() and the drop${window}: ${count(sum(between))} requests, ${count(between[leaving.id] ?? 0)} to ${leaving.id}`),
+      paint.dim(`  sent between close() and the drop${window}: ${count(periodTotal(between))} requests, ${count(between[leaving.id] ?? 0)} to ${leaving.id}`),
     );
   }
   if (report.source) {
@@ -113,10 +105,7 @@ function dnsResult(report: DnsReport): string {
 function etcdResult(report: EtcdReport): string {
   const { id } = report.leaving;
   if (id === undefined) return 'no replica deregistered (only one)';
-  const share = (period: Readonly<Record<string, number>> | undefined): string => {
-    const total = Object.values(period ?? {}).reduce((a, b) => a + b, 0);
-    return period === undefined ? '-' : percent(total > 0 ? (period[id] ?? 0) / total : 0);
-  };
+  const share = (period: Readonly<Record<string, number>> | undefined): string => (period === undefined ? '-' : percent(periodShare(period, id)));
   if (report.leaving.droppedAt === undefined) return `${id} ${share(report.counts.periods[0])}, not yet deregistered`;
   return `${id} ${share(report.counts.periods[0])} → ${share(report.counts.periods[2])} after deregistering`;
 }

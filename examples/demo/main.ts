@@ -38,6 +38,7 @@ import type { CanaryReport } from './canary-stats.js';
 import { runDiscovery, type DiscoveryReport } from './discovery-phase.js';
 import { discoverySummary } from './discovery-table.js';
 import { runLoad } from './load.js';
+import type { PhaseContext } from './phase-parts.js';
 import { Screen } from './screen.js';
 import { runResilience, type ResilienceReport } from './resilience-phase.js';
 import { resilienceSummary } from './resilience-table.js';
@@ -114,6 +115,15 @@ async function main(): Promise<void> {
       slowExtraMs: options.slowExtraMs,
     });
     const context: Context = { options, replicas, screen, style, interrupted: interrupt.signal };
+    const phaseContext: PhaseContext = {
+      concurrency: options.concurrency,
+      distinctUsers: options.distinctUsers,
+      tickMs: TICK_MS,
+      screen,
+      style,
+      interrupted: interrupt.signal,
+    };
+    const timing = { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs };
     screen.print(intro(options, replicas));
     await warmUp(context);
     for (const [index, choice] of BALANCERS.entries()) {
@@ -123,38 +133,23 @@ async function main(): Promise<void> {
     if (!interrupt.signal.aborted) {
       canary = await runCanary({
         v1: replicas.filter((r) => !r.slow),
-        timing: { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs },
+        timing,
         stepSeconds: options.secondsPerCanaryStep,
-        concurrency: options.concurrency,
-        distinctUsers: options.distinctUsers,
-        tickMs: TICK_MS,
-        screen,
-        style,
-        interrupted: interrupt.signal,
+        ...phaseContext,
       });
     }
     if (!interrupt.signal.aborted) {
       resilience = await runResilience({
         seconds: options.secondsPerKill,
-        concurrency: options.concurrency,
-        distinctUsers: options.distinctUsers,
-        timing: { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs },
-        tickMs: TICK_MS,
-        screen,
-        style,
-        interrupted: interrupt.signal,
+        timing,
+        ...phaseContext,
       });
     }
     if (!interrupt.signal.aborted) {
       discovery = await runDiscovery({
         replicas: replicas.filter((r) => !r.slow),
         seconds: options.secondsPerDiscovery,
-        concurrency: options.concurrency,
-        distinctUsers: options.distinctUsers,
-        tickMs: TICK_MS,
-        screen,
-        style,
-        interrupted: interrupt.signal,
+        ...phaseContext,
       });
     }
   } finally {

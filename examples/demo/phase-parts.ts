@@ -1,7 +1,22 @@
-// What the demo's multi-part phases (resilience, discovery) share: how a part ends,
-// waiting that Ctrl-C cuts short, and reporting a part that could not run.
+// What the demo's traffic phases share: what main gives each (PhaseContext), how a part
+// of a multi-part phase ends, waiting that Ctrl-C cuts short, and reporting a part that
+// could not run.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Mesh } from 'proxyless';
 import type { Screen } from './screen.js';
+import type { Style } from './table.js';
+
+/** What main gives every traffic phase after the balancers: the callers, the screen, Ctrl-C. */
+export interface PhaseContext {
+  readonly concurrency: number;
+  readonly distinctUsers: number;
+  /** How often the live table is redrawn, in ms. */
+  readonly tickMs: number;
+  readonly screen: Screen;
+  readonly style: Style;
+  /** Aborted on Ctrl-C. */
+  readonly interrupted: AbortSignal;
+}
 
 /** How one part went. */
 export type PartOutcome<T> =
@@ -51,4 +66,19 @@ export function partSummaryLine<T extends { readonly counts: { readonly state: s
     case 'ran':
       return `  ${phase}, ${name}${part.report.counts.state === 'interrupted' ? ' (interrupted)' : ''}: ${result(part.report)}`;
   }
+}
+
+/** Resolves with the time (performance.now()) `mesh.services()` no longer shows `address` as available, checked every millisecond. */
+export function whenUnavailable(mesh: Mesh, address: string): { at: Promise<number>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const at = new Promise<number>((resolve) => {
+    timer = setInterval(() => {
+      const endpoints = mesh.services().flatMap((s) => s.endpoints);
+      if (!endpoints.some((e) => e.key === address && e.available)) {
+        clearInterval(timer);
+        resolve(performance.now());
+      }
+    }, 1);
+  });
+  return { at, stop: () => clearInterval(timer) };
 }

@@ -22,13 +22,12 @@ import { fileURLToPath } from 'node:url';
 import { createMesh, parseMeshYaml, staticEndpoints, type CircuitEvent, type Mesh } from 'proxyless';
 import { request, type Dispatcher } from 'undici';
 import { startServiceReplicas, type Replica, type ReplicaTiming } from './backends.js';
-import { partFailed, waitSeconds, type PartOutcome } from './phase-parts.js';
+import { partFailed, waitSeconds, whenUnavailable, type PartOutcome, type PhaseContext } from './phase-parts.js';
 import { DiscoveryStats, type DiscoveryCounts } from './discovery-stats.js';
 import { runLoad } from './load.js';
 import { BreakerStats, type BreakerCounts } from './resilience-stats.js';
 import { renderBreaker, renderKill } from './resilience-table.js';
 import type { Screen } from './screen.js';
-import type { Style } from './table.js';
 
 /** The phase's Istio config: DestinationRule and VirtualService `ratings`, DestinationRule `payments`. */
 export const RESILIENCE_YAML = fileURLToPath(new URL('./resilience.yaml', import.meta.url));
@@ -52,19 +51,11 @@ export const REFUSED_PAUSE_MS = 10;
 const EJECTION_DEADLINE_MS = 2000;
 
 /** What the resilience phase needs. */
-export interface ResiliencePhase {
+export interface ResiliencePhase extends PhaseContext {
   /** How long the kill part sends traffic, in seconds (the kill comes halfway). */
   readonly seconds: number;
-  readonly concurrency: number;
-  readonly distinctUsers: number;
   /** How fast the replicas answer. */
   readonly timing: ReplicaTiming;
-  /** How often the live table is redrawn, in ms. */
-  readonly tickMs: number;
-  readonly screen: Screen;
-  readonly style: Style;
-  /** Aborted on Ctrl-C. */
-  readonly interrupted: AbortSignal;
 }
 
 /** The kill part as its table shows it. */
@@ -365,21 +356,6 @@ function wrap(text: string, width = 80): string[] {
 /** A replica as discovery reports it. */
 function endpoint(replica: Replica): { address: string; port: number; labels: Record<string, string> } {
   return { address: '127.0.0.1', port: replica.port, labels: { replica: replica.id, version: replica.version } };
-}
-
-/** Resolves with the time (performance.now()) `mesh.services()` no longer shows `address` as available, checked every millisecond. */
-function whenUnavailable(mesh: Mesh, address: string): { at: Promise<number>; stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const at = new Promise<number>((resolve) => {
-    timer = setInterval(() => {
-      const endpoints = mesh.services().flatMap((s) => s.endpoints);
-      if (!endpoints.some((e) => e.key === address && e.available)) {
-        clearInterval(timer);
-        resolve(performance.now());
-      }
-    }, 1);
-  });
-  return { at, stop: () => clearInterval(timer) };
 }
 
 /** Prints the mesh's config errors as they come (the last good config stays). */

@@ -4,24 +4,16 @@
 import { partSummaryLine } from './phase-parts.js';
 import type { BreakerReport, KillReport, ResilienceReport } from './resilience-phase.js';
 import type { BreakerCause } from './resilience-stats.js';
-import { bar, count, painter, percent, stateOf, type Style } from './table.js';
+import { bar, count, painter, percent, PERIOD_CELL_WIDTH, periodCell, periodShare, periodTotal, stateOf, type Style } from './table.js';
 
-const SMALL_BAR = 4;
 
 /** The lines of the kill part's table. */
 export function renderKill(report: KillReport, style: Style): string[] {
   const paint = painter(style.color);
   const { counts, victim } = report;
   const [before = {}, between, after] = counts.periods;
-  const sum = (period: Readonly<Record<string, number>> | undefined): number => Object.values(period ?? {}).reduce((a, b) => a + b, 0);
-  const cell = (period: Readonly<Record<string, number>> | undefined, id: string): string => {
-    if (period === undefined) return '';
-    const requests = period[id] ?? 0;
-    const total = sum(period);
-    const share = total > 0 ? requests / total : 0;
-    return `${bar(share, SMALL_BAR).padEnd(SMALL_BAR + 1)}${percent(share).padStart(6)}${count(requests).padStart(8)}`;
-  };
-  const width = SMALL_BAR + 15;
+  const cell = periodCell;
+  const width = PERIOD_CELL_WIDTH;
   const failed = `${counts.failed} failed`;
   const lines = [
     `${paint.bold('resilience: replica killed')}  →  ${paint.bold(report.service)} (${report.balancer})  ${paint.dim(`[${stateOf(counts)}]`)}`,
@@ -39,7 +31,7 @@ export function renderKill(report: KillReport, style: Style): string[] {
   }
   if (between !== undefined) {
     const window = victim.killedAt !== undefined && victim.ejectedAt !== undefined ? ` (${Math.round((victim.ejectedAt - victim.killedAt) * 1000)} ms)` : '';
-    const sent = sum(between);
+    const sent = periodTotal(between);
     lines.push(paint.dim(`  sent between the kill and the ejection${window}: ${count(sent)} ${sent === 1 ? 'request' : 'requests'}`));
   }
   if (victim.killedAt !== undefined) {
@@ -101,10 +93,7 @@ export function resilienceSummary(report: ResilienceReport): string[] {
 /** `ratings-3 25.0% → 0.0%, ejected 3 ms after the kill, 0 failed of 12,345 requests` */
 function killResult(report: KillReport): string {
   const { counts, victim } = report;
-  const share = (period: Readonly<Record<string, number>> | undefined): string => {
-    const total = Object.values(period ?? {}).reduce((a, b) => a + b, 0);
-    return period === undefined ? '-' : percent(total > 0 ? (period[victim.id] ?? 0) / total : 0);
-  };
+  const share = (period: Readonly<Record<string, number>> | undefined): string => (period === undefined ? '-' : percent(periodShare(period, victim.id)));
   const of = `${counts.failed} failed of ${count(counts.requests + counts.failed)} requests`;
   if (victim.killedAt === undefined) return `${victim.id} ${share(counts.periods[0])}, not killed yet, ${of}`;
   if (victim.ejectedAt === undefined) return `${victim.id} ${share(counts.periods[0])}, killed, not ejected, ${of}`;

@@ -151,3 +151,31 @@ export function painter(color: boolean) {
   const wrap = (code: string) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   return { bold: wrap('1'), dim: wrap('2'), yellow: wrap('33'), red: wrap('31') };
 }
+
+/** Bar width of a before/after period cell in the kill and etcd tables. */
+export const PERIOD_BAR = 4;
+/** Width of a {@link periodCell}. */
+export const PERIOD_CELL_WIDTH = PERIOD_BAR + 15;
+
+/**
+ * One replica's share of one period of a before/after table (bar, percent, requests),
+ * or '' for a period that did not happen.
+ */
+export function periodCell(period: Readonly<Record<string, number>> | undefined, id: string): string {
+  if (period === undefined) return '';
+  const share = periodShare(period, id);
+  return `${bar(share, PERIOD_BAR).padEnd(PERIOD_BAR + 1)}${percent(share).padStart(6)}${count(period[id] ?? 0).padStart(8)}`;
+}
+
+/** Requests in one period of a before/after table, all replicas together. */
+export function periodTotal(period: Readonly<Record<string, number>> | undefined): number {
+  let total = 0;
+  for (const n of Object.values(period ?? {})) total += n;
+  return total;
+}
+
+/** One replica's share (0..1) of a period's requests; 0 for an empty period. */
+export function periodShare(period: Readonly<Record<string, number>>, id: string): number {
+  const total = periodTotal(period);
+  return total > 0 ? (period[id] ?? 0) / total : 0;
+}
