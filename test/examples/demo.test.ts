@@ -310,6 +310,19 @@ function expectNothingLeft(stdout: string): void {
   }
 }
 
+/**
+ * Sends SIGINT to the example's whole process group, as a terminal does on Ctrl-C, and
+ * checks that it exits 0 by itself within 20 s with nothing on stderr; returns its stdout.
+ */
+async function interruptAndExitCleanly(run: RunningExample): Promise<string> {
+  run.signalGroup('SIGINT');
+  const exit = await run.exit(20_000);
+  const stdout = run.stdout();
+  expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
+  expect(run.stderr()).toBe('');
+  return stdout;
+}
+
 describe('examples/demo', () => {
   let run: RunningExample | undefined;
   afterEach(() => {
@@ -572,11 +585,7 @@ describe('examples/demo', () => {
     run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '10' });
     await run.waitForOutput(/▶ 1\/5 simple: ROUND_ROBIN/, 60_000);
     await sleep(1000); // let the first phase run for a moment
-    run.signalGroup('SIGINT'); // what a terminal sends on Ctrl-C: to the whole group
-    const exit = await run.exit(20_000);
-    const stdout = run.stdout();
-    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
-    expect(run.stderr()).toBe('');
+    const stdout = await interruptAndExitCleanly(run);
 
     // It stopped during the first phase, well before its 10 s were up...
     const stoppedAfter = /balancer round-robin {2}\[interrupted after (\d+\.\d) s\]/.exec(stdout);
@@ -597,11 +606,7 @@ describe('examples/demo', () => {
     run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '0.3', DEMO_SECONDS_PER_CANARY_STEP: '10' });
     await run.waitForOutput(/createMesh\(\{ config: path \}\) read the file/, 60_000);
     await sleep(1000);
-    run.signalGroup('SIGINT');
-    const exit = await run.exit(20_000);
-    const stdout = run.stdout();
-    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
-    expect(run.stderr()).toBe('');
+    const stdout = await interruptAndExitCleanly(run);
 
     const stoppedAfter = /canary from YAML {2}→ {2}VirtualService reviews {2}\[interrupted after (\d+\.\d) s\]/.exec(stdout);
     expect(stoppedAfter, stdout).not.toBeNull();
@@ -619,12 +624,8 @@ describe('examples/demo', () => {
     run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '0.3' });
     await run.waitForOutput(/^ {2}\+[\d.]+ s {2}circuitOpen: /m, 60_000);
     await sleep(300);
-    run.signalGroup('SIGINT');
     // The demo ends by itself once everything is closed: a replica left listening would keep it running.
-    const exit = await run.exit(20_000);
-    const stdout = run.stdout();
-    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
-    expect(run.stderr()).toBe('');
+    const stdout = await interruptAndExitCleanly(run);
 
     expect(parseKill(stdout).header).toMatch(/ · 0 failed$/);
     const stoppedAfter = /^resilience: circuit breaker {2}→ {2}payments\.default\.svc\.cluster\.local {2}\[interrupted after (\d+\.\d) s\]$/m.exec(stdout);
@@ -643,11 +644,7 @@ describe('examples/demo', () => {
     run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '0.3', DEMO_SECONDS_PER_DISCOVERY: '10' });
     await run.waitForOutput(/^ {2}mesh\.services\(\): reviews\.demo\.svc\.cluster\.local, 3 endpoints/m, 60_000);
     await sleep(1000);
-    run.signalGroup('SIGINT');
-    const exit = await run.exit(20_000);
-    const stdout = run.stdout();
-    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
-    expect(run.stderr()).toBe('');
+    const stdout = await interruptAndExitCleanly(run);
 
     const stoppedAfter = /^discovery: DNS SRV {2}→ {2}reviews\.demo\.svc\.cluster\.local \(round-robin\) {2}\[interrupted after (\d+\.\d) s\]$/m.exec(stdout);
     expect(stoppedAfter, stdout).not.toBeNull();
@@ -669,11 +666,7 @@ describe('examples/demo', () => {
     });
     await run.waitForOutput(/Halfway, fast-3 deregisters/, 60_000);
     await sleep(1000);
-    run.signalGroup('SIGINT');
-    const exit = await run.exit(20_000);
-    const stdout = run.stdout();
-    expect(exit, stdout + run.stderr()).toMatchObject({ code: 0, signal: null });
-    expect(run.stderr()).toBe('');
+    const stdout = await interruptAndExitCleanly(run);
 
     expect(stdout).toContain('▶ discovery 1/2, DNS: skipped, dnsmasq is not installed. To see it: sudo apt-get install dnsmasq-base\n');
     expect(stdout).toMatch(/^ {2}discovery, DNS SRV: skipped \(dnsmasq is not installed\)$/m);
