@@ -15,6 +15,11 @@ export interface Backend {
   readonly hosts: string[];
   /** Extra delay before answering, in ms (changeable while running). */
   delayMs: number;
+  /**
+   * Resolves once the server has received `count` requests in total (at once if it
+   * already has): tests wait for this instead of sleeping until a request "must" be there.
+   */
+  whenRequests(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,6 +34,7 @@ export interface BackendOptions {
 /** Starts one backend; the response body is the backend id, `/echo` returns request details. */
 export async function startBackend(options: BackendOptions): Promise<Backend> {
   const sockets = new Set<import('node:net').Socket>();
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
   let server!: Server;
   const backend: Backend = {
     id: options.id,
@@ -38,6 +44,8 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
     active: 0,
     hosts: [],
     delayMs: options.delayMs ?? 0,
+    whenRequests: (count) =>
+      backend.requests >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -46,6 +54,9 @@ export async function startBackend(options: BackendOptions): Promise<Backend> {
   };
   server = createServer((req, res) => {
     backend.requests++;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (backend.requests >= waiters[i]!.count) waiters.splice(i, 1)[0]!.resolve();
+    }
     backend.active++;
     backend.hosts.unshift(req.headers.host ?? '');
     if (backend.hosts.length > 50) backend.hosts.length = 50;
