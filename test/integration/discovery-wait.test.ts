@@ -17,7 +17,9 @@ describe('waiting for discovery', () => {
     const source = staticEndpoints({ reviews: [] });
     const mesh = createMesh({ discovery: [source], discoveryTimeout: 10_000 });
     const pending = request('http://reviews/', { dispatcher: mesh.dispatcher });
-    await new Promise((r) => setTimeout(r, 50));
+    // Routing is synchronous: the request is already waiting for an endpoint.
+    expect(mesh.dispatcher.inFlight).toBe(1);
+    expect(mesh.services()).toMatchObject([{ name: 'reviews.default.svc.cluster.local', status: 'known', endpoints: [] }]);
     source.set('reviews', [backend.address]);
     expect(await (await pending).body.text()).toBe('r1');
     await mesh.close();
@@ -36,7 +38,10 @@ describe('waiting for discovery', () => {
     const slow = new ManualSource('slow-registry');
     const mesh = createMesh({ discovery: [slow], discoveryTimeout: 10_000, outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
     const pending = request('http://reviews/', { dispatcher: mesh.dispatcher });
-    await new Promise((r) => setTimeout(r, 30));
+    // Routing is synchronous: the service is watched and the request waits for its answer.
+    expect(mesh.dispatcher.inFlight).toBe(1);
+    expect([...slow.watches.keys()]).toEqual([FQDN]);
+    expect(mesh.services()).toMatchObject([{ name: FQDN, status: 'pending' }]);
     slow.send(FQDN, { type: 'reset', endpoints: [{ address: '127.0.0.1', port: backend.port, weight: 1, labels: {} }] });
     expect(await (await pending).body.text()).toBe('r1');
     await mesh.close();

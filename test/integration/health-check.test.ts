@@ -82,12 +82,15 @@ class Endpoint {
   }
 }
 
-/** Real timers that remember which are still pending. */
-function trackedTimers(): HealthCheckTimers & { pending: Set<unknown> } {
+/** Real timers that remember which are still pending, and how many were ever set. */
+function trackedTimers(): HealthCheckTimers & { pending: Set<unknown>; created(): number } {
   const pending = new Set<unknown>();
+  let created = 0;
   return {
     pending,
+    created: () => created,
     setTimeout(callback, ms) {
+      created++;
       const handle = setTimeout(() => {
         pending.delete(handle);
         callback();
@@ -158,11 +161,12 @@ describe('HealthChecker against real HTTP servers', () => {
     await until(() => expect(status(endpoint.key).checks).toBeGreaterThanOrEqual(1));
 
     server.mode = 'hang';
-    const started = performance.now();
+    const answered = server.requests.length;
     await until(() => expect(endpoint.healthy).toBe(false));
-    // Two timed-out checks: at least 2 × 100 ms plus the interval between them.
-    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
-    expect(status(endpoint.key).lastResult).toBe('timed out after 100 ms');
+    // Two checks reached the server, got no answer and were failed by the timeout (when
+    // exactly the timeout fires is checked on fake timers in test/unit/policy/health-check.test.ts).
+    expect(server.requests.length - answered).toBeGreaterThanOrEqual(2);
+    expect(status(endpoint.key)).toMatchObject({ consecutiveFailures: 2, lastResult: 'timed out after 100 ms' });
 
     server.mode = { status: 200 };
     await until(() => expect(endpoint.healthy).toBe(true));
@@ -240,15 +244,17 @@ describe('HealthChecker against real HTTP servers', () => {
     });
     expect(timers.pending.size).toBe(2); // the answering one's next check, the hanging one's timeout
 
+    const createdBeforeClose = timers.created();
     await hc.close();
     expect(timers.pending.size).toBe(0);
     await until(() => {
       expect(answering.connections()).toBe(0);
       expect(hanging.connections()).toBe(0);
     });
-    const seen = answering.requests.length + hanging.requests.length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(answering.requests.length + hanging.requests.length).toBe(seen);
+    // Every check is started by one of these timers: with none pending and none set since
+    // close() (not even by the aborted check's end), no check can follow.
+    expect(timers.created()).toBe(createdBeforeClose);
+    expect(timers.pending.size).toBe(0);
   });
 
   it('never keeps a process alive: a process whose only other work ends exits while checks are still scheduled', async () => {
@@ -262,7 +268,8 @@ describe('HealthChecker against real HTTP servers', () => {
           `import { HealthChecker, healthCheckSettings } from ${JSON.stringify(join(root, 'src/policy/health-check.ts'))};`,
           `const hc = new HealthChecker({ settings: healthCheckSettings({ interval: '30ms', jitter: 0 }, 'test'), service: 'reviews' });`,
           `hc.setEndpoints([{ key: '127.0.0.1:${server.port}', address: '127.0.0.1', port: ${server.port}, healthy: true }]);`,
-          `setTimeout(() => console.log(JSON.stringify(hc.status())), 300);`,
+          // Prints once 3 checks ran, then stops polling: only the checker's timers are left.
+          `const poll = setInterval(() => { if (hc.status()[0].checks >= 3) { clearInterval(poll); console.log(JSON.stringify(hc.status())); } }, 5);`,
         ].join('\n'),
       );
       const stdout = await new Promise<string>((resolve, reject) => {
