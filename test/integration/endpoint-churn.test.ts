@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { closeAll, startBackends, type Backend } from '../helpers/backends.js';
+import { Progress } from '../helpers/wait.js';
 
 describe('endpoint churn under load', () => {
   let backends: Backend[];
@@ -23,6 +24,8 @@ describe('endpoint churn under load', () => {
       const total = 1500;
       let sent = 0;
       let ok = 0;
+      let done = 0;
+      const finished = new Progress();
       const failures: unknown[] = [];
       // Arrivals a removed backend may still see: the requests in flight on it when removed.
       const allowance = new Map<Backend, { at: number; inFlight: number }>();
@@ -36,12 +39,17 @@ describe('endpoint churn under load', () => {
           } catch (error) {
             failures.push(error);
           }
+          done++;
+          finished.notify();
         }
       };
       const churn = (async () => {
         let round = 0;
         while (sent < total) {
-          await new Promise((r) => setTimeout(r, 15));
+          // A change every 40 answered requests: the set changes while requests are in flight.
+          const target = Math.min(total, done + 40);
+          await finished.until(`${target} answered requests`, () => done >= target);
+          if (sent >= total) break;
           round++;
           // Each round keeps a different non-empty subset.
           const keep = backends.filter((_, i) => (round >> i) & 1 || i === round % 4);

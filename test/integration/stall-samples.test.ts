@@ -28,16 +28,19 @@ describe('latency samples and client stalls', () => {
     const cost = () => m.services()[0]!.endpoints[0]!.cost;
     // Warm: a connection and a first sample (about 20 ms).
     await (await request('http://api/', { dispatcher: m.dispatcher })).body.text();
+    const STALL_MS = 250;
     const warm = cost();
     expect(warm).toBeGreaterThanOrEqual(15);
-    expect(warm).toBeLessThan(200);
+    expect(warm).toBeLessThan(STALL_MS);
 
+    const arrived = backend.whenRequests(backend.requests + 1);
     const inFlight = request('http://api/', { dispatcher: m.dispatcher });
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the request is on the wire
-    busyWait(250); // the answer arrives after 20 ms and waits behind the stall
+    await arrived; // the request is on the server, which answers 20 ms later
+    busyWait(STALL_MS); // the answer arrives after 20 ms and waits behind the stall
     await (await inFlight).body.text();
-    // Without the correction the sample would be over 250 ms and become the peak.
-    expect(cost()).toBeLessThan(150);
+    // Without the correction the sample would be over the stall's 250 ms and become the
+    // peak (Peak EWMA jumps to a higher sample): below it, the stall was left out.
+    expect(cost()).toBeLessThan(STALL_MS);
 
     // A slow answer that is not the client's fault still raises the estimate.
     const slow = await startBackend({ id: 'slow', delayMs: 300 });
