@@ -1,4 +1,5 @@
 // The service-level circuit breaker in the mesh (annotation proxyless.dev/circuit-breaker).
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
@@ -41,6 +42,7 @@ describe('circuit breaker in the mesh', () => {
         return (error as { code?: string }).code;
       }
     };
+    const halfOpen = once(m, 'circuitHalfOpen'); // resetTimeout after it opens
     for (let i = 0; i < 6; i++) await call();
     expect(events).toEqual(['open']);
     const before = api.requests;
@@ -48,7 +50,7 @@ describe('circuit breaker in the mesh', () => {
     expect(api.requests).toBe(before);
     expect(m.circuitBreakers()['api.default.svc.cluster.local:80']).toMatchObject({ state: 'open' });
     failing = false;
-    await new Promise((r) => setTimeout(r, 400));
+    await halfOpen;
     expect(await call()).toBe(200);
     expect(await call()).toBe(200);
     expect(events).toEqual(['open', 'half-open', 'close']);
