@@ -1,6 +1,6 @@
 // What a matched route does: rewrite, header operations, redirect, direct response,
 // fault injection and mirroring, against real servers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
@@ -118,18 +118,19 @@ describe('route actions', () => {
     await none.close();
   });
 
-  it('fault delay at 100 % holds each request for the fixed delay', async () => {
+  it('fault delay at 100 % holds a request for the fixed delay before it is sent', async () => {
     const mesh = createMesh({
       discovery: [staticEndpoints(app.endpoints)],
-      config: [reviewsVirtualService(`  - fault: { delay: { fixedDelay: 300ms, percentage: { value: 100 } } }
-    route: [{ destination: { host: reviews } }]
+      config: [reviewsSubsets, reviewsVirtualService(`  - fault: { delay: { fixedDelay: 300ms, percentage: { value: 100 } } }
+    route: [{ destination: { host: reviews, subset: v1 } }]
 `)],
     });
     const started = performance.now();
+    const arrived = app.v1.whenRequests(app.v1.requests + 1).then(() => performance.now());
     const res = await request('http://reviews/', { dispatcher: mesh.dispatcher });
     await res.body.text();
-    // A lower bound only: the delay must have happened; the machine may add more.
-    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    // A lower bound only (the machine may add more): the server got the request after the delay.
+    expect((await arrived) - started).toBeGreaterThanOrEqual(290);
     await mesh.close();
   });
 
@@ -146,7 +147,11 @@ describe('route actions', () => {
     const counts = await countAnswers(mesh, 'http://reviews/', n);
     // Every caller got its answer from reviews, whatever the mirror did.
     expect([...counts.keys()].every((k) => k.startsWith('reviews-'))).toBe(true);
-    await new Promise((r) => setTimeout(r, 200));
+    // Copies are sent when their request is routed; wait until none is still on its way to
+    // the mirror (its endpoint has nothing pending), so every copy has reached the server.
+    const pendingCopies = () =>
+      mesh.services().filter((s) => s.name.startsWith('mirror.')).flatMap((s) => s.endpoints).reduce((n, e) => n + e.pending, 0);
+    await vi.waitFor(() => expect(pendingCopies()).toBe(0), { timeout: 10_000, interval: 5 });
     const mirrored = mirror.requests - before;
     expect(Math.abs((mirrored / n) * 100 - percent)).toBeLessThan(percent === 0 || percent === 100 ? 0.5 : 5);
     if (mirrored > 0) expect(mirror.hosts[0]).toBe('reviews-shadow');
