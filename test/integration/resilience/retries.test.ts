@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints, withDeadline, type Mesh } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+import { Progress } from '../../helpers/wait.js';
 
 const servers: Backend[] = [];
 const meshes: Mesh[] = [];
@@ -46,7 +47,7 @@ const get = async (m: Mesh, init: Parameters<typeof request>[1] = {}) => {
 };
 
 describe('retries', () => {
-  it('retryOn 5xx: two 503s then a 200 is a 200, with backoff, on the same endpoint when it is the only one', async () => {
+  it('retryOn 5xx: two 503s then a 200 is a 200, the retries on the same endpoint when it is the only one', async () => {
     const flaky = await server('flaky', (n, _req, res) => {
       res.statusCode = n <= 2 ? 503 : 200;
       res.end(n <= 2 ? 'busy' : 'ok');
@@ -90,8 +91,8 @@ describe('retries', () => {
   it('a crash after the response started is not retried: the caller gets the error', async () => {
     const crashing = await server('crashing', (_n, req, res) => {
       res.writeHead(200, { 'content-length': '100' });
-      res.write('partial');
-      setTimeout(() => req.socket.destroy(), 20);
+      // The status line and part of the body are on the wire before the connection dies.
+      res.write('partial', () => req.socket.destroy());
     });
     const m = mesh([crashing], [vs('  - retries: { attempts: 3, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')]);
     await expect(get(m)).rejects.toThrow();
@@ -165,7 +166,7 @@ describe('timeouts and deadlines', () => {
   });
 
   it('withDeadline caps nested calls; a call after the deadline fails at once without being sent', async () => {
-    const slow = await server('slow', (_n, _req, res) => setTimeout(() => res.end('late'), 500));
+    const slow = await server('slow', () => {}); // never answers: only the deadline ends the call
     const m = mesh([slow]);
     const error = await withDeadline(150, () => get(m)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'PROXYLESS_ERR_DEADLINE_EXCEEDED' });
@@ -176,29 +177,69 @@ describe('timeouts and deadlines', () => {
     expect(slow.requests).toBe(before);
   });
 
-  it("the caller's AbortSignal cancels the whole call, retries included", async () => {
-    const busy = await server('busy-abort', (_n, _req, res) => {
-      res.writeHead(503, { 'retry-after': '2' });
+  it("the caller's AbortSignal cancels the whole call at once, retries included", async () => {
+    // Call A is aborted while it waits 2 s (Retry-After) to retry. A second call W, sent
+    // meanwhile on the same route, is the clock: it is told to wait 1 s, then 2 s. A must
+    // fail before W's second try (so it did not wait out its 2 s), and by W's third try,
+    // past the moment A's retry was due, A's retry must never have reached the server.
+    const controller = new AbortController();
+    const order: string[] = [];
+    let wDone!: Promise<unknown>;
+    let aTries = 0;
+    let wTries = 0;
+    const busy = await server('busy-abort', (_n, req, res) => {
+      if (req.headers['x-call'] === 'a') {
+        aTries++;
+        res.writeHead(503, { 'retry-after': '2' });
+        // A's answer is out: start W, whose first try arrives once A is waiting to retry.
+        return res.end(() => (wDone = get(m, { headers: { 'x-call': 'w' } })));
+      }
+      wTries++;
+      if (wTries === 1) controller.abort(new Error('caller gave up'));
+      else order.push(`W try ${wTries}`);
+      if (wTries === 3) return res.end('w done');
+      res.writeHead(503, { 'retry-after': String(wTries) });
       res.end();
     });
     const m = mesh([busy], [vs('  - retries: { attempts: 5, retryOn: 5xx }\n    route: [{ destination: { host: api } }]\n')]);
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('caller gave up')), 300);
-    const started = performance.now();
-    await expect(get(m, { signal: controller.signal })).rejects.toThrow('caller gave up');
-    expect(performance.now() - started).toBeLessThan(1500);
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(busy.requests).toBe(1);
+    const a = get(m, { signal: controller.signal, headers: { 'x-call': 'a' } }).then(
+      () => order.push('A answered'),
+      (error: unknown) => order.push(`A failed: ${(error as Error).message}`),
+    );
+    await a;
+    await busy.whenRequests(4); // A's try and W's three
+    expect(await wDone).toMatchObject({ status: 200, body: 'w done' });
+    expect(order).toEqual(['A failed: caller gave up', 'W try 2', 'W try 3']);
+    expect(aTries).toBe(1);
   });
 });
 
 describe('connectionPool.http.maxRetries', () => {
   it('caps retries in flight across the service: beyond it, calls are not retried', async () => {
-    const busy = await server('busy-max', (_n, _req, res) => {
-      setTimeout(() => {
+    // The server holds the 6 first tries until all have arrived, then answers all 503: one
+    // call takes the only retry slot, and its retry is held until the other 5 calls have
+    // their 503 (not retried: the slot is taken).
+    const calls = 6;
+    let answered = 0;
+    const progress = new Progress();
+    const held: ServerResponse[] = [];
+    const busy = await server('busy-max', (n, _req, res) => {
+      const fail = (): void => {
         res.statusCode = 503;
         res.end();
-      }, 30);
+      };
+      if (n < calls) return void held.push(res);
+      if (n === calls) {
+        for (const r of held.splice(0)) {
+          r.statusCode = 503;
+          r.end();
+        }
+        return fail();
+      }
+      // A retry is answered once every call without one has ended (with a broken cap, more
+      // calls retry and fewer need to end: the test then fails on the count, not a hang).
+      const retried = (): number => busy.requests - calls;
+      void progress.until('the calls without a retry slot to end', () => answered >= calls - retried()).then(fail, fail);
     });
     const limit = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -209,10 +250,17 @@ spec: { host: api, trafficPolicy: { connectionPool: { http: { maxRetries: 1 } } 
       config: [limit, vs('  - retries: { attempts: 1, retryOn: 5xx }\n    route: [{ destination: { host: api } }]\n')],
     });
     meshes.push(m);
-    const results = await Promise.all(Array.from({ length: 6 }, () => get(m)));
+    const results = await Promise.all(
+      Array.from({ length: calls }, () =>
+        get(m).then((r) => {
+          answered++;
+          progress.notify();
+          return r;
+        }),
+      ),
+    );
     expect(results.every((r) => r.status === 503)).toBe(true);
-    // 6 first tries, and at most a few retries: one in flight at a time across the service.
-    expect(busy.requests).toBeGreaterThan(6);
-    expect(busy.requests).toBeLessThan(12);
+    // 6 first tries and exactly one retry: one in flight at a time across the service.
+    expect(busy.requests).toBe(calls + 1);
   });
 });
