@@ -6,13 +6,13 @@ import { request } from 'undici';
 import { createMesh } from 'proxyless';
 import { file } from '../../src/discovery/file-source.js';
 import { closeAll, startBackends, type Backend } from '../helpers/backends.js';
+import { Progress } from '../helpers/wait.js';
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Told of every answer and discovery error in these tests; `until` re-checks on each. */
+const changed = new Progress();
+
+function until(what: string, check: () => boolean): Promise<void> {
+  return changed.until(what, check);
 }
 
 describe('file(): a watched endpoints file edited while a mesh sends traffic', () => {
@@ -48,6 +48,7 @@ describe('file(): a watched endpoints file edited while a mesh sends traffic', (
     mesh.on('discoveryError', (error, name) => {
       expect(name).toBe(`file(${path})`);
       errors.push(error);
+      changed.notify();
     });
 
     let stop = false;
@@ -63,6 +64,7 @@ describe('file(): a watched endpoints file edited while a mesh sends traffic', (
         } catch (error) {
           failures.push(error);
         }
+        changed.notify();
       }
     };
     const workers = Promise.all(Array.from({ length: 8 }, worker));
@@ -119,7 +121,10 @@ describe('file(): a watched endpoints file edited while a mesh sends traffic', (
     const path = join(dir, 'later.yaml');
     const mesh = createMesh({ discovery: [file(path, { debounce: 10 })], discoveryTimeout: 8000 });
     const errors: Error[] = [];
-    mesh.on('discoveryError', (error) => errors.push(error));
+    mesh.on('discoveryError', (error) => {
+      errors.push(error);
+      changed.notify();
+    });
     const pending = request('http://reviews/', { dispatcher: mesh.dispatcher });
     await until('the missing-file error', () => errors.length === 1);
     await writeFile(path, `reviews: ["${backends[1]!.address}"]\n`);

@@ -6,6 +6,7 @@ import type { DiscoveryUpdate, ServiceQuery } from 'proxyless';
 import { EndpointsFileError, file, type FileEndpointsSource } from '../../../src/discovery/file-source.js';
 import { parseEndpointsFile } from '../../../src/discovery/internal-endpoints-file.js';
 import { InvalidOptionError } from '../../../src/core/errors.js';
+import { Progress } from '../../helpers/wait.js';
 
 const EXPECTED_SHAPE =
   'a mapping of service names to endpoint lists, e.g. reviews: ["127.0.0.1:9080", { address: 127.0.0.1, port: 9081, weight: 2 }]';
@@ -90,13 +91,12 @@ describe('file() options', () => {
   });
 });
 
-/** Polls until `check` holds (real file events take a few ms), at most 5 s. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Told of every update and error the sources under test emit. */
+const changed = new Progress();
+
+/** Waits until `check` holds, checked again on each update or error (real file events take a few ms). */
+function until(what: string, check: () => boolean): Promise<void> {
+  return changed.until(what, check);
 }
 
 describe('file() source on real files', () => {
@@ -112,8 +112,14 @@ describe('file() source on real files', () => {
   };
   const open = (p = path, retryInterval = 1000) => {
     source = file(p, { debounce: 20, retryInterval });
-    source.on('error', (e) => errors.push(e));
-    source.watch(query, (u) => updates.push(u));
+    source.on('error', (e) => {
+      errors.push(e);
+      changed.notify();
+    });
+    source.watch(query, (u) => {
+      updates.push(u);
+      changed.notify();
+    });
     return source;
   };
 
@@ -165,6 +171,7 @@ describe('file() source on real files', () => {
     // Back to the same content as a known version is still applied after a deletion.
     await unlink(path);
     await until('the second missing-file error', () => errors.length === 2);
+    s.watch({ ...query, host: 'ratings', fqdn: 'ratings.default.svc.cluster.local', names: ['ratings'] }, () => changed.notify());
     await writeFile(path, 'reviews: ["127.0.0.1:9083"]\nratings: ["127.0.0.1:1"]\n');
     await until('two services', () => s.state().services === 2);
   });
@@ -172,7 +179,10 @@ describe('file() source on real files', () => {
   it('a missing file at start: ready() stays pending, errors are emitted, and it loads once a valid version appears', async () => {
     const s = open();
     let ready = false;
-    void s.ready().then(() => (ready = true));
+    void s.ready().then(() => {
+      ready = true;
+      changed.notify();
+    });
     await until('the missing-file error', () => errors.length === 1);
     expect(errors[0]!.message).toBe(
       `endpoints file ${path} does not exist; its services wait until a valid version appears (watching endpoints.yaml in ${dir})`,
@@ -210,8 +220,17 @@ describe('file() source on real files', () => {
     await until('reviews gone', () => ports() === 'missing');
     await s.close();
     const count = updates.length;
+    // A second source on the same file, with twice the debounce, is the clock: when it has
+    // seen the edit, the closed one (same file event, shorter debounce) would have too.
+    const witness = file(path, { debounce: 40 });
+    const seen = new Promise<DiscoveryUpdate>((resolve) => witness.watch(query, (u) => u.type === 'reset' && resolve(u)));
+    await witness.ready();
     await writeFile(path, 'reviews: ["127.0.0.1:9080"]\n');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    try {
+      expect(await seen).toMatchObject({ type: 'reset', endpoints: [{ port: 9080 }] });
+    } finally {
+      await witness.close();
+    }
     expect(updates).toHaveLength(count);
   });
 });
