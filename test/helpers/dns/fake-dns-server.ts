@@ -81,6 +81,7 @@ export class FakeDnsServer {
   readonly #zone = new Map<string, FakeRecord[]>();
   #rules: Rule[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #queryWaiters = new Set<() => void>();
 
   private constructor(udp: UdpSocket, spoofer: UdpSocket, tcp: Server, port: number, options: FakeDnsServerOptions) {
     this.#udp = udp;
@@ -150,6 +151,27 @@ export class FakeDnsServer {
     this.#rules = [];
   }
 
+  /**
+   * Resolves once `count(name, type, transport)` reaches `n` (at once if it has): tests
+   * wait for a query to arrive instead of sleeping until it "must" have.
+   */
+  whenCount(n: number, name: string, type?: string, transport?: 'udp' | 'tcp'): Promise<void> {
+    if (this.count(name, type, transport) >= n) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = (): void => {
+        if (this.count(name, type, transport) < n) return;
+        this.#queryWaiters.delete(waiter);
+        resolve();
+      };
+      this.#queryWaiters.add(waiter);
+    });
+  }
+
+  #received(query: SeenQuery): void {
+    this.queries.push(query);
+    for (const waiter of [...this.#queryWaiters]) waiter();
+  }
+
   /** Queries received for `name` (optionally of `type`, over `transport`). */
   count(name: string, type?: string, transport?: 'udp' | 'tcp'): number {
     const n = name.toLowerCase();
@@ -197,7 +219,7 @@ export class FakeDnsServer {
     const question = query.questions?.[0];
     if (!question) return;
     const name = question.name.toLowerCase();
-    this.queries.push({ name, type: question.type, transport: 'udp', at: Date.now() });
+    this.#received({ name, type: question.type, transport: 'udp', at: Date.now() });
     const rule = this.#rule(name, question.type);
     const behaviour = rule?.behaviour ?? 'answer';
     const send = (socket: UdpSocket, buffer: Buffer): void => {
@@ -266,7 +288,7 @@ export class FakeDnsServer {
         const question = query.questions?.[0];
         if (!question) continue;
         const name = question.name.toLowerCase();
-        this.queries.push({ name, type: question.type, transport: 'tcp', at: Date.now() });
+        this.#received({ name, type: question.type, transport: 'tcp', at: Date.now() });
         const rule = this.#rule(name, question.type);
         const behaviour = rule?.behaviour ?? 'answer';
         this.#later(rule?.delayMs ?? 0, () => {

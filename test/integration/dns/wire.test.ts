@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dns, DnsError, type DnsOptions, type DnsSource } from '../../../src/discovery/dns/index.js';
 import type { DiscoveryUpdate, ServiceQuery } from '../../../src/discovery/types.js';
 import { FakeDnsServer } from '../../helpers/dns/fake-dns-server.js';
+import { Progress } from '../../helpers/wait.js';
 
 /**
  * The DNS source against our own dns-packet server on 127.0.0.1, for what real servers
@@ -17,16 +18,23 @@ interface Watched {
   readonly errors: DnsError[];
   /** Resolves with the first update that satisfies `test` (checked on each new one). */
   next(test?: (u: DiscoveryUpdate) => boolean, timeoutMs?: number): Promise<DiscoveryUpdate>;
+  /** Resolves once `check` holds, checked again on each update and error. */
+  until(what: string, check: () => boolean): Promise<void>;
 }
 
 function watch(source: DnsSource, query: ServiceQuery): Watched {
   const updates: DiscoveryUpdate[] = [];
   const errors: DnsError[] = [];
   const waiters: Array<() => void> = [];
-  source.on('error', (e) => errors.push(e as DnsError));
+  const changed = new Progress();
+  source.on('error', (e) => {
+    errors.push(e as DnsError);
+    changed.notify();
+  });
   source.watch(query, (u) => {
     updates.push(u);
     for (const w of waiters.splice(0)) w();
+    changed.notify();
   });
   let seen = 0;
   return {
@@ -48,15 +56,8 @@ function watch(source: DnsSource, query: ServiceQuery): Watched {
         check();
       });
     },
+    until: (what, check) => changed.until(what, check),
   };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('dns source on the wire (our fake server)', () => {
@@ -130,7 +131,7 @@ describe('dns source on the wire (our fake server)', () => {
     server.behave('fail.svc.test', behaviour, { times: 2 });
     const source = open({ servers: [server.address], attempts: 2 });
     const w = watch(source, q('fail.svc.test'));
-    await waitFor(() => w.errors.length > 0);
+    await w.until('an error', () => w.errors.length > 0);
     expect(w.updates).toEqual([]);
     expect(source.state().ready).toBe(false);
     expect(w.errors).toHaveLength(1);
@@ -143,7 +144,7 @@ describe('dns source on the wire (our fake server)', () => {
     expect(source.state().lastError).toBe(w.errors[0]);
   });
 
-  it('after a failed first resolution the query is retried (about 0.5-1 s later) and answers', async () => {
+  it('after a failed first resolution the query is retried and answers, and ready() resolves', async () => {
     server.set('retry.svc.test', [{ type: 'A', ttl: 30, data: '127.0.0.1' }]);
     server.behave('retry.svc.test', 'servfail', { times: 1 });
     const source = open({ servers: [server.address] });
@@ -172,40 +173,44 @@ describe('dns source on the wire (our fake server)', () => {
     server.set(alone, [{ type: 'A', ttl: 30, data: '127.0.0.1' }]);
     server.behave(alone, only, { times: 1 });
     const second = watch(open({ servers: [server.address] }), q(alone));
-    await waitFor(() => second.errors.length > 0);
+    await second.until('an error', () => second.errors.length > 0);
     expect(second.updates).toEqual([]);
     expect(second.errors).toHaveLength(1);
     expect(second.errors[0]!.message).toContain(`no reply within 150 ms (ignored 1 ${words}) (${server.address})`);
   });
 
-  it('a server that goes silent: the last answer is served stale, then dropped after maxStale; back when it answers', async () => {
+  it('a server that goes silent: the last answer is served stale while refreshes fail, then dropped; back when it answers', async () => {
     server.set('stale.svc.test', [{ type: 'A', ttl: 0, data: '127.0.0.1' }]);
     const source = open({ servers: [server.address], maxStale: 700 });
     const w = watch(source, q('stale.svc.test'));
     expect(await w.next()).toEqual({ type: 'reset', endpoints: [ep('127.0.0.1', 8080)] });
     server.behave('stale.svc.test', 'drop');
-    const started = Date.now();
+    // A refresh failed and the last answer is still what the watch has: served stale.
+    await w.until('a failed refresh', () => w.errors.length > 0);
+    expect(w.updates).toHaveLength(1);
+    expect(source.state()).toMatchObject({ services: 1, endpoints: 1 });
+    // Then dropped (at TTL 0 → minTtl 200 ms plus maxStale 700 ms: timed on fake timers in
+    // test/unit/discovery/dns/dns-source.test.ts).
     await w.next((u) => u.type === 'reset' && u.endpoints.length === 0, 6000);
-    const elapsed = Date.now() - started;
-    // TTL 0 → minTtl 200 ms, plus maxStale 700 ms, counted from the answer.
-    expect(elapsed).toBeGreaterThanOrEqual(600);
-    expect(elapsed).toBeLessThan(4000);
-    expect(w.errors.length).toBeGreaterThanOrEqual(1);
     expect(w.errors.every((e) => e.reason === 'timeout')).toBe(true);
     expect(source.state()).toMatchObject({ services: 1, endpoints: 0 });
     server.reset();
     expect(await w.next(undefined, 4000)).toEqual({ type: 'add', endpoints: [ep('127.0.0.1', 8080)] });
   });
 
-  it('NXDOMAIN is "missing" and re-asked after the SOA minimum; the name appearing is seen', async () => {
+  it('NXDOMAIN is "missing" and re-asked no sooner than the SOA minimum; the name appearing is seen', async () => {
     server.soa = { ttl: 60, minimum: 0 }; // → minTtl, 500 ms
     const source = open({ servers: [server.address], minTtl: 500 });
     const w = watch(source, q('later.svc.test'));
     expect(await w.next()).toEqual({ type: 'missing' });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.count('later.svc.test', 'A')).toBe(1); // cached for now
     server.set('later.svc.test', [{ type: 'A', ttl: 30, data: '127.0.0.1' }]);
     expect(await w.next()).toEqual({ type: 'reset', endpoints: [ep('127.0.0.1', 8080)] });
+    // Asked once more, and no sooner than the negative answer allowed (a refresh starts at
+    // 85 % of it; exact times are checked on fake timers in the unit tests). A lower bound
+    // between two arrivals at the server: a busy machine only makes the gap longer.
+    const asked = server.queries.filter((query) => query.name === 'later.svc.test' && query.type === 'A');
+    expect(asked).toHaveLength(2);
+    expect(asked[1]!.at - asked[0]!.at).toBeGreaterThanOrEqual(400);
     server.soa = { ttl: 1, minimum: 1 };
   });
 
@@ -215,21 +220,31 @@ describe('dns source on the wire (our fake server)', () => {
     server.behave('slow.svc.test', 'drop');
     server.set('big2.svc.test', [{ type: 'A', ttl: 0, data: '127.0.0.1' }]);
     server.behave('big2.svc.test', 'truncate');
-    const source = open({ servers: [server.address], timeout: 5000 });
-    watch(source, q('c.svc.test'));
-    watch(source, q('slow.svc.test'));
+    // Queries time out after 60 s: a close() that waited for them would time the test out.
+    const source = open({ servers: [server.address], timeout: 60_000 });
+    const watched = [watch(source, q('c.svc.test')), watch(source, q('slow.svc.test'))];
     const truncated = watch(source, q('big2.svc.test'));
+    watched.push(truncated);
     await truncated.next();
     server.behave('big2.svc.test', 'drop', { type: 'A' }); // the next refresh hangs in flight
-    await new Promise((r) => setTimeout(r, 400));
-    const started = Date.now();
+    const asked = server.count('big2.svc.test', 'A');
+    await server.whenCount(asked + 1, 'big2.svc.test', 'A');
     await source.close();
-    expect(Date.now() - started).toBeLessThan(1000); // does not wait for the 5 s timeouts
+    const reports = watched.map((w) => w.updates.length + w.errors.length);
     await new Promise((r) => setImmediate(r));
     const after = process.getActiveResourcesInfo().filter((r) => r === 'UDPWRAP' || r === 'TCPSocketWrap').length;
     expect(after).toBe(before);
-    const queries = server.queries.length;
-    await new Promise((r) => setTimeout(r, 400));
-    expect(server.queries.length).toBe(queries);
+    const queries = server.queries.filter((query) => query.name !== 'witness.svc.test').length;
+    // A second source refreshing a TTL-0 name is the clock: it refreshes every minTtl
+    // (200 ms), as c.svc.test did. By its second refresh after close(), a refresh of the
+    // closed source (due within 200 ms of its last answer) would have arrived.
+    server.set('witness.svc.test', [{ type: 'A', ttl: 0, data: '127.0.0.1' }]);
+    const witness = open({ servers: [server.address] });
+    watch(witness, q('witness.svc.test'));
+    await server.whenCount(3, 'witness.svc.test', 'A');
+    await witness.close();
+    expect(server.queries.filter((query) => query.name !== 'witness.svc.test')).toHaveLength(queries);
+    // Nor did it try and fail (a refresh on a closed socket): no update or error since close().
+    expect(watched.map((w) => w.updates.length + w.errors.length)).toEqual(reports);
   });
 });
