@@ -9,6 +9,7 @@ import { etcdConfig, etcdDiscovery, EtcdValueError, register, type Registration 
 import { closeAll, startBackends, type Backend } from '../../../test/helpers/backends.js';
 import { startCluster, type EtcdCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/eventually.js';
+import { Progress } from '../../../test/helpers/wait.js';
 import { requireBinaries } from '../../../test/helpers/system-binaries.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -278,6 +279,7 @@ spec:
       let stop = false;
       const bodies: string[] = [];
       const failures: unknown[] = [];
+      const answered = new Progress();
       const worker = async (): Promise<void> => {
         while (!stop) {
           try {
@@ -288,11 +290,13 @@ spec:
           } catch (error) {
             failures.push(error);
           }
+          answered.notify();
         }
       };
       const workers = Promise.all(Array.from({ length: 32 }, worker));
       try {
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // Traffic flows to all three before the kill.
+        await answered.until('answers from e0, e1 and e2', () => ['e0', 'e1', 'e2'].every((id) => bodies.includes(id)) && bodies.length >= 100);
         const before = bodies.length;
         await cluster.kill(victim);
         await eventually('discovery to notice the lost watch', () => errors.some((e) => /lost the watch/.test(e.message)), 10_000);
@@ -330,19 +334,23 @@ spec:
     expect((await traffic(mesh, 'http://ratings/', 20, 4)).failures).toEqual([]);
 
     await cluster.killAll();
-    const downAt = Date.now();
     // A new instance registers while etcd is down: it keeps trying.
     const late = register({ endpoints, prefix: p, service: 'ratings', endpoint: { address: '127.0.0.1', port: backends[2]!.port } });
     const shortErrors: Error[] = [];
     short.on('error', (error) => shortErrors.push(error));
-    // Serve from the last known set while etcd is gone, longer than twice the short TTL.
-    while (Date.now() - downAt < 2500) {
+    const leaseLost = (): boolean => shortErrors.some((e) => (e as { code?: string }).code === 'PROXYLESS_ERR_ETCD_LEASE_LOST');
+    // Serve from the last known set while etcd is gone: until the short lease's TTL has
+    // passed (the registration reports it lost) and discovery has reported the outage,
+    // then one batch more.
+    let batches = 0;
+    for (let done = false; !done; batches++) {
+      done = leaseLost() && discoveryErrors.length > 0;
       const { bodies, failures } = await traffic(mesh, 'http://ratings/', 40, 8);
       expect(failures).toEqual([]);
       expect(new Set(bodies)).toEqual(new Set(['e0', 'e1']));
+      expect(batches, 'the short lease is lost and discovery reports the outage while etcd is down').toBeLessThan(1000);
     }
     expect(late.registered).toBe(false);
-    await eventually('the discovery error while etcd is down', () => discoveryErrors.length > 0, 5000);
     expect(discoveryErrors[0]!.message).toMatch(/^etcd\(\/t6\/services\): (lost the watch on|cannot read) \/t6\/services\/ from etcd/);
 
     await cluster.startAll();
