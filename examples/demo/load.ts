@@ -29,9 +29,25 @@ export interface LoadOptions {
   signal: AbortSignal;
 }
 
+/**
+ * With DEMO_PROGRESS set and stdout not a terminal, each run of the workers prints one
+ * line once this many requests were answered: a test waits for it before sending Ctrl-C,
+ * so the phase it interrupts has measured something (on a terminal the live table shows it).
+ */
+const PROGRESS_AFTER = 100;
+
 /** Runs the workers until `signal` aborts; resolves when every worker has returned. */
 export async function runLoad(options: LoadOptions): Promise<void> {
-  await Promise.all(Array.from({ length: options.concurrency }, () => worker(options)));
+  let answered = 0;
+  const progress = process.env.DEMO_PROGRESS && !process.stdout.isTTY;
+  const stats: LoadRecorder = {
+    record(replicaId, ms) {
+      options.stats.record(replicaId, ms);
+      if (++answered === PROGRESS_AFTER && progress) process.stdout.write(`  … ${PROGRESS_AFTER} requests answered\n`);
+    },
+    recordError: (error) => options.stats.recordError(error),
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, () => worker({ ...options, stats })));
 }
 
 async function worker({ dispatcher, url, distinctUsers, stats, signal }: LoadOptions): Promise<void> {

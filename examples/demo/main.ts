@@ -27,7 +27,8 @@
 // DEMO_CONCURRENCY (16), DEMO_FAST_REPLICAS (4),
 // DEMO_SLOW_EXTRA_MS (50), DEMO_USERS (300: distinct values of the hashed header),
 // DNSMASQ_BIN and ETCD_BIN (where dnsmasq and etcd are, default dnsmasq on PATH or in
-// /usr/sbin, and /usr/bin/etcd), NO_COLOR.
+// /usr/sbin, and /usr/bin/etcd), NO_COLOR, DEMO_PROGRESS (off a terminal, a line once each
+// traffic run has 100 answers; the tests use it).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, staticEndpoints, type DestinationRule, type Mesh } from 'proxyless';
 import { startReplicas, type Replica } from './backends.js';
