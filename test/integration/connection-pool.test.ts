@@ -1,8 +1,10 @@
 // Istio's circuit-breaking task: DestinationRule connectionPool limits overflow fast.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, OverloadError, staticEndpoints } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+import { Progress } from '../helpers/wait.js';
 
 const rule = (connectionPool: object) => ({
   apiVersion: 'networking.istio.io/v1',
@@ -12,66 +14,115 @@ const rule = (connectionPool: object) => ({
 });
 
 describe('connectionPool limits', () => {
-  let slow: Backend;
+  // The backend holds every request until the test opens it: overflow is seen while the
+  // admitted requests are still in flight, whatever the machine's speed.
+  let backend: Backend;
+  const held: ServerResponse[] = [];
+  let open = false;
+  const changed = new Progress();
   beforeAll(async () => {
-    slow = await startBackend({ id: 'httpbin', delayMs: 150 });
+    backend = await startBackend({
+      id: 'httpbin',
+      handle: (_req, res, b) => {
+        if (open) return void res.end(b.id);
+        held.push(res);
+        changed.notify();
+      },
+    });
   });
-  afterAll(() => closeAll([slow]));
+  afterAll(() => {
+    openGate();
+    return closeAll([backend]);
+  });
+  afterEach(() => openGate());
 
-  async function burst(mesh: ReturnType<typeof createMesh>, n: number) {
-    const started = performance.now();
-    const results = await Promise.all(
+  function closeGate(): void {
+    open = false;
+  }
+  function openGate(): void {
+    open = true;
+    for (const res of held.splice(0)) res.end(backend.id);
+  }
+
+  type Result = { ok: true } | { ok: false; error: Error };
+
+  /** Sends `n` requests at once; `settled` counts those that ended. */
+  function burst(mesh: ReturnType<typeof createMesh>, n: number) {
+    const results: Result[] = [];
+    const all = Promise.all(
       Array.from({ length: n }, async () => {
-        const t0 = performance.now();
+        let result: Result;
         try {
           const res = await request('http://httpbin/', { dispatcher: mesh.dispatcher });
           await res.body.text();
-          return { ok: true as const, ms: performance.now() - t0 };
+          result = { ok: true };
         } catch (error) {
-          return { ok: false as const, error: error as Error, ms: performance.now() - t0 };
+          result = { ok: false, error: error as Error };
         }
+        results.push(result);
+        changed.notify();
+        return result;
       }),
     );
-    return { results, total: performance.now() - started };
+    return {
+      results,
+      all,
+      refused: () => results.filter((r): r is Extract<Result, { ok: false }> => !r.ok),
+    };
   }
 
   it('maxConnections 1 + http1MaxPendingRequests 1: a third concurrent request fails at once with OverloadError (503)', async () => {
+    closeGate();
     const mesh = createMesh({
-      discovery: [staticEndpoints({ httpbin: [slow.address] })],
+      discovery: [staticEndpoints({ httpbin: [backend.address] })],
       config: [rule({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } })],
     });
-    const { results } = await burst(mesh, 5);
-    const ok = results.filter((r) => r.ok);
-    const refused = results.filter((r) => !r.ok);
-    // One on the connection, one waiting for it; the rest overflow.
-    expect(ok).toHaveLength(2);
-    expect(refused).toHaveLength(3);
-    for (const r of refused) {
+    const sent = burst(mesh, 5);
+    // One on the connection, one waiting for it; the rest overflow, at once: while the
+    // backend still holds the first one.
+    await changed.until('3 refused and 1 request on the backend', () => sent.refused().length >= 3 && held.length >= 1);
+    expect(sent.results).toHaveLength(3);
+    expect(held).toHaveLength(1);
+    for (const r of sent.refused()) {
       expect(r.error).toBeInstanceOf(OverloadError);
       expect(r.error).toMatchObject({ code: 'PROXYLESS_ERR_OVERLOADED', statusCode: 503, limit: 'http1MaxPendingRequests' });
-      expect(r.error!.message).toContain('connectionPool.http.http1MaxPendingRequests (1)');
-      // Fails fast: long before the backend's 150 ms answer.
-      expect(r.ms).toBeLessThan(100);
+      expect(r.error.message).toContain('connectionPool.http.http1MaxPendingRequests (1)');
     }
+    openGate();
+    const results = await sent.all;
+    expect(results.filter((r) => r.ok)).toHaveLength(2);
     expect(mesh.services()[0]!.endpoints[0]!.pending).toBe(0);
     await mesh.close();
   });
 
   it('http2MaxRequests caps requests in flight across the service, and a reload changes it at once', async () => {
-    const mesh = createMesh({ discovery: [staticEndpoints({ httpbin: [slow.address] })], config: [rule({ http: { http2MaxRequests: 3 } })] });
-    let { results } = await burst(mesh, 6);
-    expect(results.filter((r) => r.ok)).toHaveLength(3);
-    expect(results.filter((r) => !r.ok).every((r) => (r.error as OverloadError).limit === 'http2MaxRequests')).toBe(true);
+    closeGate();
+    const mesh = createMesh({ discovery: [staticEndpoints({ httpbin: [backend.address] })], config: [rule({ http: { http2MaxRequests: 3 } })] });
+    let sent = burst(mesh, 6);
+    await changed.until('3 refused and 3 on the backend', () => sent.refused().length >= 3 && held.length >= 3);
+    expect(sent.results).toHaveLength(3);
+    expect(sent.refused().every((r) => (r.error as OverloadError).limit === 'http2MaxRequests')).toBe(true);
+    openGate();
+    expect((await sent.all).filter((r) => r.ok)).toHaveLength(3);
+
     mesh.applyConfig([rule({ http: { http2MaxRequests: 10 } })]);
-    ({ results } = await burst(mesh, 6));
-    expect(results.every((r) => r.ok)).toBe(true);
+    closeGate();
+    sent = burst(mesh, 6);
+    await changed.until('all 6 on the backend, or a refusal', () => held.length >= 6 || sent.results.length > 0);
+    expect(sent.refused()).toEqual([]);
+    openGate();
+    expect((await sent.all).every((r) => r.ok)).toBe(true);
     await mesh.close();
   });
 
-  it('without limits nothing is refused', async () => {
-    const mesh = createMesh({ discovery: [staticEndpoints({ httpbin: [slow.address] })] });
-    const { results } = await burst(mesh, 20);
-    expect(results.every((r) => r.ok)).toBe(true);
+  it('without limits nothing is refused: 20 requests in flight at once', async () => {
+    closeGate();
+    const mesh = createMesh({ discovery: [staticEndpoints({ httpbin: [backend.address] })] });
+    const sent = burst(mesh, 20);
+    await changed.until('all 20 on the backend, or a refusal', () => held.length >= 20 || sent.results.length > 0);
+    expect(sent.refused()).toEqual([]);
+    openGate();
+    expect((await sent.all).every((r) => r.ok)).toBe(true);
     await mesh.close();
   });
 });

@@ -49,7 +49,7 @@ describe('service names', () => {
     await short.close();
   });
 
-  it('all spellings share one service (one set of endpoints and pools)', async () => {
+  it('all spellings share one service per port (one set of endpoints and pools)', async () => {
     await get('http://reviews/');
     await get('http://reviews.bookinfo.svc.cluster.example/');
     const services = mesh.services().filter((s) => s.name === 'reviews.bookinfo.svc.cluster.example');
