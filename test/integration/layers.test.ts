@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, ForwardingHandler, InvalidOptionError, layer, staticEndpoints, type EndpointTarget, type ServiceTarget } from 'proxyless';
 import { withHeader } from '../../src/core/headers.js';
-import { closeAll, startBackends, type Backend } from '../helpers/backends.js';
+import { closeAll, startBackend, startBackends, type Backend } from '../helpers/backends.js';
 
 describe('user layers in the default stacks', () => {
   let backends: Backend[];
@@ -78,13 +78,21 @@ describe('user layers in the default stacks', () => {
   });
 
   it('removing the load layer is allowed (balancers then see no load)', async () => {
+    // The backend holds the request: with the load layer, its endpoint would show 1 pending.
+    let answer!: () => void;
+    const held = await startBackend({ id: 'held', handle: (_req, res) => void (answer = () => res.end('held')) });
     const mesh = createMesh({
-      discovery: [staticEndpoints({ reviews: [backends[0]!.address] })],
+      discovery: [staticEndpoints({ reviews: [held.address] })],
       stacks: { endpoint: (s) => void s.remove('load') },
     });
-    expect(await (await request('http://reviews/', { dispatcher: mesh.dispatcher })).body.text()).toBe('r0');
+    const arrived = held.whenRequests(1);
+    const response = request('http://reviews/', { dispatcher: mesh.dispatcher });
+    await arrived;
     expect(mesh.services()[0]!.endpoints[0]!.pending).toBe(0);
+    answer();
+    expect(await (await response).body.text()).toBe('held');
     await mesh.close();
+    await held.close();
   });
 });
 
