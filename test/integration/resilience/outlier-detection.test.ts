@@ -1,5 +1,7 @@
-// DestinationRule outlierDetection against real servers: a failing endpoint is ejected,
-// comes back after baseEjectionTime, and the panic threshold keeps traffic flowing.
+// DestinationRule outlierDetection against real servers: a failing, dead or hanging
+// endpoint is ejected and gets nothing while ejected, a lost hedge is not a failure, and
+// maxEjectionPercent and the panic threshold keep traffic flowing. (The return after
+// baseEjectionTime is timed on fake timers in test/unit/policy/outlier-detection.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
