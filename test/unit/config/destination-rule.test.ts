@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMesh, InvalidConfigError } from 'proxyless';
+import { createMesh, InvalidConfigError, staticEndpoints } from 'proxyless';
 
 const rule = (spec: object, extra: object = {}) => ({
   apiVersion: 'networking.istio.io/v1',
@@ -69,10 +69,18 @@ describe('DestinationRule loading', () => {
   });
 
   it('a second rule for the same host is reported and ignored (the first applies, as in Istio)', async () => {
-    const mesh = createMesh({ config: [rule({ host: 'reviews' }), { ...rule({ host: 'reviews.default.svc.cluster.local' }), metadata: { name: 'second' } }] });
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ reviews: ['127.0.0.1:1'] })],
+      config: [
+        rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } }),
+        { ...rule({ host: 'reviews.default.svc.cluster.local', trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } } }), metadata: { name: 'second' } },
+      ],
+    });
     expect(mesh.warnings).toEqual([
       'DestinationRule/second (config[1]): DestinationRule/reviews (config[0]) already applies to host reviews.default.svc.cluster.local; this one is ignored (Istio uses the oldest)',
     ]);
+    const explained = await mesh.explain('http://reviews/');
+    expect(explained.destinations.map((d) => d.balancer)).toEqual(['round-robin']);
     await mesh.close();
   });
 });

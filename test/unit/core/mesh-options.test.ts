@@ -47,7 +47,7 @@ describe('createMesh option validation', () => {
     expect(message).toContain('namespace: 7');
   });
 
-  it('accepts no options at all and the documented defaults', async () => {
+  it('accepts no options at all, and every documented option with a valid value', async () => {
     const mesh = createMesh();
     await mesh.close();
     const full = createMesh({
