@@ -45,6 +45,8 @@ describe('outboundTrafficPolicy', () => {
   });
 
   const openssl = requireBinaries([{ bin: 'openssl', pkg: 'openssl' }]);
+  // Skipped only off CI where the program is not installed (never in CI: it fails there);
+  // the test's name then says what is missing and the apt-get command (requireBinaries).
   it.skipIf(openssl.skip)(`an https:// URL to a mesh service makes TLS to the endpoint, with the logical host as SNI, verified${openssl.note}`, async () => {
     // A certificate made now with openssl, for the logical name "reviews".
     const dir = mkdtempSync(join(tmpdir(), 'proxyless-tls-'));

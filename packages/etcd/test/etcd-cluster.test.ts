@@ -48,6 +48,8 @@ async function traffic(mesh: Mesh, url: string, count: number, concurrency: numb
 
 const needs = requireBinaries([{ bin: process.env.ETCD_BIN ?? '/usr/bin/etcd', pkg: 'etcd-server' }]);
 
+// Skipped only off CI where the program is not installed (never in CI: it fails there);
+// the test's name then says what is missing and the apt-get command (requireBinaries).
 describe.skipIf(needs.skip)(`@proxyless/etcd against a real 3-member etcd cluster${needs.note}`, () => {
   let cluster: EtcdCluster;
   let backends: Backend[];

@@ -19,6 +19,8 @@ const SRV = `_http._tcp.${ECHO}`;
 
 const needs = requireBinaries([{ bin: 'named', pkg: 'bind9' }, { bin: 'nsupdate', pkg: 'bind9-dnsutils' }]);
 
+// Skipped only off CI where the program is not installed (never in CI: it fails there);
+// the test's name then says what is missing and the apt-get command (requireBinaries).
 describe.skipIf(needs.skip)(`dns source with BIND and nsupdate${needs.note}`, () => {
   let bind: Bind;
   let backends: Backend[];

@@ -22,6 +22,8 @@ const roundRobin = (host: string): DestinationRule => ({
 
 const needs = requireBinaries([{ bin: 'dnsmasq', pkg: 'dnsmasq-base' }]);
 
+// Skipped only off CI where the program is not installed (never in CI: it fails there);
+// the test's name then says what is missing and the apt-get command (requireBinaries).
 describe.skipIf(needs.skip)(`dns source with dnsmasq${needs.note}`, () => {
   let dnsmasq: Dnsmasq;
   let backends: Backend[];
