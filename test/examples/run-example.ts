@@ -1,5 +1,8 @@
-// Runs an example the way a user does: a child process with the project's Node (first on
-// PATH via node_modules/.bin) and tsx, importing 'proxyless' from the sources.
+// Runs an example as a user does: a child process with the project's Node and tsx,
+// importing 'proxyless' from the sources. One process (`node --import tsx`), not the tsx
+// command: on a signal, the tsx command waits 30 ms for its child to acknowledge it, sends
+// a copy, waits 30 ms more, then SIGKILLs the child and exits 130; on a busy machine the
+// acknowledgements come later than that, and a Ctrl-C test would fail for tsx's sake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -32,8 +35,8 @@ export interface RunningExample {
 }
 
 /**
- * Starts `node_modules/.bin/tsx --conditions=proxyless-source <script>` in its own
- * process group (so a test can send it Ctrl-C's SIGINT like a terminal would).
+ * Starts `node --import tsx --conditions=proxyless-source <script>` (the project's Node)
+ * in its own process group (so a test can send it Ctrl-C's SIGINT like a terminal would).
  */
 export function startExample(script: string, env: Record<string, string> = {}): RunningExample {
   const started = performance.now();
@@ -42,7 +45,7 @@ export function startExample(script: string, env: Record<string, string> = {}): 
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && !k.startsWith('DEMO_') && k !== 'NODE_OPTIONS'),
   );
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=proxyless-source', script], {
+  const child = spawn(`${root}node_modules/.bin/node`, ['--import', 'tsx', '--conditions=proxyless-source', script], {
     cwd: root,
     env: { ...inherited, PATH: `${root}node_modules/.bin:${process.env.PATH ?? ''}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

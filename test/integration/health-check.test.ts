@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher, MockAgent, setGlobalDispatcher } from 'undici';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { HealthChecker, healthCheckSettings, type HealthCheckSpec, type HealthCheckTimers } from '../../src/policy/health-check.js';
+import { Progress } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -38,6 +39,7 @@ async function startHealthServer(mode: Mode = { status: 200 }): Promise<HealthSe
   const listen = async (): Promise<void> => {
     server = createServer((req, res) => {
       health.requests.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', userAgent: req.headers['user-agent'] ?? '' });
+      changed.notify();
       if (health.mode === 'hang') {
         hung.add(res);
         res.on('close', () => hung.delete(res));
@@ -48,7 +50,10 @@ async function startHealthServer(mode: Mode = { status: 200 }): Promise<HealthSe
     });
     server.on('connection', (socket) => {
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        changed.notify();
+      });
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
@@ -112,13 +117,37 @@ function checker(spec: HealthCheckSpec = {}, timers?: HealthCheckTimers) {
   const hc = new HealthChecker<Endpoint>({
     settings: healthCheckSettings({ ...FAST, ...spec }, 'test'),
     service: 'reviews.default.svc.cluster.local',
-    onChange: (endpoint, healthy) => changes.push([endpoint.key, healthy]),
+    onChange: (endpoint, healthy) => {
+      changes.push([endpoint.key, healthy]);
+      changed.notify();
+    },
     timers,
   });
   return { hc, changes, status: (key: string) => hc.status().find((s) => s.key === key)! };
 }
 
-const until = (condition: () => void) => vi.waitFor(condition, { timeout: 5000, interval: 10 });
+/** Told when a health server gets a request or loses a connection, and on every onChange. */
+const changed = new Progress();
+
+/**
+ * Waits until `condition` stops throwing, checked again at each of those events. A
+ * check's result is recorded before the next check is sent, so it is seen at the latest
+ * when the next check arrives. On the guard, fails with the condition's own error.
+ */
+const until = (condition: () => void): Promise<void> => {
+  const holds = (): boolean => {
+    try {
+      condition();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return changed.until('a health check condition', holds).catch((error: unknown) => {
+    condition();
+    throw error;
+  });
+};
 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop().catch(() => undefined)));
