@@ -97,7 +97,7 @@ describe('retry budget (20 % of requests + 10/s, 10 s window)', () => {
     expect(allowed).toBe(100);
   });
 
-  it('retries never exceed 20 % of requests + the floor within any window (property)', () => {
+  it('retries never exceed 20 % of requests + the floor within one window (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.boolean()), { maxLength: 400 }), (steps) => {
         let now = 0;
