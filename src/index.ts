@@ -7,6 +7,10 @@
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
 export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, CircuitEvent } from './mesh/mesh.js';
+export type { ServiceStats, ServicesEvictedInfo, ReadyOptions } from './mesh/mesh.js';
+export { holdSource } from './discovery/source-holds.js';
+export type { HoldableSource } from './discovery/source-holds.js';
+export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {

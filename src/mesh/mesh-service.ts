@@ -1,7 +1,9 @@
 import type { Dispatcher } from 'undici';
 import type { Balancer } from '../balance/types.js';
-import { NoEndpointsError } from '../core/errors.js';
+import { DiscoverySourceError, NoEndpointsError, SourceClosedError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
+import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
+import { checkDiscoveryUpdate } from '../discovery/check-update.js';
 import type { Dispatch } from '../core/layer.js';
 import { endpointKey } from '../discovery/parse-endpoint.js';
 import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
@@ -28,6 +30,8 @@ export interface ServiceContext extends EndpointContext {
   readonly onBreaker?: (service: MeshService, breaker: ServiceBreaker) => void;
   /** Merge every source that knows a service, instead of taking the first. */
   readonly mergeSources?: boolean;
+  /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
+  readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */
@@ -81,23 +85,61 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #dispatch: Dispatch | undefined;
   #closed = false;
 
-  /** Watches every source for `name`; static sources answer at once. */
+  /**
+   * Watches every source for `name`; static sources answer at once. When a source's
+   * `watch()` throws (a closed source, a bug in a custom source), the watches opened so
+   * far are closed again and the error is thrown: a {@link SourceClosedError} as it is,
+   * anything else as a {@link DiscoverySourceError} naming the source.
+   */
   constructor(context: ServiceContext, name: ServiceQuery, sources: readonly DiscoverySource[], policy: ServicePolicy) {
     this.#context = context;
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
-    this.#setOutlier(policy.outlier);
-    this.#setHealthCheck(policy.healthCheck);
-    this.#setBreaker(policy.breaker);
     for (const source of sources) {
       const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
       this.#views.push(view);
     }
-    this.#views.forEach((view) => {
-      view.watch = view.source.watch(name, (update) => this.#onUpdate(view, update));
-    });
+    // Watches first: a source that throws leaves nothing running behind (no timers yet).
+    for (const view of this.#views) {
+      try {
+        view.watch = view.source.watch(name, (update) => this.#onUpdate(view, update));
+      } catch (error) {
+        this.#closed = true;
+        for (const other of this.#views) this.#closeWatch(other);
+        throw this.#watchFailure(view.source, error);
+      }
+    }
+    this.#setOutlier(policy.outlier);
+    this.#setHealthCheck(policy.healthCheck);
+    this.#setBreaker(policy.breaker);
     this.#recompute();
+  }
+
+  /** Closes a source's watch; one whose `close()` throws is reported as that source's error. */
+  #closeWatch(view: SourceView): void {
+    const watch = view.watch;
+    view.watch = undefined;
+    try {
+      watch?.close();
+    } catch (error) {
+      const problem = `closing its watch threw: ${error instanceof Error ? error.message : String(error)}`;
+      this.#context.onSourceError?.(view.source, new DiscoverySourceError(view.source.name, `${this.name.fqdn}:${this.name.port}`, problem, 'the mesh no longer listens to it', { cause: error }));
+    }
+  }
+
+  /** What a throwing `watch()` becomes: reported as the source's error, thrown to the request. */
+  #watchFailure(source: DiscoverySource, error: unknown): Error {
+    if (error instanceof SourceClosedError) return error;
+    const failure = new DiscoverySourceError(
+      source.name,
+      `${this.name.fqdn}:${this.name.port}`,
+      `watch() threw: ${error instanceof Error ? error.message : String(error)}`,
+      'requests to this service fail until the source can watch it',
+      { cause: error },
+    );
+    this.#context.onSourceError?.(source, failure);
+    return failure;
   }
 
   /** See {@link ServiceTarget.balancerName}. */
@@ -301,15 +343,50 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     if (JSON.stringify(policy.breaker ?? null) !== JSON.stringify(this.#policy.breaker ?? null)) this.#setBreaker(policy.breaker);
   }
 
-  /** Stops watching, drains every endpoint, and wakes waiting requests. */
+  /** True once {@link MeshService.close} was called (or the constructor failed). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops watching, drains every endpoint, and wakes waiting requests. Safe to call twice. */
   close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     this.#healthChecker?.close();
-    for (const view of this.#views) view.watch?.close();
+    this.breaker?.close(); // its rolling-window timers
+    for (const view of this.#views) this.#closeWatch(view);
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
     this.#wake();
-    return Promise.all(drained).then(() => undefined);
+    return (this.#closing = Promise.all(drained).then(() => undefined));
+  }
+
+  #closing: Promise<void> | undefined;
+
+  /** Requests in flight on this service (from dispatch until their response ends), see {@link MeshService.track}. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #inFlight = 0;
+  /** When the service last took a request, on a counter shared by every service (higher is more recent). */
+  lastUsed = 0;
+
+  /**
+   * Counts one request as in flight on this service until its response ends or fails,
+   * and marks the service as just used. The mesh evicts only services with nothing in
+   * flight, so a request (its retries, hedges, discovery waits) never loses its service.
+   */
+  track(handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
+    this.#inFlight++;
+    this.lastUsed = ++useClock;
+    return new ServiceUseHandler(handler, this);
+  }
+
+  /** @internal Called by the handler {@link MeshService.track} returned. */
+  untrack(): void {
+    this.#inFlight--;
   }
 
   /** Ends every request still on this service's endpoints with `error`. */
@@ -317,8 +394,20 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);
   }
 
-  #onUpdate(view: SourceView, update: DiscoveryUpdate): void {
+  /**
+   * A source's update for this service. Called by source code (often from its timers or
+   * sockets), so it never throws back: a malformed update is reported as the source's
+   * error and changes nothing (the last good set stays).
+   */
+  #onUpdate(view: SourceView, raw: DiscoveryUpdate): void {
     if (this.#closed) return;
+    const checked = checkDiscoveryUpdate(raw);
+    if (!checked.ok) {
+      const kept = view.answered ? `keeping its last good set (${view.known ? `${view.endpoints.size} endpoints` : 'service unknown'})` : 'ignored; still waiting for a first valid answer';
+      this.#context.onSourceError?.(view.source, new DiscoverySourceError(view.source.name, `${this.name.fqdn}:${this.name.port}`, `malformed update: ${checked.problem}`, kept));
+      return;
+    }
+    const update = checked.update;
     view.answered = true;
     switch (update.type) {
       case 'reset':
@@ -394,6 +483,23 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter();
+  }
+}
+
+/** A counter, not a clock: ordering is all eviction needs, and it costs less than `performance.now()`. */
+let useClock = 0;
+
+/** Ends a request's count on its service (see {@link MeshService.track}). */
+class ServiceUseHandler extends ReleaseOnEndHandler {
+  readonly #service: MeshService;
+
+  constructor(next: Dispatcher.DispatchHandler, service: MeshService) {
+    super(next);
+    this.#service = service;
+  }
+
+  protected override released(): void {
+    this.#service.untrack();
   }
 }
 

@@ -4,7 +4,7 @@ import { balancerFromSettings } from '../balance/from-load-balancer-settings.js'
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
-import { MeshClosingError } from '../core/errors.js';
+import { InvalidOptionError, MeshClosingError, MeshNotReadyError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
 import { ConfigCache } from '../config/config-cache.js';
@@ -22,6 +22,7 @@ import { explainRequest, type Explanation } from '../route/explain.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
 import { FileConfigSource } from '../config/file-config-source.js';
+import { abandonHold, acquireSource, releaseSource } from '../discovery/source-holds.js';
 import type { EndpointState } from './endpoint-state.js';
 import { MeshDispatcher } from './mesh-dispatcher.js';
 import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
@@ -66,8 +67,45 @@ export interface ServiceSnapshot {
   readonly status: ServiceStatus;
   /** The balancer's name, or `passthrough`. */
   readonly balancer: string;
+  /** Requests in flight on it now (a service with none may be evicted, see {@link ServiceStats}). */
+  readonly inFlight: number;
   /** Its endpoints. */
   readonly endpoints: readonly EndpointSnapshot[];
+}
+
+/**
+ * The mesh's service table, from {@link Mesh.serviceStats}. The mesh keeps one service
+ * (pools, discovery watches, balancer) per scheme, host, port and subset it was asked
+ * for; past `maxServices` it evicts the least recently used services that have nothing
+ * in flight.
+ */
+export interface ServiceStats {
+  /** Services held now. */
+  readonly services: number;
+  /** The `maxServices` option. It is exceeded only while every service has requests in flight. */
+  readonly maxServices: number;
+  /** Services with requests in flight now. */
+  readonly busy: number;
+  /** Services evicted since the mesh was created. */
+  readonly evicted: number;
+}
+
+/** What {@link MeshEvents.servicesEvicted} reports. */
+export interface ServicesEvictedInfo {
+  /** The services evicted, as `scheme://fqdn:port/subset`. */
+  readonly services: readonly string[];
+  /** Services held after the eviction. */
+  readonly remaining: number;
+  /** The `maxServices` option. */
+  readonly maxServices: number;
+}
+
+/** Options of {@link Mesh.ready}. */
+export interface ReadyOptions {
+  /** How long to wait, in ms; then `ready()` rejects with `MeshNotReadyError`. Default: the mesh's `discoveryTimeout`. */
+  timeout?: number;
+  /** Stops waiting: `ready()` rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** What {@link MeshEvents.configApplied} reports. */
@@ -104,9 +142,14 @@ export interface MeshEvents {
   circuitHalfOpen: [info: CircuitEvent];
   /** A breaker closed again. */
   circuitClose: [info: CircuitEvent];
+  /** The service table reached `maxServices`: these idle services were evicted (their pools and watches closed). */
+  servicesEvicted: [info: ServicesEvictedInfo];
 }
 
-const MAX_SERVICES = 10_000;
+/** An eviction brings the table down to this share of `maxServices`, so the next ones come in batches. */
+const EVICT_TO = 0.9;
+/** Ready() timeouts beyond this are clamped by Node's timers. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A service mesh client inside this process. Create it with {@link createMesh}; send
@@ -132,8 +175,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #compiled: CompiledConfig;
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
-  /** The balancers' latency samples leave out this process's stalls while the mesh is open. */
-  readonly #releaseStallClock = stallClock.acquire();
+  /** The balancers' latency samples leave out this process's stalls while the mesh is open (acquired last in the constructor). */
+  #releaseStallClock: () => void = () => {};
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
   readonly #services = new Map<string, MeshService>();
@@ -141,6 +184,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #endpointStack: Stack<EndpointTarget>;
   readonly #context: ServiceContext;
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
+  /** The sources given by the caller, held from construction until close (see `holdSource`). */
+  readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
+  #evicted = 0;
   #closing: Promise<void> | undefined;
 
   /** Use {@link createMesh}, which validates the options. */
@@ -184,6 +230,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       discoveryTimeout: o.discoveryTimeout,
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
+      onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
       poolOptions: {
         connections: o.pool.connections,
         keepAliveTimeout: o.pool.keepAliveTimeout,
@@ -203,12 +250,43 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
 
-    for (const source of o.discovery) {
-      const listener = (error: Error): void => void this.emit('discoveryError', error, source.name);
-      source.on('error', listener);
-      this.#sourceErrorListeners.set(source, listener);
+    try {
+      // Holds the caller's sources (the last mesh to close one closes it; see holdSource).
+      for (const source of [...o.discovery, ...this.#configInputs.sources]) {
+        acquireSource(source, 'a new mesh');
+        this.#heldSources.push(source);
+      }
+      for (const source of o.discovery) {
+        const listener = (error: Error): void => this.#emitSafely('discoveryError', error, source.name);
+        source.on('error', listener);
+        this.#sourceErrorListeners.set(source, listener);
+      }
+      this.#watchConfigSources();
+    } catch (error) {
+      // Nothing of a mesh that failed to construct stays behind: no watch, no listener, no hold.
+      for (const watch of this.#configWatches) watch.close();
+      for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
+      for (const source of this.#heldSources) abandonHold(source);
+      for (const file of this.#configInputs.files) void file.close();
+      throw error;
     }
-    this.#watchConfigSources();
+    this.#releaseStallClock = stallClock.acquire();
+  }
+
+  /**
+   * Emits a mesh event from inside a source's callback (its timer, socket or file
+   * watch). A listener of ours that throws must not unwind into the source and break
+   * it: the error is rethrown on its own tick, as an EventEmitter listener's error would
+   * surface anyway.
+   */
+  #emitSafely<K extends keyof MeshEvents>(event: K, ...args: MeshEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: MeshEvents[K]) => boolean)(event, ...args);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 
   /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */
@@ -242,7 +320,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #watchConfigSources(): void {
     const all: ConfigSource[] = [...this.#configInputs.files, ...this.#configInputs.sources];
     for (const source of all) {
-      const onError = (error: Error): void => void this.emit('configError', error, source.name);
+      const onError = (error: Error): void => this.#emitSafely('configError', error, source.name);
       source.on('error', onError);
       const watch = source.watch((resources) => {
         const located = source instanceof FileConfigSource ? source.located : resources.map((resource, i) => ({ resource, origin: `${source.name}#${i + 1}` }));
@@ -254,7 +332,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
           else this.#sourceEntries.delete(source);
-          this.emit('configError', error as Error, source.name);
+          this.#emitSafely('configError', error as Error, source.name);
         }
       });
       this.#configWatches.push({ close: () => { watch.close(); source.off('error', onError); } });
@@ -268,7 +346,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceEntries.setEntries(compiled.config.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
-    this.emit('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+    // Safely: a listener that throws must not look like an invalid config (it is in force now).
+    this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
   }
 
   /** The balancer and subset filter a service gets from the config in force. */
@@ -359,9 +438,66 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly fetch = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]): ReturnType<typeof undiciFetch> =>
     undiciFetch(input, init === undefined ? { dispatcher: this.dispatcher } : { ...init, dispatcher: this.dispatcher });
 
-  /** Resolves once every discovery and config source has its first answer. */
-  async ready(): Promise<void> {
-    await Promise.all([...this.#discovery.map((s) => s.ready()), ...this.#configInputs.sources.map((s) => s.ready())]);
+  /**
+   * Resolves once every discovery and config source has its first answer. Rejects with
+   * `MeshNotReadyError` naming the sources still silent after `timeout` ms (default: the
+   * `discoveryTimeout` option), with the signal's reason when `signal` aborts, and with a
+   * source's own error when its `ready()` rejects (e.g. `SourceClosedError`).
+   */
+  ready(options: ReadyOptions = {}): Promise<void> {
+    const problems: string[] = [];
+    if (options === null || typeof options !== 'object') {
+      problems.push(`options: ${JSON.stringify(options)} (expected: an object such as { timeout: 5000 })`);
+    } else {
+      const { timeout, signal } = options;
+      if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 0 || timeout > MAX_TIMER_MS)) {
+        problems.push(`timeout: ${JSON.stringify(timeout)} (expected: a whole number of milliseconds from 0 to ${MAX_TIMER_MS})`);
+      }
+      if (signal !== undefined && !(signal instanceof AbortSignal)) problems.push(`signal: ${String(signal)} (expected: an AbortSignal)`);
+    }
+    if (problems.length > 0) return Promise.reject(new InvalidOptionError('mesh.ready', problems));
+    const timeout = options.timeout ?? this.#options.discoveryTimeout;
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    const sources: Array<{ readonly name: string; ready(): Promise<void> }> = [...this.#discovery, ...this.#configInputs.sources];
+    const pending = new Set(sources.map((s) => s.name));
+    return new Promise<void>((resolve, reject) => {
+      let left = sources.length;
+      const finish = (error?: unknown): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve();
+        else reject(error as Error);
+      };
+      const onAbort = (): void => finish(signal!.reason);
+      const timer = setTimeout(() => finish(new MeshNotReadyError([...pending], timeout)), timeout);
+      // A ready() that hangs must not keep a process alive that has nothing else to do.
+      timer.unref();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (left === 0) finish();
+      for (const source of sources) {
+        let answer: Promise<void>;
+        try {
+          answer = Promise.resolve(source.ready());
+        } catch (error) {
+          answer = Promise.reject(error as Error);
+        }
+        answer.then(
+          () => {
+            pending.delete(source.name);
+            if (--left === 0) finish();
+          },
+          (error: unknown) => finish(error ?? new Error(`${source.name}: ready() rejected`)),
+        );
+      }
+    });
+  }
+
+  /** The service table's size, its bound and how many services were evicted (see `maxServices`). */
+  serviceStats(): ServiceStats {
+    let busy = 0;
+    for (const service of this.#services.values()) if (service.inFlight > 0) busy++;
+    return { services: this.#services.size, maxServices: this.#options.maxServices, busy, evicted: this.#evicted };
   }
 
   /** Each discovery source's state: last refresh, last error, counts (ServiceEntries first). */
@@ -378,6 +514,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       subset: s.subset,
       status: s.status,
       balancer: s.balancerName,
+      inFlight: s.inFlight,
       endpoints: s.endpoints().map((e) => ({
         key: e.key,
         weight: e.weight,
@@ -410,28 +547,76 @@ export class Mesh extends EventEmitter<MeshEvents> {
     void this.dispatcher.drain(0);
     const services = [...this.#services.values()];
     if (error) await Promise.all(services.map((s) => s.destroy(error)));
+    // Stop listening before releasing: a source another mesh still holds keeps running.
+    for (const watch of this.#configWatches) watch.close();
+    for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     await Promise.all([
       ...services.map((s) => s.close()),
       this.dispatcher.closePassthrough(error),
-      ...this.#discovery.map((s) => s.close()),
+      this.#serviceEntries.close(),
+      // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
-      ...this.#configInputs.sources.map((s) => s.close()),
+      ...this.#heldSources.map((s) => releaseSource(s)),
     ]);
-    for (const watch of this.#configWatches) watch.close();
-    for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
   }
 
-  /** The service for a name, port, scheme and subset: one each, as Envoy's clusters. */
+  /**
+   * The service for a name, port, scheme and subset: one each, as Envoy's clusters.
+   * Throws when a source cannot watch it (`SourceClosedError`, `DiscoverySourceError`);
+   * nothing of the failed service stays behind, so the next request tries again.
+   */
   #service(serviceName: ServiceName, port: number, secure: boolean, subset?: string): MeshService {
     const key = `${secure ? 'https' : 'http'}://${serviceName.fqdn}:${port}/${subset ?? ''}`;
     let service = this.#services.get(key);
     if (service) return service;
-    if (this.#services.size >= MAX_SERVICES) this.#forgetUnknownServices();
+    if (this.#services.size >= this.#options.maxServices) this.#evictIdleServices();
     const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
     const policy = this.#policyFor(serviceName, port, subset);
     service = new MeshService(this.#serviceContext(serviceName, secure, policy.limits), query, this.#discovery, policy);
     this.#services.set(key, service);
     return service;
+  }
+
+  /**
+   * Bounds the service table, whatever the hosts' source (a wildcard ServiceEntry, DNS
+   * with ALLOW_ANY, hosts no source knows): evicts the least recently used services with
+   * nothing in flight, down to 90 % of `maxServices` so evictions come in batches (each
+   * one scans the table). An evicted service's watches close (DNS stops refreshing its
+   * names), its pools close, and its breaker's state is kept for when it comes back. A
+   * service with requests in flight (waiting for discovery, between retries) is never
+   * evicted: the table may exceed the bound by the number of such services.
+   */
+  #evictIdleServices(): void {
+    const max = this.#options.maxServices;
+    const target = Math.min(max - 1, Math.floor(max * EVICT_TO));
+    const idle: Array<[string, MeshService]> = [];
+    for (const entry of this.#services) if (entry[1].inFlight === 0) idle.push(entry);
+    idle.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    const evicted: string[] = [];
+    for (const [key, service] of idle) {
+      if (this.#services.size <= target) break;
+      this.#services.delete(key);
+      this.#keepBreakerState(service);
+      void service.close();
+      evicted.push(key);
+    }
+    if (evicted.length === 0) return;
+    this.#evicted += evicted.length;
+    // Cached routes may point at evicted services: route again on the next request.
+    this.dispatcher.forgetRoutes();
+    this.#emitSafely('servicesEvicted', { services: evicted, remaining: this.#services.size, maxServices: max });
+  }
+
+  /** An evicted service's open or half-open breaker comes back with it (a bounded map: oldest dropped first). */
+  #keepBreakerState(service: MeshService): void {
+    const breaker = service.breaker;
+    if (!breaker || breaker.state() === 'closed') return;
+    const name = `${service.name.fqdn}:${service.name.port}`;
+    this.#breakerSnapshots.delete(name);
+    this.#breakerSnapshots.set(name, breaker.exportState());
+    if (this.#breakerSnapshots.size > this.#options.maxServices) {
+      this.#breakerSnapshots.delete(this.#breakerSnapshots.keys().next().value!);
+    }
   }
 
   /**
@@ -454,16 +639,5 @@ export class Mesh extends EventEmitter<MeshEvents> {
         ...(secure ? { connect: { servername: name.host } } : {}),
       },
     };
-  }
-
-  /** Bounds memory when a program calls many hosts no source knows (pass-through). */
-  #forgetUnknownServices(): void {
-    for (const [key, service] of this.#services) {
-      if (service.status === 'missing') {
-        void service.close();
-        this.#services.delete(key);
-      }
-    }
-    this.dispatcher.forgetRoutes();
   }
 }
