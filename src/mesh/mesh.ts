@@ -392,13 +392,20 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Forwards a breaker's transitions as mesh events, and restores an imported state. */
   #watchBreaker(service: MeshService, breaker: ServiceBreaker): void {
     const name = `${service.name.fqdn}:${service.name.port}`;
-    breaker.events.on('open', (e) => void this.emit('circuitOpen', { service: name, openedAt: e.openedAt, retryAt: e.retryAt } satisfies CircuitEvent));
-    breaker.events.on('halfOpen', () => void this.emit('circuitHalfOpen', { service: name }));
-    breaker.events.on('close', () => void this.emit('circuitClose', { service: name }));
+    // Emitted from the breaker's timers: a listener that throws must not break them.
+    breaker.events.on('open', (e) => this.#emitSafely('circuitOpen', { service: name, openedAt: e.openedAt, retryAt: e.retryAt } satisfies CircuitEvent));
+    breaker.events.on('halfOpen', () => this.#emitSafely('circuitHalfOpen', { service: name }));
+    breaker.events.on('close', () => this.#emitSafely('circuitClose', { service: name }));
     const saved = this.#breakerSnapshots.get(name);
     if (saved !== undefined) {
       this.#breakerSnapshots.delete(name);
-      breaker.importState(saved);
+      try {
+        breaker.importState(saved);
+      } catch (error) {
+        // A snapshot for another spelling of the host, or a malformed one: the breaker
+        // starts closed rather than failing the request that made the service.
+        process.emitWarning(`${name}: circuit breaker state not restored: ${(error as Error).message}`, { code: 'PROXYLESS_W_BREAKER_STATE' });
+      }
     }
   }
 

@@ -70,6 +70,33 @@ describe('maxServices: evicting idle services', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it('an evicted service whose circuit is open comes back open (its breaker state is kept)', async () => {
+    const registry = staticEndpoints({ api: ['127.0.0.1:1'], other: [fast.address] });
+    const mesh = createMesh({
+      discovery: [registry],
+      maxServices: 1,
+      config: [
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'DestinationRule',
+          metadata: { name: 'api', annotations: { 'proxyless.dev/circuit-breaker': JSON.stringify({ volumeThreshold: 1, resetTimeout: '30s' }) } },
+          spec: { host: 'api' },
+        },
+      ],
+    });
+    for (let i = 0; i < 3; i++) await request('http://api/', { dispatcher: mesh.dispatcher }).catch(() => undefined);
+    expect(mesh.circuitBreakers()['api.default.svc.cluster.local:80']).toMatchObject({ state: 'open' });
+    expect(await (await request('http://other/', { dispatcher: mesh.dispatcher })).body.text()).toBe('fast');
+    expect(mesh.serviceStats().evicted).toBe(1);
+    expect(mesh.circuitBreakers()).toEqual({});
+    // The service is healthy now, but its circuit stays open until resetTimeout: no request reaches it.
+    registry.set('api', [fast.address]);
+    const before = fast.requests;
+    await expect(request('http://api/', { dispatcher: mesh.dispatcher })).rejects.toMatchObject({ code: 'PROXYLESS_ERR_CIRCUIT_OPEN' });
+    expect(fast.requests).toBe(before);
+    await mesh.close();
+  });
+
   it('never evicts a service with a request in flight, on an endpoint or waiting for discovery', async () => {
     const fqdn = (h: string) => `${h}.default.svc.cluster.local`;
     const registry = staticEndpoints({ slow: [held.address], x1: [fast.address], x2: [fast.address], x3: [fast.address] });
