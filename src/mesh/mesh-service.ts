@@ -1,12 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { Balancer } from '../balance/types.js';
-import { DiscoverySourceError, NoEndpointsError, SourceClosedError } from '../core/errors.js';
+import { NoEndpointsError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
-import { checkDiscoveryUpdate } from '../discovery/check-update.js';
 import type { Dispatch } from '../core/layer.js';
-import { endpointKey } from '../discovery/parse-endpoint.js';
-import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
+import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { RetryBudget } from '../policy/retry-budget.js';
@@ -15,10 +13,10 @@ import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
+import { ServiceSources, type ServiceStatus } from './service-sources.js';
 import type { ServiceTarget } from './types.js';
 
-/** Whether discovery knows a service: still asking, known to a source, or known to none. */
-export type ServiceStatus = 'pending' | 'known' | 'missing';
+export type { ServiceStatus } from './service-sources.js';
 
 /** What a service needs from its mesh. */
 export interface ServiceContext extends EndpointContext {
@@ -54,15 +52,6 @@ export interface ServicePolicy {
   readonly breaker?: BreakerSettings | undefined;
 }
 
-/** One source's view of the service. */
-interface SourceView {
-  readonly source: DiscoverySource;
-  watch: DiscoveryWatch | undefined;
-  answered: boolean;
-  known: boolean;
-  endpoints: Map<string, Endpoint>;
-}
-
 /**
  * One logical destination: the sources' answers merged into one endpoint set (the
  * first source in order that knows the service wins), the balancer over it, and the
@@ -78,7 +67,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   balancer: Balancer<EndpointState> | undefined;
   #policy: ServicePolicy;
   readonly #context: ServiceContext;
-  readonly #views: SourceView[] = [];
+  readonly #sources: ServiceSources;
   readonly #endpoints = new Map<string, EndpointState>();
   #list: EndpointState[] = [];
   #waiters: Array<() => void> = [];
@@ -86,60 +75,26 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #closed = false;
 
   /**
-   * Watches every source for `name`; static sources answer at once. When a source's
-   * `watch()` throws (a closed source, a bug in a custom source), the watches opened so
-   * far are closed again and the error is thrown: a {@link SourceClosedError} as it is,
-   * anything else as a {@link DiscoverySourceError} naming the source.
+   * Watches every source for `name`; static sources answer at once. Throws when a
+   * source's `watch()` does (see {@link ServiceSources.open}); nothing of the service
+   * stays behind then (no watch, no timer).
    */
   constructor(context: ServiceContext, name: ServiceQuery, sources: readonly DiscoverySource[], policy: ServicePolicy) {
     this.#context = context;
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
-    for (const source of sources) {
-      const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
-      this.#views.push(view);
-    }
-    // Watches first: a source that throws leaves nothing running behind (no timers yet).
-    for (const view of this.#views) {
-      try {
-        view.watch = view.source.watch(name, (update) => this.#onUpdate(view, update));
-      } catch (error) {
-        this.#closed = true;
-        for (const other of this.#views) this.#closeWatch(other);
-        throw this.#watchFailure(view.source, error);
-      }
+    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    try {
+      this.#sources.open();
+    } catch (error) {
+      this.#closed = true;
+      throw error;
     }
     this.#setOutlier(policy.outlier);
     this.#setHealthCheck(policy.healthCheck);
     this.#setBreaker(policy.breaker);
     this.#recompute();
-  }
-
-  /** Closes a source's watch; one whose `close()` throws is reported as that source's error. */
-  #closeWatch(view: SourceView): void {
-    const watch = view.watch;
-    view.watch = undefined;
-    try {
-      watch?.close();
-    } catch (error) {
-      const problem = `closing its watch threw: ${error instanceof Error ? error.message : String(error)}`;
-      this.#context.onSourceError?.(view.source, new DiscoverySourceError(view.source.name, `${this.name.fqdn}:${this.name.port}`, problem, 'the mesh no longer listens to it', { cause: error }));
-    }
-  }
-
-  /** What a throwing `watch()` becomes: reported as the source's error, thrown to the request. */
-  #watchFailure(source: DiscoverySource, error: unknown): Error {
-    if (error instanceof SourceClosedError) return error;
-    const failure = new DiscoverySourceError(
-      source.name,
-      `${this.name.fqdn}:${this.name.port}`,
-      `watch() threw: ${error instanceof Error ? error.message : String(error)}`,
-      'requests to this service fail until the source can watch it',
-      { cause: error },
-    );
-    this.#context.onSourceError?.(source, failure);
-    return failure;
   }
 
   /** See {@link ServiceTarget.balancerName}. */
@@ -154,12 +109,12 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** Names of the sources that have not answered yet for this service. */
   pendingSources(): string[] {
-    return this.#views.filter((v) => !v.answered).map((v) => v.source.name);
+    return this.#sources.pendingSources();
   }
 
   /** Names of every source asked. */
   sourceNames(): string[] {
-    return this.#views.map((v) => v.source.name);
+    return this.#sources.sourceNames();
   }
 
   /** Sends one request through the service stack (built on first use). */
@@ -356,7 +311,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#sweepTimer = undefined;
     this.#healthChecker?.close();
     this.breaker?.close(); // its rolling-window timers
-    for (const view of this.#views) this.#closeWatch(view);
+    this.#sources.close();
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
     this.#wake();
     return (this.#closing = Promise.all(drained).then(() => undefined));
@@ -394,57 +349,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);
   }
 
-  /**
-   * A source's update for this service. Called by source code (often from its timers or
-   * sockets), so it never throws back: a malformed update is reported as the source's
-   * error and changes nothing (the last good set stays).
-   */
-  #onUpdate(view: SourceView, raw: DiscoveryUpdate): void {
-    if (this.#closed) return;
-    const checked = checkDiscoveryUpdate(raw);
-    if (!checked.ok) {
-      const kept = view.answered ? `keeping its last good set (${view.known ? `${view.endpoints.size} endpoints` : 'service unknown'})` : 'ignored; still waiting for a first valid answer';
-      this.#context.onSourceError?.(view.source, new DiscoverySourceError(view.source.name, `${this.name.fqdn}:${this.name.port}`, `malformed update: ${checked.problem}`, kept));
-      return;
-    }
-    const update = checked.update;
-    view.answered = true;
-    switch (update.type) {
-      case 'reset':
-        view.known = true;
-        view.endpoints = new Map();
-        for (const e of update.endpoints) view.endpoints.set(endpointKey(e), e);
-        break;
-      case 'add':
-        view.known = true;
-        for (const e of update.endpoints) view.endpoints.set(endpointKey(e), e);
-        break;
-      case 'remove':
-        for (const e of update.endpoints) view.endpoints.delete(endpointKey(e));
-        break;
-      case 'missing':
-        view.known = false;
-        view.endpoints = new Map();
-        break;
-    }
-    // Sources may answer synchronously inside watch(), before every view is attached.
-    if (this.#views.length > 0) this.#recompute();
-  }
-
   /** Applies the winning source's set: new endpoints join, removed ones drain. */
   #recompute(): void {
-    const winner = this.#views.find((v) => v.known);
-    this.status = winner ? 'known' : this.#views.every((v) => v.answered) ? 'missing' : 'pending';
-    let next = winner?.endpoints ?? new Map<string, Endpoint>();
-    if (this.#context.mergeSources && winner) {
-      // Union of every source that knows the service; on the same address:port the
-      // earlier source's record wins.
-      next = new Map();
-      for (let i = this.#views.length - 1; i >= 0; i--) {
-        const view = this.#views[i]!;
-        if (view.known) for (const [key, endpoint] of view.endpoints) next.set(key, endpoint);
-      }
-    }
+    if (this.#closed) return;
+    this.status = this.#sources.status;
+    const next = this.#sources.endpoints(this.#context.mergeSources === true);
     const subset = this.#policy.subsetLabels;
     let changed = false;
     for (const [key, state] of this.#endpoints) {

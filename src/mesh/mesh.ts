@@ -4,7 +4,7 @@ import { balancerFromSettings } from '../balance/from-load-balancer-settings.js'
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
-import { InvalidOptionError, MeshClosingError, MeshNotReadyError } from '../core/errors.js';
+import { MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
 import { ConfigCache } from '../config/config-cache.js';
@@ -28,6 +28,8 @@ import { MeshDispatcher } from './mesh-dispatcher.js';
 import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
+import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
+import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { limitsLayer } from '../policy/limits-layer.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
@@ -36,6 +38,9 @@ import { retryLayer } from '../policy/retry-layer.js';
 import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
+
+export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
+export type { ReadyOptions } from './wait-for-sources.js';
 
 /** One endpoint as {@link Mesh.services} reports it. */
 export interface EndpointSnapshot {
@@ -71,41 +76,6 @@ export interface ServiceSnapshot {
   readonly inFlight: number;
   /** Its endpoints. */
   readonly endpoints: readonly EndpointSnapshot[];
-}
-
-/**
- * The mesh's service table, from {@link Mesh.serviceStats}. The mesh keeps one service
- * (pools, discovery watches, balancer) per scheme, host, port and subset it was asked
- * for; past `maxServices` it evicts the least recently used services that have nothing
- * in flight.
- */
-export interface ServiceStats {
-  /** Services held now. */
-  readonly services: number;
-  /** The `maxServices` option. It is exceeded only while every service has requests in flight. */
-  readonly maxServices: number;
-  /** Services with requests in flight now. */
-  readonly busy: number;
-  /** Services evicted since the mesh was created. */
-  readonly evicted: number;
-}
-
-/** What {@link MeshEvents.servicesEvicted} reports. */
-export interface ServicesEvictedInfo {
-  /** The services evicted, as `scheme://fqdn:port/subset`. */
-  readonly services: readonly string[];
-  /** Services held after the eviction. */
-  readonly remaining: number;
-  /** The `maxServices` option. */
-  readonly maxServices: number;
-}
-
-/** Options of {@link Mesh.ready}. */
-export interface ReadyOptions {
-  /** How long to wait, in ms; then `ready()` rejects with `MeshNotReadyError`. Default: the mesh's `discoveryTimeout`. */
-  timeout?: number;
-  /** Stops waiting: `ready()` rejects with the signal's reason. */
-  signal?: AbortSignal;
 }
 
 /** What {@link MeshEvents.configApplied} reports. */
@@ -146,10 +116,6 @@ export interface MeshEvents {
   servicesEvicted: [info: ServicesEvictedInfo];
 }
 
-/** An eviction brings the table down to this share of `maxServices`, so the next ones come in batches. */
-const EVICT_TO = 0.9;
-/** Ready() timeouts beyond this are clamped by Node's timers. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A service mesh client inside this process. Create it with {@link createMesh}; send
@@ -179,14 +145,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #releaseStallClock: () => void = () => {};
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
-  readonly #services = new Map<string, MeshService>();
+  readonly #services: ServiceTable;
   readonly #serviceStack: Stack<ServiceTarget>;
   readonly #endpointStack: Stack<EndpointTarget>;
   readonly #context: ServiceContext;
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
   /** The sources given by the caller, held from construction until close (see `holdSource`). */
   readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
-  #evicted = 0;
   #closing: Promise<void> | undefined;
 
   /** Use {@link createMesh}, which validates the options. */
@@ -195,6 +160,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#options = resolveMeshOptions(options);
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
+    this.#services = new ServiceTable(o.maxServices, (service) => this.#keepBreakerState(service));
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
@@ -452,59 +418,12 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * source's own error when its `ready()` rejects (e.g. `SourceClosedError`).
    */
   ready(options: ReadyOptions = {}): Promise<void> {
-    const problems: string[] = [];
-    if (options === null || typeof options !== 'object') {
-      problems.push(`options: ${JSON.stringify(options)} (expected: an object such as { timeout: 5000 })`);
-    } else {
-      const { timeout, signal } = options;
-      if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 0 || timeout > MAX_TIMER_MS)) {
-        problems.push(`timeout: ${JSON.stringify(timeout)} (expected: a whole number of milliseconds from 0 to ${MAX_TIMER_MS})`);
-      }
-      if (signal !== undefined && !(signal instanceof AbortSignal)) problems.push(`signal: ${String(signal)} (expected: an AbortSignal)`);
-    }
-    if (problems.length > 0) return Promise.reject(new InvalidOptionError('mesh.ready', problems));
-    const timeout = options.timeout ?? this.#options.discoveryTimeout;
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    const sources: Array<{ readonly name: string; ready(): Promise<void> }> = [...this.#discovery, ...this.#configInputs.sources];
-    const pending = new Set(sources.map((s) => s.name));
-    return new Promise<void>((resolve, reject) => {
-      let left = sources.length;
-      const finish = (error?: unknown): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve();
-        else reject(error as Error);
-      };
-      const onAbort = (): void => finish(signal!.reason);
-      const timer = setTimeout(() => finish(new MeshNotReadyError([...pending], timeout)), timeout);
-      // A ready() that hangs must not keep a process alive that has nothing else to do.
-      timer.unref();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (left === 0) finish();
-      for (const source of sources) {
-        let answer: Promise<void>;
-        try {
-          answer = Promise.resolve(source.ready());
-        } catch (error) {
-          answer = Promise.reject(error as Error);
-        }
-        answer.then(
-          () => {
-            pending.delete(source.name);
-            if (--left === 0) finish();
-          },
-          (error: unknown) => finish(error ?? new Error(`${source.name}: ready() rejected`)),
-        );
-      }
-    });
+    return waitForSources([...this.#discovery, ...this.#configInputs.sources], options, this.#options.discoveryTimeout);
   }
 
   /** The service table's size, its bound and how many services were evicted (see `maxServices`). */
   serviceStats(): ServiceStats {
-    let busy = 0;
-    for (const service of this.#services.values()) if (service.inFlight > 0) busy++;
-    return { services: this.#services.size, maxServices: this.#options.maxServices, busy, evicted: this.#evicted };
+    return this.#services.stats();
   }
 
   /** Each discovery source's state: last refresh, last error, counts (ServiceEntries first). */
@@ -576,42 +495,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const key = `${secure ? 'https' : 'http'}://${serviceName.fqdn}:${port}/${subset ?? ''}`;
     let service = this.#services.get(key);
     if (service) return service;
-    if (this.#services.size >= this.#options.maxServices) this.#evictIdleServices();
+    const evicted = this.#services.makeRoom();
+    if (evicted.length > 0) {
+      // Cached routes may point at evicted services: route again on the next request.
+      this.dispatcher.forgetRoutes();
+      this.#emitSafely('servicesEvicted', { services: evicted, remaining: this.#services.size, maxServices: this.#options.maxServices });
+    }
     const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
     const policy = this.#policyFor(serviceName, port, subset);
     service = new MeshService(this.#serviceContext(serviceName, secure, policy.limits), query, this.#discovery, policy);
-    this.#services.set(key, service);
+    this.#services.add(key, service);
     return service;
-  }
-
-  /**
-   * Bounds the service table, whatever the hosts' source (a wildcard ServiceEntry, DNS
-   * with ALLOW_ANY, hosts no source knows): evicts the least recently used services with
-   * nothing in flight, down to 90 % of `maxServices` so evictions come in batches (each
-   * one scans the table). An evicted service's watches close (DNS stops refreshing its
-   * names), its pools close, and its breaker's state is kept for when it comes back. A
-   * service with requests in flight (waiting for discovery, between retries) is never
-   * evicted: the table may exceed the bound by the number of such services.
-   */
-  #evictIdleServices(): void {
-    const max = this.#options.maxServices;
-    const target = Math.min(max - 1, Math.floor(max * EVICT_TO));
-    const idle: Array<[string, MeshService]> = [];
-    for (const entry of this.#services) if (entry[1].inFlight === 0) idle.push(entry);
-    idle.sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-    const evicted: string[] = [];
-    for (const [key, service] of idle) {
-      if (this.#services.size <= target) break;
-      this.#services.delete(key);
-      this.#keepBreakerState(service);
-      void service.close();
-      evicted.push(key);
-    }
-    if (evicted.length === 0) return;
-    this.#evicted += evicted.length;
-    // Cached routes may point at evicted services: route again on the next request.
-    this.dispatcher.forgetRoutes();
-    this.#emitSafely('servicesEvicted', { services: evicted, remaining: this.#services.size, maxServices: max });
   }
 
   /** An evicted service's open or half-open breaker comes back with it (a bounded map: oldest dropped first). */
