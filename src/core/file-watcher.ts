@@ -32,6 +32,8 @@ export interface FileWatcherOptions {
   readonly recheckInterval: number;
   /** For a directory: the entries that count (e.g. by extension). Default: every file. */
   readonly include?: (name: string) => boolean;
+  /** The most bytes read (a file, or a directory's files together). Default {@link MAX_FILE_BYTES}. */
+  readonly maxBytes?: number;
   /**
    * A version the consumer already has (see {@link snapshotKey}), so the first read of an
    * unchanged path delivers nothing.
@@ -51,6 +53,26 @@ export interface FileWatcherHandlers {
   change(snapshot: FileSnapshot, confirmed: boolean): SnapshotVerdict | void;
   /** A problem of the watch itself (not of the content), e.g. `fs.watch` failing. */
   error(error: Error): void;
+}
+
+/** Default bound on what one read takes in: far above any config or endpoints file, below what hurts a process. */
+export const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Thrown (and turned into an `unreadable` snapshot) when a read would exceed `maxBytes`. */
+class TooLargeError extends Error {
+  readonly code = 'EFBIG';
+  constructor(path: string, bytes: number, max: number) {
+    super(`${path} holds ${bytes} bytes (expected: at most ${max}; is it the right file?)`);
+  }
+}
+
+/** Counts the bytes of one read against the bound. */
+function budget(max: number): (path: string, size: number) => void {
+  let used = 0;
+  return (path, size) => {
+    used += size;
+    if (used > max) throw new TooLargeError(path, used, max);
+  };
 }
 
 /** A string that is equal for two snapshots exactly when their content is. */
@@ -275,9 +297,13 @@ export class FileWatcher {
 
   async #snapshot(): Promise<FileSnapshot> {
     const path = this.#options.path;
+    const charge = budget(this.#options.maxBytes ?? MAX_FILE_BYTES);
     try {
       const info = await stat(path);
-      if (!info.isDirectory()) return { kind: 'file', text: await readFile(path, 'utf8') };
+      if (!info.isDirectory()) {
+        charge(path, info.size);
+        return { kind: 'file', text: await readFile(path, 'utf8') };
+      }
       const include = this.#options.include ?? (() => true);
       const names = (await readdir(path, { withFileTypes: true }))
         .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && include(entry.name))
@@ -286,7 +312,9 @@ export class FileWatcher {
       const files = new Map<string, string>();
       for (const name of names) {
         try {
-          files.set(name, await readFile(join(path, name), 'utf8'));
+          const file = join(path, name);
+          charge(file, (await stat(file)).size);
+          files.set(name, await readFile(file, 'utf8'));
         } catch (error) {
           // Removed between the listing and the read: the next event reads again.
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -305,16 +333,24 @@ export class FileWatcher {
  * Reads a path the way {@link FileWatcher} does, synchronously (for a first load that
  * must report its errors at once, e.g. in `createMesh`).
  */
-export function readSnapshotSync(path: string, include: (name: string) => boolean = () => true): FileSnapshot {
+export function readSnapshotSync(path: string, include: (name: string) => boolean = () => true, maxBytes = MAX_FILE_BYTES): FileSnapshot {
+  const charge = budget(maxBytes);
   try {
     const info = statSync(path);
-    if (!info.isDirectory()) return { kind: 'file', text: readFileSync(path, 'utf8') };
+    if (!info.isDirectory()) {
+      charge(path, info.size);
+      return { kind: 'file', text: readFileSync(path, 'utf8') };
+    }
     const names = readdirSync(path, { withFileTypes: true })
       .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && include(entry.name))
       .map((entry) => entry.name)
       .sort();
     const files = new Map<string, string>();
-    for (const name of names) files.set(name, readFileSync(join(path, name), 'utf8'));
+    for (const name of names) {
+      const file = join(path, name);
+      charge(file, statSync(file).size);
+      files.set(name, readFileSync(file, 'utf8'));
+    }
     return { kind: 'directory', files };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

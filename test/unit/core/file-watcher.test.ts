@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileWatcher, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../../../src/core/file-watcher.js';
+import { FileWatcher, readSnapshotSync, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../../../src/core/file-watcher.js';
 
 /** Polls until `check` holds (real file events take a few ms), at most 5 s. */
 async function until(what: string, check: () => boolean): Promise<void> {
@@ -128,6 +128,20 @@ describe('FileWatcher on real files', () => {
     await rm(conf, { recursive: true });
     await mkdir(conf);
     await until('the empty directory', () => last() === 'dir:');
+  });
+
+  it('a file or directory beyond maxBytes is unreadable, not read into memory', async () => {
+    const path = join(dir, 'big.yaml');
+    await writeFile(path, 'x'.repeat(100));
+    expect(readSnapshotSync(path, undefined, 99)).toMatchObject({ kind: 'unreadable', error: { message: `${path} holds 100 bytes (expected: at most 99; is it the right file?)` } });
+    expect(readSnapshotSync(path, undefined, 100)).toMatchObject({ kind: 'file' });
+    await writeFile(join(dir, 'more.yaml'), 'y'.repeat(50));
+    expect(readSnapshotSync(dir, (n) => n.endsWith('.yaml'), 120)).toMatchObject({ kind: 'unreadable', error: { message: expect.stringMatching(/holds 150 bytes \(expected: at most 120;/) } });
+    const seen: FileSnapshot[] = [];
+    watcher = new FileWatcher({ path, debounce: 10, settle: 150, recheckInterval: 30, maxBytes: 99 }, { change: (s) => void seen.push(s), error: () => {} });
+    watcher.start();
+    await until('the unreadable version', () => seen.length === 1);
+    expect(seen[0]).toMatchObject({ kind: 'unreadable' });
   });
 
   it('close() stops every delivery', async () => {
