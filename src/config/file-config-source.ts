@@ -160,7 +160,7 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
       return 'done';
     }
     const kept = this.#last.length;
-    if (loaded.kind !== this.#kind) {
+    if (this.#kind !== undefined && loaded.kind !== this.#kind) {
       this.#report(this.#keeping(new InvalidConfigError([`${this.#path}: was a ${this.#kind}, is now a ${loaded.kind} (expected: the same kind as when the mesh started)`])));
       return 'done';
     }

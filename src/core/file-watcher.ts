@@ -122,7 +122,7 @@ export class FileWatcher {
   /** The directory whose events matter: the path itself when it is a directory, else its parent. */
   #watchedDirectory: string | undefined;
   #watcher: FSWatcher | undefined;
-  /** `dev:ino` of the watched directory when the watch began. */
+  /** The watched directory's identity when the watch began (see `directoryIdentity`). */
   #identity: string | undefined;
   #debounceTimer: NodeJS.Timeout | undefined;
   #settleTimer: NodeJS.Timeout | undefined;
@@ -133,6 +133,8 @@ export class FileWatcher {
   #reading = false;
   #again = false;
   #closed = false;
+  /** The last watch failure reported, so a failure that persists is reported once, not every recheck. */
+  #lastWatchError: string | undefined;
 
   /** @param options see {@link FileWatcherOptions}; @param handlers see {@link FileWatcherHandlers} */
   constructor(options: FileWatcherOptions, handlers: FileWatcherHandlers) {
@@ -175,17 +177,25 @@ export class FileWatcher {
         // The watch is dead (its directory went away, or the system refused it): the
         // recheck starts a new one when it can.
         this.#stopWatching();
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#handlers.error(error);
+        this.#watchFailed(error);
         this.#schedule();
       });
       this.#watcher = watcher;
       this.#watchedDirectory = directory;
       this.#identity = identity;
+      this.#lastWatchError = undefined;
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#handlers.error(error as Error);
+      this.#watchFailed(error as Error);
       return false;
     }
+  }
+
+  /** Reports a watch failure (a missing directory is not one), once while it lasts. */
+  #watchFailed(error: Error): void {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || error.message === this.#lastWatchError) return;
+    this.#lastWatchError = error.message;
+    this.#handlers.error(error);
   }
 
   #stopWatching(): void {
@@ -247,6 +257,12 @@ export class FileWatcher {
 
   async #readOnce(): Promise<void> {
     let snapshot = await this.#snapshot();
+    if (snapshot.kind === 'missing' && this.#watchedDirectory !== undefined && (await directoryIdentity(this.#watchedDirectory)) === undefined) {
+      // The watched directory is gone, and its watch with it: start afresh (now, or at a
+      // recheck once it is back), so a directory created again at once is not missed.
+      this.#stopWatching();
+      void this.#startWatching();
+    }
     let key = snapshotKey(snapshot);
     for (;;) {
       if (this.#closed) return;
@@ -359,10 +375,16 @@ export function readSnapshotSync(path: string, include: (name: string) => boolea
   }
 }
 
+/**
+ * What tells a directory from one removed and created again under the same name: its
+ * device and inode, and its birth time, since file systems reuse a freed inode number at
+ * once (where birth times are not kept, Node gives the change time, which only makes us
+ * watch afresh more often).
+ */
 async function directoryIdentity(directory: string): Promise<string | undefined> {
   try {
     const info = await stat(directory);
-    return info.isDirectory() ? `${info.dev}:${info.ino}` : undefined;
+    return info.isDirectory() ? `${info.dev}:${info.ino}:${info.birthtimeMs}` : undefined;
   } catch {
     return undefined;
   }
