@@ -127,6 +127,24 @@ describe('FileWatcher on real files', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a directory removed and created again at once (same inode number) is watched afresh: later edits arrive', async () => {
+    const sub = join(dir, 'again');
+    await mkdir(sub);
+    const path = join(sub, 'a.yaml');
+    await put(path, 'one\n');
+    follow(path);
+    await until('the first version', () => last() === 'file:one\n');
+    // No pause between removing and creating: the old watch may never report anything.
+    await rm(sub, { recursive: true });
+    await mkdir(sub);
+    await put(path, 'two\n');
+    await until('the version in the new directory', () => last() === 'file:two\n');
+    for (const text of ['three\n', 'four\n']) {
+      await put(path, text);
+      await until(`the edit to ${text.trim()}`, () => last() === `file:${text}`);
+    }
+  });
+
   it('a directory: its matching files in name order; replaced by an empty one, it reads empty', async () => {
     const conf = join(dir, 'conf');
     await mkdir(conf);
