@@ -116,7 +116,6 @@ export interface MeshEvents {
   servicesEvicted: [info: ServicesEvictedInfo];
 }
 
-
 /**
  * A service mesh client inside this process. Create it with {@link createMesh}; send
  * requests with {@link Mesh.fetch} or through {@link Mesh.dispatcher}; end it with
@@ -288,6 +287,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (const source of all) {
       const onError = (error: Error): void => this.#emitSafely('configError', error, source.name);
       source.on('error', onError);
+      // Closed by the constructor too if a later source's watch() throws (a closed source).
+      this.#configWatches.push({ close: () => void source.off('error', onError) });
       const watch = source.watch((resources) => {
         const located = source instanceof FileConfigSource ? source.located : resources.map((resource, i) => ({ resource, origin: `${source.name}#${i + 1}` }));
         const previous = this.#sourceEntries.get(source);
@@ -301,7 +302,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
           this.#emitSafely('configError', error as Error, source.name);
         }
       });
-      this.#configWatches.push({ close: () => { watch.close(); source.off('error', onError); } });
+      this.#configWatches.push(watch);
     }
   }
 

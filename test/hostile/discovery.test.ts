@@ -271,6 +271,24 @@ describe('hostile discovery input', () => {
     expect(() => createMesh({ discovery: [registry] })).toThrow(SourceClosedError);
     expect(() => createMesh({ discovery: [registry] })).toThrow(/source static is closed, so it cannot be used by a new mesh/);
 
+    // A config source closed by hand (its watch() throws): createMesh fails at once and leaves no listener behind.
+    const good: ConfigSource = Object.assign(new EventEmitter(), {
+      name: 'good-config',
+      watch: (listener: (resources: readonly unknown[]) => void) => (listener([]), { close: () => {} }),
+      ready: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    });
+    const closedByHand: ConfigSource = Object.assign(new EventEmitter(), {
+      name: 'closed-config',
+      watch: (): never => {
+        throw new SourceClosedError('closed-config', 'watch its key');
+      },
+      ready: () => Promise.reject(new SourceClosedError('closed-config', 'become ready')),
+      close: () => Promise.resolve(),
+    });
+    expect(() => createMesh({ discovery: [staticEndpoints({})], config: [good, closedByHand] })).toThrow(SourceClosedError);
+    expect([(good as unknown as EventEmitter).listenerCount('error'), (closedByHand as unknown as EventEmitter).listenerCount('error')]).toEqual([0, 0]);
+
     // Held by the program, a source outlives meshes created one after another.
     const held = staticEndpoints({ reviews: [b0.address] });
     const release = holdSource(held);
