@@ -36,7 +36,8 @@ const EVICT_TO = 0.9;
  * the least recently used services with nothing in flight, down to 90 % of the bound so
  * that evictions come in batches (each one scans the table). A service with requests in
  * flight (waiting for discovery, between retries) is never evicted: the table may exceed
- * the bound by the number of such services.
+ * the bound by the number of such services (and, while they hold it full, by 10 % more
+ * before the next scan).
  */
 export class ServiceTable {
   readonly #services = new Map<string, MeshService>();
@@ -44,6 +45,12 @@ export class ServiceTable {
   /** Called for each service evicted, before it is closed. */
   readonly #onEvict: (service: MeshService) => void;
   #evicted = 0;
+  /**
+   * After a scan that could evict nothing (every service busy), the size at which to
+   * scan again: 10 % of the bound later, so that a table held full by requests in flight
+   * does not cost a scan per new service.
+   */
+  #nextScanAt = 0;
 
   /** @param maxServices the bound; @param onEvict hears each service before it is closed */
   constructor(maxServices: number, onEvict: (service: MeshService) => void) {
@@ -66,7 +73,7 @@ export class ServiceTable {
    * full. Returns the keys evicted, least recently used first (empty when none).
    */
   makeRoom(): string[] {
-    if (this.#services.size < this.#max) return [];
+    if (this.#services.size < Math.max(this.#max, this.#nextScanAt)) return [];
     const target = Math.min(this.#max - 1, Math.floor(this.#max * EVICT_TO));
     const idle: Array<[string, MeshService]> = [];
     for (const entry of this.#services) if (entry[1].inFlight === 0) idle.push(entry);
@@ -80,6 +87,7 @@ export class ServiceTable {
       evicted.push(key);
     }
     this.#evicted += evicted.length;
+    this.#nextScanAt = this.#services.size >= this.#max ? this.#services.size + Math.max(1, this.#max - Math.floor(this.#max * EVICT_TO)) : 0;
     return evicted;
   }
 
