@@ -226,7 +226,8 @@ export class FileEndpointsSource extends CatalogSource {
  *   `discoveryTimeout` meanwhile.
  * - An empty file is invalid (a half-written file must not drop every endpoint); write
  *   `{}` for "no services".
- * - `close()` stops watching.
+ * - `close()` stops watching; after it `watch()` throws and a pending `ready()` rejects
+ *   with `SourceClosedError`.
  *
  * @param path the file, absolute or relative to the working directory
  * @param options see {@link FileSourceOptions}
