@@ -35,6 +35,7 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'dns-refresh', file: 'dns-refresh.ts', flags: [], timeoutMs: 120_000 },
   { name: 'route-match', file: 'route-match.ts', flags: [], timeoutMs: 90_000 },
   { name: 'config-reload', file: 'config-reload.ts', flags: [], timeoutMs: 90_000 },
+  { name: 'config-file-reload', file: 'config-file-reload.ts', flags: [], timeoutMs: 120_000 },
   { name: 'resilience-kill', file: 'resilience-kill.ts', flags: [], timeoutMs: 90_000 },
   { name: 'resilience-retry-storm', file: 'resilience-retry-storm.ts', flags: [], timeoutMs: 90_000 },
   { name: 'resilience-hedging', file: 'resilience-hedging.ts', flags: [], timeoutMs: 90_000 },

@@ -7,6 +7,10 @@
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
 export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, CircuitEvent } from './mesh/mesh.js';
+export type { ServiceStats, ServicesEvictedInfo, ReadyOptions } from './mesh/mesh.js';
+export { holdSource } from './discovery/source-holds.js';
+export type { HoldableSource } from './discovery/source-holds.js';
+export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {
@@ -62,9 +66,10 @@ export type { RetryInfo } from './policy/retry-layer.js';
 export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
+export { declaresNoResources, EMPTY_CONFIG_MARKER } from './config/empty-config.js';
 export { CatalogSource } from './discovery/catalog-source.js';
 export { file, FileEndpointsSource, EndpointsFileError } from './discovery/file-source.js';
-export type { FileSourceOptions } from './discovery/file-source.js';
+export type { FileSourceOptions, FileSourceState } from './discovery/file-source.js';
 export { parseEndpoint, endpointKey } from './discovery/parse-endpoint.js';
 export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
 export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';

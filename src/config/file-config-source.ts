@@ -1,17 +1,38 @@
 import { EventEmitter } from 'node:events';
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { InvalidConfigError } from '../core/errors.js';
-import { parseMeshYaml } from './parse-mesh-yaml.js';
+import { extname, join, resolve } from 'node:path';
+import { InvalidConfigError, SourceClosedError } from '../core/errors.js';
+import { FileWatcher, readSnapshotSync, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import type { ConfigSource } from './types.js';
+import { declaresNoResources } from './empty-config.js';
+import { YamlDocumentCache } from './yaml-document-cache.js';
 
 const CONFIG_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
-const DEBOUNCE_MS = 50;
+const isConfigFile = (name: string): boolean => CONFIG_EXTENSIONS.has(extname(name));
 
 /** One parsed document and where it came from (`mesh.yaml#2`). */
 export interface LocatedResource {
   readonly resource: unknown;
   readonly origin: string;
+}
+
+/** Timings of a {@link FileConfigSource}; the defaults suit people and deploy tools editing files. */
+export interface FileConfigTimings {
+  /** Quiet time after a change before reading, and between the two reads that must agree, in ms. Default 50. */
+  readonly debounce?: number;
+  /** How long a version that looks half-written must stay unchanged to be used, in ms. Default 1000. */
+  readonly settle?: number;
+  /** How often the directory's identity is checked (removed, recreated), in ms. Default 1000. */
+  readonly recheckInterval?: number;
+}
+
+/** What one read of the path gave. */
+interface Loaded {
+  readonly kind: 'file' | 'directory';
+  readonly resources: LocatedResource[];
+  /** Some file holds the empty-list marker. */
+  readonly declaredEmpty: boolean;
+  /** Files whose text does not end with a line break. */
+  readonly unterminated: readonly string[];
 }
 
 /**
@@ -20,51 +41,52 @@ export interface LocatedResource {
  * ({@link FileConfigSource.loadNow}), so `createMesh` can report a bad file at once;
  * later edits are delivered to the watcher, and a bad edit is reported as an `error`
  * event while the mesh keeps its last good config.
+ *
+ * Edits are followed with the shared file watcher (see `FileWatcher`): the directory is
+ * watched, versions are read twice, and a directory removed and created again is
+ * watched afresh. A version that may be half-written (it does not end with a line break,
+ * does not parse, is missing, or has less than half the resources of the last one) is
+ * used only once it has stayed unchanged for `settle` ms.
+ *
+ * **An emptied file is not "no config".** A version with no resources at all (an empty
+ * or comments-only file, a directory with no config files, the file replaced by an empty
+ * directory) after one that had resources is refused with an `error`, unless a file
+ * says so explicitly with Kubernetes' empty list (`EMPTY_CONFIG_MARKER`):
+ * `apiVersion: v1`, `kind: List`, `items: []`. A truncating writer produces an empty
+ * file; it never produces that document by accident.
+ *
+ * Reloads parse only the documents whose text changed ({@link YamlDocumentCache}).
  */
 export class FileConfigSource extends EventEmitter implements ConfigSource {
   /** `file(<path>)`. */
   readonly name: string;
   readonly #path: string;
-  #watcher: FSWatcher | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #listener: ((resources: readonly unknown[]) => void) | undefined;
+  readonly #timings: Required<FileConfigTimings>;
+  readonly #listeners = new Set<(resources: readonly unknown[]) => void>();
+  /** A document cache per file (a directory has several). */
+  #parsers = new Map<string, YamlDocumentCache>();
+  #watcher: FileWatcher | undefined;
+  #kind: 'file' | 'directory' | undefined;
   #last: LocatedResource[] = [];
+  /** The snapshot key of the last version used. */
+  #lastKey: string | undefined;
+  #held: string | undefined;
+  #closed = false;
 
-  /** @param path a file or a directory */
-  constructor(path: string) {
+  /** @param path a file or a directory; @param timings see {@link FileConfigTimings} */
+  constructor(path: string, timings: FileConfigTimings = {}) {
     super();
     this.#path = resolve(path);
     this.name = `file(${path})`;
+    this.#timings = { debounce: timings.debounce ?? 50, settle: timings.settle ?? 1000, recheckInterval: timings.recheckInterval ?? 1000 };
   }
 
   /** Reads and parses now; throws {@link InvalidConfigError} naming file, line and column. */
   loadNow(): LocatedResource[] {
-    let stat;
-    try {
-      stat = statSync(this.#path);
-    } catch {
-      throw new InvalidConfigError([`${this.#path}: no such file or directory (config: expected a YAML/JSON file or a directory of them)`]);
-    }
-    const files = stat.isDirectory()
-      ? readdirSync(this.#path)
-          .filter((f) => CONFIG_EXTENSIONS.has(extname(f)))
-          .sort()
-          .map((f) => join(this.#path, f))
-      : [this.#path];
-    const out: LocatedResource[] = [];
-    const problems: string[] = [];
-    for (const file of files) {
-      try {
-        const resources = parseMeshYaml(readFileSync(file, 'utf8'), file);
-        resources.forEach((resource, index) => out.push({ resource, origin: `${file}#${index + 1}` }));
-      } catch (error) {
-        if (error instanceof InvalidConfigError) problems.push(...error.problems);
-        else problems.push(`${file}: ${(error as Error).message}`);
-      }
-    }
-    if (problems.length > 0) throw new InvalidConfigError(problems);
-    this.#last = out;
-    return out;
+    const snapshot = readSnapshotSync(this.#path, isConfigFile);
+    const loaded = this.#load(snapshot);
+    this.#use(loaded, snapshot);
+    return loaded.resources;
   }
 
   /** The resources of the last successful load, with their origins. */
@@ -72,20 +94,34 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
     return this.#last;
   }
 
-  /** Watches the file or directory; each good change calls `listener` with the resources. */
+  /** A version read but not used yet, and why; undefined when none. */
+  get held(): string | undefined {
+    return this.#held;
+  }
+
+  /**
+   * Watches the file or directory; each good change calls `listener` with the
+   * resources. Throws `SourceClosedError` after `close()`.
+   */
   watch(listener: (resources: readonly unknown[]) => void): { close(): void } {
-    this.#listener = listener;
-    const isDirectory = statSync(this.#path, { throwIfNoEntry: false })?.isDirectory() ?? false;
-    // Watch the directory even for a file: editors replace files by rename.
-    const directory = isDirectory ? this.#path : dirname(this.#path);
-    const name = basename(this.#path);
-    this.#watcher = watch(directory, (_event, changed) => {
-      if (!isDirectory && changed !== null && changed !== name) return;
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.#reload(), DEBOUNCE_MS);
-    });
-    this.#watcher.on('error', (error) => this.#report(error));
-    return { close: () => void this.close() };
+    if (this.#closed) throw new SourceClosedError(this.name, 'watch its file');
+    this.#listeners.add(listener);
+    if (!this.#watcher) {
+      this.#watcher = new FileWatcher(
+        { path: this.#path, include: isConfigFile, known: this.#lastKey, ...this.#timings },
+        {
+          change: (snapshot, confirmed) => this.#onVersion(snapshot, confirmed),
+          error: (error) => this.#report(error),
+        },
+      );
+      this.#watcher.start();
+    }
+    return {
+      close: () => {
+        this.#listeners.delete(listener);
+        if (this.#listeners.size === 0) this.#stopWatching();
+      },
+    };
   }
 
   /** Loaded synchronously at construction by the mesh, so always ready. */
@@ -93,24 +129,124 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
     return Promise.resolve();
   }
 
-  /** Stops watching. */
+  /** Stops watching. Safe to call twice. */
   close(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#watcher?.close();
-    this.#watcher = undefined;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#stopWatching();
     return Promise.resolve();
   }
 
-  #reload(): void {
+  #stopWatching(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+
+  /** A new version from the watcher: used, held for confirmation, or refused with an error. */
+  #onVersion(snapshot: FileSnapshot, confirmed: boolean): SnapshotVerdict {
+    if (this.#closed) return 'done';
+    this.#held = undefined;
+    const hold = (why: string): 'suspect' => {
+      this.#held = `${why}: used if unchanged after ${this.#timings.settle} ms`;
+      return 'suspect';
+    };
+    if (snapshot.kind === 'missing' && !confirmed) return hold('it is missing (a writer may be replacing it)');
+    let loaded: Loaded;
     try {
-      const resources = this.loadNow();
-      this.#listener?.(resources.map((r) => r.resource));
+      loaded = this.#load(snapshot);
     } catch (error) {
-      this.#report(error as Error);
+      if (!confirmed && error instanceof InvalidConfigError && snapshot.kind !== 'unreadable') return hold('it does not parse (a write may be under way)');
+      this.#report(this.#keeping(error as Error));
+      return 'done';
     }
+    const kept = this.#last.length;
+    if (this.#kind !== undefined && loaded.kind !== this.#kind) {
+      this.#report(this.#keeping(new InvalidConfigError([`${this.#path}: was a ${this.#kind}, is now a ${loaded.kind} (expected: the same kind as when the mesh started)`])));
+      return 'done';
+    }
+    if (loaded.resources.length === 0 && kept > 0 && !loaded.declaredEmpty) {
+      if (!confirmed) return hold('it has no resources');
+      const what = loaded.kind === 'file' ? 'is empty (no resources)' : 'has no config file with resources';
+      this.#report(
+        this.#keeping(
+          new InvalidConfigError([
+            `${this.#path}: ${what}, where the config in force has ${kept}. An emptied file is taken for a failed write, not for ` +
+              `"no config"; to remove every resource on purpose, write Kubernetes' empty list: apiVersion: v1, kind: List, items: []`,
+          ]),
+        ),
+      );
+      return 'done';
+    }
+    if (!confirmed) {
+      if (loaded.unterminated.length > 0) return hold(`${loaded.unterminated.join(', ')} does not end with a line break (a write may be under way)`);
+      if (kept >= 2 && loaded.resources.length * 2 < kept) return hold(`it has ${loaded.resources.length} of the ${kept} resources in force`);
+    }
+    this.#use(loaded, snapshot);
+    const resources = loaded.resources.map((r) => r.resource);
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(resources);
+      } catch (error) {
+        this.#report(error as Error);
+      }
+    }
+    return 'done';
+  }
+
+  #use(loaded: Loaded, snapshot: FileSnapshot): void {
+    this.#kind = loaded.kind;
+    this.#last = loaded.resources;
+    this.#lastKey = snapshotKey(snapshot);
+  }
+
+  /** Parses a snapshot; throws {@link InvalidConfigError} with every problem of every file. */
+  #load(snapshot: FileSnapshot): Loaded {
+    if (snapshot.kind === 'missing') {
+      throw new InvalidConfigError([`${this.#path}: no such file or directory (config: expected a YAML/JSON file or a directory of them)`]);
+    }
+    if (snapshot.kind === 'unreadable') {
+      throw new InvalidConfigError([`${this.#path}: cannot be read (${snapshot.error.message})`]);
+    }
+    const files: Array<[string, string]> =
+      snapshot.kind === 'file' ? [[this.#path, snapshot.text]] : [...snapshot.files].map(([name, text]) => [join(this.#path, name), text]);
+    const parsers = new Map<string, YamlDocumentCache>();
+    const resources: LocatedResource[] = [];
+    const problems: string[] = [];
+    const unterminated: string[] = [];
+    let declaredEmpty = false;
+    for (const [file, text] of files) {
+      const parser = this.#parsers.get(file) ?? new YamlDocumentCache();
+      parsers.set(file, parser);
+      try {
+        const parsed = parser.parse(text, file);
+        parsed.forEach((resource, index) => resources.push({ resource, origin: `${file}#${index + 1}` }));
+        if (parsed.length === 0 && declaresNoResources(text)) declaredEmpty = true;
+        if (text.length > 0 && !text.endsWith('\n')) unterminated.push(file);
+      } catch (error) {
+        if (error instanceof InvalidConfigError) problems.push(...error.problems);
+        else problems.push(`${file}: ${(error as Error).message}`);
+      }
+    }
+    if (problems.length > 0) throw new InvalidConfigError(problems);
+    this.#parsers = parsers;
+    return { kind: snapshot.kind, resources, declaredEmpty, unterminated };
+  }
+
+  /** An error as reported on reload: it says the last good config stays. */
+  #keeping(error: Error): Error {
+    if (!(error instanceof InvalidConfigError)) return error;
+    const kept = this.#last.length;
+    return new InvalidConfigError([...error.problems, `(${this.name}: keeping the last good version, ${kept} resource${kept === 1 ? '' : 's'})`]);
   }
 
   #report(error: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', error);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 }

@@ -204,3 +204,66 @@ export class InvalidRequestError extends ProxylessError {
     super('PROXYLESS_ERR_INVALID_REQUEST', message);
   }
 }
+
+/**
+ * A discovery or config source was used after it was closed: by `source.close()`, or by
+ * the last mesh holding it (see `holdSource`). It answers no more watches; requests
+ * that need it fail at once with this error rather than wait for a discovery timeout.
+ */
+export class SourceClosedError extends ProxylessError {
+  /** The source's name, e.g. `static`, `dns(10.0.0.10)`. */
+  readonly source: string;
+
+  /** @param source the source's name; @param what what was asked of it, e.g. `watch reviews:80` */
+  constructor(source: string, what: string) {
+    super(
+      'PROXYLESS_ERR_SOURCE_CLOSED',
+      `source ${source} is closed, so it cannot ${what}: it was closed by source.close() or when the last mesh ` +
+        `holding it closed. Create a new source, or keep this one open across meshes with holdSource(source) ` +
+        `(and release it when done).`,
+    );
+    this.source = source;
+  }
+}
+
+/**
+ * A discovery source misbehaved: it sent an update the mesh cannot use (not one of the
+ * `DiscoveryUpdate` shapes), or its `watch()` threw. Reported as a `discoveryError`
+ * naming the source; the mesh keeps the last good endpoint set.
+ */
+export class DiscoverySourceError extends ProxylessError {
+  /** The source's name. */
+  readonly source: string;
+  /** The service (`fqdn:port`) the update or watch was for. */
+  readonly service: string;
+  /** What was wrong, one line: `endpoints[0].port: "80" (expected: an integer from 1 to 65535)`. */
+  readonly problem: string;
+
+  /**
+   * @param source the source's name; @param service `fqdn:port`; @param problem what was
+   * wrong; @param consequence what the mesh does about it; @param options the cause
+   */
+  constructor(source: string, service: string, problem: string, consequence: string, options?: ErrorOptions) {
+    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, options);
+    this.source = source;
+    this.service = service;
+    this.problem = problem;
+  }
+}
+
+/** `mesh.ready()` gave up: some sources had not given their first answer in time. */
+export class MeshNotReadyError extends ProxylessError {
+  /** The names of the sources that had not answered. */
+  readonly pending: readonly string[];
+
+  /** @param pending the sources still silent; @param waitedMs how long `ready()` waited */
+  constructor(pending: readonly string[], waitedMs: number) {
+    super(
+      'PROXYLESS_ERR_NOT_READY',
+      `mesh.ready() gave up after ${waitedMs} ms: still waiting on ${pending.join(', ') || 'no source'} for a first answer. ` +
+        `Check that those sources can reach their servers (see mesh.sources() and the discoveryError and configError events), ` +
+        `or pass a longer timeout: mesh.ready({ timeout })`,
+    );
+    this.pending = pending;
+  }
+}

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { SourceClosedError } from '../core/errors.js';
 import type {
   DiscoveryListener,
   DiscoverySource,
@@ -34,31 +35,38 @@ export abstract class CatalogSource extends EventEmitter implements DiscoverySou
   #catalog = new Map<string, readonly Endpoint[]>();
   readonly #watchers = new Set<Watcher>();
   #ready = false;
-  readonly #readyPromise: Promise<void>;
-  #resolveReady!: () => void;
+  /** Callers of `ready()` before the first load: resolved by it, rejected by `close()`. */
+  #readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #lastRefresh: Date | undefined;
   #lastError: Error | undefined;
   #closed = false;
 
-  constructor() {
-    super();
-    this.#readyPromise = new Promise((resolve) => {
-      this.#resolveReady = resolve;
-    });
-  }
-
-  /** Answers at once once ready (`reset` or `missing`); before that, on the first load. */
+  /**
+   * Answers at once once ready (`reset` or `missing`); before that, on the first load.
+   * Throws {@link SourceClosedError} after `close()`: a request that needs this source
+   * fails at once rather than waiting for an answer that will never come.
+   */
   watch(service: ServiceQuery, listener: DiscoveryListener): DiscoveryWatch {
+    if (this.#closed) throw new SourceClosedError(this.name, `watch ${service.fqdn}:${service.port}`);
     const watcher: Watcher = { service, listener, last: undefined };
-    if (this.#closed) return { close: () => {} };
     this.#watchers.add(watcher);
     if (this.#ready) this.#notify(watcher, true);
     return { close: () => void this.#watchers.delete(watcher) };
   }
 
-  /** Resolves after the first successful load. */
+  /**
+   * Resolves after the first successful load (at once if it happened). Rejects with
+   * {@link SourceClosedError} when the source is closed before its first load.
+   */
   ready(): Promise<void> {
-    return this.#readyPromise;
+    if (this.#ready) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new SourceClosedError(this.name, 'become ready'));
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** See {@link DiscoverySource.state}. */
@@ -75,10 +83,16 @@ export abstract class CatalogSource extends EventEmitter implements DiscoverySou
     };
   }
 
-  /** Stops delivering updates; subclasses release their timers and connections too. */
+  /**
+   * Stops delivering updates; subclasses release their timers and connections too. A
+   * pending `ready()` rejects with {@link SourceClosedError}. Safe to call twice.
+   */
   close(): Promise<void> {
     this.#closed = true;
     this.#watchers.clear();
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) waiter.reject(new SourceClosedError(this.name, 'become ready'));
     return Promise.resolve();
   }
 
@@ -127,8 +141,10 @@ export abstract class CatalogSource extends EventEmitter implements DiscoverySou
     if (this.#ready) return;
     this.#ready = true;
     this.#lastRefresh ??= new Date();
-    this.#resolveReady();
-    for (const watcher of this.#watchers) this.#notify(watcher, true);
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+    for (const watcher of [...this.#watchers]) this.#notify(watcher, true);
   }
 
   /**
@@ -137,20 +153,36 @@ export abstract class CatalogSource extends EventEmitter implements DiscoverySou
    */
   protected reportError(error: Error): void {
     this.#lastError = error;
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', error);
+    } catch (thrown) {
+      // A listener's bug must not unwind into the subclass's load (its timer or watch):
+      // it surfaces on its own tick, as a throwing listener would.
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 
   #refreshed(): void {
     this.#lastRefresh = new Date();
     if (!this.#ready) return;
-    for (const watcher of this.#watchers) this.#notify(watcher, false);
+    // A copy: a listener may close its watch (or open another) while it is told.
+    for (const watcher of [...this.#watchers]) this.#notify(watcher, false);
   }
 
   #notify(watcher: Watcher, first: boolean): void {
+    if (!this.#watchers.has(watcher)) return;
     const endpoints = this.lookup(watcher.service);
     if (!first && endpoints === watcher.last) return;
     watcher.last = endpoints;
-    watcher.listener(endpoints ? { type: 'reset', endpoints } : { type: 'missing' });
+    try {
+      watcher.listener(endpoints ? { type: 'reset', endpoints } : { type: 'missing' });
+    } catch (error) {
+      // One watcher's bug must not stop the others hearing this change.
+      this.reportError(new Error(`${this.name}: a discovery listener threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+    }
   }
 }
 

@@ -1,23 +1,39 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { InvalidOptionError, ProxylessError } from '../core/errors.js';
+import { FileWatcher, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import { CatalogSource } from './catalog-source.js';
 import { parseEndpointsFile } from './internal-endpoints-file.js';
+import type { DiscoverySourceState, Endpoint } from './types.js';
 
 /** Options for {@link file}. */
 export interface FileSourceOptions {
   /**
-   * How long the file must stay quiet after a change before it is read, in ms. Editors
+   * How long the file must stay quiet after a change before it is read, in ms; it is
+   * then read a second time this much later and used only if both reads agree. Editors
    * and deploy tools often write a file in several steps; reading once they are done
    * avoids loading half a file. Default 100.
    */
   debounce?: number;
   /**
-   * While the file's directory does not exist (so it cannot be watched yet), how often to
-   * look for it again, in ms. Default 1000.
+   * How often to check that the file's directory is still the one watched (removed and
+   * created again, replaced) and, while it is missing, to look for it, in ms. Default 1000.
    */
   retryInterval?: number;
+  /**
+   * How long a version that looks half-written must stay unchanged before it is used,
+   * in ms: one that does not end with a line break, does not parse, or drops more than
+   * half of the services or endpoints in force. Default 1000.
+   */
+  settle?: number;
+}
+
+/** What {@link FileEndpointsSource.state} shows: the common state and what is held back. */
+export interface FileSourceState extends DiscoverySourceState {
+  /**
+   * A version read but not used yet, and why, e.g. `it does not end with a line break
+   * (a write may be under way): used if unchanged after 1000 ms`; undefined when none.
+   */
+  readonly held: string | undefined;
 }
 
 /**
@@ -60,16 +76,10 @@ export class FileEndpointsSource extends CatalogSource {
   readonly path: string;
   readonly #absolute: string;
   readonly #directory: string;
-  readonly #debounce: number;
-  readonly #retryInterval: number;
-  #watcher: FSWatcher | undefined;
-  #debounceTimer: NodeJS.Timeout | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #loading = false;
-  #again = false;
+  readonly #settle: number;
+  readonly #watcher: FileWatcher;
+  #held: string | undefined;
   #closed = false;
-  /** The text of the last read (good or bad), so an unchanged file is not parsed again. */
-  #lastText: string | undefined;
 
   /** @param path the file; @param options see {@link FileSourceOptions} */
   constructor(path: string, options: FileSourceOptions = {}) {
@@ -83,141 +93,94 @@ export class FileEndpointsSource extends CatalogSource {
       options = {};
     }
     for (const key of Object.keys(options)) {
-      if (key !== 'debounce' && key !== 'retryInterval') {
-        problems.push(`${key}: unknown field (expected one of: debounce, retryInterval)`);
+      if (key !== 'debounce' && key !== 'retryInterval' && key !== 'settle') {
+        problems.push(`${key}: unknown field (expected one of: debounce, retryInterval, settle)`);
       }
     }
-    const { debounce = 100, retryInterval = 1000 } = options;
+    const { debounce = 100, retryInterval = 1000, settle = 1000 } = options;
     if (!Number.isInteger(debounce) || debounce < 0 || debounce > 60_000) {
       problems.push(`debounce: ${JSON.stringify(debounce)} (expected: a whole number of milliseconds from 0 to 60000)`);
     }
     if (!Number.isInteger(retryInterval) || retryInterval < 10 || retryInterval > 3_600_000) {
       problems.push(`retryInterval: ${JSON.stringify(retryInterval)} (expected: a whole number of milliseconds from 10 to 3600000)`);
     }
+    if (!Number.isInteger(settle) || settle < 0 || settle > 600_000) {
+      problems.push(`settle: ${JSON.stringify(settle)} (expected: a whole number of milliseconds from 0 to 600000)`);
+    }
     if (problems.length > 0) throw new InvalidOptionError('file', problems);
     this.path = path;
     this.name = `file(${path})`;
     this.#absolute = resolve(path);
     this.#directory = dirname(this.#absolute);
-    this.#debounce = debounce;
-    this.#retryInterval = retryInterval;
-    this.#startWatching();
-    void this.#load();
+    this.#settle = settle;
+    this.#watcher = new FileWatcher(
+      { path: this.#absolute, debounce, settle, recheckInterval: retryInterval },
+      {
+        change: (snapshot, confirmed) => this.#onVersion(snapshot, confirmed),
+        error: (error) => this.reportError(this.#error(`cannot be watched (${error.message})`, [], error)),
+      },
+    );
+    this.#watcher.start();
+  }
+
+  /** See {@link DiscoverySource.state}; adds the version held back, if any. */
+  override state(): FileSourceState {
+    return { ...super.state(), held: this.#held };
   }
 
   /** Stops watching the file; no more updates. */
   override close(): Promise<void> {
     this.#closed = true;
-    this.#stopWatching();
-    clearTimeout(this.#debounceTimer);
-    clearTimeout(this.#retryTimer);
+    this.#watcher.close();
     return super.close();
   }
 
   /**
-   * Watches the directory rather than the file: editors and tools that write a new file
-   * and rename it over the old one (and Kubernetes ConfigMap volumes, which swap a
-   * symlink) replace the file's inode, which a watch on the file itself would lose.
-   * Any event in the directory schedules a read; an unchanged file costs one read.
+   * A new version of the file (read the same twice). Before the first good load every
+   * version is used or reported at once; after it, a version that may be half-written
+   * is held until it has stayed unchanged for `settle` ms (see {@link FileSourceOptions.settle}).
    */
-  #startWatching(): boolean {
-    if (this.#closed || this.#watcher) return true;
-    try {
-      // Not persistent: a discovery source must not keep the process alive by itself.
-      const watcher = watch(this.#directory, { persistent: false }, () => this.#schedule());
-      watcher.on('error', (error) => {
-        this.#stopWatching();
-        this.reportError(this.#error(`cannot be watched (${error.message})`, [], error));
-        this.#retryWatching();
-      });
-      this.#watcher = watcher;
-      return true;
-    } catch (error) {
-      // A missing directory is reported by the read that follows, as a missing file.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.reportError(this.#error(`cannot be watched (${(error as Error).message})`, [], error));
-      }
-      this.#retryWatching();
-      return false;
+  #onVersion(snapshot: FileSnapshot, confirmed: boolean): SnapshotVerdict {
+    if (this.#closed) return 'done';
+    const guarded = this.state().ready && !confirmed;
+    this.#held = undefined;
+    if (snapshot.kind !== 'file') {
+      if (guarded && snapshot.kind === 'missing') return this.#hold('it is missing (a writer may be replacing it)');
+      const summary =
+        snapshot.kind === 'missing' ? 'does not exist' : snapshot.kind === 'directory' ? 'is a directory' : `cannot be read (${snapshot.error.message})`;
+      this.reportError(this.#error(summary, [], snapshot.kind === 'unreadable' ? snapshot.error : undefined));
+      return 'done';
     }
-  }
-
-  #stopWatching(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
-  }
-
-  #retryWatching(): void {
-    if (this.#closed || this.#retryTimer) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      if (this.#startWatching()) void this.#load();
-    }, this.#retryInterval);
-    this.#retryTimer.unref();
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#debounceTimer);
-    this.#debounceTimer = setTimeout(() => {
-      this.#debounceTimer = undefined;
-      void this.#load();
-    }, this.#debounce);
-    this.#debounceTimer.unref();
-  }
-
-  /** Reads and applies the file; a change that arrives during a read causes one more read. */
-  async #load(): Promise<void> {
-    if (this.#loading) {
-      this.#again = true;
-      return;
-    }
-    this.#loading = true;
-    try {
-      do {
-        this.#again = false;
-        await this.#loadOnce();
-      } while (this.#again && !this.#closed);
-    } finally {
-      this.#loading = false;
-    }
-  }
-
-  async #loadOnce(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.#absolute, 'utf8');
-    } catch (error) {
-      if (this.#closed) return;
-      this.#lastText = undefined;
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && this.#watcher && !(await this.#directoryExists())) {
-        // The directory went away: its watch is dead. Look for it again until it is back.
-        this.#stopWatching();
-        this.#retryWatching();
-      }
-      if (this.#closed) return;
-      const summary = code === 'ENOENT' ? 'does not exist' : `cannot be read (${(error as Error).message})`;
-      this.reportError(this.#error(summary, [], error));
-      return;
-    }
-    if (this.#closed || text === this.#lastText) return;
-    this.#lastText = text;
+    const text = snapshot.text;
     const result = parseEndpointsFile(text, this.path);
     if (!result.ok) {
+      if (guarded) return this.#hold('it does not parse (a write may be under way)');
       this.reportError(this.#error('is invalid', result.problems));
-      return;
+      return 'done';
+    }
+    if (guarded) {
+      if (!text.endsWith('\n')) return this.#hold('it does not end with a line break (a write may be under way)');
+      const shrink = this.#bigShrink(result.catalog);
+      if (shrink) return this.#hold(shrink);
     }
     this.replaceCatalog(result.catalog);
     this.markReady();
+    return 'done';
   }
 
-  async #directoryExists(): Promise<boolean> {
-    try {
-      return (await stat(this.#directory)).isDirectory();
-    } catch {
-      return false;
-    }
+  #hold(why: string): 'suspect' {
+    this.#held = `${why}: used if unchanged after ${this.#settle} ms`;
+    return 'suspect';
+  }
+
+  /** Why `next` looks like a cut-off file: it loses more than half the services or endpoints in force. */
+  #bigShrink(next: ReadonlyMap<string, readonly Endpoint[]>): string | undefined {
+    const { services, endpoints } = this.state();
+    let nextEndpoints = 0;
+    for (const list of next.values()) nextEndpoints += list.length;
+    if (services >= 2 && next.size * 2 < services) return `it has ${next.size} of the ${services} services in force`;
+    if (endpoints >= 2 && nextEndpoints * 2 < endpoints) return `it has ${nextEndpoints} of the ${endpoints} endpoints in force`;
+    return undefined;
   }
 
   #error(summary: string, problems: readonly string[], cause?: unknown): EndpointsFileError {
@@ -246,8 +209,14 @@ export class FileEndpointsSource extends CatalogSource {
  * ```
  *
  * - The file's directory is watched, so a file replaced by rename (editors, `mv`,
- *   Kubernetes ConfigMap volumes) is seen, and so is a file deleted and created again.
- *   Changes are read once the file has been quiet for `debounce` ms.
+ *   Kubernetes ConfigMap volumes) is seen, and so is a file deleted and created again,
+ *   or its directory removed and created again. Changes are read once the file has been
+ *   quiet for `debounce` ms, and used once a second read agrees.
+ * - Half-written versions are held back: once the source has a good set, a version that
+ *   does not end with a line break, does not parse, is missing, or drops more than half
+ *   the services or endpoints is used (or reported) only if it stays unchanged for
+ *   `settle` ms; `state().held` says why one is waiting. The safe way to write the file
+ *   is still to write a temporary file in the same directory and rename it over this one.
  * - An invalid version (bad YAML, wrong shape, bad endpoint) or a missing file changes
  *   nothing: the last good set keeps serving and an {@link EndpointsFileError} is
  *   emitted as `error`, with `path:line:column` for every problem.
@@ -257,7 +226,8 @@ export class FileEndpointsSource extends CatalogSource {
  *   `discoveryTimeout` meanwhile.
  * - An empty file is invalid (a half-written file must not drop every endpoint); write
  *   `{}` for "no services".
- * - `close()` stops watching.
+ * - `close()` stops watching; after it `watch()` throws and a pending `ready()` rejects
+ *   with `SourceClosedError`.
  *
  * @param path the file, absolute or relative to the working directory
  * @param options see {@link FileSourceOptions}

@@ -160,6 +160,16 @@ export class MeshDispatcher extends Dispatcher {
    * while discovery has not answered.
    */
   #sendToService(service: MeshService, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, mayPassThrough: boolean): boolean {
+    // Counted on the service until the response ends: a busy service is never evicted.
+    const tracked = service.track(handler);
+    try {
+      return this.#sendTracked(service, opts, tracked, mayPassThrough);
+    } catch (error) {
+      return failDispatch(tracked, error as Error);
+    }
+  }
+
+  #sendTracked(service: MeshService, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, mayPassThrough: boolean): boolean {
     switch (service.status) {
       case 'known':
         if (service.balancer === undefined) return this.#passThrough(opts, handler);
@@ -178,7 +188,7 @@ export class MeshDispatcher extends Dispatcher {
             return;
           }
           try {
-            this.#sendToService(service, opts, handler, mayPassThrough);
+            this.#sendTracked(service, opts, handler, mayPassThrough);
           } catch (error) {
             failDispatch(handler, error as Error);
           }

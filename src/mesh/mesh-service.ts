@@ -2,9 +2,9 @@ import type { Dispatcher } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { NoEndpointsError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
+import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import type { Dispatch } from '../core/layer.js';
-import { endpointKey } from '../discovery/parse-endpoint.js';
-import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';
+import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { RetryBudget } from '../policy/retry-budget.js';
@@ -13,10 +13,10 @@ import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
+import { ServiceSources, type ServiceStatus } from './service-sources.js';
 import type { ServiceTarget } from './types.js';
 
-/** Whether discovery knows a service: still asking, known to a source, or known to none. */
-export type ServiceStatus = 'pending' | 'known' | 'missing';
+export type { ServiceStatus } from './service-sources.js';
 
 /** What a service needs from its mesh. */
 export interface ServiceContext extends EndpointContext {
@@ -28,6 +28,8 @@ export interface ServiceContext extends EndpointContext {
   readonly onBreaker?: (service: MeshService, breaker: ServiceBreaker) => void;
   /** Merge every source that knows a service, instead of taking the first. */
   readonly mergeSources?: boolean;
+  /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
+  readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */
@@ -50,15 +52,6 @@ export interface ServicePolicy {
   readonly breaker?: BreakerSettings | undefined;
 }
 
-/** One source's view of the service. */
-interface SourceView {
-  readonly source: DiscoverySource;
-  watch: DiscoveryWatch | undefined;
-  answered: boolean;
-  known: boolean;
-  endpoints: Map<string, Endpoint>;
-}
-
 /**
  * One logical destination: the sources' answers merged into one endpoint set (the
  * first source in order that knows the service wins), the balancer over it, and the
@@ -74,29 +67,33 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   balancer: Balancer<EndpointState> | undefined;
   #policy: ServicePolicy;
   readonly #context: ServiceContext;
-  readonly #views: SourceView[] = [];
+  readonly #sources: ServiceSources;
   readonly #endpoints = new Map<string, EndpointState>();
   #list: EndpointState[] = [];
   #waiters: Array<() => void> = [];
   #dispatch: Dispatch | undefined;
   #closed = false;
 
-  /** Watches every source for `name`; static sources answer at once. */
+  /**
+   * Watches every source for `name`; static sources answer at once. Throws when a
+   * source's `watch()` does (see {@link ServiceSources.open}); nothing of the service
+   * stays behind then (no watch, no timer).
+   */
   constructor(context: ServiceContext, name: ServiceQuery, sources: readonly DiscoverySource[], policy: ServicePolicy) {
     this.#context = context;
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
+    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    try {
+      this.#sources.open();
+    } catch (error) {
+      this.#closed = true;
+      throw error;
+    }
     this.#setOutlier(policy.outlier);
     this.#setHealthCheck(policy.healthCheck);
     this.#setBreaker(policy.breaker);
-    for (const source of sources) {
-      const view: SourceView = { source, watch: undefined, answered: false, known: false, endpoints: new Map() };
-      this.#views.push(view);
-    }
-    this.#views.forEach((view) => {
-      view.watch = view.source.watch(name, (update) => this.#onUpdate(view, update));
-    });
     this.#recompute();
   }
 
@@ -112,12 +109,12 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** Names of the sources that have not answered yet for this service. */
   pendingSources(): string[] {
-    return this.#views.filter((v) => !v.answered).map((v) => v.source.name);
+    return this.#sources.pendingSources();
   }
 
   /** Names of every source asked. */
   sourceNames(): string[] {
-    return this.#views.map((v) => v.source.name);
+    return this.#sources.sourceNames();
   }
 
   /** Sends one request through the service stack (built on first use). */
@@ -301,15 +298,50 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     if (JSON.stringify(policy.breaker ?? null) !== JSON.stringify(this.#policy.breaker ?? null)) this.#setBreaker(policy.breaker);
   }
 
-  /** Stops watching, drains every endpoint, and wakes waiting requests. */
+  /** True once {@link MeshService.close} was called (or the constructor failed). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops watching, drains every endpoint, and wakes waiting requests. Safe to call twice. */
   close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     this.#healthChecker?.close();
-    for (const view of this.#views) view.watch?.close();
+    this.breaker?.close(); // its rolling-window timers
+    this.#sources.close();
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
     this.#wake();
-    return Promise.all(drained).then(() => undefined);
+    return (this.#closing = Promise.all(drained).then(() => undefined));
+  }
+
+  #closing: Promise<void> | undefined;
+
+  /** Requests in flight on this service (from dispatch until their response ends), see {@link MeshService.track}. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #inFlight = 0;
+  /** When the service last took a request, on a counter shared by every service (higher is more recent). */
+  lastUsed = 0;
+
+  /**
+   * Counts one request as in flight on this service until its response ends or fails,
+   * and marks the service as just used. The mesh evicts only services with nothing in
+   * flight, so a request (its retries, hedges, discovery waits) never loses its service.
+   */
+  track(handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
+    this.#inFlight++;
+    this.lastUsed = ++useClock;
+    return new ServiceUseHandler(handler, this);
+  }
+
+  /** @internal Called by the handler {@link MeshService.track} returned. */
+  untrack(): void {
+    this.#inFlight--;
   }
 
   /** Ends every request still on this service's endpoints with `error`. */
@@ -317,45 +349,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);
   }
 
-  #onUpdate(view: SourceView, update: DiscoveryUpdate): void {
-    if (this.#closed) return;
-    view.answered = true;
-    switch (update.type) {
-      case 'reset':
-        view.known = true;
-        view.endpoints = new Map();
-        for (const e of update.endpoints) view.endpoints.set(endpointKey(e), e);
-        break;
-      case 'add':
-        view.known = true;
-        for (const e of update.endpoints) view.endpoints.set(endpointKey(e), e);
-        break;
-      case 'remove':
-        for (const e of update.endpoints) view.endpoints.delete(endpointKey(e));
-        break;
-      case 'missing':
-        view.known = false;
-        view.endpoints = new Map();
-        break;
-    }
-    // Sources may answer synchronously inside watch(), before every view is attached.
-    if (this.#views.length > 0) this.#recompute();
-  }
-
   /** Applies the winning source's set: new endpoints join, removed ones drain. */
   #recompute(): void {
-    const winner = this.#views.find((v) => v.known);
-    this.status = winner ? 'known' : this.#views.every((v) => v.answered) ? 'missing' : 'pending';
-    let next = winner?.endpoints ?? new Map<string, Endpoint>();
-    if (this.#context.mergeSources && winner) {
-      // Union of every source that knows the service; on the same address:port the
-      // earlier source's record wins.
-      next = new Map();
-      for (let i = this.#views.length - 1; i >= 0; i--) {
-        const view = this.#views[i]!;
-        if (view.known) for (const [key, endpoint] of view.endpoints) next.set(key, endpoint);
-      }
-    }
+    if (this.#closed) return;
+    this.status = this.#sources.status;
+    const next = this.#sources.endpoints(this.#context.mergeSources === true);
     const subset = this.#policy.subsetLabels;
     let changed = false;
     for (const [key, state] of this.#endpoints) {
@@ -394,6 +392,23 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter();
+  }
+}
+
+/** A counter, not a clock: ordering is all eviction needs, and it costs less than `performance.now()`. */
+let useClock = 0;
+
+/** Ends a request's count on its service (see {@link MeshService.track}). */
+class ServiceUseHandler extends ReleaseOnEndHandler {
+  readonly #service: MeshService;
+
+  constructor(next: Dispatcher.DispatchHandler, service: MeshService) {
+    super(next);
+    this.#service = service;
+  }
+
+  protected override released(): void {
+    this.#service.untrack();
   }
 }
 

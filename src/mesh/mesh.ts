@@ -22,11 +22,14 @@ import { explainRequest, type Explanation } from '../route/explain.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
 import { FileConfigSource } from '../config/file-config-source.js';
+import { abandonHold, acquireSource, releaseSource } from '../discovery/source-holds.js';
 import type { EndpointState } from './endpoint-state.js';
 import { MeshDispatcher } from './mesh-dispatcher.js';
 import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
+import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
+import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { limitsLayer } from '../policy/limits-layer.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
@@ -35,6 +38,9 @@ import { retryLayer } from '../policy/retry-layer.js';
 import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
+
+export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
+export type { ReadyOptions } from './wait-for-sources.js';
 
 /** One endpoint as {@link Mesh.services} reports it. */
 export interface EndpointSnapshot {
@@ -66,6 +72,8 @@ export interface ServiceSnapshot {
   readonly status: ServiceStatus;
   /** The balancer's name, or `passthrough`. */
   readonly balancer: string;
+  /** Requests in flight on it now (a service with none may be evicted, see {@link ServiceStats}). */
+  readonly inFlight: number;
   /** Its endpoints. */
   readonly endpoints: readonly EndpointSnapshot[];
 }
@@ -104,9 +112,9 @@ export interface MeshEvents {
   circuitHalfOpen: [info: CircuitEvent];
   /** A breaker closed again. */
   circuitClose: [info: CircuitEvent];
+  /** The service table reached `maxServices`: these idle services were evicted (their pools and watches closed). */
+  servicesEvicted: [info: ServicesEvictedInfo];
 }
-
-const MAX_SERVICES = 10_000;
 
 /**
  * A service mesh client inside this process. Create it with {@link createMesh}; send
@@ -132,15 +140,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #compiled: CompiledConfig;
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
-  /** The balancers' latency samples leave out this process's stalls while the mesh is open. */
-  readonly #releaseStallClock = stallClock.acquire();
+  /** The balancers' latency samples leave out this process's stalls while the mesh is open (acquired last in the constructor). */
+  #releaseStallClock: () => void = () => {};
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
-  readonly #services = new Map<string, MeshService>();
+  readonly #services: ServiceTable;
   readonly #serviceStack: Stack<ServiceTarget>;
   readonly #endpointStack: Stack<EndpointTarget>;
   readonly #context: ServiceContext;
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
+  /** The sources given by the caller, held from construction until close (see `holdSource`). */
+  readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
   #closing: Promise<void> | undefined;
 
   /** Use {@link createMesh}, which validates the options. */
@@ -149,6 +159,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#options = resolveMeshOptions(options);
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
+    this.#services = new ServiceTable(o.maxServices, (service) => this.#keepBreakerState(service));
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
@@ -184,6 +195,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       discoveryTimeout: o.discoveryTimeout,
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
+      onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
       poolOptions: {
         connections: o.pool.connections,
         keepAliveTimeout: o.pool.keepAliveTimeout,
@@ -203,12 +215,43 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
 
-    for (const source of o.discovery) {
-      const listener = (error: Error): void => void this.emit('discoveryError', error, source.name);
-      source.on('error', listener);
-      this.#sourceErrorListeners.set(source, listener);
+    try {
+      // Holds the caller's sources (the last mesh to close one closes it; see holdSource).
+      for (const source of [...o.discovery, ...this.#configInputs.sources]) {
+        acquireSource(source, 'a new mesh');
+        this.#heldSources.push(source);
+      }
+      for (const source of o.discovery) {
+        const listener = (error: Error): void => this.#emitSafely('discoveryError', error, source.name);
+        source.on('error', listener);
+        this.#sourceErrorListeners.set(source, listener);
+      }
+      this.#watchConfigSources();
+    } catch (error) {
+      // Nothing of a mesh that failed to construct stays behind: no watch, no listener, no hold.
+      for (const watch of this.#configWatches) watch.close();
+      for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
+      for (const source of this.#heldSources) abandonHold(source);
+      for (const file of this.#configInputs.files) void file.close();
+      throw error;
     }
-    this.#watchConfigSources();
+    this.#releaseStallClock = stallClock.acquire();
+  }
+
+  /**
+   * Emits a mesh event from inside a source's callback (its timer, socket or file
+   * watch). A listener of ours that throws must not unwind into the source and break
+   * it: the error is rethrown on its own tick, as an EventEmitter listener's error would
+   * surface anyway.
+   */
+  #emitSafely<K extends keyof MeshEvents>(event: K, ...args: MeshEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: MeshEvents[K]) => boolean)(event, ...args);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 
   /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */
@@ -242,8 +285,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #watchConfigSources(): void {
     const all: ConfigSource[] = [...this.#configInputs.files, ...this.#configInputs.sources];
     for (const source of all) {
-      const onError = (error: Error): void => void this.emit('configError', error, source.name);
+      const onError = (error: Error): void => this.#emitSafely('configError', error, source.name);
       source.on('error', onError);
+      // Closed by the constructor too if a later source's watch() throws (a closed source).
+      this.#configWatches.push({ close: () => void source.off('error', onError) });
       const watch = source.watch((resources) => {
         const located = source instanceof FileConfigSource ? source.located : resources.map((resource, i) => ({ resource, origin: `${source.name}#${i + 1}` }));
         const previous = this.#sourceEntries.get(source);
@@ -254,10 +299,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
           else this.#sourceEntries.delete(source);
-          this.emit('configError', error as Error, source.name);
+          this.#emitSafely('configError', error as Error, source.name);
         }
       });
-      this.#configWatches.push({ close: () => { watch.close(); source.off('error', onError); } });
+      this.#configWatches.push(watch);
     }
   }
 
@@ -268,7 +313,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceEntries.setEntries(compiled.config.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
-    this.emit('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+    // Safely: a listener that throws must not look like an invalid config (it is in force now).
+    this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
   }
 
   /** The balancer and subset filter a service gets from the config in force. */
@@ -313,13 +359,20 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Forwards a breaker's transitions as mesh events, and restores an imported state. */
   #watchBreaker(service: MeshService, breaker: ServiceBreaker): void {
     const name = `${service.name.fqdn}:${service.name.port}`;
-    breaker.events.on('open', (e) => void this.emit('circuitOpen', { service: name, openedAt: e.openedAt, retryAt: e.retryAt } satisfies CircuitEvent));
-    breaker.events.on('halfOpen', () => void this.emit('circuitHalfOpen', { service: name }));
-    breaker.events.on('close', () => void this.emit('circuitClose', { service: name }));
+    // Emitted from the breaker's timers: a listener that throws must not break them.
+    breaker.events.on('open', (e) => this.#emitSafely('circuitOpen', { service: name, openedAt: e.openedAt, retryAt: e.retryAt } satisfies CircuitEvent));
+    breaker.events.on('halfOpen', () => this.#emitSafely('circuitHalfOpen', { service: name }));
+    breaker.events.on('close', () => this.#emitSafely('circuitClose', { service: name }));
     const saved = this.#breakerSnapshots.get(name);
     if (saved !== undefined) {
       this.#breakerSnapshots.delete(name);
-      breaker.importState(saved);
+      try {
+        breaker.importState(saved);
+      } catch (error) {
+        // A snapshot for another spelling of the host, or a malformed one: the breaker
+        // starts closed rather than failing the request that made the service.
+        process.emitWarning(`${name}: circuit breaker state not restored: ${(error as Error).message}`, { code: 'PROXYLESS_W_BREAKER_STATE' });
+      }
     }
   }
 
@@ -359,9 +412,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly fetch = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]): ReturnType<typeof undiciFetch> =>
     undiciFetch(input, init === undefined ? { dispatcher: this.dispatcher } : { ...init, dispatcher: this.dispatcher });
 
-  /** Resolves once every discovery and config source has its first answer. */
-  async ready(): Promise<void> {
-    await Promise.all([...this.#discovery.map((s) => s.ready()), ...this.#configInputs.sources.map((s) => s.ready())]);
+  /**
+   * Resolves once every discovery and config source has its first answer. Rejects with
+   * `MeshNotReadyError` naming the sources still silent after `timeout` ms (default: the
+   * `discoveryTimeout` option), with the signal's reason when `signal` aborts, and with a
+   * source's own error when its `ready()` rejects (e.g. `SourceClosedError`).
+   */
+  ready(options: ReadyOptions = {}): Promise<void> {
+    return waitForSources([...this.#discovery, ...this.#configInputs.sources], options, this.#options.discoveryTimeout);
+  }
+
+  /** The service table's size, its bound and how many services were evicted (see `maxServices`). */
+  serviceStats(): ServiceStats {
+    return this.#services.stats();
   }
 
   /** Each discovery source's state: last refresh, last error, counts (ServiceEntries first). */
@@ -378,6 +441,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       subset: s.subset,
       status: s.status,
       balancer: s.balancerName,
+      inFlight: s.inFlight,
       endpoints: s.endpoints().map((e) => ({
         key: e.key,
         weight: e.weight,
@@ -410,28 +474,51 @@ export class Mesh extends EventEmitter<MeshEvents> {
     void this.dispatcher.drain(0);
     const services = [...this.#services.values()];
     if (error) await Promise.all(services.map((s) => s.destroy(error)));
+    // Stop listening before releasing: a source another mesh still holds keeps running.
+    for (const watch of this.#configWatches) watch.close();
+    for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     await Promise.all([
       ...services.map((s) => s.close()),
       this.dispatcher.closePassthrough(error),
-      ...this.#discovery.map((s) => s.close()),
+      this.#serviceEntries.close(),
+      // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
-      ...this.#configInputs.sources.map((s) => s.close()),
+      ...this.#heldSources.map((s) => releaseSource(s)),
     ]);
-    for (const watch of this.#configWatches) watch.close();
-    for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
   }
 
-  /** The service for a name, port, scheme and subset: one each, as Envoy's clusters. */
+  /**
+   * The service for a name, port, scheme and subset: one each, as Envoy's clusters.
+   * Throws when a source cannot watch it (`SourceClosedError`, `DiscoverySourceError`);
+   * nothing of the failed service stays behind, so the next request tries again.
+   */
   #service(serviceName: ServiceName, port: number, secure: boolean, subset?: string): MeshService {
     const key = `${secure ? 'https' : 'http'}://${serviceName.fqdn}:${port}/${subset ?? ''}`;
     let service = this.#services.get(key);
     if (service) return service;
-    if (this.#services.size >= MAX_SERVICES) this.#forgetUnknownServices();
+    const evicted = this.#services.makeRoom();
+    if (evicted.length > 0) {
+      // Cached routes may point at evicted services: route again on the next request.
+      this.dispatcher.forgetRoutes();
+      this.#emitSafely('servicesEvicted', { services: evicted, remaining: this.#services.size, maxServices: this.#options.maxServices });
+    }
     const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
     const policy = this.#policyFor(serviceName, port, subset);
     service = new MeshService(this.#serviceContext(serviceName, secure, policy.limits), query, this.#discovery, policy);
-    this.#services.set(key, service);
+    this.#services.add(key, service);
     return service;
+  }
+
+  /** An evicted service's open or half-open breaker comes back with it (a bounded map: oldest dropped first). */
+  #keepBreakerState(service: MeshService): void {
+    const breaker = service.breaker;
+    if (!breaker || breaker.state() === 'closed') return;
+    const name = `${service.name.fqdn}:${service.name.port}`;
+    this.#breakerSnapshots.delete(name);
+    this.#breakerSnapshots.set(name, breaker.exportState());
+    if (this.#breakerSnapshots.size > this.#options.maxServices) {
+      this.#breakerSnapshots.delete(this.#breakerSnapshots.keys().next().value!);
+    }
   }
 
   /**
@@ -454,16 +541,5 @@ export class Mesh extends EventEmitter<MeshEvents> {
         ...(secure ? { connect: { servername: name.host } } : {}),
       },
     };
-  }
-
-  /** Bounds memory when a program calls many hosts no source knows (pass-through). */
-  #forgetUnknownServices(): void {
-    for (const [key, service] of this.#services) {
-      if (service.status === 'missing') {
-        void service.close();
-        this.#services.delete(key);
-      }
-    }
-    this.dispatcher.forgetRoutes();
   }
 }

@@ -46,6 +46,7 @@ const meshOptionsSchema = z.strictObject({
   discoveryTimeout: milliseconds(3_600_000).optional(),
   discoveryStrategy: z.enum(['first', 'merge']).optional(),
   closeGracePeriod: milliseconds(3_600_000).optional(),
+  maxServices: z.number({ error: 'a number of services' }).int({ error: 'a whole number of services' }).min(1).max(1_000_000).optional(),
   endpointPool: z
     .strictObject({
       connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
@@ -79,6 +80,7 @@ export interface ResolvedMeshOptions {
   readonly discoveryTimeout: number;
   readonly mergeSources: boolean;
   readonly closeGracePeriod: number;
+  readonly maxServices: number;
   readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
 }
@@ -106,6 +108,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     discoveryTimeout: o.discoveryTimeout ?? 5000,
     mergeSources: o.discoveryStrategy === 'merge',
     closeGracePeriod: o.closeGracePeriod ?? 10_000,
+    maxServices: o.maxServices ?? 1000,
     pool: {
       connections: o.endpointPool?.connections ?? 100,
       keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,

@@ -84,6 +84,14 @@ export interface MeshOptions {
   discoveryTimeout?: number;
   /** How long `close()` lets in-flight requests finish, in ms. Default 10000. */
   closeGracePeriod?: number;
+  /**
+   * The most services (one per scheme, host, port and subset called) the mesh keeps, each
+   * with its pools and discovery watches. Past it, the least recently used services with
+   * nothing in flight are evicted (`servicesEvicted` event, `mesh.serviceStats()`); a
+   * later request to one builds it again. Bounds memory when hosts come from an open set
+   * (a wildcard ServiceEntry, DNS with ALLOW_ANY). From 1 to 1000000; default 1000.
+   */
+  maxServices?: number;
   /** Per-endpoint connection pool settings. */
   endpointPool?: EndpointPoolOptions;
   /** Edits to the default layer stacks (insert, replace or remove layers by role). */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IKeyValue } from 'etcd3';
-import { parseMeshYaml, type ConfigSource } from 'proxyless';
+import { declaresNoResources, InvalidConfigError, parseMeshYaml, SourceClosedError, type ConfigSource } from 'proxyless';
 import { EtcdUnavailableError, errorText } from './errors.js';
 import { checkOptions, connect, show, throwIfProblems, type Connection, type EtcdConnectionOptions } from './internal-options.js';
 import { RangeWatch } from './internal-range-watch.js';
@@ -28,8 +28,8 @@ export class EtcdConfigSource extends EventEmitter implements ConfigSource {
   /** Revision of the value last handled (good or bad), `0` for "no key": unchanged values are skipped. */
   #handledRevision: string | undefined;
   #lastError: Error | undefined;
-  readonly #ready: Promise<void>;
-  #resolveReady!: () => void;
+  /** Callers of `ready()` before the first read: resolved by it, rejected by `close()`. */
+  #readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #closed = false;
 
   /** @param options see {@link EtcdConfigOptions} */
@@ -44,9 +44,6 @@ export class EtcdConfigSource extends EventEmitter implements ConfigSource {
     throwIfProblems('etcdConfig', problems);
     this.key = key as string;
     this.name = `etcd(${this.key})`;
-    this.#ready = new Promise((resolve) => {
-      this.#resolveReady = resolve;
-    });
     this.#connection = connect(options);
     this.#watch = new RangeWatch({
       client: this.#connection.client,
@@ -80,27 +77,36 @@ export class EtcdConfigSource extends EventEmitter implements ConfigSource {
   /**
    * Delivers the resources now if they are loaded (synchronously), else once they are,
    * and again after every change of the key. A deleted or absent key delivers `[]`.
+   * Throws `SourceClosedError` after `close()`.
    */
   watch(listener: (resources: readonly unknown[]) => void): {
     /** Stops deliveries to this listener. */
     close(): void;
   } {
-    if (this.#closed) return { close: () => {} };
+    if (this.#closed) throw new SourceClosedError(this.name, 'watch its key');
     this.#listeners.add(listener);
     if (this.#resources) listener(this.#resources);
     return { close: () => void this.#listeners.delete(listener) };
   }
 
-  /** Resolves once the key was first read and parsed (an absent key counts: no resources). */
+  /**
+   * Resolves once the key was first read and parsed (an absent key counts: no
+   * resources). Rejects with `SourceClosedError` when closed before that.
+   */
   ready(): Promise<void> {
-    return this.#ready;
+    if (this.#resources) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new SourceClosedError(this.name, 'become ready'));
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
   }
 
-  /** Stops watching and closes the client it created (not one passed in). */
+  /** Stops watching and closes the client it created (not one passed in). A pending `ready()` rejects. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) waiter.reject(new SourceClosedError(this.name, 'become ready'));
     await this.#watch.close();
     if (this.#connection.owned) this.#connection.client.close();
   }
@@ -110,15 +116,29 @@ export class EtcdConfigSource extends EventEmitter implements ConfigSource {
     if (revision === this.#handledRevision) return; // a resync found what we have
     this.#handledRevision = revision;
     let resources: unknown[];
+    const text = kv?.value.toString();
     try {
-      resources = kv ? parseMeshYaml(kv.value.toString(), `etcd:${this.key}`) : [];
+      resources = text === undefined ? [] : parseMeshYaml(text, `etcd:${this.key}`);
     } catch (error) {
       // InvalidConfigError names etcd:<key>:line:column for each problem.
       this.#report(error instanceof Error ? error : new Error(String(error)));
       return;
     }
+    const kept = this.#resources?.length ?? 0;
+    if (text !== undefined && resources.length === 0 && kept > 0 && !declaresNoResources(text)) {
+      // An emptied value is what a failed render or write leaves, not "no config".
+      this.#report(
+        new InvalidConfigError([
+          `etcd:${this.key}: the value has no resources, where the config in force has ${kept}; keeping it. ` +
+            `To remove every resource on purpose, write Kubernetes' empty list (apiVersion: v1, kind: List, items: []) or delete the key`,
+        ]),
+      );
+      return;
+    }
     this.#resources = Object.freeze(resources);
-    this.#resolveReady();
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
     for (const listener of [...this.#listeners]) {
       try {
         listener(this.#resources);
@@ -150,7 +170,9 @@ export class EtcdConfigSource extends EventEmitter implements ConfigSource {
  * The value is mesh YAML as `parseMeshYaml` reads it (several `---` documents, JSON too).
  * Each change delivers the whole parsed set; text that does not parse emits an
  * `InvalidConfigError` naming `etcd:<key>:line:column` and the last good set stays. An
- * absent or deleted key means no resources (`[]`). The source only parses; validating the
+ * absent or deleted key means no resources (`[]`); a value with no resources (empty,
+ * comments only) in place of one that had some is refused the same way, unless it is
+ * Kubernetes' empty list (`apiVersion: v1`, `kind: List`, `items: []`). The source only parses; validating the
  * resources is the mesh's job. While etcd cannot be reached, errors are emitted and the
  * last set stays; a fresh read follows when etcd is back.
  *

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { InvalidConfigError } from 'proxyless';
+import { InvalidConfigError, SourceClosedError } from 'proxyless';
 import { etcdConfig, EtcdUnavailableError, type EtcdConfigSource } from '../src/index.js';
 import { FakeEtcd } from './helpers/fake-etcd.js';
 
@@ -81,6 +81,40 @@ describe('etcdConfig (decision logic, fake etcd)', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(other).toHaveLength(1);
     expect(errors.map((e) => e.message)).toEqual(['listener bug']);
+  });
+
+  it('an emptied value keeps the last good config; the empty list or a deleted key removes it', async () => {
+    etcd.put('/mesh/config', rule('reviews'));
+    await start();
+    for (const emptied of ['', '# rendered nothing\n', '---\n']) {
+      etcd.put('/mesh/config', emptied);
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(deliveries).toHaveLength(1);
+    expect(errors.map((e) => e.message)).toEqual(
+      Array(3).fill(
+        'invalid mesh config:\n  etcd:/mesh/config: the value has no resources, where the config in force has 1; keeping it. ' +
+          "To remove every resource on purpose, write Kubernetes' empty list (apiVersion: v1, kind: List, items: []) or delete the key",
+      ),
+    );
+    etcd.put('/mesh/config', 'apiVersion: v1\nkind: List\nitems: []\n');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(deliveries.at(-1)).toEqual([]);
+    etcd.put('/mesh/config', rule('reviews'));
+    await vi.advanceTimersByTimeAsync(0);
+    etcd.delete('/mesh/config');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(deliveries.map((d) => d.length)).toEqual([1, 0, 1, 0]);
+  });
+
+  it('a closed source says so: watch() throws and a pending ready() rejects with SourceClosedError', async () => {
+    etcd.put('/mesh/config', '[');
+    await start();
+    const pending = config.ready();
+    await config.close();
+    await expect(pending).rejects.toBeInstanceOf(SourceClosedError);
+    await expect(config.ready()).rejects.toThrow('source etcd(/mesh/config) is closed, so it cannot become ready');
+    expect(() => config.watch(() => {})).toThrow(SourceClosedError);
   });
 
   it('watch().close() stops deliveries to that listener; close() stops the source', async () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { DiscoveryListener, DiscoverySource, DiscoveryWatch, ServiceQuery } from '../types.js';
+import { SourceClosedError } from '../../core/errors.js';
 import { DnsError } from './dns-error.js';
 import { DnsClient, type DnsTransport } from './internal-client.js';
 import { resolutionSteps } from './internal-names.js';
@@ -37,7 +38,7 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
   readonly #transport: DnsTransport;
   readonly #cache: RecordCache;
   readonly #resolutions = new Map<string, ServiceResolution>();
-  #readyWaiters: Array<() => void> = [];
+  #readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   #lastRefresh: Date | undefined;
   #lastError: Error | undefined;
   #queries = 0;
@@ -82,9 +83,10 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
    * Starts resolving a service (or joins the resolution already running for the same
    * names). The first update comes with the first answer: `reset` with the endpoints,
    * or `missing` when every name tried is NXDOMAIN (and at once for an IP address).
+   * Throws {@link SourceClosedError} after `close()`.
    */
   watch(service: ServiceQuery, listener: DiscoveryListener): DiscoveryWatch {
-    if (this.#closed) return { close: () => {} };
+    if (this.#closed) throw new SourceClosedError(this.name, `watch ${service.fqdn}:${service.port}`);
     const steps = resolutionSteps(service, this.#options.srvPattern, this.#options.addressFallback);
     if (steps.length === 0 && isIP(service.host) === 0) {
       this.#report(new DnsError(this.name, service.fqdn, 'A', [], 'invalid-name', 'not a name that can be asked in DNS'));
@@ -120,12 +122,14 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
 
   /**
    * Resolves once every service watched so far has had its first answer (at once when
-   * none is waiting, and on {@link DnsSource.close}). While the servers fail it stays
-   * pending: queries are retried and each failure is an `error` event.
+   * none is waiting). While the servers fail it stays pending: queries are retried and
+   * each failure is an `error` event. Rejects with {@link SourceClosedError} once the
+   * source is closed (a call waiting then, or a call after).
    */
   ready(): Promise<void> {
-    if (this.#closed || !this.#waiting()) return Promise.resolve();
-    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+    if (this.#closed) return Promise.reject(new SourceClosedError(this.name, 'become ready'));
+    if (!this.#waiting()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
   }
 
   /** The source's state: ready, last refresh and error, services and endpoints known, cache and query counts. */
@@ -152,7 +156,7 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
     };
   }
 
-  /** Stops every refresh, closes the sockets, and ends pending {@link DnsSource.ready} calls. Safe to call twice. */
+  /** Stops every refresh, closes the sockets, and rejects pending {@link DnsSource.ready} calls. Safe to call twice. */
   close(): Promise<void> {
     return (this.#closing ??= this.#close());
   }
@@ -175,7 +179,10 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
     if (this.#readyWaiters.length === 0 || (!this.#closed && this.#waiting())) return;
     const waiters = this.#readyWaiters;
     this.#readyWaiters = [];
-    for (const resolve of waiters) resolve();
+    for (const waiter of waiters) {
+      if (this.#closed) waiter.reject(new SourceClosedError(this.name, 'become ready'));
+      else waiter.resolve();
+    }
   }
 
   #report(error: Error): void {

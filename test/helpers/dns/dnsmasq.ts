@@ -24,6 +24,8 @@ export interface DnsmasqOptions {
   readonly localTtl?: number;
   /** Domains answered locally, NXDOMAIN for unknown names (`--local=/d/`). Default `test` and `cluster.local`. */
   readonly localDomains?: readonly string[];
+  /** `--address=/domain/ip`: every name under `domain` answers `ip` (a wildcard record). */
+  readonly wildcards?: ReadonlyArray<readonly [domain: string, address: string]>;
 }
 
 /** A dnsmasq serving on 127.0.0.1. */
@@ -60,6 +62,7 @@ export async function startDnsmasq(options: DnsmasqOptions = {}): Promise<Dnsmas
     `--local-ttl=${options.localTtl ?? 1}`,
     ...(options.localDomains ?? ['test', 'cluster.local']).map((d) => `--local=/${d}/`),
     ...(options.hostRecords ?? []).map(([name, address]) => `--host-record=${name},${address}`),
+    ...(options.wildcards ?? []).map(([domain, address]) => `--address=/${domain}/${address}`),
     ...(options.srvHosts ?? []).map((s) => `--srv-host=${s.name},${s.target},${s.port},${s.priority ?? 0},${s.weight ?? 0}`),
   ];
   let daemon: Daemon | undefined;

@@ -80,12 +80,13 @@ describe('parseEndpointsFile', () => {
 
 describe('file() options', () => {
   it('are validated with field, value and expectation', () => {
-    expect(() => file('', { debounce: -1, retryInterval: 1.5, delay: 3 } as never)).toThrow(
+    expect(() => file('', { debounce: -1, retryInterval: 1.5, settle: 1e9, delay: 3 } as never)).toThrow(
       new InvalidOptionError('file', [
         'path: "" (expected: the path of a YAML or JSON file)',
-        'delay: unknown field (expected one of: debounce, retryInterval)',
+        'delay: unknown field (expected one of: debounce, retryInterval, settle)',
         'debounce: -1 (expected: a whole number of milliseconds from 0 to 60000)',
         'retryInterval: 1.5 (expected: a whole number of milliseconds from 10 to 3600000)',
+        'settle: 1000000000 (expected: a whole number of milliseconds from 0 to 600000)',
       ]),
     );
   });
@@ -210,6 +211,29 @@ describe('file() source on real files', () => {
     await mkdir(join(dir, 'later'));
     await writeFile(nested, '{"reviews": ["127.0.0.1:9081"]}');
     await until('the file in the new directory', () => ports()?.[0] === 9081);
+  });
+
+  it('a half-written version is held back until it settles: never ":337" for ":33742", never a dropped service', async () => {
+    await writeFile(path, 'reviews: ["127.0.0.1:33742"]\nratings: ["127.0.0.1:9080"]\nratings-v2: ["127.0.0.1:9081"]\n');
+    const s = open();
+    await s.ready();
+    const seen: number[][] = [];
+    s.watch(query, (u) => void (u.type === 'reset' && seen.push(u.endpoints.map((e) => e.port))));
+    // A writer that truncates, writes part of the file and pauses longer than the debounce.
+    await writeFile(path, 'reviews: ["127.0.0.1:337');
+    await until('the partial version to be read and held', () => s.state().held !== undefined);
+    expect(s.state().held).toBe('it does not parse (a write may be under way): used if unchanged after 1000 ms');
+    await writeFile(path, 'reviews: ["127.0.0.1:337"]\n');
+    await until('the cut-off version to be held', () => s.state().held?.startsWith('it has 1 of the 3 services in force') === true);
+    await writeFile(path, 'reviews: ["127.0.0.1:33742", "127.0.0.1:33743"]\nratings: ["127.0.0.1:9080"]\nratings-v2: ["127.0.0.1:9081"]\n');
+    await until('the finished version', () => seen.length === 2);
+    expect(seen).toEqual([[33742], [33742, 33743]]);
+    expect(s.state()).toMatchObject({ held: undefined, services: 3 });
+    expect(errors).toEqual([]);
+    // A real shrink is applied once it has stayed unchanged for the settle time.
+    await writeFile(path, 'reviews: ["127.0.0.1:33742"]\n');
+    await until('the shrink', () => s.state().services === 1);
+    expect(seen.at(-1)).toEqual([33742]);
   });
 
   it('a service removed from the file is missing; close() stops watching', async () => {

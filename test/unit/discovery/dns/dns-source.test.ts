@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsSource, type DnsSourceInternals } from '../../../../src/discovery/dns/dns-source.js';
 import { DnsError, type DnsOptions } from '../../../../src/discovery/dns/index.js';
+import { SourceClosedError } from '../../../../src/core/errors.js';
 import { ServiceNamer } from '../../../../src/discovery/service-name.js';
 import type { DiscoveryUpdate, ServiceQuery } from '../../../../src/discovery/types.js';
 import { a, aaaa, FakeTransport, srv } from './fake-transport.js';
@@ -328,8 +329,9 @@ describe('dns source (fake transport, fake timers)', () => {
     const before = transport.log.length;
     await vi.advanceTimersByTimeAsync(120_000);
     expect(transport.log).toHaveLength(before);
-    // Watching after close answers nothing and does not throw.
-    expect(watch(dns, query('x.ns.test')).updates).toEqual([]);
+    // Watching after close fails at once, saying so (a request would otherwise wait for a discovery timeout).
+    expect(() => watch(dns, query('x.ns.test'))).toThrow(SourceClosedError);
+    await expect(dns.ready()).rejects.toThrow(/source dns\(127\.0\.0\.1\) is closed, so it cannot become ready/);
   });
 
   it('a reply that arrives after close is dropped silently', async () => {
