@@ -170,6 +170,7 @@ export class FileEndpointsSource extends CatalogSource {
 
   #hold(why: string): 'suspect' {
     this.#held = `${why}: used if unchanged after ${this.#settle} ms`;
+    this.emit('held', this.#held);
     return 'suspect';
   }
 
@@ -215,7 +216,7 @@ export class FileEndpointsSource extends CatalogSource {
  * - Half-written versions are held back: once the source has a good set, a version that
  *   does not end with a line break, does not parse, is missing, or drops more than half
  *   the services or endpoints is used (or reported) only if it stays unchanged for
- *   `settle` ms; `state().held` says why one is waiting. The safe way to write the file
+ *   `settle` ms; `state().held` says why one is waiting, and a `held` event (with that reason) fires each time a version is held. The safe way to write the file
  *   is still to write a temporary file in the same directory and rename it over this one.
  * - An invalid version (bad YAML, wrong shape, bad endpoint) or a missing file changes
  *   nothing: the last good set keeps serving and an {@link EndpointsFileError} is

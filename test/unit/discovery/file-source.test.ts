@@ -117,6 +117,7 @@ describe('file() source on real files', () => {
       errors.push(e);
       changed.notify();
     });
+    source.on('held', () => changed.notify());
     source.watch(query, (u) => {
       updates.push(u);
       changed.notify();
@@ -218,7 +219,10 @@ describe('file() source on real files', () => {
     const s = open();
     await s.ready();
     const seen: number[][] = [];
-    s.watch(query, (u) => void (u.type === 'reset' && seen.push(u.endpoints.map((e) => e.port))));
+    s.watch(query, (u) => {
+      if (u.type === 'reset') seen.push(u.endpoints.map((e) => e.port));
+      changed.notify();
+    });
     // A writer that truncates, writes part of the file and pauses longer than the debounce.
     await writeFile(path, 'reviews: ["127.0.0.1:337');
     await until('the partial version to be read and held', () => s.state().held !== undefined);
