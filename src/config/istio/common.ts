@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { durationField } from '../duration.js';
 
 /** A DNS-style name, optionally with a leading `*.` wildcard (Istio hosts). */
 export const hostSchema = z
@@ -7,19 +8,14 @@ export const hostSchema = z
     error: 'a host such as "reviews", "reviews.bookinfo.svc.cluster.local" or "*.example.com" (no port, no scheme)',
   });
 
-/** Istio's `Duration` string: `10s`, `1.5s`, `100ms`, `1h`, `2m`. */
-export const durationSchema = z
-  .string({ error: 'a duration such as "10s" or "100ms"' })
-  .regex(/^\d+(\.\d+)?(h|m|s|ms|us|µs|ns)$/, { error: 'a duration such as "10s" or "100ms"' });
+/**
+ * An Istio duration field (Go syntax, see {@link durationField}) from 0 to Node's timer
+ * limit: every duration the mesh runs becomes a timer. Fields with other bounds call
+ * {@link durationField} themselves.
+ */
+export const durationSchema = durationField();
 
-/** Milliseconds in an Istio duration string (already validated by {@link durationSchema}). */
-export function durationToMs(duration: string): number {
-  const match = /^(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)$/.exec(duration)!;
-  const value = Number(match[1]);
-  const unit = match[2]!;
-  const factor: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
-  return value * factor[unit]!;
-}
+export { durationToMs, durationField, MAX_TIMER_MS } from '../duration.js';
 
 /** Istio `Percent`: `{ value: 0..100 }`. */
 export const percentSchema = z.strictObject({
