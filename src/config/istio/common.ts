@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { durationField } from '../duration.js';
+import { re2Problem } from '../re2.js';
 
 /** A DNS-style name, optionally with a leading `*.` wildcard (Istio hosts). */
 export const hostSchema = z
@@ -22,18 +23,14 @@ export const percentSchema = z.strictObject({
   value: z.number({ error: 'a percentage from 0 to 100' }).min(0).max(100),
 });
 
-/** Checks that a regex compiles (Istio uses RE2; we use JavaScript regexes: document). */
-const regexSchema = z.string().refine(
-  (source) => {
-    try {
-      new RegExp(source);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'a regular expression that compiles' },
-);
+/**
+ * A regex of the config: RE2 syntax, at most 1024 characters (Istio's limit), a
+ * bounded program (see src/config/re2.ts). The message says "RE2" and what RE2 objected to.
+ */
+export const regexSchema = z.string({ error: 'an RE2 regular expression (a string)' }).superRefine((pattern, ctx) => {
+  const problem = re2Problem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', input: pattern, message: problem });
+});
 
 /** Istio `StringMatch`: one of exact, prefix, regex; `{}` matches presence (headers). */
 export const stringMatchSchema = z

@@ -8,8 +8,10 @@ import {
   labelsSchema,
   percentSchema,
   portNumberSchema,
+  regexSchema,
   stringMatchSchema,
 } from './common.js';
+import { rewriteProblem } from '../re2.js';
 
 /** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
 export const httpMatchSchema = z.strictObject({
@@ -71,7 +73,14 @@ const directResponseSchema = z.strictObject({
 const rewriteSchema = z.strictObject({
   uri: z.string().optional(),
   authority: z.string().optional(),
-  uriRegexRewrite: z.strictObject({ match: z.string(), rewrite: z.string() }).optional(),
+  uriRegexRewrite: z
+    .strictObject({ match: regexSchema, rewrite: z.string() })
+    .superRefine((r, ctx) => {
+      // The template's \N must name groups the match has (RE2's own check).
+      const problem = rewriteProblem(r.match, r.rewrite);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['rewrite'], input: r.rewrite, message: problem });
+    })
+    .optional(),
 });
 
 const mirrorPolicySchema = z.strictObject({ destination: destinationSchema, percentage: percentSchema.optional() });
