@@ -47,7 +47,7 @@ export interface CompiledFault {
 export type RouteAction =
   | { readonly kind: 'route'; readonly destinations: readonly CompiledDestination[]; readonly cumulative: Float64Array; readonly total: number }
   | { readonly kind: 'redirect'; readonly uri: string | undefined; readonly authority: string | undefined; readonly port: number | undefined; readonly derivePort: string | undefined; readonly scheme: string | undefined; readonly status: number }
-  | { readonly kind: 'direct'; readonly status: number; readonly body: string };
+  | { readonly kind: 'direct'; readonly status: number; readonly body: string | Buffer };
 
 /** One compiled `http` route of a VirtualService. */
 export interface CompiledRoute {
@@ -216,7 +216,8 @@ function compileRoute(
     action = { kind: 'redirect', uri: r.uri, authority: r.authority, port: r.port, derivePort: r.derivePort, scheme: r.scheme, status: r.redirectCode ?? 301 };
   } else {
     const d = route.directResponse!;
-    action = { kind: 'direct', status: d.status, body: d.body?.string ?? (d.body?.bytes ? Buffer.from(d.body.bytes, 'base64').toString() : '') };
+    // `bytes` is base64 in Istio's API: the response carries exactly those bytes.
+    action = { kind: 'direct', status: d.status, body: d.body?.string ?? (d.body?.bytes ? Buffer.from(d.body.bytes, 'base64') : '') };
   }
   const mirrors: CompiledMirror[] = [];
   if (route.mirror) {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { durationField } from '../duration.js';
 import { re2Problem } from '../re2.js';
+import { headerOperationsSchema } from './http-fields.js';
 
 /** A DNS-style name, optionally with a leading `*.` wildcard (Istio hosts). */
 export const hostSchema = z
@@ -50,12 +51,6 @@ export const destinationSchema = z.strictObject({
   host: hostSchema,
   subset: z.string().min(1).optional(),
   port: portSelectorSchema.optional(),
-});
-
-const headerOperationsSchema = z.strictObject({
-  set: z.record(z.string(), z.string()).optional(),
-  add: z.record(z.string(), z.string()).optional(),
-  remove: z.array(z.string()).optional(),
 });
 
 /** Istio `Headers`: request and response set/add/remove. */

@@ -12,6 +12,7 @@ import {
   stringMatchSchema,
 } from './common.js';
 import { rewriteProblem } from '../re2.js';
+import { authoritySchema, httpBodySchema, matchHeadersSchema, pathSchema } from './http-fields.js';
 
 /** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
 export const httpMatchSchema = z.strictObject({
@@ -20,8 +21,8 @@ export const httpMatchSchema = z.strictObject({
   scheme: stringMatchSchema.optional(),
   method: stringMatchSchema.optional(),
   authority: stringMatchSchema.optional(),
-  headers: z.record(z.string(), stringMatchSchema).optional(),
-  withoutHeaders: z.record(z.string(), stringMatchSchema).optional(),
+  headers: matchHeadersSchema(stringMatchSchema).optional(),
+  withoutHeaders: matchHeadersSchema(stringMatchSchema).optional(),
   queryParams: z.record(z.string(), stringMatchSchema).optional(),
   port: portNumberSchema.optional(),
   sourceLabels: labelsSchema.optional(),
@@ -57,22 +58,26 @@ const faultSchema = z.strictObject({
 });
 
 const redirectSchema = z.strictObject({
-  uri: z.string().optional(),
-  authority: z.string().optional(),
+  uri: pathSchema.optional(),
+  authority: authoritySchema.optional(),
   port: portNumberSchema.optional(),
   derivePort: z.enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
-  scheme: z.string().optional(),
+  // Istio's rule; "" is the API's unset.
+  scheme: z
+    .enum(['http', 'https', ''], { error: '"http" or "https"' })
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
   redirectCode: z.number().int().min(300).max(399).optional(),
 });
 
 const directResponseSchema = z.strictObject({
   status: z.number().int().min(200).max(599),
-  body: z.strictObject({ string: z.string().optional(), bytes: z.string().optional() }).optional(),
+  body: httpBodySchema.optional(),
 });
 
 const rewriteSchema = z.strictObject({
-  uri: z.string().optional(),
-  authority: z.string().optional(),
+  uri: pathSchema.optional(),
+  authority: authoritySchema.optional(),
   uriRegexRewrite: z
     .strictObject({ match: regexSchema, rewrite: z.string() })
     .superRefine((r, ctx) => {
