@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidConfigError } from '../core/errors.js';
-import { formatIssues } from '../core/validate.js';
+import { formatIssues, formatValue } from '../core/validate.js';
+import { shapeProblem } from './limits.js';
 import { durationField, durationSchema, durationToMs } from './istio/common.js';
 
 /**
@@ -104,9 +105,14 @@ export function annotationValue(annotations: unknown, key: string, where: string
   if (annotations === null || typeof annotations !== 'object') return undefined;
   const raw = (annotations as Record<string, unknown>)[key];
   if (raw === undefined || typeof raw !== 'string') return raw;
+  let value: unknown;
   try {
-    return JSON.parse(raw);
+    value = JSON.parse(raw);
   } catch (error) {
-    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${JSON.stringify(raw)} (expected: a JSON object; ${(error as Error).message})`]);
+    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${formatValue(raw)} (expected: a JSON object; ${(error as Error).message})`]);
   }
+  // Its schema recurses: bound the JSON first, as the resource around it was.
+  const shape = shapeProblem(value);
+  if (shape !== undefined) throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${shape}`]);
+  return value;
 }

@@ -222,10 +222,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * `InvalidConfigError` and changes nothing when the result is invalid.
    */
   applyConfig(config: string | object | readonly (string | object)[]): void {
-    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object]);
-    if (inputs.files.length > 0 || inputs.sources.length > 0) {
-      throw new TypeError('applyConfig takes resource objects or YAML text; pass files and config sources to createMesh');
-    }
+    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
     this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels, this.#configCache), 'applyConfig');
     this.#inline = inputs.inline;
   }
