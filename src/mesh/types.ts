@@ -88,6 +88,14 @@ export interface MeshOptions {
   endpointPool?: EndpointPoolOptions;
   /** Edits to the default layer stacks (insert, replace or remove layers by role). */
   stacks?: StackEdits;
+  /**
+   * How request paths are normalised before route matching (and sent upstream), as
+   * Istio's MeshConfig `pathNormalization`: `{ normalization: 'BASE' }` (default: RFC 3986
+   * dot segments and unreserved percent-escapes, backslashes to slashes), `'NONE'`,
+   * `'MERGE_SLASHES'` (also `//` → `/`) or `'DECODE_AND_MERGE_SLASHES'` (also `%2F`, `%5C`
+   * decoded first). `'DEFAULT'` is `'BASE'`, as in Istio.
+   */
+  pathNormalization?: { normalization: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES' };
 }
 
 /** A source's name and the state it reports, for dashboards. */

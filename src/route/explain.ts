@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { ServiceName } from '../discovery/types.js';
 import type { MeshService } from '../mesh/mesh-service.js';
+import { normalizePath, type PathSteps } from './normalize-path.js';
 import { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 
@@ -73,6 +74,8 @@ export interface ExplainContext {
   service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
   destinationRuleFor(fqdn: string): string | undefined;
   readonly discoveryTimeout: number;
+  /** The mesh's path normalisation: explain matches the path the router would see. */
+  readonly pathSteps?: PathSteps;
 }
 
 const MAX_VERDICTS = 10;
@@ -86,7 +89,9 @@ export async function explainRequest(ctx: ExplainContext, url: string, init: { m
   const name = ctx.name(hostname);
   const method = (init.method ?? 'GET').toUpperCase();
   const headers = Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-  const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: method as 'GET', headers };
+  const raw = `${parsed.pathname}${parsed.search}`;
+  const path = ctx.pathSteps === undefined ? raw : normalizePath(raw, ctx.pathSteps);
+  const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path, method: method as 'GET', headers };
   const request = new RequestView(opts, secure ? 'https' : 'http', parsed.host, port);
   const vs = ctx.virtualService(name);
   const base = { url, method, service: name.fqdn, port, virtualService: vs?.where };
