@@ -2,7 +2,6 @@
 // YAML) can put in front of the mesh. Each case must end in a clear error or a correct
 // answer, in bounded time, never a hang, a crash or a bypass.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { IntervalHistogram } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, InvalidConfigError, staticEndpoints, type Mesh, type MeshOptions } from 'proxyless';
 import { startBackend, type Backend } from '../helpers/backends.js';
@@ -27,7 +26,7 @@ const vs = (http: string, name = 'app') => `apiVersion: networking.istio.io/v1\n
  * checked is generous (a second), so a slow shared machine cannot fail it.
  */
 async function longestBlock(work: () => Promise<void>): Promise<number> {
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   try {
     await work();

@@ -106,6 +106,6 @@ export const httpBodySchema = z
   })
   .superRefine((body, ctx) => {
     if (body.string !== undefined && body.bytes !== undefined) ctx.addIssue({ code: 'custom', input: body, message: 'at most one of string, bytes' });
-    const size = body.string !== undefined ? Buffer.byteLength(body.string) : body.bytes !== undefined ? Math.floor((body.bytes.replace(/=+$/, '').length * 3) / 4) : 0;
+    const size = body.string !== undefined ? Buffer.byteLength(body.string) : body.bytes !== undefined ? Buffer.byteLength(body.bytes, 'base64') : 0;
     if (size > MAX_DIRECT_RESPONSE_BYTES) ctx.addIssue({ code: 'custom', input: `(${size} bytes)`, message: "a body of at most 1 MB (Istio's limit)" });
   });
