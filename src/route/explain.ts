@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { InvalidRequestError } from '../core/errors.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import { normalizePath, type PathSteps } from './normalize-path.js';
@@ -82,7 +83,13 @@ const MAX_VERDICTS = 10;
 
 /** Explains the routing decision for one request without sending it. */
 export async function explainRequest(ctx: ExplainContext, url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Explanation> {
+  if (typeof url !== 'string' || !URL.canParse(url)) {
+    throw new InvalidRequestError(`explain: ${JSON.stringify(url)} is not a URL (expected: e.g. http://reviews/api/1)`);
+  }
   const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidRequestError(`explain: ${parsed.protocol} URLs are not supported (expected: http: or https:)`);
+  }
   const secure = parsed.protocol === 'https:';
   const port = parsed.port ? Number(parsed.port) : secure ? 443 : 80;
   const hostname = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;

@@ -101,10 +101,12 @@ describe('path normalisation before routing', () => {
     expect(backend.requests).toBe(before);
   });
 
-  it('explain matches the normalised path', async () => {
+  it('explain matches the normalised path, and refuses what is not an http(s) URL', async () => {
     const mesh = meshWith();
     const explained = await mesh.explain('http://app/%61dmin');
     expect(explained.action).toBe('direct-response');
+    await expect(mesh.explain('not a url')).rejects.toMatchObject({ code: 'PROXYLESS_ERR_INVALID_REQUEST' });
+    await expect(mesh.explain('ftp://app/')).rejects.toMatchObject({ code: 'PROXYLESS_ERR_INVALID_REQUEST' });
   });
 
   it('the option is validated like every other', () => {
