@@ -75,15 +75,16 @@ function parseNs(text: string): Parsed {
 }
 
 /**
- * A duration's length in milliseconds (fractions kept: `100us` is 0.1), or a sentence
+ * A duration's length in milliseconds (fractions kept: `100us` is 0.1) and exactly in
+ * nanoseconds (for rules such as Istio's "no sub-millisecond precision"), or a sentence
  * saying why the text is not a duration.
  */
-export function parseDuration(text: string): { readonly ms: number } | { readonly problem: string } {
+export function parseDuration(text: string): { readonly ms: number; readonly ns: bigint } | { readonly problem: string } {
   const parsed = parseNs(text);
   if ('problem' in parsed) return parsed;
   // Whole milliseconds and the sub-millisecond rest separately: exact for every bound we use.
   const wholeMs = parsed.ns / 1_000_000n;
-  return { ms: Number(wholeMs) + Number(parsed.ns - wholeMs * 1_000_000n) / 1e6 };
+  return { ms: Number(wholeMs) + Number(parsed.ns - wholeMs * 1_000_000n) / 1e6, ns: parsed.ns };
 }
 
 /**

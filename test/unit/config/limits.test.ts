@@ -18,7 +18,7 @@ function problemsOf(f: () => unknown): readonly string[] {
 const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: r }\n';
 
 /** Nine aliases of nine aliases of ...: 9^7 strings if expanded. */
-export const ALIAS_BOMB = `${VS}spec:\n  a: &a ["x","x","x","x","x","x","x","x","x"]\n${['b', 'c', 'd', 'e', 'f', 'g']
+const ALIAS_BOMB = `${VS}spec:\n  a: &a ["x","x","x","x","x","x","x","x","x"]\n${['b', 'c', 'd', 'e', 'f', 'g']
   .map((name, i) => `  ${name}: &${name} [${Array.from({ length: 9 }, () => `*${'abcdefg'[i]}`).join(',')}]`)
   .join('\n')}\n`;
 
