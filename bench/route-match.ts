@@ -69,8 +69,16 @@ function matchesOf(i: number): object[] {
   return blocks;
 }
 
-/** A VirtualService for `reviews` with `routes` routes (route i as {@link matchesOf}). */
-function virtualService(routes: number): object {
+/**
+ * Route `i`'s match with every URI a regex (the RE2 case): the request's literal prefix
+ * passes on {@link GROUPS}th of the routes, so those run RE2 itself.
+ */
+function regexMatchesOf(i: number): object[] {
+  return [{ name: `m${i}`, uri: { regex: `/api/g${i % GROUPS}/items/[0-9]+(/reviews)?` }, headers: { 'x-tenant': { exact: `tenant-${i}` } } }];
+}
+
+/** A VirtualService for `reviews` with `routes` routes (route i as {@link matchesOf}, or {@link regexMatchesOf}). */
+function virtualService(routes: number, matches: (i: number) => object[] = matchesOf): object {
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
@@ -79,7 +87,7 @@ function virtualService(routes: number): object {
       hosts: ['reviews'],
       http: Array.from({ length: routes }, (_, i) => ({
         name: `r${i}`,
-        match: matchesOf(i),
+        match: matches(i),
         route: [{ destination: { host: 'reviews' } }],
         ...(i % 4 === 1 ? { timeout: '2s' } : {}),
       })),
@@ -123,8 +131,8 @@ interface Case {
 }
 
 /** Compiles a VirtualService through the public path and returns what the router gets. */
-async function compiled(routes: number): Promise<CompiledVirtualService> {
-  const mesh = createMesh({ config: [virtualService(routes)] });
+async function compiled(routes: number, matches?: (i: number) => object[]): Promise<CompiledVirtualService> {
+  const mesh = createMesh({ config: [virtualService(routes, matches)] });
   const vs = mesh.virtualServiceFor('reviews');
   await mesh.close();
   if (vs === undefined || vs.routes.length !== routes) throw new Error(`virtualServiceFor('reviews'): ${vs?.routes.length} routes, expected ${routes}`);
@@ -158,13 +166,15 @@ function checkCase(c: Case): void {
 async function microbenchmark(log: Log): Promise<{ rows: BenchResult[]; note: string }> {
   const vs200 = await compiled(ROUTES);
   const vs1 = await compiled(1);
+  const vsRegex = await compiled(ROUTES, regexMatchesOf);
   const cases: Case[] = [
     { name: '1 route', vs: vs1, requests: requestsFor(0), expected: 'r0', perBatchUs: [] },
     { name: '200 routes, last matches', vs: vs200, requests: requestsFor(ROUTES - 1), expected: `r${ROUTES - 1}`, perBatchUs: [] },
     { name: '200 routes, first matches', vs: vs200, requests: requestsFor(0), expected: 'r0', perBatchUs: [] },
+    { name: '200 regex routes, last', vs: vsRegex, requests: requestsFor(ROUTES - 1), expected: `r${ROUTES - 1}`, perBatchUs: [] },
   ];
   for (const c of cases) checkCase(c);
-  const [baseline, worst, best] = cases as [Case, Case, Case];
+  const [baseline, worst, best, regex] = cases as [Case, Case, Case, Case];
 
   const run = (ms: number, keep: boolean): number => {
     const deadline = performance.now() + ms;
@@ -195,6 +205,7 @@ async function microbenchmark(log: Log): Promise<{ rows: BenchResult[]; note: st
   const b = stats(baseline);
   const w = stats(worst);
   const f = stats(best);
+  const r = stats(regex);
   const row = (metric: string, mesh: number, base: number, target?: BenchResult['target']): BenchResult =>
     result({ benchmark: BENCHMARK, metric, unit: 'µs', mesh, baseline: base, ...(target ? { target } : {}) });
   const rows = [
@@ -202,12 +213,14 @@ async function microbenchmark(log: Log): Promise<{ rows: BenchResult[]; note: st
     row('findRoute p99, 200 routes, last matches (µs/request; baseline: 1-route VirtualService)', w.p99, b.p99),
     row('findRoute p50, 200 routes, first matches (µs/request; baseline: 1-route VirtualService)', f.p50, b.p50),
     row('findRoute p99, 200 routes, first matches (µs/request; baseline: 1-route VirtualService)', f.p99, b.p99),
+    row('findRoute p50, 200 RE2 URI-regex routes, last matches, 20 regexes run (µs/request; baseline: 1-route VirtualService)', r.p50, b.p50),
   ];
   const note =
     `route-match: findRoute + new RequestView per request, ${BATCH} requests per timed batch, ${rounds} rounds of one batch per ` +
     `case in rotating order after a ${MICRO_WARMUP_MS} ms warm-up; p50/p99 are of per-batch averages. The 200 routes: URI ` +
     `prefix (regex on every fifth) + header exact, user-agent regex on every sixth, a query parameter on every seventh, two ` +
-    `match blocks on every tenth; the request's prefix passes on ${ROUTES / GROUPS} routes.`;
+    `match blocks on every tenth; the request's prefix passes on ${ROUTES / GROUPS} routes. The RE2 case: 200 routes whose URI is a ` +
+    `regex (RE2), ${ROUTES / GROUPS} of them past the literal-prefix check, so RE2 runs ${ROUTES / GROUPS} times per request.`;
   return { rows, note };
 }
 

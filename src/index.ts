@@ -20,6 +20,7 @@ export type {
   StackEdits,
   ServiceTarget,
   EndpointTarget,
+  PathNormalizationOption,
 } from './mesh/types.js';
 
 export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';

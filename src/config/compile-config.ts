@@ -30,11 +30,18 @@ export function compileConfig(
   cache?: ConfigCache,
 ): CompiledConfig {
   cache?.begin();
-  const config = loadConfig(entries, namer, cache);
-  checkAnnotations(config);
-  const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
-  const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer)];
-  return { config, routes, warnings, resources: entries.length };
+  try {
+    const config = loadConfig(entries, namer, cache);
+    checkAnnotations(config);
+    const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
+    const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer)];
+    return { config, routes, warnings, resources: entries.length };
+  } catch (error) {
+    if (error instanceof InvalidConfigError) throw error;
+    // Validation lets nothing through that compiling refuses; should that ever happen, the
+    // caller still gets the one error type config problems have (and keeps its config).
+    throw new InvalidConfigError([`config could not be compiled: ${error instanceof Error ? error.message : String(error)}`], { cause: error });
+  }
 }
 
 /** Validates our extension annotations on DestinationRules, every problem at once. */

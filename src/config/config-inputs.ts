@@ -1,4 +1,5 @@
 import { InvalidConfigError } from '../core/errors.js';
+import { formatValue } from '../core/validate.js';
 import { FileConfigSource } from './file-config-source.js';
 import type { ConfigEntry } from './load-config.js';
 import { parseMeshYaml } from './parse-mesh-yaml.js';
@@ -27,9 +28,10 @@ function looksLikeText(value: string): boolean {
 /**
  * Sorts the `config` items: strings are YAML text or a path (file or directory, loaded
  * now so a bad file fails `createMesh` with file, line and field); objects are resources
- * or config sources. Every problem of every item is reported at once.
+ * or config sources. Every problem of every item is reported at once. With `inlineOnly`
+ * (`applyConfig`), paths and config sources are problems: they belong to `createMesh`.
  */
-export function readConfigInputs(items: readonly (string | object)[]): ConfigInputs {
+export function readConfigInputs(items: readonly (string | object)[], options: { inlineOnly?: boolean } = {}): ConfigInputs {
   const inline: ConfigEntry[] = [];
   const files: FileConfigSource[] = [];
   const sources: ConfigSource[] = [];
@@ -39,19 +41,24 @@ export function readConfigInputs(items: readonly (string | object)[]): ConfigInp
       if (typeof item === 'string') {
         if (looksLikeText(item)) {
           parseMeshYaml(item, `config[${index}]`).forEach((resource, i) => inline.push({ resource, origin: `config[${index}]#${i + 1}` }));
+        } else if (options.inlineOnly) {
+          problems.push(`config[${index}]: ${formatValue(item)} looks like a file path (expected: YAML text or resource objects; pass files to createMesh, which watches them)`);
         } else {
           const file = new FileConfigSource(item);
           file.loadNow();
           files.push(file);
         }
+      } else if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        problems.push(`config[${index}]: ${formatValue(item)} (expected: YAML text, a file or directory path, an Istio resource object or a config source)`);
       } else if (isConfigSource(item)) {
-        sources.push(item);
+        if (options.inlineOnly) problems.push(`config[${index}]: a config source (expected: YAML text or resource objects; pass config sources to createMesh)`);
+        else sources.push(item);
       } else {
         inline.push({ resource: item, origin: `config[${index}]` });
       }
     } catch (error) {
       if (error instanceof InvalidConfigError) problems.push(...error.problems);
-      else throw error;
+      else problems.push(`config[${index}]: ${error instanceof Error ? error.message : String(error)}`);
     }
   });
   if (problems.length > 0) throw new InvalidConfigError(problems);

@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { InvalidConfigError } from '../core/errors.js';
-import { formatIssues } from '../core/validate.js';
-import { durationSchema, durationToMs } from './istio/common.js';
+import { formatIssues, formatValue } from '../core/validate.js';
+import { shapeProblem } from './limits.js';
+import { durationField, durationSchema, durationToMs } from './istio/common.js';
 
 /**
  * Our extensions to Istio's resources travel as annotations, the Kubernetes way, so the
@@ -23,7 +24,9 @@ const retryBudgetSchema = z.strictObject({
   disabled: z.boolean().optional(),
   percent: z.number().min(0).max(1000).optional(),
   minRetriesPerSecond: z.number().min(0).max(100_000).optional(),
-  ttl: durationSchema.optional(),
+  // Finagle's bounds for a budget's ttl: shorter forgets the traffic it is meant to
+  // measure, longer makes a burst of retries wait minutes for the budget to refill.
+  ttl: durationField({ min: 1000, max: 60_000, minReason: 'a retry budget counts the requests of at least the last second', maxReason: 'longer lets a retry storm build up for minutes' }).optional(),
 });
 
 /** A service's retry budget settings. */
@@ -102,9 +105,14 @@ export function annotationValue(annotations: unknown, key: string, where: string
   if (annotations === null || typeof annotations !== 'object') return undefined;
   const raw = (annotations as Record<string, unknown>)[key];
   if (raw === undefined || typeof raw !== 'string') return raw;
+  let value: unknown;
   try {
-    return JSON.parse(raw);
+    value = JSON.parse(raw);
   } catch (error) {
-    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${JSON.stringify(raw)} (expected: a JSON object; ${(error as Error).message})`]);
+    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${formatValue(raw)} (expected: a JSON object; ${(error as Error).message})`]);
   }
+  // Its schema recurses: bound the JSON first, as the resource around it was.
+  const shape = shapeProblem(value);
+  if (shape !== undefined) throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${shape}`]);
+  return value;
 }

@@ -7,6 +7,7 @@ import { destinationRuleSchema } from './istio/destination-rule.js';
 import { serviceEntrySchema } from './istio/service-entry.js';
 import { virtualServiceSchema } from './istio/virtual-service.js';
 import { envelopeSchema, NETWORKING_API_VERSIONS } from './resource.js';
+import { shapeProblem } from './limits.js';
 
 /** A validated DestinationRule. */
 export type DestinationRuleResource = z.infer<typeof destinationRuleSchema>;
@@ -83,13 +84,29 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
   const serviceEntries: Located<ServiceEntryResource>[] = [];
 
   for (const entry of entries) {
-    const json = cache === undefined ? undefined : ConfigCache.contentOf(entry.resource);
-    let validated = json === undefined ? undefined : cache!.lookup(entry.origin, json);
-    if (validated === undefined) {
-      validated = validateEntry(entry, namer, problems, warnings);
-      if (validated === undefined) continue;
-      if (json !== undefined) cache!.store(entry.origin, json, validated);
+    let json: string | undefined;
+    let validated: ValidatedResource | undefined;
+    let fresh = false;
+    try {
+      // Bounded first: what follows (JSON.stringify, zod, structuredClone) recurses.
+      const shape = shapeProblem(entry.resource);
+      if (shape !== undefined) {
+        problems.push(`${nameOf(entry)}: ${shape}`);
+        continue;
+      }
+      json = cache === undefined ? undefined : ConfigCache.contentOf(entry.resource);
+      validated = json === undefined ? undefined : cache!.lookup(entry.origin, json);
+      if (validated === undefined) {
+        validated = validateEntry(entry, namer, problems, warnings);
+        fresh = true;
+      }
+    } catch (error) {
+      // A resource object from code can throw from a getter or a Proxy trap.
+      problems.push(`${nameOf(entry)}: cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
     }
+    if (validated === undefined) continue;
+    if (fresh && json !== undefined) cache!.store(entry.origin, json, validated);
     const { kind, parsed, where, namespace } = validated;
     warnings.push(...validated.warnings);
     if (kind === 'DestinationRule') {
@@ -110,6 +127,21 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
 
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return { destinationRules, virtualServices, serviceEntries, warnings };
+}
+
+/** `Kind/name (origin)` when the resource says its kind and name, else its origin; never throws. */
+function nameOf({ resource, origin }: ConfigEntry): string {
+  try {
+    const r = resource as { kind?: unknown; metadata?: { name?: unknown } } | null;
+    const kind = r?.kind;
+    const name = r?.metadata?.name;
+    // Escaped and cut short: these are not validated yet.
+    const clip = (text: string): string => JSON.stringify(text).slice(1, -1).slice(0, 80);
+    if (typeof kind === 'string' && typeof name === 'string') return `${clip(kind)}/${clip(name)} (${origin})`;
+  } catch {
+    // A getter that throws: the origin says enough.
+  }
+  return origin;
 }
 
 /**

@@ -37,11 +37,15 @@ export class InvalidConfigError extends ProxylessError {
   /** Every problem found, one line each, naming the document and field path. */
   readonly problems: readonly string[];
 
-  /** @param problems one line each: `DestinationRule/reviews: spec.host: ...` */
-  constructor(problems: readonly string[]) {
+  /**
+   * @param problems one line each: `DestinationRule/reviews: spec.host: ...`
+   * @param options `cause`: an unexpected error behind the problems
+   */
+  constructor(problems: readonly string[], options?: ErrorOptions) {
     super(
       'PROXYLESS_ERR_INVALID_CONFIG',
       `invalid mesh config:\n  ${problems.join('\n  ')}`,
+      options,
     );
     this.problems = problems;
   }

@@ -4,6 +4,16 @@ import type { Endpoint, EndpointInput } from './types.js';
 const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
+ * True for an address an endpoint can have: an IPv4 or IPv6 address, or a DNS name
+ * (letters, digits, `-`, `_`, dots; at most 253 characters). Nothing else:
+ * `evil@127.0.0.1` would connect to 127.0.0.1, and `#`, `?`, `/` or spaces make URLs
+ * that undici refuses or misreads.
+ */
+export function isEndpointAddress(address: string): boolean {
+  return isIP(address) !== 0 || (address.length <= 253 && /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(address));
+}
+
+/**
  * Checks one user-written endpoint and returns it normalised, or a problem line
  * `field: value (expected: ...)` naming `field` as the caller's path to it.
  */
@@ -14,6 +24,9 @@ export function parseEndpoint(input: EndpointInput, field: string): Endpoint | s
       return `${field}: ${JSON.stringify(input)} (expected: "host:port" such as "127.0.0.1:9080" or "[::1]:9080")`;
     }
     const port = Number(match[3]);
+    if (!isEndpointAddress(match[1] ?? match[2]!)) {
+      return `${field}: ${JSON.stringify(input)} (expected: "host:port" with an IP address or host name, e.g. "127.0.0.1:9080")`;
+    }
     if (port < 1 || port > 65535) {
       return `${field}: ${JSON.stringify(input)} (expected: a port from 1 to 65535)`;
     }
@@ -23,11 +36,9 @@ export function parseEndpoint(input: EndpointInput, field: string): Endpoint | s
     return `${field}: ${JSON.stringify(input)} (expected: "host:port" or { address, port, weight?, labels? })`;
   }
   const { address, port, weight = 1, labels } = input;
-  if (typeof address !== 'string' || address.length === 0 || /[\s/]/.test(address)) {
-    return `${field}.address: ${JSON.stringify(address)} (expected: an IP address or host name)`;
-  }
-  if (address.includes(':') && isIP(address) !== 6) {
-    return `${field}.address: ${JSON.stringify(address)} (expected: an IP address or host name, without a port)`;
+  if (typeof address !== 'string' || !isEndpointAddress(address)) {
+    const withPort = typeof address === 'string' && address.includes(':') && isIP(address) === 0;
+    return `${field}.address: ${JSON.stringify(address)} (expected: an IP address or host name${withPort ? ', without a port' : ''})`;
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return `${field}.port: ${JSON.stringify(port)} (expected: an integer from 1 to 65535)`;

@@ -9,6 +9,7 @@ import { failDispatch } from '../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';
 import type { ServiceName } from '../discovery/types.js';
+import { normalizePath, type PathSteps } from '../route/normalize-path.js';
 import { RequestView } from '../route/request-view.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { routeRequest, type RouterContext } from '../route/router.js';
@@ -48,6 +49,8 @@ export interface DispatcherContext {
   readonly closeGracePeriod: number;
   /** Pool options for hosts passed through untouched. */
   readonly passthroughOptions: Agent.Options;
+  /** How request paths are normalised before routing (Istio's `pathNormalization`). */
+  readonly pathSteps: PathSteps;
 }
 
 /** Counts a request as in flight from dispatch until its response ends or fails. */
@@ -108,6 +111,16 @@ export class MeshDispatcher extends Dispatcher {
       if ((opts as { allowH2?: boolean }).allowH2 !== false) opts = { ...opts, allowH2: false } as Dispatcher.DispatchOptions;
     }
     if (this.#closed) return failDispatch(handler, new MeshClosedError());
+    if (typeof opts.path === 'string') {
+      // Before anything reads the path: routes match, and the upstream gets, the normal form.
+      let path: string;
+      try {
+        path = normalizePath(opts.path, this.#context.pathSteps);
+      } catch (error) {
+        return failDispatch(handler, error as Error);
+      }
+      if (path !== opts.path) opts = { ...opts, path };
+    }
     const origin = opts.origin;
     const key = typeof origin === 'string' ? origin : origin instanceof URL ? origin.origin : undefined;
     if (key === undefined) {

@@ -19,6 +19,7 @@ import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { explainRequest, type Explanation } from '../route/explain.js';
+import { pathSteps } from '../route/normalize-path.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
 import { FileConfigSource } from '../config/file-config-source.js';
@@ -211,6 +212,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
       passthroughOptions: { keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
+      pathSteps: pathSteps(o.pathNormalization),
     });
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
@@ -265,10 +267,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * `InvalidConfigError` and changes nothing when the result is invalid.
    */
   applyConfig(config: string | object | readonly (string | object)[]): void {
-    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object]);
-    if (inputs.files.length > 0 || inputs.sources.length > 0) {
-      throw new TypeError('applyConfig takes resource objects or YAML text; pass files and config sources to createMesh');
-    }
+    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
     this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels, this.#configCache), 'applyConfig');
     this.#inline = inputs.inline;
   }
@@ -350,6 +349,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
         destinationRuleFor: (fqdn) => this.#compiled.config.destinationRules.get(fqdn)?.where,
         discoveryTimeout: this.#options.discoveryTimeout,
+        pathSteps: pathSteps(this.#options.pathNormalization),
       },
       url,
       init,

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { InvalidOptionError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
 import type { MeshOptions } from './types.js';
+import type { PathNormalization } from '../route/normalize-path.js';
 
 const isSource = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as { watch?: unknown }).watch === 'function' &&
@@ -54,6 +55,7 @@ const meshOptionsSchema = z.strictObject({
       connectTimeout: milliseconds(3_600_000).min(1).optional(),
     })
     .optional(),
+  pathNormalization: z.strictObject({ normalization: z.enum(['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']) }).optional(),
   stacks: z
     .strictObject({
       service: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
@@ -67,6 +69,7 @@ const ALLOWED_KEYS: Record<string, readonly string[]> = {
   endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout'],
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
+  pathNormalization: ['normalization'],
 };
 
 /** Options with every default filled in. */
@@ -83,6 +86,8 @@ export interface ResolvedMeshOptions {
   readonly maxServices: number;
   readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
+  /** Request path normalisation (Istio's `DEFAULT` is `BASE`). */
+  readonly pathNormalization: PathNormalization;
 }
 
 /** Validates {@link MeshOptions} and fills in the defaults; throws {@link InvalidOptionError}. */
@@ -115,5 +120,6 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
       connectTimeout: o.endpointPool?.connectTimeout ?? 10_000,
     },
     stacks: o.stacks ?? {},
+    pathNormalization: o.pathNormalization === undefined || o.pathNormalization.normalization === 'DEFAULT' ? 'BASE' : o.pathNormalization.normalization,
   };
 }

@@ -96,6 +96,21 @@ export interface MeshOptions {
   endpointPool?: EndpointPoolOptions;
   /** Edits to the default layer stacks (insert, replace or remove layers by role). */
   stacks?: StackEdits;
+  /**
+   * How request paths are normalised before route matching (and sent upstream), as
+   * Istio's MeshConfig `pathNormalization`. Default `{ normalization: 'BASE' }`.
+   */
+  pathNormalization?: PathNormalizationOption;
+}
+
+/** Istio MeshConfig `pathNormalization`: how request paths are normalised before routing. */
+export interface PathNormalizationOption {
+  /**
+   * `BASE` (default): RFC 3986 dot segments and unreserved percent-escapes, backslashes to
+   * slashes; `MERGE_SLASHES`: also `//` → `/`; `DECODE_AND_MERGE_SLASHES`: also `%2F` and
+   * `%5C` decoded first; `NONE`: untouched. `DEFAULT` is `BASE`, as in Istio.
+   */
+  normalization: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 }
 
 /** A source's name and the state it reports, for dashboards. */

@@ -10,7 +10,7 @@
  */
 import type { Dispatcher } from 'undici';
 import * as z from 'zod';
-import { durationToMs } from '../config/istio/common.js';
+import { durationToMs, parseDuration } from '../config/duration.js';
 import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
 import { checkWithSchema, formatIssues, formatValue } from '../core/validate.js';
 import { healthCheckAgent, httpHealthCheck, type StatusRange } from './internal-health-http-check.js';
@@ -106,14 +106,13 @@ export interface HealthCheckSettings {
 }
 
 const FIELDS = ['path', 'interval', 'jitter', 'timeout', 'healthyThreshold', 'unhealthyThreshold', 'expectedStatuses', 'method', 'host'] as const;
-const DURATION = /^\d+(\.\d+)?(h|m|s|ms|us|µs|ns)$/;
 /** 24 h: keeps `interval × (1 + jitter)` far below Node's timer limit (2^31 − 1 ms). */
 const MAX_MS = 86_400_000;
 
 const durationMs = (example: string) =>
   z
     .string({ error: `a duration from 1ms to 24h such as "${example}"` })
-    .refine((d) => DURATION.test(d) && durationToMs(d) >= 1 && durationToMs(d) <= MAX_MS, {
+    .refine((d) => { const p = parseDuration(d); return 'ms' in p && p.ms >= 1 && p.ms <= MAX_MS; }, {
       error: `a duration from 1ms to 24h such as "${example}"`,
     })
     .transform((d) => durationToMs(d));

@@ -1,6 +1,7 @@
 import type { VirtualServiceResource } from '../config/load-config.js';
 import type { RequestView } from './request-view.js';
-import { compileStringMatch, type StringMatcher } from './string-matcher.js';
+import { fullMatcher, type RegexMatcher } from '../config/re2.js';
+import { compileStringMatch } from './string-matcher.js';
 
 type MatchSpec = NonNullable<NonNullable<VirtualServiceResource['spec']['http']>[number]['match']>[number];
 
@@ -21,8 +22,8 @@ export interface CompiledMatch {
   readonly uriKind: UriKind;
   /** For `exact` and `prefix` (lower case when `uriIgnoreCase`). */
   readonly uriValue: string;
-  /** For `regex`: anchored, case-insensitive when `uriIgnoreCase`. */
-  readonly uriRegex: RegExp | undefined;
+  /** For `regex`: an RE2 full match, case-insensitive when `uriIgnoreCase`. */
+  readonly uriRegex: RegexMatcher | undefined;
   /** Compare the lower-cased path (`ignoreUriCase`). */
   readonly uriIgnoreCase: boolean;
   /** Every condition except the URI, or undefined when there is none. */
@@ -107,7 +108,7 @@ export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Rea
     uriPrefix: uri?.prefix,
     uriKind,
     uriValue: ignoreCase ? rawValue.toLowerCase() : rawValue,
-    uriRegex: uri?.regex !== undefined ? new RegExp(`^(?:${uri.regex})$`, ignoreCase ? 'i' : '') : undefined,
+    uriRegex: uri?.regex !== undefined ? fullMatcher(uri.regex, ignoreCase) : undefined,
     uriIgnoreCase: ignoreCase,
     rest,
     test: (r) => all.every((c) => c.test(r)),

@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici';
+import { InvalidRequestError } from '../core/errors.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { MeshService } from '../mesh/mesh-service.js';
+import { normalizePath, type PathSteps } from './normalize-path.js';
 import { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 
@@ -73,20 +75,30 @@ export interface ExplainContext {
   service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
   destinationRuleFor(fqdn: string): string | undefined;
   readonly discoveryTimeout: number;
+  /** The mesh's path normalisation: explain matches the path the router would see. */
+  readonly pathSteps?: PathSteps;
 }
 
 const MAX_VERDICTS = 10;
 
 /** Explains the routing decision for one request without sending it. */
 export async function explainRequest(ctx: ExplainContext, url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Explanation> {
+  if (typeof url !== 'string' || !URL.canParse(url)) {
+    throw new InvalidRequestError(`explain: ${JSON.stringify(url)} is not a URL (expected: e.g. http://reviews/api/1)`);
+  }
   const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidRequestError(`explain: ${parsed.protocol} URLs are not supported (expected: http: or https:)`);
+  }
   const secure = parsed.protocol === 'https:';
   const port = parsed.port ? Number(parsed.port) : secure ? 443 : 80;
   const hostname = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
   const name = ctx.name(hostname);
   const method = (init.method ?? 'GET').toUpperCase();
   const headers = Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-  const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: method as 'GET', headers };
+  const raw = `${parsed.pathname}${parsed.search}`;
+  const path = ctx.pathSteps === undefined ? raw : normalizePath(raw, ctx.pathSteps);
+  const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path, method: method as 'GET', headers };
   const request = new RequestView(opts, secure ? 'https' : 'http', parsed.host, port);
   const vs = ctx.virtualService(name);
   const base = { url, method, service: name.fqdn, port, virtualService: vs?.where };

@@ -1,4 +1,5 @@
 import { durationToMs } from '../config/istio/common.js';
+import { regexRewriter, type RegexRewriter } from '../config/re2.js';
 import type { Located, VirtualServiceResource } from '../config/load-config.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -46,7 +47,7 @@ export interface CompiledFault {
 export type RouteAction =
   | { readonly kind: 'route'; readonly destinations: readonly CompiledDestination[]; readonly cumulative: Float64Array; readonly total: number }
   | { readonly kind: 'redirect'; readonly uri: string | undefined; readonly authority: string | undefined; readonly port: number | undefined; readonly derivePort: string | undefined; readonly scheme: string | undefined; readonly status: number }
-  | { readonly kind: 'direct'; readonly status: number; readonly body: string };
+  | { readonly kind: 'direct'; readonly status: number; readonly body: string | Buffer };
 
 /** One compiled `http` route of a VirtualService. */
 export interface CompiledRoute {
@@ -58,7 +59,7 @@ export interface CompiledRoute {
   readonly matches: readonly CompiledMatch[];
   readonly action: RouteAction;
   readonly rewrite:
-    | { readonly uri: string | undefined; readonly authority: string | undefined; readonly regex: RegExp | undefined; readonly regexReplacement: string | undefined }
+    | { readonly uri: string | undefined; readonly authority: string | undefined; readonly regex: RegexRewriter | undefined }
     | undefined;
   readonly requestHeaders: HeaderOps | undefined;
   readonly responseHeaders: HeaderOps | undefined;
@@ -215,7 +216,8 @@ function compileRoute(
     action = { kind: 'redirect', uri: r.uri, authority: r.authority, port: r.port, derivePort: r.derivePort, scheme: r.scheme, status: r.redirectCode ?? 301 };
   } else {
     const d = route.directResponse!;
-    action = { kind: 'direct', status: d.status, body: d.body?.string ?? (d.body?.bytes ? Buffer.from(d.body.bytes, 'base64').toString() : '') };
+    // `bytes` is base64 in Istio's API: the response carries exactly those bytes.
+    action = { kind: 'direct', status: d.status, body: d.body?.string ?? (d.body?.bytes ? Buffer.from(d.body.bytes, 'base64') : '') };
   }
   const mirrors: CompiledMirror[] = [];
   if (route.mirror) {
@@ -237,10 +239,8 @@ function compileRoute(
     ? {
         uri: route.rewrite.uri,
         authority: route.rewrite.authority,
-        // Global, so every occurrence is rewritten (Envoy's regex_rewrite substitutes all).
-        regex: route.rewrite.uriRegexRewrite ? new RegExp(route.rewrite.uriRegexRewrite.match, 'g') : undefined,
-        // RE2 rewrites write groups as \1; JavaScript's replace wants $1.
-        regexReplacement: route.rewrite.uriRegexRewrite?.rewrite.replace(/\\(\d)/g, '$$$1'),
+        // RE2, every occurrence rewritten (Envoy's regex_rewrite substitutes all).
+        regex: route.rewrite.uriRegexRewrite ? regexRewriter(route.rewrite.uriRegexRewrite.match, route.rewrite.uriRegexRewrite.rewrite) : undefined,
       }
     : undefined;
   const name = route.name ?? `http[${index}]`;

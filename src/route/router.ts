@@ -109,7 +109,7 @@ function rewritePath(route: CompiledRoute, uriPrefix: string | undefined, fullPa
   const q = fullPath.indexOf('?');
   const path = q < 0 ? fullPath : fullPath.slice(0, q);
   const query = q < 0 ? '' : fullPath.slice(q);
-  if (rewrite.regex) return path.replace(rewrite.regex, rewrite.regexReplacement ?? '') + query;
+  if (rewrite.regex) return rewrite.regex.rewrite(path) + query;
   // A prefix match has its prefix replaced; any other match has the whole path replaced.
   if (uriPrefix !== undefined) return rewrite.uri! + path.slice(uriPrefix.length) + query;
   return rewrite.uri! + query;

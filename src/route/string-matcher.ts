@@ -1,3 +1,5 @@
+import { fullMatcher } from '../config/re2.js';
+
 /** A compiled Istio `StringMatch`: exact, prefix, regex, or presence (`{}`). */
 export type StringMatcher = (value: string | undefined) => boolean;
 
@@ -10,9 +12,9 @@ export interface StringMatchSpec {
 
 /**
  * Compiles a StringMatch once, at config load. `ignoreCase` lowers both sides (Istio's
- * `ignoreUriCase`, for the URI only). Regexes must match the whole value, as Envoy's
- * RE2 `safe_regex` does (we use JavaScript regexes, anchored). An empty match `{}`
- * matches any present value.
+ * `ignoreUriCase`, for the URI only). Regexes run on RE2 (linear time, RE2 syntax) and
+ * must match the whole value, as Envoy's `safe_regex` does. An empty match `{}` matches
+ * any present value.
  */
 export function compileStringMatch(spec: StringMatchSpec, ignoreCase = false): StringMatcher {
   if (spec.exact !== undefined) {
@@ -26,7 +28,7 @@ export function compileStringMatch(spec: StringMatchSpec, ignoreCase = false): S
       : (v) => v !== undefined && v.startsWith(prefix);
   }
   if (spec.regex !== undefined) {
-    const regex = new RegExp(`^(?:${spec.regex})$`, ignoreCase ? 'i' : '');
+    const regex = fullMatcher(spec.regex, ignoreCase);
     return (v) => v !== undefined && regex.test(v);
   }
   return (v) => v !== undefined;

@@ -27,17 +27,20 @@ class SyntheticController implements Dispatcher.DispatchController {
 /**
  * Answers a request without sending it anywhere: VirtualService `directResponse`,
  * `redirect`, fault `abort`, and "no route matched". The handler sees a normal response.
+ * A string body is sent as UTF-8, bytes as they are.
  */
 export function respond(
   handler: Dispatcher.DispatchHandler,
   status: number,
   headers: Record<string, string>,
-  body: string,
+  body: string | Uint8Array,
 ): boolean {
   const controller = new SyntheticController();
+  // Text is sent as UTF-8; bytes exactly as given (a binary directResponse body), copied
+  // so a handler that edits its chunk cannot change the next response.
   const bytes = Buffer.from(body);
   const all: Record<string, string> = { ...headers, 'content-length': String(bytes.length) };
-  if (body.length > 0 && all['content-type'] === undefined) all['content-type'] = 'text/plain; charset=utf-8';
+  if (bytes.length > 0 && all['content-type'] === undefined) all['content-type'] = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'text/plain';
   controller.rawHeaders = rawHeadersOf(all);
   queueMicrotask(() => {
     try {

@@ -1,4 +1,7 @@
 import * as z from 'zod';
+import { durationField } from '../duration.js';
+import { re2Problem } from '../re2.js';
+import { headerOperationsSchema } from './http-fields.js';
 
 /** A DNS-style name, optionally with a leading `*.` wildcard (Istio hosts). */
 export const hostSchema = z
@@ -7,37 +10,28 @@ export const hostSchema = z
     error: 'a host such as "reviews", "reviews.bookinfo.svc.cluster.local" or "*.example.com" (no port, no scheme)',
   });
 
-/** Istio's `Duration` string: `10s`, `1.5s`, `100ms`, `1h`, `2m`. */
-export const durationSchema = z
-  .string({ error: 'a duration such as "10s" or "100ms"' })
-  .regex(/^\d+(\.\d+)?(h|m|s|ms|us|µs|ns)$/, { error: 'a duration such as "10s" or "100ms"' });
+/**
+ * An Istio duration field (Go syntax, see {@link durationField}) from 0 to Node's timer
+ * limit: every duration the mesh runs becomes a timer. Fields with other bounds call
+ * {@link durationField} themselves.
+ */
+export const durationSchema = durationField();
 
-/** Milliseconds in an Istio duration string (already validated by {@link durationSchema}). */
-export function durationToMs(duration: string): number {
-  const match = /^(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)$/.exec(duration)!;
-  const value = Number(match[1]);
-  const unit = match[2]!;
-  const factor: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
-  return value * factor[unit]!;
-}
+export { durationToMs, durationField, MAX_TIMER_MS } from '../duration.js';
 
 /** Istio `Percent`: `{ value: 0..100 }`. */
 export const percentSchema = z.strictObject({
   value: z.number({ error: 'a percentage from 0 to 100' }).min(0).max(100),
 });
 
-/** Checks that a regex compiles (Istio uses RE2; we use JavaScript regexes: document). */
-const regexSchema = z.string().refine(
-  (source) => {
-    try {
-      new RegExp(source);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'a regular expression that compiles' },
-);
+/**
+ * A regex of the config: RE2 syntax, at most 1024 characters (Istio's limit), a
+ * bounded program (see src/config/re2.ts). The message says "RE2" and what RE2 objected to.
+ */
+export const regexSchema = z.string({ error: 'an RE2 regular expression (a string)' }).superRefine((pattern, ctx) => {
+  const problem = re2Problem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', input: pattern, message: problem });
+});
 
 /** Istio `StringMatch`: one of exact, prefix, regex; `{}` matches presence (headers). */
 export const stringMatchSchema = z
@@ -57,12 +51,6 @@ export const destinationSchema = z.strictObject({
   host: hostSchema,
   subset: z.string().min(1).optional(),
   port: portSelectorSchema.optional(),
-});
-
-const headerOperationsSchema = z.strictObject({
-  set: z.record(z.string(), z.string()).optional(),
-  add: z.record(z.string(), z.string()).optional(),
-  remove: z.array(z.string()).optional(),
 });
 
 /** Istio `Headers`: request and response set/add/remove. */

@@ -1,13 +1,14 @@
 import * as z from 'zod';
 import { metadataSchema, NETWORKING_API_VERSIONS } from '../resource.js';
-import { durationSchema, hostSchema, labelsSchema, portSelectorSchema } from './common.js';
+import { durationField, durationSchema, hostSchema, labelsSchema, portSelectorSchema } from './common.js';
 
 const ringSize = z.number().int().min(1).max(8_388_608);
 
 const consistentHashSchema = z
   .strictObject({
     httpHeaderName: z.string().min(1).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'a header name' }).optional(),
-    httpCookie: z.strictObject({ name: z.string().min(1), path: z.string().optional(), ttl: durationSchema.optional() }).optional(),
+    // The cookie's lifetime is no timer of ours: Go's own limit is the only bound.
+    httpCookie: z.strictObject({ name: z.string().min(1), path: z.string().optional(), ttl: durationField({ max: Infinity }).optional() }).optional(),
     useSourceIp: z.boolean().optional(),
     httpQueryParameterName: z.string().min(1).optional(),
     ringHash: z.strictObject({ minimumRingSize: ringSize.optional() }).optional(),
@@ -51,14 +52,17 @@ export const connectionPoolSchema = z.strictObject({
     .optional(),
 });
 
+const positiveDuration = durationField({ min: 1 });
+
 /** Istio `OutlierDetection` (validated here; enforced by the resilience layers). */
 export const outlierDetectionSchema = z.strictObject({
   consecutive5xxErrors: count.optional(),
   consecutiveGatewayErrors: count.optional(),
   consecutiveLocalOriginFailures: count.optional(),
   splitExternalLocalOriginErrors: z.boolean().optional(),
-  interval: durationSchema.optional(),
-  baseEjectionTime: durationSchema.optional(),
+  // Below 1 ms a sweep interval or an ejection means nothing (and Istio refuses it).
+  interval: positiveDuration.optional(),
+  baseEjectionTime: positiveDuration.optional(),
   maxEjectionPercent: z.number().int().min(0).max(100).optional(),
   minHealthPercent: z.number().int().min(0).max(100).optional(),
 });

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { metadataSchema, NETWORKING_API_VERSIONS } from '../resource.js';
+import { isEndpointAddress } from '../../discovery/parse-endpoint.js';
 import { hostSchema, labelsSchema, portNumberSchema } from './common.js';
 
 const protocolSchema = z.enum(['HTTP', 'HTTPS', 'HTTP2', 'GRPC', 'TLS', 'TCP', 'MONGO', 'REDIS', 'MYSQL'], {
@@ -30,7 +31,9 @@ export const serviceEntrySchema = z.strictObject({
       endpoints: z
         .array(
           z.strictObject({
-            address: z.string().min(1),
+            address: z.string().refine(isEndpointAddress, {
+              error: 'an IP address or host name (no port, "@", "/", "?", "#" or spaces)',
+            }),
             ports: z.record(z.string(), portNumberSchema).optional(),
             labels: labelsSchema.optional(),
             weight: z.number().int().min(1).optional(),

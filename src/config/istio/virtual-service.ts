@@ -8,8 +8,11 @@ import {
   labelsSchema,
   percentSchema,
   portNumberSchema,
+  regexSchema,
   stringMatchSchema,
 } from './common.js';
+import { rewriteProblem } from '../re2.js';
+import { authoritySchema, httpBodySchema, matchHeadersSchema, pathSchema } from './http-fields.js';
 
 /** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
 export const httpMatchSchema = z.strictObject({
@@ -18,8 +21,8 @@ export const httpMatchSchema = z.strictObject({
   scheme: stringMatchSchema.optional(),
   method: stringMatchSchema.optional(),
   authority: stringMatchSchema.optional(),
-  headers: z.record(z.string(), stringMatchSchema).optional(),
-  withoutHeaders: z.record(z.string(), stringMatchSchema).optional(),
+  headers: matchHeadersSchema(stringMatchSchema).optional(),
+  withoutHeaders: matchHeadersSchema(stringMatchSchema).optional(),
   queryParams: z.record(z.string(), stringMatchSchema).optional(),
   port: portNumberSchema.optional(),
   sourceLabels: labelsSchema.optional(),
@@ -39,7 +42,11 @@ const retrySchema = z.strictObject({
   perTryTimeout: durationSchema.optional(),
   retryOn: z
     .string()
-    .regex(/^\s*([a-z0-9-]+|\d{3})(\s*,\s*([a-z0-9-]+|\d{3}))*\s*$/, { error: 'a comma-separated list such as "5xx,reset,connect-failure"' })
+    // Item by item: the single regex this replaces backtracked exponentially on a long
+    // list of status codes (each code matched two of its alternatives).
+    .refine((list) => list.split(',').every((item) => /^[a-z0-9-]+$/.test(item.trim())), {
+      error: 'a comma-separated list such as "5xx,reset,connect-failure"',
+    })
     .optional(),
   retryRemoteLocalities: z.boolean().optional(),
   retryIgnorePreviousHosts: z.boolean().optional(),
@@ -55,23 +62,34 @@ const faultSchema = z.strictObject({
 });
 
 const redirectSchema = z.strictObject({
-  uri: z.string().optional(),
-  authority: z.string().optional(),
+  uri: pathSchema.optional(),
+  authority: authoritySchema.optional(),
   port: portNumberSchema.optional(),
   derivePort: z.enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT']).optional(),
-  scheme: z.string().optional(),
+  // Istio's rule; "" is the API's unset.
+  scheme: z
+    .enum(['http', 'https', ''], { error: '"http" or "https"' })
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
   redirectCode: z.number().int().min(300).max(399).optional(),
 });
 
 const directResponseSchema = z.strictObject({
   status: z.number().int().min(200).max(599),
-  body: z.strictObject({ string: z.string().optional(), bytes: z.string().optional() }).optional(),
+  body: httpBodySchema.optional(),
 });
 
 const rewriteSchema = z.strictObject({
-  uri: z.string().optional(),
-  authority: z.string().optional(),
-  uriRegexRewrite: z.strictObject({ match: z.string(), rewrite: z.string() }).optional(),
+  uri: pathSchema.optional(),
+  authority: authoritySchema.optional(),
+  uriRegexRewrite: z
+    .strictObject({ match: regexSchema, rewrite: z.string() })
+    .superRefine((r, ctx) => {
+      // The template's \N must name groups the match has (RE2's own check).
+      const problem = rewriteProblem(r.match, r.rewrite);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['rewrite'], input: r.rewrite, message: problem });
+    })
+    .optional(),
 });
 
 const mirrorPolicySchema = z.strictObject({ destination: destinationSchema, percentage: percentSchema.optional() });
