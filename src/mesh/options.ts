@@ -24,6 +24,10 @@ const milliseconds = (max: number) =>
 
 const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** The default of `requestBufferLimit`: bytes of a streamed request body kept for replays. */
+export const DEFAULT_REQUEST_BUFFER_LIMIT = 64 * 1024;
+const MAX_REQUEST_BUFFER_LIMIT = 64 * 1024 * 1024;
+
 /** The schema of {@link MeshOptions}; unknown keys are errors (they are usually typos). */
 const meshOptionsSchema = z.strictObject({
   discovery: z
@@ -46,6 +50,12 @@ const meshOptionsSchema = z.strictObject({
   discoveryTimeout: milliseconds(3_600_000).optional(),
   discoveryStrategy: z.enum(['first', 'merge']).optional(),
   closeGracePeriod: milliseconds(3_600_000).optional(),
+  requestBufferLimit: z
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a number of bytes' : undefined) })
+    .int({ error: 'a whole number of bytes' })
+    .min(0)
+    .max(MAX_REQUEST_BUFFER_LIMIT, { error: `at most ${MAX_REQUEST_BUFFER_LIMIT} bytes (64 MiB): the copy is held in memory for each request in flight` })
+    .optional(),
   endpointPool: z
     .strictObject({
       connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
@@ -79,6 +89,7 @@ export interface ResolvedMeshOptions {
   readonly discoveryTimeout: number;
   readonly mergeSources: boolean;
   readonly closeGracePeriod: number;
+  readonly requestBufferLimit: number;
   readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
 }
@@ -106,6 +117,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     discoveryTimeout: o.discoveryTimeout ?? 5000,
     mergeSources: o.discoveryStrategy === 'merge',
     closeGracePeriod: o.closeGracePeriod ?? 10_000,
+    requestBufferLimit: o.requestBufferLimit ?? DEFAULT_REQUEST_BUFFER_LIMIT,
     pool: {
       connections: o.endpointPool?.connections ?? 100,
       keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,
