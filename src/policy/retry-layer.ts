@@ -24,6 +24,9 @@ const RETRY_AFTER_CAP_MS = 10_000;
 /** A discarded response body (before a retry) is read up to this size, then the try is dropped. */
 const DRAIN_LIMIT = 1024 * 1024;
 
+/** Why a failure was not retried when the policy does not cover it. */
+const NOT_RETRIED = 'the policy does not retry this outcome';
+
 /** One try exceeded the route's `perTryTimeout`. */
 export class PerTryTimeoutError extends ProxylessError {
   constructor(service: string, ms: number) {
@@ -157,7 +160,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   #retryDelay = 0;
   /** True while this call holds one of the service's concurrent-retry slots. */
   #holdsRetrySlot = false;
-  #stopReason = 'the policy does not retry this outcome';
+  #stopReason = NOT_RETRIED;
 
   #mayRetry(retryAfter: number | undefined): boolean {
     if (this.#tries > this.#policy.retries) {
@@ -219,7 +222,8 @@ class RetryCall extends FollowingController implements TriedEndpoints {
 
   /** The final error goes to the caller, with what the retries did. */
   fail(error: Error): void {
-    if (this.#tries > 1 || this.#stopReason.startsWith('the retry budget')) {
+    // Said whenever retries happened or one was wanted but refused (budget, body, limits).
+    if (this.#tries > 1 || this.#stopReason !== NOT_RETRIED) {
       Object.defineProperty(error, 'retry', { value: { tries: this.#tries, stoppedBecause: this.#stopReason } satisfies RetryInfo, enumerable: false, configurable: true });
     }
     this.#failCaller(error);
