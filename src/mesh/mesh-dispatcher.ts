@@ -9,7 +9,7 @@ import { cancellationOf, kCancellation } from '../core/cancellation.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';
 import { isStreamBody, ReplayableBody } from '../core/replayable-body.js';
-import { RootCall, type RootCallOwner } from '../core/root-call.js';
+import { RootCall } from '../core/root-call.js';
 import type { ServiceName } from '../discovery/types.js';
 import { RequestView } from '../route/request-view.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
@@ -72,7 +72,7 @@ const MAX_CACHED_ORIGINS = 10_000;
  * traffic policy. Accepts both undici handler APIs, so Node 22/24's bundled fetch
  * (which speaks the older one) works without a wrapper.
  */
-export class MeshDispatcher extends Dispatcher implements RootCallOwner {
+export class MeshDispatcher extends Dispatcher {
   readonly #context: DispatcherContext;
   readonly #routes = new Map<string, Route>();
   #passthrough: Agent | undefined;
@@ -108,7 +108,8 @@ export class MeshDispatcher extends Dispatcher implements RootCallOwner {
    * fast), so it never emits one.
    *
    * The caller gets its controller at once (`onRequestStart`), before any wait: its
-   * abort then ends the request wherever it is (see {@link RootCall}).
+   * abort then ends the request wherever it is, answered at once (the call object is
+   * `src/core/root-call.ts`).
    */
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (typeof handler.onRequestStart !== 'function') {

@@ -76,8 +76,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     this.#service = service;
     this.#budget = budget;
     this.#parent = cancellationOf(opts);
-    // Every try records its endpoint here, so a retry can avoid it (previous-hosts predicate).
-    this.#opts = policy.otherEndpoint ? { ...(opts as PolicyOptions), [kTriedEndpoints]: this } : (opts as PolicyOptions);
+    this.#opts = opts as PolicyOptions;
   }
 
   /** See {@link TriedEndpoints.has}. */
@@ -103,9 +102,15 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     const attempt = new TryHandler(this, this.#policy.perTryTimeoutMs, this.#service.name.host);
     this.#current = attempt;
     // Each try has its own cancellation (a per-try timeout ends its waits) and, after the
-    // first, its own reading of a streamed body.
+    // first, its own reading of a streamed body. Every try records its endpoint on this
+    // call, so a retry can avoid it (previous-hosts predicate).
     const base = this.#opts;
-    const opts = { ...base, [kCancellation]: attempt, body: this.#tries === 1 ? base.body : replay(base.body) } as PolicyOptions;
+    const opts = {
+      ...base,
+      [kCancellation]: attempt,
+      [kTriedEndpoints]: this.#policy.otherEndpoint ? this : base[kTriedEndpoints],
+      body: this.#tries === 1 ? base.body : replay(base.body),
+    } as PolicyOptions;
     try {
       this.#next(opts, attempt);
     } catch (error) {
