@@ -11,7 +11,7 @@ import type { HedgingSettings } from '../config/extensions.js';
 import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from './retry-budget.js';
 import { isIdempotent } from './retry-policy.js';
-import { kTriedEndpoints, routePolicyOf, type PolicyOptions } from './route-policy.js';
+import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -31,6 +31,7 @@ class HedgedCall extends FollowingController {
   readonly #tries: HedgeTry[] = [];
   readonly #tracker: LatencyTracker;
   readonly #parent: Cancellation | undefined;
+  readonly #tried: TriedEndpoints;
   readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #winner: HedgeTry | undefined;
@@ -43,9 +44,9 @@ class HedgedCall extends FollowingController {
     this.#caller = caller;
     this.#tracker = tracker;
     this.#parent = cancellationOf(opts);
-    const tried = (opts as PolicyOptions)[kTriedEndpoints] ?? new Set<unknown>();
+    this.#opts = opts as PolicyOptions;
     // The backup must go to another endpoint: both tries share the tried set.
-    this.#opts = { ...(opts as PolicyOptions), [kTriedEndpoints]: tried };
+    this.#tried = this.#opts[kTriedEndpoints] ?? new Set<unknown>();
   }
 
   /** Sends the primary try; with a delay, a backup may follow (budget allowing). */
@@ -67,7 +68,7 @@ class HedgedCall extends FollowingController {
   #send(backup: boolean): void {
     const attempt = new HedgeTry(this);
     this.#tries.push(attempt);
-    const opts = { ...this.#opts, [kCancellation]: attempt, body: backup ? replay(this.#opts.body) : this.#opts.body } as PolicyOptions;
+    const opts = { ...this.#opts, [kCancellation]: attempt, [kTriedEndpoints]: this.#tried, body: backup ? replay(this.#opts.body) : this.#opts.body } as PolicyOptions;
     try {
       this.#next(opts, attempt);
     } catch (error) {

@@ -262,13 +262,19 @@ describe('cancellation at every stage (hostile)', { timeout: 15_000 }, () => {
     expect(s.arrivals.map((a) => a.url)).toEqual(['/x', '/y', '/y']);
   });
 
-  it('a per-try timeout while queued in the pool: the caller sees the timeout and the PUT is never sent twice', async () => {
+  it('a per-try timeout while queued in the pool: the caller sees the timeout, the PUT is never sent twice, the endpoint is not blamed', async () => {
     const s = await held({ hold: (a) => a.url === '/blocker' });
+    // One outlier failure would eject the only endpoint: a try that was never written must not count.
+    const ejectAtOnce = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api }
+spec: { host: api, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 1, maxEjectionPercent: 100, baseEjectionTime: 60s } } }`;
     const m = meshOf([s.address], [
       vs(
         '  - match: [{ uri: { prefix: /blocker } }]\n    route: [{ destination: { host: api } }]\n' +
           '  - retries: { attempts: 1, perTryTimeout: 50ms, retryOn: "reset" }\n    route: [{ destination: { host: api } }]\n',
       ),
+      ejectAtOnce,
     ]);
     const blocker = send(m, '/blocker');
     const first = await s.arrival(0);
@@ -279,6 +285,8 @@ describe('cancellation at every stage (hostile)', { timeout: 15_000 }, () => {
     await blocker;
     expect(await send(m, '/after')).toEqual({ status: 200, body: 'ok' });
     expect(s.arrivals.map((a) => a.url)).toEqual(['/blocker', '/after']);
+    // The stale tries, aborted as they reached the connection, were not counted against it.
+    expect(m.services()[0]!.endpoints.map((e) => e.available)).toEqual([true]);
   });
 
   it('a route timeout while waiting for a first endpoint: answered with the timeout, never sent later', async () => {
