@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { Balancer } from '../balance/types.js';
-import { cancellationOf, type Cancellation, type CancelListener } from '../core/cancellation.js';
+import { cancellationOf, type Cancellation } from '../core/cancellation.js';
 import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import type { Dispatch } from '../core/layer.js';
@@ -14,6 +14,7 @@ import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
+import { Waiter } from './internal-waiter.js';
 import type { ServiceTarget } from './types.js';
 
 /** Whether discovery knows a service: still asking, known to a source, or known to none. */
@@ -423,46 +424,4 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>): boolean {
   for (const key in labels) if (endpoint.labels[key] !== labels[key]) return false;
   return true;
-}
-
-/**
- * One request waiting on a service (for discovery's first answer or a first endpoint):
- * ends when its condition holds, at its timeout, or when its request is cancelled,
- * whichever comes first, and then leaves the service's set of waiters.
- */
-class Waiter implements CancelListener {
-  readonly #waiters: Set<Waiter>;
-  readonly #condition: () => boolean;
-  readonly #cancellation: Cancellation | undefined;
-  readonly #done: (outcome: boolean | Error) => void;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(waiters: Set<Waiter>, condition: () => boolean, cancellation: Cancellation | undefined, done: (outcome: boolean | Error) => void) {
-    this.#waiters = waiters;
-    this.#condition = condition;
-    this.#cancellation = cancellation;
-    this.#done = done;
-  }
-
-  start(timeoutMs: number): void {
-    this.#waiters.add(this);
-    this.#timer = setTimeout(() => this.#finish(this.#condition()), timeoutMs);
-    this.#cancellation?.listen(this);
-  }
-
-  /** A discovery update (or a restored endpoint, or close) may have made the condition hold. */
-  check(): void {
-    if (this.#condition()) this.#finish(true);
-  }
-
-  onCancel(reason: Error): void {
-    this.#finish(reason);
-  }
-
-  #finish(outcome: boolean | Error): void {
-    if (!this.#waiters.delete(this)) return;
-    clearTimeout(this.#timer);
-    this.#cancellation?.unlisten(this);
-    this.#done(outcome);
-  }
 }
