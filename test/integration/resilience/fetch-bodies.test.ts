@@ -19,12 +19,12 @@ async function backend(id: string, handle?: (req: IncomingMessage, res: ServerRe
   return b;
 }
 
-/** An address nothing listens on: a port freed by closing a server. */
-async function deadAddress(): Promise<string> {
-  const b = await startBackend({ id: 'dead' });
-  await b.close();
-  return b.address;
-}
+/**
+ * An address nothing listens on. Port 1 needs privileges to listen on, so no other test
+ * can own it (a port freed by closing a server could be taken by a server of a test
+ * running in parallel, which would then receive this test's requests).
+ */
+const DEAD_ADDRESS = '127.0.0.1:1';
 
 function mesh(services: Record<string, string[]>, config: string[] = [], extra: MeshOptions = {}): Mesh {
   const m = createMesh({ discovery: [staticEndpoints(services)], config, ...extra });
@@ -50,7 +50,7 @@ const echoBody = (before?: (n: number, req: IncomingMessage) => boolean) => (req
 describe('fetch bodies', () => {
   it('a PUT with a string body is retried on connect failure (nothing was sent), whatever its size', async () => {
     const live = await backend('live', echoBody());
-    const m = mesh({ api: [await deadAddress(), live.address] }, [roundRobin('api')], { requestBufferLimit: 8 });
+    const m = mesh({ api: [DEAD_ADDRESS, live.address] }, [roundRobin('api')], { requestBufferLimit: 8 });
     const body = 'x'.repeat(1000); // larger than the buffer: still unread when the connection failed
     for (let i = 0; i < 4; i++) {
       const res = await m.fetch('http://api/', { method: 'PUT', body });
