@@ -73,8 +73,8 @@ export class RootCall extends FollowingController implements Dispatcher.Dispatch
     try {
       this.#caller.onRequestStart?.(this, null);
     } catch (error) {
-      this.#finish();
-      throw error;
+      // As undici does when a handler's onRequestStart throws: the request ends with that error.
+      this.onResponseError(this, error as Error);
     }
     return !this.#finished && !this.cancelled;
   }

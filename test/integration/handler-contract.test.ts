@@ -123,3 +123,16 @@ describe('the dispatch handler contract', () => {
     expect(m.dispatcher.inFlight).toBe(0);
   }, 5000);
 });
+
+describe('a caller whose onRequestStart throws', () => {
+  it('gets the error in onResponseError, and nothing is sent', async () => {
+    const { m, b } = await meshWith();
+    const { handler, calls, done } = recorder();
+    const throwing = { ...handler, onRequestStart: () => { throw new Error('handler bug'); } } as Dispatcher.DispatchHandler;
+    expect(m.dispatcher.dispatch({ origin: 'http://api', path: '/', method: 'GET' }, throwing)).toBe(true);
+    await done;
+    expect(calls).toEqual(['error:handler bug']);
+    expect(m.dispatcher.inFlight).toBe(0);
+    expect(b[0]!.requests).toBe(0);
+  });
+});
