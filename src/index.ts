@@ -59,7 +59,10 @@ export {
   OverloadError,
   RouteTimeoutError,
   DeadlineExceededError,
+  NoHealthyUpstreamError,
+  BodyNotReplayableError,
 } from './core/errors.js';
+export type { FailureKind } from './core/classify-failure.js';
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline.js';
 export { PerTryTimeoutError } from './policy/retry-layer.js';
 export type { RetryInfo } from './policy/retry-layer.js';

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { Balancer } from '../balance/types.js';
-import { NoEndpointsError } from '../core/errors.js';
+import { cancellationOf, type Cancellation } from '../core/cancellation.js';
+import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import type { Dispatch } from '../core/layer.js';
@@ -14,6 +15,7 @@ import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.
 import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
 import { ServiceSources, type ServiceStatus } from './service-sources.js';
+import { Waiter } from './internal-waiter.js';
 import type { ServiceTarget } from './types.js';
 
 export type { ServiceStatus } from './service-sources.js';
@@ -50,6 +52,8 @@ export interface ServicePolicy {
   readonly healthCheck?: HealthCheckSettings | undefined;
   /** Service-level circuit breaker settings (our annotation), if any. */
   readonly breaker?: BreakerSettings | undefined;
+  /** A ServiceEntry with location MESH_EXTERNAL serves it: mesh headers are not sent. */
+  readonly meshExternal?: boolean | undefined;
 }
 
 /**
@@ -70,7 +74,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   readonly #sources: ServiceSources;
   readonly #endpoints = new Map<string, EndpointState>();
   #list: EndpointState[] = [];
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Set<Waiter>();
   #dispatch: Dispatch | undefined;
   #closed = false;
 
@@ -102,6 +106,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return this.balancer?.name ?? 'passthrough';
   }
 
+  /** See {@link ServiceTarget.meshExternal}. */
+  get meshExternal(): boolean {
+    return this.#policy.meshExternal === true;
+  }
+
   /** The current endpoints (including ones not available right now). */
   endpoints(): readonly EndpointState[] {
     return this.#list;
@@ -124,18 +133,25 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   }
 
   /**
-   * Picks an endpoint and sends the request there; with none available, waits up to
-   * `discoveryTimeout` for discovery to bring one, then fails with {@link NoEndpointsError}.
+   * Picks an endpoint and sends the request there. When the service has endpoints but
+   * none can take traffic (all ejected or failing health checks) it fails at once with
+   * {@link NoHealthyUpstreamError}, as Envoy answers 503 "no healthy upstream". When it
+   * has none at all yet, it waits up to `discoveryTimeout` for discovery to bring one,
+   * then fails with {@link NoEndpointsError}; the wait ends at once when the request is
+   * cancelled (the caller's abort, a timeout, the mesh closing).
    */
   dispatchToEndpoint(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const tried = (opts as PolicyOptions)[kTriedEndpoints];
     const endpoint = tried === undefined ? this.balancer!.pick(opts) : this.#pickUntried(opts, tried);
     if (endpoint !== undefined) return endpoint.dispatch(opts, handler);
+    if (this.#list.length > 0 && !this.#closed) return failDispatch(handler, this.#noHealthyUpstream());
     const started = performance.now();
-    void this.waitUntil(this.#context.discoveryTimeout, () => this.#closed || this.balancer!.pick(opts) !== undefined).then((ok) => {
-      const picked = ok && !this.#closed ? this.balancer!.pick(opts) : undefined;
-      if (!picked) {
-        failDispatch(handler, new NoEndpointsError(this.name.host, this.sourceNames(), Math.round(performance.now() - started)));
+    this.wait(this.#context.discoveryTimeout, () => this.#closed || this.#list.length > 0, cancellationOf(opts), (outcome) => {
+      if (outcome instanceof Error) return void failDispatch(handler, outcome);
+      const picked = this.#closed ? undefined : tried === undefined ? this.balancer!.pick(opts) : this.#pickUntried(opts, tried);
+      if (picked === undefined) {
+        const waited = Math.round(performance.now() - started);
+        failDispatch(handler, this.#list.length > 0 && !this.#closed ? this.#noHealthyUpstream() : new NoEndpointsError(this.name.host, this.sourceNames(), waited));
         return;
       }
       try {
@@ -145,6 +161,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       }
     });
     return true;
+  }
+
+  #noHealthyUpstream(): NoHealthyUpstreamError {
+    let ejected = 0;
+    let unhealthy = 0;
+    for (const endpoint of this.#list) {
+      if (endpoint.ejected) ejected++;
+      if (endpoint.unhealthy) unhealthy++;
+    }
+    return new NoHealthyUpstreamError(this.name.host, this.#list.length, ejected, unhealthy);
   }
 
   /**
@@ -159,27 +185,25 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   }
 
   /**
+   * Waits for `condition()` to hold after a discovery update (checked on every update,
+   * endpoint restored to health and close), for at most `timeoutMs`, or until
+   * `cancellation` is cancelled. `done` gets `true` (the condition holds), `false`
+   * (timed out) or the cancellation's reason. Used only on the slow path (nothing
+   * known or available yet).
+   */
+  wait(timeoutMs: number, condition: () => boolean, cancellation: Cancellation | undefined, done: (outcome: boolean | Error) => void): void {
+    if (condition()) return done(true);
+    if (cancellation?.cancelled) return done(cancellation.cancelReason!);
+    const waiter = new Waiter(this.#waiters, condition, cancellation, done);
+    waiter.start(timeoutMs);
+  }
+
+  /**
    * Resolves `true` as soon as `condition()` holds after a discovery update, or `false`
    * after `timeoutMs`. Used only on the slow path (nothing known yet).
    */
   waitUntil(timeoutMs: number, condition: () => boolean): Promise<boolean> {
-    if (condition()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (condition()) {
-          clearTimeout(timer);
-          resolve(true);
-        } else {
-          this.#waiters.push(check);
-        }
-      };
-      const timer = setTimeout(() => {
-        const index = this.#waiters.indexOf(check);
-        if (index >= 0) this.#waiters.splice(index, 1);
-        resolve(condition());
-      }, timeoutMs);
-      this.#waiters.push(check);
-    });
+    return new Promise((resolve) => this.wait(timeoutMs, condition, undefined, (outcome) => resolve(outcome === true)));
   }
 
   /** Requests in flight through the `limits` layer (counted only when limits are set). */
@@ -229,6 +253,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
   ejectionChanged(): void {
+    // An endpoint back from ejection may be what a waiting request needs.
+    this.#wake();
     const panic = this.panic;
     if (panic === this.#lastPanic) return;
     this.#lastPanic = panic;
@@ -388,10 +414,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   }
 
   #wake(): void {
-    if (this.#waiters.length === 0) return;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter();
+    if (this.#waiters.size === 0) return;
+    for (const waiter of [...this.#waiters]) waiter.check();
   }
 }
 

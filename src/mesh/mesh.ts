@@ -211,6 +211,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       registryOnly: o.registryOnly,
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
+      requestBufferLimit: o.requestBufferLimit,
       passthroughOptions: { keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
       pathSteps: pathSteps(o.pathNormalization),
     });
@@ -319,7 +320,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** The balancer and subset filter a service gets from the config in force. */
   #policyFor(name: ServiceName, port: number, subset: string | undefined): ServicePolicy {
     const query = { ...name, port };
-    if (this.#serviceEntries.answer(query)?.passthrough) return { balancer: undefined, balancerKey: 'passthrough', subsetLabels: undefined };
+    const entry = this.#serviceEntries.answer(query);
+    if (entry?.passthrough) return { balancer: undefined, balancerKey: 'passthrough', subsetLabels: undefined };
+    const meshExternal = entry?.meshExternal === true;
     const resolved = resolvePolicy(this.#compiled.config.destinationRules.get(name.fqdn), port, subset);
     const settings = resolved.loadBalancer;
     const subsetLabels = resolved.subsetDefined ? resolved.subsetLabels : { 'proxyless.dev/undefined-subset': subset! };
@@ -330,7 +333,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const healthCheck = healthSpec === undefined ? undefined : healthCheckSettings(healthSpec, rule!.where);
     const breakerSpec = rule ? annotationValue(rule.resource.metadata.annotations, CIRCUIT_BREAKER_ANNOTATION, rule.where) : undefined;
     const breaker = breakerSpec === undefined ? undefined : breakerSettings(breakerSpec, rule!.where);
-    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker };
+    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
     return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), ...common };
   }
@@ -472,6 +475,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   async #shutdown(error: Error | undefined): Promise<void> {
     this.#releaseStallClock();
     void this.dispatcher.drain(0);
+    // Whatever still runs (requests past the grace period, mirrored copies, requests
+    // waiting for discovery or an endpoint) ends now, each caller answered at once.
+    this.dispatcher.cancelAll(error ?? new MeshClosingError(this.#options.closeGracePeriod));
     const services = [...this.#services.values()];
     if (error) await Promise.all(services.map((s) => s.destroy(error)));
     // Stop listening before releasing: a source another mesh still holds keeps running.

@@ -25,6 +25,10 @@ const milliseconds = (max: number) =>
 
 const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** The default of `requestBufferLimit`: bytes of a streamed request body kept for replays. */
+export const DEFAULT_REQUEST_BUFFER_LIMIT = 64 * 1024;
+const MAX_REQUEST_BUFFER_LIMIT = 64 * 1024 * 1024;
+
 /** The schema of {@link MeshOptions}; unknown keys are errors (they are usually typos). */
 const meshOptionsSchema = z.strictObject({
   discovery: z
@@ -48,6 +52,12 @@ const meshOptionsSchema = z.strictObject({
   discoveryStrategy: z.enum(['first', 'merge']).optional(),
   closeGracePeriod: milliseconds(3_600_000).optional(),
   maxServices: z.number({ error: 'a number of services' }).int({ error: 'a whole number of services' }).min(1).max(1_000_000).optional(),
+  requestBufferLimit: z
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a number of bytes' : undefined) })
+    .int({ error: 'a whole number of bytes' })
+    .min(0)
+    .max(MAX_REQUEST_BUFFER_LIMIT, { error: `at most ${MAX_REQUEST_BUFFER_LIMIT} bytes (64 MiB): the copy is held in memory for each request in flight` })
+    .optional(),
   endpointPool: z
     .strictObject({
       connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
@@ -84,6 +94,7 @@ export interface ResolvedMeshOptions {
   readonly mergeSources: boolean;
   readonly closeGracePeriod: number;
   readonly maxServices: number;
+  readonly requestBufferLimit: number;
   readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
   /** Request path normalisation (Istio's `DEFAULT` is `BASE`). */
@@ -114,6 +125,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     mergeSources: o.discoveryStrategy === 'merge',
     closeGracePeriod: o.closeGracePeriod ?? 10_000,
     maxServices: o.maxServices ?? 1000,
+    requestBufferLimit: o.requestBufferLimit ?? DEFAULT_REQUEST_BUFFER_LIMIT,
     pool: {
       connections: o.endpointPool?.connections ?? 100,
       keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,

@@ -8,6 +8,12 @@ export interface ServiceTarget {
   readonly name: ServiceQuery;
   /** The balancer's name for this service, e.g. `p2c-peak-ewma`. */
   readonly balancerName: string;
+  /**
+   * True for a service outside the mesh: a ServiceEntry with `location: MESH_EXTERNAL`
+   * (Istio's default location). Mesh-internal headers, such as the deadline in
+   * `x-envoy-expected-rq-timeout-ms`, are not sent to it.
+   */
+  readonly meshExternal?: boolean;
 }
 
 /** What an endpoint-stack layer is built for: one endpoint of one service. */
@@ -92,6 +98,15 @@ export interface MeshOptions {
    * (a wildcard ServiceEntry, DNS with ALLOW_ANY). From 1 to 1000000; default 1000.
    */
   maxServices?: number;
+  /**
+   * How many bytes of a streamed request body (a Node stream, an async iterable, and
+   * every body `fetch` sends, strings included) the mesh keeps while sending it, so a
+   * retry, a hedged backup or a mirror can send it again (Envoy's per-request buffer
+   * limit). Default 65536 (64 KiB); 0 keeps nothing; at most 64 MiB. A larger body is
+   * sent once: it is retried only when nothing of it was read yet (a connection failure),
+   * and not hedged or mirrored.
+   */
+  requestBufferLimit?: number;
   /** Per-endpoint connection pool settings. */
   endpointPool?: EndpointPoolOptions;
   /** Edits to the default layer stacks (insert, replace or remove layers by role). */

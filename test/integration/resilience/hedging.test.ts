@@ -69,7 +69,7 @@ describe('hedging', () => {
     expect(extra).toBeGreaterThan(0);
   });
 
-  it('is not applied to POST (the server could act twice), nor without the annotation', async () => {
+  it('is not applied to POST (the server could act twice)', async () => {
     const slow = await startBackend({ id: 'slow-p', delayMs: 120 });
     const fast = await startBackend({ id: 'fast-p' });
     servers.push(slow, fast);
@@ -77,6 +77,63 @@ describe('hedging', () => {
     meshes.push(m);
     for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher, method: 'POST', body: 'x' })).body.text();
     expect(slow.requests + fast.requests).toBe(4);
+    // The same GETs are hedged: the slow backend's tries get a backup on the fast one.
+    for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher })).body.text();
+    expect(slow.requests + fast.requests).toBeGreaterThan(8);
+  });
+
+  it('is not applied without the annotation', async () => {
+    const slow = await startBackend({ id: 'slow-n', delayMs: 120 });
+    const fast = await startBackend({ id: 'fast-n' });
+    servers.push(slow, fast);
+    const plain = [
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api]
+  http:
+  - route: [{ destination: { host: api } }]
+`,
+      config({})[1]!,
+    ];
+    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: plain });
+    meshes.push(m);
+    for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher })).body.text();
+    // Round robin: two GETs each, none copied, though the slow ones took 12x the 10 ms a hedge would wait.
+    expect([slow.requests, fast.requests]).toEqual([2, 2]);
+  });
+
+  it('the route timeout reaches the caller, the tries end, and close() does not wait for them', async () => {
+    const hanging = await startBackend({ id: 'hang-a', handle: () => {} });
+    const hanging2 = await startBackend({ id: 'hang-b', handle: () => {} });
+    servers.push(hanging, hanging2);
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [hanging.address, hanging2.address] })],
+      config: config({ delay: '20ms', maxExtraPercent: 100 }, 'timeout: 150ms\n    '),
+      closeGracePeriod: 20_000,
+    });
+    meshes.push(m);
+    await expect(request('http://api/', { dispatcher: m.dispatcher })).rejects.toMatchObject({ code: 'PROXYLESS_ERR_TIMEOUT', statusCode: 504 });
+    expect(m.dispatcher.inFlight).toBe(0);
+    // Nothing is left in flight: close() returns without waiting out its 20 s grace.
+    await m.close();
+  });
+
+  it("the caller's abort reaches the caller at once and cancels both tries", async () => {
+    const hanging = await startBackend({ id: 'hang-c', handle: () => {} });
+    const hanging2 = await startBackend({ id: 'hang-d', handle: () => {} });
+    servers.push(hanging, hanging2);
+    const m = createMesh({ discovery: [staticEndpoints({ api: [hanging.address, hanging2.address] })], config: config({ delay: '20ms', maxExtraPercent: 100 }) });
+    meshes.push(m);
+    const controller = new AbortController();
+    const pending = request('http://api/', { dispatcher: m.dispatcher, signal: controller.signal });
+    while (hanging.active + hanging2.active < 2) await new Promise((r) => setImmediate(r));
+    const reason = new Error('gave up');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(m.dispatcher.inFlight).toBe(0);
+    while (hanging.active + hanging2.active > 0) await new Promise((r) => setImmediate(r));
   });
 
   it('warns when the percentile reaches the delay on more requests than the budget allows backups for', async () => {
