@@ -207,8 +207,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** Starts (or stops) active health checks for the settings in force. */
   #setHealthCheck(settings: HealthCheckSettings | undefined): void {
-    this.#healthChecker?.close();
-    this.breaker?.close();
+    void this.#healthChecker?.close();
     this.#healthChecker = undefined;
     for (const endpoint of this.#list) endpoint.unhealthy = false;
     if (!settings) return;
@@ -281,33 +280,45 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /**
    * Applies a reloaded policy: a new balancer (when its settings changed) takes over the
-   * current endpoints; new subset labels re-filter them. Requests in flight are not
-   * touched.
+   * current endpoints; new subset labels re-filter them; outlier detection, health checks
+   * and the circuit breaker are remade when their own settings changed (each starts
+   * afresh, as Envoy does when a cluster's settings change). Requests in flight are not
+   * touched. Every comparison is made against the policy in force *before* the new one is
+   * assigned.
    */
   applyPolicy(policy: ServicePolicy): void {
-    const labelsChanged = JSON.stringify(policy.subsetLabels ?? null) !== JSON.stringify(this.#policy.subsetLabels ?? null);
-    const outlierChanged = JSON.stringify(policy.outlier ?? null) !== JSON.stringify(this.#policy.outlier ?? null);
-    const balancerChanged = policy.balancerKey !== this.#policy.balancerKey;
-    if (JSON.stringify(policy.retryBudget ?? null) !== JSON.stringify(this.#policy.retryBudget ?? null)) this.#budget = undefined;
+    const previous = this.#policy;
+    const labelsChanged = !sameSettings(policy.subsetLabels, previous.subsetLabels);
+    const outlierChanged = !sameSettings(policy.outlier, previous.outlier);
+    const healthCheckChanged = !sameSettings(policy.healthCheck, previous.healthCheck);
+    const breakerChanged = !sameSettings(policy.breaker, previous.breaker);
+    const balancerChanged = policy.balancerKey !== previous.balancerKey;
+    if (!sameSettings(policy.retryBudget, previous.retryBudget)) this.#budget = undefined;
     this.#policy = policy;
     if (balancerChanged) {
       this.balancer = policy.balancer;
       this.balancer?.update(this.#list);
     }
     if (labelsChanged) this.#recompute();
-    // Envoy also starts outlier state afresh when a cluster's settings change.
     if (outlierChanged) this.#setOutlier(policy.outlier);
-    if (JSON.stringify(policy.healthCheck ?? null) !== JSON.stringify(this.#policy.healthCheck ?? null)) this.#setHealthCheck(policy.healthCheck);
-    if (JSON.stringify(policy.breaker ?? null) !== JSON.stringify(this.#policy.breaker ?? null)) this.#setBreaker(policy.breaker);
+    if (healthCheckChanged) this.#setHealthCheck(policy.healthCheck);
+    if (breakerChanged) this.#setBreaker(policy.breaker);
   }
 
-  /** Stops watching, drains every endpoint, and wakes waiting requests. */
+  /**
+   * Stops watching, stops every timer the service runs (outlier sweep, health checks,
+   * the breaker's windows), drains every endpoint, and wakes waiting requests.
+   */
   close(): Promise<void> {
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
-    this.#healthChecker?.close();
+    this.#sweepTimer = undefined;
+    // opossum runs intervals per breaker: a closed service must not leave them behind.
+    this.breaker?.close();
+    const checks = this.#healthChecker?.close();
     for (const view of this.#views) view.watch?.close();
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
+    if (checks) drained.push(checks);
     this.#wake();
     return Promise.all(drained).then(() => undefined);
   }
@@ -395,6 +406,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#waiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+/** Whether two settings objects (plain JSON data, or undefined) are the same. */
+function sameSettings(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
 function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>): boolean {
