@@ -17,6 +17,7 @@ export type {
   ServiceTarget,
   EndpointTarget,
 } from './mesh/types.js';
+export type { EndpointTlsOptions, PemInput } from './mesh/endpoint-tls.js';
 
 export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';
 export type { StaticEndpointsMap } from './discovery/static-endpoints.js';

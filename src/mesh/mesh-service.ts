@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { NoEndpointsError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
@@ -12,16 +12,30 @@ import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detecti
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
-import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
+import { EndpointState, type EndpointOwner } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
 
 /** Whether discovery knows a service: still asking, known to a source, or known to none. */
 export type ServiceStatus = 'pending' | 'known' | 'missing';
 
+/** How a service's endpoints connect: their undici Pool options and, for https:// services, the TLS connector. */
+export interface EndpointTransport {
+  /** Options of the pools made from now on. */
+  readonly poolOptions: Pool.Options;
+  /** TLS to the endpoints (also used by the health checks), for https:// services. */
+  readonly connector: buildConnector.connector | undefined;
+}
+
 /** What a service needs from its mesh. */
-export interface ServiceContext extends EndpointContext {
+export interface ServiceContext {
   /** Builds the service stack for one service (called on its first request). */
   buildServiceStack(service: MeshService): Dispatch;
+  /** Builds the endpoint stack for one endpoint (called on its first request). */
+  buildEndpointStack(endpoint: EndpointState): Dispatch;
+  /** TLS to the endpoints (the caller used an https:// URL). */
+  readonly secure: boolean;
+  /** The transport to the endpoints for the DestinationRule `connectionPool` limits in force. */
+  endpointTransport(limits: ConnectionPoolLimits | undefined): EndpointTransport;
   /** How long a request waits for a first endpoint, in ms. */
   readonly discoveryTimeout: number;
   /** Called when a service makes a circuit breaker (the mesh forwards its events). */
@@ -74,6 +88,10 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   balancer: Balancer<EndpointState> | undefined;
   #policy: ServicePolicy;
   readonly #context: ServiceContext;
+  /** What this service's endpoints are built with; a reload of the connection settings replaces `poolOptions`. */
+  readonly #endpointContext: { readonly buildEndpointStack: (endpoint: EndpointState) => Dispatch; readonly secure: boolean; poolOptions: Pool.Options };
+  /** TLS to the endpoints for https:// services: the pools' and the health checks'. */
+  #connector: buildConnector.connector | undefined;
   readonly #views: SourceView[] = [];
   readonly #endpoints = new Map<string, EndpointState>();
   #list: EndpointState[] = [];
@@ -87,6 +105,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
+    const transport = context.endpointTransport(policy.limits);
+    this.#endpointContext = { buildEndpointStack: context.buildEndpointStack, secure: context.secure, poolOptions: transport.poolOptions };
+    this.#connector = transport.connector;
     this.#setOutlier(policy.outlier);
     this.#setHealthCheck(policy.healthCheck);
     this.#setBreaker(policy.breaker);
@@ -214,6 +235,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#healthChecker = new HealthChecker<EndpointState>({
       settings,
       service: this.name.host,
+      // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
+      tls: this.#connector === undefined ? undefined : { connect: this.#connector },
       // An endpoint back in health may be what a waiting request needs.
       onChange: (_endpoint, healthy) => {
         if (healthy) this.#wake();
@@ -270,7 +293,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   connectionCapacity(): number {
     let available = 0;
     for (const endpoint of this.#list) if (endpoint.available) available++;
-    return available * (this.#policy.limits?.maxConnectionsPerEndpoint ?? this.#context.poolOptions.connections ?? 1);
+    return available * (this.#endpointContext.poolOptions.connections ?? 1);
   }
 
   /** The DestinationRule subset this service stands for, if any. */
@@ -292,9 +315,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     const outlierChanged = !sameSettings(policy.outlier, previous.outlier);
     const healthCheckChanged = !sameSettings(policy.healthCheck, previous.healthCheck);
     const breakerChanged = !sameSettings(policy.breaker, previous.breaker);
+    const limitsChanged = !sameSettings(policy.limits, previous.limits);
     const balancerChanged = policy.balancerKey !== previous.balancerKey;
     if (!sameSettings(policy.retryBudget, previous.retryBudget)) this.#budget = undefined;
     this.#policy = policy;
+    if (limitsChanged) {
+      // Pools already made keep their connections; endpoints that get a pool later use these.
+      const transport = this.#context.endpointTransport(policy.limits);
+      this.#endpointContext.poolOptions = transport.poolOptions;
+      this.#connector = transport.connector;
+    }
     if (balancerChanged) {
       this.balancer = policy.balancer;
       this.balancer?.update(this.#list);
@@ -382,7 +412,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       if (subset && !hasLabels(endpoint, subset)) continue;
       const state = this.#endpoints.get(key);
       if (!state) {
-        const created = new EndpointState(this.#context, this.name.fqdn, key, endpoint, this);
+        const created = new EndpointState(this.#endpointContext, this.name.fqdn, key, endpoint, this);
         this.#endpoints.set(key, created);
         this.outlierDetector?.add(created);
         changed = true;

@@ -24,7 +24,8 @@ import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.j
 import { FileConfigSource } from '../config/file-config-source.js';
 import type { EndpointState } from './endpoint-state.js';
 import { MeshDispatcher } from './mesh-dispatcher.js';
-import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
+import { MeshService, type EndpointTransport, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
+import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
@@ -139,7 +140,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #services = new Map<string, MeshService>();
   readonly #serviceStack: Stack<ServiceTarget>;
   readonly #endpointStack: Stack<EndpointTarget>;
-  readonly #context: ServiceContext;
+  /** What every service gets from the mesh; {@link Mesh.#serviceContext} adds its own transport. */
+  readonly #context: Omit<ServiceContext, 'secure' | 'endpointTransport'>;
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
   #closing: Promise<void> | undefined;
 
@@ -184,12 +186,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       discoveryTimeout: o.discoveryTimeout,
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
-      poolOptions: {
-        connections: o.pool.connections,
-        keepAliveTimeout: o.pool.keepAliveTimeout,
-        connectTimeout: o.pool.connectTimeout,
-      },
     };
+    if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
     this.dispatcher = new MeshDispatcher({
       service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
@@ -198,7 +196,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       registryOnly: o.registryOnly,
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
-      passthroughOptions: { keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
+      // Hosts passed through get the endpoints' connection limit too (not their TLS settings).
+      passthroughOptions: { connections: o.pool.connections, keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
     });
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
@@ -429,29 +428,35 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (this.#services.size >= MAX_SERVICES) this.#forgetUnknownServices();
     const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
     const policy = this.#policyFor(serviceName, port, subset);
-    service = new MeshService(this.#serviceContext(serviceName, secure, policy.limits), query, this.#discovery, policy);
+    service = new MeshService(this.#serviceContext(serviceName, secure), query, this.#discovery, policy);
     this.#services.set(key, service);
     return service;
   }
 
+  /** What a service needs from the mesh, with the transport to its endpoints (TLS for https:// URLs). */
+  #serviceContext(name: ServiceName, secure: boolean): ServiceContext {
+    return { ...this.#context, secure, endpointTransport: (limits) => this.#endpointTransport(name, secure, limits) };
+  }
+
   /**
-   * The context a service's endpoints are built with: pool options with the
-   * DestinationRule's connection settings (they apply to pools made from then on), and
-   * TLS for https:// URLs, verified against the logical host name (sent as SNI).
+   * How a service's endpoints connect, for the DestinationRule connection settings in
+   * force (a reload applies them to pools made from then on): `endpointPool` overridden
+   * by `connectionPool`, and for https:// URLs TLS with `endpointPool.tls`, verified
+   * against the logical host name (sent as SNI) unless `tls.servername` says otherwise.
+   * The health checks of https:// services use the same connector.
    */
-  #serviceContext(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): ServiceContext {
-    if (!secure && !limits) return this.#context;
-    const base = this.#context.poolOptions;
+  #endpointTransport(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
+    const pool = this.#options.pool;
+    const connectTimeout = limits?.connectTimeoutMs ?? pool.connectTimeout;
+    const connector = secure ? endpointConnector(pool.tls, name.host, connectTimeout) : undefined;
     return {
-      ...this.#context,
-      secure,
+      connector,
       poolOptions: {
-        ...base,
-        connections: limits?.maxConnectionsPerEndpoint ?? base.connections,
-        connectTimeout: limits?.connectTimeoutMs ?? base.connectTimeout,
-        keepAliveTimeout: limits?.idleTimeoutMs ?? base.keepAliveTimeout,
+        connections: limits?.maxConnectionsPerEndpoint ?? pool.connections,
+        connectTimeout,
+        keepAliveTimeout: limits?.idleTimeoutMs ?? pool.keepAliveTimeout,
         ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
-        ...(secure ? { connect: { servername: name.host } } : {}),
+        ...(connector ? { connect: connector } : {}),
       },
     };
   }

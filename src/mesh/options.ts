@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidOptionError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
+import { checkEndpointTls, type EndpointTls } from './endpoint-tls.js';
 import type { MeshOptions } from './types.js';
 
 const isSource = (v: unknown): boolean =>
@@ -51,6 +52,8 @@ const meshOptionsSchema = z.strictObject({
       connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
       keepAliveTimeout: milliseconds(3_600_000).min(1).optional(),
       connectTimeout: milliseconds(3_600_000).min(1).optional(),
+      // Checked by checkEndpointTls (PEM parsing, key/cert pairing, no key in messages).
+      tls: z.unknown().optional(),
     })
     .optional(),
   stacks: z
@@ -63,7 +66,7 @@ const meshOptionsSchema = z.strictObject({
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(meshOptionsSchema.shape),
-  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout'],
+  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout', 'tls'],
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
 };
@@ -79,7 +82,13 @@ export interface ResolvedMeshOptions {
   readonly discoveryTimeout: number;
   readonly mergeSources: boolean;
   readonly closeGracePeriod: number;
-  readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
+  readonly pool: {
+    readonly connections: number;
+    readonly keepAliveTimeout: number;
+    readonly connectTimeout: number;
+    /** TLS to the endpoints of https:// services (`endpointPool.tls`), checked. */
+    readonly tls: EndpointTls | undefined;
+  };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
 }
 
@@ -89,12 +98,11 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     throw new InvalidOptionError('createMesh', [`options: ${JSON.stringify(options)} (expected: an object)`]);
   }
   const result = meshOptionsSchema.safeParse(options ?? {}, { reportInput: true });
-  if (!result.success) {
-    throw new InvalidOptionError(
-      'createMesh',
-      formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]),
-    );
-  }
+  const problems = result.success ? [] : formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]);
+  const pool = (options as { endpointPool?: unknown } | undefined)?.endpointPool;
+  const tls = typeof pool === 'object' && pool !== null ? checkEndpointTls((pool as { tls?: unknown }).tls) : { tls: undefined, problems: [] };
+  problems.push(...tls.problems);
+  if (!result.success || problems.length > 0) throw new InvalidOptionError('createMesh', problems);
   const o = result.data as MeshOptions;
   return {
     discovery: o.discovery ?? [],
@@ -110,6 +118,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
       connections: o.endpointPool?.connections ?? 100,
       keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,
       connectTimeout: o.endpointPool?.connectTimeout ?? 10_000,
+      tls: tls.tls,
     },
     stacks: o.stacks ?? {},
   };

@@ -27,7 +27,7 @@ describe('createMesh option validation', () => {
     ['bad cluster domain', { clusterDomain: 'cluster local' }, 'clusterDomain: "cluster local" (expected: a DNS domain such as "cluster.local")'],
     ['stacks.service not a function', { stacks: { service: [] } }, 'stacks.service: [] (expected: a function (stack) => void)'],
     ['a typo in a field name', { discovry: [] }, 'discovry: unknown field (expected one of: discovery, config, labels, namespace'],
-    ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout)'],
+    ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout, tls)'],
     ['config of the wrong type', { config: 42 }, 'config: 42 (expected: a file or directory path, YAML text, an Istio resource object, a config source, or an array of these)'],
   ])('%s', (_name, options, expected) => {
     const lines = problems(options);
