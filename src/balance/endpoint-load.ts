@@ -1,3 +1,9 @@
+import { median3, type ServiceLatency } from './service-latency.js';
+
+/** An endpoint is in line with its service when its recent latency is at most this many times the service's ceiling ... */
+export const IN_LINE_RATIO = 1.5;
+/** ... plus this many ms (the jitter of a busy client at sub-millisecond latencies). */
+export const IN_LINE_SLACK_MS = 1;
 import type { EndpointLoadOptions } from './types.js';
 
 /**
@@ -11,29 +17,37 @@ export const FAILURE_PENALTY_MS = 1000;
  * Load of one endpoint: requests in flight and a Peak EWMA latency estimate, as in
  * Finagle's `PeakEwma` and Linkerd's balancer.
  *
- * The estimate starts at the default RTT (30 ms) when the endpoint is created, and the
- * first sample replaces it: the default stands only for an endpoint with no history.
- * Each later sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s, Δt since
- * the previous sample); a sample above the decayed estimate becomes the estimate (the
- * peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`.
+ * **Start.** An endpoint with no sample yet is estimated at its service's typical latency
+ * ({@link ServiceLatency}, the median of the service's recent samples) when it has one,
+ * so a new replica of a fast service is level with the others and gets probed at once.
+ * Before the service has any sample, the default RTT (30 ms) stands in, decaying from the
+ * endpoint's creation. The first real sample replaces the start value (Finagle does the
+ * same; Linkerd's tower mixes it in, which keeps a 2 ms replica looking nearly as slow
+ * as a 50 ms one for half a minute).
  *
- * Why the first sample replaces the default (Linkerd's tower mixes it in instead): with
- * mixing, an endpoint answering in 2 ms keeps an estimate near 30 ms for tens of
- * seconds, close enough to a 50 ms replica that the pending count decides, so a fresh
- * client (every deploy, every autoscaled instance) sends a slow replica a real share of
- * its traffic for its first half minute. Finagle's PeakEwma also takes its first sample
- * as it is.
+ * **Samples.** Each later sample first decays the estimate by `w = exp(−Δt/τ)` (τ = 10 s,
+ * Δt since the previous sample); a sample above the decayed estimate becomes the estimate
+ * (the peak), a lower one is mixed in: `estimate·w + rtt·(1 − w)`. Between samples the
+ * estimate decays towards zero (as in Finagle and Linkerd): an endpoint that was slow is
+ * tried again after a while. {@link EndpointLoad.cost} and {@link EndpointLoad.rttEstimate}
+ * compute that decay without writing anything: reading the load never changes it.
  *
- * Between samples the estimate decays towards zero, the default included (as in
- * Linkerd): an endpoint that was slow, or that never got a request because the others
- * answer faster than the default, is tried again after a while.
- * {@link EndpointLoad.cost} and {@link EndpointLoad.rttEstimate} compute that decay
- * without writing anything: reading the load never changes it.
+ * **In line with the service.** The endpoint also keeps its last three samples.
+ * {@link EndpointLoad.inLine} holds while their median (samples not taken yet count as
+ * the service's typical latency) is at most `1.5 × ceiling + 1 ms`, where the ceiling is
+ * how slow the whole service has recently been ({@link ServiceLatency.ceilingMs}). One
+ * slow answer does not change it, where it becomes the Peak EWMA estimate at once; and
+ * answers that were slow because everything was (a cold start, a pause of this process)
+ * stay in line until the service has long been fast again, by which time the endpoint
+ * has answered again. P2C Peak EWMA uses it at light load (see
+ * {@link P2cPeakEwmaBalancer}). Without a shared {@link ServiceLatency} there is nothing
+ * to compare with, and `inLine` is false.
  *
  * All times are milliseconds on one monotonic clock, `performance.now()` unless the
  * creator passes its own `nowMs` (tests with a simulated clock).
  *
- * Memory: six number fields, no per-instance objects (defaults are static).
+ * Memory: number fields and one reference to the shared service latency, no objects of
+ * its own (defaults are static).
  */
 export class EndpointLoad {
   /** Latency assumed for an endpoint with no sample, in ms. */
@@ -53,19 +67,55 @@ export class EndpointLoad {
   /** Time of the last sample, or of creation. */
   private sampledAtMs: number;
   private readonly decayMs: number;
+  /**
+   * The last three samples, oldest overwritten first; `samples` says how many are real
+   * (0 until then: a small integer, so an endpoint with no traffic holds no boxed number).
+   */
+  private recent0 = 0;
+  private recent1 = 0;
+  private recent2 = 0;
+  /** The service's typical latency, shared by its endpoints; undefined when used alone. */
+  private readonly peers: ServiceLatency | undefined;
 
   /** Creates the load of an endpoint with no history. */
   constructor(options?: EndpointLoadOptions) {
     this.estimateMs = options?.defaultRttMs ?? EndpointLoad.DEFAULT_RTT_MS;
     this.decayMs = options?.decayMs ?? EndpointLoad.DEFAULT_DECAY_MS;
     this.sampledAtMs = options?.nowMs ?? performance.now();
+    this.peers = options?.peers;
   }
 
-  /** The latency estimate at `nowMs`, decayed since the last sample (not stored). */
+  /**
+   * The latency estimate at `nowMs`, decayed since the last sample (not stored). With no
+   * sample yet: the service's typical latency, or the decayed default while the service
+   * has no sample either.
+   */
   rttEstimate(nowMs: number): number {
+    if (this.samples === 0) {
+      const peers = this.peers;
+      if (peers !== undefined && peers.samples > 0) return peers.estimate(nowMs);
+    }
     const elapsed = nowMs - this.sampledAtMs;
     // A clock that went backwards does not decay anything.
     return elapsed > 0 ? this.estimateMs * Math.exp(-elapsed / this.decayMs) : this.estimateMs;
+  }
+
+  /**
+   * Whether the endpoint's recent answers are in line with its service's: the median of
+   * its last three samples (the service's typical latency standing in for samples not
+   * taken yet) is at most `1.5 × ceiling + 1 ms` of the service
+   * ({@link ServiceLatency.ceilingMs}). True while the service has no sample, false while
+   * only one endpoint has answered, and false without a shared {@link ServiceLatency}.
+   */
+  inLine(): boolean {
+    const peers = this.peers;
+    if (peers === undefined) return false;
+    if (peers.samples === 0) return true;
+    // Until two endpoints have answered the ceiling is unknown (NaN): not in line, cost decides.
+    const fill = peers.medianMs;
+    const n = this.samples;
+    const recent = n >= 3 ? median3(this.recent0, this.recent1, this.recent2) : median3(n >= 1 ? this.recent0 : fill, n >= 2 ? this.recent1 : fill, fill);
+    return recent <= peers.ceilingMs * IN_LINE_RATIO + IN_LINE_SLACK_MS;
   }
 
   /**
@@ -80,6 +130,11 @@ export class EndpointLoad {
 
   /** Adds one latency sample (ms) taken at `nowMs`. */
   observe(rttMs: number, nowMs: number): void {
+    switch (this.samples % 3) {
+      case 0: this.recent0 = rttMs; break;
+      case 1: this.recent1 = rttMs; break;
+      default: this.recent2 = rttMs;
+    }
     if (this.samples++ === 0) {
       this.estimateMs = rttMs;
       this.sampledAtMs = nowMs;
@@ -105,6 +160,8 @@ export class EndpointLoad {
     if (this.pending > 0) this.pending--;
     if (ok) {
       this.observe(rttMs, nowMs);
+      // Only real answers tell what the service typically takes (no penalties, no cut-offs).
+      this.peers?.observe(rttMs, nowMs, this);
     } else {
       this.failures++;
       this.observe(rttMs > FAILURE_PENALTY_MS ? rttMs : FAILURE_PENALTY_MS, nowMs);

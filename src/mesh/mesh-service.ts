@@ -1,5 +1,6 @@
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
+import { ServiceLatency } from '../balance/service-latency.js';
 import { NoEndpointsError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import type { Dispatch } from '../core/layer.js';
@@ -94,6 +95,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #connector: buildConnector.connector | undefined;
   readonly #views: SourceView[] = [];
   readonly #endpoints = new Map<string, EndpointState>();
+  /** The typical latency of this service's endpoints: where a new endpoint's estimate starts. */
+  readonly #latency = new ServiceLatency();
   #list: EndpointState[] = [];
   #waiters: Array<() => void> = [];
   #dispatch: Dispatch | undefined;
@@ -237,9 +240,12 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       service: this.name.host,
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: this.#connector },
-      // An endpoint back in health may be what a waiting request needs.
-      onChange: (_endpoint, healthy) => {
-        if (healthy) this.#wake();
+      onChange: (endpoint, healthy) => {
+        if (!healthy) return;
+        // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
+        // be what a waiting request needs.
+        endpoint.activeSinceMs = Math.floor(performance.now());
+        this.#wake();
       },
     });
     this.#healthChecker.setEndpoints(this.#list);
@@ -412,7 +418,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       if (subset && !hasLabels(endpoint, subset)) continue;
       const state = this.#endpoints.get(key);
       if (!state) {
-        const created = new EndpointState(this.#endpointContext, this.name.fqdn, key, endpoint, this);
+        const created = new EndpointState(this.#endpointContext, this.name.fqdn, key, endpoint, this, this.#latency);
         this.#endpoints.set(key, created);
         this.outlierDetector?.add(created);
         changed = true;
