@@ -17,9 +17,11 @@ export const FAILURE_PENALTY_MS = 1000;
  * Load of one endpoint: requests in flight and a Peak EWMA latency estimate, as in
  * Finagle's `PeakEwma` and Linkerd's balancer.
  *
- * **Start.** An endpoint with no sample yet is estimated at its service's typical latency
- * ({@link ServiceLatency}, the median of the service's recent samples) when it has one,
- * so a new replica of a fast service is level with the others and gets probed at once.
+ * **Start.** An endpoint with no sample yet is estimated at its service's typical estimate
+ * ({@link ServiceLatency}: the median of the estimates of the endpoints that answered
+ * last) when it has one, so a new replica of a fast service is level with the others and
+ * gets probed at once; until its first answer it takes one request at a time (see
+ * {@link EndpointLoad.cost}).
  * Before the service has any sample, the default RTT (30 ms) stands in, decaying from the
  * endpoint's creation. The first real sample replaces the start value (Finagle does the
  * same; Linkerd's tower mixes it in, which keeps a 2 ms replica looking nearly as slow
@@ -101,21 +103,43 @@ export class EndpointLoad {
   }
 
   /**
-   * Whether the endpoint's recent answers are in line with its service's: the median of
-   * its last three samples (the service's typical latency standing in for samples not
-   * taken yet) is at most `1.5 × ceiling + 1 ms` of the service
-   * ({@link ServiceLatency.ceilingMs}). True while the service has no sample, false while
-   * only one endpoint has answered, and false without a shared {@link ServiceLatency}.
+   * The median of the last three samples, undecayed, the service's typical latency
+   * standing in for samples not taken yet (the default RTT without a shared
+   * {@link ServiceLatency} or before it has a sample). One slow answer does not move it.
    */
-  inLine(): boolean {
+  recentLatency(): number {
+    const n = this.samples;
+    if (n >= 3) return median3(this.recent0, this.recent1, this.recent2);
+    const peers = this.peers;
+    const fill = peers !== undefined && peers.samples > 0 ? peers.medianMs : EndpointLoad.DEFAULT_RTT_MS;
+    return median3(n >= 1 ? this.recent0 : fill, n >= 2 ? this.recent1 : fill, fill);
+  }
+
+  /**
+   * Whether `recentLatency` (this endpoint's, or one already computed) is in line with the
+   * service: at most `1.5 × ceiling + 1 ms` ({@link ServiceLatency.ceilingMs}). True while
+   * the service has no sample, false while only one endpoint has answered, and false
+   * without a shared {@link ServiceLatency}.
+   */
+  inLine(recentLatency = this.recentLatency()): boolean {
     const peers = this.peers;
     if (peers === undefined) return false;
     if (peers.samples === 0) return true;
-    // Until two endpoints have answered the ceiling is unknown (NaN): not in line, cost decides.
-    const fill = peers.medianMs;
-    const n = this.samples;
-    const recent = n >= 3 ? median3(this.recent0, this.recent1, this.recent2) : median3(n >= 1 ? this.recent0 : fill, n >= 2 ? this.recent1 : fill, fill);
-    return recent <= peers.ceilingMs * IN_LINE_RATIO + IN_LINE_SLACK_MS;
+    // Until two endpoints have answered the ceiling is unknown (NaN): not in line.
+    return recentLatency <= peers.ceilingMs * IN_LINE_RATIO + IN_LINE_SLACK_MS;
+  }
+
+  /**
+   * The cost at `nowMs` counting {@link EndpointLoad.recentLatency} (passed in, as
+   * computed) instead of the Peak EWMA estimate: `recentLatency` decayed since the last
+   * sample exactly as the estimate decays, × `(1 + pending / weight)`. For an endpoint
+   * clearly faster than the one it is compared with, whose peaks are noise next to the gap.
+   */
+  typicalCost(recentLatency: number, nowMs: number, weight = 1): number {
+    if (this.samples === 0 && this.pending > 0) return Infinity; // one probe at a time, as in cost()
+    const elapsed = nowMs - this.sampledAtMs;
+    const decayed = elapsed > 0 ? recentLatency * Math.exp(-elapsed / this.decayMs) : recentLatency;
+    return decayed * (1 + this.pending / weight);
   }
 
   /**
@@ -123,8 +147,14 @@ export class EndpointLoad {
    * the default weight 1 that is Finagle's `ewma × (pending + 1)`. `weight` is the
    * endpoint's relative capacity (1 for the lightest endpoint of the set): the queue it
    * serves counts for less, and an idle endpoint costs its latency whatever its weight.
+   *
+   * An endpoint with no answer yet and a request in flight costs `Infinity`: it is probed
+   * one request at a time until its first answer says what it costs (its start value is
+   * only the service's typical estimate, and a start value below the others' estimates
+   * would otherwise draw every request until that answer came back).
    */
   cost(nowMs: number, weight = 1): number {
+    if (this.samples === 0 && this.pending > 0) return Infinity;
     return this.rttEstimate(nowMs) * (1 + this.pending / weight);
   }
 
@@ -160,8 +190,9 @@ export class EndpointLoad {
     if (this.pending > 0) this.pending--;
     if (ok) {
       this.observe(rttMs, nowMs);
-      // Only real answers tell what the service typically takes (no penalties, no cut-offs).
-      this.peers?.observe(rttMs, nowMs, this);
+      // The service's typical estimate follows its endpoints' estimates after real answers
+      // (not after failure penalties or cut-off tries).
+      this.peers?.observe(this.estimateMs, nowMs, this);
     } else {
       this.failures++;
       this.observe(rttMs > FAILURE_PENALTY_MS ? rttMs : FAILURE_PENALTY_MS, nowMs);

@@ -1,3 +1,4 @@
+import { IN_LINE_RATIO, IN_LINE_SLACK_MS } from './endpoint-load.js';
 import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest, WarmupOptions } from './types.js';
 import { Warmup } from './warmup.js';
@@ -9,25 +10,41 @@ const MAX_REDRAWS = 4;
 /** Draws allowed per candidate while warmup keeps throwing back warming endpoints. */
 const MAX_WARMUP_DRAWS = 8;
 
+/** True when recent latency `a` is clearly below `b`: the same margin as "in line" (1.5 × + 1 ms). */
+function clearlyBelow(a: number, b: number): boolean {
+  return a * IN_LINE_RATIO + IN_LINE_SLACK_MS < b;
+}
+
 /**
  * The default balancer: power of two choices over Peak EWMA cost, as in Finagle and
  * Linkerd. Each pick draws two distinct random endpoints and takes the one with the
  * lower {@link EndpointLoad.cost} (latency estimate × (pending + 1)); ties go to the
  * first drawn. O(1), nothing allocated.
  *
- * **Light load.** When both candidates are idle (nothing pending) and both are in line
- * with their service ({@link EndpointLoad.inLine}: the median of their last three
- * answers within `1.5 × ceiling + 1 ms`, the ceiling being how slow the whole service
- * has recently been), the first drawn wins: a random choice. Peak EWMA alone would send
- * every request to whichever replica measured a fraction of a millisecond less (or had
- * no unlucky sample), and the others would get nothing until their estimates decayed,
- * tens of seconds later; under sequential load replicas are always idle, so that is what
- * a light load would see. A replica really slower than the others (+20 ms against
- * 0.2 ms) is out of line after its second slow answer and loses on cost as before; one
- * slow answer does not take a replica out of line (it still raises its Peak EWMA
- * estimate). When either candidate has requests pending, or either is out of line, the
- * cost decides, exactly as in Finagle. (Endpoints without a shared
- * {@link ServiceLatency} are never in line: the cost always decides.)
+ * **In line with the service.** An endpoint is in line when the median of its last three
+ * answers ({@link EndpointLoad.recentLatency}) is within `1.5 × ceiling + 1 ms`, the
+ * ceiling being how slow the whole service has recently been
+ * ({@link ServiceLatency.ceilingMs}); see {@link EndpointLoad.inLine}. Two uses:
+ *
+ * - *Light load.* When both candidates are idle (nothing pending) and both are in line,
+ *   the first drawn wins: a random choice. Peak EWMA alone would send every request to
+ *   whichever replica measured a fraction of a millisecond less (or had no unlucky
+ *   sample), and the others would get nothing until their estimates decayed, tens of
+ *   seconds later; under sequential load replicas are always idle, so that is what a
+ *   light load would see.
+ * - *One clearly faster.* When one candidate's recent latency is clearly below the
+ *   other's (`1.5 × + 1 ms`), it is costed at its recent latency instead of its Peak
+ *   EWMA estimate. Its peaks are noise next to that gap (a busy client inflates every
+ *   sample a little, and Peak EWMA keeps the largest), and under load, multiplied by
+ *   `pending + 1`, they made a replica 50 ms slower look cheaper than a busy fast one. The
+ *   slower candidate keeps its Peak EWMA estimate, which decays, so it is still probed
+ *   again after a while.
+ *
+ * A replica really slower than the others (+20 ms against 0.2 ms) is out of line after
+ * its second slow answer (one could be bad luck). Otherwise (neither clearly faster,
+ * and not both idle and in line) the Peak EWMA cost decides, exactly as in Finagle.
+ * (Endpoints without a shared {@link ServiceLatency} are never in line; the rule for a
+ * clearly faster one applies to them too.)
  *
  * **Weights.** Candidates are drawn in proportion to weight (alias table) and the cost
  * divides the queue by the relative weight (`weight / smallest weight`):
@@ -110,14 +127,23 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
   private cheaper(first: E, a: number, second: E, b: number, now: number, reference: number): E {
     const firstLoad = first.load;
     const secondLoad = second.load;
-    if (firstLoad.pending === 0 && secondLoad.pending === 0 && firstLoad.inLine() && secondLoad.inLine()) return first;
+    const firstRecent = firstLoad.recentLatency();
+    const secondRecent = secondLoad.recentLatency();
+    if (firstLoad.pending === 0 && secondLoad.pending === 0 && firstLoad.inLine(firstRecent) && secondLoad.inLine(secondRecent)) return first;
     let weightA = this.relativeWeight[a];
     let weightB = this.relativeWeight[b];
     if (reference > 0) {
       weightA *= this.warmup!.share(first, now, reference);
       weightB *= this.warmup!.share(second, now, reference);
     }
-    return secondLoad.cost(now, weightB) < firstLoad.cost(now, weightA) ? second : first;
+    // One clearly faster than the other by their recent answers: cost it at its recent
+    // latency, not at its peak (both decay alike between samples, so a slower endpoint is
+    // tried again only once it has gone unasked for a while, as in Finagle).
+    const firstFaster = clearlyBelow(firstRecent, secondRecent);
+    const secondFaster = !firstFaster && clearlyBelow(secondRecent, firstRecent);
+    const costA = firstFaster ? firstLoad.typicalCost(firstRecent, now, weightA) : firstLoad.cost(now, weightA);
+    const costB = secondFaster ? secondLoad.typicalCost(secondRecent, now, weightB) : secondLoad.cost(now, weightB);
+    return costB < costA ? second : first;
   }
 
   /**

@@ -1,35 +1,36 @@
 /**
- * The typical latency of one service: where an endpoint with no sample of its own starts.
+ * The typical latency estimate of one service: where an endpoint with no sample of its
+ * own starts, and what "in line with the service" is measured against at light load.
  *
  * Finagle and Linkerd start a new endpoint from a constant (Linkerd: 30 ms). For a fast
  * service that constant is far above what the others measure (a fraction of a
  * millisecond on a LAN), so P2C Peak EWMA never picks the new endpoint until the constant
  * has decayed, tens of seconds later: a new replica, or the second and third replica of a
- * freshly started client, get nothing. Starting from the service's typical latency
+ * freshly started client, get nothing. Starting from the service's typical estimate
  * instead puts a new endpoint level with the others, so it is probed at once; its first
  * real sample then replaces the start value, as in Finagle.
  *
- * "Typical" is the median of the latest successful sample of each of the five endpoints
- * sampled most recently (each endpoint counts once, so one slow replica is never the
- * median of three or more; with two, the faster one is taken). It follows the service
- * within a few samples, and decays between samples exactly like an endpoint's estimate
+ * "Typical" is the median of the Peak EWMA estimates of the five endpoints that answered
+ * last, as of their last answer (each endpoint counts once, so one slow replica is never
+ * the median of three or more; with two, the lower is taken). It follows the service
+ * within a few answers, and decays between them exactly like an endpoint's estimate
  * (τ, towards zero), so it stays comparable with the decayed estimates of endpoints that
  * have not been asked for a while.
  *
- * The **ceiling** is the highest that median has been over the last 16 to 32 samples
- * (once two endpoints have answered): how slow the service as a whole has recently been. A moment when every answer was slow (a
- * cold start, a pause of this process or of the network) raises it for a while, so the
- * answers an endpoint gave during that moment still count as in line with its service
- * (see {@link EndpointLoad.inLine}). O(1) per sample and per read, nothing allocated
- * after construction.
+ * The **ceiling** is the highest that median has been over the last 16 to 32 answers
+ * (once two endpoints have answered): how slow the service as a whole has recently
+ * looked. A moment when every answer was slow (a cold start, a pause of this process or
+ * of the network) raises it for a while, so the answers an endpoint gave during that
+ * moment still count as in line with its service (see {@link EndpointLoad.inLine}).
+ * O(1) per answer and per read, nothing allocated after construction.
  */
 export class ServiceLatency {
-  /** How many endpoints' latest samples the median is taken over. */
+  /** How many endpoints' latest estimates the median is taken over. */
   static readonly WINDOW = 5;
   /** The ceiling covers the current block of samples and the previous one. */
   static readonly CEILING_BLOCK = 16;
 
-  /** The latest sample of each endpoint held, who gave it, and when (in samples taken). */
+  /** The latest estimate of each endpoint held, whose it is, and when (in answers taken). */
   readonly #values = new Float64Array(ServiceLatency.WINDOW);
   readonly #owners: unknown[] = new Array<unknown>(ServiceLatency.WINDOW).fill(undefined);
   readonly #stamps = new Float64Array(ServiceLatency.WINDOW);
@@ -51,7 +52,7 @@ export class ServiceLatency {
     this.#decayMs = decayMs;
   }
 
-  /** Samples taken so far (0: nothing is known about the service yet). */
+  /** Answers taken so far (0: nothing is known about the service yet). */
   get samples(): number {
     return this.#count;
   }
@@ -77,11 +78,11 @@ export class ServiceLatency {
   }
 
   /**
-   * Adds one successful request's latency (ms) taken at `nowMs` from `owner` (the
-   * endpoint, or anything that stands for it): it replaces that owner's previous sample
-   * if still held, else the oldest one held.
+   * Takes `estimateMs`, an endpoint's latency estimate right after a successful answer at
+   * `nowMs`, from `owner` (the endpoint, or anything that stands for it): it replaces that
+   * owner's previous value if still held, else the oldest one held.
    */
-  observe(rttMs: number, nowMs: number, owner?: unknown): void {
+  observe(estimateMs: number, nowMs: number, owner?: unknown): void {
     const window = ServiceLatency.WINDOW;
     let slot = -1;
     if (owner !== undefined) {
@@ -99,7 +100,7 @@ export class ServiceLatency {
         for (let i = 1; i < window; i++) if (this.#stamps[i]! < this.#stamps[slot]!) slot = i;
       }
     }
-    this.#values[slot] = rttMs;
+    this.#values[slot] = estimateMs;
     this.#owners[slot] = owner;
     this.#stamps[slot] = ++this.#count;
     const median = (this.#medianMs = this.#median());

@@ -13,7 +13,8 @@ describe('EndpointLoad', () => {
     load.start();
     load.start();
     expect(load.pending).toBe(2);
-    expect(load.cost(1_000)).toBe(90); // 30 × (2 + 1)
+    expect(load.rttEstimate(1_000)).toBe(30);
+    expect(load.cost(1_000)).toBe(Infinity); // no answer yet: one probe at a time
   });
 
   it('creates on the performance.now() clock by default', () => {
@@ -172,18 +173,34 @@ describe('EndpointLoad', () => {
     expect(fresh.rttEstimate(200)).toBe(5);
   });
 
-  it('feeds its service only with real answers: no failure penalty, no cancelled try', () => {
+  it('feeds its service its estimate after real answers only: a failure or a cancelled try alone feeds nothing', () => {
     const peers = new ServiceLatency();
     const load = new EndpointLoad({ nowMs: 0, peers });
     load.start();
     load.finish(2, 0, false);
     load.start();
-    load.finishCancelled(50, 0);
+    load.finishCancelled(5_000, 0);
     expect(peers.samples).toBe(0);
-    load.start();
-    load.finish(3, 0, true);
+    const healthy = new EndpointLoad({ nowMs: 0, peers });
+    healthy.start();
+    healthy.finish(3, 0, true);
     expect(peers.samples).toBe(1);
     expect(peers.medianMs).toBe(3);
+    load.start();
+    load.finish(4, 0, true); // its estimate is still the 5 s peak of the cut-off try
+    expect(peers.medianMs).toBe(3); // the lower of two
+    expect(peers.samples).toBe(2);
+  });
+
+  it('is probed one request at a time until its first answer', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    expect(load.cost(0)).toBe(30);
+    load.start();
+    expect(load.cost(0)).toBe(Infinity);
+    expect(load.typicalCost(1, 0)).toBe(Infinity);
+    load.finish(2, 0, true);
+    load.start();
+    expect(load.cost(0)).toBe(4); // 2 × (1 + 1)
   });
 
   it('is in line with its service while at most one of its last three answers was slow', () => {

@@ -98,6 +98,7 @@ describe('p2cPeakEwma', () => {
 
   it('weighs the queue by relative weight', () => {
     const set = endpoints(2, [1, 4]);
+    for (const endpoint of set) endpoint.load.observe(30, 0);
     for (let i = 0; i < 3; i++) set[1]!.load.start(); // 30 × (1 + 3/4) = 52.5
     set[0]!.load.start(); // 30 × (1 + 1) = 60
     const balancer = p2cPeakEwma<TestEndpoint>({ random: seeded(8), now: () => 0 });
@@ -136,6 +137,53 @@ describe('p2cPeakEwma', () => {
       return Array.from({ length: 50 }, () => balancer.pick(plainRequest)!.key);
     };
     expect(run()).toEqual(run());
+  });
+
+  it('under load, a replica 50 ms slower loses to busy fast replicas whose samples a busy client inflates', () => {
+    // 32 in flight over 4 replicas answering in 1 ms and one in 51 ms. One fast sample in
+    // twenty is inflated to 4-6 ms (the client was busy when the answer came): Peak EWMA
+    // keeps those peaks, and × (pending + 1) ≈ 8 they cost about as much as the slow
+    // replica's 51 ms, which then keeps a request in flight most of the time.
+    /** Finagle's rule alone, written out: the lower Peak EWMA cost of two random endpoints. */
+    const finagleRule = (set: readonly TestEndpoint[], random: () => number, clock: () => number) => ({
+      pick(): TestEndpoint {
+        const a = Math.floor(random() * set.length);
+        let b = Math.floor(random() * (set.length - 1));
+        if (b >= a) b++;
+        return set[b]!.load.cost(clock()) < set[a]!.load.cost(clock()) ? set[b]! : set[a]!;
+      },
+    });
+    const slowShare = (rule: 'ours' | 'finagle'): number => {
+      const noise = seeded(21);
+      let now = 0;
+      const set = endpoints(5, [], new ServiceLatency());
+      const ours = p2cPeakEwma<TestEndpoint>({ random: seeded(22), now: () => now });
+      ours.update(set);
+      const balancer = rule === 'ours' ? { pick: () => ours.pick(plainRequest)! } : finagleRule(set, seeded(22), () => now);
+      let slow = 0;
+      const inFlight: { endsAt: number; endpoint: TestEndpoint; sample: number }[] = [];
+      const requests = 60_000;
+      for (let sent = 0; sent < requests; sent++) {
+        if (inFlight.length === 32) {
+          inFlight.sort((x, y) => x.endsAt - y.endsAt);
+          const done = inFlight.shift()!;
+          now = done.endsAt;
+          done.endpoint.load.finish(done.sample, now, true);
+        }
+        const endpoint = balancer.pick();
+        const isSlow = endpoint === set[2];
+        if (isSlow) slow++;
+        endpoint.load.start();
+        const rtt = isSlow ? 51 : 1;
+        inFlight.push({ endsAt: now + rtt, endpoint, sample: !isSlow && noise() < 0.05 ? 4 + 2 * noise() : rtt });
+      }
+      return slow / requests;
+    };
+    const finagle = slowShare('finagle');
+    expect(finagle).toBeGreaterThan(0.0004); // the scenario bites: a slow request in flight much of the time
+    // Costed at their recent latency (clearly below the slow one's), the fast replicas win;
+    // the slow one is only probed again as its estimate decays.
+    expect(slowShare('ours')).toBeLessThan(finagle / 2);
   });
 
   describe('at light load (sequential requests, nothing pending)', () => {
