@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -239,7 +240,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       settings,
       service: this.name.host,
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
-      tls: this.#connector === undefined ? undefined : { connect: this.#connector },
+      tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
@@ -442,6 +443,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#waiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+/**
+ * The connector health checks use: the traffic's, with the SNI the traffic sends (the
+ * service's host), whatever Host header the check sends (`host` in its settings); an
+ * `endpointPool.tls.servername` override still wins inside `connector`.
+ */
+function checkConnector(connector: buildConnector.connector, host: string): buildConnector.connector {
+  if (isIP(host) !== 0) return connector;
+  return (options, callback) => connector({ ...options, servername: host }, callback);
 }
 
 /** Whether two settings objects (plain JSON data, or undefined) are the same. */

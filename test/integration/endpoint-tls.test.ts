@@ -90,6 +90,19 @@ describe.skipIf(openssl.skip)(`endpointPool.tls against real HTTPS endpoints${op
     expect(await get(m, 'https://api/again')).toBe('200 api /again');
   });
 
+  it('health checks send the traffic\'s SNI even when they send another Host header', async () => {
+    const api = await server({ identity: apiCert, handle: answer });
+    const m = mesh({
+      discovery: [staticEndpoints({ api: [api.address] })],
+      config: [healthRule({ interval: '20ms', jitter: 0, unhealthyThreshold: 1, host: 'health.internal' })],
+      endpointPool: { tls: { ca: ca.cert } },
+    });
+    expect(await get(m, 'https://api/')).toBe('200 api /');
+    await vi.waitFor(() => expect(api.paths.filter((p) => p === '/healthz').length).toBeGreaterThanOrEqual(2), { timeout: 5_000, interval: 10 });
+    expect(new Set(api.servernames)).toEqual(new Set(['api']));
+    expect(m.services()[0]!.endpoints[0]!.available).toBe(true);
+  });
+
   it('a client certificate is presented to endpoints that require one, by the traffic and the health checks', async () => {
     const client = ca.leaf('orders', [], 'clientAuth');
     const api = await server({ identity: apiCert, clientCa: ca.cert, handle: answer });
