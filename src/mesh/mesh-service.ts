@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -13,58 +12,14 @@ import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
-import type { RetryBudgetSettings } from '../config/extensions.js';
 import { EndpointState, type EndpointOwner } from './endpoint-state.js';
 import type { ServiceTarget } from './types.js';
+import { checkConnector, type ServiceContext, type ServicePolicy } from './service-context.js';
 
 /** Whether discovery knows a service: still asking, known to a source, or known to none. */
 export type ServiceStatus = 'pending' | 'known' | 'missing';
 
-/** How a service's endpoints connect: their undici Pool options and, for https:// services, the TLS connector. */
-export interface EndpointTransport {
-  /** Options of the pools made from now on. */
-  readonly poolOptions: Pool.Options;
-  /** TLS to the endpoints (also used by the health checks), for https:// services. */
-  readonly connector: buildConnector.connector | undefined;
-}
-
-/** What a service needs from its mesh. */
-export interface ServiceContext {
-  /** Builds the service stack for one service (called on its first request). */
-  buildServiceStack(service: MeshService): Dispatch;
-  /** Builds the endpoint stack for one endpoint (called on its first request). */
-  buildEndpointStack(endpoint: EndpointState): Dispatch;
-  /** TLS to the endpoints (the caller used an https:// URL). */
-  readonly secure: boolean;
-  /** The transport to the endpoints for the DestinationRule `connectionPool` limits in force. */
-  endpointTransport(limits: ConnectionPoolLimits | undefined): EndpointTransport;
-  /** How long a request waits for a first endpoint, in ms. */
-  readonly discoveryTimeout: number;
-  /** Called when a service makes a circuit breaker (the mesh forwards its events). */
-  readonly onBreaker?: (service: MeshService, breaker: ServiceBreaker) => void;
-  /** Merge every source that knows a service, instead of taking the first. */
-  readonly mergeSources?: boolean;
-}
-
-/** How the mesh balances one service, from its DestinationRule (and subset). */
-export interface ServicePolicy {
-  /** The balancer, or `undefined` for PASSTHROUGH (send to the original host untouched). */
-  readonly balancer: Balancer<EndpointState> | undefined;
-  /** The balancer settings it was made from, to tell whether a reload changed them. */
-  readonly balancerKey: string;
-  /** A DestinationRule subset's labels: only endpoints carrying all of them belong. */
-  readonly subsetLabels?: Readonly<Record<string, string>> | undefined;
-  /** DestinationRule `connectionPool` limits, if any. */
-  readonly limits?: ConnectionPoolLimits | undefined;
-  /** The retry budget settings (our annotation); defaults when undefined. */
-  readonly retryBudget?: RetryBudgetSettings | undefined;
-  /** Outlier detection settings (DestinationRule `outlierDetection`), if any. */
-  readonly outlier?: OutlierSettings | undefined;
-  /** Active health check settings (our annotation), if any. */
-  readonly healthCheck?: HealthCheckSettings | undefined;
-  /** Service-level circuit breaker settings (our annotation), if any. */
-  readonly breaker?: BreakerSettings | undefined;
-}
+export type { EndpointTransport, ServiceContext, ServicePolicy } from './service-context.js';
 
 /** One source's view of the service. */
 interface SourceView {
@@ -443,16 +398,6 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#waiters = [];
     for (const waiter of waiters) waiter();
   }
-}
-
-/**
- * The connector health checks use: the traffic's, with the SNI the traffic sends (the
- * service's host), whatever Host header the check sends (`host` in its settings); an
- * `endpointPool.tls.servername` override still wins inside `connector`.
- */
-function checkConnector(connector: buildConnector.connector, host: string): buildConnector.connector {
-  if (isIP(host) !== 0) return connector;
-  return (options, callback) => connector({ ...options, servername: host }, callback);
 }
 
 /** Whether two settings objects (plain JSON data, or undefined) are the same. */
