@@ -22,6 +22,7 @@ export type {
   EndpointTarget,
   PathNormalizationOption,
 } from './mesh/types.js';
+export type { EndpointTlsOptions, PemInput } from './mesh/endpoint-tls.js';
 
 export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';
 export type { StaticEndpointsMap } from './discovery/static-endpoints.js';

@@ -1,6 +1,7 @@
 import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
 import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
+import type { EndpointTlsOptions } from './endpoint-tls.js';
 
 /** What a service-stack layer is built for: one logical destination. */
 export interface ServiceTarget {
@@ -48,6 +49,13 @@ export interface EndpointPoolOptions {
   keepAliveTimeout?: number;
   /** How long connecting (TCP and TLS) may take, in ms. Default 10000. */
   connectTimeout?: number;
+  /**
+   * TLS to the endpoints of services called with `https://` URLs (trust, client
+   * certificate, SNI override, verification); the active health checks use it too.
+   * Default: Node's trust store (plus `NODE_EXTRA_CA_CERTS`), no client certificate,
+   * SNI and verification against the URL's host.
+   */
+  tls?: EndpointTlsOptions;
 }
 
 /** Edits to the default stacks, by role name. See {@link Stack}. */
