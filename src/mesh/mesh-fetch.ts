@@ -20,7 +20,12 @@ export type MeshFetchInit = RequestInit | UndiciRequestInit;
  * carries this type too, so `fetch(url, { dispatcher: mesh.dispatcher })` type-checks
  * without a cast. It is true at run time: the mesh dispatcher speaks both handler APIs.
  */
-export type GlobalFetchDispatcher = RequestInit extends { dispatcher?: infer D } ? NonNullable<D> : unknown;
+export type GlobalFetchDispatcher = RequestInit extends {
+  /** `init.dispatcher` of the global fetch (an undici extension of `RequestInit`). */
+  dispatcher?: infer D;
+}
+  ? NonNullable<D>
+  : unknown;
 
 /** `fetch` with the mesh as its dispatcher. */
 export type MeshFetch = (input: MeshFetchInput, init?: MeshFetchInit | null) => Promise<Response>;

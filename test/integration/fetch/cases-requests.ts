@@ -190,6 +190,13 @@ export const requestCases: FetchCase[] = [
     expected: { url: 'A/echo?as=init', received: { method: 'DELETE', headers: { 'x-from': 'request' } } },
   },
   {
+    name: "a no-cors Request with a body",
+    run: (ctx) => settle(ctx.fetch(new ctx.Request(`${ctx.a}/echo`, { ...withBody, mode: 'no-cors' })), ctx.norm),
+    expected: { status: 200, received: { method: 'POST', body: 'from the request' } },
+    // Its body reaches the platform as a stream, which no-cors mode refuses (README, "mesh.fetch").
+    withUndiciClasses: () => ({ error: 'TypeError', isTypeError: true, message: expect.stringContaining('same-origin') }),
+  },
+  {
     name: 'a Request reused after its body was sent is refused',
     run: async (ctx) => {
       const request = new ctx.Request(`${ctx.a}/echo`, withBody);
