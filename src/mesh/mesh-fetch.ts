@@ -73,6 +73,9 @@ export function meshFetch(dispatcher: Dispatcher, input: MeshFetchInput, init?: 
   let request: string | URL | Request;
   let options: RequestInit;
   try {
+    if (platformFetch === undefined) {
+      throw new TypeError('mesh.fetch needs the global fetch, which this Node.js lacks (was it started with --no-experimental-fetch?); use undici.request with mesh.dispatcher');
+    }
     options = init === undefined || init === null ? ({ dispatcher } as RequestInit) : toPlatformInit(init, dispatcher);
     request = isForeignRequest(input) ? toPlatformRequest(input, options.body != null) : (input as string | URL | Request);
   } catch (error) {

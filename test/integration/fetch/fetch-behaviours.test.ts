@@ -8,7 +8,7 @@
 // node-versions.test.ts): Node 22 and 24 bundle different undici versions.
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { FormData as UndiciFormData, Headers as UndiciHeaders, Request as UndiciRequest } from 'undici';
+import { Agent, FormData as UndiciFormData, Headers as UndiciHeaders, Request as UndiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, staticEndpoints, UnknownServiceError, type Mesh } from 'proxyless';
 import { startFetchServer, type FetchServer } from '../../helpers/fetch-server.js';
@@ -98,6 +98,18 @@ describe(`mesh.fetch behaves as the platform fetch (Node ${process.version})`, (
   it('init.dispatcher is ignored: the mesh stays the dispatcher', async () => {
     const res = await mesh.fetch('http://svc-a/echo', { dispatcher: undefined } as RequestInit);
     expect(((await res.json()) as { headers: { host: string } }).headers.host).toBe('svc-a');
+  });
+
+  it("a Request made with another dispatcher still goes through the mesh", async () => {
+    // Node's Request takes `dispatcher` (an undici extension); this one could not resolve svc-a.
+    const other = new Agent();
+    try {
+      const request = new Request('http://svc-a/echo', { dispatcher: other } as RequestInit);
+      const res = await mesh.fetch(request);
+      expect(((await res.json()) as { headers: { host: string } }).headers.host).toBe('svc-a');
+    } finally {
+      await other.close();
+    }
   });
 
   it('a fetch polyfill installed after proxyless loaded does not take mesh.fetch over', async () => {
