@@ -12,6 +12,7 @@ export { holdSource } from './discovery/source-holds.js';
 export type { HoldableSource } from './discovery/source-holds.js';
 export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
+export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {
   MeshOptions,

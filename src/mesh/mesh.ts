@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { fetch as undiciFetch } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
@@ -28,6 +27,7 @@ import type { EndpointState } from './endpoint-state.js';
 import { MeshDispatcher } from './mesh-dispatcher.js';
 import { MeshService, type EndpointTransport, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
 import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
+import { meshFetch, type GlobalFetchDispatcher, type MeshFetch } from './mesh-fetch.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
@@ -127,9 +127,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /**
    * The mesh as an undici Dispatcher: `undici.request(url, { dispatcher })`,
    * `fetch(url, { dispatcher })` (undici's or Node's global fetch) and
-   * `setGlobalDispatcher(mesh.dispatcher)`.
+   * `setGlobalDispatcher(mesh.dispatcher)`. Typed as the global fetch's dispatcher too
+   * ({@link GlobalFetchDispatcher}), so `fetch(url, { dispatcher: mesh.dispatcher })`
+   * needs no cast.
    */
-  readonly dispatcher: MeshDispatcher;
+  readonly dispatcher: MeshDispatcher & GlobalFetchDispatcher;
   readonly #options: ResolvedMeshOptions;
   readonly #namer: ServiceNamer;
   readonly #configInputs: ConfigInputs;
@@ -213,7 +215,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       // Hosts passed through get the endpoints' connection limit too (not their TLS settings).
       passthroughOptions: { connections: o.pool.connections, keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
       pathSteps: pathSteps(o.pathNormalization),
-    });
+    }) as MeshDispatcher & GlobalFetchDispatcher;
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
 
@@ -408,11 +410,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /**
-   * WHATWG `fetch` through the mesh: `await mesh.fetch('http://reviews/api/1')`.
-   * `init.dispatcher` is ignored: the mesh is the dispatcher.
+   * WHATWG `fetch` through the mesh: `await mesh.fetch('http://reviews/api/1')`. It is
+   * the platform's own `fetch` with the mesh as dispatcher, so it takes what the global
+   * `fetch` takes (and undici's `Request`) and returns the platform's `Response`.
+   * `init.dispatcher` is ignored: the mesh is the dispatcher. Bound: pass it where a
+   * library wants a `fetch`.
    */
-  readonly fetch = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]): ReturnType<typeof undiciFetch> =>
-    undiciFetch(input, init === undefined ? { dispatcher: this.dispatcher } : { ...init, dispatcher: this.dispatcher });
+  readonly fetch: MeshFetch = (input, init) => meshFetch(this.dispatcher, input, init);
 
   /**
    * Resolves once every discovery and config source has its first answer. Rejects with
