@@ -1,0 +1,30 @@
+/**
+ * The telemetry module: W3C trace-context propagation, metric definitions and the
+ * metrics recorder, Envoy response flags, access logs and diagnostics channels. Shared by
+ * the client (outbound) and the server (inbound) sides. See docs/telemetry.md.
+ */
+export {
+  TraceContextPropagator,
+  parseTraceParent,
+  formatTraceParent,
+  isValidTraceId,
+  isValidSpanId,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+  FLAG_SAMPLED,
+  FLAG_RANDOM,
+  MAX_TRACEPARENT_INPUT,
+} from './w3c-propagator.js';
+export type { TraceParent, TraceContextPropagatorOptions } from './w3c-propagator.js';
+export {
+  W3CTraceState,
+  isTraceStateKey,
+  isTraceStateValue,
+  truncateEntries,
+  MAX_TRACESTATE_MEMBERS,
+  DEFAULT_TRACESTATE_LENGTH,
+  MAX_TRACESTATE_LENGTH,
+  LONG_TRACESTATE_ENTRY,
+  MAX_TRACESTATE_INPUT,
+  MAX_TRACESTATE_FIELDS,
+} from './w3c-trace-state.js';
