@@ -28,3 +28,30 @@ export {
   MAX_TRACESTATE_INPUT,
   MAX_TRACESTATE_FIELDS,
 } from './w3c-trace-state.js';
+export {
+  RESPONSE_FLAGS,
+  ResponseFlag,
+  formatResponseFlags,
+  parseResponseFlags,
+  responseFlagOfError,
+  responseFlagsOf,
+  sidecarStatusOf,
+} from './response-flags.js';
+export type { ResponseFlagInfo, ResponseFlagName, CallFlagContext } from './response-flags.js';
+export { CHANNEL_NAMES, channels } from './channels.js';
+export type {
+  TypedChannel,
+  CallMessage,
+  AttemptMessage,
+  RetryMessage,
+  HedgeMessage,
+  EjectionMessage,
+  HealthMessage,
+  BreakerMessage,
+  ConfigAppliedMessage,
+  ConfigRejectedMessage,
+  DiscoveryRefreshMessage,
+  DiscoveryErrorMessage,
+} from './channels.js';
+export { AccessLog, clusterName, isErrorEntry, DEFAULT_MAX_PATH_LENGTH, MAX_FIELD_LENGTH } from './access-log.js';
+export type { AccessLogger, AccessLogFilter, AccessLogOptions, AccessLogEntry } from './access-log.js';
