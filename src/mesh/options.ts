@@ -3,6 +3,7 @@ import { InvalidOptionError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
 import type { MeshOptions } from './types.js';
 import type { PathNormalization } from '../route/normalize-path.js';
+import { TELEMETRY_ALLOWED_KEYS, telemetryDefaults, telemetryOptionsSchema, type ResolvedTelemetryOptions } from '../telemetry/options.js';
 
 const isSource = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as { watch?: unknown }).watch === 'function' &&
@@ -62,6 +63,7 @@ const meshOptionsSchema = z.strictObject({
       endpoint: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
     })
     .optional(),
+  telemetry: telemetryOptionsSchema.optional(),
 });
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
@@ -70,6 +72,7 @@ const ALLOWED_KEYS: Record<string, readonly string[]> = {
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
   pathNormalization: ['normalization'],
+  ...TELEMETRY_ALLOWED_KEYS,
 };
 
 /** Options with every default filled in. */
@@ -88,6 +91,8 @@ export interface ResolvedMeshOptions {
   readonly stacks: NonNullable<MeshOptions['stacks']>;
   /** Request path normalisation (Istio's `DEFAULT` is `BASE`). */
   readonly pathNormalization: PathNormalization;
+  /** Telemetry settings (src/telemetry/options.ts); checked here, not yet used by the layers. */
+  readonly telemetry: ResolvedTelemetryOptions;
 }
 
 /** Validates {@link MeshOptions} and fills in the defaults; throws {@link InvalidOptionError}. */
@@ -121,5 +126,6 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     },
     stacks: o.stacks ?? {},
     pathNormalization: o.pathNormalization === undefined || o.pathNormalization.normalization === 'DEFAULT' ? 'BASE' : o.pathNormalization.normalization,
+    telemetry: telemetryDefaults(o.telemetry),
   };
 }

@@ -55,3 +55,19 @@ export type {
 } from './channels.js';
 export { AccessLog, clusterName, isErrorEntry, DEFAULT_MAX_PATH_LENGTH, MAX_FIELD_LENGTH } from './access-log.js';
 export type { AccessLogger, AccessLogFilter, AccessLogOptions, AccessLogEntry } from './access-log.js';
+export { resolveTelemetryOptions, TELEMETRY_ALLOWED_KEYS } from './options.js';
+export type { TelemetryOptions, TracingOptions, MetricsOptions, ResolvedTelemetryOptions } from './options.js';
+export {
+  METRICS,
+  HTTP_DURATION_BUCKETS,
+  ISTIO_DURATION_BUCKETS,
+  ISTIO_LABELS,
+  ATTR,
+  KNOWN_METHODS,
+  OTHER,
+  methodAttribute,
+  recordsFamily,
+} from './metric-definitions.js';
+export type { MetricDefinition, InstrumentKind, MetricFamily, MetricKey, MetricNames, IstioLabel } from './metric-definitions.js';
+export { resolveWorkload, peerFromLabels, parseResourceAttributes, workloadFromPodName, namespaceOfService, UNKNOWN } from './workload.js';
+export type { WorkloadOptions, WorkloadIdentity } from './workload.js';
