@@ -56,7 +56,7 @@ export const CHANNEL_NAMES = {
 
 /** A channel whose messages are of type `T`. */
 export interface TypedChannel<T> extends Channel {
-  /** Publishes `message` to the subscribers (check {@link Channel.hasSubscribers} first). */
+  /** Publishes `message` to the subscribers (check `hasSubscribers` first). */
   publish(message: T): void;
 }
 
@@ -216,17 +216,30 @@ export interface DiscoveryErrorMessage {
 
 /** The channels, typed by message; see {@link CHANNEL_NAMES} for what each reports. */
 export const channels = {
+  /** The `callStart` channel; see {@link CHANNEL_NAMES}. */
   callStart: channel(CHANNEL_NAMES.callStart) as TypedChannel<CallMessage>,
+  /** The `callEnd` channel; see {@link CHANNEL_NAMES}. */
   callEnd: channel(CHANNEL_NAMES.callEnd) as TypedChannel<CallMessage>,
+  /** The `attemptStart` channel; see {@link CHANNEL_NAMES}. */
   attemptStart: channel(CHANNEL_NAMES.attemptStart) as TypedChannel<AttemptMessage>,
+  /** The `attemptEnd` channel; see {@link CHANNEL_NAMES}. */
   attemptEnd: channel(CHANNEL_NAMES.attemptEnd) as TypedChannel<AttemptMessage>,
+  /** The `retry` channel; see {@link CHANNEL_NAMES}. */
   retry: channel(CHANNEL_NAMES.retry) as TypedChannel<RetryMessage>,
+  /** The `hedge` channel; see {@link CHANNEL_NAMES}. */
   hedge: channel(CHANNEL_NAMES.hedge) as TypedChannel<HedgeMessage>,
+  /** The `ejection` channel; see {@link CHANNEL_NAMES}. */
   ejection: channel(CHANNEL_NAMES.ejection) as TypedChannel<EjectionMessage>,
+  /** The `health` channel; see {@link CHANNEL_NAMES}. */
   health: channel(CHANNEL_NAMES.health) as TypedChannel<HealthMessage>,
+  /** The `breaker` channel; see {@link CHANNEL_NAMES}. */
   breaker: channel(CHANNEL_NAMES.breaker) as TypedChannel<BreakerMessage>,
+  /** The `configApplied` channel; see {@link CHANNEL_NAMES}. */
   configApplied: channel(CHANNEL_NAMES.configApplied) as TypedChannel<ConfigAppliedMessage>,
+  /** The `configRejected` channel; see {@link CHANNEL_NAMES}. */
   configRejected: channel(CHANNEL_NAMES.configRejected) as TypedChannel<ConfigRejectedMessage>,
+  /** The `discoveryRefresh` channel; see {@link CHANNEL_NAMES}. */
   discoveryRefresh: channel(CHANNEL_NAMES.discoveryRefresh) as TypedChannel<DiscoveryRefreshMessage>,
+  /** The `discoveryError` channel; see {@link CHANNEL_NAMES}. */
   discoveryError: channel(CHANNEL_NAMES.discoveryError) as TypedChannel<DiscoveryErrorMessage>,
 } as const;

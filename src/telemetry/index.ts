@@ -56,7 +56,7 @@ export type {
 export { AccessLog, clusterName, isErrorEntry, DEFAULT_MAX_PATH_LENGTH, MAX_FIELD_LENGTH } from './access-log.js';
 export type { AccessLogger, AccessLogFilter, AccessLogOptions, AccessLogEntry } from './access-log.js';
 export { resolveTelemetryOptions, TELEMETRY_ALLOWED_KEYS } from './options.js';
-export type { TelemetryOptions, TracingOptions, MetricsOptions, ResolvedTelemetryOptions } from './options.js';
+export type { TelemetryOptions, TracingOptions, MetricsOptions, ResolvedTelemetryOptions, ResolvedTracingOptions, ResolvedMetricsOptions } from './options.js';
 export {
   METRICS,
   HTTP_DURATION_BUCKETS,

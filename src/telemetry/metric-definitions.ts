@@ -92,22 +92,39 @@ export type IstioLabel = (typeof ISTIO_LABELS)[number];
 
 /** Attribute keys of the `proxyless.*` metrics. */
 export const ATTR = {
+  /** The logical service (FQDN, or a passthrough host). */
   service: 'proxyless.service',
+  /** The VirtualService route: `<virtual service>.<route name or index>`, `default` when none. */
   route: 'proxyless.route',
+  /** Envoy's response flags, `-` for none. */
   responseFlags: 'proxyless.response_flags',
+  /** Why a failed call was not tried again. */
   retryStopReason: 'proxyless.retry.stop_reason',
+  /** An endpoint state: healthy, ejected, unhealthy, draining. */
   endpointState: 'proxyless.endpoint.state',
+  /** A circuit breaker state: closed, open, half_open. */
   breakerState: 'proxyless.circuit_breaker.state',
+  /** A discovery source name. */
   discoverySource: 'proxyless.discovery.source',
+  /** The HTTP status code. */
   statusCode: 'http.response.status_code',
+  /** The HTTP method (`_OTHER` for methods the conventions do not know). */
   method: 'http.request.method',
+  /** The logical service called. */
   serverAddress: 'server.address',
+  /** The port called. */
   serverPort: 'server.port',
+  /** What a failed try ended with (an error code, or a status code as text). */
   errorType: 'error.type',
+  /** The endpoint address. */
   peerAddress: 'network.peer.address',
+  /** The endpoint port. */
   peerPort: 'network.peer.port',
+  /** The URL scheme (server side). */
   urlScheme: 'url.scheme',
+  /** The route template of the server framework (server side). */
   httpRoute: 'http.route',
+  /** The HTTP version. */
   protocolVersion: 'network.protocol.version',
 } as const;
 
@@ -126,6 +143,7 @@ const SERVICE_ROUTE = [ATTR.service, ATTR.route] as const;
 
 /** Every metric, by a short key the recorder uses. */
 export const METRICS = {
+  /** `http.client.request.duration`. */
   clientDuration: d(
     'http.client.request.duration',
     'histogram',
@@ -136,6 +154,7 @@ export const METRICS = {
     'client',
     HTTP_DURATION_BUCKETS,
   ),
+  /** `http.server.request.duration`. */
   serverDuration: d(
     'http.server.request.duration',
     'histogram',
@@ -146,6 +165,7 @@ export const METRICS = {
     'server',
     HTTP_DURATION_BUCKETS,
   ),
+  /** `proxyless.client.requests`. */
   clientRequests: d(
     'proxyless.client.requests',
     'counter',
@@ -155,7 +175,9 @@ export const METRICS = {
     'otel',
     'client',
   ),
+  /** `proxyless.client.retries`. */
   retries: d('proxyless.client.retries', 'counter', '{retry}', 'Retries sent (tries after the first that were not hedges).', SERVICE_ROUTE, 'always', 'client'),
+  /** `proxyless.client.retries.stopped`. */
   retriesStopped: d(
     'proxyless.client.retries.stopped',
     'counter',
@@ -165,8 +187,11 @@ export const METRICS = {
     'always',
     'client',
   ),
+  /** `proxyless.client.hedges`. */
   hedges: d('proxyless.client.hedges', 'counter', '{request}', 'Hedged (backup) tries sent.', SERVICE_ROUTE, 'always', 'client'),
+  /** `proxyless.client.hedges.won`. */
   hedgesWon: d('proxyless.client.hedges.won', 'counter', '{request}', 'Hedged tries whose response was the one the caller got.', SERVICE_ROUTE, 'always', 'client'),
+  /** `proxyless.circuit_breaker.refusals`. */
   breakerRefusals: d(
     'proxyless.circuit_breaker.refusals',
     'counter',
@@ -176,8 +201,11 @@ export const METRICS = {
     'always',
     'client',
   ),
+  /** `proxyless.outlier.ejections`. */
   ejections: d('proxyless.outlier.ejections', 'counter', '{ejection}', 'Endpoints ejected by outlier detection.', [ATTR.service], 'always', 'mesh'),
+  /** `proxyless.outlier.ejected_endpoints`. */
   ejectedEndpoints: d('proxyless.outlier.ejected_endpoints', 'observableGauge', '{endpoint}', 'Endpoints ejected by outlier detection now.', [ATTR.service], 'always', 'mesh'),
+  /** `proxyless.circuit_breaker.state`. */
   breakerState: d(
     'proxyless.circuit_breaker.state',
     'observableGauge',
@@ -187,6 +215,7 @@ export const METRICS = {
     'always',
     'mesh',
   ),
+  /** `proxyless.endpoints`. */
   endpoints: d(
     'proxyless.endpoints',
     'observableGauge',
@@ -196,6 +225,7 @@ export const METRICS = {
     'always',
     'mesh',
   ),
+  /** `proxyless.endpoint.pending_requests`. */
   pendingRequests: d(
     'proxyless.endpoint.pending_requests',
     'observableGauge',
@@ -205,6 +235,7 @@ export const METRICS = {
     'always',
     'mesh',
   ),
+  /** `proxyless.endpoint.peak_ewma`. */
   peakEwma: d(
     'proxyless.endpoint.peak_ewma',
     'observableGauge',
@@ -214,11 +245,17 @@ export const METRICS = {
     'always',
     'mesh',
   ),
+  /** `proxyless.discovery.refreshes`. */
   discoveryRefreshes: d('proxyless.discovery.refreshes', 'counter', '{refresh}', 'Endpoint updates delivered by each discovery source.', [ATTR.discoverySource], 'always', 'mesh'),
+  /** `proxyless.discovery.errors`. */
   discoveryErrors: d('proxyless.discovery.errors', 'counter', '{error}', 'Errors reported by each discovery source (it keeps its last good endpoints).', [ATTR.discoverySource], 'always', 'mesh'),
+  /** `proxyless.config.reloads`. */
   configReloads: d('proxyless.config.reloads', 'counter', '{reload}', 'Config versions applied.', [], 'always', 'mesh'),
+  /** `proxyless.config.reloads.rejected`. */
   configRejected: d('proxyless.config.reloads.rejected', 'counter', '{reload}', 'Config versions rejected (the last good config stayed in force).', [], 'always', 'mesh'),
+  /** `proxyless.config.warnings`. */
   configWarnings: d('proxyless.config.warnings', 'counter', '{warning}', 'Warnings raised by applied config versions (unsupported fields and the like).', [], 'always', 'mesh'),
+  /** `istio_requests_total`. */
   istioRequests: d(
     'istio_requests_total',
     'counter',
@@ -228,6 +265,7 @@ export const METRICS = {
     'istio',
     'client',
   ),
+  /** `istio_request_duration_milliseconds`. */
   istioDuration: d(
     'istio_request_duration_milliseconds',
     'histogram',

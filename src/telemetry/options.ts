@@ -45,12 +45,30 @@ export interface TelemetryOptions {
   workload?: WorkloadOptions;
 }
 
+/** Resolved tracing settings. */
+export interface ResolvedTracingOptions {
+  /** Whether the mesh makes spans and propagates context. */
+  readonly enabled: boolean;
+  /** The provider given, or undefined for the global one. */
+  readonly tracerProvider: TracerProvider | undefined;
+}
+
+/** Resolved metrics settings. */
+export interface ResolvedMetricsOptions {
+  /** Whether the mesh records metrics. */
+  readonly enabled: boolean;
+  /** The provider given, or undefined for the global one. */
+  readonly meterProvider: MeterProvider | undefined;
+  /** The bound on distinct passthrough hosts as label values. */
+  readonly maxPassthroughHosts: number;
+}
+
 /** {@link TelemetryOptions} with the defaults filled in. */
 export interface ResolvedTelemetryOptions {
   /** Tracing on or off, and the provider given, if any. */
-  readonly tracing: { readonly enabled: boolean; readonly tracerProvider: TracerProvider | undefined };
+  readonly tracing: ResolvedTracingOptions;
   /** Metrics on or off, the provider given, and the passthrough bound. */
-  readonly metrics: { readonly enabled: boolean; readonly meterProvider: MeterProvider | undefined; readonly maxPassthroughHosts: number };
+  readonly metrics: ResolvedMetricsOptions;
   /** The access log's options, or `undefined` when it is off. */
   readonly accessLog: AccessLogOptions | undefined;
   /** Which request metrics. */

@@ -11,9 +11,9 @@
  * The load is a synchronous, guarded `require` (the API ships a CommonJS build), done
  * once and cached, failure included. Synchronous matters: a mesh made by `createMesh`
  * records its first request at once, so an asynchronous `import()` would lose the first
- * requests' spans and metrics. In an ES module build the `require` comes from
- * `createRequire(import.meta.url)`, so the API is resolved from this package's place in
- * node_modules, as a static import would resolve it. Two copies of the API (the
+ * requests' spans and metrics. The `require` comes from `createRequire(import.meta.url)`,
+ * so the API is resolved from this package's place in node_modules, as a static import
+ * would resolve it (dist/index.js and dist/index.cjs both checked). Two copies of the API (the
  * application's ES build and this CommonJS one) share their state: the API keeps its
  * registered providers and context keys on `globalThis` for exactly that case.
  */
@@ -30,9 +30,9 @@ let cached: OtelApiModule | null | undefined;
 let loader: () => OtelApiModule = defaultLoader;
 
 function defaultLoader(): OtelApiModule {
-  // In the CommonJS build `require` is this module's own; in ES modules it is undefined.
-  const req = typeof require === 'function' ? require : createRequire(import.meta.url);
-  return req('@opentelemetry/api') as OtelApiModule;
+  // Not the bare `require`: a bundler rewrites it in an ES build into a stub that throws.
+  // The CommonJS build gets import.meta.url from tsup's shims (tsup.config.ts).
+  return createRequire(import.meta.url)('@opentelemetry/api') as OtelApiModule;
 }
 
 /**
