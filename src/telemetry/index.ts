@@ -71,3 +71,4 @@ export {
 export type { MetricDefinition, InstrumentKind, MetricFamily, MetricKey, MetricNames, IstioLabel } from './metric-definitions.js';
 export { resolveWorkload, peerFromLabels, parseResourceAttributes, workloadFromPodName, namespaceOfService, UNKNOWN } from './workload.js';
 export type { WorkloadOptions, WorkloadIdentity } from './workload.js';
+export { CLIENT_SPAN_ATTRIBUTES, CALL_SPAN_ATTRIBUTES, CALL_SPAN_EVENTS, clientSpanName, callSpanName, redactUrl } from './span-definitions.js';

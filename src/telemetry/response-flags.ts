@@ -66,7 +66,7 @@ export const RESPONSE_FLAGS: readonly ResponseFlagInfo[] = (
     ['URX', 'UpstreamRetryLimitExceeded', undefined, 'the last try failed in a retriable way and no retry was left'],
     ['SI', 'StreamIdleTimeout', 408, 'the stream was idle too long'],
     ['DPE', 'DownstreamProtocolError', 400, 'the request itself was malformed (a bad URL, a header the mesh refuses)'],
-    ['UPE', 'UpstreamProtocolError', 503, 'the endpoint answered with something that is not valid HTTP'],
+    ['UPE', 'UpstreamProtocolError', 502, 'the endpoint answered with something that is not valid HTTP'],
     ['NC', 'NoClusterFound', 503, 'a route sends to a destination no discovery source or ServiceEntry knows'],
     ['DF', 'DnsResolutionFailed', 503, "the destination's name could not be resolved"],
   ] as const

@@ -173,6 +173,8 @@ describe('responseFlagsOf and sidecarStatusOf', () => {
     expect(sidecarStatusOf(ResponseFlag.UF | ResponseFlag.URX)).toBe(503);
     expect(sidecarStatusOf(ResponseFlag.UT)).toBe(504);
     expect(sidecarStatusOf(ResponseFlag.NR)).toBe(404);
+    // Envoy answers a response that is not HTTP with 502 Bad Gateway, other upstream failures with 503.
+    expect(sidecarStatusOf(ResponseFlag.UPE)).toBe(502);
     expect(sidecarStatusOf(ResponseFlag.DC)).toBe(0);
     expect(sidecarStatusOf(ResponseFlag.FI)).toBe(0);
     expect(sidecarStatusOf(0)).toBe(0);
