@@ -3,6 +3,7 @@
  * metrics recorder, Envoy response flags, access logs and diagnostics channels. Shared by
  * the client (outbound) and the server (inbound) sides. See docs/telemetry.md.
  */
+export type { OtelContext, OtelTextMapGetter, OtelTextMapSetter, OtelTraceState, OtelTracerProvider, OtelMeterProvider } from './api-types.js';
 export {
   TraceContextPropagator,
   parseTraceParent,

@@ -16,6 +16,7 @@
 import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGauge, BatchObservableResult, Observable } from '@opentelemetry/api';
 import { Admission } from './internal-attribute-cache.js';
 import { ATTR, METRICS, recordsFamily, type MetricDefinition, type MetricNames } from './metric-definitions.js';
+import type { OtelMeterProvider } from './api-types.js';
 import { otelApi, type OtelApiModule } from './otel-api.js';
 import { ServiceMetrics, UNKNOWN_PEER, type ServiceDescriptor } from './service-metrics.js';
 import { UNKNOWN, namespaceOfService, peerFromLabels, resolveWorkload, type WorkloadIdentity } from './workload.js';
@@ -104,7 +105,7 @@ export interface MetricsRecorderOptions {
   /** Which request metrics to record (see metric-definitions.ts). Default `otel`. */
   readonly metricNames?: MetricNames;
   /** The provider to take the meter from. Default: the global one, followed if registered later. */
-  readonly meterProvider?: MeterProvider;
+  readonly meterProvider?: OtelMeterProvider;
   /** This workload's identity for Istio's `source_*` labels. Default: from the environment alone. */
   readonly workload?: WorkloadIdentity;
   /** The most distinct passthrough hosts used as label values (more are `_OTHER`). Default 100. */
@@ -190,7 +191,7 @@ export class MetricsRecorder {
     this.#version = version;
     this.workload = options.workload ?? resolveWorkload(undefined, {}, undefined);
     this.#passthrough = new Admission<string>(options.maxPassthroughHosts ?? DEFAULT_MAX_PASSTHROUGH_HOSTS);
-    this.#provider = options.meterProvider ?? api.metrics.getMeterProvider();
+    this.#provider = (options.meterProvider as MeterProvider | undefined) ?? api.metrics.getMeterProvider();
     this.#meter = this.#provider.getMeter(METER_NAME, version);
     this.instruments = buildInstruments(this.#meter, this.#names);
     if (options.meterProvider === undefined) {

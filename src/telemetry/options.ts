@@ -4,11 +4,11 @@
  * value and what was expected) and its defaults. Tracing and metrics are on by default
  * (they cost the API's no-op path when no SDK is registered); the access log is off.
  */
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import * as z from 'zod';
 import { InvalidOptionError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
 import { DEFAULT_MAX_PATH_LENGTH, type AccessLogOptions } from './access-log.js';
+import type { OtelMeterProvider as MeterProvider, OtelTracerProvider as TracerProvider } from './api-types.js';
 import type { MetricNames } from './metric-definitions.js';
 import { DEFAULT_MAX_PASSTHROUGH_HOSTS } from './metrics-recorder.js';
 import type { WorkloadOptions } from './workload.js';

@@ -18,7 +18,8 @@
  * `tracestate` over 32 KiB (or 64 fields) are dropped unread. `extract` and `inject`
  * never throw, whatever the carrier or getter does.
  */
-import type { Context, SpanContext, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
+import type { Context, SpanContext } from '@opentelemetry/api';
+import type { OtelContext, OtelTextMapGetter, OtelTextMapSetter } from './api-types.js';
 import { otelApi } from './otel-api.js';
 import { DEFAULT_TRACESTATE_LENGTH, MAX_TRACESTATE_LENGTH, W3CTraceState } from './w3c-trace-state.js';
 
@@ -146,7 +147,7 @@ function contextKeys(): Keys | undefined {
  * started in this process carries the flag only if its span context has it (the SDK's
  * does not say whether its ids are random).
  */
-export class TraceContextPropagator implements TextMapPropagator {
+export class TraceContextPropagator {
   readonly #maxTraceStateLength: number;
 
   /** @param options see {@link TraceContextPropagatorOptions}; out-of-range values throw a RangeError */
@@ -161,13 +162,13 @@ export class TraceContextPropagator implements TextMapPropagator {
   }
 
   /** Writes `traceparent` (and `tracestate` when the span context has one) for the context's span. */
-  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+  inject(context: OtelContext, carrier: unknown, setter: OtelTextMapSetter): void {
     try {
       const api = otelApi();
       const k = contextKeys();
       if (api === undefined || k === undefined) return;
       if (context.getValue(k.suppress) === true) return;
-      const spanContext = api.trace.getSpanContext(context);
+      const spanContext = api.trace.getSpanContext(context as Context);
       if (spanContext === undefined || !isValidTraceId(spanContext.traceId) || !isValidSpanId(spanContext.spanId)) return;
       let flags = typeof spanContext.traceFlags === 'number' ? spanContext.traceFlags : 0;
       if ((flags & FLAG_RANDOM) === 0 && context.getValue(k.random) === spanContext.traceId) flags |= FLAG_RANDOM;
@@ -184,7 +185,7 @@ export class TraceContextPropagator implements TextMapPropagator {
    * Returns `context` unchanged when there is no valid `traceparent` (including when
    * the header appears more than once) or when the API is not installed.
    */
-  extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+  extract(context: OtelContext, carrier: unknown, getter: OtelTextMapGetter): OtelContext {
     try {
       const api = otelApi();
       const k = contextKeys();
@@ -203,7 +204,7 @@ export class TraceContextPropagator implements TextMapPropagator {
         isRemote: true,
         ...(traceState === undefined ? {} : { traceState }),
       };
-      let next = api.trace.setSpanContext(context, spanContext);
+      let next: OtelContext = api.trace.setSpanContext(context as Context, spanContext);
       next = (parent.traceFlags & FLAG_RANDOM) !== 0 ? next.setValue(k.random, parent.traceId) : next.deleteValue(k.random);
       return next;
     } catch {

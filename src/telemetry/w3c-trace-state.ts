@@ -1,8 +1,8 @@
 /**
  * The `tracestate` list of W3C Trace Context Level 2: parsing with the spec's rules (a
  * malformed list is dropped as a whole, never trimmed member by member), the size
- * truncation the spec prescribes, and an immutable {@link TraceState} for
- * `@opentelemetry/api` (types only are imported here, see otel-api.ts).
+ * truncation the spec prescribes, and an immutable `TraceState` for `@opentelemetry/api`
+ * (its shape written out in api-types.ts, see there why).
  *
  * Grammar (the Recommendation's current text, which the W3C test suite checks):
  * - key: a lowercase letter or digit, then up to 255 of `a-z 0-9 _ - * / @`; so a
@@ -13,7 +13,7 @@
  * A header with a duplicated key keeps the first (left-most) member: the spec lets a
  * vendor drop duplicates, and the test suite accepts either choice.
  */
-import type { TraceState } from '@opentelemetry/api';
+import type { OtelTraceState } from './api-types.js';
 
 /** Most list members a `tracestate` may have (W3C). */
 export const MAX_TRACESTATE_MEMBERS = 32;
@@ -56,7 +56,7 @@ const isOws = (code: number): boolean => code === 0x20 || code === 0x09;
  * implements OpenTelemetry's `TraceState`; `set` and `unset` return new lists and keep
  * the spec's bounds (32 members; the configured length, truncated as the spec says).
  */
-export class W3CTraceState implements TraceState {
+export class W3CTraceState implements OtelTraceState {
   readonly #keys: readonly string[];
   readonly #values: readonly string[];
   readonly #maxLength: number;
@@ -157,7 +157,7 @@ export class W3CTraceState implements TraceState {
    * does. Past 32 members the right-most goes; past the bound, entries are truncated as
    * in {@link truncateEntries}, never the one just set.
    */
-  set(key: string, value: string): TraceState {
+  set(key: string, value: string): OtelTraceState {
     if (typeof key !== 'string' || typeof value !== 'string' || !isTraceStateKey(key) || !isTraceStateValue(value)) return this;
     // An entry that alone exceeds the bound could never be propagated.
     if (key.length + 1 + value.length > this.#maxLength) return this;
@@ -173,7 +173,7 @@ export class W3CTraceState implements TraceState {
   }
 
   /** A new list without `key` (or `this` when it has none). */
-  unset(key: string): TraceState {
+  unset(key: string): OtelTraceState {
     const index = this.#keys.indexOf(key);
     if (index === -1) return this;
     const keys = this.#keys.filter((_, i) => i !== index);

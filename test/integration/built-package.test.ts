@@ -1,10 +1,14 @@
-// The built package (tsup's ES and CommonJS outputs, as published) reaches the optional
-// @opentelemetry/api: a bundler rewrites a bare `require` in an ES build into a stub that
-// throws, which left the ES build without the API (telemetry silently off) while the
-// sources, run by vitest and tsx, worked. Builds the JavaScript only (no .d.ts) into
-// node_modules/.cache, so the API resolves from the repository's node_modules.
+// The built package (tsup's ES and CommonJS outputs and declarations, as published) and
+// the optional @opentelemetry/api:
+// - it reaches the API at run time: a bundler rewrites a bare `require` in an ES build
+//   into a stub that throws, which left the ES build without the API (telemetry silently
+//   off) while the sources, run by vitest and tsx, worked;
+// - its declarations do not name the API: a project without the optional peer must
+//   type-check against them with skipLibCheck false (api-types.ts writes the shapes out).
+// Builds the index entry into node_modules/.cache, so the API resolves from the
+// repository's node_modules.
 import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'tsup';
@@ -39,10 +43,17 @@ async function runBuilt(format: 'esm' | 'cjs'): Promise<unknown> {
 describe('the built package', () => {
   beforeAll(async () => {
     const options = Array.isArray(config) ? config[0] : config;
-    await build({ ...(options as object), entry: { index: 'src/index.ts' }, dts: false, sourcemap: false, outDir, clean: true, silent: true });
-  }, 120_000);
+    await build({ ...(options as object), entry: { index: 'src/index.ts' }, dts: true, sourcemap: false, outDir, clean: true, silent: true });
+  }, 240_000);
   afterAll(async () => {
     await rm(outDir, { recursive: true, force: true });
+  });
+
+  it.each(['index.d.ts', 'index.d.cts'])('%s does not name @opentelemetry/api', async (file) => {
+    const declarations = await readFile(`${outDir}/${file}`, 'utf8');
+    expect(declarations).toContain('TraceContextPropagator');
+    // Comments may mention it; no import or import type may.
+    expect(declarations).not.toMatch(/^\s*(import|export)\b[^\n]*['"]@opentelemetry\/api['"]|import\(['"]@opentelemetry\/api['"]\)/m);
   });
 
   it.each(['esm', 'cjs'] as const)('%s: the telemetry module finds @opentelemetry/api', async (format) => {
