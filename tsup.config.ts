@@ -10,4 +10,7 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   platform: 'node',
+  // src/telemetry/otel-api.ts takes a require from import.meta.url in the ES build; this
+  // gives the CommonJS build a working import.meta.url instead of an empty import.meta.
+  shims: true,
 });

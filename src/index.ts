@@ -88,3 +88,5 @@ export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEn
 export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier-detection.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier-detection.js';
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
+
+export * from './telemetry/index.js';

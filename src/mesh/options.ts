@@ -4,6 +4,7 @@ import { formatIssues } from '../core/validate.js';
 import { checkEndpointTls, type EndpointTls } from './endpoint-tls.js';
 import type { MeshOptions } from './types.js';
 import type { PathNormalization } from '../route/normalize-path.js';
+import { TELEMETRY_ALLOWED_KEYS, telemetryDefaults, telemetryOptionsSchema, type ResolvedTelemetryOptions } from '../telemetry/options.js';
 
 const isSource = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as { watch?: unknown }).watch === 'function' &&
@@ -75,6 +76,7 @@ const meshOptionsSchema = z.strictObject({
       endpoint: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
     })
     .optional(),
+  telemetry: telemetryOptionsSchema.optional(),
 });
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
@@ -83,6 +85,7 @@ const ALLOWED_KEYS: Record<string, readonly string[]> = {
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
   pathNormalization: ['normalization'],
+  ...TELEMETRY_ALLOWED_KEYS,
 };
 
 /** Options with every default filled in. */
@@ -108,6 +111,8 @@ export interface ResolvedMeshOptions {
   readonly stacks: NonNullable<MeshOptions['stacks']>;
   /** Request path normalisation (Istio's `DEFAULT` is `BASE`). */
   readonly pathNormalization: PathNormalization;
+  /** Telemetry settings (src/telemetry/options.ts); checked here, not yet used by the layers. */
+  readonly telemetry: ResolvedTelemetryOptions;
 }
 
 /** Validates {@link MeshOptions} and fills in the defaults; throws {@link InvalidOptionError}. */
@@ -142,5 +147,6 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     },
     stacks: o.stacks ?? {},
     pathNormalization: o.pathNormalization === undefined || o.pathNormalization.normalization === 'DEFAULT' ? 'BASE' : o.pathNormalization.normalization,
+    telemetry: telemetryDefaults(o.telemetry),
   };
 }

@@ -2,6 +2,7 @@ import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
 import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
 import type { EndpointTlsOptions } from './endpoint-tls.js';
+import type { TelemetryOptions } from '../telemetry/options.js';
 
 /** What a service-stack layer is built for: one logical destination. */
 export interface ServiceTarget {
@@ -124,6 +125,12 @@ export interface MeshOptions {
    * Istio's MeshConfig `pathNormalization`. Default `{ normalization: 'BASE' }`.
    */
   pathNormalization?: PathNormalizationOption;
+  /**
+   * Tracing, metrics and the access log: `{ tracing, metrics, accessLog, metricNames,
+   * workload }`. Tracing and metrics default on, the access log off. See docs/telemetry.md.
+   * (Validated now; the layers report through it once telemetry is wired in.)
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Istio MeshConfig `pathNormalization`: how request paths are normalised before routing. */
