@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidOptionError, SvidError } from '../core/errors.js';
@@ -75,7 +75,8 @@ export function createDevCa(options: CreateDevCaOptions): DevCa {
   const der = createCertificate({
     publicKey: keys.publicKey,
     signingKey: keys.privateKey,
-    subject: { O: options.trustDomain, CN: 'proxyless dev root' },
+    // A name of its own: a CA made again must not be mistaken for the old one by name.
+    subject: { O: options.trustDomain, CN: `proxyless dev root ${randomBytes(4).toString('hex')}` },
     notBefore: new Date(now - NOT_BEFORE_BACKDATE_MS),
     notAfter: new Date(now + ttl),
     basicConstraints: { ca: true },
@@ -126,7 +127,9 @@ export function issueSvid(ca: DevCa, options: IssueSvidOptions): IssuedSvid {
   const now = options.now ?? Date.now();
   const caCert = ca.chain[0]!;
   // An SVID must not outlive its CA: a chain that expires in the middle is refused anyway.
-  const notAfter = new Date(Math.min(now + ttl, caCert.notAfter.getTime()));
+  // Certificate times have whole seconds: round up, so the lifetime is never below `ttl`
+  // (rounding down could leave a 1 s SVID a few ms to live).
+  const notAfter = new Date(Math.min(Math.ceil((now + ttl) / 1000) * 1000, caCert.notAfter.getTime()));
   const keys = generateKeyPair(options.keyType);
   const der = createCertificate({
     publicKey: keys.publicKey,

@@ -140,7 +140,10 @@ export class FileIdentitySource extends BaseIdentitySource {
     if (this.closed) return 'done';
     const error = this.#load();
     if (!error) return 'done';
-    if (!confirmed) return 'suspect';
+    if (!confirmed) {
+      this.emit('held', error.message);
+      return 'suspect';
+    }
     this.reportError(error);
     return 'done';
   }

@@ -17,6 +17,11 @@ export interface IdentitySourceEvents {
    * files, a failed issuance. Emitted only when someone listens (never thrown).
    */
   error: [error: Error];
+  /**
+   * A new version that does not load was held back (file sources): it is taken if it
+   * becomes good, reported as an `error` if it stays bad. Says why, for logs and tests.
+   */
+  held: [reason: string];
 }
 
 /**

@@ -86,9 +86,9 @@ export function buildPath(leaf: CertificateInfo, intermediates: readonly Certifi
         throw new SvidError(
           'bad_signature',
           what,
-          `a certificate (${current === leaf ? 'the leaf' : oneLine(current.subject)}) whose signature does not verify with the key of its issuer ${issuedBy}`,
+          `a certificate (${current === leaf ? 'the leaf' : oneLine(current.subject)}) whose signature does not verify with the key of any trusted certificate named ${issuedBy}`,
           'a signature by the issuer named',
-          'The certificate was not issued by the CA it names, or was altered; it is not trusted.',
+          'It was issued by another CA of the same name (a CA made again, another mesh with the same root name) or altered; it is not trusted.',
         );
       }
       throw new SvidError(
