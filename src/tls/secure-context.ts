@@ -121,8 +121,8 @@ export interface ServerTlsOptions {
 
 /**
  * `tls.createServer` / `https.createServer` options for a mesh server presenting `svid`:
- * a client certificate is required and its chain checked by OpenSSL against the roots
- * (use {@link verifyClient} or {@link serveWithIdentity} for the SPIFFE rules), a session
+ * a client certificate is required and its chain checked against the roots (by Node,
+ * silently; {@link serveWithIdentity} takes that over and adds the SPIFFE rules), a session
  * id context (resumption with client certificates fails without it), and the ALPN rule of
  * {@link meshAlpnCallback}.
  */
@@ -152,6 +152,10 @@ export function verifyClient(socket: TLSSocket, bundles: readonly TrustBundle[],
 
 /** A TLS server (node:tls or node:https) as {@link serveWithIdentity} drives it. */
 export interface TlsServerLike {
+  /** Set by `serverTlsOptions` (must be true). */
+  requestCert?: boolean;
+  /** Turned off by {@link serveWithIdentity}, which verifies every client itself. */
+  rejectUnauthorized?: boolean;
   setSecureContext(options: SecureContextOptions): void;
   prependListener(event: 'secureConnection', listener: (socket: TLSSocket) => void): this;
   removeListener(event: 'secureConnection', listener: (socket: TLSSocket) => void): this;
@@ -170,16 +174,22 @@ export interface ServeWithIdentityOptions extends ServerTlsOptions {
  * Keeps a TLS server on the current SVID of `source` and checks every client by the SPIFFE
  * rules. The server must have been created with {@link serverTlsOptions} of the current
  * SVID. On `rotated`, `setSecureContext` gives new connections the new certificate while
- * open ones finish on the old. A client that fails the check is refused: its socket is
- * destroyed and the error goes to the server's `tlsClientError` event. Returns a function
+ * open ones finish on the old. Every client is verified by {@link verifyClient} (chain to
+ * the bundle of its trust domain, SVID rules, `expect`); one that fails, or sends no
+ * certificate, is refused: its socket is destroyed before a byte of its request is read,
+ * and the {@link SvidError} goes to the server's `tlsClientError` event. Returns a function
  * that stops following the source.
  */
 export function serveWithIdentity(server: TlsServerLike, source: IdentitySource, options: ServeWithIdentityOptions = {}): () => void {
-  let svid = source.current();
+  const svid = source.current();
   if (!svid) throw new SvidError('malformed', source.name, 'no SVID yet', 'a source that is ready', 'Await source.ready() before serving.');
+  if (server.requestCert !== true) throw new TypeError('serveWithIdentity: the server does not request client certificates; create it with serverTlsOptions(svid)');
+  // Node refuses a client whose chain OpenSSL did not verify by destroying its socket
+  // without a word on the server side. We verify every client ourselves (chain, rules,
+  // identity), so each refusal says why, on the server's `tlsClientError`.
+  server.rejectUnauthorized = false;
   let bundles = [svid.bundle, ...(options.bundles ?? [])];
   const onRotated = (next: X509Svid): void => {
-    svid = next;
     bundles = [next.bundle, ...(options.bundles ?? [])];
     server.setSecureContext(serverTlsOptions(next, options));
   };
@@ -197,5 +207,6 @@ export function serveWithIdentity(server: TlsServerLike, source: IdentitySource,
   return () => {
     source.off('rotated', onRotated);
     server.removeListener('secureConnection', onSecure);
+    server.rejectUnauthorized = true;
   };
 }
