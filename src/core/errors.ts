@@ -312,7 +312,9 @@ export type SvidRule =
   /** The SPIFFE ID is valid and trusted but not the identity expected. */
   | 'unexpected_id'
   /** The private key does not belong to the leaf certificate. */
-  | 'key_mismatch';
+  | 'key_mismatch'
+  /** A certificate of the chain has a critical extension we do not process (RFC 5280 §4.2: refuse it). */
+  | 'unhandled_critical_extension';
 
 /**
  * An X.509-SVID (a workload certificate) broke a rule of the SPIFFE X.509-SVID

@@ -91,7 +91,12 @@ export interface CertificateInfo {
   readonly dnsNames: readonly string[];
   /** SHA-256 fingerprint, `AA:BB:...`. */
   readonly fingerprint256: string;
+  /** OIDs of critical extensions this module does not process (RFC 5280 says: refuse the certificate). */
+  readonly unhandledCritical: readonly string[];
 }
+
+/** Extensions whose meaning is processed here or by the rules (the key identifiers only help find issuers). */
+const HANDLED = new Set([id_ce_basicConstraints, id_ce_keyUsage, id_ce_extKeyUsage, id_ce_subjectAltName, '2.5.29.14', '2.5.29.35']);
 
 function names(flags: number): string[] {
   return Object.entries(KeyUsageBits)
@@ -132,12 +137,14 @@ export function parseCertificate(der: Buffer, what = 'certificate'): Certificate
   const uris: string[] = [];
   const dnsNames: string[] = [];
   const seen = new Set<string>();
+  const unhandledCritical: string[] = [];
   try {
     for (const extension of tbs.extensions ?? []) {
       // RFC 5280 §4.2: an extension appears at most once. Two subjectAltName extensions
       // could otherwise smuggle a second URI SAN past a reader that looks at the first.
       if (seen.has(extension.extnID)) throw new Error(`extension ${extension.extnID} appears twice`);
       seen.add(extension.extnID);
+      if (extension.critical && !HANDLED.has(extension.extnID)) unhandledCritical.push(extension.extnID);
       const value = extension.extnValue.buffer;
       switch (extension.extnID) {
         case id_ce_basicConstraints: {
@@ -181,6 +188,7 @@ export function parseCertificate(der: Buffer, what = 'certificate'): Certificate
     uris,
     dnsNames,
     fingerprint256: x509.fingerprint256,
+    unhandledCritical,
   };
 }
 

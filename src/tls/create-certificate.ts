@@ -69,6 +69,8 @@ export interface CertificateSpec {
   readonly uris?: readonly string[];
   /** DNS SANs. */
   readonly dnsNames?: readonly string[];
+  /** Further extensions, as DER values (tests use them for what the rules must refuse). */
+  readonly extraExtensions?: readonly { readonly id: string; readonly critical: boolean; readonly value: Buffer }[];
   /** Serial number (positive, at most 20 bytes); default 16 random bytes. */
   readonly serialNumber?: Buffer;
 }
@@ -140,6 +142,9 @@ export function createCertificate(spec: CertificateSpec): Buffer {
   extensions.push(
     extension(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(new Uint8Array(createHash('sha1').update(authorityKey).digest())) })),
   );
+  for (const extra of spec.extraExtensions ?? []) {
+    extensions.push(new Extension({ extnID: extra.id, critical: extra.critical, extnValue: new OctetString(new Uint8Array(extra.value)) }));
+  }
   const algorithm = signatureAlgorithm(spec.signingKey);
   const tbs = new TBSCertificate({
     version: Version.v3,

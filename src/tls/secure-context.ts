@@ -196,6 +196,17 @@ export function serveWithIdentity(server: TlsServerLike, source: IdentitySource,
   const onSecure = (socket: TLSSocket): void => {
     try {
       const verified = verifyClient(socket, bundles, options.expect);
+      // Defence in depth: OpenSSL's own verdict on the chain (critical extensions we do
+      // not read, weak signature algorithms, name constraints) must agree with ours.
+      if (!socket.authorized) {
+        throw new SvidError(
+          'untrusted',
+          `client certificate from ${socket.remoteAddress}:${socket.remotePort}`,
+          `a chain OpenSSL refused (${String(socket.authorizationError)})`,
+          'a chain OpenSSL verifies against the trust bundle',
+          'The certificate passes the SPIFFE rules but not X.509 path validation; check how it was issued.',
+        );
+      }
       options.onPeer?.(verified, socket);
     } catch (error) {
       socket.destroy();

@@ -112,8 +112,26 @@ export const extendedKeyUsageRule: LeafRule = {
   },
 };
 
+/** A certificate has no critical extension we do not process (RFC 5280 §4.2). */
+export function criticalExtensionProblem(cert: CertificateInfo, what: string): SvidError | undefined {
+  if (cert.unhandledCritical.length === 0) return undefined;
+  return new SvidError(
+    'unhandled_critical_extension',
+    what,
+    `critical extension${cert.unhandledCritical.length > 1 ? 's' : ''} ${cert.unhandledCritical.join(', ')}, which this verifier does not process`,
+    'no critical extension other than basicConstraints, keyUsage, extendedKeyUsage, subjectAltName and key identifiers',
+    'RFC 5280 requires refusing a certificate with a critical extension the verifier does not understand.',
+  );
+}
+
+/** No critical extension the verifier does not process. */
+export const criticalExtensionsRule: LeafRule = {
+  name: 'no critical extension left unprocessed',
+  check: criticalExtensionProblem,
+};
+
 /** Every rule for a leaf SVID, in the order `verifySvid` applies them. */
-export const LEAF_RULES: readonly LeafRule[] = [uriSanRule, notCaRule, digitalSignatureRule, keyUsageCriticalRule, cannotSignRule, extendedKeyUsageRule];
+export const LEAF_RULES: readonly LeafRule[] = [uriSanRule, notCaRule, digitalSignatureRule, keyUsageCriticalRule, cannotSignRule, extendedKeyUsageRule, criticalExtensionsRule];
 
 /** The validity window of `cert` contains `now` (ms since the epoch). */
 export function validityProblem(cert: CertificateInfo, now: number, what: string): SvidError | undefined {

@@ -8,7 +8,7 @@
  */
 import { SvidError } from '../core/errors.js';
 import type { CertificateInfo } from './certificate.js';
-import { LEAF_RULES, oneLine, signingCertProblem, validityProblem } from './svid-rules.js';
+import { LEAF_RULES, criticalExtensionProblem, oneLine, signingCertProblem, validityProblem } from './svid-rules.js';
 import { SpiffeId } from './spiffe-id.js';
 import { bundleDomains, bundleFor, type TrustBundle, type TrustBundles } from './trust-bundle.js';
 
@@ -168,6 +168,8 @@ export function verifySvid(certs: readonly CertificateInfo[], bundles: TrustBund
   const path = buildPath(leaf, certs.slice(1), bundle, what);
   const now = nowMs(options.now);
   for (const cert of path) {
+    const critical = criticalExtensionProblem(cert, cert === leaf ? what : `${what}: issuer ${oneLine(cert.subject)}`);
+    if (critical) throw critical;
     const problem = validityProblem(cert, now, cert === leaf ? what : `${what}: issuer ${oneLine(cert.subject)}`);
     if (problem) throw problem;
   }

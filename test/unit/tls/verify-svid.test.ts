@@ -112,6 +112,21 @@ describe('verifySvid', () => {
     { attack: 'intermediate beyond pathLenConstraint', chain: () => [testLeaf(midBelowPathZero, ID).info, midBelowPathZero.info, midPathZero.info], rule: 'path_length', says: /pathLenConstraint of 0/ },
     { attack: 'expired intermediate', chain: () => [testLeaf(expiredMid, ID).info, expiredMid.info], rule: 'expired', says: /issuer .*expired-mid/ },
     { attack: 'intermediate missing from the chain', chain: () => [testLeaf(mid, ID).info], rule: 'untrusted', says: /ends at O=test, CN=mid/ },
+    {
+      attack: 'leaf with an unknown critical extension',
+      chain: () => [testLeaf(root, ID, { extraExtensions: [{ id: '1.3.6.1.4.1.99999.1', critical: true, value: Buffer.from([0x05, 0x00]) }] }).info],
+      rule: 'unhandled_critical_extension',
+      says: /critical extension 1\.3\.6\.1\.4\.1\.99999\.1/,
+    },
+    {
+      attack: 'intermediate with an unknown critical extension',
+      chain: () => {
+        const odd = testIntermediate(root, 'odd', { extraExtensions: [{ id: '1.3.6.1.4.1.99999.2', critical: true, value: Buffer.from([0x05, 0x00]) }] });
+        return [testLeaf(odd, ID).info, odd.info];
+      },
+      rule: 'unhandled_critical_extension',
+      says: /issuer O=test, CN=odd: critical extension 1\.3\.6\.1\.4\.1\.99999\.2/,
+    },
     { attack: 'a chain looping on itself, too long', chain: () => Array.from({ length: 11 }, () => mid.info), rule: 'path_length', says: /11 certificates/ },
   ];
 
