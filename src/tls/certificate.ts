@@ -31,21 +31,33 @@ export const MAX_CERTIFICATE_BYTES = 64 * 1024;
 
 /** The keyUsage bits (RFC 5280 §4.2.1.3), as `KeyUsageInfo.flags` holds them. */
 export const KeyUsageBits = {
+  /** Signing (the TLS handshake): required on an SVID. */
   digitalSignature: 1,
+  /** Non-repudiation (content commitment). */
   nonRepudiation: 2,
+  /** Key encipherment (RSA key exchange). */
   keyEncipherment: 4,
+  /** Data encipherment. */
   dataEncipherment: 8,
+  /** Key agreement. */
   keyAgreement: 16,
+  /** Signing certificates: CAs only. */
   keyCertSign: 32,
+  /** Signing CRLs: CAs only. */
   cRLSign: 64,
+  /** With keyAgreement: encipher only. */
   encipherOnly: 128,
+  /** With keyAgreement: decipher only. */
   decipherOnly: 256,
 } as const;
 
 /** The extended key usage OIDs the SVID rules name. */
 export const ExtKeyUsageOids = {
+  /** TLS server authentication. */
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  /** TLS client authentication. */
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  /** Any extended key usage. */
   any: '2.5.29.37.0',
 } as const;
 
@@ -57,6 +69,16 @@ export interface KeyUsageInfo {
   readonly critical: boolean;
   /** The names of the bits set, e.g. `['digitalSignature', 'keyEncipherment']`. */
   readonly names: readonly string[];
+}
+
+/** A certificate's basicConstraints extension. */
+export interface BasicConstraintsInfo {
+  /** cA: whether the certificate may issue others. */
+  readonly ca: boolean;
+  /** pathLenConstraint: how many intermediates may follow below it. */
+  readonly pathLength?: number;
+  /** Whether the extension is marked critical. */
+  readonly critical: boolean;
 }
 
 /** A parsed certificate: the fields the SVID rules and `proxyless certs inspect` use. */
@@ -80,7 +102,7 @@ export interface CertificateInfo {
   /** End of validity. */
   readonly notAfter: Date;
   /** basicConstraints, when present. */
-  readonly basicConstraints?: { readonly ca: boolean; readonly pathLength?: number; readonly critical: boolean };
+  readonly basicConstraints?: BasicConstraintsInfo;
   /** keyUsage, when present. */
   readonly keyUsage?: KeyUsageInfo;
   /** extendedKeyUsage OIDs, when present. */
@@ -211,7 +233,7 @@ export function pemCertificates(text: string, what: string): Buffer[] {
   return out;
 }
 
-/** Parses every certificate of a PEM text (see {@link pemCertificates}). */
+/** Parses every certificate of a PEM text (its `CERTIFICATE` blocks, at most 16). */
 export function parsePemCertificates(text: string, what: string): CertificateInfo[] {
   return pemCertificates(text, what).map((der, i, all) => parseCertificate(der, all.length > 1 ? `${what} (certificate ${i + 1})` : what));
 }

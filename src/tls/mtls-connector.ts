@@ -12,6 +12,12 @@ import type { X509Svid } from './svid.js';
 /** undici's connector function. */
 export type Connector = buildConnector.connector;
 
+/** The connector {@link mtlsConnector} returns. */
+export type MtlsConnector = Connector & {
+  /** Stops following the identity source (connections keep working with the last SVID). */
+  close(): void;
+};
+
 /** Options of {@link mtlsConnector}. */
 export interface MtlsConnectorOptions extends ClientTlsOptions {
   /** Passed to undici's `buildConnector` (timeout, keepAlive, maxCachedSessions, ...). */
@@ -25,7 +31,7 @@ export interface MtlsConnectorOptions extends ClientTlsOptions {
  * so no session of the old identity is resumed); open connections finish on the old.
  * Call `close()` to stop following the source.
  */
-export function mtlsConnector(source: IdentitySource, options: MtlsConnectorOptions = {}): Connector & { close(): void } {
+export function mtlsConnector(source: IdentitySource, options: MtlsConnectorOptions = {}): MtlsConnector {
   const build = (svid: X509Svid): Connector => buildConnector({ ...options.connect, ...clientTlsOptions(svid, options) } as buildConnector.BuildOptions);
   const first = source.current();
   if (!first) throw new Error(`mtlsConnector: identity source ${source.name} has no SVID yet; await source.ready() first`);
@@ -34,7 +40,7 @@ export function mtlsConnector(source: IdentitySource, options: MtlsConnectorOpti
     current = build(svid);
   };
   source.on('rotated', onRotated);
-  const connector = ((opts, callback) => current(opts, callback)) as Connector & { close(): void };
+  const connector = ((opts, callback) => current(opts, callback)) as MtlsConnector;
   connector.close = () => void source.off('rotated', onRotated);
   return connector;
 }

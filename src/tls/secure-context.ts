@@ -62,6 +62,24 @@ export function svidSecureContextOptions(svid: X509Svid, bundles: readonly Trust
   };
 }
 
+/** What {@link clientTlsOptions} returns: `tls.connect` options with a ready secure context. */
+export type ClientConnectionOptions = ConnectionOptions & {
+  /** The SVID's certificate, key and roots, made once for every connection. */
+  secureContext: SecureContext;
+};
+
+/** What {@link serverTlsOptions} returns: `tls.createServer` / `https.createServer` options. */
+export interface MeshServerOptions extends SecureContextOptions {
+  /** Always true: the client must present its SVID. */
+  requestCert: true;
+  /** True: Node refuses chains OpenSSL cannot verify ({@link serveWithIdentity} takes this over). */
+  rejectUnauthorized: true;
+  /** {@link meshAlpnCallback}. */
+  ALPNCallback: typeof meshAlpnCallback;
+  /** {@link MESH_SESSION_ID_CONTEXT}: resumed sessions with client certificates need one. */
+  sessionIdContext: string;
+}
+
 /** Options of {@link clientTlsOptions}. */
 export interface ClientTlsOptions {
   /** The server identity required; default any ID of the client's own trust domain. */
@@ -78,7 +96,7 @@ export interface ClientTlsOptions {
  * the server. A server presenting another identity fails the handshake with an
  * {@link SvidError} that says which identity was expected and which was presented.
  */
-export function clientTlsOptions(svid: X509Svid, options: ClientTlsOptions = {}): ConnectionOptions & { secureContext: SecureContext } {
+export function clientTlsOptions(svid: X509Svid, options: ClientTlsOptions = {}): ClientConnectionOptions {
   const bundles = [svid.bundle, ...(options.bundles ?? [])];
   const secureContext = createSecureContext(svidSecureContextOptions(svid, options.bundles));
   return {
@@ -126,12 +144,7 @@ export interface ServerTlsOptions {
  * id context (resumption with client certificates fails without it), and the ALPN rule of
  * {@link meshAlpnCallback}.
  */
-export function serverTlsOptions(svid: X509Svid, options: ServerTlsOptions = {}): SecureContextOptions & {
-  requestCert: true;
-  rejectUnauthorized: true;
-  ALPNCallback: typeof meshAlpnCallback;
-  sessionIdContext: string;
-} {
+export function serverTlsOptions(svid: X509Svid, options: ServerTlsOptions = {}): MeshServerOptions {
   return {
     ...svidSecureContextOptions(svid, options.bundles),
     requestCert: true,
@@ -156,9 +169,13 @@ export interface TlsServerLike {
   requestCert?: boolean;
   /** Turned off by {@link serveWithIdentity}, which verifies every client itself. */
   rejectUnauthorized?: boolean;
+  /** Replaces the secure context for new connections. */
   setSecureContext(options: SecureContextOptions): void;
+  /** Adds a listener before the others (the check runs before the HTTP parser's). */
   prependListener(event: 'secureConnection', listener: (socket: TLSSocket) => void): this;
+  /** Removes a listener. */
   removeListener(event: 'secureConnection', listener: (socket: TLSSocket) => void): this;
+  /** Reports a refused client. */
   emit(event: 'tlsClientError', error: Error, socket: TLSSocket): boolean;
 }
 

@@ -62,7 +62,7 @@ export class X509Svid {
   }
 
   /** A summary without the key (JSON and `console.log` show this). */
-  toJSON(): { spiffeId: string; notBefore: string; notAfter: string; serialNumber: string; trustDomain: string } {
+  toJSON(): SvidSummary {
     return {
       spiffeId: this.spiffeId.uri,
       notBefore: this.notBefore.toISOString(),
@@ -78,6 +78,20 @@ export class X509Svid {
   }
 }
 
+/** What an {@link X509Svid} shows of itself: never the key. */
+export interface SvidSummary {
+  /** The SPIFFE ID. */
+  readonly spiffeId: string;
+  /** Start of validity (ISO 8601). */
+  readonly notBefore: string;
+  /** End of validity (ISO 8601). */
+  readonly notAfter: string;
+  /** The leaf's serial number, hex. */
+  readonly serialNumber: string;
+  /** The trust domain of the bundle. */
+  readonly trustDomain: string;
+}
+
 /** What {@link loadSvid} reads. */
 export interface SvidPem {
   /** The certificate chain, leaf first (PEM). */
@@ -89,7 +103,14 @@ export interface SvidPem {
   /** The roots' trust domain; default: the one the roots name, else the SVID's own. */
   readonly trustDomain?: string;
   /** Names of the three parts for messages, e.g. file paths. */
-  readonly names?: { readonly certChain?: string; readonly key?: string; readonly roots?: string };
+  readonly names?: {
+    /** Name of the chain, e.g. its path. */
+    readonly certChain?: string;
+    /** Name of the key, e.g. its path. */
+    readonly key?: string;
+    /** Name of the roots, e.g. their path. */
+    readonly roots?: string;
+  };
   /** The time validity is checked at (default now). */
   readonly now?: number | Date;
 }

@@ -1,7 +1,8 @@
 // SPIFFE mTLS with real sockets: a node:https server on 127.0.0.1 port 0 using
 // serverTlsOptions + serveWithIdentity, an undici client using mtlsConnector, SVIDs from a
 // dev CA made at test time. The mesh wiring comes later; these are its building blocks.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,9 @@ import {
 import { BaseIdentitySource } from '../../../src/tls/identity-source.js';
 import { testLeaf, testRoot } from '../../helpers/certs.js';
 import { Progress } from '../../helpers/wait.js';
+import { requireBinaries } from '../../helpers/system-binaries.js';
+
+const openssl = requireBinaries([{ bin: 'openssl', pkg: 'openssl' }]);
 
 const TD = 'cluster.local';
 const SERVER_ID = `spiffe://${TD}/ns/default/sa/reviews`;
@@ -211,6 +215,28 @@ describe('SPIFFE mTLS with real sockets', () => {
     const h2 = await handshake(['h2']);
     expect(h2).toBeInstanceOf(Error);
     expect(String(h2)).toMatch(/no application protocol|no_application_protocol/i);
+  });
+
+  it.skipIf(openssl.skip)(`openssl s_client offering only istio-http/1.1 completes mTLS and gets an HTTP answer${openssl.note}`, async () => {
+    const svid = clientSource.current()!;
+    const files = mkdtempSync(join(tmpdir(), 'proxyless-s-client-'));
+    try {
+      writeFileSync(join(files, 'cert.pem'), svid.certChainPem());
+      writeFileSync(join(files, 'key.pem'), svid.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      writeFileSync(join(files, 'roots.pem'), svid.rootsPem());
+      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-cert', join(files, 'cert.pem'), '-key', join(files, 'key.pem'), '-CAfile', join(files, 'roots.pem'), '-verify_return_error', '-alpn', 'istio-http/1.1', '-ign_eof']);
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stdin.end('GET / HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n');
+      await new Promise<void>((resolve) => child.once('close', () => resolve()));
+      expect(out).toContain('ALPN protocol: istio-http/1.1');
+      expect(out).toMatch(/Verify return code: 0 \(ok\)/);
+      expect(out).toMatch(/HTTP\/1\.1 200 OK[\s\S]*hello \d+/);
+      expect(server.peers.at(-1)?.spiffeId.uri).toBe(CLIENT_ID);
+    } finally {
+      rmSync(files, { recursive: true, force: true });
+    }
   });
 
   it('resumes TLS sessions with client certificates (a session id context is set) and still knows the peer', async () => {
