@@ -166,7 +166,7 @@ export const SVID_FILES = { certChain: 'cert-chain.pem', key: 'key.pem', roots: 
  * not even for a moment).
  */
 export function writeFileAtomic(path: string, text: string, mode: number): void {
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(temp, 'wx', mode);
   try {
     writeSync(fd, text);

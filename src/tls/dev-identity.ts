@@ -32,6 +32,9 @@ export interface DevIdentityOptions {
   readonly random?: () => number;
 }
 
+/** The soonest a rotation is scheduled after the last: a CA about to expire cannot make it spin. */
+const MIN_ROTATION_DELAY_MS = 100;
+
 /** Retry delay after a failed issuance: a tenth of the lifetime, between 1 s and 30 s. */
 function retryDelay(ttl: number): number {
   return Math.min(30_000, Math.max(1000, ttl / 10));
@@ -118,8 +121,14 @@ export class DevIdentitySource extends BaseIdentitySource {
       const svid = loadSvid({ certChain: issued.certChain, key: issued.key, roots: issued.roots, names: { certChain: `${this.name} certificate`, key: `${this.name} key`, roots: `${this.#caDir} roots` } });
       this.publish(svid);
       const lifetime = svid.notAfter.getTime() - now;
-      const ratio = this.#ratio + (this.#random() * 2 - 1) * this.#jitter;
-      this.#schedule(now + Math.max(0, lifetime * ratio));
+      if (lifetime < this.ttl - 1000) {
+        this.reportError(new Error(`${this.name}: the CA in ${this.#caDir} expires at ${ca.chain[0]!.notAfter.toISOString()}, so this SVID lives ${lifetime} ms instead of ${this.ttl} ms; create a new CA`));
+      }
+      // random() is trusted only within [0, 1): the ratio stays within ratio ± jitter.
+      const drawn = this.#random();
+      const random = Number.isFinite(drawn) ? Math.min(Math.max(drawn, 0), 1) : 0;
+      const ratio = this.#ratio + (random * 2 - 1) * this.#jitter;
+      this.#schedule(now + Math.max(MIN_ROTATION_DELAY_MS, lifetime * ratio));
     } catch (error) {
       this.reportError(new Error(`${this.name}: issuing a new SVID failed (${(error as Error).message}); ${this.current() ? 'the SVID in use is kept' : 'no SVID yet'}, retrying`, { cause: error }));
       this.#schedule(Date.now() + retryDelay(this.ttl));

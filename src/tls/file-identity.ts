@@ -42,6 +42,9 @@ export type FileIdentityOptions = (
 
 type Part = 'certChain' | 'key' | 'roots';
 
+/** The most bytes read from the SVID files together: far above any chain, key and bundle. */
+const MAX_SVID_FILES_BYTES = 1024 * 1024;
+
 /** A watched pair of SVID files; see {@link identityFromFiles}. */
 export class FileIdentitySource extends BaseIdentitySource {
   /** See {@link IdentitySource.name}. */
@@ -84,14 +87,14 @@ export class FileIdentitySource extends BaseIdentitySource {
       const include = (name: string): boolean => names.has(name);
       // One watcher on the directory sees the three files together: a Kubernetes secret
       // volume swaps them all at once (its ..data symlink), which this reads as one version.
-      const first = readSnapshotSync(dir, include);
+      const first = readSnapshotSync(dir, include, MAX_SVID_FILES_BYTES);
       this.#take(first);
       this.#watchers.push(this.#watch(dir, (snapshot) => this.#take(snapshot), snapshotKey(first), { debounce, settle, retryInterval, include }));
     } else {
       this.#paths = { certChain: resolve(options.certChain), key: resolve(options.key), roots: resolve(options.roots) };
       this.name = `files(${this.#paths.certChain})`;
       for (const part of ['certChain', 'key', 'roots'] as const) {
-        const first = readSnapshotSync(this.#paths[part]);
+        const first = readSnapshotSync(this.#paths[part], undefined, MAX_SVID_FILES_BYTES);
         this.#takeFile(part, first);
         this.#watchers.push(this.#watch(this.#paths[part], (snapshot) => this.#takeFile(part, snapshot), snapshotKey(first), { debounce, settle, retryInterval }));
       }
@@ -109,7 +112,15 @@ export class FileIdentitySource extends BaseIdentitySource {
     options: { debounce: number; settle: number; retryInterval: number; include?: (name: string) => boolean },
   ): FileWatcher {
     return new FileWatcher(
-      { path, debounce: options.debounce, settle: options.settle, recheckInterval: options.retryInterval, known, ...(options.include ? { include: options.include } : {}) },
+      {
+        path,
+        debounce: options.debounce,
+        settle: options.settle,
+        recheckInterval: options.retryInterval,
+        known,
+        maxBytes: MAX_SVID_FILES_BYTES,
+        ...(options.include ? { include: options.include } : {}),
+      },
       {
         change: (snapshot, confirmed) => {
           take(snapshot);

@@ -19,12 +19,13 @@ afterEach(() => vi.useRealTimers());
 
 describe('devIdentity', () => {
   it('issues a valid SVID at once, for the ID asked, with the lifetime asked', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }); // a fixed clock: the lifetime is exact
     const source = devIdentity({ caDir, spiffeId: ID, ttl: '1h' });
     const svid = source.current()!;
     expect(svid.spiffeId.uri).toBe(ID);
     expect(verifySvid(svid.chain, svid.bundle, { expect: { ids: [ID] } }).spiffeId.uri).toBe(ID);
-    expect(svid.notAfter.getTime() - Date.now()).toBeGreaterThanOrEqual(3600_000 - 50);
-    expect(svid.notAfter.getTime() - Date.now()).toBeLessThanOrEqual(3601_000);
+    expect(svid.notAfter.getTime() - Date.now()).toBeGreaterThanOrEqual(3600_000);
+    expect(svid.notAfter.getTime() - Date.now()).toBeLessThan(3601_000); // rounded up to a whole second
     await expect(source.ready()).resolves.toBe(svid);
     await source.close();
   });
@@ -97,6 +98,41 @@ describe('devIdentity', () => {
       await source.close();
       rmSync(dir, { recursive: true, force: true });
       rmSync(`${dir}.moved`, { recursive: true, force: true });
+    }
+  });
+
+  it('says when the CA cuts SVIDs short, and does not spin while the CA runs out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const dir = mkdtempSync(join(tmpdir(), 'proxyless-dev-ca-short-'));
+    try {
+      writeDevCa(dir, createDevCa({ trustDomain: 'cluster.local', ttl: '10s' }));
+      const source = devIdentity({ caDir: dir, spiffeId: ID, ttl: '1h' });
+      expect(source.lastError?.message).toMatch(/expires at .*so this SVID lives \d+ ms instead of 3600000 ms; create a new CA/);
+      const rotatedAt: number[] = [Date.now()];
+      const errors: Error[] = [];
+      source.on('rotated', () => rotatedAt.push(Date.now()));
+      source.on('error', (error) => errors.push(error));
+      await vi.advanceTimersByTimeAsync(30_000);
+      // Lifetimes cut by the CA halve at each rotation, which would rotate ever faster as
+      // the CA's end nears: no two rotations come closer than 100 ms.
+      const gaps = rotatedAt.slice(1).map((t, i) => t - rotatedAt[i]!);
+      expect(gaps.length).toBeGreaterThan(3);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100);
+      expect(errors.at(-1)?.message).toMatch(/issuing a new SVID failed .*expired/s);
+      expect(source.current()).toBeDefined();
+      await source.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the rotation within ratio ± jitter whatever random() returns', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    for (const [random, ratio] of [[5, 0.55], [-3, 0.45], [Number.NaN, 0.45]] as const) {
+      const source = devIdentity({ caDir, spiffeId: ID, ttl: 100_000, random: () => random });
+      const lifetime = source.current()!.notAfter.getTime() - Date.now();
+      expect(source.nextRotation!.getTime() - Date.now()).toBeCloseTo(lifetime * ratio, -1);
+      await source.close();
     }
   });
 
