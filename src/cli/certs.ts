@@ -140,7 +140,7 @@ export async function certs(args: readonly string[], io: CliOutput): Promise<num
       io.err(`certs: ${error.message}\n${CERTS_USAGE}`);
       return 2;
     }
-    if (error instanceof ProxylessError || (error as { code?: string }).code === 'PROXYLESS_ERR_INVALID_SPIFFE_ID') {
+    if (error instanceof ProxylessError) {
       io.err(`certs: ${(error as Error).message}`);
       return 1;
     }

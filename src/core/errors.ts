@@ -356,3 +356,18 @@ export class IdentityNotReadyError extends ProxylessError {
     );
   }
 }
+
+/** A string is not a valid SPIFFE ID; `reason` names the rule of the grammar it breaks. */
+export class InvalidSpiffeIdError extends ProxylessError {
+  /** The rule broken, in words. */
+  readonly reason: string;
+
+  /** @param value what was given; @param reason the rule it breaks */
+  constructor(value: string, reason: string) {
+    super(
+      'PROXYLESS_ERR_INVALID_SPIFFE_ID',
+      `${JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value)} is not a valid SPIFFE ID: ${reason}`,
+    );
+    this.reason = reason;
+  }
+}

@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { InvalidSpiffeIdError } from '../core/errors.js';
+
+export { InvalidSpiffeIdError };
 
 /** The longest SPIFFE ID accepted, in bytes (the specification's bound on the URI). */
 export const MAX_SPIFFE_ID_LENGTH = 2048;
@@ -87,21 +90,6 @@ export class SpiffeId {
   /** The URI (so JSON shows the ID, not its parts). */
   toJSON(): string {
     return this.uri;
-  }
-}
-
-/** A string is not a valid SPIFFE ID; `reason` names the rule of the grammar it breaks. */
-export class InvalidSpiffeIdError extends Error {
-  /** The stable code. */
-  readonly code = 'PROXYLESS_ERR_INVALID_SPIFFE_ID';
-  /** The rule broken, in words. */
-  readonly reason: string;
-
-  /** @param value what was given; @param reason the rule it breaks */
-  constructor(value: string, reason: string) {
-    super(`${JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value)} is not a valid SPIFFE ID: ${reason}`);
-    this.name = 'InvalidSpiffeIdError';
-    this.reason = reason;
   }
 }
 
