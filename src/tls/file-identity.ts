@@ -54,6 +54,8 @@ export class FileIdentitySource extends BaseIdentitySource {
   readonly #watchers: FileWatcher[] = [];
   /** The latest stable text of each part, as the watchers delivered it. */
   readonly #texts: Record<Part, string | undefined> = { certChain: undefined, key: undefined, roots: undefined };
+  /** Why a part could not be read (too large, permissions), when that is the reason it is absent. */
+  readonly #unreadable = new Map<Part, string>();
   /** The texts of the SVID in use, so an unchanged pair is not published again. */
   #loadedKey: string | undefined;
 
@@ -132,6 +134,8 @@ export class FileIdentitySource extends BaseIdentitySource {
   }
 
   #take(snapshot: FileSnapshot): void {
+    this.#unreadable.clear();
+    if (snapshot.kind === 'unreadable') for (const part of ['certChain', 'key', 'roots'] as const) this.#unreadable.set(part, snapshot.error.message);
     const files = snapshot.kind === 'directory' ? snapshot.files : new Map<string, string>();
     this.#texts.certChain = files.get(SVID_FILES.certChain);
     this.#texts.key = files.get(SVID_FILES.key);
@@ -140,6 +144,8 @@ export class FileIdentitySource extends BaseIdentitySource {
 
   #takeFile(part: Part, snapshot: FileSnapshot): void {
     this.#texts[part] = snapshot.kind === 'file' ? snapshot.text : undefined;
+    if (snapshot.kind === 'unreadable') this.#unreadable.set(part, snapshot.error.message);
+    else this.#unreadable.delete(part);
   }
 
   /**
@@ -165,7 +171,8 @@ export class FileIdentitySource extends BaseIdentitySource {
     const missing = (['certChain', 'key', 'roots'] as const).filter((part) => this.#texts[part] === undefined);
     if (missing.length > 0) {
       return new Error(
-        `${this.name}: ${missing.map((part) => this.#paths[part]).join(', ')} missing or unreadable; ` +
+        `${this.name}: ${missing.map((part) => (this.#unreadable.has(part) ? `${this.#paths[part]} unreadable (${this.#unreadable.get(part)})` : this.#paths[part])).join(', ')}` +
+          `${missing.some((part) => !this.#unreadable.has(part)) ? ' missing or unreadable' : ''}; ` +
           (this.current() ? 'keeping the SVID in use' : 'waiting for the files'),
       );
     }

@@ -127,6 +127,14 @@ describe('identityFromFiles', () => {
     await expect(source.ready({ timeout: 50 })).rejects.toThrow(/has no SVID: none within 50 ms; last error: .*not a root of trust domain/);
   });
 
+  it('does not read a certificate file beyond 1 MiB, and says so', async () => {
+    const svid = issueSvid(ca, { spiffeId: ID });
+    write(dir, { ...svid, certChain: svid.certChain + '#'.repeat(1024 * 1024) });
+    const source = open({ dir, ...FAST });
+    expect(source.current()).toBeUndefined();
+    expect(source.lastError?.message).toMatch(/unreadable \(.*holds \d+ bytes \(expected: at most 1048576/);
+  });
+
   it('reads explicit paths in different places', async () => {
     const a = join(dir, 'a');
     const b = join(dir, 'b');
