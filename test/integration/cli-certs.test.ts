@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyUsageBits } from '../../src/tls/index.js';
-import { testLeaf, testRoot } from '../helpers/certs.js';
+import { testLeaf, testRoot } from '../helpers/svid-certs.js';
 import { requireBinaries } from '../helpers/system-binaries.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

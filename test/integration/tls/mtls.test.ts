@@ -28,7 +28,7 @@ import {
 import { BaseIdentitySource } from '../../../src/tls/identity-source.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
-import { testIntermediate, testLeaf, testRoot } from '../../helpers/certs.js';
+import { testIntermediate, testLeaf, testRoot } from '../../helpers/svid-certs.js';
 import { Progress } from '../../helpers/wait.js';
 import { requireBinaries } from '../../helpers/system-binaries.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDevCa, issueSvid, loadDevCa, loadSvid, writeDevCa } from '../../../src/tls/index.js';
-import { testIntermediate, testRoot } from '../../helpers/certs.js';
+import { testIntermediate, testRoot } from '../../helpers/svid-certs.js';
 
 let dir: string;
 beforeEach(() => {

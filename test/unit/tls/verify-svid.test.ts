@@ -4,7 +4,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SvidError } from '../../../src/core/errors.js';
 import { KeyUsageBits, keyMismatchProblem, loadSvid, trustBundleFromPem, verifySvid, type CertificateInfo, type TrustBundle } from '../../../src/tls/index.js';
-import { testIntermediate, testLeaf, testRoot } from '../../helpers/certs.js';
+import { testIntermediate, testLeaf, testRoot } from '../../helpers/svid-certs.js';
 
 const TD = 'cluster.local';
 const ID = `spiffe://${TD}/ns/default/sa/reviews`;
