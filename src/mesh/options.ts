@@ -38,6 +38,7 @@ const meshOptionsSchema = z.strictObject({
     })
     .optional(),
   labels: z.record(z.string(), z.string({ error: 'a label value (string)' }), { error: 'an object of labels, e.g. { app: "reviews", version: "v1" }' }).optional(),
+  unknownFields: z.enum(['warn', 'error'], { error: '"warn" (the default) or "error"' }).optional(),
   namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
   clusterDomain: z
     .string()
@@ -77,6 +78,7 @@ export interface ResolvedMeshOptions {
   readonly discovery: MeshOptions['discovery'] & object;
   readonly config: readonly (string | object)[];
   readonly labels: Readonly<Record<string, string>>;
+  readonly unknownFields: 'warn' | 'error';
   readonly namespace: string;
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
@@ -107,6 +109,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     discovery: o.discovery ?? [],
     config: o.config === undefined ? [] : Array.isArray(o.config) ? o.config : [o.config as string | object],
     labels: o.labels ?? {},
+    unknownFields: o.unknownFields ?? 'warn',
     namespace: o.namespace ?? 'default',
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',
