@@ -40,7 +40,7 @@ export function compileConfig(
     const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
     const later = [...routes.warnings, ...undefinedSubsets(config, namer)];
     const warnings = [...config.warnings, ...later];
-    const diagnostics = [...config.diagnostics, ...later.map((message): ConfigDiagnostic => ({ severity: 'warning', where: '', path: '', message }))];
+    const diagnostics = [...config.diagnostics, ...later.map(warningFromLine)];
     return { config, routes, warnings, diagnostics, resources: entries.length };
   } catch (error) {
     // The loader's warnings stay with the errors found after it (the reader sees both).
@@ -50,6 +50,19 @@ export function compileConfig(
     // caller still gets the one error type config problems have (and keeps its config).
     throw new InvalidConfigError([`config could not be compiled: ${error instanceof Error ? error.message : String(error)}`], { cause: error, warnings: loaded?.diagnostics ?? [] });
   }
+}
+
+/**
+ * A warning of the route table or the subset check (one line, `Kind/name (origin): [path: ]message`)
+ * as a diagnostic with its parts apart, the path in the one format every message uses.
+ */
+function warningFromLine(line: string): ConfigDiagnostic {
+  const end = line.indexOf('): ');
+  if (!/^[A-Za-z]+\//.test(line) || end < 0) return { severity: 'warning', where: '', path: '', message: line };
+  const where = line.slice(0, end + 1);
+  const rest = line.slice(end + 3);
+  const path = /^(spec[^\s:]*)(?::\s|\s)/.exec(rest);
+  return path === null ? { severity: 'warning', where, path: '', message: rest } : { severity: 'warning', where, path: path[1]!, message: rest.slice(path[0].length) };
 }
 
 /** Validates our extension annotations on DestinationRules, every problem at once. */
