@@ -55,9 +55,14 @@ function goParseInt(text: string): number | undefined {
   if (!GO_INT.test(text)) return undefined;
   const negative = text.startsWith('-');
   const body = text.replace(/^[-+]/, '');
-  // A lone leading zero means octal in Go; BigInt wants the 0o prefix for it.
-  const literal = /^0[0-7]+$/.test(body) ? `0o${body.slice(1)}` : body;
-  const value = negative ? -BigInt(literal) : BigInt(literal);
+  // The base from the prefix (a lone leading 0 is octal in Go), then the significant digits.
+  const prefix = /^0[xXoObB]/.test(body) ? body.slice(0, 2).toLowerCase() : body.length > 1 && body.startsWith('0') ? '0o' : '';
+  const digits = body.slice(prefix === '' ? 0 : prefix === '0o' && !/^0[oO]/.test(body) ? 1 : 2).replace(/^0+(?=.)/, '');
+  // Past 64 significant digits (binary's most) it is out of range whatever the base: said
+  // without parsing, so a megabyte of digits costs no quadratic BigInt parse.
+  if (digits.length > 64) return undefined;
+  const magnitude = BigInt(`${prefix}${digits}`);
+  const value = negative ? -magnitude : magnitude;
   if (value < INT64_MIN || value > UINT64_MAX) return undefined;
   return Number(value);
 }

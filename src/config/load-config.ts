@@ -30,8 +30,11 @@ export interface Located<T> {
 
 /** A resource that is not mesh config (a Deployment, an Istio Gateway), skipped with a note. */
 export interface SkippedResource {
+  /** Its kind (`Deployment`). */
   readonly kind: string;
+  /** Its `metadata.name`, or `(unnamed)`. */
   readonly name: string;
+  /** Where it came from (`mesh.yaml#3`). */
   readonly origin: string;
   /** Why it is skipped, in words. */
   readonly why: string;

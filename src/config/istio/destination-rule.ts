@@ -20,7 +20,7 @@ export const subsetSchema = z.strictObject({
 export const destinationRuleSpecSchema = z.strictObject({
   host: supported(hostSchema, 'a short host resolves in the rule\'s namespace'),
   trafficPolicy: trafficPolicySchema.optional(),
-  subsets: z.array(subsetSchema).optional(),
+  subsets: supported(z.array(subsetSchema).optional(), 'a subset selects the endpoints carrying all its labels; its trafficPolicy overrides the rule\'s'),
   exportTo: notSupported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), 'makes the rule visible only to the namespaces listed'),
   workloadSelector: notSupported(workloadSelectorSchema.optional(), 'applies the rule only to the workloads (sidecars) whose labels match'),
 });

@@ -32,18 +32,18 @@ export const gatewayNamesSchema = z.array(z.string({ error: 'a gateway name such
 /** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
 export const httpMatchSchema = z.strictObject({
   name: supported(z.string().optional(), 'named in explain output'),
-  uri: stringMatch({ emptyPrefix: true }).optional(),
+  uri: supported(stringMatch({ emptyPrefix: true }).optional(), '`exact`, `prefix`, `regex` (RE2, whole-value match), on the path after [path normalisation](../README.md#path-normalisation)'),
   scheme: stringMatch().optional(),
   method: stringMatch().optional(),
   authority: stringMatch().optional(),
-  headers: matchHeadersSchema(stringMatch()).optional(),
-  withoutHeaders: matchHeadersSchema(stringMatch({ presenceRegex: true })).optional(),
-  queryParams: z.record(z.string(), stringMatch()).optional(),
-  port: matchPortSchema.optional(),
+  headers: supported(matchHeadersSchema(stringMatch()).optional(), '`exact`/`prefix`/`regex`; `{}` matches presence'),
+  withoutHeaders: supported(matchHeadersSchema(stringMatch({ presenceRegex: true })).optional(), 'the request must not match; `{}` and `regex: "*"` mean presence'),
+  queryParams: supported(z.record(z.string(), stringMatch()).optional(), 'on decoded values; `exact: ""` matches a bare key'),
+  port: supported(matchPortSchema.optional(), 'the port the caller used'),
   sourceLabels: supported(labelsSchema.optional(), "against this workload's `labels` option"),
   sourceNamespace: supported(z.string().optional(), "against this workload's `namespace` option"),
   ignoreUriCase: supported(z.boolean().optional(), 'for `uri` exact and prefix matches'),
-  gateways: supported(gatewayNamesSchema.optional(), 'a match bound only to gateways never applies to in-process traffic; `mesh` means this mesh'),
+  gateways: notSupported(gatewayNamesSchema.optional(), 'applies the match only to the traffic of the gateways listed (`mesh`: sidecars); proxyless applies it to its own traffic whatever the list says'),
   statPrefix: notApplicable(z.string().optional(), "Envoy adds it to the names of the route's statistics"),
 });
 
@@ -144,21 +144,24 @@ export const corsPolicySchema = z.strictObject({
 export const httpRouteSchema = z.strictObject({
   name: supported(z.string().optional(), 'named in explain output'),
   match: z.array(httpMatchSchema).optional(),
-  route: z.array(httpRouteDestinationSchema).optional(),
+  route: supported(z.array(httpRouteDestinationSchema).optional(), 'weights are relative; none given: equal shares; no route matched: 404 from the mesh, as Envoy'),
   redirect: redirectSchema.optional(),
-  directResponse: directResponseSchema.optional(),
+  directResponse: supported(directResponseSchema.optional(), '`body.bytes` (base64) sent exactly as decoded; at most 1 MB (Istio\'s limit)'),
   delegate: notSupported(delegateSchema.optional(), "merges the routes of the named VirtualService (the delegate) into this route's place; proxyless leaves the route out"),
-  rewrite: rewriteSchema.optional(),
-  timeout: istioDuration().optional(),
-  retries: retrySchema.optional(),
-  fault: faultSchema.optional(),
-  mirror: destinationSchema.optional(),
-  mirrors: z.array(mirrorPolicySchema).optional(),
+  rewrite: supported(
+    rewriteSchema.optional(),
+    'a prefix match has its prefix replaced, otherwise the whole path; `uriRegexRewrite` replaces every RE2 match, `\\1` inserts a group, `\\0` the match',
+  ),
+  timeout: supported(istioDuration().optional(), 'covers every try; see [Resilience](../README.md#resilience)'),
+  retries: supported(retrySchema.optional(), 'see [Retries](../README.md#retries)'),
+  fault: supported(faultSchema.optional(), 'no percentage means no fault (Istio\'s rule); an abort is answered by the mesh'),
+  mirror: supported(destinationSchema.optional(), 'fire and forget, with a `-shadow` authority; a request with a streamed body is not mirrored'),
+  mirrors: supported(z.array(mirrorPolicySchema).optional(), 'as `mirror`, each with its own percentage'),
   mirrorPercent: notSupported(uint32.optional(), 'deprecated; Istio mirrors this percentage of requests when `mirrorPercentage` is unset; write `mirrorPercentage: {value: N}`'),
   mirror_percent: notSupported(uint32.optional(), 'deprecated spelling of `mirrorPercent`; write `mirrorPercentage: {value: N}`'),
   mirrorPercentage: plainPercentSchema.optional(),
   corsPolicy: notSupported(corsPolicySchema.optional(), 'answers CORS preflight requests for the route and adds the CORS response headers'),
-  headers: headersSchema.optional(),
+  headers: supported(headersSchema.optional(), 'set, add, remove, for requests and responses; a destination\'s own `headers` apply too'),
 });
 
 /** Istio `RouteDestination` (TCP and TLS routes). */

@@ -53,10 +53,19 @@ function presenceForStar<T extends Record<string, { regex?: string | undefined }
 export function normalizeVirtualService(resource: VirtualService): NormalizedVirtualService {
   const http = resource.spec.http?.filter((route) => route.delegate === undefined).map((route) => {
     const fault = route.fault?.delay !== undefined && route.fault.delay.fixedDelay === undefined ? { ...route.fault, delay: undefined } : route.fault;
+    // 0 and "" are protobuf's "unset" for these (Istio reads them so).
+    const redirect = route.redirect && {
+      ...route.redirect,
+      port: route.redirect.port || undefined,
+      redirectCode: route.redirect.redirectCode || undefined,
+      scheme: route.redirect.scheme || undefined,
+      prefixRewrite: route.redirect.prefixRewrite || undefined,
+    };
     return {
       ...route,
       fault,
-      match: route.match?.map((m) => (m.withoutHeaders ? { ...m, withoutHeaders: presenceForStar(m.withoutHeaders) } : m)),
+      redirect,
+      match: route.match?.map((m) => ({ ...m, port: m.port || undefined, withoutHeaders: presenceForStar(m.withoutHeaders) })),
       headers: route.headers && { ...route.headers, request: authorityAsHost(route.headers.request) },
       route: route.route?.map((d) => (d.headers ? { ...d, headers: { ...d.headers, request: authorityAsHost(d.headers.request) } } : d)),
     };

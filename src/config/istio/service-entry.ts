@@ -30,12 +30,15 @@ export const serviceEndpointSchema = z.strictObject({
  * of it. Rules across fields are in service-entry-rules.ts.
  */
 export const serviceEntrySpecSchema = z.strictObject({
-  hosts: z.array(hostSchema).min(1, { error: 'at least one host' }).max(256, { error: 'at most 256 hosts' }),
+  hosts: supported(z.array(hostSchema).min(1, { error: 'at least one host' }).max(256, { error: 'at most 256 hosts' }), 'taken literally (no namespace is added); `*.example.com` wildcards'),
   addresses: notSupported(z.array(z.string().max(64)).max(256).optional(), 'captures traffic sent to these IP addresses or CIDR blocks (for TCP ports and hosts without DNS)'),
-  ports: z.array(servicePortSchema).max(256).default([]),
+  ports: supported(z.array(servicePortSchema).max(256).default([]), 'a request to a port the entry does not declare is not the entry\'s'),
   location: supported(z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(), 'accepted; Istio uses it for mTLS and telemetry, which do not change here'),
-  resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS'], { error: 'one of NONE, STATIC, DNS, DNS_ROUND_ROBIN, DYNAMIC_DNS (upper case)' }).optional(),
-  endpoints: z.array(serviceEndpointSchema).max(4096).optional(),
+  resolution: supported(
+    z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS'], { error: 'one of NONE, STATIC, DNS, DNS_ROUND_ROBIN, DYNAMIC_DNS (upper case)' }).optional(),
+    'NONE (the default): sent where the caller addressed it; STATIC, DNS, DNS_ROUND_ROBIN: the endpoints, or the host itself; DYNAMIC_DNS: the requested host, resolved when connecting',
+  ),
+  endpoints: supported(z.array(serviceEndpointSchema).max(4096).optional(), 'an endpoint\'s port: its `ports[<port name>]`, else the port\'s `targetPort`, else its `number`'),
   workloadSelector: notSupported(
     z.strictObject({
       labels: z

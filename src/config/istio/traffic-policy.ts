@@ -15,9 +15,9 @@ const ringSize = uint64.max(8_388_608, { error: 'a ring size of at most 8388608 
 
 const httpCookieSchema = z.strictObject({
   name: z.string({ error: 'a cookie name' }),
-  path: z.string().optional(),
+  path: notSupported(z.string().optional(), 'the path of the cookie Envoy generates when the request has none'),
   // The cookie's lifetime is no timer of ours: Go's own limit is the only bound.
-  ttl: anyDurationSchema.optional(),
+  ttl: notSupported(anyDurationSchema.optional(), 'Envoy generates the cookie, with this lifetime, when the request has none; proxyless places such a request at random and sets no cookie'),
   attributes: notSupported(
     z.array(z.strictObject({ name: z.string({ error: 'a cookie attribute name' }), value: z.string().optional() })).optional(),
     'adds these attributes to the cookie Envoy generates when the request has none',
@@ -158,11 +158,11 @@ export const portTrafficPolicySchema = z.strictObject({
 
 /** Istio `TrafficPolicy`. */
 export const trafficPolicySchema = z.strictObject({
-  loadBalancer: loadBalancerSchema.optional(),
-  connectionPool: connectionPoolSchema.optional(),
-  outlierDetection: outlierDetectionSchema.optional(),
+  loadBalancer: supported(loadBalancerSchema.optional(), 'unset: P2C Peak EWMA (Istio: LEAST_REQUEST); see [Load balancing](../README.md#load-balancing)'),
+  connectionPool: supported(connectionPoolSchema.optional(), 'see [Connection-pool limits](../README.md#connection-pool-limits)'),
+  outlierDetection: supported(outlierDetectionSchema.optional(), 'see [Outlier detection](../README.md#outlier-detection)'),
   tls: tlsField(),
-  portLevelSettings: z.array(portTrafficPolicySchema).max(4096).optional(),
+  portLevelSettings: supported(z.array(portTrafficPolicySchema).max(4096).optional(), 'per port, overriding the policy\'s own settings'),
   tunnel: notApplicable(
     z.strictObject({ protocol: z.string().optional(), targetHost: z.string({ error: 'a target host' }), targetPort: uint32 }).optional(),
     'tunnels the connections through an HTTP proxy (CONNECT or POST) at targetHost:targetPort',

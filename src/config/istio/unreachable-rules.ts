@@ -82,6 +82,13 @@ function covers(a: PrefixMatch, b: PrefixMatch): boolean {
   return mapCovers(a.headers, b.headers) && mapCovers(a.queryParams, b.queryParams) && mapCovers(a.withoutHeaders, b.withoutHeaders);
 }
 
+/**
+ * How many prefix comparisons the overlap analysis makes at most: it is quadratic in the
+ * number of prefix matches, and only gives warnings, so a huge VirtualService costs a
+ * bounded time instead (the analysis says where it stopped).
+ */
+export const MAX_PREFIX_COMPARISONS = 1_000_000;
+
 /** Warns about http rules and matches that can never be used. */
 export function checkUnreachableRules(routes: ReadonlyArray<{ match?: Match[] | undefined }>, findings: Findings): void {
   const seen = new Map<string, number>();
@@ -113,8 +120,13 @@ export function checkUnreachableRules(routes: ReadonlyArray<{ match?: Match[] | 
     });
     if (catchAll < 0 && duplicates === matches.length) findings.warn(['spec', 'http', r], 'this rule is never used: earlier rules have all of its matches');
   });
+  let budget = MAX_PREFIX_COMPARISONS;
   for (let i = 0; i < prefixes.length; i++) {
     for (let j = i + 1; j < prefixes.length; j++) {
+      if (--budget < 0) {
+        findings.warn(['spec', 'http'], `the analysis of overlapping prefix matches stopped after ${MAX_PREFIX_COMPARISONS} comparisons (${prefixes.length} prefix matches); later overlaps are not reported`);
+        return;
+      }
       const a = prefixes[i]!;
       const b = prefixes[j]!;
       if (a.prefix !== b.prefix && covers(a, b)) {

@@ -62,13 +62,7 @@ export function checkVirtualService(spec: Spec, context: RuleContext, findings: 
       hostsValid = false;
     }
   });
-  if (hostsValid) {
-    for (let i = 0; i < hosts.length; i++) {
-      for (let j = i + 1; j < hosts.length; j++) {
-        if (hostsOverlap(hosts[i]!, hosts[j]!)) findings.errorText(['spec', 'hosts'], `hosts without duplicates: "${hosts[i]}" and "${hosts[j]}" overlap`);
-      }
-    }
-  }
+  if (hostsValid) checkDuplicateHosts(hosts, findings);
 
   if ((spec.http?.length ?? 0) + (spec.tcp?.length ?? 0) + (spec.tls?.length ?? 0) === 0) {
     findings.errorText(['spec', 'http'], 'at least one http, tcp or tls route');
@@ -91,6 +85,36 @@ export function checkVirtualService(spec: Spec, context: RuleContext, findings: 
   });
   checkExportTo(spec.exportTo, context.namespace, findings);
   checkUnreachableRules(spec.http ?? [], findings);
+}
+
+/** How many wildcard-host comparisons the duplicate check makes at most. */
+export const MAX_HOST_COMPARISONS = 1_000_000;
+
+/**
+ * Hosts that can name the same service (Istio's pairwise `Matches`). Exact names are
+ * compared through a set; only pairs with a wildcard are compared one by one, so a long
+ * list of exact hosts costs linear time.
+ */
+function checkDuplicateHosts(hosts: readonly string[], findings: Findings): void {
+  const exact = new Map<string, number>();
+  const wild: number[] = [];
+  hosts.forEach((host, i) => {
+    if (host.startsWith('*')) wild.push(i);
+    else if (exact.has(host)) findings.errorText(['spec', 'hosts'], `hosts without duplicates: "${host}" is listed twice`);
+    else exact.set(host, i);
+  });
+  // Wildcards against every host: bounded, as a huge list would take quadratic time.
+  let budget = MAX_HOST_COMPARISONS;
+  for (const w of wild) {
+    for (let j = 0; j < hosts.length; j++) {
+      if (j === w || (hosts[j]!.startsWith('*') && j < w)) continue;
+      if (--budget < 0) {
+        findings.warn(['spec', 'hosts'], `the check for overlapping wildcard hosts stopped after ${MAX_HOST_COMPARISONS} comparisons (${wild.length} wildcards among ${hosts.length} hosts)`);
+        return;
+      }
+      if (hostsOverlap(hosts[w]!, hosts[j]!)) findings.errorText(['spec', 'hosts'], `hosts without duplicates: "${hosts[Math.min(w, j)]}" and "${hosts[Math.max(w, j)]}" overlap`);
+    }
+  }
 }
 
 /** Hosts of a VirtualService bound to gateways: as any host, or Istio's generated SNI names (`outbound_.80_._.reviews.default.svc.cluster.local`) on a tls route. */

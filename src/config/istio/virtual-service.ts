@@ -12,7 +12,7 @@ export { httpMatchSchema, httpRouteSchema } from './http-route.js';
  * field-support.ts and docs/istio-fields.md).
  */
 export const virtualServiceSpecSchema = z.strictObject({
-  hosts: supported(z.array(z.string({ error: 'a host such as "reviews" or "*.example.com"' })).default([]), 'short names resolve in the resource\'s namespace; none: a delegate'),
+  hosts: supported(z.array(z.string({ error: 'a host such as "reviews" or "*.example.com"' })).default([]), 'short names resolve in the resource\'s namespace; FQDNs, `*.example.com`; none: a delegate'),
   gateways: supported(gatewayNamesSchema.optional(), 'a VirtualService bound only to gateways does not apply to in-process traffic; `mesh` means this mesh'),
   http: z.array(httpRouteSchema).optional(),
   tls: tlsRoutesField,
