@@ -154,8 +154,11 @@ export const httpRouteSchema = z.strictObject({
   ),
   timeout: supported(istioDuration().optional(), 'covers every try; see [Resilience](../README.md#resilience)'),
   retries: supported(retrySchema.optional(), 'see [Retries](../README.md#retries)'),
-  fault: supported(faultSchema.optional(), 'no percentage means no fault (Istio\'s rule); an abort is answered by the mesh'),
-  mirror: supported(destinationSchema.optional(), 'fire and forget, with a `-shadow` authority; a request with a streamed body is not mirrored'),
+  fault: supported(faultSchema.optional(), 'no percentage means no fault (Istio\'s rule); an abort is answered by the mesh; the caller\'s abort ends a delay at once and nothing is sent'),
+  mirror: supported(
+    destinationSchema.optional(),
+    'fire and forget, as Envoy\'s shadowing: `-shadow` authority, no retries, no hedging, the route\'s `timeout` as its own (15 s when it has none), never the caller\'s deadline; a streamed body is copied once read, when it fits in `requestBufferLimit`',
+  ),
   mirrors: supported(z.array(mirrorPolicySchema).optional(), 'as `mirror`, each with its own percentage'),
   mirrorPercent: notSupported(uint32.optional(), 'deprecated; Istio mirrors this percentage of requests when `mirrorPercentage` is unset; write `mirrorPercentage: {value: N}`'),
   mirror_percent: notSupported(uint32.optional(), 'deprecated spelling of `mirrorPercent`; write `mirrorPercentage: {value: N}`'),

@@ -62,7 +62,6 @@ export function checkLoadBalancer(lb: LoadBalancer | undefined, outlier: boolean
   if (lb.zoneAwareLbSetting !== undefined) checkZoneAware(lb.zoneAwareLbSetting, outlier, [...at, 'zoneAwareLbSetting'], findings);
   const warmup = lb.warmup;
   if (warmup !== undefined) {
-    if (warmup.duration === undefined) findings.errorText([...at, 'warmup', 'duration'], 'a warmup duration (required), such as "60s"');
     if (warmup.aggression !== undefined && warmup.aggression <= 0) findings.error([...at, 'warmup', 'aggression'], warmup.aggression, 'a number > 0 (1 ramps linearly)');
   }
 }

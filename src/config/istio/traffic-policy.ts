@@ -51,8 +51,9 @@ const zoneAwareLbSettingSchema = z.strictObject({
   minClusterSize: uint64.min(1).optional(),
 });
 
+/** Istio `WarmupConfiguration` (Envoy's slow start); no upper bound on the window (no timer runs it). */
 const warmupSchema = z.strictObject({
-  duration: istioDuration({ max: Infinity }).optional(),
+  duration: istioDuration({ max: Infinity }),
   minimumPercent: z.number({ error: 'a percentage from 0 to 100' }).min(0, { error: 'a percentage from 0 to 100' }).max(100, { error: 'a percentage from 0 to 100' }).optional(),
   aggression: z.number({ error: 'a number > 0 (1 ramps linearly)' }).optional(),
 });
@@ -73,8 +74,8 @@ export const loadBalancerSchema = z.strictObject({
   ),
   localityLbSetting: notSupported(localityLbSettingSchema.optional(), 'prefers endpoints in the caller\'s locality and fails over by region, zone and subzone'),
   zoneAwareLbSetting: notSupported(zoneAwareLbSettingSchema.optional(), "has Envoy route by zone within the caller's region"),
-  warmupDurationSecs: notSupported(istioDuration({ max: Infinity }).optional(), 'deprecated; ramps traffic to new endpoints over this time (Envoy slow start); write `warmup: {duration: ...}`'),
-  warmup: notSupported(warmupSchema.optional(), 'ramps traffic to new endpoints over `duration` (Envoy slow start)'),
+  warmupDurationSecs: deprecated(istioDuration({ max: Infinity }).optional(), 'Istio ramps traffic to new endpoints over this time (Envoy slow start), as proxyless does when `warmup` is unset; write `warmup: {duration: ...}`'),
+  warmup: supported(warmupSchema.optional(), 'ramps traffic to new endpoints (Envoy slow start) with ROUND_ROBIN, LEAST_REQUEST and the default balancer; ignored, with a warning, with RANDOM, PASSTHROUGH and consistentHash, as in Envoy'),
 });
 
 /** Istio `ConnectionPoolSettings`. */

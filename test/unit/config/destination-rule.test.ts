@@ -31,9 +31,35 @@ describe('DestinationRule loading', () => {
     ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
     ['unknown kind of an Istio group', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: a kind of networking.istio.io: VirtualService, DestinationRule, ServiceEntry, '],
     ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 8_388_609 } } } } }), 'ringHash.minimumRingSize: 8388609 (expected: a ring size of at most 8388608 (Envoy\'s limit))'],
+    ['warmup without a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { minimumPercent: 5 } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: undefined (expected: a duration'],
+    ['warmup minimumPercent above 100', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', minimumPercent: 120 } } } }), 'warmup.minimumPercent: 120 (expected: a percentage from 0 to 100)'],
+    ['warmup aggression 0', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', aggression: 0 } } } }), 'warmup.aggression: 0 (expected: a number > 0 (1 ramps linearly))'],
+    ['warmup under 1 ms', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '500us' } } } }), 'warmup.duration: "500us" (expected: a duration of at least 1ms (Istio\'s minimum))'],
+    ['warmupDurationSecs not a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: 60 } } }), 'loadBalancer.warmupDurationSecs: 60 (expected: a duration'],
   ])('%s', (_name, resource, expected) => {
     const lines = configProblems([resource]);
     expect(lines.some((l) => l.includes(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it('warmup loads for the balancers that ramp, and is reported as ignored for the ones that do not (as in Envoy)', async () => {
+    const mesh = createMesh({
+      config: [
+        rule({
+          host: 'reviews',
+          // 48h: Istio sets no upper bound on the window, and no timer runs it.
+          trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST', warmup: { duration: '48h', minimumPercent: 5, aggression: 2 } } },
+          subsets: [
+            { name: 'v1', labels: { version: 'v1' }, trafficPolicy: { loadBalancer: { simple: 'RANDOM', warmupDurationSecs: '30s' } } },
+            { name: 'v2', labels: { version: 'v2' }, trafficPolicy: { loadBalancer: { warmup: { duration: '10s' } } } },
+          ],
+        }),
+      ],
+    });
+    expect(mesh.warnings.filter((w) => w.includes('warmup'))).toEqual([
+      'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs: deprecated: Istio ramps traffic to new endpoints over this time (Envoy slow start), as proxyless does when `warmup` is unset; write `warmup: {duration: ...}`',
+      'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs is ignored with RANDOM (slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer, as in Envoy)',
+    ]);
+    await mesh.close();
   });
 
   it('a security kind not applied yet is a warning, not ignored silently, and the rest loads', async () => {
