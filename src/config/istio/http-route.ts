@@ -61,7 +61,8 @@ export const retrySchema = z.strictObject({
   retryOn: z.string({ error: 'a comma-separated list such as "5xx,reset,connect-failure"' }).optional(),
   retryRemoteLocalities: notSupported(z.boolean().optional(), 'with locality load balancing, lets retries go to endpoints in other localities'),
   retryIgnorePreviousHosts: z.boolean().optional(),
-  backoff: notSupported(istioDuration().optional(), "sets Envoy's base interval between retries (25 ms when unset); proxyless always uses 25 ms"),
+  // Not applied, so no timer bound: Istio's own rules only.
+  backoff: notSupported(istioDuration({ max: Infinity }).optional(), "sets Envoy's base interval between retries (25 ms when unset); proxyless always uses 25 ms"),
 });
 
 const grpcStatusSchema = z.enum(

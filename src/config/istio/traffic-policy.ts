@@ -88,7 +88,8 @@ export const connectionPoolSchema = z.strictObject({
         z.strictObject({ probes: uint32.optional(), time: istioDuration({ max: Infinity }).optional(), interval: istioDuration({ max: Infinity }).optional() }).optional(),
         'turns on TCP keepalive probes on upstream connections',
       ),
-      maxConnectionDuration: notSupported(istioDuration().optional(), 'closes upstream connections this long after they opened'),
+      // Not applied, so no timer bound: Istio's own rules only.
+      maxConnectionDuration: notSupported(istioDuration({ max: Infinity }).optional(), 'closes upstream connections this long after they opened'),
       idleTimeout: istioDuration({ zero: true }).optional(),
     })
     .optional(),

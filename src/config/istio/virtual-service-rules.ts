@@ -203,6 +203,9 @@ function checkHttpRoute(route: HttpRoute, at: PathPart[], delegate: boolean, fin
   if (route.mirror !== undefined && (route.mirrors?.length ?? 0) > 0) findings.errorText([...at, 'mirrors'], 'either mirror or mirrors, not both');
 
   (route.match ?? []).forEach((match, m) => {
+    if (match.ignoreUriCase && match.uri?.regex !== undefined) {
+      findings.warn([...at, 'match', m, 'ignoreUriCase'], 'Istio applies ignoreUriCase to exact and prefix uri matches only, so this regex is matched case-sensitively; write (?i) in it to ignore case');
+    }
     if (match.sourceNamespace !== undefined && match.sourceNamespace !== '' && !isDns1123Label(match.sourceNamespace)) {
       findings.error([...at, 'match', m, 'sourceNamespace'], match.sourceNamespace, 'a namespace name (a DNS-1123 label)');
     }
