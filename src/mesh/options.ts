@@ -43,7 +43,6 @@ const meshOptionsSchema = z.strictObject({
     })
     .optional(),
   labels: z.record(z.string(), z.string({ error: 'a label value (string)' }), { error: 'an object of labels, e.g. { app: "reviews", version: "v1" }' }).optional(),
-  unknownFields: z.enum(['warn', 'error'], { error: '"warn" (the default) or "error"' }).optional(),
   namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
   clusterDomain: z
     .string()
@@ -76,6 +75,7 @@ const meshOptionsSchema = z.strictObject({
       endpoint: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
     })
     .optional(),
+  unknownFields: z.enum(['warn', 'error'], { error: '"warn" (the default) or "error"' }).optional(),
 });
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
