@@ -116,3 +116,15 @@ describe('the config loader reports as Istio would, with exact field paths', () 
     expect(wild.warnings.some((w) => w.message.startsWith(`the check for overlapping wildcard hosts stopped after ${MAX_HOST_COMPARISONS} comparisons`))).toBe(true);
   });
 });
+
+describe('which resources are mesh config', () => {
+  it('an Istio kind under the wrong API group or version is an error naming apiVersion, not a skipped resource', () => {
+    for (const apiVersion of ['networking.istio.io/v1', 'v1', 'networking.istio.io/v2']) {
+      const check = checkConfig([{ apiVersion, kind: 'AuthorizationPolicy', metadata: { name: 'p' }, spec: {} }]);
+      expect(check.errors.map((e) => `${e.path}: ${e.message}`), apiVersion).toEqual([
+        `apiVersion: "${apiVersion}" (expected: one of "security.istio.io/v1", "security.istio.io/v1beta1")`,
+      ]);
+    }
+    expect(checkConfig([{ apiVersion: 'security.istio.io/v1beta1', kind: 'AuthorizationPolicy', metadata: { name: 'p' }, spec: {} }]).errors).toEqual([]);
+  });
+});
