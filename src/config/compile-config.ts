@@ -1,18 +1,20 @@
 import type { ServiceNamer } from '../discovery/service-name.js';
 import { RouteTable } from '../route/route-table.js';
-import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
+import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
 import { annotationValue, retryBudgetSettings } from './extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/circuit-breaker.js';
 import type { ConfigCache } from './config-cache.js';
-import { loadConfig, type ConfigEntry, type MeshConfig } from './load-config.js';
+import { loadConfig, type ConfigEntry, type LoadOptions, type MeshConfig } from './load-config.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
 export interface CompiledConfig {
   readonly config: MeshConfig;
   readonly routes: RouteTable;
   readonly warnings: readonly string[];
+  /** The loader's warnings and notes with their field paths apart (see `ConfigDiagnostic`). */
+  readonly diagnostics: readonly ConfigDiagnostic[];
   /** How many resources it was built from. */
   readonly resources: number;
 }
@@ -28,20 +30,39 @@ export function compileConfig(
   namer: ServiceNamer,
   workloadLabels: Readonly<Record<string, string>>,
   cache?: ConfigCache,
+  options: LoadOptions = {},
 ): CompiledConfig {
   cache?.begin();
+  let loaded: MeshConfig | undefined;
   try {
-    const config = loadConfig(entries, namer, cache);
+    const config = (loaded = loadConfig(entries, namer, cache, options));
     checkAnnotations(config);
     const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
-    const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer), ...ignoredWarmups(config)];
-    return { config, routes, warnings, resources: entries.length };
+    const later = [...routes.warnings, ...undefinedSubsets(config, namer), ...ignoredWarmups(config)];
+    const warnings = [...config.warnings, ...later];
+    const diagnostics = [...config.diagnostics, ...later.map(warningFromLine)];
+    return { config, routes, warnings, diagnostics, resources: entries.length };
   } catch (error) {
+    // The loader's warnings stay with the errors found after it (the reader sees both).
+    if (error instanceof InvalidConfigError && loaded !== undefined) throw new InvalidConfigError(error.diagnostics.filter((d) => d.severity === 'error'), { warnings: loaded.diagnostics, cause: error.cause });
     if (error instanceof InvalidConfigError) throw error;
     // Validation lets nothing through that compiling refuses; should that ever happen, the
     // caller still gets the one error type config problems have (and keeps its config).
-    throw new InvalidConfigError([`config could not be compiled: ${error instanceof Error ? error.message : String(error)}`], { cause: error });
+    throw new InvalidConfigError([`config could not be compiled: ${error instanceof Error ? error.message : String(error)}`], { cause: error, warnings: loaded?.diagnostics ?? [] });
   }
+}
+
+/**
+ * A warning of the route table or the subset check (one line, `Kind/name (origin): [path: ]message`)
+ * as a diagnostic with its parts apart, the path in the one format every message uses.
+ */
+function warningFromLine(line: string): ConfigDiagnostic {
+  const end = line.indexOf('): ');
+  if (!/^[A-Za-z]+\//.test(line) || end < 0) return { severity: 'warning', where: '', path: '', message: line };
+  const where = line.slice(0, end + 1);
+  const rest = line.slice(end + 3);
+  const path = /^(spec[^\s:]*)(?::\s|\s)/.exec(rest);
+  return path === null ? { severity: 'warning', where, path: '', message: rest } : { severity: 'warning', where, path: path[1]!, message: rest.slice(path[0].length) };
 }
 
 /** Validates our extension annotations on DestinationRules, every problem at once. */

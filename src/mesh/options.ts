@@ -77,6 +77,7 @@ const meshOptionsSchema = z.strictObject({
     })
     .optional(),
   telemetry: telemetryOptionsSchema.optional(),
+  unknownFields: z.enum(['warn', 'error'], { error: '"warn" (the default) or "error"' }).optional(),
 });
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
@@ -93,6 +94,7 @@ export interface ResolvedMeshOptions {
   readonly discovery: MeshOptions['discovery'] & object;
   readonly config: readonly (string | object)[];
   readonly labels: Readonly<Record<string, string>>;
+  readonly unknownFields: 'warn' | 'error';
   readonly namespace: string;
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
@@ -131,6 +133,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     discovery: o.discovery ?? [],
     config: o.config === undefined ? [] : Array.isArray(o.config) ? o.config : [o.config as string | object],
     labels: o.labels ?? {},
+    unknownFields: o.unknownFields ?? 'warn',
     namespace: o.namespace ?? 'default',
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',

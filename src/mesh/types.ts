@@ -82,6 +82,12 @@ export interface MeshOptions {
    * VirtualService `sourceLabels`.
    */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * Config fields that are not in Istio's API (misspelled, or from another version):
+   * `'warn'` (the default) loads the rest and warns, naming each; `'error'` refuses the
+   * config, as `istioctl validate` and `proxyless check --strict` do.
+   */
+  unknownFields?: 'warn' | 'error';
   /** The namespace short service names resolve in (`reviews` → `reviews.<namespace>.svc...`). Default `default`. */
   namespace?: string;
   /** The Kubernetes cluster domain. Default `cluster.local`. */

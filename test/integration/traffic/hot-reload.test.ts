@@ -124,7 +124,7 @@ describe('hot reload from a watched file', () => {
     writeConfig(file, `${reviewsSubsets}---\n${weightedReviews([0, 0, 100]).replace('weight: 100', 'weight: lots')}`);
     let [error, source] = (await failed) as [InvalidConfigError, string];
     expect(error).toBeInstanceOf(InvalidConfigError);
-    expect(error.message).toContain(`VirtualService/reviews (${file}#2): spec.http[0].route[2].weight: "lots" (expected: a number)`);
+    expect(error.message).toContain(`VirtualService/reviews (${file}#2): spec.http[0].route[2].weight: "lots" (expected: an integer)`);
     expect(source).toBe(`file(${file})`);
     expect(await get()).toBe('reviews-v3');
 
@@ -153,7 +153,7 @@ describe('hot reload from a watched file', () => {
     const mesh = createMesh({ discovery: [staticEndpoints(app.endpoints)], config: sub });
     for (let i = 0; i < 5; i++) expect(await (await request('http://reviews/', { dispatcher: mesh.dispatcher })).body.text()).toBe('reviews-v2');
     expect(mesh.warnings).toEqual([
-      expect.stringMatching(/^DestinationRule\/reviews-late \(.*30-late-rule\.json#1\): DestinationRule\/reviews \(.*10-rules\.yaml#1\) already applies to host reviews\.default\.svc\.cluster\.local/),
+      expect.stringMatching(/^DestinationRule\/reviews-late \(.*30-late-rule\.json#1\): spec\.host: DestinationRule\/reviews \(.*10-rules\.yaml#1\) already applies to host reviews\.default\.svc\.cluster\.local/),
     ]);
     await mesh.close();
   });
@@ -216,7 +216,7 @@ spec:
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(InvalidConfigError);
-    expect((thrown as InvalidConfigError).message).toContain('VirtualService/reviews (config[1]#1): spec.http[0].route[0].weight: "lots" (expected: a number)');
+    expect((thrown as InvalidConfigError).message).toContain('VirtualService/reviews (config[1]#1): spec.http[0].route[0].weight: "lots" (expected: an integer)');
     expect(() => mesh.applyConfig('kind: VirtualService\n')).toThrow(InvalidConfigError);
     expect(applied).toEqual([]);
     for (let i = 0; i < 5; i++) expect(await get()).toBe('reviews-v3');
