@@ -51,7 +51,10 @@ interface Condition {
 export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Readonly<Record<string, string>>, workloadNamespace: string): CompiledMatch {
   const conditions: Condition[] = [];
   const add = (label: string, test: (r: RequestView) => boolean): void => void conditions.push({ label, test });
-  const ignoreCase = spec.ignoreUriCase === true;
+  // Istio's ignoreUriCase reaches Envoy as case_sensitive: false, which Envoy applies to
+  // exact and prefix path matches only; a safe_regex path match stays case-sensitive
+  // (istio/istio route.go: TranslateRouteMatch; semantics.md §6).
+  const ignoreCase = spec.ignoreUriCase === true && spec.uri?.regex === undefined;
   let uriLabel: Condition | undefined;
   if (spec.uri) {
     const m = compileStringMatch(spec.uri, ignoreCase);
@@ -108,7 +111,7 @@ export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Rea
     uriPrefix: uri?.prefix,
     uriKind,
     uriValue: ignoreCase ? rawValue.toLowerCase() : rawValue,
-    uriRegex: uri?.regex !== undefined ? fullMatcher(uri.regex, ignoreCase) : undefined,
+    uriRegex: uri?.regex !== undefined ? fullMatcher(uri.regex, false) : undefined,
     uriIgnoreCase: ignoreCase,
     rest,
     test: (r) => all.every((c) => c.test(r)),
