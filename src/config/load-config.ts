@@ -32,8 +32,8 @@ export interface Located<T> {
 
 /** Config resources the mesh applies, indexed for lookup. */
 export interface MeshConfig {
-  /** DestinationRules by the FQDN of their `spec.host` (the first one wins, as in Istio). */
-  readonly destinationRules: ReadonlyMap<string, Located<DestinationRuleResource>>;
+  /** DestinationRules in load order (see DestinationRuleIndex for which applies). */
+  readonly destinationRules: readonly Located<DestinationRuleResource>[];
   /** VirtualServices in order. */
   readonly virtualServices: readonly Located<VirtualServiceResource>[];
   /** ServiceEntries in order. */
@@ -57,10 +57,8 @@ const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
     'spec.trafficPolicy.tls',
     'spec.trafficPolicy.connectionPool.http.maxConcurrentStreams',
     'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
-    'spec.exportTo',
   ],
-  VirtualService: ['spec.exportTo'],
-  ServiceEntry: ['spec.addresses', 'spec.exportTo'],
+  ServiceEntry: ['spec.addresses'],
 };
 
 /**
@@ -79,7 +77,7 @@ const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
 export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer, cache?: ConfigCache): MeshConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const destinationRules = new Map<string, Located<DestinationRuleResource>>();
+  const destinationRules: Located<DestinationRuleResource>[] = [];
   const virtualServices: Located<VirtualServiceResource>[] = [];
   const serviceEntries: Located<ServiceEntryResource>[] = [];
 
@@ -110,14 +108,8 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
     const { kind, parsed, where, namespace } = validated;
     warnings.push(...validated.warnings);
     if (kind === 'DestinationRule') {
-      const rule = parsed as DestinationRuleResource;
-      const fqdn = namer.nameIn(rule.spec.host, namespace).fqdn;
-      const first = destinationRules.get(fqdn);
-      if (first) {
-        warnings.push(`${where}: ${first.where} already applies to host ${fqdn}; this one is ignored (Istio uses the oldest)`);
-        continue;
-      }
-      destinationRules.set(fqdn, { resource: rule, where, namespace });
+      // Several rules for one host merge as Istio merges them (DestinationRuleIndex).
+      destinationRules.push({ resource: parsed as DestinationRuleResource, where, namespace });
     } else if (kind === 'VirtualService') {
       virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
     } else {

@@ -64,7 +64,7 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
   answer(query: ServiceQuery): ServiceEntryAnswer | undefined {
     for (const { resource, where, namespace } of this.#entries) {
       const spec = resource.spec;
-      if (!spec.hosts.some((h) => this.#hostMatches(h, namespace, query))) continue;
+      if (!spec.hosts.some((h) => hostMatches(this.#namer, h, namespace, query))) continue;
       const port = spec.ports.find((p) => p.number === query.port);
       if (!port) continue;
       const resolution = spec.resolution ?? 'NONE';
@@ -106,12 +106,6 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
     return Promise.resolve();
   }
 
-  #hostMatches(host: string, namespace: string, query: ServiceQuery): boolean {
-    if (host === '*') return true;
-    if (host.startsWith('*.')) return query.host.endsWith(host.slice(1)) || query.fqdn.endsWith(host.slice(1));
-    return this.#namer.nameIn(host, namespace).fqdn === query.fqdn;
-  }
-
   #notify(watcher: Watcher): void {
     const answer = this.answer(watcher.query);
     const key = answer ? JSON.stringify(answer) : 'missing';
@@ -119,4 +113,23 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
     watcher.last = key;
     watcher.listener(answer ? { type: 'reset', endpoints: answer.endpoints } : { type: 'missing' });
   }
+}
+
+/**
+ * Whether a ServiceEntry host names the service: `*` matches every name, a wildcard
+ * (`*.example.com`, or the partial `*foo.example.com`) by suffix, any other host exactly
+ * (short hosts resolved in the entry's namespace).
+ */
+function hostMatches(namer: ServiceNamer, host: string, namespace: string, query: Pick<ServiceQuery, 'host' | 'fqdn'>): boolean {
+  if (host === '*') return true;
+  if (host.startsWith('*')) {
+    const suffix = host.slice(1).toLowerCase();
+    return query.host.endsWith(suffix) || query.fqdn.endsWith(suffix);
+  }
+  return namer.nameIn(host, namespace).fqdn === query.fqdn;
+}
+
+/** The first of `entries` that declares the service (on any port), if any. */
+export function serviceEntryFor(entries: readonly Located<ServiceEntryResource>[], namer: ServiceNamer, name: Pick<ServiceQuery, 'host' | 'fqdn'>): Located<ServiceEntryResource> | undefined {
+  return entries.find(({ resource, namespace }) => resource.spec.hosts.some((h) => hostMatches(namer, h, namespace, name)));
 }

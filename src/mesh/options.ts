@@ -39,6 +39,7 @@ const meshOptionsSchema = z.strictObject({
     .optional(),
   labels: z.record(z.string(), z.string({ error: 'a label value (string)' }), { error: 'an object of labels, e.g. { app: "reviews", version: "v1" }' }).optional(),
   namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
+  rootNamespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "istio-system"' }).optional(),
   clusterDomain: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { error: 'a DNS domain such as "cluster.local"' })
@@ -78,6 +79,8 @@ export interface ResolvedMeshOptions {
   readonly config: readonly (string | object)[];
   readonly labels: Readonly<Record<string, string>>;
   readonly namespace: string;
+  /** Istio's root namespace (MeshConfig `rootNamespace`). */
+  readonly rootNamespace: string;
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
@@ -108,6 +111,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     config: o.config === undefined ? [] : Array.isArray(o.config) ? o.config : [o.config as string | object],
     labels: o.labels ?? {},
     namespace: o.namespace ?? 'default',
+    rootNamespace: o.rootNamespace ?? 'istio-system',
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',
     discoveryTimeout: o.discoveryTimeout ?? 5000,

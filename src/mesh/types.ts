@@ -67,8 +67,19 @@ export interface MeshOptions {
    * VirtualService `sourceLabels`.
    */
   labels?: Readonly<Record<string, string>>;
-  /** The namespace short service names resolve in (`reviews` → `reviews.<namespace>.svc...`). Default `default`. */
+  /**
+   * The namespace this workload runs in: short service names resolve in it (`reviews` →
+   * `reviews.<namespace>.svc...`), and config resources apply to it as Istio applies
+   * them to a sidecar in that namespace (`exportTo`, DestinationRule lookup,
+   * `sourceNamespace`). Default `default`.
+   */
   namespace?: string;
+  /**
+   * Istio's root namespace (MeshConfig `rootNamespace`): DestinationRules there are the
+   * last ones looked for (after the mesh's own namespace and the service's). Default
+   * `istio-system`.
+   */
+  rootNamespace?: string;
   /** The Kubernetes cluster domain. Default `cluster.local`. */
   clusterDomain?: string;
   /** What happens to hosts no source knows. Default `{ mode: 'ALLOW_ANY' }`. */

@@ -71,9 +71,10 @@ export interface Explanation {
 /** What explain needs from the mesh. */
 export interface ExplainContext {
   name(host: string): ServiceName;
-  virtualService(name: ServiceName): CompiledVirtualService | undefined;
+  virtualService(name: ServiceName, port: number): CompiledVirtualService | undefined;
   service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
-  destinationRuleFor(fqdn: string): string | undefined;
+  /** The DestinationRule(s) in force for a service, for messages. */
+  destinationRuleFor(name: ServiceName): string | undefined;
   readonly discoveryTimeout: number;
   /** The mesh's path normalisation: explain matches the path the router would see. */
   readonly pathSteps?: PathSteps;
@@ -100,7 +101,7 @@ export async function explainRequest(ctx: ExplainContext, url: string, init: { m
   const path = ctx.pathSteps === undefined ? raw : normalizePath(raw, ctx.pathSteps);
   const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path, method: method as 'GET', headers };
   const request = new RequestView(opts, secure ? 'https' : 'http', parsed.host, port);
-  const vs = ctx.virtualService(name);
+  const vs = ctx.virtualService(name, port);
   const base = { url, method, service: name.fqdn, port, virtualService: vs?.where };
 
   if (!vs) {
@@ -163,7 +164,7 @@ async function describeDestination(ctx: ExplainContext, name: ServiceName, port:
     percent: Math.round(percent * 100) / 100,
     status: service.status,
     balancer: service.balancerName,
-    destinationRule: ctx.destinationRuleFor(name.fqdn),
+    destinationRule: ctx.destinationRuleFor(name),
     endpoints: service.endpoints().map((e) => ({ key: e.key, labels: e.labels, available: e.available, pending: e.load.pending, cost: Math.round(e.load.cost(now) * 100) / 100 })),
   };
 }

@@ -134,9 +134,9 @@ describe('proxyless CLI', () => {
 
   // Regression: each warning came out twice, as Node's process warning and as the CLI's line.
   it('check: prints each warning once, in its own format', async () => {
-    writeFileSync(join(dir, 'warns.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  workloadSelector: { matchLabels: { app: x } }\n'));
+    writeFileSync(join(dir, 'warns.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  unknownField: { app: x }\n'));
     const { code, stdout, stderr } = await cli('check', join(dir, 'warns.yaml'));
-    const warning = 'spec.workloadSelector is not supported and is ignored';
+    const warning = 'spec.unknownField is not supported and is ignored';
     expect(stdout.split(warning)).toHaveLength(2);
     expect(stdout).toContain(`  warning: DestinationRule/reviews (${join(dir, 'warns.yaml')}#1): ${warning}`);
     expect(stderr).not.toContain(warning);

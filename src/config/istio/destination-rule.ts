@@ -114,6 +114,8 @@ export const destinationRuleSchema = z.strictObject({
       trafficPolicy: trafficPolicySchema.optional(),
       subsets: z.array(subsetSchema).optional(),
       exportTo: z.array(z.string()).optional(),
+      // The rule applies only to workloads with these labels (and is never exported).
+      workloadSelector: z.strictObject({ matchLabels: labelsSchema.optional() }).optional(),
     })
     .refine((spec) => new Set((spec.subsets ?? []).map((s) => s.name)).size === (spec.subsets ?? []).length, {
       error: 'subset names unique within the rule',

@@ -110,9 +110,11 @@ export const httpRouteSchema = z
     mirrors: z.array(mirrorPolicySchema).optional(),
     mirrorPercentage: percentSchema.optional(),
     headers: headersSchema.optional(),
+    // A root VirtualService's route hands its requests to a delegate VirtualService.
+    delegate: z.strictObject({ name: z.string().min(1), namespace: z.string().min(1).optional() }).optional(),
   })
-  .refine((r) => [r.route, r.redirect, r.directResponse].filter((x) => x !== undefined).length === 1, {
-    error: 'exactly one of route, redirect, directResponse',
+  .refine((r) => (r.delegate !== undefined ? r.route === undefined && r.redirect === undefined : [r.route, r.redirect, r.directResponse].filter((x) => x !== undefined).length === 1), {
+    error: 'exactly one of route, redirect, directResponse, delegate (a delegate route has no route or redirect)',
   });
 
 /** A VirtualService as the mesh reads it. */
@@ -121,7 +123,8 @@ export const virtualServiceSchema = z.strictObject({
   kind: z.literal('VirtualService'),
   metadata: metadataSchema,
   spec: z.strictObject({
-    hosts: z.array(hostSchema).min(1),
+    // No hosts: a delegate, applied only through a root VirtualService's `delegate`.
+    hosts: z.array(hostSchema).optional(),
     gateways: z.array(z.string()).optional(),
     http: z.array(httpRouteSchema).optional(),
     exportTo: z.array(z.string()).optional(),

@@ -25,7 +25,7 @@ describe('bad config gets a clear error, never a crash', () => {
     ['a wrong type', VS('  hosts: reviews\n'), /VirtualService\/reviews \(config\[0\]#1\): spec\.hosts: "reviews" \(expected: an array\)/],
     ['an unknown enum value', 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: { name: x }\nspec:\n  hosts: [x.example]\n  resolution: MAGIC\n  ports: [{ number: 80, name: http }]\n', /spec\.resolution: "MAGIC" \(expected: one of "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"\)/],
     ['a regex that does not compile', VS('  hosts: [reviews]\n  http:\n  - match: [{ uri: { regex: "([a-z" } }]\n    route: [{ destination: { host: reviews } }]\n'), /spec\.http\[0\]\.match\[0\]\.uri\.regex: "\(\[a-z" \(expected: an RE2 regular expression; RE2 says: missing closing \]/],
-    ['a route with neither route nor redirect', VS('  hosts: [reviews]\n  http:\n  - match: [{ uri: { prefix: / } }]\n'), /spec\.http\[0\]: .* \(expected: exactly one of route, redirect, directResponse\)/],
+    ['a route with neither route nor redirect', VS('  hosts: [reviews]\n  http:\n  - match: [{ uri: { prefix: / } }]\n'), /spec\.http\[0\]: .* \(expected: exactly one of route, redirect, directResponse, delegate/],
     ['a negative weight', VS('  hosts: [reviews]\n  http:\n  - route: [{ destination: { host: reviews }, weight: -1 }]\n'), /spec\.http\[0\]\.route\[0\]\.weight: -1 \(expected: >= 0\)/],
     ['a bad duration', VS('  hosts: [reviews]\n  http:\n  - timeout: 5 seconds\n    route: [{ destination: { host: reviews } }]\n'), /spec\.http\[0\]\.timeout: "5 seconds" \(expected: a duration such as "10s" or "100ms"\)/],
     ['a percentage over 100', VS('  hosts: [reviews]\n  http:\n  - fault: { abort: { httpStatus: 503, percentage: { value: 120 } } }\n    route: [{ destination: { host: reviews } }]\n'), /percentage\.value: 120 \(expected: a percentage from 0 to 100\)/],
@@ -46,7 +46,7 @@ describe('bad config gets a clear error, never a crash', () => {
     const first = VS('  hosts: [reviews]\n  http: [{ directResponse: { status: 200, body: { string: first } } }]\n');
     const second = first.replace('name: reviews', 'name: reviews-2').replace('string: first', 'string: second');
     const mesh = createMesh({ config: `${first}---\n${second}` });
-    expect(mesh.warnings).toContain('VirtualService/reviews-2 (config[0]#2): host reviews.default.svc.cluster.local is already bound by VirtualService/reviews (config[0]#1); this VirtualService is ignored for it (Istio uses the oldest)');
+    expect(mesh.warnings).toContain('VirtualService/reviews-2 (config[0]#2): host reviews.default.svc.cluster.local is already bound by VirtualService/reviews (config[0]#1); Istio uses the first (oldest, own namespace first), so this one applies to reviews.default.svc.cluster.local only on ports the first has no routes for');
     expect(await (await mesh.fetch('http://reviews/')).text()).toBe('first');
     await mesh.close();
   });
