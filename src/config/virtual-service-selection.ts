@@ -1,3 +1,4 @@
+import { InvalidConfigError } from '../core/errors.js';
 import { mergeHttpRoutes, type HttpRoute } from '../route/delegate-merge.js';
 import { byCreation } from './creation-order.js';
 import type { Located, VirtualServiceResource } from './load-config.js';
@@ -78,9 +79,18 @@ export function selectVirtualServices(all: readonly Located<VirtualServiceResour
   return [...own, ...named, ...open];
 }
 
+/**
+ * The most match pairs merging delegates into one root may compare: each root route
+ * compares its matches with every match of its delegate, so a root delegating many
+ * routes to a delegate with many routes multiplies two sizes that are each bounded only
+ * by the config limits.
+ */
+export const MAX_DELEGATE_MERGE_PAIRS = 1_000_000;
+
 function withDelegates(root: Located<VirtualServiceResource>, delegates: ReadonlyMap<string, Located<VirtualServiceResource>>, warnings: string[]): SelectedVirtualService {
   const routes: RouteSource[] = [];
   let plain = true;
+  let pairs = 0;
   (root.resource.spec.http ?? []).forEach((http, index) => {
     if (http.delegate === undefined) {
       routes.push({ spec: http, namespace: root.namespace, mirrorNamespace: root.namespace, mirrorsNamespace: root.namespace, delegate: undefined });
@@ -99,7 +109,18 @@ function withDelegates(root: Located<VirtualServiceResource>, delegates: Readonl
       warnings.push(`${where}: ${delegate.where} is not exported to the root's namespace "${root.namespace}" (exportTo ${describeExportTo(delegate.resource.spec.exportTo)}); this route is left out`);
       return;
     }
-    const merged = mergeHttpRoutes(http, delegate.resource.spec.http ?? [], (_route, i) => {
+    const delegated = delegate.resource.spec.http ?? [];
+    for (const sub of delegated) pairs += Math.max(1, http.match?.length ?? 0) * Math.max(1, sub.match?.length ?? 0);
+    if (pairs > MAX_DELEGATE_MERGE_PAIRS) {
+      throw new InvalidConfigError([`${where}: merging its delegates compares more than ${MAX_DELEGATE_MERGE_PAIRS} pairs of matches (the limit): delegate fewer routes, or give them fewer matches`]);
+    }
+    // One level only (Istio refuses a delegate route that delegates again).
+    const nested = delegated.findIndex((r) => r.delegate !== undefined);
+    if (nested >= 0) {
+      warnings.push(`${delegate.where}: spec.http[${nested}].delegate: a delegate's route cannot delegate again (one level only, as in Istio); ${where} is left out`);
+      return;
+    }
+    const merged = mergeHttpRoutes(http, delegated, (_route, i) => {
       warnings.push(`${delegate.where}: spec.http[${i}].match conflicts with the matches of ${root.where} spec.http[${index}] (each delegate match must narrow a root match); this delegate route is left out, as in Istio`);
     });
     for (const { route, rootMirror, rootMirrors } of merged) {

@@ -131,3 +131,24 @@ describe('delegate VirtualServices', () => {
     expect((await echo(rooted, '/api/v2/x')).from).toBe('api-v2');
   });
 });
+
+describe('delegates, attacked', () => {
+  it('a delegate route that delegates again is refused for that root route (one level only), with a warning', async () => {
+    const nested = delegate().replace('  - name: rest\n', '  - name: deeper\n    delegate: { name: reviews-api, namespace: team }\n  - name: rest\n');
+    const m = mesh([root('{ name: reviews-api, namespace: team }'), nested, subsets]);
+    expect(m.warnings).toEqual(expect.arrayContaining([expect.stringContaining("a delegate's route cannot delegate again (one level only, as in Istio)")]));
+    expect((await echo(m, '/api/v2/x')).from).toBe('reviews');
+  });
+
+  it('a root multiplying many routes by a large delegate is a config error, not minutes of merging', () => {
+    const vs = (name: string, namespace: string, spec: object) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace }, spec });
+    const big = vs('big', 'default', {
+      http: Array.from({ length: 1001 }, (_, i) => ({ match: [{ uri: { prefix: `/d${i}` } }], route: [{ destination: { host: 'api' } }] })),
+    });
+    const rootVs = vs('root', 'default', {
+      hosts: ['reviews'],
+      http: Array.from({ length: 1000 }, (_, i) => ({ match: [{ uri: { prefix: `/r${i}` } }], delegate: { name: 'big' } })),
+    });
+    expect(() => createMesh({ config: [rootVs, big] })).toThrow(/spec\.http\[\d+\]\.delegate: merging its delegates compares more than 1000000 pairs of matches \(the limit\)/);
+  });
+});
