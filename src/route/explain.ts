@@ -148,7 +148,7 @@ function describePolicies(route: CompiledRoute): string[] {
   if (route.requestHeaders) out.push('request header operations');
   if (route.responseHeaders) out.push('response header operations');
   if (route.fault?.delayPercent) out.push(`fault delay ${route.fault.delayMs} ms on ${route.fault.delayPercent} %`);
-  if (route.fault?.abortPercent) out.push(`fault abort ${route.fault.abortStatus} on ${route.fault.abortPercent} %`);
+  if (route.fault?.abortPercent) out.push(`fault abort ${route.fault.abortGrpcStatus !== undefined ? `grpc-status ${route.fault.abortGrpcStatus}` : route.fault.abortStatus} on ${route.fault.abortPercent} %`);
   for (const m of route.mirrors) out.push(`mirror ${m.percent} % to ${m.destination.label}`);
   if (route.policy.timeoutMs !== undefined) out.push(`timeout ${route.policy.timeoutMs} ms over all tries`);
   out.push(`retries: ${route.policy.retry.source}`);

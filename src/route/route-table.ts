@@ -4,6 +4,7 @@ import type { Located, VirtualServiceResource } from '../config/load-config.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
+import { grpcStatusCode } from './grpc-status.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
 import { retryPolicy } from '../policy/retry-policy.js';
 import { ANNOTATIONS, hedgingSettings, type HedgingSettings } from '../config/extensions.js';
@@ -38,7 +39,10 @@ export interface CompiledMirror {
 export interface CompiledFault {
   readonly delayMs: number;
   readonly delayPercent: number;
+  /** The HTTP status an abort answers (200 with a `grpcStatus`). */
   readonly abortStatus: number;
+  /** The gRPC status code an abort answers in a trailers-only response, or undefined for an HTTP abort. */
+  readonly abortGrpcStatus: number | undefined;
   readonly abortPercent: number;
 }
 
@@ -201,6 +205,12 @@ function compileVirtualService(
         `requests and the slowest may get no backup. Use percentile >= ${100 - hedging.maxExtraPercent}, or raise maxExtraPercent.`,
     );
   }
+  selected.routes.forEach(({ spec }, index) => {
+    const abort = spec.fault?.abort;
+    if (abort !== undefined && abort.httpStatus === undefined && abort.grpcStatus === undefined) {
+      warnings.push(`${located.where}: spec.http[${index}].fault.abort has neither httpStatus nor grpcStatus: it aborts nothing (Istio drops such an abort)`);
+    }
+  });
   const routes = selected.routes.map((source, index) => compileRoute(source, index, located, namer, workloadLabels, hedging));
   // Routes whose every match is left out for this workload do not exist for it.
   const live = routes.filter((r) => r.matches.length === 0 || r.matches.some((m) => m.applies));
@@ -285,8 +295,11 @@ function compileRoute(
         delayMs: route.fault.delay ? durationToMs(route.fault.delay.fixedDelay) : 0,
         // No percentage means no fault (Istio's documented behaviour for Percent).
         delayPercent: route.fault.delay ? (route.fault.delay.percentage?.value ?? route.fault.delay.percent ?? 0) : 0,
-        abortStatus: route.fault.abort?.httpStatus ?? 0,
-        abortPercent: route.fault.abort?.percentage?.value ?? 0,
+        // gRPC aborts answer HTTP 200 with grpc-status (Envoy's fault filter).
+        abortStatus: route.fault.abort?.grpcStatus !== undefined ? 200 : (route.fault.abort?.httpStatus ?? 0),
+        abortGrpcStatus: route.fault.abort?.grpcStatus !== undefined ? grpcStatusCode(route.fault.abort.grpcStatus) : undefined,
+        // An abort without an error type aborts nothing (Istio drops it with a log line).
+        abortPercent: route.fault.abort?.httpStatus === undefined && route.fault.abort?.grpcStatus === undefined ? 0 : (route.fault.abort?.percentage?.value ?? 0),
       }
     : undefined;
   const rewrite = route.rewrite

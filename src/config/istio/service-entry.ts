@@ -27,7 +27,7 @@ export const serviceEntrySchema = z.strictObject({
         )
         .min(1),
       location: z.enum(['MESH_EXTERNAL', 'MESH_INTERNAL']).optional(),
-      resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN']).optional(),
+      resolution: z.enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN', 'DYNAMIC_DNS']).optional(),
       endpoints: z
         .array(
           z.strictObject({

@@ -12,6 +12,7 @@ import {
   stringMatchSchema,
 } from './common.js';
 import { rewriteProblem } from '../re2.js';
+import { GRPC_STATUS_NAMES } from '../../route/grpc-status.js';
 import { authoritySchema, httpBodySchema, matchHeadersSchema, pathSchema } from './http-fields.js';
 
 /** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
@@ -57,7 +58,13 @@ const faultSchema = z.strictObject({
     .strictObject({ fixedDelay: durationSchema, percentage: percentSchema.optional(), percent: z.number().int().min(0).max(100).optional() })
     .optional(),
   abort: z
-    .strictObject({ httpStatus: z.number().int().min(200).max(599), percentage: percentSchema.optional() })
+    .strictObject({
+      httpStatus: z.number().int().min(200).max(599).optional(),
+      // Istio's names for gRPC status codes (istio/istio pkg/util/grpc: SupportedGRPCStatus).
+      grpcStatus: z.enum(GRPC_STATUS_NAMES).optional(),
+      percentage: percentSchema.optional(),
+    })
+    .refine((a) => a.httpStatus === undefined || a.grpcStatus === undefined, { error: 'at most one of httpStatus, grpcStatus' })
     .optional(),
 });
 
