@@ -9,6 +9,7 @@ import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-c
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/circuit-breaker.js';
 import type { ConfigCache } from './config-cache.js';
 import { DestinationRuleIndex } from './destination-rule-index.js';
+import { deprecatedFieldWarnings } from './deprecated-fields.js';
 import { loadConfig, type ConfigEntry, type Located, type MeshConfig, type ServiceEntryResource } from './load-config.js';
 import { selectVirtualServices } from './virtual-service-selection.js';
 import { describeExportTo, exportSet, visibleTo } from './visibility.js';
@@ -62,6 +63,7 @@ export function compileConfig(
     const serviceEntries = visibleServiceEntries(config.serviceEntries, namer.namespace, selectionWarnings);
     const warnings = [
       ...config.warnings,
+      ...deprecatedFieldWarnings(config),
       ...selectionWarnings,
       ...routes.warnings,
       ...destinationRules.warnings,

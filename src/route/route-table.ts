@@ -285,7 +285,7 @@ function compileRoute(
   }
   const mirrors: CompiledMirror[] = [];
   if (route.mirror) {
-    mirrors.push({ destination: compileDestination(route.mirror, 1, undefined, source.mirrorNamespace, namer), percent: route.mirrorPercentage?.value ?? 100 });
+    mirrors.push({ destination: compileDestination(route.mirror, 1, undefined, source.mirrorNamespace, namer), percent: route.mirrorPercentage?.value ?? route.mirrorPercent ?? 100 });
   }
   for (const m of route.mirrors ?? []) {
     mirrors.push({ destination: compileDestination(m.destination, 1, undefined, source.mirrorsNamespace, namer), percent: m.percentage?.value ?? 100 });

@@ -59,6 +59,8 @@ export const outlierDetectionSchema = z.strictObject({
   consecutive5xxErrors: count.optional(),
   consecutiveGatewayErrors: count.optional(),
   consecutiveLocalOriginFailures: count.optional(),
+  /** Deprecated; Istio ignores it since 1.7 (a warning says so, see deprecated-fields.ts). */
+  consecutiveErrors: count.optional(),
   splitExternalLocalOriginErrors: z.boolean().optional(),
   // Below 1 ms a sweep interval or an ejection means nothing (and Istio refuses it).
   interval: positiveDuration.optional(),

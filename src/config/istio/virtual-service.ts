@@ -116,6 +116,8 @@ export const httpRouteSchema = z
     mirror: destinationSchema.optional(),
     mirrors: z.array(mirrorPolicySchema).optional(),
     mirrorPercentage: percentSchema.optional(),
+    /** Deprecated integer form of mirrorPercentage; Istio still reads it when mirrorPercentage is unset. */
+    mirrorPercent: z.number().int().min(0).max(100).optional(),
     headers: headersSchema.optional(),
     // A root VirtualService's route hands its requests to a delegate VirtualService.
     delegate: z.strictObject({ name: z.string().min(1), namespace: z.string().min(1).optional() }).optional(),
