@@ -12,6 +12,7 @@ export { holdSource } from './discovery/source-holds.js';
 export type { HoldableSource } from './discovery/source-holds.js';
 export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
+export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {
   MeshOptions,
@@ -22,6 +23,7 @@ export type {
   EndpointTarget,
   PathNormalizationOption,
 } from './mesh/types.js';
+export type { EndpointTlsOptions, PemInput } from './mesh/endpoint-tls.js';
 
 export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';
 export type { StaticEndpointsMap } from './discovery/static-endpoints.js';
@@ -59,7 +61,10 @@ export {
   OverloadError,
   RouteTimeoutError,
   DeadlineExceededError,
+  NoHealthyUpstreamError,
+  BodyNotReplayableError,
 } from './core/errors.js';
+export type { FailureKind } from './core/classify-failure.js';
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline.js';
 export { PerTryTimeoutError } from './policy/retry-layer.js';
 export type { RetryInfo } from './policy/retry-layer.js';

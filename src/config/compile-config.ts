@@ -68,6 +68,7 @@ export function compileConfig(
       ...routes.warnings,
       ...destinationRules.warnings,
       ...undefinedSubsets(config, namer, destinationRules, serviceEntries),
+      ...ignoredWarmups(config),
     ];
     return { config, routes, destinationRules, serviceEntries, warnings, resources: entries.length };
   } catch (error) {
@@ -115,6 +116,30 @@ function visibleServiceEntries(entries: readonly Located<ServiceEntryResource>[]
     else warnings.push(`${entry.where}: spec.exportTo ${describeExportTo(exportTo)} does not export it to this mesh's namespace "${client}": its hosts are unknown here`);
   }
   return out;
+}
+
+/** `loadBalancer.warmup` where the balancer has no slow start (random, ring hash, passthrough): ignored, as Envoy ignores it. */
+function ignoredWarmups(config: MeshConfig): string[] {
+  const warnings: string[] = [];
+  type Lb = { simple?: string | undefined; consistentHash?: unknown; warmup?: unknown; warmupDurationSecs?: unknown } | undefined;
+  const check = (lb: Lb, where: string, path: string): void => {
+    if (lb === undefined || (lb.warmup === undefined && lb.warmupDurationSecs === undefined)) return;
+    const kind = lb.consistentHash !== undefined ? 'consistentHash' : lb.simple;
+    if (kind === 'RANDOM' || kind === 'PASSTHROUGH' || kind === 'consistentHash') {
+      warnings.push(`${where}: ${path}.${lb.warmup !== undefined ? 'warmup' : 'warmupDurationSecs'} is ignored with ${kind} (slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer, as in Envoy)`);
+    }
+  };
+  for (const { resource, where } of config.destinationRules.values()) {
+    const policies = [
+      { policy: resource.spec.trafficPolicy, path: 'spec.trafficPolicy' },
+      ...(resource.spec.subsets ?? []).map((s, i) => ({ policy: s.trafficPolicy, path: `spec.subsets[${i}].trafficPolicy` })),
+    ];
+    for (const { policy, path } of policies) {
+      check(policy?.loadBalancer, where, `${path}.loadBalancer`);
+      (policy?.portLevelSettings ?? []).forEach((port, i) => check(port.loadBalancer, where, `${path}.portLevelSettings[${i}].loadBalancer`));
+    }
+  }
+  return warnings;
 }
 
 /** Routes that name a subset no DestinationRule defines: Istio answers those with 503. */

@@ -271,3 +271,48 @@ export class MeshNotReadyError extends ProxylessError {
     this.pending = pending;
   }
 }
+
+/**
+ * A service has endpoints but none can take traffic: every one is ejected by outlier
+ * detection or failing its health checks. The mesh answers at once, as Envoy answers
+ * 503 "no healthy upstream" (response flag `UH`), instead of waiting for one to recover.
+ */
+export class NoHealthyUpstreamError extends ProxylessError {
+  /** The HTTP status a sidecar would answer with. */
+  readonly statusCode = 503;
+  /** Envoy's response flag for this outcome. */
+  readonly responseFlag = 'UH';
+  /** The logical service name. */
+  readonly service: string;
+
+  /**
+   * @param service the service; @param endpoints how many it has;
+   * @param ejected how many are ejected; @param unhealthy how many fail health checks
+   */
+  constructor(service: string, endpoints: number, ejected: number, unhealthy: number) {
+    super(
+      'PROXYLESS_ERR_NO_HEALTHY_UPSTREAM',
+      `no healthy upstream: none of the ${endpoints} endpoint${endpoints === 1 ? '' : 's'} of service "${service}" can take traffic ` +
+        `(${ejected} ejected by outlier detection, ${unhealthy} failing health checks); the request was refused at once (503). ` +
+        `Look at why the endpoints fail (mesh.services() shows each one), or relax the DestinationRule's outlierDetection ` +
+        `(maxEjectionPercent, minHealthPercent) or health-check annotation.`,
+    );
+    this.service = service;
+  }
+}
+
+/**
+ * A request body could not be sent again: it is a stream, and more of it had been read
+ * than the mesh keeps for replays (`requestBufferLimit`), so a retry, a hedged backup or
+ * a mirror could not have the whole body.
+ */
+export class BodyNotReplayableError extends ProxylessError {
+  /** @param limit the buffer limit in bytes */
+  constructor(limit: number) {
+    super(
+      'PROXYLESS_ERR_BODY_NOT_REPLAYABLE',
+      `the request body is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
+        `so it cannot be sent again; raise requestBufferLimit, or send the body as a string or bytes.`,
+    );
+  }
+}

@@ -1,32 +1,32 @@
 import type { Dispatcher } from 'undici';
+import { Cancellation } from './cancellation.js';
 
 type Controller = Dispatcher.DispatchController;
 
 /**
  * The controller a caller holds for a call made of several tries (retries, hedged
- * backups): it follows the try in force, so `pause`/`resume` and the response's raw
- * headers are the current try's, and `abort()` ends the whole call through
- * {@link FollowingController.cancelCall}. Subclasses are the call objects themselves,
- * so a call costs one object, not two.
+ * backups) or of waits before its first try: it follows the try in force, so
+ * `pause`/`resume` and the response's raw headers are the current try's, and `abort()`
+ * ends the whole call through {@link FollowingController.cancelCall}. It is also the
+ * call's {@link Cancellation} scope: aborting it cancels every wait below it. Subclasses
+ * are the call objects themselves, so a call costs one object, not three.
  */
-export abstract class FollowingController implements Controller {
+export abstract class FollowingController extends Cancellation implements Controller {
   /** The current try's controller. */
   current: Controller | undefined;
-  #aborted = false;
   #paused = false;
-  #reason: Error | null = null;
 
-  /** True once the caller aborted the call. */
+  /** True once the call was aborted (by the caller, a timeout, the mesh closing). */
   get aborted(): boolean {
-    return this.#aborted;
+    return this.cancelled;
   }
   /** True while the caller has paused the response. */
   get paused(): boolean {
     return this.#paused;
   }
-  /** Why the caller aborted, if it did. */
+  /** Why the call was aborted, if it was. */
   get reason(): Error | null {
-    return this.#reason;
+    return this.cancelReason ?? null;
   }
   /** The current try's raw response headers. */
   get rawHeaders(): Controller['rawHeaders'] {
@@ -36,12 +36,9 @@ export abstract class FollowingController implements Controller {
   get rawTrailers(): Controller['rawTrailers'] {
     return this.current?.rawTrailers;
   }
-  /** Ends the whole call (once). */
+  /** Ends the whole call (once): every wait below is cancelled, the try in flight aborted. */
   abort(reason: Error): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.cancelCall(reason);
+    this.cancel(reason);
   }
   /** Pauses the current try (and the ones after it). */
   pause(): void {
@@ -54,6 +51,25 @@ export abstract class FollowingController implements Controller {
     this.current?.resume();
   }
 
-  /** Stops every try of the call, in flight or to come. */
+  /**
+   * Takes a try's controller as the one to follow, or aborts it when the call was
+   * aborted meanwhile (the try waited somewhere, a pool's queue for one, and starts
+   * only now: undici then writes nothing). Returns false when it aborted it.
+   */
+  protected adopt(controller: Controller): boolean {
+    if (this.cancelled) {
+      controller.abort(this.cancelReason!);
+      return false;
+    }
+    this.current = controller;
+    if (this.#paused) controller.pause();
+    return true;
+  }
+
+  protected override whenCancelled(reason: Error): void {
+    this.cancelCall(reason);
+  }
+
+  /** Stops every try of the call, in flight or to come, and answers the caller with `reason`. */
   protected abstract cancelCall(reason: Error): void;
 }

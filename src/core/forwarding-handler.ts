@@ -68,10 +68,13 @@ export class ForwardingHandler implements Dispatcher.DispatchHandler {
 
 /**
  * Delivers an error to a handler the way undici does when a dispatch fails before any
- * connection exists (a `null` controller), and returns `false` like a refused dispatch.
+ * connection exists (a `null` controller). Returns `true`: the request was handled (it
+ * got its answer). A dispatcher's `false` means "busy, wait for `drain`" in undici's
+ * contract, which a failed request must not say: a caller honouring it would wait for a
+ * `drain` event that never comes.
  */
 export function failDispatch(handler: Dispatcher.DispatchHandler, error: Error): boolean {
   if (typeof handler.onResponseError !== 'function') throw error;
   handler.onResponseError(null as unknown as Controller, error);
-  return false;
+  return true;
 }

@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import { Dispatcher1Wrapper, type Dispatcher } from 'undici';
 import { InvalidOptionError } from './errors.js';
 
 /** undici's dispatch function: takes the request options and a handler. */
@@ -96,9 +96,10 @@ export class Stack<T> {
   build(target: T): Dispatch {
     let dispatch: Dispatch = terminalNext;
     for (let i = this.#layers.length - 1; i >= 0; i--) {
-      dispatch = this.#layers[i]!.wrap(dispatch, target);
+      const role = this.#layers[i]!.role;
+      dispatch = this.#layers[i]!.wrap(i === this.#layers.length - 1 ? dispatch : checkedNext(dispatch, this.#name, role), target);
       if (typeof dispatch !== 'function') {
-        throw new TypeError(`${this.#name} stack: layer "${this.#layers[i]!.role}" returned ${typeof dispatch} from wrap (expected: a dispatch function)`);
+        throw new TypeError(`${this.#name} stack: layer "${role}" returned ${typeof dispatch} from wrap (expected: a dispatch function)`);
       }
     }
     return dispatch;
@@ -124,6 +125,45 @@ export class Stack<T> {
       ]);
     }
   }
+}
+
+/** undici ships `Dispatcher1Wrapper.wrapHandler` without a type declaration. */
+interface LegacyWrapper {
+  wrapHandler(handler: object): Dispatcher.DispatchHandler;
+}
+
+const CURRENT_API = ['onRequestStart', 'onResponseStart', 'onResponseData', 'onResponseEnd', 'onResponseError', 'onRequestUpgrade'] as const;
+const PREVIOUS_API = ['onConnect', 'onHeaders', 'onData', 'onComplete', 'onError', 'onUpgrade'] as const;
+
+function hasAny(handler: object, names: readonly string[]): boolean {
+  for (const name of names) if (typeof (handler as Record<string, unknown>)[name] === 'function') return true;
+  return false;
+}
+
+/** True for a handler of undici's previous API only (`onConnect`, `onHeaders`, `onData`, `onComplete`, `onError`). */
+export function isLegacyHandler(handler: object): boolean {
+  return !hasAny(handler, CURRENT_API) && hasAny(handler, PREVIOUS_API);
+}
+
+/**
+ * The `next` a layer calls, checking the handler it passes down: every layer below
+ * speaks undici's current handler API (`onRequestStart`, `onResponseStart`, ...). A
+ * handler of the previous API (`onConnect`, `onHeaders`, ...), which a user's layer may
+ * build, is adapted with undici's own `Dispatcher1Wrapper` instead of being ignored
+ * (its request would never end); anything else is refused loudly, naming the layer.
+ */
+function checkedNext(next: Dispatch, stack: string, role: string): Dispatch {
+  return (opts, handler) => {
+    if (typeof handler?.onRequestStart === 'function') return next(opts, handler);
+    if (handler !== null && typeof handler === 'object') {
+      if (isLegacyHandler(handler)) return next(opts, (Dispatcher1Wrapper as unknown as LegacyWrapper).wrapHandler(handler));
+      if (hasAny(handler, CURRENT_API)) return next(opts, handler);
+    }
+    throw new InvalidOptionError(`${stack} stack`, [
+      `layer "${role}" passed down ${handler === null || typeof handler !== 'object' ? String(handler) : 'a handler with no callbacks'} ` +
+        `(expected: an undici dispatch handler with onRequestStart, onResponseStart, ...; subclass ForwardingHandler to wrap one)`,
+    ]);
+  };
 }
 
 function terminalNext(): boolean {

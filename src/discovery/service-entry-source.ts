@@ -24,6 +24,8 @@ export interface ServiceEntryAnswer {
   readonly endpoints: readonly Endpoint[];
   /** resolution NONE: no balancing, requests go to the address the caller used. */
   readonly passthrough: boolean;
+  /** `location: MESH_EXTERNAL` (Istio's default): a service outside the mesh. */
+  readonly meshExternal: boolean;
   /** The entry, for explain output. */
   readonly where: string;
 }
@@ -68,14 +70,15 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
       const port = spec.ports.find((p) => p.number === query.port);
       if (!port) continue;
       const resolution = spec.resolution ?? 'NONE';
-      if (resolution === 'NONE') return { endpoints: [], passthrough: true, where };
+      const meshExternal = spec.location !== 'MESH_INTERNAL';
+      if (resolution === 'NONE') return { endpoints: [], passthrough: true, meshExternal, where };
       const targetPort = (ports?: Record<string, number>): number => ports?.[port.name] ?? port.targetPort ?? port.number;
       const listed = spec.endpoints ?? [];
       const endpoints: Endpoint[] =
         listed.length > 0
           ? listed.map((e) => ({ address: e.address, port: targetPort(e.ports), weight: e.weight ?? 1, labels: e.labels ? Object.freeze({ ...e.labels }) : NO_LABELS }))
           : [{ address: query.host, port: targetPort(), weight: 1, labels: NO_LABELS }];
-      return { endpoints, passthrough: false, where };
+      return { endpoints, passthrough: false, meshExternal, where };
     }
     return undefined;
   }

@@ -5,9 +5,11 @@ import {
   MeshClosedError,
   UnknownServiceError,
 } from '../core/errors.js';
+import { cancellationOf, kCancellation } from '../core/cancellation.js';
 import { failDispatch } from '../core/forwarding-handler.js';
-import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';
+import { isStreamBody, ReplayableBody } from '../core/replayable-body.js';
+import { RootCall } from '../core/root-call.js';
 import type { ServiceName } from '../discovery/types.js';
 import { normalizePath, type PathSteps } from '../route/normalize-path.js';
 import { RequestView } from '../route/request-view.js';
@@ -48,25 +50,22 @@ export interface DispatcherContext {
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
   readonly closeGracePeriod: number;
+  /** Bytes of a streamed request body kept so it can be sent again (`requestBufferLimit`). */
+  readonly requestBufferLimit: number;
   /** Pool options for hosts passed through untouched. */
   readonly passthroughOptions: Agent.Options;
   /** How request paths are normalised before routing (Istio's `pathNormalization`). */
   readonly pathSteps: PathSteps;
 }
 
-/** Counts a request as in flight from dispatch until its response ends or fails. */
-class InFlightHandler extends ReleaseOnEndHandler {
-  readonly #owner: MeshDispatcher;
-
-  constructor(next: Dispatcher.DispatchHandler, owner: MeshDispatcher) {
-    super(next);
-    this.#owner = owner;
-  }
-
-  protected override released(): void {
-    this.#owner.requestFinished();
-  }
-}
+/** The handler of a mirrored copy: its response is dropped, it never affects the caller. */
+const DISCARD: Dispatcher.DispatchHandler = {
+  onRequestStart() {},
+  onResponseStart() {},
+  onResponseData() {},
+  onResponseEnd() {},
+  onResponseError() {},
+};
 
 const MAX_CACHED_ORIGINS = 10_000;
 
@@ -81,6 +80,8 @@ export class MeshDispatcher extends Dispatcher {
   readonly #context: DispatcherContext;
   readonly #routes = new Map<string, Route>();
   #passthrough: Agent | undefined;
+  /** Every call not finished yet, mirrored copies included: cancelled when the mesh shuts down. */
+  readonly #calls = new Set<RootCall>();
   #inFlight = 0;
   #closed = false;
   #idle: (() => void) | undefined;
@@ -104,7 +105,16 @@ export class MeshDispatcher extends Dispatcher {
     return this.#closed;
   }
 
-  /** Routes one request. Errors reach `handler.onResponseError`; nothing throws. */
+  /**
+   * Routes one request. Errors reach `handler.onResponseError`; nothing throws. Returns
+   * `true` always: in undici's contract `false` asks the caller to wait for a `drain`
+   * event, and the mesh never makes a caller wait (its pools queue, its limits fail
+   * fast), so it never emits one.
+   *
+   * The caller gets its controller at once (`onRequestStart`), before any wait: its
+   * abort then ends the request wherever it is, answered at once (the call object is
+   * `src/core/root-call.ts`).
+   */
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (typeof handler.onRequestStart !== 'function') {
       // A consumer of undici's older handler API (Node 22/24's bundled fetch).
@@ -135,14 +145,49 @@ export class MeshDispatcher extends Dispatcher {
         return failDispatch(handler, error as Error);
       }
     }
-    this.#inFlight++;
-    const tracked = new InFlightHandler(handler, this);
+    const call = this.#track(new RootCall(handler, this));
     try {
-      return this.#send(route, opts, tracked);
+      // An abort before the request was made (an already-aborted signal) sends nothing.
+      if (!call.begin()) return true;
+      this.#send(route, this.#callOptions(opts, call), call);
     } catch (error) {
       // A layer threw (e.g. a user layer's wrap); the caller gets the error, never a hang.
-      return failDispatch(tracked, error as Error);
+      failDispatch(call, error as Error);
     }
+    return true;
+  }
+
+  /** The request's options for the layers: its cancellation, and a streamed body made replayable. */
+  #callOptions(opts: Dispatcher.DispatchOptions, call: RootCall): Dispatcher.DispatchOptions {
+    if (!isStreamBody(opts.body)) return { ...opts, [kCancellation]: call } as Dispatcher.DispatchOptions;
+    const body = new ReplayableBody(opts.body, this.#context.requestBufferLimit);
+    call.body = body;
+    return { ...opts, body: body.view(), [kCancellation]: call } as unknown as Dispatcher.DispatchOptions;
+  }
+
+  #track(call: RootCall): RootCall {
+    this.#calls.add(call);
+    if (call.counted) this.#inFlight++;
+    return call;
+  }
+
+  /**
+   * A call ended.
+   * @internal
+   */
+  callFinished(call: RootCall): void {
+    if (!this.#calls.delete(call)) return;
+    if (call.counted) this.#inFlight--;
+    if (this.#calls.size === 0 && this.#idle) this.#idle();
+  }
+
+  /**
+   * Ends every call still running (requests and mirrored copies) with `error`: each
+   * caller is answered at once, each wait ends, each request on a connection is aborted.
+   * @internal
+   */
+  cancelAll(error: Error): void {
+    for (const call of [...this.#calls]) call.cancel(error);
   }
 
   #send(route: Route, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -165,13 +210,26 @@ export class MeshDispatcher extends Dispatcher {
         const ownHost = destination.name.fqdn === route.service.name.fqdn;
         return this.#sendToService(service, opts, handler, ownHost);
       },
+      mirror: (destination, port, opts) => {
+        // A copy is its own call: the caller's abort does not end it, the mesh closing does.
+        if (this.#closed) return;
+        const call = this.#track(new RootCall(DISCARD, this, false));
+        if (!call.begin()) return;
+        const service = this.#context.service(destination.name, port, route.protocol === 'https:', destination.subset);
+        try {
+          this.#sendToService(service, { ...opts, [kCancellation]: call } as Dispatcher.DispatchOptions, call, false);
+        } catch (error) {
+          failDispatch(call, error as Error);
+        }
+      },
     };
   }
 
   /**
    * Sends to one service according to what discovery knows of it: through its stack when
    * known, passed through (or refused, REGISTRY_ONLY) when unknown, after a bounded wait
-   * while discovery has not answered.
+   * while discovery has not answered; the wait ends at once when the request is
+   * cancelled (the caller's abort, the mesh closing).
    */
   #sendToService(service: MeshService, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, mayPassThrough: boolean): boolean {
     // Counted on the service until the response ends: a busy service is never evicted.
@@ -196,11 +254,9 @@ export class MeshDispatcher extends Dispatcher {
       default: {
         // Discovery has not answered yet for this host: wait for it, bounded.
         const timeout = this.#context.discoveryTimeout;
-        void service.waitUntil(timeout, () => service.status !== 'pending').then((settled) => {
-          if (!settled) {
-            failDispatch(handler, new DiscoveryTimeoutError(service.name.host, service.pendingSources(), timeout));
-            return;
-          }
+        service.wait(timeout, () => service.status !== 'pending', cancellationOf(opts), (outcome) => {
+          if (outcome instanceof Error) return void failDispatch(handler, outcome);
+          if (!outcome) return void failDispatch(handler, new DiscoveryTimeoutError(service.name.host, service.pendingSources(), timeout));
           try {
             this.#sendTracked(service, opts, handler, mayPassThrough);
           } catch (error) {
@@ -252,21 +308,12 @@ export class MeshDispatcher extends Dispatcher {
   }
 
   /**
-   * Called when a request finishes (its response ended or failed).
-   * @internal
-   */
-  requestFinished(): void {
-    this.#inFlight--;
-    if (this.#inFlight === 0 && this.#idle) this.#idle();
-  }
-
-  /**
-   * Refuses new requests and resolves once every in-flight request has finished or
-   * `graceMs` has passed (resolving `false` then).
+   * Refuses new requests and resolves once every call (mirrored copies included) has
+   * finished or `graceMs` has passed (resolving `false` then).
    */
   drain(graceMs: number): Promise<boolean> {
     this.#closed = true;
-    if (this.#inFlight === 0) return Promise.resolve(true);
+    if (this.#calls.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#idle = undefined;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidOptionError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
+import { checkEndpointTls, type EndpointTls } from './endpoint-tls.js';
 import type { MeshOptions } from './types.js';
 import type { PathNormalization } from '../route/normalize-path.js';
 
@@ -24,6 +25,10 @@ const milliseconds = (max: number) =>
     .max(max);
 
 const label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** The default of `requestBufferLimit`: bytes of a streamed request body kept for replays. */
+export const DEFAULT_REQUEST_BUFFER_LIMIT = 64 * 1024;
+const MAX_REQUEST_BUFFER_LIMIT = 64 * 1024 * 1024;
 
 /** The schema of {@link MeshOptions}; unknown keys are errors (they are usually typos). */
 const meshOptionsSchema = z.strictObject({
@@ -49,11 +54,19 @@ const meshOptionsSchema = z.strictObject({
   discoveryStrategy: z.enum(['first', 'merge']).optional(),
   closeGracePeriod: milliseconds(3_600_000).optional(),
   maxServices: z.number({ error: 'a number of services' }).int({ error: 'a whole number of services' }).min(1).max(1_000_000).optional(),
+  requestBufferLimit: z
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a number of bytes' : undefined) })
+    .int({ error: 'a whole number of bytes' })
+    .min(0)
+    .max(MAX_REQUEST_BUFFER_LIMIT, { error: `at most ${MAX_REQUEST_BUFFER_LIMIT} bytes (64 MiB): the copy is held in memory for each request in flight` })
+    .optional(),
   endpointPool: z
     .strictObject({
       connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
       keepAliveTimeout: milliseconds(3_600_000).min(1).optional(),
       connectTimeout: milliseconds(3_600_000).min(1).optional(),
+      // Checked by checkEndpointTls (PEM parsing, key/cert pairing, no key in messages).
+      tls: z.unknown().optional(),
     })
     .optional(),
   pathNormalization: z.strictObject({ normalization: z.enum(['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']) }).optional(),
@@ -67,7 +80,7 @@ const meshOptionsSchema = z.strictObject({
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(meshOptionsSchema.shape),
-  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout'],
+  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout', 'tls'],
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
   pathNormalization: ['normalization'],
@@ -87,7 +100,14 @@ export interface ResolvedMeshOptions {
   readonly mergeSources: boolean;
   readonly closeGracePeriod: number;
   readonly maxServices: number;
-  readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
+  readonly requestBufferLimit: number;
+  readonly pool: {
+    readonly connections: number;
+    readonly keepAliveTimeout: number;
+    readonly connectTimeout: number;
+    /** TLS to the endpoints of https:// services (`endpointPool.tls`), checked. */
+    readonly tls: EndpointTls | undefined;
+  };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
   /** Request path normalisation (Istio's `DEFAULT` is `BASE`). */
   readonly pathNormalization: PathNormalization;
@@ -99,12 +119,11 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     throw new InvalidOptionError('createMesh', [`options: ${JSON.stringify(options)} (expected: an object)`]);
   }
   const result = meshOptionsSchema.safeParse(options ?? {}, { reportInput: true });
-  if (!result.success) {
-    throw new InvalidOptionError(
-      'createMesh',
-      formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]),
-    );
-  }
+  const problems = result.success ? [] : formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]);
+  const pool = (options as { endpointPool?: unknown } | undefined)?.endpointPool;
+  const tls = typeof pool === 'object' && pool !== null ? checkEndpointTls((pool as { tls?: unknown }).tls) : { tls: undefined, problems: [] };
+  problems.push(...tls.problems);
+  if (!result.success || problems.length > 0) throw new InvalidOptionError('createMesh', problems);
   const o = result.data as MeshOptions;
   return {
     discovery: o.discovery ?? [],
@@ -118,10 +137,12 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     mergeSources: o.discoveryStrategy === 'merge',
     closeGracePeriod: o.closeGracePeriod ?? 10_000,
     maxServices: o.maxServices ?? 1000,
+    requestBufferLimit: o.requestBufferLimit ?? DEFAULT_REQUEST_BUFFER_LIMIT,
     pool: {
       connections: o.endpointPool?.connections ?? 100,
       keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,
       connectTimeout: o.endpointPool?.connectTimeout ?? 10_000,
+      tls: tls.tls,
     },
     stacks: o.stacks ?? {},
     pathNormalization: o.pathNormalization === undefined || o.pathNormalization.normalization === 'DEFAULT' ? 'BASE' : o.pathNormalization.normalization,

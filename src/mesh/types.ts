@@ -1,6 +1,7 @@
 import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
 import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
+import type { EndpointTlsOptions } from './endpoint-tls.js';
 
 /** What a service-stack layer is built for: one logical destination. */
 export interface ServiceTarget {
@@ -8,6 +9,12 @@ export interface ServiceTarget {
   readonly name: ServiceQuery;
   /** The balancer's name for this service, e.g. `p2c-peak-ewma`. */
   readonly balancerName: string;
+  /**
+   * True for a service outside the mesh: a ServiceEntry with `location: MESH_EXTERNAL`
+   * (Istio's default location). Mesh-internal headers, such as the deadline in
+   * `x-envoy-expected-rq-timeout-ms`, are not sent to it.
+   */
+  readonly meshExternal?: boolean;
 }
 
 /** What an endpoint-stack layer is built for: one endpoint of one service. */
@@ -42,6 +49,13 @@ export interface EndpointPoolOptions {
   keepAliveTimeout?: number;
   /** How long connecting (TCP and TLS) may take, in ms. Default 10000. */
   connectTimeout?: number;
+  /**
+   * TLS to the endpoints of services called with `https://` URLs (trust, client
+   * certificate, SNI override, verification); the active health checks use it too.
+   * Default: Node's trust store (plus `NODE_EXTRA_CA_CERTS`), no client certificate,
+   * SNI and verification against the URL's host.
+   */
+  tls?: EndpointTlsOptions;
 }
 
 /** Edits to the default stacks, by role name. See {@link Stack}. */
@@ -103,6 +117,15 @@ export interface MeshOptions {
    * (a wildcard ServiceEntry, DNS with ALLOW_ANY). From 1 to 1000000; default 1000.
    */
   maxServices?: number;
+  /**
+   * How many bytes of a streamed request body (a Node stream, an async iterable, and
+   * every body `fetch` sends, strings included) the mesh keeps while sending it, so a
+   * retry, a hedged backup or a mirror can send it again (Envoy's per-request buffer
+   * limit). Default 65536 (64 KiB); 0 keeps nothing; at most 64 MiB. A larger body is
+   * sent once: it is retried only when nothing of it was read yet (a connection failure),
+   * and not hedged or mirrored.
+   */
+  requestBufferLimit?: number;
   /** Per-endpoint connection pool settings. */
   endpointPool?: EndpointPoolOptions;
   /** Edits to the default layer stacks (insert, replace or remove layers by role). */

@@ -20,6 +20,7 @@ import type { Dispatcher } from 'undici';
 import * as z from 'zod';
 import { durationSchema, durationToMs } from '../config/istio/common.js';
 import { InvalidConfigError, InvalidOptionError, ProxylessError } from '../core/errors.js';
+import { classifyFailure } from '../core/classify-failure.js';
 import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
 import { layer, type Layer } from '../core/layer.js';
 import { formatIssues, formatValue } from '../core/validate.js';
@@ -41,10 +42,14 @@ export const CIRCUIT_BREAKER_ANNOTATION = 'proxyless.dev/circuit-breaker';
  * - `5xx`: a response with status 500..599.
  * - `gateway-error`: a response with status 502, 503 or 504.
  * - `connect-failure`: no connection could be made (`ECONNREFUSED`, `EHOSTUNREACH`,
- *   `ENETUNREACH`, `EHOSTDOWN`, `ENETDOWN`, `ENOTFOUND`, `EAI_AGAIN`, `ETIMEDOUT`,
- *   undici's connect timeout).
- * - `reset`: the connection broke before the response started (`ECONNRESET`, `EPIPE`,
- *   undici's `UND_ERR_SOCKET` "other side closed", HTTP/2 stream errors).
+ *   `ENETUNREACH`, `EHOSTDOWN`, `ENETDOWN`, `ENOTFOUND`, `EAI_AGAIN`, a connect-time
+ *   `ETIMEDOUT`, undici's connect timeout, a TLS handshake failure), or it broke before
+ *   the request was written to it. These are the classifier's `connect-failure` and
+ *   `reset-before-request` (see `src/core/classify-failure.ts`, shared with retries and
+ *   outlier detection).
+ * - `reset`: the connection broke after the request was written, before the response
+ *   started (`ECONNRESET`, `EPIPE`, `ECONNABORTED`, undici's `UND_ERR_SOCKET` "other side
+ *   closed", HTTP/2 stream errors including a refused stream, a malformed response).
  * - `timeout`: undici's headers or body timeout, or the mesh's route or per-try timeout
  *   (whichever layer raised it, even when it ended the request through its controller).
  *   A caller's own `AbortSignal.timeout()` is a caller abort, not this.
@@ -429,31 +434,31 @@ function ignore(): void {}
 /** What opossum is told about a failure (one shared object: the outcome is all it needs). */
 const COUNTED_FAILURE = new Error('proxyless: the response counted as a failure for the circuit breaker');
 
-const CONNECT_FAILURE_CODES = new Set([
-  'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT',
-]);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_SESSION_ERROR']);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'PROXYLESS_ERR_TIMEOUT', 'PROXYLESS_ERR_PER_TRY_TIMEOUT']);
-/** Errors that say nothing about the service: ended on this side, or never sent. */
-const NEVER_COUNTED_CODES = new Set([
-  'UND_ERR_ABORTED', 'ABORT_ERR', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'PROXYLESS_ERR_DEADLINE_EXCEEDED',
-  'PROXYLESS_ERR_MESH_CLOSED', 'PROXYLESS_ERR_CLOSE_TIMEOUT', 'PROXYLESS_ERR_OVERLOADED', 'PROXYLESS_ERR_CIRCUIT_OPEN',
-  'PROXYLESS_ERR_INVALID_REQUEST',
-]);
-
 type ErrorKind = 'never' | 'timeout' | 'connect-failure' | 'reset' | 'other';
 
-function errorKind(error: Error): ErrorKind {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (NEVER_COUNTED_CODES.has(code)) return 'never';
-    if (TIMEOUT_CODES.has(code)) return 'timeout';
-    if (CONNECT_FAILURE_CODES.has(code)) return 'connect-failure';
-    if (RESET_CODES.has(code)) return 'reset';
+/**
+ * An error's kind for `failOn`, from the mesh's one failure classifier
+ * ({@link classifyFailure}): a connection failure, or a reset before the request was
+ * written, is `connect-failure`; a reset after it, or a refused HTTP/2 stream, is
+ * `reset`; response timeouts are `timeout`; cancellations and the mesh's own refusals
+ * never count.
+ */
+function errorKind(error: Error, started: boolean | undefined): ErrorKind {
+  switch (classifyFailure(error, started)) {
+    case 'connect-failure':
+    case 'reset-before-request':
+      return 'connect-failure';
+    case 'reset':
+    case 'refused-stream':
+      return 'reset';
+    case 'timeout':
+      return 'timeout';
+    case 'cancelled':
+    case 'refused':
+      return 'never';
+    default:
+      return 'other';
   }
-  // DOMExceptions from the caller's AbortSignal (`abort()`, `AbortSignal.timeout()`).
-  if (error.name === 'AbortError' || error.name === 'TimeoutError') return 'never';
-  return 'other';
 }
 
 /**
@@ -598,11 +603,12 @@ export class ServiceBreaker {
    * listed (4xx always) are successes; errors not listed, and errors that say nothing
    * about the service, are neither. `callerAborted`: the request was ended through its
    * controller (by the caller or a layer above), which counts as neither unless the
-   * reason is a timeout and `failOn` lists `timeout`.
+   * reason is a timeout and `failOn` lists `timeout`. `started`: whether the request had
+   * been handed to a connection (a reset before that is a `connect-failure`).
    */
-  outcomeOf(result: number | Error, callerAborted = false): BreakerOutcome {
+  outcomeOf(result: number | Error, callerAborted = false, started?: boolean): BreakerOutcome {
     if (typeof result === 'number') return result >= 500 && result <= 599 && this.#failStatus[result - 500] === 1 ? 'failure' : 'success';
-    const kind = errorKind(result);
+    const kind = errorKind(result, started);
     if (kind === 'never') return 'neither';
     if (kind === 'timeout') return this.#failOn.has('timeout') || this.#failOn.has('error') ? 'failure' : 'neither';
     if (callerAborted) return 'neither';
@@ -781,14 +787,22 @@ class BreakerHandler extends ForwardingHandler implements BreakerPermit {
     super.onRequestUpgrade(controller, statusCode, headers, socket);
   }
 
+  #started = false;
+
+  override onRequestStart(controller: Controller, context: unknown): void {
+    this.#started = true;
+    super.onRequestStart(controller, context);
+  }
+
   override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    this.#breaker.record(this, this.#breaker.outcomeOf(statusCode));
+    // An interim response (100 Continue, 103 Early Hints) is not the response: the final one decides.
+    if (statusCode >= 200) this.#breaker.record(this, this.#breaker.outcomeOf(statusCode));
     super.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 
   override onResponseError(controller: Controller, error: Error): void {
     // A request ended through its controller was aborted by the caller or a layer above.
-    this.#breaker.record(this, this.#breaker.outcomeOf(error, controller?.aborted === true));
+    this.#breaker.record(this, this.#breaker.outcomeOf(error, controller?.aborted === true, this.#started));
     super.onResponseError(controller, error);
   }
 }

@@ -1,21 +1,28 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { Cancellation, cancellationOf, kCancellation } from '../core/cancellation.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { FollowingController } from '../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../core/layer.js';
+import { isReplayable, replay } from '../core/replayable-body.js';
 import type { ServiceTarget } from '../mesh/types.js';
 import type { HedgingSettings } from '../config/extensions.js';
 import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from './retry-budget.js';
-import { isIdempotent, isReplayable } from './retry-policy.js';
-import { kTriedEndpoints, routePolicyOf, type PolicyOptions } from './route-policy.js';
+import { isIdempotent } from './retry-policy.js';
+import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 
+/** Why a try that lost to a faster one was cancelled (one shared object: it is only compared). */
+const LOST = new Error('proxyless: hedged try lost to a faster one');
+
 /**
  * One hedged call: the primary try, maybe a backup, the first answer wins. It is also
- * the controller the caller holds, following the winning try.
+ * the controller the caller holds, following the winning try, and the call's
+ * cancellation scope: an abort (the caller's, a route timeout, the mesh closing) answers
+ * the caller at once, stops the hedge timer, and cancels every try, sent or waiting.
  */
 class HedgedCall extends FollowingController {
   readonly #caller: Dispatcher.DispatchHandler;
@@ -23,6 +30,8 @@ class HedgedCall extends FollowingController {
   readonly #opts: PolicyOptions;
   readonly #tries: HedgeTry[] = [];
   readonly #tracker: LatencyTracker;
+  readonly #parent: Cancellation | undefined;
+  readonly #tried: TriedEndpoints;
   readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #winner: HedgeTry | undefined;
@@ -34,39 +43,46 @@ class HedgedCall extends FollowingController {
     this.#next = next;
     this.#caller = caller;
     this.#tracker = tracker;
-    const tried = (opts as PolicyOptions)[kTriedEndpoints] ?? new Set<unknown>();
+    this.#parent = cancellationOf(opts);
+    this.#opts = opts as PolicyOptions;
     // The backup must go to another endpoint: both tries share the tried set.
-    this.#opts = { ...(opts as PolicyOptions), [kTriedEndpoints]: tried };
+    this.#tried = this.#opts[kTriedEndpoints] ?? new Set<unknown>();
   }
 
   /** Sends the primary try; with a delay, a backup may follow (budget allowing). */
   start(delayMs: number | undefined, budget: RetryBudget): boolean {
     budget.deposit();
-    this.#send();
-    if (delayMs === undefined) return true;
+    this.follow(this.#parent);
+    if (this.cancelled) return true;
+    this.#send(false);
+    if (delayMs === undefined || this.#finished) return true;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#winner === undefined && !this.#finished && !this.aborted && budget.tryWithdraw()) this.#send();
+      if (this.#winner !== undefined || this.#finished || this.aborted) return;
+      // A streamed body is hedged only while the part already sent is kept.
+      if (isReplayable(this.#opts.body) && budget.tryWithdraw()) this.#send(true);
     }, delayMs);
     return true;
   }
 
-  #send(): void {
+  #send(backup: boolean): void {
     const attempt = new HedgeTry(this);
     this.#tries.push(attempt);
+    const opts = { ...this.#opts, [kCancellation]: attempt, [kTriedEndpoints]: this.#tried, body: backup ? replay(this.#opts.body) : this.#opts.body } as PolicyOptions;
     try {
-      this.#next(this.#opts, attempt);
+      this.#next(opts, attempt);
     } catch (error) {
       attempt.onResponseError(null as unknown as Controller, error as Error);
     }
   }
 
+  /** A try has a connection: followed when it is the first, aborted when the call is over or another won. */
   started(attempt: HedgeTry, controller: Controller, context: unknown): void {
-    if (this.aborted || (this.#winner !== undefined && this.#winner !== attempt)) {
-      controller.abort(this.reason ?? new Error('proxyless: hedged try lost'));
+    if (this.#finished || this.aborted || (this.#winner !== undefined && this.#winner !== attempt)) {
+      controller.abort(this.cancelReason ?? LOST);
       return;
     }
-    if (this.current === undefined) this.current = controller;
+    if (this.current === undefined && !this.adopt(controller)) return;
     if (!this.#callerStarted) {
       this.#callerStarted = true;
       this.#caller.onRequestStart?.(this, context);
@@ -75,16 +91,31 @@ class HedgedCall extends FollowingController {
 
   /** A try has response headers: the first one wins; the others are cancelled. */
   claim(attempt: HedgeTry): boolean {
+    if (this.#finished) return false;
     if (this.#winner !== undefined) return this.#winner === attempt;
     this.#winner = attempt;
     this.current = attempt.controller;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#tracker.record(performance.now() - this.#started);
-    for (const other of this.#tries) if (other !== attempt) other.cancel();
+    for (const other of this.#tries) if (other !== attempt) other.cancel(LOST);
     return true;
   }
 
+  /** Progress of the request is reported from the try the caller follows. */
+  follows(attempt: HedgeTry): boolean {
+    return !this.#finished && attempt.controller !== undefined && attempt.controller === this.current;
+  }
+
+  requestSent(): void {
+    this.#caller.onRequestSent?.();
+  }
+  bodySent(chunk: Buffer): void {
+    this.#caller.onBodySent?.(chunk);
+  }
+  responseStarted(): void {
+    this.#caller.onResponseStarted?.();
+  }
   responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
     this.#caller.onResponseStart?.(this, status, headers, message);
   }
@@ -93,11 +124,12 @@ class HedgedCall extends FollowingController {
   }
   responseEnd(trailers: IncomingHttpHeaders): void {
     if (this.#finished) return;
-    this.#finished = true;
+    this.#end();
     this.#caller.onResponseEnd?.(this, trailers);
   }
   upgrade(status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.#finished = true;
+    if (this.#finished) return;
+    this.#end();
     this.#caller.onRequestUpgrade?.(this, status, headers, socket);
   }
 
@@ -107,79 +139,91 @@ class HedgedCall extends FollowingController {
     if (this.#winner !== undefined) return;
     const pending = this.#tries.some((t) => t !== attempt && !t.done);
     if (pending && !this.aborted) return;
-    if (this.#timer !== undefined && !this.aborted) {
-      // The primary failed before the backup was sent: report now rather than hedge an error
-      // (retries, if any, are the retry layer's job).
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    // The primary failed before the backup was sent: report now rather than hedge an
+    // error (retries, if any, are the retry layer's job).
     this.#fail(error);
+  }
+
+  #end(): void {
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.unfollow();
   }
 
   #fail(error: Error): void {
     if (this.#finished) return;
-    this.#finished = true;
+    this.#end();
     if (this.#callerStarted) this.#caller.onResponseError?.(this, error);
     else failDispatch(this.#caller, error);
   }
 
+  /** Aborted: the caller hears the reason now; every try, sent or still waiting, is cancelled. */
   protected override cancelCall(reason: Error): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#fail(reason);
     for (const attempt of this.#tries) attempt.cancel(reason);
   }
 }
 
-/** One try of a hedged call. */
-class HedgeTry implements Dispatcher.DispatchHandler {
+/** One try of a hedged call, and its cancellation scope (what it waits for below ends with it). */
+class HedgeTry extends Cancellation implements Dispatcher.DispatchHandler {
   readonly #call: HedgedCall;
   controller: Controller | undefined;
   done = false;
-  #lost = false;
-  #cancelReason: Error | undefined;
 
   constructor(call: HedgedCall) {
+    super();
     this.#call = call;
   }
 
-  /** Stops this try (it lost, or the caller gave up). */
-  cancel(reason: Error = new Error('proxyless: hedged try lost to a faster one')): void {
-    this.#lost = true;
-    this.#cancelReason = reason;
+  /** Lost, or the call was aborted: stop the request (it is failed up the chain by whoever ends it). */
+  protected override whenCancelled(reason: Error): void {
     this.controller?.abort(reason);
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
     this.controller = controller;
-    if (this.#lost) {
-      controller.abort(this.#cancelReason!);
+    if (this.cancelled) {
+      controller.abort(this.cancelReason!);
       return;
     }
     this.#call.started(this, controller, context);
   }
+  onRequestSent(): void {
+    if (this.#call.follows(this)) this.#call.requestSent();
+  }
+  onBodySent(chunk: Buffer): void {
+    if (this.#call.follows(this)) this.#call.bodySent(chunk);
+  }
+  onResponseStarted(): void {
+    if (this.#call.follows(this)) this.#call.responseStarted();
+  }
   onRequestUpgrade(_c: Controller, status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    if (this.#lost || !this.#call.claim(this)) return;
+    if (this.cancelled || !this.#call.claim(this)) {
+      socket.destroy();
+      return;
+    }
     this.done = true;
     this.#call.upgrade(status, headers, socket);
   }
   onResponseStart(_c: Controller, status: number, headers: IncomingHttpHeaders, message?: string): void {
-    if (status < 200 || this.#lost) return;
+    if (status < 200 || this.cancelled) return;
     if (!this.#call.claim(this)) {
-      this.#lost = true;
+      this.cancel(LOST);
       return;
     }
     this.#call.responseStart(status, headers, message);
   }
   onResponseData(_c: Controller, chunk: Buffer): void {
-    if (!this.#lost) this.#call.responseData(chunk);
+    if (!this.cancelled) this.#call.responseData(chunk);
   }
   onResponseEnd(_c: Controller, trailers: IncomingHttpHeaders): void {
     this.done = true;
-    if (!this.#lost) this.#call.responseEnd(trailers);
+    if (!this.cancelled) this.#call.responseEnd(trailers);
   }
   onResponseError(_c: Controller, error: Error): void {
+    if (this.done) return;
     this.done = true;
-    if (this.#lost && this.#cancelReason !== undefined && error === this.#cancelReason) return;
     this.#call.failed(this, error);
   }
 }
@@ -190,7 +234,9 @@ class HedgeTry implements Dispatcher.DispatchHandler {
  * delay, or after the service's recent latency percentile, a backup try goes to another
  * endpoint; the first response wins and the other try is cancelled. Backups are bounded
  * by their own budget (`maxExtraPercent` of requests, default 5 %, plus 1/s). Only
- * idempotent requests with a replayable body are hedged (the server may see both).
+ * idempotent requests with a replayable body are hedged (the server may see both). The
+ * caller's abort, the route timeout and the mesh closing reach the caller at once and
+ * cancel both tries and the pending backup.
  */
 export function hedgeLayer(): Layer<ServiceTarget> {
   return layer<ServiceTarget>('hedge', (next) => {

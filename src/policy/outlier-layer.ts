@@ -29,7 +29,7 @@ export interface OutlierLayerOptions {
  *   response timeout, malformed response) is a local-origin failure; an error that is not
  *   about the connection (see `internal-outlier-errors.ts`) is not counted;
  * - a try cancelled by its `perTryTimeout` or the route `timeout` while still awaiting
- *   headers is a local-origin failure too (Envoy's `LocalOriginTimeout`, a 504 gateway
+ *   headers, after it was written, is a local-origin failure too (Envoy's `LocalOriginTimeout`, a 504 gateway
  *   error unless local-origin errors are split); any other cancellation (the caller's
  *   abort, a hedge that lost, an inherited deadline) is not counted: it says nothing of
  *   the endpoint's health.
@@ -42,12 +42,19 @@ class OutlierHandler<E extends OutlierEndpoint> extends ForwardingHandler {
   readonly #endpoint: E;
   readonly #now: () => number;
   #responded = false;
+  /** Handed to a connection and not aborted right there (a try cancelled while queued is aborted as it starts: nothing is written). */
+  #written = false;
 
   constructor(next: Dispatcher.DispatchHandler, detector: OutlierDetector<E>, endpoint: E, now: () => number) {
     super(next);
     this.#detector = detector;
     this.#endpoint = endpoint;
     this.#now = now;
+  }
+
+  override onRequestStart(controller: Controller, context: unknown): void {
+    super.onRequestStart(controller, context);
+    this.#written = !controller.aborted;
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onResponseStart']>[2], statusMessage?: string): void {
@@ -68,7 +75,7 @@ class OutlierHandler<E extends OutlierEndpoint> extends ForwardingHandler {
 
   override onResponseError(controller: Controller, error: Error): void {
     // `controller` is missing when the request failed before it had one (connect errors).
-    if (controller?.aborted ? !this.#responded && isTimeoutOfTry(error) : isLocalOriginFailure(error)) {
+    if (controller?.aborted ? this.#written && !this.#responded && isTimeoutOfTry(error) : isLocalOriginFailure(error)) {
       this.#detector.record(this.#endpoint, 'local-origin-failure', this.#now());
     }
     super.onResponseError(controller, error);

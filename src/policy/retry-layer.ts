@@ -2,14 +2,17 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
+import { Cancellation, cancellationOf, kCancellation } from '../core/cancellation.js';
+import { classifyFailure, type FailureKind } from '../core/classify-failure.js';
 import { ProxylessError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { FollowingController } from '../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../core/layer.js';
+import { isReplayable, replay } from '../core/replayable-body.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { ServiceTarget } from '../mesh/types.js';
 import type { RetryBudget } from './retry-budget.js';
-import { failureKind, isReplayable, retriableFailure, retriableStatus, retryAfterMs, type RetryPolicy } from './retry-policy.js';
+import { retriableFailure, retriableStatus, retryAfterMs, type RetryPolicy } from './retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -20,6 +23,9 @@ const BACKOFF = new ExponentialBackoff({ generator: fullJitterGenerator, initial
 const RETRY_AFTER_CAP_MS = 10_000;
 /** A discarded response body (before a retry) is read up to this size, then the try is dropped. */
 const DRAIN_LIMIT = 1024 * 1024;
+
+/** Why a failure was not retried when the policy does not cover it. */
+const NOT_RETRIED = 'the policy does not retry this outcome';
 
 /** One try exceeded the route's `perTryTimeout`. */
 export class PerTryTimeoutError extends ProxylessError {
@@ -39,8 +45,9 @@ export interface RetryInfo {
 /**
  * One logical call: its tries, backoff and the caller's handler. It is also the
  * controller the caller holds for the whole call (it follows the current try, so
- * `abort()` cancels the try in flight and any retry to come), and the set of endpoints
- * tried so far (read by the balance layer): one object per call, not three.
+ * `abort()` cancels the try in flight, a try still waiting, and any retry to come), the
+ * call's cancellation scope (it follows the one it was given), and the set of endpoints
+ * tried so far (read by the balance layer): one object per call, not four.
  */
 class RetryCall extends FollowingController implements TriedEndpoints {
   #tried0: unknown;
@@ -51,6 +58,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   readonly #policy: RetryPolicy;
   readonly #service: MeshService;
   readonly #budget: RetryBudget;
+  readonly #parent: Cancellation | undefined;
 
   #tries = 0;
   #backoff: IBackoff<unknown> | undefined;
@@ -67,8 +75,8 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     this.#policy = policy;
     this.#service = service;
     this.#budget = budget;
-    // Every try records its endpoint here, so a retry can avoid it (previous-hosts predicate).
-    this.#opts = policy.otherEndpoint ? { ...(opts as PolicyOptions), [kTriedEndpoints]: this } : (opts as PolicyOptions);
+    this.#parent = cancellationOf(opts);
+    this.#opts = opts as PolicyOptions;
   }
 
   /** See {@link TriedEndpoints.has}. */
@@ -82,36 +90,61 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     else if (endpoint !== this.#tried0) (this.#triedMore ??= []).push(endpoint);
   }
 
-
   start(): boolean {
     this.#budget.deposit();
-    this.#try();
+    this.follow(this.#parent);
+    if (!this.cancelled) this.#try();
     return true;
   }
 
   #try(): void {
     this.#tries++;
-    const handler = new TryHandler(this, this.#policy.perTryTimeoutMs, this.#service.name.host);
-    this.#current = handler;
+    const attempt = new TryHandler(this, this.#policy.perTryTimeoutMs, this.#service.name.host);
+    this.#current = attempt;
+    // Each try has its own cancellation (a per-try timeout ends its waits) and, after the
+    // first, its own reading of a streamed body. Every try records its endpoint on this
+    // call, so a retry can avoid it (previous-hosts predicate).
+    const base = this.#opts;
+    const opts = {
+      ...base,
+      [kCancellation]: attempt,
+      [kTriedEndpoints]: this.#policy.otherEndpoint ? this : base[kTriedEndpoints],
+      body: this.#tries === 1 ? base.body : replay(base.body),
+    } as PolicyOptions;
     try {
-      this.#next(this.#opts, handler);
+      this.#next(opts, attempt);
     } catch (error) {
-      handler.onResponseError(null as unknown as Controller, error as Error);
+      attempt.onResponseError(null as unknown as Controller, error as Error);
     }
   }
 
-  /** The try's request started on a connection. */
-  tryStarted(controller: Controller, context: unknown): void {
-    this.current = controller;
-    if (this.aborted) {
-      controller.abort(this.reason!);
-      return;
+  /** The try's request started on a connection (`false`: the call is over, the try was aborted). */
+  tryStarted(attempt: TryHandler, controller: Controller, context: unknown): boolean {
+    if (attempt !== this.#current || this.#finished) {
+      controller.abort(this.cancelReason ?? new Error('proxyless: a retried try started after the call moved on'));
+      return false;
     }
-    if (this.paused) controller.pause();
+    if (!this.adopt(controller)) return false;
     if (!this.#started) {
       this.#started = true;
       this.#caller.onRequestStart?.(this, context);
     }
+    return true;
+  }
+
+  /** The current try wrote its request (forwarded to the caller). */
+  requestSent(attempt: TryHandler): void {
+    if (attempt === this.#current && !this.#finished) this.#caller.onRequestSent?.();
+  }
+
+  /** The current try wrote a chunk of its body (forwarded; a replayed body is reported again). */
+  bodySent(attempt: TryHandler, chunk: Buffer): void {
+    if (attempt === this.#current && !this.#finished) this.#caller.onBodySent?.(chunk);
+  }
+
+  /** The current try's response began arriving (forwarded). */
+  responseStarted(attempt: TryHandler): void {
+    if (attempt === this.#current && !this.#finished) this.#caller.onResponseStarted?.();
   }
 
   /** Decides on a response status: true to retry it (the try then drains its body). */
@@ -123,16 +156,16 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   }
 
   /** Decides on a failure without a response: true to retry it. */
-  retryFailure(error: Error): boolean {
+  retryFailure(kind: FailureKind): boolean {
     if (this.aborted || this.#responded) return false;
-    if (!retriableFailure(this.#policy, failureKind(error), this.#opts.method)) return false;
+    if (!retriableFailure(this.#policy, kind, this.#opts.method)) return false;
     return this.#mayRetry(undefined);
   }
 
   #retryDelay = 0;
   /** True while this call holds one of the service's concurrent-retry slots. */
   #holdsRetrySlot = false;
-  #stopReason = 'the policy does not retry this outcome';
+  #stopReason = NOT_RETRIED;
 
   #mayRetry(retryAfter: number | undefined): boolean {
     if (this.#tries > this.#policy.retries) {
@@ -140,7 +173,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
       return false;
     }
     if (!isReplayable(this.#opts.body)) {
-      this.#stopReason = 'the request body is a stream, which cannot be sent again';
+      this.#stopReason = 'the request body is a stream, and more of it was read than requestBufferLimit keeps, so it cannot be sent again';
       return false;
     }
     const maxRetries = this.#service.limits?.maxRetries;
@@ -161,7 +194,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     return true;
   }
 
-  /** The try ended in a way we retry: wait the backoff, then try again. */
+  /** The try ended in a way we retry: wait the backoff (cancellable), then try again. */
   retryLater(): void {
     if (this.aborted) return this.#failCaller(this.reason!);
     this.#timer = setTimeout(() => {
@@ -182,23 +215,29 @@ class RetryCall extends FollowingController implements TriedEndpoints {
 
   responseEnd(trailers: IncomingHttpHeaders): void {
     if (this.#finished) return;
-    this.#finished = true;
-    this.#releaseRetrySlot();
+    this.#end();
     this.#caller.onResponseEnd?.(this, trailers);
   }
 
   upgrade(statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.#finished = true;
-    this.#releaseRetrySlot();
+    if (this.#finished) return;
+    this.#end();
     this.#caller.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
   /** The final error goes to the caller, with what the retries did. */
   fail(error: Error): void {
-    if (this.#tries > 1 || this.#stopReason.startsWith('the retry budget')) {
+    // Said whenever retries happened or one was wanted but refused (budget, body, limits).
+    if (this.#tries > 1 || this.#stopReason !== NOT_RETRIED) {
       Object.defineProperty(error, 'retry', { value: { tries: this.#tries, stoppedBecause: this.#stopReason } satisfies RetryInfo, enumerable: false, configurable: true });
     }
     this.#failCaller(error);
+  }
+
+  #end(): void {
+    this.#finished = true;
+    this.#releaseRetrySlot();
+    this.unfollow();
   }
 
   #releaseRetrySlot(): void {
@@ -209,56 +248,83 @@ class RetryCall extends FollowingController implements TriedEndpoints {
 
   #failCaller(error: Error): void {
     if (this.#finished) return;
-    this.#finished = true;
-    this.#releaseRetrySlot();
+    this.#end();
     if (this.#started) this.#caller.onResponseError?.(this, error);
     else failDispatch(this.#caller, error);
   }
 
-  /** The caller aborted: stop the try in flight and any retry to come. */
+  /** The call was aborted: stop the backoff, the try in flight or waiting, and answer the caller. */
   protected override cancelCall(reason: Error): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#failCaller(reason);
-      return;
     }
-    this.current?.abort(reason);
-    if (!this.#started) this.#current?.cancelBeforeStart(reason);
+    this.#failCaller(reason);
+    this.#current?.cancel(reason);
   }
 }
 
-/** The handler of one try. */
-class TryHandler implements Dispatcher.DispatchHandler {
+/**
+ * The handler of one try, and the try's cancellation scope: a per-try timeout or the
+ * call's abort cancels it, which ends what the try waits for below (an endpoint, a
+ * pool's queue) and aborts its request if it is on a connection, or when it gets one.
+ */
+class TryHandler extends Cancellation implements Dispatcher.DispatchHandler {
   readonly #call: RetryCall;
   #draining = false;
   #drained = 0;
   #done = false;
+  #started = false;
   #timer: NodeJS.Timeout | undefined;
   #controller: Controller | undefined;
 
   constructor(call: RetryCall, perTryTimeoutMs: number | undefined, service: string) {
+    super();
     this.#call = call;
     if (perTryTimeoutMs !== undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
-        const error = new PerTryTimeoutError(service, perTryTimeoutMs);
-        if (this.#controller) this.#controller.abort(error);
-        else this.onResponseError(null as unknown as Controller, error);
+        this.cancel(new PerTryTimeoutError(service, perTryTimeoutMs));
       }, perTryTimeoutMs);
     }
   }
 
-  cancelBeforeStart(reason: Error): void {
-    this.onResponseError(null as unknown as Controller, reason);
+  /** Cancelled: abort the request on its connection, or end the try now when it has none. */
+  protected override whenCancelled(reason: Error): void {
+    this.#clear();
+    if (this.#controller !== undefined) this.#controller.abort(reason);
+    else this.onResponseError(null as unknown as Controller, reason);
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
     this.#controller = controller;
-    this.#call.tryStarted(controller, context);
+    if (this.#done || this.cancelled) {
+      // The try ended while it waited (a per-try timeout in a pool's queue): never send it.
+      controller.abort(this.cancelReason ?? new Error('proxyless: the try ended before it was sent'));
+      return;
+    }
+    this.#started = true;
+    this.#call.tryStarted(this, controller, context);
+  }
+
+  onRequestSent(): void {
+    if (!this.#done) this.#call.requestSent(this);
+  }
+
+  onBodySent(chunk: Buffer): void {
+    if (!this.#done) this.#call.bodySent(this, chunk);
+  }
+
+  onResponseStarted(): void {
+    if (!this.#done) this.#call.responseStarted(this);
   }
 
   onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    if (this.#done) {
+      socket.destroy();
+      return;
+    }
+    this.#done = true;
     this.#clear();
     this.#call.upgrade(statusCode, headers, socket);
   }
@@ -295,7 +361,7 @@ class TryHandler implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     this.#clear();
-    if (this.#draining || this.#call.retryFailure(error)) this.#call.retryLater();
+    if (this.#draining || this.#call.retryFailure(classifyFailure(error, this.#started))) this.#call.retryLater();
     else this.#call.fail(error);
   }
 
@@ -310,8 +376,11 @@ class TryHandler implements Dispatcher.DispatchHandler {
  * `HTTPRetry`): retries a try that failed by the route's `retryOn` (default: 2 retries on
  * connect-failure, refused-stream and reset; never on 503), with full-jitter backoff
  * (25 ms base, 250 ms cap), each on another endpoint when one exists, capped by the
- * service's retry budget. Only when safe: response statuses and resets only for
- * idempotent methods; a body is sent again only when it is a string or bytes.
+ * service's retry budget. Only when safe: what provably never reached the server
+ * (connection failures, refused streams) for any method, response statuses, resets and
+ * timeouts only for idempotent methods; a streamed body only while the part already
+ * read is kept (`requestBufferLimit`). A try cancelled by its `perTryTimeout` while
+ * still waiting (for an endpoint, in a pool's queue) is never sent afterwards.
  * `Retry-After` on 429 and 503 is honoured up to 10 s.
  */
 export function retryLayer(): Layer<ServiceTarget> {

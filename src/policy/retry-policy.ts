@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { durationToMs } from '../config/istio/common.js';
+import type { FailureKind } from '../core/classify-failure.js';
 
 /** Istio `HTTPRetry` as validated config gives it. */
 export interface IstioRetry {
@@ -83,35 +84,31 @@ export function isIdempotent(method: string): boolean {
   return IDEMPOTENT.has(method) || IDEMPOTENT.has(method.toUpperCase());
 }
 
-/** True when a request body can be sent again: none, a string or bytes; never a stream. */
-export function isReplayable(body: unknown): boolean {
-  return body == null || typeof body === 'string' || body instanceof Uint8Array;
-}
-
-/** What went wrong with a try that got no response, in Envoy's retry terms. */
-export type FailureKind = 'connect-failure' | 'reset' | 'refused-stream' | 'timeout' | 'other';
-
-/** Classifies an undici or socket error. */
-export function failureKind(error: Error): FailureKind {
-  const code = (error as { code?: string }).code ?? '';
-  if (code === 'PROXYLESS_ERR_PER_TRY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
-  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'connect-failure';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'reset';
-  if (code === 'ERR_HTTP2_STREAM_ERROR' || /REFUSED_STREAM/.test(error.message)) return 'refused-stream';
-  return 'other';
-}
+export { isReplayable } from '../core/replayable-body.js';
 
 /**
  * Whether a try that failed without a response may be retried under `policy`
- * (ignoring attempts left and budget). Connection failures and refused streams never
- * reached the application, so they are retried for any method; the rest only for
- * idempotent methods.
+ * (ignoring attempts left, budget and body), by the kind {@link classifyFailure} gives.
+ * What provably never reached the server (a connection failure, a reset before the
+ * request was written, an HTTP/2 refused stream) is retried whatever the method; a
+ * reset or a timeout after the request was written only for idempotent methods. A
+ * cancellation, the mesh's own refusals and unknown errors are never retried.
+ *
+ * | kind | retried under | methods |
+ * | --- | --- | --- |
+ * | `connect-failure` | `connect-failure`, `5xx`, `gateway-error` | any |
+ * | `reset-before-request` | `reset`, `connect-failure`, `5xx`, `gateway-error` | any |
+ * | `refused-stream` | `refused-stream`, `5xx` | any |
+ * | `reset` | `reset`, `5xx` | idempotent |
+ * | `timeout` | `reset`, `5xx`, `gateway-error` | idempotent |
  */
 export function retriableFailure(policy: RetryPolicy, kind: FailureKind, method: string): boolean {
   const on = policy.on;
   switch (kind) {
     case 'connect-failure':
       return on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
+    case 'reset-before-request':
+      return on.has('reset') || on.has('connect-failure') || on.has('5xx') || on.has('gateway-error');
     case 'refused-stream':
       return on.has('refused-stream') || on.has('5xx');
     case 'reset':

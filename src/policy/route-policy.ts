@@ -22,6 +22,11 @@ export interface RoutePolicy {
   readonly where: string;
   /** Hedged requests (our extension, from the VirtualService's annotation), if any. */
   readonly hedge?: HedgingSettings | undefined;
+  /**
+   * True for a mirrored copy: fire and forget, so no retries or hedging, a timeout of its
+   * own, and no deadline inherited from the request being served.
+   */
+  readonly mirror?: boolean | undefined;
 }
 
 /** The policy of requests no VirtualService routes: Istio's default retries, no timeout. */

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../core/cancellation.js';
 import { DeadlineExceededError, RouteTimeoutError } from '../core/errors.js';
 import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
 import { withHeader } from '../core/headers.js';
@@ -9,27 +10,44 @@ import { routePolicyOf } from './route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 
-/** Ends the call when its time is up, through the controller the caller holds. */
-class TimeoutHandler extends ForwardingHandler {
+/**
+ * Ends the call when its time is up. It holds the cancellation scope of everything
+ * below (retries, hedges, waits for an endpoint or in a pool's queue), linked to the one
+ * above (the caller's): when the time is up the caller gets the timeout error at once,
+ * every wait below ends, and the request in flight is aborted, or aborted when it starts.
+ */
+class TimeoutHandler extends ForwardingHandler implements CancelListener {
+  /** What the layers below see as their cancellation. */
+  readonly scope = new Cancellation();
+  readonly #parent: Cancellation | undefined;
   #controller: Controller | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timedOut: Error | undefined;
   #done = false;
 
-  constructor(next: Dispatcher.DispatchHandler, ms: number, error: () => Error) {
+  constructor(next: Dispatcher.DispatchHandler, ms: number, error: () => Error, parent: Cancellation | undefined) {
     super(next);
+    this.#parent = parent;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timedOut = error();
-      if (this.#controller) this.#controller.abort(this.#timedOut);
-      else this.#fail(this.#timedOut); // not started yet (waiting for discovery or a retry)
+      this.#fail(this.#timedOut);
+      this.scope.cancel(this.#timedOut);
+      this.#controller?.abort(this.#timedOut);
     }, ms);
+    parent?.listen(this);
+  }
+
+  /** The caller's scope was cancelled (an abort, the mesh closing): so is everything below. */
+  onCancel(reason: Error): void {
+    this.#clear();
+    this.scope.cancel(reason);
   }
 
   override onRequestStart(controller: Controller, context: unknown): void {
     this.#controller = controller;
-    if (this.#done) {
-      controller.abort(this.#timedOut!);
+    if (this.#done || this.scope.cancelled) {
+      controller.abort(this.#timedOut ?? this.scope.cancelReason ?? new Error('proxyless: the call ended before it was sent'));
       return;
     }
     super.onRequestStart(controller, context);
@@ -47,23 +65,45 @@ class TimeoutHandler extends ForwardingHandler {
 
   override onResponseEnd(controller: Controller, trailers: Parameters<ForwardingHandler['onResponseEnd']>[1]): void {
     if (this.#done) return;
-    this.#done = true;
-    this.#clear();
+    this.#end();
     super.onResponseEnd(controller, trailers);
+  }
+
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onRequestUpgrade']>[2], socket: Parameters<ForwardingHandler['onRequestUpgrade']>[3]): void {
+    if (this.#done) {
+      socket.destroy();
+      return;
+    }
+    this.#end();
+    super.onRequestUpgrade(controller, statusCode, headers, socket);
   }
 
   override onResponseError(controller: Controller, error: Error): void {
     if (this.#done) return;
-    this.#done = true;
-    this.#clear();
+    this.#end();
     // The call was aborted by our timer: the caller sees the timeout, not the abort.
     super.onResponseError(controller, this.#timedOut ?? error);
   }
 
+  override onRequestSent(): void {
+    if (!this.#done) super.onRequestSent();
+  }
+
+  override onBodySent(chunk: Buffer): void {
+    if (!this.#done) super.onBodySent(chunk);
+  }
+
+  /** Answers the caller now (before the layers below have wound down). */
   #fail(error: Error): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#end();
     failDispatch(this.next, error);
+  }
+
+  #end(): void {
+    this.#done = true;
+    this.#clear();
+    this.#parent?.unlisten(this);
   }
 
   #clear(): void {
@@ -77,21 +117,27 @@ class TimeoutHandler extends ForwardingHandler {
  * (Envoy's route timeout) and ends the call with {@link RouteTimeoutError} (504, never
  * retried); a deadline from {@link withDeadline} (a server request's own deadline) caps
  * it too, and a call with no time left fails at once with {@link DeadlineExceededError}.
- * The time left travels to the callee in `x-envoy-expected-rq-timeout-ms`.
+ * The time left travels to the callee in `x-envoy-expected-rq-timeout-ms`, except to a
+ * MESH_EXTERNAL service (a ServiceEntry outside the mesh): mesh headers stay in the mesh.
+ * A mirrored copy has the route's timeout of its own and ignores the deadline of the
+ * request being served.
  */
 export function timeoutLayer(): Layer<ServiceTarget> {
   return layer<ServiceTarget>('timeout', (next, target) => (opts, handler) => {
     const policy = routePolicyOf(opts);
-    const deadline = currentDeadline();
+    const deadline = policy.mirror === true ? undefined : currentDeadline();
     if (policy.timeoutMs === undefined && deadline === undefined) return next(opts, handler);
     const left = deadline === undefined ? Infinity : deadline - Date.now();
     if (left <= 0) return failDispatch(handler, new DeadlineExceededError(target.name.host, -left));
     const ms = Math.min(policy.timeoutMs ?? Infinity, left);
     const byRoute = policy.timeoutMs !== undefined && policy.timeoutMs <= left;
-    const withTime = { ...opts, headers: withHeader(opts.headers, DEADLINE_HEADER, String(Math.max(1, Math.floor(ms)))) };
-    const timed = new TimeoutHandler(handler, ms, () =>
-      byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : new DeadlineExceededError(target.name.host, 0),
+    const timed = new TimeoutHandler(
+      handler,
+      ms,
+      () => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : new DeadlineExceededError(target.name.host, 0)),
+      cancellationOf(opts),
     );
-    return next(withTime, timed);
+    const headers = target.meshExternal === true ? opts.headers : withHeader(opts.headers, DEADLINE_HEADER, String(Math.max(1, Math.floor(ms))));
+    return next({ ...opts, headers, [kCancellation]: timed.scope } as Dispatcher.DispatchOptions, timed);
   });
 }

@@ -1,8 +1,12 @@
 import type { Dispatcher } from 'undici';
+import { cancellationOf, type Cancellation, type CancelListener } from '../core/cancellation.js';
+import { failDispatch } from '../core/forwarding-handler.js';
 import { getHeader } from '../core/headers.js';
+import { isStaticBody, replayableOf } from '../core/replayable-body.js';
 import { applyHeaderOps, flattenPairs, headerPairs, ResponseHeadersHandler, type HeaderOps } from './header-ops.js';
 import { UriKind } from './compile-match.js';
-import { kRoutePolicy } from '../policy/route-policy.js';
+import { NO_RETRIES } from '../policy/retry-policy.js';
+import { kRoutePolicy, type RoutePolicy } from '../policy/route-policy.js';
 import type { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 import { respond } from './synthetic-response.js';
@@ -14,6 +18,11 @@ export interface RouterContext {
    * stack, waiting for discovery when needed.
    */
   sendTo(destination: CompiledDestination, port: number, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  /**
+   * Sends a mirrored copy to a destination, fire and forget: a call of its own (the
+   * caller's abort does not end it; closing the mesh does), whose response is dropped.
+   */
+  mirror(destination: CompiledDestination, port: number, opts: Dispatcher.DispatchOptions): void;
   /** Uniform random in [0, 1): weighted splits, fault and mirror percentages. */
   random(): number;
 }
@@ -63,10 +72,49 @@ export function routeRequest(vs: CompiledVirtualService, request: RequestView, h
   const { route, uriPrefix } = found;
   const fault = route.fault;
   if (fault !== undefined && fault.delayPercent > 0 && ctx.random() * 100 < fault.delayPercent) {
-    setTimeout(() => afterDelay(route, uriPrefix, request, handler, ctx), fault.delayMs);
+    new FaultDelay(route, uriPrefix, request, handler, ctx, cancellationOf(request.opts)).start(fault.delayMs);
     return true;
   }
   return afterDelay(route, uriPrefix, request, handler, ctx);
+}
+
+/**
+ * A request held by a fault `delay`. The caller's abort (or the mesh closing) ends the
+ * delay at once and answers the caller; the request is then never sent. An error
+ * routing it after the delay goes to the caller (from a timer, a throw would otherwise
+ * be an uncaught exception).
+ */
+class FaultDelay implements CancelListener {
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly route: CompiledRoute,
+    readonly uriPrefix: string | undefined,
+    readonly request: RequestView,
+    readonly handler: Dispatcher.DispatchHandler,
+    readonly ctx: RouterContext,
+    readonly cancellation: Cancellation | undefined,
+  ) {}
+
+  start(delayMs: number): void {
+    this.#timer = setTimeout(() => this.#fire(), delayMs);
+    this.cancellation?.listen(this);
+  }
+
+  onCancel(reason: Error): void {
+    clearTimeout(this.#timer);
+    failDispatch(this.handler, reason);
+  }
+
+  #fire(): void {
+    this.cancellation?.unlisten(this);
+    if (this.cancellation?.cancelled) return;
+    try {
+      afterDelay(this.route, this.uriPrefix, this.request, this.handler, this.ctx);
+    } catch (error) {
+      failDispatch(this.handler, error as Error);
+    }
+  }
 }
 
 function afterDelay(route: CompiledRoute, uriPrefix: string | undefined, request: RequestView, handler: Dispatcher.DispatchHandler, ctx: RouterContext): boolean {
@@ -92,7 +140,7 @@ function afterDelay(route: CompiledRoute, uriPrefix: string | undefined, request
   const opts: Dispatcher.DispatchOptions = { ...request.opts, path, headers, [kRoutePolicy]: route.policy } as Dispatcher.DispatchOptions;
 
   for (const mirror of route.mirrors) {
-    if (mirror.percent > 0 && ctx.random() * 100 < mirror.percent) sendMirror(mirror.destination, request, opts, authority, ctx);
+    if (mirror.percent > 0 && ctx.random() * 100 < mirror.percent) sendMirror(mirror.destination, request, opts, authority, route.policy, ctx);
   }
   const responseOps = [route.responseHeaders, destination.responseHeaders].filter((o): o is HeaderOps => o !== undefined);
   const wrapped = responseOps.length > 0 ? new ResponseHeadersHandler(handler, responseOps) : handler;
@@ -149,28 +197,41 @@ function redirectLocation(
   return `${scheme}://${host}${path}${query}`;
 }
 
-/** A handler that drops the mirror's response: mirroring never affects the caller. */
-const DISCARD: Dispatcher.DispatchHandler = {
-  onRequestStart() {},
-  onResponseStart() {},
-  onResponseData() {},
-  onResponseEnd() {},
-  onResponseError() {},
-};
+/** A mirror's policy, made once per route policy. */
+const mirrorPolicies = new WeakMap<RoutePolicy, RoutePolicy>();
+
+/**
+ * Envoy's shadowing is fire and forget: no retries, no hedging, and a timeout of its own
+ * (the route's timeout, or {@link MIRROR_TIMEOUT_MS} when the route has none, so a copy
+ * to a shadow that never answers cannot stay in flight for ever).
+ */
+function mirrorPolicyOf(policy: RoutePolicy): RoutePolicy {
+  let mirror = mirrorPolicies.get(policy);
+  if (mirror === undefined) {
+    mirror = Object.freeze({ timeoutMs: policy.timeoutMs ?? MIRROR_TIMEOUT_MS, retry: NO_RETRIES, where: `${policy.where} (mirror)`, mirror: true });
+    mirrorPolicies.set(policy, mirror);
+  }
+  return mirror;
+}
+
+/** The timeout of a mirrored copy when its route sets none: Envoy's default route timeout. */
+export const MIRROR_TIMEOUT_MS = 15_000;
 
 /**
  * Fire and forget: a copy of the request to the mirror, with `-shadow` appended to the
- * authority (as Envoy does). Only requests whose body can be sent twice are mirrored (no
- * body, a string or bytes); a stream cannot be replayed, so it is not copied.
+ * authority (as Envoy does). A body that can be sent again (none, a string, bytes) is
+ * copied at once; a streamed body (every `fetch` body) is copied once the request has
+ * read it to its end, when it fit in `requestBufferLimit` (a mirror never reads the
+ * caller's stream itself); a larger one is not mirrored.
  */
-function sendMirror(destination: CompiledDestination, request: RequestView, opts: Dispatcher.DispatchOptions, authority: string, ctx: RouterContext): void {
-  const body = opts.body;
-  if (body != null && typeof body !== 'string' && !(body instanceof Uint8Array)) return;
+function sendMirror(destination: CompiledDestination, request: RequestView, opts: Dispatcher.DispatchOptions, authority: string, policy: RoutePolicy, ctx: RouterContext): void {
   const shadowAuthority = authority.replace(/^([^:]+)/, '$1-shadow');
   const headers = buildHeaders(opts.headers, shadowAuthority, undefined, undefined);
-  try {
-    ctx.sendTo(destination, destination.port ?? request.port, { ...opts, headers }, DISCARD);
-  } catch {
-    // A mirror never fails the main call.
-  }
+  const port = destination.port ?? request.port;
+  const copy = { ...opts, headers, [kRoutePolicy]: mirrorPolicyOf(policy) } as Dispatcher.DispatchOptions;
+  if (isStaticBody(opts.body)) return ctx.mirror(destination, port, copy);
+  const streamed = replayableOf(opts.body);
+  streamed?.whenComplete((body) => {
+    if (body !== undefined) ctx.mirror(destination, port, { ...copy, body });
+  });
 }

@@ -34,8 +34,10 @@ describe('hedging', () => {
     const slow = await startBackend({ id: 'slow', delayMs: 600 });
     const fast = await startBackend({ id: 'fast' });
     servers.push(slow, fast);
-    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: config({ delay: '50ms', maxExtraPercent: 100 }) });
+    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: config({ delay: '150ms', maxExtraPercent: 100 }) });
     meshes.push(m);
+    // The delay leaves a busy machine ample time to connect and send the primary try, so the
+    // slow server does see the tries that lose.
     for (let i = 0; i < 4; i++) {
       const started = performance.now();
       const res = await request('http://api/', { dispatcher: m.dispatcher });
@@ -47,11 +49,12 @@ describe('hedging', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(slow.active).toBe(0);
     // A lost try still tells the balancers the slow endpoint took at least the delay plus
-    // the fast answer: its Peak EWMA estimate (the cost with nothing pending) is at least
-    // 50 ms, not the 30 ms default of an endpoint that never answered.
+    // the fast answer: its Peak EWMA estimate (the cost with nothing pending) is near
+    // 150 ms (less what this process's own stalls took, which samples leave out), far above
+    // the 30 ms default of an endpoint that never answered.
     const endpoints = m.services()[0]!.endpoints;
     const cost = (address: string) => endpoints.find((e) => e.key === address)!.cost;
-    expect(cost(slow.address)).toBeGreaterThanOrEqual(45);
+    expect(cost(slow.address)).toBeGreaterThanOrEqual(100);
     expect(cost(fast.address)).toBeLessThan(cost(slow.address));
   });
 
@@ -69,7 +72,7 @@ describe('hedging', () => {
     expect(extra).toBeGreaterThan(0);
   });
 
-  it('is not applied to POST (the server could act twice), nor without the annotation', async () => {
+  it('is not applied to POST (the server could act twice)', async () => {
     const slow = await startBackend({ id: 'slow-p', delayMs: 120 });
     const fast = await startBackend({ id: 'fast-p' });
     servers.push(slow, fast);
@@ -77,6 +80,63 @@ describe('hedging', () => {
     meshes.push(m);
     for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher, method: 'POST', body: 'x' })).body.text();
     expect(slow.requests + fast.requests).toBe(4);
+    // The same GETs are hedged: the slow backend's tries get a backup on the fast one.
+    for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher })).body.text();
+    expect(slow.requests + fast.requests).toBeGreaterThan(8);
+  });
+
+  it('is not applied without the annotation', async () => {
+    const slow = await startBackend({ id: 'slow-n', delayMs: 120 });
+    const fast = await startBackend({ id: 'fast-n' });
+    servers.push(slow, fast);
+    const plain = [
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api]
+  http:
+  - route: [{ destination: { host: api } }]
+`,
+      config({})[1]!,
+    ];
+    const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: plain });
+    meshes.push(m);
+    for (let i = 0; i < 4; i++) await (await request('http://api/', { dispatcher: m.dispatcher })).body.text();
+    // Round robin: two GETs each, none copied, though the slow ones took 12x the 10 ms a hedge would wait.
+    expect([slow.requests, fast.requests]).toEqual([2, 2]);
+  });
+
+  it('the route timeout reaches the caller, the tries end, and close() does not wait for them', async () => {
+    const hanging = await startBackend({ id: 'hang-a', handle: () => {} });
+    const hanging2 = await startBackend({ id: 'hang-b', handle: () => {} });
+    servers.push(hanging, hanging2);
+    const m = createMesh({
+      discovery: [staticEndpoints({ api: [hanging.address, hanging2.address] })],
+      config: config({ delay: '20ms', maxExtraPercent: 100 }, 'timeout: 150ms\n    '),
+      closeGracePeriod: 20_000,
+    });
+    meshes.push(m);
+    await expect(request('http://api/', { dispatcher: m.dispatcher })).rejects.toMatchObject({ code: 'PROXYLESS_ERR_TIMEOUT', statusCode: 504 });
+    expect(m.dispatcher.inFlight).toBe(0);
+    // Nothing is left in flight: close() returns without waiting out its 20 s grace.
+    await m.close();
+  });
+
+  it("the caller's abort reaches the caller at once and cancels both tries", async () => {
+    const hanging = await startBackend({ id: 'hang-c', handle: () => {} });
+    const hanging2 = await startBackend({ id: 'hang-d', handle: () => {} });
+    servers.push(hanging, hanging2);
+    const m = createMesh({ discovery: [staticEndpoints({ api: [hanging.address, hanging2.address] })], config: config({ delay: '20ms', maxExtraPercent: 100 }) });
+    meshes.push(m);
+    const controller = new AbortController();
+    const pending = request('http://api/', { dispatcher: m.dispatcher, signal: controller.signal });
+    while (hanging.active + hanging2.active < 2) await new Promise((r) => setImmediate(r));
+    const reason = new Error('gave up');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(m.dispatcher.inFlight).toBe(0);
+    while (hanging.active + hanging2.active > 0) await new Promise((r) => setImmediate(r));
   });
 
   it('warns when the percentile reaches the delay on more requests than the budget allows backups for', async () => {

@@ -99,21 +99,34 @@ describe('retries', () => {
     expect(crashing.requests).toBe(1);
   });
 
-  it('POST is not retried on 503 or reset, and a streamed body is never sent twice', async () => {
+  it('POST is not retried on 503 or reset; a streamed body is sent again only when it fit in requestBufferLimit', async () => {
+    const bodies: string[] = [];
     const busy = await server('busy-post', (_n, req, res) => {
-      req.resume();
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString());
         res.statusCode = 503;
         res.end();
       });
     });
-    const m = mesh([busy], [vs('  - retries: { attempts: 3, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')]);
+    const retries = [vs('  - retries: { attempts: 3, retryOn: "5xx,reset" }\n    route: [{ destination: { host: api } }]\n')];
+    const m = mesh([busy], retries);
     expect((await get(m, { method: 'POST', body: 'x' })).status).toBe(503);
     expect(busy.requests).toBe(1);
-    expect((await get(m, { method: 'PUT', body: Readable.from(['stream']) })).status).toBe(503);
-    expect(busy.requests).toBe(2);
+    // A small stream is kept as it is sent, and sent again whole.
+    expect((await get(m, { method: 'PUT', body: Readable.from(['str', 'eam']) })).status).toBe(503);
+    expect(busy.requests).toBe(1 + 4);
+    expect(bodies.slice(1)).toEqual(['stream', 'stream', 'stream', 'stream']);
     expect((await get(m, { method: 'PUT', body: 'replayable' })).status).toBe(503);
-    expect(busy.requests).toBe(2 + 4);
+    expect(busy.requests).toBe(5 + 4);
+    // Over the limit, what was sent is gone: it is never sent twice.
+    const small = mesh([busy], retries, { requestBufferLimit: 4 });
+    const refused = await request('http://api/', { dispatcher: small.dispatcher, method: 'PUT', body: Readable.from(['str', 'eam']) });
+    expect(refused.statusCode).toBe(503);
+    await refused.body.text();
+    expect(busy.requests).toBe(9 + 1);
+    expect(bodies.at(-1)).toBe('stream');
   });
 
   it('honours Retry-After on 429 (up to 10 s); a longer one goes to the caller', async () => {

@@ -27,7 +27,11 @@ describe('createMesh option validation', () => {
     ['bad cluster domain', { clusterDomain: 'cluster local' }, 'clusterDomain: "cluster local" (expected: a DNS domain such as "cluster.local")'],
     ['stacks.service not a function', { stacks: { service: [] } }, 'stacks.service: [] (expected: a function (stack) => void)'],
     ['a typo in a field name', { discovry: [] }, 'discovry: unknown field (expected one of: discovery, config, labels, namespace'],
-    ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout)'],
+    ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout, tls)'],
+    ['negative requestBufferLimit', { requestBufferLimit: -1 }, 'requestBufferLimit: -1 (expected: >= 0)'],
+    ['fractional requestBufferLimit', { requestBufferLimit: 1.5 }, 'requestBufferLimit: 1.5 (expected: a whole number of bytes)'],
+    ['a requestBufferLimit over 64 MiB', { requestBufferLimit: 2 ** 30 }, 'requestBufferLimit: 1073741824 (expected: at most 67108864 bytes (64 MiB)'],
+    ['a requestBufferLimit as text', { requestBufferLimit: '64k' }, 'requestBufferLimit: "64k" (expected: a number of bytes)'],
     ['config of the wrong type', { config: 42 }, 'config: 42 (expected: a file or directory path, YAML text, an Istio resource object, a config source, or an array of these)'],
   ])('%s', (_name, options, expected) => {
     const lines = problems(options);
@@ -58,6 +62,7 @@ describe('createMesh option validation', () => {
       outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
       discoveryTimeout: 1000,
       closeGracePeriod: 0,
+      requestBufferLimit: 0,
       endpointPool: { connections: 8, keepAliveTimeout: 1000, connectTimeout: 500 },
       stacks: { service: () => {}, endpoint: () => {} },
     });

@@ -7,6 +7,7 @@ const step = (role: string) =>
     trace.push(`${role}:${target}`);
     return next(opts, handler);
   });
+const handler = { onResponseError() {} };
 const terminal = layer<string>('end', (_next, target) => () => {
   trace.push(`end:${target}`);
   return true;
@@ -16,7 +17,7 @@ describe('Stack', () => {
   it('runs layers outermost first, ending at the terminal', () => {
     trace.length = 0;
     const dispatch: Dispatch = new Stack('test', [step('a'), step('b'), terminal]).build('t');
-    dispatch({ path: '/', method: 'GET' }, {});
+    dispatch({ path: '/', method: 'GET' }, handler);
     expect(trace).toEqual(['a:t', 'b:t', 'end:t']);
   });
 
@@ -25,7 +26,7 @@ describe('Stack', () => {
     stack.insertBefore('a', step('first')).insertAfter('a', step('b')).replace('first', step('zero')).remove('b');
     expect(stack.roles()).toEqual(['zero', 'a', 'end']);
     trace.length = 0;
-    stack.build('x')({ path: '/', method: 'GET' }, {});
+    stack.build('x')({ path: '/', method: 'GET' }, handler);
     expect(trace).toEqual(['zero:x', 'a:x', 'end:x']);
   });
 

@@ -508,7 +508,8 @@ describe('breakerLayer', () => {
     expect(sent()).toBe(5);
     expect(b.stats()).toEqual({ fires: 5, successes: 1, failures: 3, rejects: 0 });
     expect(b.state()).toBe('open');
-    expect(dispatch({ path: '/', method: 'GET' }, handler)).toBe(false);
+    // Refused and answered: `true` (undici's `false` would mean "busy, wait for drain").
+    expect(dispatch({ path: '/', method: 'GET' }, handler)).toBe(true);
     expect(sent()).toBe(5);
     const refused = results.at(-1) as CircuitOpenError;
     expect(refused).toBeInstanceOf(CircuitOpenError);

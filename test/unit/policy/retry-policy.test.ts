@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RetryBudget } from '../../../src/policy/retry-budget.js';
+import { classifyFailure } from '../../../src/core/classify-failure.js';
 import {
   DEFAULT_RETRY_POLICY,
-  failureKind,
   isIdempotent,
   isReplayable,
   retriableFailure,
@@ -54,21 +54,31 @@ describe('retry policy (Istio HTTPRetry, Envoy semantics)', () => {
     expect(isIdempotent('PATCH')).toBe(false);
   });
 
-  it('a body is replayable only when it is absent, a string or bytes', async () => {
+  it('a body is replayable when it is absent, a string, bytes or a Blob; a stream the mesh did not wrap is not', async () => {
     const { Readable } = await import('node:stream');
     expect(isReplayable(undefined)).toBe(true);
     expect(isReplayable('x')).toBe(true);
     expect(isReplayable(Buffer.from('x'))).toBe(true);
+    expect(isReplayable(new Blob(['x']))).toBe(true);
     expect(isReplayable(Readable.from(['x']))).toBe(false);
   });
 
-  it('classifies errors as Envoy does', () => {
-    expect(failureKind(err('ECONNREFUSED'))).toBe('connect-failure');
-    expect(failureKind(err('UND_ERR_CONNECT_TIMEOUT'))).toBe('connect-failure');
-    expect(failureKind(err('ECONNRESET'))).toBe('reset');
-    expect(failureKind(err('UND_ERR_SOCKET'))).toBe('reset');
-    expect(failureKind(err('PROXYLESS_ERR_PER_TRY_TIMEOUT'))).toBe('timeout');
-    expect(failureKind(err('PROXYLESS_ERR_OVERLOADED'))).toBe('other');
+  it('classifies errors as Envoy does (through the one classifier in core)', () => {
+    expect(classifyFailure(err('ECONNREFUSED'))).toBe('connect-failure');
+    expect(classifyFailure(err('UND_ERR_CONNECT_TIMEOUT'))).toBe('connect-failure');
+    expect(classifyFailure(err('ECONNRESET'))).toBe('reset');
+    expect(classifyFailure(err('UND_ERR_SOCKET'))).toBe('reset');
+    expect(classifyFailure(err('PROXYLESS_ERR_PER_TRY_TIMEOUT'))).toBe('timeout');
+    expect(classifyFailure(err('PROXYLESS_ERR_OVERLOADED'))).toBe('refused');
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'refused', 'GET')).toBe(false);
+  });
+
+  it('a reset before the request was written is retried for any method; after it, only for idempotent ones', () => {
+    const p = retryPolicy({ attempts: 2, retryOn: 'reset' });
+    expect(retriableFailure(p, 'reset-before-request', 'POST')).toBe(true);
+    expect(retriableFailure(p, 'reset', 'POST')).toBe(false);
+    expect(retriableFailure(p, 'reset', 'DELETE')).toBe(true);
+    expect(retriableFailure(p, 'cancelled', 'GET')).toBe(false);
   });
 
   it('Retry-After on 429/503: seconds or a date, capped', () => {
