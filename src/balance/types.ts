@@ -42,8 +42,13 @@ export interface Balancer<E extends BalancerEndpoint = BalancerEndpoint> {
   readonly name: string;
   /** Replaces the candidate set. The array is owned by the caller and not mutated. */
   update(endpoints: readonly E[]): void;
-  /** Chooses the endpoint for one request. */
-  pick(request: PickRequest): E | undefined;
+  /**
+   * Chooses the endpoint for one request. `attempt` (1, 2, ...) is set when the pick is
+   * redone because a retry's previous-hosts predicate rejected the last one (Envoy's host
+   * selection retries): balancers that pick at random just pick again; a hashing
+   * balancer moves on from the hashed point (Envoy's ring hash: `attempt` nodes on).
+   */
+  pick(request: PickRequest, attempt?: number): E | undefined;
 }
 
 /** Options every balancer factory accepts, for deterministic tests. */

@@ -9,6 +9,7 @@ import type { Dispatch } from '../core/layer.js';
 import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
+import { HOST_SELECTION_RETRY_MAX_ATTEMPTS } from '../policy/retry-policy.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
@@ -151,11 +152,12 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /**
    * A retry prefers an endpoint its earlier tries did not use (Envoy's previous_hosts
-   * predicate): up to 3 re-picks, then whatever the balancer gives.
+   * predicate): up to 5 re-picks (Istio's host_selection_retry_max_attempts), then
+   * whatever the balancer gives.
    */
   #pickUntried(opts: Dispatcher.DispatchOptions, tried: TriedEndpoints): EndpointState | undefined {
     let endpoint = this.balancer!.pick(opts);
-    for (let i = 0; i < 3 && endpoint !== undefined && tried.has(endpoint); i++) endpoint = this.balancer!.pick(opts);
+    for (let i = 1; i <= HOST_SELECTION_RETRY_MAX_ATTEMPTS && endpoint !== undefined && tried.has(endpoint); i++) endpoint = this.balancer!.pick(opts, i);
     if (endpoint !== undefined) tried.add(endpoint);
     return endpoint;
   }

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { InvalidRequestError } from '../core/errors.js';
+import { DEFAULT_RETRY_POLICY } from '../policy/retry-policy.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import { normalizePath, type PathSteps } from './normalize-path.js';
@@ -106,7 +107,7 @@ export async function explainRequest(ctx: ExplainContext, url: string, init: { m
 
   if (!vs) {
     const destination = await describeDestination(ctx, name, port, secure, undefined, 100);
-    return { ...base, routes: [], action: 'default', destinations: [destination], policies: [] };
+    return { ...base, routes: [], action: 'default', destinations: [destination], policies: [`retries: ${DEFAULT_RETRY_POLICY.source}`] };
   }
   const routes: RouteVerdict[] = [];
   let matched: CompiledRoute | undefined;

@@ -7,7 +7,7 @@ import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { grpcStatusCode } from './grpc-status.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
 import { retryPolicy } from '../policy/retry-policy.js';
-import { ANNOTATIONS, hedgingSettings, type HedgingSettings } from '../config/extensions.js';
+import { ANNOTATIONS, hedgingSettings, retryNonIdempotentRoutes, type HedgingSettings } from '../config/extensions.js';
 import type { ConfigCache } from '../config/config-cache.js';
 import type { RoutePolicy } from '../policy/route-policy.js';
 import type { RouteSource, SelectedVirtualService } from '../config/virtual-service-selection.js';
@@ -211,7 +211,8 @@ function compileVirtualService(
       warnings.push(`${located.where}: spec.http[${index}].fault.abort has neither httpStatus nor grpcStatus: it aborts nothing (Istio drops such an abort)`);
     }
   });
-  const routes = selected.routes.map((source, index) => compileRoute(source, index, located, namer, workloadLabels, hedging));
+  const replay = retryNonIdempotentRoutes(located.resource.metadata.annotations, located.where);
+  const routes = selected.routes.map((source, index) => compileRoute(source, index, located, namer, workloadLabels, hedging, replay));
   // Routes whose every match is left out for this workload do not exist for it.
   const live = routes.filter((r) => r.matches.length === 0 || r.matches.some((m) => m.applies));
   let ports: Set<number> | undefined = new Set<number>();
@@ -260,6 +261,7 @@ function compileRoute(
   namer: ServiceNamer,
   workloadLabels: Readonly<Record<string, string>>,
   hedging: HedgingSettings | undefined,
+  replayNonIdempotent: ((route: string) => boolean) | undefined,
 ): CompiledRoute {
   const route = source.spec;
   const ns = source.namespace;
@@ -318,7 +320,7 @@ function compileRoute(
     // Istio: timeout "0s" disables the route timeout.
     policy: {
       timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,
-      retry: retryPolicy(route.retries),
+      retry: retryPolicy(route.retries, { singleDestination: (route.route?.length ?? 0) <= 1, replayNonIdempotent: replayNonIdempotent?.(name) === true }),
       where: `${located.where} route ${name}${source.delegate ? ` (from ${source.delegate})` : ''}`,
       hedge: hedging && (!hedging.routes || hedging.routes.includes(name)) ? hedging : undefined,
     },

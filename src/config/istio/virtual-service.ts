@@ -51,6 +51,8 @@ const retrySchema = z.strictObject({
     .optional(),
   retryRemoteLocalities: z.boolean().optional(),
   retryIgnorePreviousHosts: z.boolean().optional(),
+  // The back-off's base interval (Envoy: the cap is 10 times it).
+  backoff: durationSchema.optional(),
 });
 
 const faultSchema = z.strictObject({
