@@ -49,6 +49,8 @@ export interface Balancer<E extends BalancerEndpoint = BalancerEndpoint> {
    * balancer moves on from the hashed point (Envoy's ring hash: `attempt` nodes on).
    */
   pick(request: PickRequest, attempt?: number): E | undefined;
+  /** An endpoint's `available` changed (a balancer that keeps health-derived state recomputes it). */
+  healthChanged?(): void;
 }
 
 /** Options every balancer factory accepts, for deterministic tests. */
@@ -153,6 +155,8 @@ export interface LoadBalancerSettings {
     /** How the ramp bends (1 linear). Default 1. */
     aggression?: number;
   };
+  /** Locality-aware load balancing (see {@link LocalityLbSetting}). */
+  localityLbSetting?: LocalityLbSetting;
   /** A standard algorithm. */
   simple?: 'UNSPECIFIED' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'LEAST_CONN';
   /** Consistent hashing (ring hash) with the key taken from the request. */
@@ -173,4 +177,16 @@ export interface LoadBalancerSettings {
     /** Deprecated by Istio in favour of `ringHash.minimumRingSize`. */
     minimumRingSize?: number;
   };
+}
+
+/** Istio's `LocalityLoadBalancerSetting`: which localities get traffic, and in what order. */
+export interface LocalityLbSetting {
+  /** Weights per destination locality for clients of a locality (`from`, `to` patterns with `*`). */
+  distribute?: Array<{ from: string; to: Record<string, number> }>;
+  /** For clients of region `from`, fail over to region `to` before other regions. */
+  failover?: Array<{ from: string; to: string }>;
+  /** Labels (optionally `label=value`) whose match with the client's orders the failover. */
+  failoverPriority?: string[];
+  /** `false` turns locality load balancing off for the rule. */
+  enabled?: boolean;
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Located, ServiceEntryResource } from '../config/load-config.js';
 import type { ServiceNamer } from './service-name.js';
+import { LOCALITY_LABEL } from '../balance/locality.js';
 import type {
   DiscoveryListener,
   DiscoverySource,
@@ -76,7 +77,7 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
       const listed = spec.endpoints ?? [];
       const endpoints: Endpoint[] =
         listed.length > 0
-          ? listed.map((e) => ({ address: e.address, port: targetPort(e.ports), weight: e.weight ?? 1, labels: e.labels ? Object.freeze({ ...e.labels }) : NO_LABELS }))
+          ? listed.map((e) => ({ address: e.address, port: targetPort(e.ports), weight: e.weight ?? 1, labels: endpointLabels(e) }))
           : [{ address: query.host, port: targetPort(), weight: 1, labels: NO_LABELS }];
       return { endpoints, passthrough: false, meshExternal, where };
     }
@@ -135,4 +136,13 @@ function hostMatches(namer: ServiceNamer, host: string, namespace: string, query
 /** The first of `entries` that declares the service (on any port), if any. */
 export function serviceEntryFor(entries: readonly Located<ServiceEntryResource>[], namer: ServiceNamer, name: Pick<ServiceQuery, 'host' | 'fqdn'>): Located<ServiceEntryResource> | undefined {
   return entries.find(({ resource, namespace }) => resource.spec.hosts.some((h) => hostMatches(namer, h, namespace, name)));
+}
+
+/**
+ * A ServiceEntry endpoint's labels; its `locality` field becomes Istio's locality label
+ * (the field wins over a label, as in Istio), for locality load balancing.
+ */
+function endpointLabels(e: { labels?: Record<string, string> | undefined; locality?: string | undefined }): Readonly<Record<string, string>> {
+  if (e.locality === undefined || e.locality === '') return e.labels ? Object.freeze({ ...e.labels }) : NO_LABELS;
+  return Object.freeze({ ...e.labels, [LOCALITY_LABEL]: e.locality });
 }

@@ -10,6 +10,7 @@ import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { HOST_SELECTION_RETRY_MAX_ATTEMPTS } from '../policy/retry-policy.js';
+import { LocalityBalancer } from '../balance/locality-balancer.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
@@ -156,11 +157,17 @@ export class MeshService implements ServiceTarget, EndpointOwner {
    * whatever the balancer gives.
    */
   #pickUntried(opts: Dispatcher.DispatchOptions, tried: TriedEndpoints): EndpointState | undefined {
-    let endpoint = this.balancer!.pick(opts);
-    for (let i = 1; i <= HOST_SELECTION_RETRY_MAX_ATTEMPTS && endpoint !== undefined && tried.has(endpoint); i++) endpoint = this.balancer!.pick(opts, i);
+    const balancer = this.balancer!;
+    const excluded = tried.remotePriorities === true && balancer instanceof LocalityBalancer ? triedPriorities(balancer, tried) : 0;
+    const pick = (attempt: number): EndpointState | undefined => (excluded === 0 ? balancer.pick(opts, attempt) : (balancer as LocalityBalancer<EndpointState>).pick(opts, attempt, excluded));
+    let endpoint = pick(0);
+    if (tried.avoidHosts !== false) {
+      for (let i = 1; i <= HOST_SELECTION_RETRY_MAX_ATTEMPTS && endpoint !== undefined && tried.has(endpoint); i++) endpoint = pick(i);
+    }
     if (endpoint !== undefined) tried.add(endpoint);
     return endpoint;
   }
+
 
   /**
    * Waits for `condition()` to hold after a discovery update (checked on every update,
@@ -232,6 +239,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   }
 
   #lastPanic = false;
+
+  /** See {@link EndpointOwner.availabilityChanged}: the balancer's priority loads follow health. */
+  availabilityChanged(): void {
+    this.balancer?.healthChanged?.();
+  }
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
   ejectionChanged(): void {
@@ -443,4 +455,22 @@ function sameSettings(a: unknown, b: unknown): boolean {
 function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>): boolean {
   for (const key in labels) if (endpoint.labels[key] !== labels[key]) return false;
   return true;
+}
+
+/**
+ * The locality priorities a retry avoids under `retryRemoteLocalities` (Envoy's
+ * previous_priorities with update frequency 2, as Istio sets it): those of the tries made,
+ * counted two at a time, so the first retry may stay in the priority of the first try.
+ */
+function triedPriorities(balancer: LocalityBalancer<EndpointState>, tried: TriedEndpoints): number {
+  let count = 0;
+  tried.forEachTried?.(() => count++);
+  const counted = count - (count % 2);
+  let mask = 0;
+  tried.forEachTried?.((endpoint, index) => {
+    if (index >= counted) return;
+    const priority = balancer.priorityOf(endpoint as EndpointState);
+    if (priority !== undefined) mask |= 1 << priority;
+  });
+  return mask;
 }

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
+import { localityBalancer } from '../balance/locality-balancer.js';
+import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
@@ -319,6 +321,12 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
   }
 
+  /** This workload's locality (the `locality` option, else its own labels) and labels, for locality load balancing. */
+  get #localityClient(): LocalityClient {
+    const o = this.#options;
+    return { locality: o.locality === undefined ? localityOfLabels(o.labels) : parseLocality(o.locality), labels: o.labels };
+  }
+
   /** What decides which config resources apply to this mesh. */
   #configClient(): ConfigClient {
     return { labels: this.#options.labels, rootNamespace: this.#options.rootNamespace };
@@ -348,7 +356,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const breaker = breakerSpec === undefined ? undefined : breakerSettings(breakerSpec, rule!.where);
     const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
-    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), ...common };
+    // Locality failover needs outlier detection, as in Istio (loadbalancer.go: ApplyToCluster).
+    const failover = resolved.outlierDetection !== undefined;
+    const balancer = localityBalancer<EndpointState>(settings, failover, this.#localityClient, () => balancerFromSettings<EndpointState>(settings ?? {}));
+    return { balancer, balancerKey: JSON.stringify({ settings: settings ?? {}, failover }), ...common };
   }
 
   /**

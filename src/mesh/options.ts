@@ -45,6 +45,11 @@ const meshOptionsSchema = z.strictObject({
   labels: z.record(z.string(), z.string({ error: 'a label value (string)' }), { error: 'an object of labels, e.g. { app: "reviews", version: "v1" }' }).optional(),
   namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
   rootNamespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "istio-system"' }).optional(),
+  locality: z
+    .string()
+    .max(256)
+    .regex(/^[^/\s]*(\/[^/\s]*){0,2}$/, { error: 'a locality "region", "region/zone" or "region/zone/subzone" such as "us-east1/us-east1-b"' })
+    .optional(),
   clusterDomain: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { error: 'a DNS domain such as "cluster.local"' })
@@ -94,6 +99,8 @@ export interface ResolvedMeshOptions {
   readonly namespace: string;
   /** Istio's root namespace (MeshConfig `rootNamespace`). */
   readonly rootNamespace: string;
+  /** This workload's locality (`region/zone/subzone`), when given. */
+  readonly locality: string | undefined;
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
@@ -131,6 +138,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     labels: o.labels ?? {},
     namespace: o.namespace ?? 'default',
     rootNamespace: o.rootNamespace ?? 'istio-system',
+    locality: o.locality,
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',
     discoveryTimeout: o.discoveryTimeout ?? 5000,

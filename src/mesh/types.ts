@@ -94,6 +94,13 @@ export interface MeshOptions {
    * `istio-system`.
    */
   rootNamespace?: string;
+  /**
+   * This workload's locality, `region/zone/subzone` (`us-east1/us-east1-b`), for
+   * locality-aware load balancing (DestinationRule `localityLbSetting`). Default: from
+   * its `labels` (`topology.istio.io/locality`, `istio-locality`, or
+   * `topology.kubernetes.io/region` and `/zone` with `topology.istio.io/subzone`), else none.
+   */
+  locality?: string;
   /** The Kubernetes cluster domain. Default `cluster.local`. */
   clusterDomain?: string;
   /** What happens to hosts no source knows. Default `{ mode: 'ALLOW_ANY' }`. */

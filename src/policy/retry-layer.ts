@@ -117,7 +117,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     const opts = {
       ...base,
       [kCancellation]: attempt,
-      [kTriedEndpoints]: this.#avoidTried() ? this : base[kTriedEndpoints],
+      [kTriedEndpoints]: this.avoidHosts || this.remotePriorities ? this : base[kTriedEndpoints],
       body: this.#tries === 1 ? base.body : replay(base.body),
     } as PolicyOptions;
     try {
@@ -128,14 +128,26 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   }
 
   /**
-   * Whether retries avoid the endpoints tried (Envoy's previous_hosts predicate): on by
-   * default, but not for a consistent-hash destination unless the route asks
-   * (retry.go: DefaultConsistentHashPolicy).
+   * See {@link TriedEndpoints.avoidHosts}: retries avoid the endpoints tried (Envoy's
+   * previous_hosts predicate): on by default, but not for a consistent-hash destination
+   * unless the route asks (retry.go: DefaultConsistentHashPolicy).
    */
-  #avoidTried(): boolean {
+  get avoidHosts(): boolean {
     const policy = this.#policy;
     if (!policy.otherEndpoint) return false;
-    return !(policy.keepHostWhenHashed && this.#service.balancer?.name === 'ring-hash');
+    return !(policy.keepHostWhenHashed && this.#service.balancer?.name.endsWith('ring-hash') === true);
+  }
+
+  /** See {@link TriedEndpoints.remotePriorities} (`retryRemoteLocalities`). */
+  get remotePriorities(): boolean {
+    return this.#policy.remoteLocalities;
+  }
+
+  /** See {@link TriedEndpoints.forEachTried}. */
+  forEachTried(fn: (endpoint: unknown, index: number) => void): void {
+    if (this.#tried0 === undefined) return;
+    fn(this.#tried0, 0);
+    this.#triedMore?.forEach((endpoint, i) => fn(endpoint, i + 1));
   }
 
   /** The try's request started on a connection (`false`: the call is over, the try was aborted). */

@@ -36,6 +36,16 @@ const warmupSchema = z.strictObject({
     .optional(),
 });
 
+/** Istio `LocalityLoadBalancerSetting` (behaviour: src/balance/locality.ts). */
+const localityLbSettingSchema = z.strictObject({
+  distribute: z
+    .array(z.strictObject({ from: z.string().min(1), to: z.record(z.string().min(1), z.number().int().min(0).max(100)) }))
+    .optional(),
+  failover: z.array(z.strictObject({ from: z.string().min(1), to: z.string().min(1) })).optional(),
+  failoverPriority: z.array(z.string().min(1)).optional(),
+  enabled: z.boolean().optional(),
+});
+
 /** Istio `LoadBalancerSettings`: `simple` or `consistentHash`, not both. */
 export const loadBalancerSchema = z
   .strictObject({
@@ -44,6 +54,7 @@ export const loadBalancerSchema = z
     /** Deprecated by Istio in favour of `warmup`. */
     warmupDurationSecs: warmupWindowSchema.optional(),
     warmup: warmupSchema.optional(),
+    localityLbSetting: localityLbSettingSchema.optional(),
   })
   .refine((lb) => !(lb.simple && lb.consistentHash), { error: 'either simple or consistentHash, not both' });
 
