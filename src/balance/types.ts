@@ -182,9 +182,19 @@ export interface LoadBalancerSettings {
 /** Istio's `LocalityLoadBalancerSetting`: which localities get traffic, and in what order. */
 export interface LocalityLbSetting {
   /** Weights per destination locality for clients of a locality (`from`, `to` patterns with `*`). */
-  distribute?: Array<{ from: string; to: Record<string, number> }>;
+  distribute?: Array<{
+    /** The client localities this entry is for (`region/zone/subzone`, `*` for any part). */
+    from: string;
+    /** Destination locality patterns and their weights. */
+    to: Record<string, number>;
+  }>;
   /** For clients of region `from`, fail over to region `to` before other regions. */
-  failover?: Array<{ from: string; to: string }>;
+  failover?: Array<{
+    /** The client's region. */
+    from: string;
+    /** The region to fail over to first. */
+    to: string;
+  }>;
   /** Labels (optionally `label=value`) whose match with the client's orders the failover. */
   failoverPriority?: string[];
   /** `false` turns locality load balancing off for the rule. */
