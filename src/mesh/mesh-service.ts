@@ -9,8 +9,7 @@ import type { Dispatch } from '../core/layer.js';
 import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
-import { HOST_SELECTION_RETRY_MAX_ATTEMPTS } from '../policy/retry-policy.js';
-import { LocalityBalancer } from '../balance/locality-balancer.js';
+import { pickUntried } from './pick-untried.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
@@ -157,16 +156,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
    * whatever the balancer gives.
    */
   #pickUntried(opts: Dispatcher.DispatchOptions, tried: TriedEndpoints): EndpointState | undefined {
-    const balancer = this.balancer!;
-    const excluded = tried.remotePriorities === true && balancer instanceof LocalityBalancer ? triedPriorities(balancer, tried) : 0;
-    const pick = (attempt: number): EndpointState | undefined => (excluded === 0 ? balancer.pick(opts, attempt) : (balancer as LocalityBalancer<EndpointState>).pick(opts, attempt, excluded));
-    let endpoint = pick(0);
-    if (tried.avoidHosts !== false) {
-      for (let i = 1; i <= HOST_SELECTION_RETRY_MAX_ATTEMPTS && endpoint !== undefined && tried.has(endpoint); i++) endpoint = pick(i);
-    }
-    if (endpoint !== undefined) tried.add(endpoint);
-    return endpoint;
+    return pickUntried(this.balancer!, opts, tried);
   }
+
 
 
   /**
@@ -457,20 +449,3 @@ function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>)
   return true;
 }
 
-/**
- * The locality priorities a retry avoids under `retryRemoteLocalities` (Envoy's
- * previous_priorities with update frequency 2, as Istio sets it): those of the tries made,
- * counted two at a time, so the first retry may stay in the priority of the first try.
- */
-function triedPriorities(balancer: LocalityBalancer<EndpointState>, tried: TriedEndpoints): number {
-  let count = 0;
-  tried.forEachTried?.(() => count++);
-  const counted = count - (count % 2);
-  let mask = 0;
-  tried.forEachTried?.((endpoint, index) => {
-    if (index >= counted) return;
-    const priority = balancer.priorityOf(endpoint as EndpointState);
-    if (priority !== undefined) mask |= 1 << priority;
-  });
-  return mask;
-}
