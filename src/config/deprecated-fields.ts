@@ -15,6 +15,7 @@ type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];
  * | `fault.delay.percent` | used when `percentage` is unset (`route.go: TranslateFault`) | the same, warning |
  * | `consistentHash.minimumRingSize` | the ring size when `ringHash` is unset | the same, warning |
  * | `loadBalancer.simple: LEAST_CONN` | the same as `LEAST_REQUEST` | the same, warning |
+ * | `loadBalancer.warmupDurationSecs` | the slow-start window when `warmup` is unset | the same, warning |
  *
  * Paths are in the corpus's format (`spec.subsets[1].trafficPolicy...`).
  */
@@ -48,6 +49,14 @@ function destinationRuleWarnings({ resource, where }: Located<DestinationRuleRes
       const lb = level.loadBalancer;
       if (lb?.simple === 'LEAST_CONN') {
         warnings.push(`${where}: ${at}.loadBalancer.simple: LEAST_CONN is deprecated; Istio treats it as LEAST_REQUEST, and so does proxyless: write LEAST_REQUEST`);
+      }
+      if (lb?.warmupDurationSecs !== undefined) {
+        warnings.push(
+          `${where}: ${at}.loadBalancer.warmupDurationSecs is deprecated; ` +
+            (lb.warmup === undefined
+              ? `Istio still uses it as the slow-start window when warmup is unset, and so does proxyless: write warmup: { duration: ${lb.warmupDurationSecs} }`
+              : 'warmup is set too and wins, as in Istio'),
+        );
       }
       const hash = lb?.consistentHash;
       if (hash?.minimumRingSize !== undefined) {

@@ -36,11 +36,13 @@ describe('deprecated fields', () => {
     expect(await warningsOf(rule('{ outlierDetection: { consecutiveErrors: 0 } }'))).toEqual([]);
   });
 
-  it('LEAST_CONN and consistentHash.minimumRingSize: used as Istio uses them, with a warning', async () => {
+  it('LEAST_CONN, consistentHash.minimumRingSize and warmupDurationSecs: used as Istio uses them, with a warning', async () => {
     const lc = await warningsOf(rule('{ loadBalancer: { simple: LEAST_CONN } }'));
     expect(lc[0]).toContain('spec.trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated; Istio treats it as LEAST_REQUEST');
     const ring = await warningsOf(rule('{ loadBalancer: { consistentHash: { useSourceIp: true, minimumRingSize: 64 } } }'));
     expect(ring[0]).toContain('write ringHash: { minimumRingSize: 64 }');
+    const warmup = await warningsOf(rule('{ loadBalancer: { simple: ROUND_ROBIN, warmupDurationSecs: 60s } }'));
+    expect(warmup[0]).toContain('spec.trafficPolicy.loadBalancer.warmupDurationSecs is deprecated; Istio still uses it as the slow-start window when warmup is unset, and so does proxyless: write warmup: { duration: 60s }');
   });
 
   it('mirrorPercent and fault.delay.percent: used when the Percent form is unset, with a warning', async () => {

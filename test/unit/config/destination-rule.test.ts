@@ -55,6 +55,7 @@ describe('DestinationRule loading', () => {
       ],
     });
     expect(mesh.warnings.filter((w) => w.includes('warmup'))).toEqual([
+      'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs is deprecated; Istio still uses it as the slow-start window when warmup is unset, and so does proxyless: write warmup: { duration: 30s }',
       'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs is ignored with RANDOM (slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer, as in Envoy)',
     ]);
     await mesh.close();
