@@ -141,9 +141,9 @@ export function planLocality(endpoints: readonly LocalityEndpoint[], client: Loc
   const groupKey: string[] = new Array<string>(n).fill('');
   const groupWeight = new Map<string, number>();
   let excluded: boolean[] | undefined;
-  const distribute = setting?.distribute?.find((d) => localityMatches(client.locality, d.from));
+  const distribute = setting?.distribute?.find((d) => localityMatches(client.locality, d.from ?? ''));
   if (setting !== undefined && distribute !== undefined) {
-    excluded = applyDistribute(endpoints, localities, distribute.to, groupKey, groupWeight);
+    excluded = applyDistribute(endpoints, localities, distribute.to ?? {}, groupKey, groupWeight);
   } else if (setting !== undefined && failover) {
     const labels = setting.failoverPriority ?? [];
     const byLabels = labels.length > 0 && Object.keys(client.labels).length > 0 ? failoverPriorities(endpoints, localities, client, labels) : undefined;
@@ -160,7 +160,7 @@ export function planLocality(endpoints: readonly LocalityEndpoint[], client: Loc
   return renumber(raw, groupKey, groupWeight, excluded);
 }
 
-function failoverLocalityPriority(client: Locality, endpoint: Locality, failover: ReadonlyArray<{ from: string; to: string }>): number {
+function failoverLocalityPriority(client: Locality, endpoint: Locality, failover: ReadonlyArray<{ from?: string | undefined; to?: string | undefined }>): number {
   const priority = localityPriority(client, endpoint);
   if (priority !== 3) return priority;
   const entry = failover.find((f) => f.from === client.region);

@@ -184,19 +184,19 @@ export interface LocalityLbSetting {
   /** Weights per destination locality for clients of a locality (`from`, `to` patterns with `*`). */
   distribute?: Array<{
     /** The client localities this entry is for (`region/zone/subzone`, `*` for any part). */
-    from: string;
+    from?: string | undefined;
     /** Destination locality patterns and their weights. */
-    to: Record<string, number>;
+    to?: Record<string, number> | undefined;
   }>;
   /** For clients of region `from`, fail over to region `to` before other regions. */
   failover?: Array<{
     /** The client's region. */
-    from: string;
+    from?: string | undefined;
     /** The region to fail over to first. */
-    to: string;
+    to?: string | undefined;
   }>;
   /** Labels (optionally `label=value`) whose match with the client's orders the failover. */
-  failoverPriority?: string[];
+  failoverPriority?: string[] | undefined;
   /** `false` turns locality load balancing off for the rule. */
-  enabled?: boolean;
+  enabled?: boolean | undefined;
 }

@@ -1,8 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { ProxylessError } from '../core/errors.js';
-import { FileConfigSource } from '../config/file-config-source.js';
-import { createMesh } from '../mesh/create-mesh.js';
+import { renderDiagnostic } from '../core/errors.js';
+import { checkConfig } from '../config/check-config.js';
 
 /** Where the CLI writes: standard output and standard error, one line per call. */
 export interface CliOutput {
@@ -59,11 +58,23 @@ function emptyOrUnreadable(path: string): string | undefined {
 }
 
 /**
- * `proxyless check PATH...`: validates each file or directory as `createMesh` loads it.
- * A path without any resource (empty, only comments, /dev/null, an empty directory) is
- * invalid: a CI gate must not pass a config that is not there. Returns the exit code.
+ * `proxyless check [--strict] PATH...`: validates each file or directory exactly as
+ * `createMesh` loads it (Istio's rules; see `checkConfig`), printing every error and
+ * warning with its field path, and one note per kind of resource that is not mesh config
+ * (Deployments, Services, Istio Gateways, ... are skipped, so a folder of ordinary
+ * manifests can be checked). `--strict` makes unknown fields errors, as `istioctl
+ * validate` does. A path without any Istio resource (empty, only comments, /dev/null, an
+ * empty directory, only Kubernetes kinds) is invalid: a CI gate must not pass a config
+ * that is not there. Returns the exit code.
  */
-export async function check(paths: readonly string[], io: CliOutput, usage: string): Promise<number> {
+export async function check(args: readonly string[], io: CliOutput, usage: string): Promise<number> {
+  const strict = args.includes('--strict');
+  const paths = args.filter((a) => a !== '--strict');
+  const unknownOption = paths.find((p) => p.startsWith('--'));
+  if (unknownOption !== undefined) {
+    io.err(`check: unknown option ${JSON.stringify(unknownOption)}\n${usage}`);
+    return 2;
+  }
   if (paths.length === 0) {
     io.err(`check: no file given\n${usage}`);
     return 2;
@@ -76,28 +87,30 @@ export async function check(paths: readonly string[], io: CliOutput, usage: stri
       io.err(`✗ ${path}: ${unusable} (expected: Istio config, a YAML/JSON file or a directory of them)`);
       continue;
     }
+    let result;
     try {
-      const mesh = createMesh({ config: path });
-      const warnings = mesh.warnings;
-      await mesh.close();
-      // Loaded once more to count: the mesh does not say how many resources it read.
-      const resources = new FileConfigSource(path).loadNow().length;
-      if (resources === 0) {
-        failed++;
-        io.err(`✗ ${path}: no Istio resources in it (empty documents or only comments)`);
-        continue;
-      }
-      io.out(`✓ ${path}: valid, ${resources} resource(s)${warnings.length ? `, ${warnings.length} warning(s)` : ''}`);
-      for (const warning of warnings) io.out(`  warning: ${warning}`);
+      result = checkConfig(path, { unknownFields: strict ? 'error' : 'warn' });
     } catch (error) {
       failed++;
-      if (error instanceof ProxylessError && 'problems' in error) {
-        io.err(`✗ ${path}:`);
-        for (const problem of (error as ProxylessError & { problems: string[] }).problems) io.err(`  ${problem}`);
-      } else {
-        io.err(`✗ ${path}: ${(error as Error).message}`);
-      }
+      io.err(`✗ ${path}: ${(error as Error).message}`);
+      continue;
     }
+    const istio = result.resources - result.skipped.length;
+    if (result.errors.length > 0) {
+      failed++;
+      io.err(`✗ ${path}: ${result.errors.length} error(s)${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ''}`);
+      for (const error of result.errors) io.err(`  error: ${renderDiagnostic(error)}`);
+    } else if (istio === 0) {
+      failed++;
+      const skipped = result.skipped.length > 0 ? `; ${result.skipped.length} resource(s) skipped, not mesh config` : ' (empty documents or only comments)';
+      io.err(`✗ ${path}: no Istio resources in it${skipped}`);
+    } else {
+      const extra = [result.skipped.length ? `${result.skipped.length} skipped` : '', result.warnings.length ? `${result.warnings.length} warning(s)` : ''].filter(Boolean);
+      io.out(`✓ ${path}: valid, ${istio} resource(s)${extra.length ? `, ${extra.join(', ')}` : ''}`);
+    }
+    // Warnings are shown with errors too: fixing one must not hide the other.
+    for (const warning of result.warnings) io.out(`  warning: ${renderDiagnostic(warning)}`);
+    for (const note of result.notes) io.out(`  note: ${renderDiagnostic(note)}`);
   }
   io.out(`${paths.length - failed} valid, ${failed} invalid`);
   return failed > 0 ? 1 : 0;

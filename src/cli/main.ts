@@ -2,7 +2,7 @@
 /**
  * The `proxyless` command line:
  *
- *   proxyless check FILE_OR_DIR...       validate mesh config; exit 1 on any error (for CI)
+ *   proxyless check [--strict] FILE_OR_DIR...   validate mesh config as Istio does; exit 1 on any error (for CI)
  *   proxyless explain --config FILE URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port,...]... [--endpoints-file FILE]...
  *
  * @module
@@ -11,10 +11,12 @@ import { check, type CliOutput } from './check.js';
 import { explain } from './explain.js';
 
 const USAGE = `usage:
-  proxyless check FILE_OR_DIR...
-      Validates Istio config (VirtualService, DestinationRule, ServiceEntry) as the mesh
-      loads it. Prints every error and warning; exits 1 if any path is invalid or holds
-      no resource (an empty file or directory is not a valid config).
+  proxyless check [--strict] FILE_OR_DIR...
+      Validates Istio config (VirtualService, DestinationRule, ServiceEntry and the
+      security kinds) as Istio and the mesh do. Prints every error and warning with its
+      field path; other kinds (Deployment, Service, Gateway, ...) are skipped with a note.
+      --strict: unknown fields are errors (istioctl's behaviour), not warnings. Exits 1
+      if any path is invalid or holds no Istio resource.
   proxyless explain --config FILE_OR_DIR URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port[,host:port]]... [--endpoints-file FILE]...
       Prints what the mesh would do with the request: matching routes, destinations,
       endpoints and policies. --endpoints gives discovery a static list; --endpoints-file

@@ -2,15 +2,14 @@ import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
 import { byCreation } from './creation-order.js';
 import { RouteTable } from '../route/route-table.js';
-import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
+import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
 import { annotationValue, retryBudgetSettings } from './extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/circuit-breaker.js';
 import type { ConfigCache } from './config-cache.js';
 import { DestinationRuleIndex } from './destination-rule-index.js';
-import { deprecatedFieldWarnings } from './deprecated-fields.js';
-import { loadConfig, type ConfigEntry, type Located, type MeshConfig, type ServiceEntryResource } from './load-config.js';
+import { loadConfig, type ConfigEntry, type LoadOptions, type Located, type MeshConfig, type ServiceEntryResource } from './load-config.js';
 import { selectVirtualServices } from './virtual-service-selection.js';
 import { describeExportTo, exportSet, visibleTo } from './visibility.js';
 import { serviceEntryFor } from '../discovery/service-entry-source.js';
@@ -24,6 +23,8 @@ export interface CompiledConfig {
   /** The ServiceEntries exported to this mesh's namespace, oldest first. */
   readonly serviceEntries: readonly Located<ServiceEntryResource>[];
   readonly warnings: readonly string[];
+  /** The loader's warnings and notes with their field paths apart (see `ConfigDiagnostic`). */
+  readonly diagnostics: readonly ConfigDiagnostic[];
   /** How many resources it was built from. */
   readonly resources: number;
 }
@@ -50,10 +51,12 @@ export function compileConfig(
   namer: ServiceNamer,
   client: ConfigClient = {},
   cache?: ConfigCache,
+  options: LoadOptions = {},
 ): CompiledConfig {
   cache?.begin();
+  let loaded: MeshConfig | undefined;
   try {
-    const config = loadConfig(entries, namer, cache);
+    const config = (loaded = loadConfig(entries, namer, cache, options));
     checkAnnotations(config);
     const labels = client.labels ?? {};
     const selectionWarnings: string[] = [];
@@ -61,22 +64,37 @@ export function compileConfig(
     const routes = new RouteTable(selected, namer, labels, cache);
     const destinationRules = new DestinationRuleIndex(config.destinationRules, namer, { namespace: namer.namespace, rootNamespace: client.rootNamespace ?? DEFAULT_ROOT_NAMESPACE, labels });
     const serviceEntries = visibleServiceEntries(config.serviceEntries, namer.namespace, selectionWarnings);
-    const warnings = [
-      ...config.warnings,
-      ...deprecatedFieldWarnings(config),
+    const later = [
       ...selectionWarnings,
       ...routes.warnings,
       ...destinationRules.warnings,
       ...undefinedSubsets(config, namer, destinationRules, serviceEntries),
       ...ignoredWarmups(config),
     ];
-    return { config, routes, destinationRules, serviceEntries, warnings, resources: entries.length };
+    const warnings = [...config.warnings, ...later];
+    const diagnostics = [...config.diagnostics, ...later.map(warningFromLine)];
+    return { config, routes, destinationRules, serviceEntries, warnings, diagnostics, resources: entries.length };
   } catch (error) {
+    // The loader's warnings stay with the errors found after it (the reader sees both).
+    if (error instanceof InvalidConfigError && loaded !== undefined) throw new InvalidConfigError(error.diagnostics.filter((d) => d.severity === 'error'), { warnings: loaded.diagnostics, cause: error.cause });
     if (error instanceof InvalidConfigError) throw error;
     // Validation lets nothing through that compiling refuses; should that ever happen, the
     // caller still gets the one error type config problems have (and keeps its config).
-    throw new InvalidConfigError([`config could not be compiled: ${error instanceof Error ? error.message : String(error)}`], { cause: error });
+    throw new InvalidConfigError([`config could not be compiled: ${error instanceof Error ? error.message : String(error)}`], { cause: error, warnings: loaded?.diagnostics ?? [] });
   }
+}
+
+/**
+ * A warning of the route table or the subset check (one line, `Kind/name (origin): [path: ]message`)
+ * as a diagnostic with its parts apart, the path in the one format every message uses.
+ */
+function warningFromLine(line: string): ConfigDiagnostic {
+  const end = line.indexOf('): ');
+  if (!/^[A-Za-z]+\//.test(line) || end < 0) return { severity: 'warning', where: '', path: '', message: line };
+  const where = line.slice(0, end + 1);
+  const rest = line.slice(end + 3);
+  const path = /^(spec[^\s:]*)(?::\s|\s)/.exec(rest);
+  return path === null ? { severity: 'warning', where, path: '', message: rest } : { severity: 'warning', where, path: path[1]!, message: rest.slice(path[0].length) };
 }
 
 /** Validates our extension annotations on DestinationRules, every problem at once. */

@@ -1,3 +1,6 @@
+import type { ConfigDiagnostic } from '../core/errors.js';
+import type { AppliedKind } from './kinds.js';
+
 /**
  * What validating and compiling each config resource gave last time, so that a reload
  * redoes only the resources that changed. A mesh reloads its whole config on every change
@@ -80,13 +83,13 @@ interface CachedEntry {
 
 /** One resource that passed validation, as the loader indexes it. */
 export interface ValidatedResource {
-  readonly kind: 'DestinationRule' | 'VirtualService' | 'ServiceEntry';
+  readonly kind: AppliedKind;
   /** The validated copy (unknown fields dropped). */
   readonly parsed: object;
   /** `Kind/name (origin)`, for messages. */
   readonly where: string;
   /** The namespace its short hosts resolve in. */
   readonly namespace: string;
-  /** Its own warnings: fields dropped or not enforced yet. */
-  readonly warnings: readonly string[];
+  /** Its own warnings: fields not applied, unknown fields, what Istio warns about. */
+  readonly warnings: readonly ConfigDiagnostic[];
 }

@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors.js';
 import { formatValue } from '../core/validate.js';
 import { FileConfigSource } from './file-config-source.js';
 import type { ConfigEntry } from './load-config.js';
@@ -35,7 +35,7 @@ export function readConfigInputs(items: readonly (string | object)[], options: {
   const inline: ConfigEntry[] = [];
   const files: FileConfigSource[] = [];
   const sources: ConfigSource[] = [];
-  const problems: string[] = [];
+  const problems: (string | ConfigDiagnostic)[] = [];
   items.forEach((item, index) => {
     try {
       if (typeof item === 'string') {
@@ -57,7 +57,7 @@ export function readConfigInputs(items: readonly (string | object)[], options: {
         inline.push({ resource: item, origin: `config[${index}]` });
       }
     } catch (error) {
-      if (error instanceof InvalidConfigError) problems.push(...error.problems);
+      if (error instanceof InvalidConfigError) problems.push(...error.diagnostics.filter((d) => d.severity === 'error'));
       else problems.push(`config[${index}]: ${error instanceof Error ? error.message : String(error)}`);
     }
   });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { extname, join, resolve } from 'node:path';
-import { InvalidConfigError, SourceClosedError } from '../core/errors.js';
+import { InvalidConfigError, SourceClosedError, type ConfigDiagnostic } from '../core/errors.js';
 import { FileWatcher, readSnapshotSync, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import type { ConfigSource } from './types.js';
 import { declaresNoResources } from './empty-config.js';
@@ -211,7 +211,7 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
       snapshot.kind === 'file' ? [[this.#path, snapshot.text]] : [...snapshot.files].map(([name, text]) => [join(this.#path, name), text]);
     const parsers = new Map<string, YamlDocumentCache>();
     const resources: LocatedResource[] = [];
-    const problems: string[] = [];
+    const problems: (string | ConfigDiagnostic)[] = [];
     const unterminated: string[] = [];
     let declaredEmpty = false;
     for (const [file, text] of files) {
@@ -223,7 +223,7 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
         if (parsed.length === 0 && declaresNoResources(text)) declaredEmpty = true;
         if (text.length > 0 && !text.endsWith('\n')) unterminated.push(file);
       } catch (error) {
-        if (error instanceof InvalidConfigError) problems.push(...error.problems);
+        if (error instanceof InvalidConfigError) problems.push(...error.diagnostics.filter((d) => d.severity === 'error'));
         else problems.push(`${file}: ${(error as Error).message}`);
       }
     }
@@ -236,7 +236,7 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
   #keeping(error: Error): Error {
     if (!(error instanceof InvalidConfigError)) return error;
     const kept = this.#last.length;
-    return new InvalidConfigError([...error.problems, `(${this.name}: keeping the last good version, ${kept} resource${kept === 1 ? '' : 's'})`]);
+    return new InvalidConfigError([...error.diagnostics.filter((d) => d.severity === 'error'), `(${this.name}: keeping the last good version, ${kept} resource${kept === 1 ? '' : 's'})`]);
   }
 
   #report(error: Error): void {

@@ -1,20 +1,18 @@
 import type * as z from 'zod';
-import { InvalidConfigError } from '../core/errors.js';
-import { formatIssues } from '../core/validate.js';
+import { InvalidConfigError, renderDiagnostic, type ConfigDiagnostic } from '../core/errors.js';
 import { ConfigCache, type ValidatedResource } from './config-cache.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
-import { destinationRuleSchema } from './istio/destination-rule.js';
-import { serviceEntrySchema } from './istio/service-entry.js';
-import { virtualServiceSchema } from './istio/virtual-service.js';
-import { envelopeSchema, NETWORKING_API_VERSIONS } from './resource.js';
+import type { destinationRuleSchema } from './istio/destination-rule.js';
+import type { NormalizedServiceEntry, NormalizedVirtualService } from './istio/normalize.js';
 import { shapeProblem } from './limits.js';
+import { resourceName, validateResource, type UnknownFieldsMode } from './validate-resource.js';
 
 /** A validated DestinationRule. */
-export type DestinationRuleResource = z.infer<typeof destinationRuleSchema>;
-/** A validated VirtualService. */
-export type VirtualServiceResource = z.infer<typeof virtualServiceSchema>;
-/** A validated ServiceEntry. */
-export type ServiceEntryResource = z.infer<typeof serviceEntrySchema>;
+export type DestinationRuleResource = z.output<typeof destinationRuleSchema>;
+/** A validated VirtualService, as the mesh applies it. */
+export type VirtualServiceResource = NormalizedVirtualService;
+/** A validated ServiceEntry, as the mesh applies it. */
+export type ServiceEntryResource = NormalizedServiceEntry;
 
 /** A resource and where it came from (`mesh.yaml#2`, `config[0]`), for messages. */
 export interface ConfigEntry {
@@ -30,6 +28,18 @@ export interface Located<T> {
   readonly namespace: string;
 }
 
+/** A resource that is not mesh config (a Deployment, an Istio Gateway), skipped with a note. */
+export interface SkippedResource {
+  /** Its kind (`Deployment`). */
+  readonly kind: string;
+  /** Its `metadata.name`, or `(unnamed)`. */
+  readonly name: string;
+  /** Where it came from (`mesh.yaml#3`). */
+  readonly origin: string;
+  /** Why it is skipped, in words. */
+  readonly why: string;
+}
+
 /** Config resources the mesh applies, indexed for lookup. */
 export interface MeshConfig {
   /** DestinationRules in load order (see DestinationRuleIndex for which applies). */
@@ -38,34 +48,26 @@ export interface MeshConfig {
   readonly virtualServices: readonly Located<VirtualServiceResource>[];
   /** ServiceEntries in order. */
   readonly serviceEntries: readonly Located<ServiceEntryResource>[];
-  /** Warnings: fields not supported or not enforced yet, conflicting resources. */
+  /** Warnings, one line each: fields not applied, unknown fields, conflicting resources. */
   readonly warnings: readonly string[];
+  /** The warnings and notes with their field paths apart (see {@link ConfigDiagnostic}). */
+  readonly diagnostics: readonly ConfigDiagnostic[];
+  /** Resources that are not mesh config, skipped (one note per kind in {@link MeshConfig.diagnostics}). */
+  readonly skipped: readonly SkippedResource[];
 }
 
-/** The kinds the mesh will read once their issues land; reported, never ignored silently. */
-const PLANNED_KINDS = new Set(['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
-const OTHER_ISTIO_KINDS = new Set(['Gateway', 'Sidecar', 'WorkloadEntry', 'WorkloadGroup', 'EnvoyFilter', 'Telemetry', 'ProxyConfig']);
-const SCHEMAS = {
-  DestinationRule: destinationRuleSchema,
-  VirtualService: virtualServiceSchema,
-  ServiceEntry: serviceEntrySchema,
-} as const;
-
-/** Fields that load and validate but whose behaviour arrives with a later layer. */
-const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
-  DestinationRule: [
-    'spec.trafficPolicy.tls',
-    'spec.trafficPolicy.connectionPool.http.maxConcurrentStreams',
-    'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
-  ],
-  ServiceEntry: ['spec.addresses'],
-};
+/** How the loader reads config. */
+export interface LoadOptions {
+  /** Unknown fields: warnings (default) or errors (`proxyless check --strict`). */
+  readonly unknownFields?: UnknownFieldsMode;
+}
 
 /**
  * Validates Istio resources and indexes them. Every problem of every resource is
  * reported at once in one {@link InvalidConfigError}, each naming the document, the
- * field path, the value and what was expected; fields we do not support are dropped
- * with a warning naming the field and the resource.
+ * field path, the value and what was expected, together with the warnings of the same
+ * config; fields proxyless does not apply load with a warning naming the field and what
+ * Istio does with it. Resources that are not mesh config are skipped with a note.
  *
  * A short host in a resource resolves in the resource's own `metadata.namespace` (or the
  * mesh's namespace), as Istio does.
@@ -74,12 +76,14 @@ const NOT_ENFORCED_YET: Record<string, readonly string[]> = {
  * validated again; the caller calls `cache.begin()` before and `cache.commit()` once the
  * config is in force.
  */
-export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer, cache?: ConfigCache): MeshConfig {
-  const problems: string[] = [];
-  const warnings: string[] = [];
+export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer, cache?: ConfigCache, options: LoadOptions = {}): MeshConfig {
+  const problems: ConfigDiagnostic[] = [];
+  const warnings: ConfigDiagnostic[] = [];
+  const skipped: SkippedResource[] = [];
   const destinationRules: Located<DestinationRuleResource>[] = [];
   const virtualServices: Located<VirtualServiceResource>[] = [];
   const serviceEntries: Located<ServiceEntryResource>[] = [];
+  const validationOptions = { namespace: namer.namespace, unknownFields: options.unknownFields ?? 'warn' } as const;
 
   for (const entry of entries) {
     let json: string | undefined;
@@ -89,21 +93,30 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
       // Bounded first: what follows (JSON.stringify, zod, structuredClone) recurses.
       const shape = shapeProblem(entry.resource);
       if (shape !== undefined) {
-        problems.push(`${nameOf(entry)}: ${shape}`);
+        problems.push({ severity: 'error', where: resourceName(entry.resource, entry.origin), path: '', message: shape });
         continue;
       }
       json = cache === undefined ? undefined : ConfigCache.contentOf(entry.resource);
       validated = json === undefined ? undefined : cache!.lookup(entry.origin, json);
       if (validated === undefined) {
-        validated = validateEntry(entry, namer, problems, warnings);
+        const result = validateResource(entry.resource, entry.origin, validationOptions);
+        if (result.status === 'skipped') {
+          skipped.push({ kind: result.kind, name: result.name, origin: entry.origin, why: result.why });
+          continue;
+        }
+        if (result.status === 'invalid') {
+          problems.push(...result.errors);
+          warnings.push(...result.warnings);
+          continue;
+        }
+        validated = result.validated;
         fresh = true;
       }
     } catch (error) {
       // A resource object from code can throw from a getter or a Proxy trap.
-      problems.push(`${nameOf(entry)}: cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+      problems.push({ severity: 'error', where: resourceName(entry.resource, entry.origin), path: '', message: `cannot be read: ${error instanceof Error ? error.message : String(error)}` });
       continue;
     }
-    if (validated === undefined) continue;
     if (fresh && json !== undefined) cache!.store(entry.origin, json, validated);
     const { kind, parsed, where, namespace } = validated;
     warnings.push(...validated.warnings);
@@ -112,101 +125,31 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
       destinationRules.push({ resource: parsed as DestinationRuleResource, where, namespace });
     } else if (kind === 'VirtualService') {
       virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
-    } else {
+    } else if (kind === 'ServiceEntry') {
       serviceEntries.push({ resource: parsed as ServiceEntryResource, where, namespace });
+    } else {
+      // The security kinds: validated here, applied with the security layers.
+      warnings.push({ severity: 'warning', where, path: '', message: `kind ${kind} is validated but not applied yet; this resource is ignored` });
     }
   }
 
-  if (problems.length > 0) throw new InvalidConfigError(problems);
-  return { destinationRules, virtualServices, serviceEntries, warnings };
+  const diagnostics = [...warnings, ...skipNotes(skipped)];
+  if (problems.length > 0) throw new InvalidConfigError(problems, { warnings: diagnostics });
+  return { destinationRules, virtualServices, serviceEntries, warnings: warnings.map(renderDiagnostic), diagnostics, skipped };
 }
 
-/** `Kind/name (origin)` when the resource says its kind and name, else its origin; never throws. */
-function nameOf({ resource, origin }: ConfigEntry): string {
-  try {
-    const r = resource as { kind?: unknown; metadata?: { name?: unknown } } | null;
-    const kind = r?.kind;
-    const name = r?.metadata?.name;
-    // Escaped and cut short: these are not validated yet.
-    const clip = (text: string): string => JSON.stringify(text).slice(1, -1).slice(0, 80);
-    if (typeof kind === 'string' && typeof name === 'string') return `${clip(kind)}/${clip(name)} (${origin})`;
-  } catch {
-    // A getter that throws: the origin says enough.
+/** One note per skipped kind, naming its resources. */
+function skipNotes(skipped: readonly SkippedResource[]): ConfigDiagnostic[] {
+  const byKind = new Map<string, SkippedResource[]>();
+  for (const s of skipped) {
+    const list = byKind.get(s.kind);
+    if (list) list.push(s);
+    else byKind.set(s.kind, [s]);
   }
-  return origin;
-}
-
-/**
- * Validates one resource on its own. Returns it with its own warnings when it is a kind
- * the mesh applies and valid; otherwise adds to `problems` (invalid) or `warnings` (a
- * kind that is reported and ignored) and returns `undefined`.
- */
-function validateEntry({ resource, origin }: ConfigEntry, namer: ServiceNamer, problems: string[], warnings: string[]): ValidatedResource | undefined {
-  const envelope = envelopeSchema.safeParse(resource, { reportInput: true });
-  if (!envelope.success) {
-    problems.push(...formatIssues(envelope.error.issues).map((line) => `${origin}: ${line}`));
-    return undefined;
-  }
-  const { kind, apiVersion, metadata } = envelope.data;
-  const where = `${kind}/${metadata.name} (${origin})`;
-  const namespace = metadata.namespace ?? namer.namespace;
-  if (!(kind in SCHEMAS)) {
-    // Loud, not fatal: a platform team's files mix security and traffic resources.
-    if (PLANNED_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} is not supported yet; this resource is ignored (supported: ${Object.keys(SCHEMAS).join(', ')})`);
-    else if (OTHER_ISTIO_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} configures Istio's gateways or proxies and does not apply to an in-process mesh; ignored`);
-    else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${Object.keys(SCHEMAS).map((k) => `"${k}"`).join(', ')})`);
-    return undefined;
-  }
-  if (!(NETWORKING_API_VERSIONS as readonly string[]).includes(apiVersion)) {
-    problems.push(`${where}: apiVersion: ${JSON.stringify(apiVersion)} (expected: one of ${NETWORKING_API_VERSIONS.map((v) => `"${v}"`).join(', ')})`);
-    return undefined;
-  }
-  const typedKind = kind as keyof typeof SCHEMAS;
-  const own: string[] = [];
-  const parsed: unknown = parseDroppingUnknown(SCHEMAS[typedKind] as z.ZodType<unknown>, resource, where, problems, own);
-  if (parsed === undefined) return undefined;
-  for (const path of NOT_ENFORCED_YET[typedKind] ?? []) {
-    if (getPath(parsed, path) !== undefined) own.push(`${where}: ${path} is validated but not enforced yet`);
-  }
-  return { kind: typedKind, parsed: parsed as object, where, namespace, warnings: own };
-}
-
-/**
- * Parses with the strict schema. Unknown fields become warnings and are removed from a
- * copy, which is parsed again; any other issue is a problem.
- */
-function parseDroppingUnknown<T>(schema: z.ZodType<T>, resource: unknown, where: string, problems: string[], warnings: string[]): T | undefined {
-  let candidate = resource;
-  for (let round = 0; round < 2; round++) {
-    const result = schema.safeParse(candidate, { reportInput: true });
-    if (result.success) return result.data;
-    const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
-    const other = result.error.issues.filter((i) => i.code !== 'unrecognized_keys');
-    if (other.length > 0) {
-      problems.push(...formatIssues(other).map((line) => `${where}: ${line}`));
-      return undefined;
-    }
-    candidate = structuredClone(candidate);
-    const dropped: string[] = [];
-    for (const issue of unknown) {
-      if (issue.code !== 'unrecognized_keys') continue;
-      let target = candidate as Record<PropertyKey, unknown>;
-      for (const part of issue.path) target = target[part] as Record<PropertyKey, unknown>;
-      for (const key of issue.keys) {
-        dropped.push(`${where}: ${[...issue.path, key].join('.')} is not supported and is ignored`);
-        delete target[key];
-      }
-    }
-    warnings.push(...dropped.sort());
-  }
-  return undefined;
-}
-
-function getPath(value: unknown, path: string): unknown {
-  let current = value;
-  for (const part of path.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
+  return [...byKind.values()].map((list) => ({
+    severity: 'note',
+    where: '',
+    path: '',
+    message: `skipped ${list.length} ${list[0]!.kind} (${list[0]!.why}): ${list.map((s) => `${s.name} (${s.origin})`).join(', ')}`,
+  }));
 }

@@ -11,7 +11,7 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** A zod issue as reported with `reportInput: true`. */
-type Issue = z.core.$ZodIssue & { input?: unknown };
+export type Issue = z.core.$ZodIssue & { input?: unknown };
 
 /** Renders a field path the way a user writes it: `discovery[0].servers`. */
 export function formatPath(path: readonly PropertyKey[], root = ''): string {
@@ -37,8 +37,8 @@ export function formatValue(value: unknown): string {
   }
 }
 
-/** What the field expected, in words, from one zod issue. */
-function expectation(issue: Issue): string {
+/** What the field expected, in words, from one zod issue (reported with `reportInput: true`). */
+export function expectation(issue: Issue): string {
   // A schema's own words (`{ error: '...' }`) say it best; zod's defaults start like these.
   if (!/^(Invalid|Too (small|big)|Unrecognized|Expected)\b/.test(issue.message)) return issue.message;
   switch (issue.code) {

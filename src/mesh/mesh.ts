@@ -171,7 +171,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
-    this.#compiled = compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache);
+    this.#compiled = compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: o.unknownFields });
     this.#configCache.commit();
     for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
@@ -273,7 +273,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    */
   applyConfig(config: string | object | readonly (string | object)[]): void {
     const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache), 'applyConfig');
+    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -298,7 +298,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
         try {
-          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache), source.name);
+          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), source.name);
         } catch (error) {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);

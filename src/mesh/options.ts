@@ -81,6 +81,7 @@ const meshOptionsSchema = z.strictObject({
       endpoint: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
     })
     .optional(),
+  unknownFields: z.enum(['warn', 'error'], { error: '"warn" (the default) or "error"' }).optional(),
 });
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
@@ -96,6 +97,7 @@ export interface ResolvedMeshOptions {
   readonly discovery: MeshOptions['discovery'] & object;
   readonly config: readonly (string | object)[];
   readonly labels: Readonly<Record<string, string>>;
+  readonly unknownFields: 'warn' | 'error';
   readonly namespace: string;
   /** Istio's root namespace (MeshConfig `rootNamespace`). */
   readonly rootNamespace: string;
@@ -136,6 +138,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     discovery: o.discovery ?? [],
     config: o.config === undefined ? [] : Array.isArray(o.config) ? o.config : [o.config as string | object],
     labels: o.labels ?? {},
+    unknownFields: o.unknownFields ?? 'warn',
     namespace: o.namespace ?? 'default',
     rootNamespace: o.rootNamespace ?? 'istio-system',
     locality: o.locality,

@@ -82,6 +82,12 @@ export interface MeshOptions {
    */
   labels?: Readonly<Record<string, string>>;
   /**
+   * Config fields that are not in Istio's API (misspelled, or from another version):
+   * `'warn'` (the default) loads the rest and warns, naming each; `'error'` refuses the
+   * config, as `istioctl validate` and `proxyless check --strict` do.
+   */
+  unknownFields?: 'warn' | 'error';
+  /**
    * The namespace this workload runs in: short service names resolve in it (`reviews` →
    * `reviews.<namespace>.svc...`), and config resources apply to it as Istio applies
    * them to a sidecar in that namespace (`exportTo`, DestinationRule lookup,

@@ -205,12 +205,6 @@ function compileVirtualService(
         `requests and the slowest may get no backup. Use percentile >= ${100 - hedging.maxExtraPercent}, or raise maxExtraPercent.`,
     );
   }
-  selected.routes.forEach(({ spec }, index) => {
-    const abort = spec.fault?.abort;
-    if (abort !== undefined && abort.httpStatus === undefined && abort.grpcStatus === undefined) {
-      warnings.push(`${located.where}: spec.http[${index}].fault.abort has neither httpStatus nor grpcStatus: it aborts nothing (Istio drops such an abort)`);
-    }
-  });
   const replay = retryNonIdempotentRoutes(located.resource.metadata.annotations, located.where);
   const routes = selected.routes.map((source, index) => compileRoute(source, index, located, namer, workloadLabels, hedging, replay));
   // Routes whose every match is left out for this workload do not exist for it.

@@ -27,7 +27,9 @@ afterEach(async () => {
 function destinationRule(annotations: Record<string, object>, trafficPolicy: object = {}) {
   const encoded: Record<string, string> = {};
   for (const [key, value] of Object.entries(annotations)) encoded[key] = JSON.stringify(value);
-  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', annotations: encoded }, spec: { host: 'api', trafficPolicy } };
+  // No policy: no trafficPolicy at all (Istio refuses an empty one).
+  const spec = Object.keys(trafficPolicy).length > 0 ? { host: 'api', trafficPolicy } : { host: 'api' };
+  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', annotations: encoded }, spec };
 }
 
 /** GET `url`: `status body`, or the error's code. */

@@ -74,8 +74,8 @@ describe('proxyless CLI', () => {
 
   it('check: an invalid file prints every error and exits 1 (usable in a CI pipeline)', async () => {
     const { code, stderr, stdout } = await cli('check', join(dir, 'good.yaml'), join(dir, 'bad.yaml'));
-    expect(stderr).toContain('kind: "DestinationRul" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")');
-    expect(stderr).toContain('spec.http[1].route[0].weight: "ninety" (expected: a number)');
+    expect(stderr).toContain('kind: "DestinationRul" (expected: a kind of networking.istio.io: VirtualService, DestinationRule, ServiceEntry, ');
+    expect(stderr).toContain('spec.http[1].route[0].weight: "ninety" (expected: an integer)');
     expect(stdout).toContain('1 valid, 1 invalid');
     expect(code).toBe(1);
   });
@@ -134,13 +134,47 @@ describe('proxyless CLI', () => {
 
   // Regression: each warning came out twice, as Node's process warning and as the CLI's line.
   it('check: prints each warning once, in its own format', async () => {
-    writeFileSync(join(dir, 'warns.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  unknownField: { app: x }\n'));
+    writeFileSync(join(dir, 'warns.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  trafficPolicy: { proxyProtocol: { version: V1 } }\n'));
     const { code, stdout, stderr } = await cli('check', join(dir, 'warns.yaml'));
-    const warning = 'spec.unknownField is not supported and is ignored';
+    const warning = 'spec.trafficPolicy.proxyProtocol: not supported by proxyless, ignored: sends a PROXY protocol header on each upstream connection';
     expect(stdout.split(warning)).toHaveLength(2);
     expect(stdout).toContain(`  warning: DestinationRule/reviews (${join(dir, 'warns.yaml')}#1): ${warning}`);
     expect(stderr).not.toContain(warning);
     expect(code).toBe(0);
+  });
+
+  it('check --strict: an unknown field is an error (as istioctl), a warning without it; warnings show beside errors', async () => {
+    writeFileSync(join(dir, 'unknown.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  trafficPolicy: { loadBalancer: { simple: RANDOM }, retry: { attempts: 2 } }\n'));
+    const lenient = await cli('check', join(dir, 'unknown.yaml'));
+    const field = "spec.trafficPolicy.retry: unknown field";
+    expect(lenient.stdout).toContain(`  warning: DestinationRule/reviews (${join(dir, 'unknown.yaml')}#1): ${field}, ignored`);
+    expect(lenient.code).toBe(0);
+    const strict = await cli('check', '--strict', join(dir, 'unknown.yaml'));
+    expect(strict.stderr).toContain(`  error: DestinationRule/reviews (${join(dir, 'unknown.yaml')}#1): ${field}`);
+    expect(strict.code).toBe(1);
+    // An error elsewhere does not hide the warnings of the same file.
+    writeFileSync(join(dir, 'both.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  trafficPolicy: { proxyProtocol: { version: V1 } }\n').replace('weight: 90', 'weight: -90'));
+    const both = await cli('check', join(dir, 'both.yaml'));
+    expect(both.stderr).toContain('spec.http[1].route[0].weight: -90 (expected: a weight >= 0)');
+    expect(both.stdout).toContain('spec.trafficPolicy.proxyProtocol: not supported by proxyless');
+    expect(both.code).toBe(1);
+  });
+
+  it('check: Kubernetes kinds and Istio proxy kinds in the same manifest are skipped with one note per kind', async () => {
+    const manifests = `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: reviews-v1 }\nspec: { replicas: 1 }\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: { name: reviews-v2 }\nspec: { replicas: 1 }\n---\napiVersion: v1\nkind: Service\nmetadata: { name: reviews }\nspec: { ports: [{ port: 9080 }] }\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: { name: gw }\nspec: { servers: [] }\n---\n${RULES}`;
+    writeFileSync(join(dir, 'manifests.yaml'), manifests);
+    const { code, stdout, stderr } = await cli('check', join(dir, 'manifests.yaml'));
+    expect(stdout).toContain(`✓ ${join(dir, 'manifests.yaml')}: valid, 2 resource(s), 4 skipped`);
+    expect(stdout).toContain(`  note: skipped 2 Deployment (a Kubernetes kind, not mesh config): reviews-v1 (${join(dir, 'manifests.yaml')}#1), reviews-v2 (${join(dir, 'manifests.yaml')}#2)`);
+    expect(stdout).toContain('  note: skipped 1 Service (a Kubernetes kind, not mesh config): reviews');
+    expect(stdout).toContain('  note: skipped 1 Gateway (an Istio kind that configures proxies or gateways, not an in-process mesh): gw');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    // Only Kubernetes kinds: nothing for the mesh, so not a valid mesh config.
+    writeFileSync(join(dir, 'k8s-only.yaml'), manifests.slice(0, manifests.indexOf('---\napiVersion: networking.istio.io/v1\nkind: Gateway')));
+    const only = await cli('check', join(dir, 'k8s-only.yaml'));
+    expect(only.stderr).toContain(`✗ ${join(dir, 'k8s-only.yaml')}: no Istio resources in it; 3 resource(s) skipped, not mesh config`);
+    expect(only.code).toBe(1);
   });
 
   it('usage errors exit 2 with the usage text', async () => {

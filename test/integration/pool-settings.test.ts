@@ -63,7 +63,8 @@ describe('connection settings', () => {
       apiVersion: 'networking.istio.io/v1',
       kind: 'DestinationRule',
       metadata: { name: 'api' },
-      spec: { host: 'api', trafficPolicy: connectionPool ? { connectionPool } : {} },
+      // No connection pool: no trafficPolicy (Istio refuses an empty one).
+      spec: connectionPool ? { host: 'api', trafficPolicy: { connectionPool } } : { host: 'api' },
     });
     const m = createMesh({ discovery: [registry], config: [rule()] });
     meshes.push(m);

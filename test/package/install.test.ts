@@ -115,7 +115,7 @@ describe('the packed packages, installed in a fresh project', () => {
     const npx = (...args: string[]): Promise<Run> =>
       run('npx', ['proxyless', ...args], { cwd: project, env: env(currentNodeDir, { npm_config_offline: 'true', npm_config_yes: 'false' }), timeoutMs: 60_000 });
     const help = ok(await npx('--help'), 'npx proxyless --help');
-    expect(help.stderr).toContain('proxyless check FILE_OR_DIR');
+    expect(help.stderr).toContain('proxyless check [--strict] FILE_OR_DIR');
     const valid = ok(await npx('check', 'mesh.yaml'), 'npx proxyless check mesh.yaml');
     expect(valid.stdout).toContain('1 valid, 0 invalid');
     const invalid = await npx('check', 'bad-mesh.yaml');

@@ -141,7 +141,7 @@ describe.skipIf(openssl.skip)(`the seed's paypal DestinationRule and ServiceEntr
     const m = await setUp();
     expect(m.warnings).toEqual([
       expect.stringMatching(
-        /^DestinationRule\/paypal \(config\[1\]#1\): spec\.trafficPolicy\.outlierDetection\.consecutiveErrors is deprecated and ignored, as Istio ignores it since 1\.7: Envoy's defaults apply \(ejection after 5 consecutive 5xx responses.*write consecutiveGatewayErrors: 2/,
+        /^DestinationRule\/paypal \(config\[1\]#1\): spec\.trafficPolicy\.outlierDetection\.consecutiveErrors: .*Istio has ignored it since 1\.7, so Envoy's defaults apply \(ejection after 5 consecutive 5xx\); write `consecutiveGatewayErrors` \(502, 503, 504, connection failures\) or `consecutive5xxErrors`/,
       ),
     ]);
     expect(await call(m)).toEqual({ status: 200, body: 'paypal' });

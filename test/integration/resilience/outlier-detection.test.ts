@@ -155,7 +155,7 @@ describe('outlier detection', () => {
 
   it('rejects an outlierDetection interval under 1 ms at load, naming the rule', () => {
     expect(() => createMesh({ config: [rule({ interval: '0.1ms' })] })).toThrow(
-      'DestinationRule/api (config[0]): spec.trafficPolicy.outlierDetection.interval: "0.1ms" (expected: a duration of at least 1ms)',
+      'DestinationRule/api (config[0]): spec.trafficPolicy.outlierDetection.interval: "0.1ms" (expected: a duration of at least 1ms (Istio\'s minimum))',
     );
   });
 });

@@ -124,7 +124,7 @@ describe('hot reload from a watched file', () => {
     writeConfig(file, `${reviewsSubsets}---\n${weightedReviews([0, 0, 100]).replace('weight: 100', 'weight: lots')}`);
     let [error, source] = (await failed) as [InvalidConfigError, string];
     expect(error).toBeInstanceOf(InvalidConfigError);
-    expect(error.message).toContain(`VirtualService/reviews (${file}#2): spec.http[0].route[2].weight: "lots" (expected: a number)`);
+    expect(error.message).toContain(`VirtualService/reviews (${file}#2): spec.http[0].route[2].weight: "lots" (expected: an integer)`);
     expect(source).toBe(`file(${file})`);
     expect(await get()).toBe('reviews-v3');
 
@@ -217,7 +217,7 @@ spec:
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(InvalidConfigError);
-    expect((thrown as InvalidConfigError).message).toContain('VirtualService/reviews (config[1]#1): spec.http[0].route[0].weight: "lots" (expected: a number)');
+    expect((thrown as InvalidConfigError).message).toContain('VirtualService/reviews (config[1]#1): spec.http[0].route[0].weight: "lots" (expected: an integer)');
     expect(() => mesh.applyConfig('kind: VirtualService\n')).toThrow(InvalidConfigError);
     expect(applied).toEqual([]);
     for (let i = 0; i < 5; i++) expect(await get()).toBe('reviews-v3');

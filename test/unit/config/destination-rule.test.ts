@@ -22,20 +22,20 @@ function configProblems(config: unknown[]): readonly string[] {
 
 describe('DestinationRule loading', () => {
   it.each<[string, unknown, string]>([
-    ['unknown simple', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } }), 'DestinationRule/reviews (config[0]): spec.trafficPolicy.loadBalancer.simple: "FASTEST" (expected: one of "UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN")'],
+    ['unknown simple', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } }), 'DestinationRule/reviews (config[0]): spec.trafficPolicy.loadBalancer.simple: "FASTEST" (expected: one of UNSPECIFIED, RANDOM, PASSTHROUGH, ROUND_ROBIN, LEAST_REQUEST (upper case))'],
     ['simple and consistentHash', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'RANDOM', consistentHash: { useSourceIp: true } } } }), 'spec.trafficPolicy.loadBalancer: '],
-    ['two hash keys', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x', useSourceIp: true } } } }), 'exactly one of httpHeaderName, httpCookie, useSourceIp: true, httpQueryParameterName'],
+    ['two hash keys', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x', useSourceIp: true } } } }), 'spec.trafficPolicy.loadBalancer.consistentHash: one hash key of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName (this one sets httpHeaderName and useSourceIp)'],
     ['host missing', rule({}), 'DestinationRule/reviews (config[0]): spec.host: undefined (expected: a host such as "reviews"'],
     ['host with a port', rule({ host: 'reviews:9080' }), 'spec.host: "reviews:9080"'],
     ['bad apiVersion', rule({ host: 'reviews' }, { apiVersion: 'networking.istio.io/v2' }), 'apiVersion: "networking.istio.io/v2" (expected: one of "networking.istio.io/v1"'],
     ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
-    ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")'],
+    ['unknown kind of an Istio group', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: a kind of networking.istio.io: VirtualService, DestinationRule, ServiceEntry, '],
+    ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 8_388_609 } } } } }), 'ringHash.minimumRingSize: 8388609 (expected: a ring size of at most 8388608 (Envoy\'s limit))'],
     ['warmup without a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { minimumPercent: 5 } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: undefined (expected: a duration'],
-    ['warmup of two days', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '48h' } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: "48h" (expected: a duration from 1ms to 24h such as "60s")'],
     ['warmup minimumPercent above 100', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', minimumPercent: 120 } } } }), 'warmup.minimumPercent: 120 (expected: a percentage from 0 to 100)'],
-    ['warmup aggression 0', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', aggression: 0 } } } }), 'warmup.aggression: 0 (expected: a number > 0 (1 ramps linearly), such as 1)'],
+    ['warmup aggression 0', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', aggression: 0 } } } }), 'warmup.aggression: 0 (expected: a number > 0 (1 ramps linearly))'],
+    ['warmup under 1 ms', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '500us' } } } }), 'warmup.duration: "500us" (expected: a duration of at least 1ms (Istio\'s minimum))'],
     ['warmupDurationSecs not a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: 60 } } }), 'loadBalancer.warmupDurationSecs: 60 (expected: a duration'],
-    ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 0 } } } } }), 'ringHash.minimumRingSize: 0 (expected: >= 1)'],
   ])('%s', (_name, resource, expected) => {
     const lines = configProblems([resource]);
     expect(lines.some((l) => l.includes(expected)), `got:\n${lines.join('\n')}`).toBe(true);
@@ -46,7 +46,8 @@ describe('DestinationRule loading', () => {
       config: [
         rule({
           host: 'reviews',
-          trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST', warmup: { duration: '60s', minimumPercent: 5, aggression: 2 } } },
+          // 48h: Istio sets no upper bound on the window, and no timer runs it.
+          trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST', warmup: { duration: '48h', minimumPercent: 5, aggression: 2 } } },
           subsets: [
             { name: 'v1', labels: { version: 'v1' }, trafficPolicy: { loadBalancer: { simple: 'RANDOM', warmupDurationSecs: '30s' } } },
             { name: 'v2', labels: { version: 'v2' }, trafficPolicy: { loadBalancer: { warmup: { duration: '10s' } } } },
@@ -55,17 +56,15 @@ describe('DestinationRule loading', () => {
       ],
     });
     expect(mesh.warnings.filter((w) => w.includes('warmup'))).toEqual([
-      'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs is deprecated; Istio still uses it as the slow-start window when warmup is unset, and so does proxyless: write warmup: { duration: 30s }',
+      'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs: deprecated: Istio ramps traffic to new endpoints over this time (Envoy slow start), as proxyless does when `warmup` is unset; write `warmup: {duration: ...}`',
       'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs is ignored with RANDOM (slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer, as in Envoy)',
     ]);
     await mesh.close();
   });
 
-  it('a security kind not supported yet is a warning, not ignored silently, and the rest loads', async () => {
+  it('a security kind not applied yet is a warning, not ignored silently, and the rest loads', async () => {
     const mesh = createMesh({ config: [rule({ rules: [] }, { kind: 'AuthorizationPolicy', apiVersion: 'security.istio.io/v1' }), rule({ host: 'reviews' })] });
-    expect(mesh.warnings).toEqual([
-      'AuthorizationPolicy/reviews (config[0]): kind AuthorizationPolicy is not supported yet; this resource is ignored (supported: DestinationRule, VirtualService, ServiceEntry)',
-    ]);
+    expect(mesh.warnings).toEqual(['AuthorizationPolicy/reviews (config[0]): kind AuthorizationPolicy is validated but not applied yet; this resource is ignored']);
     await mesh.close();
   });
 
@@ -76,19 +75,19 @@ describe('DestinationRule loading', () => {
     expect(lines).toHaveLength(2);
   });
 
-  it('an unknown field and a field not enforced yet are warnings naming them, and the rest applies', async () => {
+  it('an unknown field and a field not applied are warnings naming them, and the rest applies', async () => {
     const mesh = createMesh({
       config: [
         rule({
           host: 'reviews',
-          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, tls: { mode: 'SIMPLE' }, tunnel: { protocol: 'CONNECT' } },
+          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, tls: { mode: 'SIMPLE' }, retry: { attempts: 2 } },
           subsets: [{ name: 'v1', labels: { version: 'v1' } }],
         }),
       ],
     });
     expect(mesh.warnings).toEqual([
-      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tunnel is not supported and is ignored',
-      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tls is validated but not enforced yet',
+      "DestinationRule/reviews (config[0]): spec.trafficPolicy.retry: unknown field, ignored (not in Istio's API; check its spelling)",
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tls: not supported by proxyless, ignored: originates TLS to the endpoints (SIMPLE, MUTUAL, ISTIO_MUTUAL) with these certificates; an https:// URL gets TLS from proxyless without it',
     ]);
     await mesh.close();
   });

@@ -147,7 +147,7 @@ describe('duration fields are bounded', () => {
       }
     };
     expect(problemsOf('600h')[0]).toContain('spec.trafficPolicy.outlierDetection.interval: "600h" (expected: a duration of at most 596h31m23.647s');
-    expect(problemsOf('0.5ms')[0]).toContain('spec.trafficPolicy.outlierDetection.interval: "0.5ms" (expected: a duration of at least 1ms)');
+    expect(problemsOf('0.5ms')[0]).toContain('spec.trafficPolicy.outlierDetection.interval: "0.5ms" (expected: a duration of at least 1ms (Istio\'s minimum))');
     expect(problemsOf('1m30s')).toEqual([]);
   });
 
