@@ -3,7 +3,7 @@
  *
  * Four node:http backends run in a child process (`bench/lib/backend-host.ts`);
  * 32 closed-loop workers send GETs through the mesh with default settings (P2C Peak EWMA,
- * Istio's default retries: 2 on connect-failure, refused-stream, reset) plus a
+ * Istio's default retries: 2 on connect-failure, refused-stream, gRPC unavailable/cancelled) plus a
  * DestinationRule `outlierDetection: { consecutive5xxErrors: 5, consecutiveGatewayErrors: 5,
  * interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50 }`. After an unmeasured
  * warm-up, each run measures for a few seconds; in the "kill" run one backend's server is

@@ -19,6 +19,7 @@ export type {
   LeastRequestOptions,
   WarmupOptions,
   LoadBalancerSettings,
+  LocalityLbSetting,
   PickRequest,
   RingHashOptions,
 } from './types.js';

@@ -172,8 +172,12 @@ export class RingHashBalancer<E extends BalancerEndpoint = BalancerEndpoint> imp
     }
   }
 
-  /** The endpoint owning the request's key on the ring (random without a key). */
-  pick(request: PickRequest): E | undefined {
+  /**
+   * The endpoint owning the request's key on the ring (random without a key); on a
+   * host-selection retry (`attempt` > 0), the node `attempt` places on, as Envoy's ring
+   * hash does when a retry predicate rejected the owner.
+   */
+  pick(request: PickRequest, attempt = 0): E | undefined {
     const endpoints = this.endpoints;
     const n = endpoints.length;
     if (n === 0) return undefined;
@@ -189,6 +193,7 @@ export class RingHashBalancer<E extends BalancerEndpoint = BalancerEndpoint> imp
       else high = middle;
     }
     if (low === size) low = 0;
+    if (attempt > 0) low = (low + attempt) % size;
     const walk = Math.min(size, 4 * n + 64);
     for (let step = 0; step < walk; step++) {
       const endpoint = endpoints[this.owners[(low + step) % size]];

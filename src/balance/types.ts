@@ -42,8 +42,15 @@ export interface Balancer<E extends BalancerEndpoint = BalancerEndpoint> {
   readonly name: string;
   /** Replaces the candidate set. The array is owned by the caller and not mutated. */
   update(endpoints: readonly E[]): void;
-  /** Chooses the endpoint for one request. */
-  pick(request: PickRequest): E | undefined;
+  /**
+   * Chooses the endpoint for one request. `attempt` (1, 2, ...) is set when the pick is
+   * redone because a retry's previous-hosts predicate rejected the last one (Envoy's host
+   * selection retries): balancers that pick at random just pick again; a hashing
+   * balancer moves on from the hashed point (Envoy's ring hash: `attempt` nodes on).
+   */
+  pick(request: PickRequest, attempt?: number): E | undefined;
+  /** An endpoint's `available` changed (a balancer that keeps health-derived state recomputes it). */
+  healthChanged?(): void;
 }
 
 /** Options every balancer factory accepts, for deterministic tests. */
@@ -148,6 +155,8 @@ export interface LoadBalancerSettings {
     /** How the ramp bends (1 linear). Default 1. */
     aggression?: number;
   };
+  /** Locality-aware load balancing (see {@link LocalityLbSetting}). */
+  localityLbSetting?: LocalityLbSetting;
   /** A standard algorithm. */
   simple?: 'UNSPECIFIED' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'LEAST_CONN';
   /** Consistent hashing (ring hash) with the key taken from the request. */
@@ -168,4 +177,26 @@ export interface LoadBalancerSettings {
     /** Deprecated by Istio in favour of `ringHash.minimumRingSize`. */
     minimumRingSize?: number;
   };
+}
+
+/** Istio's `LocalityLoadBalancerSetting`: which localities get traffic, and in what order. */
+export interface LocalityLbSetting {
+  /** Weights per destination locality for clients of a locality (`from`, `to` patterns with `*`). */
+  distribute?: Array<{
+    /** The client localities this entry is for (`region/zone/subzone`, `*` for any part). */
+    from?: string | undefined;
+    /** Destination locality patterns and their weights. */
+    to?: Record<string, number> | undefined;
+  }>;
+  /** For clients of region `from`, fail over to region `to` before other regions. */
+  failover?: Array<{
+    /** The client's region. */
+    from?: string | undefined;
+    /** The region to fail over to first. */
+    to?: string | undefined;
+  }>;
+  /** Labels (optionally `label=value`) whose match with the client's orders the failover. */
+  failoverPriority?: string[] | undefined;
+  /** `false` turns locality load balancing off for the rule. */
+  enabled?: boolean | undefined;
 }

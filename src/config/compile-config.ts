@@ -1,4 +1,6 @@
 import type { ServiceNamer } from '../discovery/service-name.js';
+import type { ServiceName } from '../discovery/types.js';
+import { byCreation } from './creation-order.js';
 import { RouteTable } from '../route/route-table.js';
 import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
@@ -6,18 +8,37 @@ import { annotationValue, retryBudgetSettings } from './extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/circuit-breaker.js';
 import type { ConfigCache } from './config-cache.js';
-import { loadConfig, type ConfigEntry, type LoadOptions, type MeshConfig } from './load-config.js';
+import { DestinationRuleIndex } from './destination-rule-index.js';
+import { loadConfig, type ConfigEntry, type LoadOptions, type Located, type MeshConfig, type ServiceEntryResource } from './load-config.js';
+import { selectVirtualServices } from './virtual-service-selection.js';
+import { describeExportTo, exportSet, visibleTo } from './visibility.js';
+import { serviceEntryFor } from '../discovery/service-entry-source.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
 export interface CompiledConfig {
   readonly config: MeshConfig;
   readonly routes: RouteTable;
+  /** Which DestinationRule applies to a service, for this mesh. */
+  readonly destinationRules: DestinationRuleIndex;
+  /** The ServiceEntries exported to this mesh's namespace, oldest first. */
+  readonly serviceEntries: readonly Located<ServiceEntryResource>[];
   readonly warnings: readonly string[];
   /** The loader's warnings and notes with their field paths apart (see `ConfigDiagnostic`). */
   readonly diagnostics: readonly ConfigDiagnostic[];
   /** How many resources it was built from. */
   readonly resources: number;
 }
+
+/** The mesh as the client of its config: what decides which resources apply to it. */
+export interface ConfigClient {
+  /** This workload's labels (`sourceLabels`, `workloadSelector`). Default none. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Istio's root namespace (MeshConfig `rootNamespace`). Default `istio-system`. */
+  readonly rootNamespace?: string;
+}
+
+/** Istio's default MeshConfig `rootNamespace`. */
+export const DEFAULT_ROOT_NAMESPACE = 'istio-system';
 
 /**
  * Validates and compiles config entries. Throws `InvalidConfigError` with every problem;
@@ -28,7 +49,7 @@ export interface CompiledConfig {
 export function compileConfig(
   entries: readonly ConfigEntry[],
   namer: ServiceNamer,
-  workloadLabels: Readonly<Record<string, string>>,
+  client: ConfigClient = {},
   cache?: ConfigCache,
   options: LoadOptions = {},
 ): CompiledConfig {
@@ -37,11 +58,22 @@ export function compileConfig(
   try {
     const config = (loaded = loadConfig(entries, namer, cache, options));
     checkAnnotations(config);
-    const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
-    const later = [...routes.warnings, ...undefinedSubsets(config, namer), ...ignoredWarmups(config)];
+    const labels = client.labels ?? {};
+    const selectionWarnings: string[] = [];
+    const selected = selectVirtualServices(config.virtualServices, { namespace: namer.namespace }, selectionWarnings);
+    const routes = new RouteTable(selected, namer, labels, cache);
+    const destinationRules = new DestinationRuleIndex(config.destinationRules, namer, { namespace: namer.namespace, rootNamespace: client.rootNamespace ?? DEFAULT_ROOT_NAMESPACE, labels });
+    const serviceEntries = visibleServiceEntries(config.serviceEntries, namer.namespace, selectionWarnings);
+    const later = [
+      ...selectionWarnings,
+      ...routes.warnings,
+      ...destinationRules.warnings,
+      ...undefinedSubsets(config, namer, destinationRules, serviceEntries),
+      ...ignoredWarmups(config),
+    ];
     const warnings = [...config.warnings, ...later];
     const diagnostics = [...config.diagnostics, ...later.map(warningFromLine)];
-    return { config, routes, warnings, diagnostics, resources: entries.length };
+    return { config, routes, destinationRules, serviceEntries, warnings, diagnostics, resources: entries.length };
   } catch (error) {
     // The loader's warnings stay with the errors found after it (the reader sees both).
     if (error instanceof InvalidConfigError && loaded !== undefined) throw new InvalidConfigError(error.diagnostics.filter((d) => d.severity === 'error'), { warnings: loaded.diagnostics, cause: error.cause });
@@ -68,7 +100,7 @@ function warningFromLine(line: string): ConfigDiagnostic {
 /** Validates our extension annotations on DestinationRules, every problem at once. */
 function checkAnnotations(config: MeshConfig): void {
   const problems: string[] = [];
-  for (const { resource, where } of config.destinationRules.values()) {
+  for (const { resource, where } of config.destinationRules) {
     try {
       retryBudgetSettings(resource.metadata.annotations, where);
       const health = annotationValue(resource.metadata.annotations, HEALTH_CHECK_ANNOTATION, where);
@@ -87,6 +119,21 @@ function checkAnnotations(config: MeshConfig): void {
     }
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
+}
+
+/**
+ * ServiceEntries exported to the mesh's namespace (`exportTo`: `*`, `.`, namespaces,
+ * `~` for none; Pilot model/push_context.go: IsServiceVisible), oldest first. Istio
+ * prefers the oldest of several entries for one host.
+ */
+function visibleServiceEntries(entries: readonly Located<ServiceEntryResource>[], client: string, warnings: string[]): Located<ServiceEntryResource>[] {
+  const out: Located<ServiceEntryResource>[] = [];
+  for (const entry of byCreation(entries)) {
+    const exportTo = entry.resource.spec.exportTo;
+    if (visibleTo(exportSet(exportTo, entry.namespace), client)) out.push(entry);
+    else warnings.push(`${entry.where}: spec.exportTo ${describeExportTo(exportTo)} does not export it to this mesh's namespace "${client}": its hosts are unknown here`);
+  }
+  return out;
 }
 
 /** `loadBalancer.warmup` where the balancer has no slow start (random, ring hash, passthrough): ignored, as Envoy ignores it. */
@@ -114,15 +161,15 @@ function ignoredWarmups(config: MeshConfig): string[] {
 }
 
 /** Routes that name a subset no DestinationRule defines: Istio answers those with 503. */
-function undefinedSubsets(config: MeshConfig, namer: ServiceNamer): string[] {
+function undefinedSubsets(config: MeshConfig, namer: ServiceNamer, rules: DestinationRuleIndex, serviceEntries: readonly Located<ServiceEntryResource>[]): string[] {
   const warnings: string[] = [];
   // Runs on every reload over every route: no arrays built per route.
   const check = (d: { host: string; subset?: string | undefined }, where: string, namespace: string): void => {
     if (d.subset === undefined) return;
-    const fqdn = namer.nameIn(d.host, namespace).fqdn;
-    const rule = config.destinationRules.get(fqdn);
-    if (!rule?.resource.spec.subsets?.some((s) => s.name === d.subset)) {
-      warnings.push(`${where}: route destination ${d.host} subset "${d.subset}" is not defined by any DestinationRule for ${fqdn}; requests to it get no endpoint`);
+    const name = namer.nameIn(d.host, namespace);
+    const rule = rules.lookup(name.fqdn, name.host, serviceNamespaceOf(name, namer, serviceEntries));
+    if (!rule?.subsets.some((s) => s.name === d.subset)) {
+      warnings.push(`${where}: route destination ${d.host} subset "${d.subset}" is not defined by any DestinationRule for ${name.fqdn}; requests to it get no endpoint`);
     }
   };
   for (const { resource, where, namespace } of config.virtualServices) {
@@ -133,4 +180,18 @@ function undefinedSubsets(config: MeshConfig, namer: ServiceNamer): string[] {
     }
   }
   return warnings;
+}
+
+/**
+ * The namespace a service lives in, as Istio knows it: a Kubernetes name's
+ * (`reviews.bookinfo.svc.cluster.local`), else the namespace of the ServiceEntry that
+ * declares it; undefined for a name neither says.
+ */
+export function serviceNamespaceOf(name: ServiceName, namer: ServiceNamer, serviceEntries: readonly Located<ServiceEntryResource>[]): string | undefined {
+  const entry = serviceEntryFor(serviceEntries, namer, name);
+  if (entry !== undefined) return entry.namespace;
+  const suffix = `.svc.${namer.clusterDomain}`;
+  if (!name.fqdn.endsWith(suffix)) return undefined;
+  const parts = name.fqdn.slice(0, -suffix.length).split('.');
+  return parts.length === 2 ? parts[1] : undefined;
 }

@@ -18,7 +18,23 @@ export const ANNOTATIONS = {
   circuitBreaker: 'proxyless.dev/circuit-breaker',
   /** DestinationRule: active HTTP health checks. */
   healthCheck: 'proxyless.dev/health-check',
+  /** VirtualService: replay non-idempotent requests that may have reached the application (Istio does; we do not by default). */
+  retryNonIdempotent: 'proxyless.dev/retry-non-idempotent',
 } as const;
+
+const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
+
+/**
+ * The routes of a VirtualService that opt in to replaying non-idempotent requests
+ * (annotation `proxyless.dev/retry-non-idempotent: '{"routes": ["checkout"]}'`, or `'{}'`
+ * for all its routes): a predicate on the route name, or undefined when absent.
+ */
+export function retryNonIdempotentRoutes(annotations: unknown, where: string): ((route: string) => boolean) | undefined {
+  const spec = parseAnnotation(annotations, ANNOTATIONS.retryNonIdempotent, retryNonIdempotentSchema, where);
+  if (!spec) return undefined;
+  const routes = spec.routes;
+  return routes === undefined ? () => true : (route) => routes.includes(route);
+}
 
 const retryBudgetSchema = z.strictObject({
   disabled: z.boolean().optional(),

@@ -42,8 +42,8 @@ export interface SkippedResource {
 
 /** Config resources the mesh applies, indexed for lookup. */
 export interface MeshConfig {
-  /** DestinationRules by the FQDN of their `spec.host` (the first one wins, as in Istio). */
-  readonly destinationRules: ReadonlyMap<string, Located<DestinationRuleResource>>;
+  /** DestinationRules in load order (see DestinationRuleIndex for which applies). */
+  readonly destinationRules: readonly Located<DestinationRuleResource>[];
   /** VirtualServices in order. */
   readonly virtualServices: readonly Located<VirtualServiceResource>[];
   /** ServiceEntries in order. */
@@ -80,7 +80,7 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
   const problems: ConfigDiagnostic[] = [];
   const warnings: ConfigDiagnostic[] = [];
   const skipped: SkippedResource[] = [];
-  const destinationRules = new Map<string, Located<DestinationRuleResource>>();
+  const destinationRules: Located<DestinationRuleResource>[] = [];
   const virtualServices: Located<VirtualServiceResource>[] = [];
   const serviceEntries: Located<ServiceEntryResource>[] = [];
   const validationOptions = { namespace: namer.namespace, unknownFields: options.unknownFields ?? 'warn' } as const;
@@ -121,14 +121,8 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
     const { kind, parsed, where, namespace } = validated;
     warnings.push(...validated.warnings);
     if (kind === 'DestinationRule') {
-      const rule = parsed as DestinationRuleResource;
-      const fqdn = namer.nameIn(rule.spec.host, namespace).fqdn;
-      const first = destinationRules.get(fqdn);
-      if (first) {
-        warnings.push({ severity: 'warning', where, path: 'spec.host', message: `${first.where} already applies to host ${fqdn}; this one is ignored (Istio uses the oldest)` });
-        continue;
-      }
-      destinationRules.set(fqdn, { resource: rule, where, namespace });
+      // Several rules for one host merge as Istio merges them (DestinationRuleIndex).
+      destinationRules.push({ resource: parsed as DestinationRuleResource, where, namespace });
     } else if (kind === 'VirtualService') {
       virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
     } else if (kind === 'ServiceEntry') {

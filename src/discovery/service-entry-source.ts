@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Located, ServiceEntryResource } from '../config/load-config.js';
 import type { ServiceNamer } from './service-name.js';
+import { LOCALITY_LABEL } from '../balance/locality.js';
 import type {
   DiscoveryListener,
   DiscoverySource,
@@ -66,7 +67,7 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
   answer(query: ServiceQuery): ServiceEntryAnswer | undefined {
     for (const { resource, where, namespace } of this.#entries) {
       const spec = resource.spec;
-      if (!spec.hosts.some((h) => this.#hostMatches(h, namespace, query))) continue;
+      if (!spec.hosts.some((h) => hostMatches(this.#namer, h, namespace, query))) continue;
       const port = spec.ports.find((p) => p.number === query.port);
       if (!port) continue;
       const resolution = spec.resolution ?? 'NONE';
@@ -76,7 +77,7 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
       const listed = spec.endpoints ?? [];
       const endpoints: Endpoint[] =
         listed.length > 0
-          ? listed.map((e) => ({ address: e.address, port: targetPort(e.ports), weight: e.weight ?? 1, labels: e.labels ? Object.freeze({ ...e.labels }) : NO_LABELS }))
+          ? listed.map((e) => ({ address: e.address, port: targetPort(e.ports), weight: e.weight ?? 1, labels: endpointLabels(e) }))
           : [{ address: query.host, port: targetPort(), weight: 1, labels: NO_LABELS }];
       return { endpoints, passthrough: false, meshExternal, where };
     }
@@ -109,12 +110,6 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
     return Promise.resolve();
   }
 
-  #hostMatches(host: string, namespace: string, query: ServiceQuery): boolean {
-    if (host === '*') return true;
-    if (host.startsWith('*.')) return query.host.endsWith(host.slice(1)) || query.fqdn.endsWith(host.slice(1));
-    return this.#namer.nameIn(host, namespace).fqdn === query.fqdn;
-  }
-
   #notify(watcher: Watcher): void {
     const answer = this.answer(watcher.query);
     const key = answer ? JSON.stringify(answer) : 'missing';
@@ -122,4 +117,32 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
     watcher.last = key;
     watcher.listener(answer ? { type: 'reset', endpoints: answer.endpoints } : { type: 'missing' });
   }
+}
+
+/**
+ * Whether a ServiceEntry host names the service: `*` matches every name, a wildcard
+ * (`*.example.com`, or the partial `*foo.example.com`) by suffix, any other host exactly
+ * (short hosts resolved in the entry's namespace).
+ */
+function hostMatches(namer: ServiceNamer, host: string, namespace: string, query: Pick<ServiceQuery, 'host' | 'fqdn'>): boolean {
+  if (host === '*') return true;
+  if (host.startsWith('*')) {
+    const suffix = host.slice(1).toLowerCase();
+    return query.host.endsWith(suffix) || query.fqdn.endsWith(suffix);
+  }
+  return namer.nameIn(host, namespace).fqdn === query.fqdn;
+}
+
+/** The first of `entries` that declares the service (on any port), if any. */
+export function serviceEntryFor(entries: readonly Located<ServiceEntryResource>[], namer: ServiceNamer, name: Pick<ServiceQuery, 'host' | 'fqdn'>): Located<ServiceEntryResource> | undefined {
+  return entries.find(({ resource, namespace }) => resource.spec.hosts.some((h) => hostMatches(namer, h, namespace, name)));
+}
+
+/**
+ * A ServiceEntry endpoint's labels; its `locality` field becomes Istio's locality label
+ * (the field wins over a label, as in Istio), for locality load balancing.
+ */
+function endpointLabels(e: { labels?: Record<string, string> | undefined; locality?: string | undefined }): Readonly<Record<string, string>> {
+  if (e.locality === undefined || e.locality === '') return e.labels ? Object.freeze({ ...e.labels }) : NO_LABELS;
+  return Object.freeze({ ...e.labels, [LOCALITY_LABEL]: e.locality });
 }

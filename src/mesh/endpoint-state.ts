@@ -26,6 +26,8 @@ export interface EndpointOwner {
   readonly panic: boolean;
   /** An endpoint was ejected or returned: the panic state may have changed. */
   ejectionChanged(): void;
+  /** An endpoint's `available` flipped (the balancer's priority loads depend on it). */
+  availabilityChanged?(): void;
 }
 
 /**
@@ -96,7 +98,10 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
 
   /** Recomputes {@link EndpointState.available} from the flags and the service's panic state. */
   refreshAvailable(): void {
-    this.available = !this.#draining && !this.#unhealthy && (!this.#ejected || this.#owner?.panic === true);
+    const available = !this.#draining && !this.#unhealthy && (!this.#ejected || this.#owner?.panic === true);
+    if (available === this.available) return;
+    this.available = available;
+    this.#owner?.availabilityChanged?.();
   }
   readonly #owner: EndpointOwner | undefined;
   /** Pending requests and Peak EWMA latency: this object itself. */

@@ -45,7 +45,8 @@ export interface DispatcherContext {
   /** The names of a URL host. */
   name(host: string): ServiceName;
   /** The VirtualService bound to a host, if any. */
-  virtualService(name: ServiceName): CompiledVirtualService | undefined;
+  /** The VirtualService for a host, for requests on `port`. */
+  virtualService(name: ServiceName, port: number): CompiledVirtualService | undefined;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
   readonly closeGracePeriod: number;
@@ -287,7 +288,7 @@ export class MeshDispatcher extends Dispatcher {
     const name = this.#context.name(hostname);
     const route: Route = {
       service: this.#context.service(name, port, url.protocol === 'https:'),
-      virtualService: this.#context.virtualService(name),
+      virtualService: this.#context.virtualService(name, port),
       authority: url.host,
       protocol: url.protocol,
       port,

@@ -9,6 +9,7 @@ import type { Dispatch } from '../core/layer.js';
 import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types.js';
 import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
+import { pickUntried } from './pick-untried.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
@@ -151,14 +152,14 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /**
    * A retry prefers an endpoint its earlier tries did not use (Envoy's previous_hosts
-   * predicate): up to 3 re-picks, then whatever the balancer gives.
+   * predicate): up to 5 re-picks (Istio's host_selection_retry_max_attempts), then
+   * whatever the balancer gives.
    */
   #pickUntried(opts: Dispatcher.DispatchOptions, tried: TriedEndpoints): EndpointState | undefined {
-    let endpoint = this.balancer!.pick(opts);
-    for (let i = 0; i < 3 && endpoint !== undefined && tried.has(endpoint); i++) endpoint = this.balancer!.pick(opts);
-    if (endpoint !== undefined) tried.add(endpoint);
-    return endpoint;
+    return pickUntried(this.balancer!, opts, tried);
   }
+
+
 
   /**
    * Waits for `condition()` to hold after a discovery update (checked on every update,
@@ -230,6 +231,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   }
 
   #lastPanic = false;
+
+  /** See {@link EndpointOwner.availabilityChanged}: the balancer's priority loads follow health. */
+  availabilityChanged(): void {
+    this.balancer?.healthChanged?.();
+  }
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
   ejectionChanged(): void {
@@ -442,3 +448,4 @@ function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>)
   for (const key in labels) if (endpoint.labels[key] !== labels[key]) return false;
   return true;
 }
+

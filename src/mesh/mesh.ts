@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
+import { localityBalancer } from '../balance/locality-balancer.js';
+import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
-import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
+import { compileConfig, serviceNamespaceOf, type CompiledConfig, type ConfigClient } from '../config/compile-config.js';
+import type { EffectiveDestinationRule } from '../config/destination-rule-index.js';
 import { ConfigCache } from '../config/config-cache.js';
 import { readConfigInputs, type ConfigInputs } from '../config/config-inputs.js';
 import type { ConfigEntry } from '../config/load-config.js';
@@ -168,12 +171,12 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
-    this.#compiled = compileConfig(this.#configEntries(), this.#namer, o.labels, this.#configCache, { unknownFields: o.unknownFields });
+    this.#compiled = compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: o.unknownFields });
     this.#configCache.commit();
     for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
     this.#serviceEntries = new ServiceEntrySource(this.#namer);
-    this.#serviceEntries.setEntries(this.#compiled.config.serviceEntries);
+    this.#serviceEntries.setEntries(this.#compiled.serviceEntries);
     this.#discovery = [this.#serviceEntries, ...o.discovery];
 
     // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
@@ -207,7 +210,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.dispatcher = new MeshDispatcher({
       service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
       name: (host) => this.#namer.name(host),
-      virtualService: (name) => this.#compiled.routes.lookup(name),
+      virtualService: (name, port) => this.#compiled.routes.lookup(name, port),
       registryOnly: o.registryOnly,
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
@@ -270,7 +273,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    */
   applyConfig(config: string | object | readonly (string | object)[]): void {
     const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels, this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
+    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -295,7 +298,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
         try {
-          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#options.labels, this.#configCache, { unknownFields: this.#options.unknownFields }), source.name);
+          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), source.name);
         } catch (error) {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
@@ -311,11 +314,28 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #apply(compiled: CompiledConfig, source: string): void {
     this.#compiled = compiled;
     this.#configCache.commit();
-    this.#serviceEntries.setEntries(compiled.config.serviceEntries);
+    this.#serviceEntries.setEntries(compiled.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
     // Safely: a listener that throws must not look like an invalid config (it is in force now).
     this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+  }
+
+  /** This workload's locality (the `locality` option, else its own labels) and labels, for locality load balancing. */
+  get #localityClient(): LocalityClient {
+    const o = this.#options;
+    return { locality: o.locality === undefined ? localityOfLabels(o.labels) : parseLocality(o.locality), labels: o.labels };
+  }
+
+  /** What decides which config resources apply to this mesh. */
+  #configClient(): ConfigClient {
+    return { labels: this.#options.labels, rootNamespace: this.#options.rootNamespace };
+  }
+
+  /** The DestinationRule in force for a service, by Istio's lookup (namespaces, wildcards, merging). */
+  #ruleFor(name: Pick<ServiceName, 'host' | 'fqdn'>): EffectiveDestinationRule | undefined {
+    const compiled = this.#compiled;
+    return compiled.destinationRules.lookup(name.fqdn, name.host, serviceNamespaceOf(name as ServiceName, this.#namer, compiled.serviceEntries));
   }
 
   /** The balancer and subset filter a service gets from the config in force. */
@@ -324,19 +344,22 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const entry = this.#serviceEntries.answer(query);
     if (entry?.passthrough) return { balancer: undefined, balancerKey: 'passthrough', subsetLabels: undefined };
     const meshExternal = entry?.meshExternal === true;
-    const resolved = resolvePolicy(this.#compiled.config.destinationRules.get(name.fqdn), port, subset);
+    const rule = this.#ruleFor(name);
+    const resolved = resolvePolicy(rule, port, subset);
     const settings = resolved.loadBalancer;
     const subsetLabels = resolved.subsetDefined ? resolved.subsetLabels : { 'proxyless.dev/undefined-subset': subset! };
     const limits = connectionPoolLimits(resolved.connectionPool);
-    const rule = this.#compiled.config.destinationRules.get(name.fqdn);
-    const retryBudget = rule ? retryBudgetSettings(rule.resource.metadata.annotations, rule.where) : undefined;
-    const healthSpec = rule ? annotationValue(rule.resource.metadata.annotations, HEALTH_CHECK_ANNOTATION, rule.where) : undefined;
+    const retryBudget = rule ? retryBudgetSettings(rule.annotations, rule.where) : undefined;
+    const healthSpec = rule ? annotationValue(rule.annotations, HEALTH_CHECK_ANNOTATION, rule.where) : undefined;
     const healthCheck = healthSpec === undefined ? undefined : healthCheckSettings(healthSpec, rule!.where);
-    const breakerSpec = rule ? annotationValue(rule.resource.metadata.annotations, CIRCUIT_BREAKER_ANNOTATION, rule.where) : undefined;
+    const breakerSpec = rule ? annotationValue(rule.annotations, CIRCUIT_BREAKER_ANNOTATION, rule.where) : undefined;
     const breaker = breakerSpec === undefined ? undefined : breakerSettings(breakerSpec, rule!.where);
     const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
-    return { balancer: balancerFromSettings<EndpointState>(settings ?? {}), balancerKey: JSON.stringify(settings ?? {}), ...common };
+    // Locality failover needs outlier detection, as in Istio (loadbalancer.go: ApplyToCluster).
+    const failover = resolved.outlierDetection !== undefined;
+    const balancer = localityBalancer<EndpointState>(settings, failover, this.#localityClient, () => balancerFromSettings<EndpointState>(settings ?? {}));
+    return { balancer, balancerKey: JSON.stringify({ settings: settings ?? {}, failover }), ...common };
   }
 
   /**
@@ -349,9 +372,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     return explainRequest(
       {
         name: (host) => this.#namer.name(host),
-        virtualService: (name) => this.#compiled.routes.lookup(name),
+        virtualService: (name, port) => this.#compiled.routes.lookup(name, port),
         service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
-        destinationRuleFor: (fqdn) => this.#compiled.config.destinationRules.get(fqdn)?.where,
+        destinationRuleFor: (name) => this.#ruleFor(name)?.where,
         discoveryTimeout: this.#options.discoveryTimeout,
         pathSteps: pathSteps(this.#options.pathNormalization),
       },
@@ -405,8 +428,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * The VirtualService bound to a host, compiled (for benchmarks and tests).
    * @internal
    */
-  virtualServiceFor(host: string): CompiledVirtualService | undefined {
-    return this.#compiled.routes.lookup(this.#namer.name(host));
+  virtualServiceFor(host: string, port?: number): CompiledVirtualService | undefined {
+    return this.#compiled.routes.lookup(this.#namer.name(host), port);
   }
 
   /**

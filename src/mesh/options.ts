@@ -45,6 +45,12 @@ const meshOptionsSchema = z.strictObject({
     .optional(),
   labels: z.record(z.string(), z.string({ error: 'a label value (string)' }), { error: 'an object of labels, e.g. { app: "reviews", version: "v1" }' }).optional(),
   namespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "default"' }).optional(),
+  rootNamespace: z.string().regex(label, { error: 'a Kubernetes namespace name such as "istio-system"' }).optional(),
+  locality: z
+    .string()
+    .max(256)
+    .regex(/^[^/\s]*(\/[^/\s]*){0,2}$/, { error: 'a locality "region", "region/zone" or "region/zone/subzone" such as "us-east1/us-east1-b"' })
+    .optional(),
   clusterDomain: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { error: 'a DNS domain such as "cluster.local"' })
@@ -96,6 +102,10 @@ export interface ResolvedMeshOptions {
   readonly labels: Readonly<Record<string, string>>;
   readonly unknownFields: 'warn' | 'error';
   readonly namespace: string;
+  /** Istio's root namespace (MeshConfig `rootNamespace`). */
+  readonly rootNamespace: string;
+  /** This workload's locality (`region/zone/subzone`), when given. */
+  readonly locality: string | undefined;
   readonly clusterDomain: string;
   readonly registryOnly: boolean;
   readonly discoveryTimeout: number;
@@ -135,6 +145,8 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     labels: o.labels ?? {},
     unknownFields: o.unknownFields ?? 'warn',
     namespace: o.namespace ?? 'default',
+    rootNamespace: o.rootNamespace ?? 'istio-system',
+    locality: o.locality,
     clusterDomain: o.clusterDomain ?? 'cluster.local',
     registryOnly: o.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY',
     discoveryTimeout: o.discoveryTimeout ?? 5000,

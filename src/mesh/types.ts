@@ -88,8 +88,26 @@ export interface MeshOptions {
    * config, as `istioctl validate` and `proxyless check --strict` do.
    */
   unknownFields?: 'warn' | 'error';
-  /** The namespace short service names resolve in (`reviews` → `reviews.<namespace>.svc...`). Default `default`. */
+  /**
+   * The namespace this workload runs in: short service names resolve in it (`reviews` →
+   * `reviews.<namespace>.svc...`), and config resources apply to it as Istio applies
+   * them to a sidecar in that namespace (`exportTo`, DestinationRule lookup,
+   * `sourceNamespace`). Default `default`.
+   */
   namespace?: string;
+  /**
+   * Istio's root namespace (MeshConfig `rootNamespace`): DestinationRules there are the
+   * last ones looked for (after the mesh's own namespace and the service's). Default
+   * `istio-system`.
+   */
+  rootNamespace?: string;
+  /**
+   * This workload's locality, `region/zone/subzone` (`us-east1/us-east1-b`), for
+   * locality-aware load balancing (DestinationRule `localityLbSetting`). Default: from
+   * its `labels` (`topology.istio.io/locality`, `istio-locality`, or
+   * `topology.kubernetes.io/region` and `/zone` with `topology.istio.io/subzone`), else none.
+   */
+  locality?: string;
   /** The Kubernetes cluster domain. Default `cluster.local`. */
   clusterDomain?: string;
   /** What happens to hosts no source knows. Default `{ mode: 'ALLOW_ANY' }`. */

@@ -12,13 +12,22 @@ import { isReplayable, replay } from '../core/replayable-body.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import type { ServiceTarget } from '../mesh/types.js';
 import type { RetryBudget } from './retry-budget.js';
-import { retriableFailure, retriableStatus, retryAfterMs, type RetryPolicy } from './retry-policy.js';
+import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryPolicy, type RetryVerdict } from './retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 
-/** Envoy's retry backoff: full jitter, base 25 ms, capped at 250 ms. */
-const BACKOFF = new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: 25, maxDelay: 250 });
+/** Envoy's retry back-off: full jitter from the base interval (default 25 ms), capped at 10 times it; one per base. */
+const BACKOFFS = new Map<number, ExponentialBackoff<unknown>>();
+function backoffFor(baseMs: number): ExponentialBackoff<unknown> {
+  let backoff = BACKOFFS.get(baseMs);
+  if (backoff === undefined) {
+    backoff = new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: baseMs, maxDelay: baseMs * 10 });
+    // Bounded: base intervals come from config, a handful per mesh.
+    if (BACKOFFS.size < 1000) BACKOFFS.set(baseMs, backoff);
+  }
+  return backoff;
+}
 /** A Retry-After longer than this is not waited for: the response goes to the caller. */
 const RETRY_AFTER_CAP_MS = 10_000;
 /** A discarded response body (before a retry) is read up to this size, then the try is dropped. */
@@ -108,7 +117,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     const opts = {
       ...base,
       [kCancellation]: attempt,
-      [kTriedEndpoints]: this.#policy.otherEndpoint ? this : base[kTriedEndpoints],
+      [kTriedEndpoints]: this.avoidHosts || this.remotePriorities ? this : base[kTriedEndpoints],
       body: this.#tries === 1 ? base.body : replay(base.body),
     } as PolicyOptions;
     try {
@@ -116,6 +125,29 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     } catch (error) {
       attempt.onResponseError(null as unknown as Controller, error as Error);
     }
+  }
+
+  /**
+   * See {@link TriedEndpoints.avoidHosts}: retries avoid the endpoints tried (Envoy's
+   * previous_hosts predicate): on by default, but not for a consistent-hash destination
+   * unless the route asks (retry.go: DefaultConsistentHashPolicy).
+   */
+  get avoidHosts(): boolean {
+    const policy = this.#policy;
+    if (!policy.otherEndpoint) return false;
+    return !(policy.keepHostWhenHashed && this.#service.balancer?.name.endsWith('ring-hash') === true);
+  }
+
+  /** See {@link TriedEndpoints.remotePriorities} (`retryRemoteLocalities`). */
+  get remotePriorities(): boolean {
+    return this.#policy.remoteLocalities;
+  }
+
+  /** See {@link TriedEndpoints.forEachTried}. */
+  forEachTried(fn: (endpoint: unknown, index: number) => void): void {
+    if (this.#tried0 === undefined) return;
+    fn(this.#tried0, 0);
+    this.#triedMore?.forEach((endpoint, i) => fn(endpoint, i + 1));
   }
 
   /** The try's request started on a connection (`false`: the call is over, the try was aborted). */
@@ -149,7 +181,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
 
   /** Decides on a response status: true to retry it (the try then drains its body). */
   retryStatus(status: number, headers: IncomingHttpHeaders): boolean {
-    if (this.aborted || !retriableStatus(this.#policy, status, this.#opts.method)) return false;
+    if (this.aborted || !this.#allowed(statusVerdict(this.#policy, status, headers, this.#opts.method))) return false;
     const after = retryAfterMs(status, headers, RETRY_AFTER_CAP_MS);
     if (after === Infinity) return false;
     return this.#mayRetry(after);
@@ -158,8 +190,14 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   /** Decides on a failure without a response: true to retry it. */
   retryFailure(kind: FailureKind): boolean {
     if (this.aborted || this.#responded) return false;
-    if (!retriableFailure(this.#policy, kind, this.#opts.method)) return false;
+    if (!this.#allowed(failureVerdict(this.#policy, kind, this.#opts.method))) return false;
     return this.#mayRetry(undefined);
+  }
+
+  /** True for a `retry` verdict; a `not-idempotent` one is remembered as the reason given to the caller. */
+  #allowed(verdict: RetryVerdict): boolean {
+    if (verdict === 'not-idempotent') this.#stopReason = notIdempotentReason(this.#opts.method);
+    return verdict === 'retry';
   }
 
   #retryDelay = 0;
@@ -189,7 +227,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
       this.#holdsRetrySlot = true;
       this.#service.activeRetries++;
     }
-    this.#backoff = this.#backoff ? this.#backoff.next(undefined) : BACKOFF.next();
+    this.#backoff = this.#backoff ? this.#backoff.next(undefined) : backoffFor(this.#policy.backoffBaseMs).next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
     return true;
   }
@@ -373,12 +411,14 @@ class TryHandler extends Cancellation implements Dispatcher.DispatchHandler {
 
 /**
  * The service-stack layer with role `retry` (Envoy's retry semantics, Istio's
- * `HTTPRetry`): retries a try that failed by the route's `retryOn` (default: 2 retries on
- * connect-failure, refused-stream and reset; never on 503), with full-jitter backoff
- * (25 ms base, 250 ms cap), each on another endpoint when one exists, capped by the
- * service's retry budget. Only when safe: what provably never reached the server
- * (connection failures, refused streams) for any method, response statuses, resets and
- * timeouts only for idempotent methods; a streamed body only while the part already
+ * `HTTPRetry`): retries a try that failed by the route's `retryOn` (default, Istio's: 2
+ * retries on connect-failure, refused-stream, gRPC unavailable and cancelled; no status
+ * code), with full-jitter backoff (the route's `backoff`, default 25 ms, capped at 10
+ * times it), each on another endpoint when one exists (not under consistent hashing by
+ * default), capped by the service's retry budget. Only when safe: what provably never
+ * reached the server (connection failures, refused streams) for any method; response
+ * statuses, resets and timeouts only for idempotent methods unless the route opts in
+ * (`proxyless.dev/retry-non-idempotent`); a streamed body only while the part already
  * read is kept (`requestBufferLimit`). A try cancelled by its `perTryTimeout` while
  * still waiting (for an endpoint, in a pool's queue) is never sent afterwards.
  * `Retry-After` on 429 and 503 is honoured up to 10 s.

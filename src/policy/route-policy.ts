@@ -38,6 +38,12 @@ export interface TriedEndpoints {
   has(endpoint: unknown): boolean;
   /** Records a try's endpoint. */
   add(endpoint: unknown): void;
+  /** False when retries may land on an endpoint tried before (`retryIgnorePreviousHosts: false`). Default true. */
+  readonly avoidHosts?: boolean;
+  /** Retries avoid locality priorities already tried (`retryRemoteLocalities`). */
+  readonly remotePriorities?: boolean;
+  /** Calls `fn` with each endpoint tried, in order (for `remotePriorities`). */
+  forEachTried?(fn: (endpoint: unknown, index: number) => void): void;
 }
 
 /** Options with a route policy attached (internal). */

@@ -28,6 +28,14 @@ export interface CompiledMatch {
   readonly uriIgnoreCase: boolean;
   /** Every condition except the URI, or undefined when there is none. */
   readonly rest: ((request: RequestView) => boolean) | undefined;
+  /**
+   * False when the match can never hold for this workload (gateways without "mesh",
+   * sourceLabels or sourceNamespace that are not this workload's): Istio leaves such a
+   * match out of the sidecar's routes.
+   */
+  readonly applies: boolean;
+  /** The match's `port`, if any (the route applies to requests on that port only). */
+  readonly port: number | undefined;
 }
 
 /** How a match tests the URI path. */
@@ -44,14 +52,17 @@ interface Condition {
 }
 
 /**
- * Compiles one match block. `workloadLabels` is this process's own labels: a
- * `sourceLabels` condition is decided here, once (a match that can never hold for this
- * workload compiles to `never`).
+ * Compiles one match block. `workloadLabels` and `workloadNamespace` are this process's
+ * own: `gateways`, `sourceLabels` and `sourceNamespace` are decided here, once (a match
+ * that can never hold for this workload compiles to `never` and `applies: false`).
  */
 export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Readonly<Record<string, string>>, workloadNamespace: string): CompiledMatch {
   const conditions: Condition[] = [];
   const add = (label: string, test: (r: RequestView) => boolean): void => void conditions.push({ label, test });
-  const ignoreCase = spec.ignoreUriCase === true;
+  // Istio's ignoreUriCase reaches Envoy as case_sensitive: false, which Envoy applies to
+  // exact and prefix path matches only; a safe_regex path match stays case-sensitive
+  // (istio/istio route.go: TranslateRouteMatch; semantics.md §6).
+  const ignoreCase = spec.ignoreUriCase === true && spec.uri?.regex === undefined;
   let uriLabel: Condition | undefined;
   if (spec.uri) {
     const m = compileStringMatch(spec.uri, ignoreCase);
@@ -87,15 +98,28 @@ export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Rea
     const port = spec.port;
     add(`port ${port}`, (r) => r.port === port);
   }
-  if (spec.sourceLabels) {
-    const wanted = Object.entries(spec.sourceLabels);
-    const holds = wanted.every(([k, v]) => workloadLabels[k] === v);
-    const label = `sourceLabels ${wanted.map(([k, v]) => `${k}=${v}`).join(',')} (this workload: ${holds ? 'yes' : 'no'})`;
-    add(label, () => holds);
-  }
-  if (spec.sourceNamespace !== undefined) {
-    const holds = spec.sourceNamespace === workloadNamespace;
-    add(`sourceNamespace ${spec.sourceNamespace} (this workload: ${holds ? 'yes' : 'no'})`, () => holds);
+  // Decided once, for this workload (Istio's sourceMatchHTTP): a match that lists
+  // gateways applies to in-process traffic only if it lists "mesh", and then its
+  // sourceLabels and sourceNamespace are not looked at; otherwise sourceLabels must be a
+  // subset of this workload's labels and sourceNamespace its namespace.
+  let applies = true;
+  if (spec.gateways !== undefined && spec.gateways.length > 0) {
+    applies = spec.gateways.includes('mesh');
+    const holds = applies;
+    add(`gateways ${JSON.stringify(spec.gateways)} (${holds ? 'includes "mesh"' : 'no "mesh": gateway traffic only'})`, () => holds);
+  } else {
+    if (spec.sourceLabels) {
+      const wanted = Object.entries(spec.sourceLabels);
+      const holds = wanted.every(([k, v]) => workloadLabels[k] === v);
+      applies &&= holds;
+      const label = `sourceLabels ${wanted.map(([k, v]) => `${k}=${v}`).join(',')} (this workload: ${holds ? 'yes' : 'no'})`;
+      add(label, () => holds);
+    }
+    if (spec.sourceNamespace !== undefined && spec.sourceNamespace !== '') {
+      const holds = spec.sourceNamespace === workloadNamespace;
+      applies &&= holds;
+      add(`sourceNamespace ${spec.sourceNamespace} (this workload's: ${workloadNamespace})`, () => holds);
+    }
   }
   const name = spec.name ?? `match[${index}]`;
   const uri = spec.uri;
@@ -108,9 +132,11 @@ export function compileMatch(spec: MatchSpec, index: number, workloadLabels: Rea
     uriPrefix: uri?.prefix,
     uriKind,
     uriValue: ignoreCase ? rawValue.toLowerCase() : rawValue,
-    uriRegex: uri?.regex !== undefined ? fullMatcher(uri.regex, ignoreCase) : undefined,
+    uriRegex: uri?.regex !== undefined ? fullMatcher(uri.regex, false) : undefined,
     uriIgnoreCase: ignoreCase,
     rest,
+    applies,
+    port: spec.port,
     test: (r) => all.every((c) => c.test(r)),
     explainMiss: (r) => all.find((c) => !c.test(r))?.label,
   };

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { InvalidRequestError } from '../core/errors.js';
+import { DEFAULT_RETRY_POLICY } from '../policy/retry-policy.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import { normalizePath, type PathSteps } from './normalize-path.js';
@@ -71,9 +72,10 @@ export interface Explanation {
 /** What explain needs from the mesh. */
 export interface ExplainContext {
   name(host: string): ServiceName;
-  virtualService(name: ServiceName): CompiledVirtualService | undefined;
+  virtualService(name: ServiceName, port: number): CompiledVirtualService | undefined;
   service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
-  destinationRuleFor(fqdn: string): string | undefined;
+  /** The DestinationRule(s) in force for a service, for messages. */
+  destinationRuleFor(name: ServiceName): string | undefined;
   readonly discoveryTimeout: number;
   /** The mesh's path normalisation: explain matches the path the router would see. */
   readonly pathSteps?: PathSteps;
@@ -100,12 +102,12 @@ export async function explainRequest(ctx: ExplainContext, url: string, init: { m
   const path = ctx.pathSteps === undefined ? raw : normalizePath(raw, ctx.pathSteps);
   const opts: Dispatcher.DispatchOptions = { origin: parsed.origin, path, method: method as 'GET', headers };
   const request = new RequestView(opts, secure ? 'https' : 'http', parsed.host, port);
-  const vs = ctx.virtualService(name);
+  const vs = ctx.virtualService(name, port);
   const base = { url, method, service: name.fqdn, port, virtualService: vs?.where };
 
   if (!vs) {
     const destination = await describeDestination(ctx, name, port, secure, undefined, 100);
-    return { ...base, routes: [], action: 'default', destinations: [destination], policies: [] };
+    return { ...base, routes: [], action: 'default', destinations: [destination], policies: [`retries: ${DEFAULT_RETRY_POLICY.source}`] };
   }
   const routes: RouteVerdict[] = [];
   let matched: CompiledRoute | undefined;
@@ -147,7 +149,7 @@ function describePolicies(route: CompiledRoute): string[] {
   if (route.requestHeaders) out.push('request header operations');
   if (route.responseHeaders) out.push('response header operations');
   if (route.fault?.delayPercent) out.push(`fault delay ${route.fault.delayMs} ms on ${route.fault.delayPercent} %`);
-  if (route.fault?.abortPercent) out.push(`fault abort ${route.fault.abortStatus} on ${route.fault.abortPercent} %`);
+  if (route.fault?.abortPercent) out.push(`fault abort ${route.fault.abortGrpcStatus !== undefined ? `grpc-status ${route.fault.abortGrpcStatus}` : route.fault.abortStatus} on ${route.fault.abortPercent} %`);
   for (const m of route.mirrors) out.push(`mirror ${m.percent} % to ${m.destination.label}`);
   if (route.policy.timeoutMs !== undefined) out.push(`timeout ${route.policy.timeoutMs} ms over all tries`);
   out.push(`retries: ${route.policy.retry.source}`);
@@ -163,7 +165,7 @@ async function describeDestination(ctx: ExplainContext, name: ServiceName, port:
     percent: Math.round(percent * 100) / 100,
     status: service.status,
     balancer: service.balancerName,
-    destinationRule: ctx.destinationRuleFor(name.fqdn),
+    destinationRule: ctx.destinationRuleFor(name),
     endpoints: service.endpoints().map((e) => ({ key: e.key, labels: e.labels, available: e.available, pending: e.load.pending, cost: Math.round(e.load.cost(now) * 100) / 100 })),
   };
 }

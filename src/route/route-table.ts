@@ -4,13 +4,13 @@ import type { Located, VirtualServiceResource } from '../config/load-config.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
+import { grpcStatusCode } from './grpc-status.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
 import { retryPolicy } from '../policy/retry-policy.js';
-import { ANNOTATIONS, hedgingSettings, type HedgingSettings } from '../config/extensions.js';
+import { ANNOTATIONS, hedgingSettings, retryNonIdempotentRoutes, type HedgingSettings } from '../config/extensions.js';
 import type { ConfigCache } from '../config/config-cache.js';
 import type { RoutePolicy } from '../policy/route-policy.js';
-
-type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];
+import type { RouteSource, SelectedVirtualService } from '../config/virtual-service-selection.js';
 
 /** A route destination, resolved: which service, port and subset, and its weight. */
 export interface CompiledDestination {
@@ -39,7 +39,10 @@ export interface CompiledMirror {
 export interface CompiledFault {
   readonly delayMs: number;
   readonly delayPercent: number;
+  /** The HTTP status an abort answers (200 with a `grpcStatus`). */
   readonly abortStatus: number;
+  /** The gRPC status code an abort answers in a trailers-only response, or undefined for an HTTP abort. */
+  readonly abortGrpcStatus: number | undefined;
   readonly abortPercent: number;
 }
 
@@ -73,67 +76,90 @@ export interface CompiledRoute {
 export interface CompiledVirtualService {
   readonly where: string;
   readonly routes: readonly CompiledRoute[];
+  /**
+   * The ports it has routes for, or undefined for every port. Istio builds a
+   * VirtualService's routes per destination port and leaves out matches for other ports
+   * (and matches that cannot hold for this workload); with none left, the VirtualService
+   * does not apply on that port and requests go to the service itself.
+   */
+  readonly ports: ReadonlySet<number> | undefined;
 }
 
 /**
  * VirtualServices compiled for lookup: by the FQDN of each host, plus wildcard hosts
- * (`*.example.com`, `*`). When two VirtualServices claim one host, the first (in load
- * order) is used and the conflict is reported, as Istio does for sidecars.
+ * (`*.example.com`, `*`). When several VirtualServices claim one host, the first in
+ * Istio's order (see selectVirtualServices) that has routes for the request's port is
+ * used, and the overlap is reported; an exact host comes before any wildcard, and a
+ * more specific wildcard before a broader one.
  */
 export class RouteTable {
-  readonly #exact = new Map<string, CompiledVirtualService>();
-  readonly #wildcards: Array<{ suffix: string; vs: CompiledVirtualService }> = [];
+  readonly #exact = new Map<string, CompiledVirtualService[]>();
+  readonly #wildcards: Array<{ pattern: string; suffix: string; list: CompiledVirtualService[] }> = [];
   /** Conflicts found while compiling. */
   readonly warnings: string[] = [];
 
   /**
-   * @param virtualServices validated VirtualServices in load order
+   * @param virtualServices the VirtualServices that apply to this mesh, in Istio's order
    * @param namer resolves short hosts in each VirtualService's namespace
    * @param workloadLabels this process's labels, for `sourceLabels` matches
    * @param cache compiles each validated VirtualService once (see {@link ConfigCache})
    */
   constructor(
-    virtualServices: readonly Located<VirtualServiceResource>[],
+    virtualServices: readonly SelectedVirtualService[],
     namer: ServiceNamer,
     workloadLabels: Readonly<Record<string, string>>,
     cache?: ConfigCache,
   ) {
-    for (const located of virtualServices) {
-      const gateways = located.resource.spec.gateways;
-      if (gateways !== undefined && !gateways.includes('mesh')) {
-        this.warnings.push(`${located.where}: spec.gateways does not include "mesh": it applies to gateways only, not to this in-process mesh; ignored`);
-        continue;
-      }
+    const wildcards = new Map<string, { pattern: string; suffix: string; list: CompiledVirtualService[] }>();
+    for (const selected of virtualServices) {
+      const { located } = selected;
       const compile = (): CompiledWithWarnings => {
         const warnings: string[] = [];
-        return { compiled: compileVirtualService(located, namer, workloadLabels, warnings), warnings };
+        return { compiled: compileVirtualService(selected, namer, workloadLabels, warnings), warnings };
       };
-      const { compiled, warnings } = cache === undefined ? compile() : cache.compiled(located.resource, compile);
+      // A root with delegates depends on other resources too: compiled afresh each time.
+      const { compiled, warnings } = cache === undefined || !selected.plain ? compile() : cache.compiled(located.resource, compile);
       this.warnings.push(...warnings);
-      for (const host of located.resource.spec.hosts) {
+      if (compiled.ports !== undefined && compiled.ports.size === 0) {
+        this.warnings.push(`${located.where}: no route of it can match in-process traffic from this workload (every match names gateways without "mesh", or sourceLabels/sourceNamespace of other workloads): requests to its hosts go to the services themselves, as from an Istio sidecar`);
+        continue;
+      }
+      for (const rawHost of located.resource.spec.hosts ?? []) {
+        const host = rawHost.toLowerCase();
         if (host.startsWith('*')) {
-          this.#wildcards.push({ suffix: host.slice(1), vs: compiled });
+          let entry = wildcards.get(host);
+          if (entry === undefined) wildcards.set(host, (entry = { pattern: host, suffix: host.slice(1), list: [] }));
+          this.#claim(entry.list, compiled, host);
           continue;
         }
         const fqdn = namer.nameIn(host, located.namespace).fqdn;
-        const first = this.#exact.get(fqdn);
-        if (first) {
-          this.warnings.push(`${located.where}: host ${fqdn} is already bound by ${first.where}; this VirtualService is ignored for it (Istio uses the oldest)`);
-          continue;
-        }
-        this.#exact.set(fqdn, compiled);
+        let list = this.#exact.get(fqdn);
+        if (list === undefined) this.#exact.set(fqdn, (list = []));
+        this.#claim(list, compiled, fqdn);
       }
     }
-    // The longest (most specific) wildcard wins.
-    this.#wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+    // The most specific wildcard first (istio/istio pkg/config/host: MoreSpecific).
+    this.#wildcards.push(...wildcards.values());
+    this.#wildcards.sort((a, b) => b.pattern.length - a.pattern.length || (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
   }
 
-  /** The VirtualService bound to a host, if any. */
-  lookup(name: ServiceName): CompiledVirtualService | undefined {
-    const exact = this.#exact.get(name.fqdn);
+  #claim(list: CompiledVirtualService[], compiled: CompiledVirtualService, host: string): void {
+    const first = list[0];
+    if (first !== undefined && overlaps(first.ports, compiled.ports)) {
+      this.warnings.push(`${compiled.where}: host ${host} is already bound by ${first.where}; Istio uses the first (oldest, own namespace first), so this one applies to ${host} only on ports the first has no routes for`);
+    }
+    list.push(compiled);
+  }
+
+  /** The VirtualService bound to a host for requests on `port` (any port when omitted), if any. */
+  lookup(name: ServiceName, port?: number): CompiledVirtualService | undefined {
+    const exact = firstFor(this.#exact.get(name.fqdn), port);
     if (exact) return exact;
-    for (const { suffix, vs } of this.#wildcards) {
-      if (suffix === '' || name.host.endsWith(suffix) || name.fqdn.endsWith(suffix)) return vs;
+    for (const { suffix, list } of this.#wildcards) {
+      if (suffix === '' || name.host.endsWith(suffix) || name.fqdn.endsWith(suffix)) {
+        const found = firstFor(list, port);
+        if (found) return found;
+      }
     }
     return undefined;
   }
@@ -144,6 +170,18 @@ export class RouteTable {
   }
 }
 
+function firstFor(list: readonly CompiledVirtualService[] | undefined, port: number | undefined): CompiledVirtualService | undefined {
+  if (list === undefined) return undefined;
+  for (const vs of list) if (port === undefined || vs.ports === undefined || vs.ports.has(port)) return vs;
+  return undefined;
+}
+
+function overlaps(a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined): boolean {
+  if (a === undefined || b === undefined) return true;
+  for (const port of a) if (b.has(port)) return true;
+  return false;
+}
+
 /** A compiled VirtualService and the warnings compiling it gave. */
 interface CompiledWithWarnings {
   readonly compiled: CompiledVirtualService;
@@ -151,11 +189,12 @@ interface CompiledWithWarnings {
 }
 
 function compileVirtualService(
-  located: Located<VirtualServiceResource>,
+  selected: SelectedVirtualService,
   namer: ServiceNamer,
   workloadLabels: Readonly<Record<string, string>>,
   warnings: string[],
 ): CompiledVirtualService {
+  const located = selected.located;
   const hedging = hedgingSettings(located.resource.metadata.annotations, located.where);
   if (hedging?.percentile !== undefined && 100 - hedging.percentile > hedging.maxExtraPercent) {
     // Valid, but the budget is spent on ordinary requests and the slow ones may find it empty.
@@ -166,8 +205,27 @@ function compileVirtualService(
         `requests and the slowest may get no backup. Use percentile >= ${100 - hedging.maxExtraPercent}, or raise maxExtraPercent.`,
     );
   }
-  const routes = (located.resource.spec.http ?? []).map((route, index) => compileRoute(route, index, located, namer, workloadLabels, hedging));
-  return { where: located.where, routes };
+  const replay = retryNonIdempotentRoutes(located.resource.metadata.annotations, located.where);
+  const routes = selected.routes.map((source, index) => compileRoute(source, index, located, namer, workloadLabels, hedging, replay));
+  // Routes whose every match is left out for this workload do not exist for it.
+  const live = routes.filter((r) => r.matches.length === 0 || r.matches.some((m) => m.applies));
+  let ports: Set<number> | undefined = new Set<number>();
+  for (const route of live) {
+    if (route.matches.length === 0) {
+      ports = undefined;
+      break;
+    }
+    for (const match of route.matches) {
+      if (!match.applies) continue;
+      if (match.port === undefined) {
+        ports = undefined;
+        break;
+      }
+      ports.add(match.port);
+    }
+    if (ports === undefined) break;
+  }
+  return { where: located.where, routes: live, ports };
 }
 
 function compileDestination(
@@ -191,14 +249,16 @@ function compileDestination(
 }
 
 function compileRoute(
-  route: HttpRoute,
+  source: RouteSource,
   index: number,
   located: Located<VirtualServiceResource>,
   namer: ServiceNamer,
   workloadLabels: Readonly<Record<string, string>>,
   hedging: HedgingSettings | undefined,
+  replayNonIdempotent: ((route: string) => boolean) | undefined,
 ): CompiledRoute {
-  const ns = located.namespace;
+  const route = source.spec;
+  const ns = source.namespace;
   let action: RouteAction;
   if (route.route) {
     // Weights are relative; when none is given the destinations share equally.
@@ -221,18 +281,21 @@ function compileRoute(
   }
   const mirrors: CompiledMirror[] = [];
   if (route.mirror) {
-    mirrors.push({ destination: compileDestination(route.mirror, 1, undefined, ns, namer), percent: route.mirrorPercentage?.value ?? 100 });
+    mirrors.push({ destination: compileDestination(route.mirror, 1, undefined, source.mirrorNamespace, namer), percent: route.mirrorPercentage?.value ?? route.mirrorPercent ?? 100 });
   }
   for (const m of route.mirrors ?? []) {
-    mirrors.push({ destination: compileDestination(m.destination, 1, undefined, ns, namer), percent: m.percentage?.value ?? 100 });
+    mirrors.push({ destination: compileDestination(m.destination, 1, undefined, source.mirrorsNamespace, namer), percent: m.percentage?.value ?? 100 });
   }
   const fault = route.fault
     ? {
         delayMs: route.fault.delay ? durationToMs(route.fault.delay.fixedDelay) : 0,
         // No percentage means no fault (Istio's documented behaviour for Percent).
         delayPercent: route.fault.delay ? (route.fault.delay.percentage?.value ?? route.fault.delay.percent ?? 0) : 0,
-        abortStatus: route.fault.abort?.httpStatus ?? 0,
-        abortPercent: route.fault.abort?.percentage?.value ?? 0,
+        // gRPC aborts answer HTTP 200 with grpc-status (Envoy's fault filter).
+        abortStatus: route.fault.abort?.grpcStatus !== undefined ? 200 : (route.fault.abort?.httpStatus ?? 0),
+        abortGrpcStatus: route.fault.abort?.grpcStatus !== undefined ? grpcStatusCode(route.fault.abort.grpcStatus) : undefined,
+        // An abort without an error type aborts nothing (Istio drops it with a log line).
+        abortPercent: route.fault.abort?.httpStatus === undefined && route.fault.abort?.grpcStatus === undefined ? 0 : (route.fault.abort?.percentage?.value ?? 0),
       }
     : undefined;
   const rewrite = route.rewrite
@@ -251,11 +314,11 @@ function compileRoute(
     // Istio: timeout "0s" disables the route timeout.
     policy: {
       timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,
-      retry: retryPolicy(route.retries),
-      where: `${located.where} route ${name}`,
+      retry: retryPolicy(route.retries, { singleDestination: (route.route?.length ?? 0) <= 1, replayNonIdempotent: replayNonIdempotent?.(name) === true }),
+      where: `${located.where} route ${name}${source.delegate ? ` (from ${source.delegate})` : ''}`,
       hedge: hedging && (!hedging.routes || hedging.routes.includes(name)) ? hedging : undefined,
     },
-    matches: (route.match ?? []).map((m, i) => compileMatch(m, i, workloadLabels, ns)),
+    matches: (route.match ?? []).map((m, i) => compileMatch(m, i, workloadLabels, namer.namespace)),
     action,
     rewrite,
     requestHeaders: compileHeaderOps(route.headers?.request),

@@ -120,6 +120,10 @@ class FaultDelay implements CancelListener {
 function afterDelay(route: CompiledRoute, uriPrefix: string | undefined, request: RequestView, handler: Dispatcher.DispatchHandler, ctx: RouterContext): boolean {
   const fault = route.fault;
   if (fault !== undefined && fault.abortPercent > 0 && ctx.random() * 100 < fault.abortPercent) {
+    if (fault.abortGrpcStatus !== undefined) {
+      // A gRPC trailers-only response, as Envoy's fault filter answers a grpc_status abort.
+      return respond(handler, 200, { 'content-type': 'application/grpc', 'grpc-status': String(fault.abortGrpcStatus), 'grpc-message': 'fault filter abort', 'x-proxyless-fault': 'abort' }, '');
+    }
     return respond(handler, fault.abortStatus, { 'x-proxyless-fault': 'abort' }, 'fault filter abort\n');
   }
   const action = route.action;

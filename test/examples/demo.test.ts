@@ -576,7 +576,7 @@ describe('examples/demo: its config files', () => {
     expect(mesh.warnings).toEqual([]);
     const ratings = await mesh.explain('http://ratings/');
     expect(ratings.destinations.map((d) => d.balancer)).toEqual(['round-robin']);
-    expect(ratings.policies).toEqual(['retries: attempts 2, retryOn 5xx,reset,connect-failure']);
+    expect(ratings.policies).toEqual(['retries: 2 retries on 5xx,reset,connect-failure; a request that may have reached the application is replayed only for idempotent methods (proxyless.dev/retry-non-idempotent opts a route in)']);
     const payments = await mesh.explain('http://payments/');
     expect(payments.destinations[0]!.destinationRule).toMatch(/^DestinationRule\/payments /);
     await mesh.close();

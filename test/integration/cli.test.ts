@@ -134,9 +134,9 @@ describe('proxyless CLI', () => {
 
   // Regression: each warning came out twice, as Node's process warning and as the CLI's line.
   it('check: prints each warning once, in its own format', async () => {
-    writeFileSync(join(dir, 'warns.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  workloadSelector: { matchLabels: { app: x } }\n'));
+    writeFileSync(join(dir, 'warns.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  trafficPolicy: { proxyProtocol: { version: V1 } }\n'));
     const { code, stdout, stderr } = await cli('check', join(dir, 'warns.yaml'));
-    const warning = 'spec.workloadSelector: not supported by proxyless, ignored: applies the rule only to the workloads (sidecars) whose labels match';
+    const warning = 'spec.trafficPolicy.proxyProtocol: not supported by proxyless, ignored: sends a PROXY protocol header on each upstream connection';
     expect(stdout.split(warning)).toHaveLength(2);
     expect(stdout).toContain(`  warning: DestinationRule/reviews (${join(dir, 'warns.yaml')}#1): ${warning}`);
     expect(stderr).not.toContain(warning);
@@ -153,10 +153,10 @@ describe('proxyless CLI', () => {
     expect(strict.stderr).toContain(`  error: DestinationRule/reviews (${join(dir, 'unknown.yaml')}#1): ${field}`);
     expect(strict.code).toBe(1);
     // An error elsewhere does not hide the warnings of the same file.
-    writeFileSync(join(dir, 'both.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  workloadSelector: { matchLabels: { app: x } }\n').replace('weight: 90', 'weight: -90'));
+    writeFileSync(join(dir, 'both.yaml'), RULES.replace('  host: reviews\n', '  host: reviews\n  trafficPolicy: { proxyProtocol: { version: V1 } }\n').replace('weight: 90', 'weight: -90'));
     const both = await cli('check', join(dir, 'both.yaml'));
     expect(both.stderr).toContain('spec.http[1].route[0].weight: -90 (expected: a weight >= 0)');
-    expect(both.stdout).toContain('spec.workloadSelector: not supported by proxyless');
+    expect(both.stdout).toContain('spec.trafficPolicy.proxyProtocol: not supported by proxyless');
     expect(both.code).toBe(1);
   });
 

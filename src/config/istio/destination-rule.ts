@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { metadataSchema, NETWORKING_API_VERSIONS } from '../resource.js';
 import { hostSchema, labelsSchema, workloadSelectorSchema } from './common.js';
-import { notSupported, supported } from './field-support.js';
+import { supported } from './field-support.js';
 import { trafficPolicySchema } from './traffic-policy.js';
 
 export { clientTlsSchema, connectionPoolSchema, loadBalancerSchema, outlierDetectionSchema, trafficPolicySchema } from './traffic-policy.js';
@@ -21,8 +21,8 @@ export const destinationRuleSpecSchema = z.strictObject({
   host: supported(hostSchema, 'a short host resolves in the rule\'s namespace'),
   trafficPolicy: trafficPolicySchema.optional(),
   subsets: supported(z.array(subsetSchema).optional(), 'a subset selects the endpoints carrying all its labels; its trafficPolicy overrides the rule\'s'),
-  exportTo: notSupported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), 'makes the rule visible only to the namespaces listed'),
-  workloadSelector: notSupported(workloadSelectorSchema.optional(), 'applies the rule only to the workloads (sidecars) whose labels match'),
+  exportTo: supported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), "Istio's lookup: the mesh's namespace, the service's, then the root namespace; see [how config applies](../README.md#how-istio-config-applies-to-this-mesh)"),
+  workloadSelector: supported(workloadSelectorSchema.optional(), "the rule applies when it selects the mesh's `labels` (in its own namespace), before a rule without selector"),
 });
 
 /** A DestinationRule as the mesh reads it. */

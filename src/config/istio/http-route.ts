@@ -43,7 +43,7 @@ export const httpMatchSchema = z.strictObject({
   sourceLabels: supported(labelsSchema.optional(), "against this workload's `labels` option"),
   sourceNamespace: supported(z.string().optional(), "against this workload's `namespace` option"),
   ignoreUriCase: supported(z.boolean().optional(), 'for `uri` exact and prefix matches'),
-  gateways: notSupported(gatewayNamesSchema.optional(), 'applies the match only to the traffic of the gateways listed (`mesh`: sidecars); proxyless applies it to its own traffic whatever the list says'),
+  gateways: supported(gatewayNamesSchema.optional(), 'a match listing gateways holds for in-process traffic only if it lists `mesh`, and then ignores `sourceLabels`/`sourceNamespace`, as Istio'),
   statPrefix: notApplicable(z.string().optional(), "Envoy adds it to the names of the route's statistics"),
 });
 
@@ -59,10 +59,10 @@ export const retrySchema = z.strictObject({
   attempts: int32.min(0, { error: 'a number of retries >= 0' }).optional(),
   perTryTimeout: istioDuration().optional(),
   retryOn: z.string({ error: 'a comma-separated list such as "5xx,reset,connect-failure"' }).optional(),
-  retryRemoteLocalities: notSupported(z.boolean().optional(), 'with locality load balancing, lets retries go to endpoints in other localities'),
+  retryRemoteLocalities: supported(z.boolean().optional(), 'retries avoid the locality priorities already tried (Envoy previous_priorities, update frequency 2)'),
   retryIgnorePreviousHosts: z.boolean().optional(),
   // Not applied, so no timer bound: Istio's own rules only.
-  backoff: notSupported(istioDuration({ max: Infinity }).optional(), "sets Envoy's base interval between retries (25 ms when unset); proxyless always uses 25 ms"),
+  backoff: supported(istioDuration({ max: Infinity }).optional(), 'the base interval of the full-jitter back-off (default 25 ms), capped at 10 times it, as Envoy'),
 });
 
 const grpcStatusSchema = z.enum(
@@ -83,7 +83,7 @@ export const faultSchema = z.strictObject({
   abort: z
     .strictObject({
       httpStatus: int32.optional(),
-      grpcStatus: notSupported(grpcStatusSchema.optional(), 'aborts gRPC requests with this status'),
+      grpcStatus: supported(grpcStatusSchema.optional(), 'a gRPC trailers-only response: HTTP 200, `content-type: application/grpc`, `grpc-status: <code>`, as Envoy\'s fault filter'),
       http2Error: z.string().optional(),
       percentage: faultPercentSchema.optional(),
     })
@@ -148,7 +148,7 @@ export const httpRouteSchema = z.strictObject({
   route: supported(z.array(httpRouteDestinationSchema).optional(), 'weights are relative; none given: equal shares; no route matched: 404 from the mesh, as Envoy'),
   redirect: redirectSchema.optional(),
   directResponse: supported(directResponseSchema.optional(), '`body.bytes` (base64) sent exactly as decoded; at most 1 MB (Istio\'s limit)'),
-  delegate: notSupported(delegateSchema.optional(), "merges the routes of the named VirtualService (the delegate) into this route's place; proxyless leaves the route out"),
+  delegate: supported(delegateSchema.optional(), "the delegate's routes merged in this route's place, as Istio merges them; see [Delegate VirtualServices](../README.md#delegate-virtualservices)"),
   rewrite: supported(
     rewriteSchema.optional(),
     'a prefix match has its prefix replaced, otherwise the whole path; `uriRegexRewrite` replaces every RE2 match, `\\1` inserts a group, `\\0` the match',
@@ -161,7 +161,7 @@ export const httpRouteSchema = z.strictObject({
     'fire and forget, as Envoy\'s shadowing: `-shadow` authority, no retries, no hedging, the route\'s `timeout` as its own (15 s when it has none), never the caller\'s deadline; a streamed body is copied once read, when it fits in `requestBufferLimit`',
   ),
   mirrors: supported(z.array(mirrorPolicySchema).optional(), 'as `mirror`, each with its own percentage'),
-  mirrorPercent: notSupported(uint32.optional(), 'deprecated; Istio mirrors this percentage of requests when `mirrorPercentage` is unset; write `mirrorPercentage: {value: N}`'),
+  mirrorPercent: deprecated(uint32.optional(), 'Istio mirrors this percentage of requests when `mirrorPercentage` is unset, as proxyless does; write `mirrorPercentage: {value: N}`'),
   mirror_percent: notSupported(uint32.optional(), 'deprecated spelling of `mirrorPercent`; write `mirrorPercentage: {value: N}`'),
   mirrorPercentage: plainPercentSchema.optional(),
   corsPolicy: notSupported(corsPolicySchema.optional(), 'answers CORS preflight requests for the route and adds the CORS response headers'),

@@ -47,11 +47,12 @@ function presenceForStar<T extends Record<string, { regex?: string | undefined }
 
 /**
  * A VirtualService: `:authority` header writes as `host`; `withoutHeaders` `regex: "*"` as
- * presence; left out (warned): a fault delay without `fixedDelay`, and routes that
- * delegate (not supported yet; the delegate's routes are not merged).
+ * presence; left out (warned): a fault delay without `fixedDelay`. Routes that delegate
+ * stay: the delegate's routes are merged in when the config is compiled for the mesh
+ * (src/config/virtual-service-selection.ts).
  */
 export function normalizeVirtualService(resource: VirtualService): NormalizedVirtualService {
-  const http = resource.spec.http?.filter((route) => route.delegate === undefined).map((route) => {
+  const http = resource.spec.http?.map((route) => {
     const fault = route.fault?.delay !== undefined && route.fault.delay.fixedDelay === undefined ? { ...route.fault, delay: undefined } : route.fault;
     // 0 and "" are protobuf's "unset" for these (Istio reads them so).
     const redirect = route.redirect && {

@@ -20,7 +20,7 @@ export const serviceEndpointSchema = z.strictObject({
   ports: z.record(z.string(), uint32).optional(),
   labels: labelsSchema.optional(),
   network: notSupported(z.string().max(2048).optional(), 'reaches endpoints of another network through that network\'s gateway'),
-  locality: notSupported(z.string().max(2048).optional(), 'places the endpoint in a region/zone/subzone for locality load balancing'),
+  locality: supported(z.string().max(2048).optional(), 'region/zone/subzone, for [locality load balancing](../README.md#locality-load-balancing)'),
   weight: uint32.optional(),
   serviceAccount: notSupported(z.string().max(253).optional(), 'the identity the endpoint presents in mutual TLS'),
 });
@@ -53,7 +53,7 @@ export const serviceEntrySpecSchema = z.strictObject({
     }).optional(),
     'selects pods and WorkloadEntries as the endpoints',
   ),
-  exportTo: notSupported(z.array(z.string({ error: 'a namespace name, ".", "*" or "~"' })).optional(), 'makes the entry visible only to the namespaces listed ("~": to none)'),
+  exportTo: supported(z.array(z.string({ error: 'a namespace name, ".", "*" or "~"' })).optional(), 'an entry not exported to the mesh\'s `namespace` declares nothing ("~": exported to none)'),
   subjectAltNames: notSupported(z.array(z.string()).optional(), 'the identities the endpoints must present in mutual TLS'),
 });
 

@@ -72,7 +72,7 @@ export const loadBalancerSchema = z.strictObject({
     }).optional(),
     'weights endpoints by the utilization they report (ORCA load reports)',
   ),
-  localityLbSetting: notSupported(localityLbSettingSchema.optional(), 'prefers endpoints in the caller\'s locality and fails over by region, zone and subzone'),
+  localityLbSetting: supported(localityLbSettingSchema.optional(), 'distribute, failover, failoverPriority, enabled; see [Locality load balancing](../README.md#locality-load-balancing)'),
   zoneAwareLbSetting: notSupported(zoneAwareLbSettingSchema.optional(), "has Envoy route by zone within the caller's region"),
   warmupDurationSecs: deprecated(istioDuration({ max: Infinity }).optional(), 'Istio ramps traffic to new endpoints over this time (Envoy slow start), as proxyless does when `warmup` is unset; write `warmup: {duration: ...}`'),
   warmup: supported(warmupSchema.optional(), 'ramps traffic to new endpoints (Envoy slow start) with ROUND_ROBIN, LEAST_REQUEST and the default balancer; ignored, with a warning, with RANDOM, PASSTHROUGH and consistentHash, as in Envoy'),

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { metadataSchema, NETWORKING_API_VERSIONS } from '../resource.js';
-import { notSupported, supported } from './field-support.js';
+import { supported } from './field-support.js';
 import { gatewayNamesSchema, httpRouteSchema, tcpRoutesField, tlsRoutesField } from './http-route.js';
 
 export { httpMatchSchema, httpRouteSchema } from './http-route.js';
@@ -17,7 +17,7 @@ export const virtualServiceSpecSchema = z.strictObject({
   http: z.array(httpRouteSchema).optional(),
   tls: tlsRoutesField,
   tcp: tcpRoutesField,
-  exportTo: notSupported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), 'makes the VirtualService visible only to the namespaces listed'),
+  exportTo: supported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), "applies only when exported to the mesh's `namespace`; see [how config applies](../README.md#how-istio-config-applies-to-this-mesh)"),
 });
 
 /** A VirtualService as the mesh reads it. */

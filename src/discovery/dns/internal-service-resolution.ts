@@ -4,6 +4,7 @@ import type { DiscoveryListener, DiscoveryUpdate, Endpoint } from '../types.js';
 import type { ResolutionStep } from './internal-names.js';
 import type { RecordCache, RecordEntry, RecordView } from './internal-record-cache.js';
 import { mergeTargets, selectSrvEndpoints, type Target } from './internal-srv.js';
+import { PRIORITY_LABEL } from '../../balance/locality.js';
 import type { DnsRecordType } from './types.js';
 
 /** Where a service's resolution stands. */
@@ -21,6 +22,16 @@ const PENDING: Resolution = { kind: 'pending' };
 const MISSING: Resolution = { kind: 'missing' };
 const FAILED: Resolution = { kind: 'failed' };
 const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+/** One frozen label set per SRV tier, so an unchanged endpoint keeps the same object. */
+const TIER_LABELS: Array<Readonly<Record<string, string>>> = [];
+
+/** An SRV target's labels: none for tier 0 (and address records), else its tier as `proxyless.dev/priority`. */
+function tierLabels(tier: number | undefined): Readonly<Record<string, string>> {
+  if (tier === undefined || tier === 0) return EMPTY_LABELS;
+  // Deeper tiers than this are one last tier (a hostile record set cannot grow the table).
+  const capped = Math.min(tier, 999);
+  return (TIER_LABELS[capped] ??= Object.freeze({ [PRIORITY_LABEL]: String(capped) }));
+}
 
 /** One watch of the service: its port and what it was last told. */
 interface Watcher {
@@ -235,7 +246,7 @@ function diff(watcher: Watcher, targets: readonly Target[]): DiscoveryUpdate | u
       address: target.address,
       port: target.port ?? watcher.port,
       weight: target.weight,
-      labels: EMPTY_LABELS,
+      labels: tierLabels(target.tier),
     });
     const key = endpointKey(endpoint);
     const previous = next.get(key);
@@ -249,7 +260,7 @@ function diff(watcher: Watcher, targets: readonly Target[]): DiscoveryUpdate | u
   for (const [key, endpoint] of next) {
     const before = last.get(key);
     if (!before) added.push(endpoint);
-    else if (before.weight !== endpoint.weight) added.push(endpoint);
+    else if (before.weight !== endpoint.weight || before.labels !== endpoint.labels) added.push(endpoint);
     else next.set(key, before); // keep the object the listener already has
   }
   const removed: Endpoint[] = [];

@@ -5,6 +5,8 @@ export interface Target {
   readonly address: string;
   readonly port: number | undefined;
   readonly weight: number;
+  /** The SRV tier (0 for the most preferred tier with addresses); unset for address records. */
+  readonly tier?: number;
 }
 
 /** Largest endpoint weight the mesh accepts. */
@@ -20,21 +22,26 @@ export function srvEndpointWeight(weight: number): number {
 }
 
 /**
- * Chooses the endpoints of an SRV record set (RFC 2782): only the lowest priority value
- * (the most preferred tier) is served; a higher tier is used only when every target of
- * the tiers before it gives no address (target `.`, or names that resolve to nothing).
- * Weights become endpoint weights ({@link srvEndpointWeight}), so weighted balancers
- * split traffic by them; each address of a target carries the record's weight.
- * Switching tiers on endpoint health is left to outlier detection, not done here.
+ * The endpoints of an SRV record set (RFC 2782), every tier of it: each target's addresses
+ * with the record's weight ({@link srvEndpointWeight}) and its `tier`, the rank of its
+ * priority value among the tiers that give addresses (tier 0 is the most preferred one
+ * that does). A tier whose targets give no address (target `.`, or names that resolve to
+ * nothing) is skipped, as RFC 2782 says. The mesh serves tier 0 and fails over to the
+ * next tiers on endpoint health, with Envoy's priority rules (the endpoints carry the
+ * tier as the `proxyless.dev/priority` label; src/balance/locality-balancer.ts).
  *
  * `addressesOf` gives a record's target addresses, or `'pending'` while they are being
- * resolved; the choice is then `'pending'` (nothing to report yet).
+ * resolved; the choice is `'pending'` only while no tier with addresses is known before
+ * a tier still resolving (a backup tier still resolving joins when it is in).
  */
 export function selectSrvEndpoints(
   records: readonly SrvRecord[],
   addressesOf: (record: SrvRecord) => readonly string[] | 'pending',
 ): Target[] | 'pending' {
   const priorities = [...new Set(records.map((r) => r.priority))].sort((a, b) => a - b);
+  const out: Target[] = [];
+  const taken = new Set<string>();
+  let tier = 0;
   for (const priority of priorities) {
     const targets: Target[] = [];
     let pending = false;
@@ -46,12 +53,21 @@ export function selectSrvEndpoints(
         continue;
       }
       const weight = srvEndpointWeight(record.weight);
-      for (const address of addresses) targets.push({ address, port: record.port, weight });
+      for (const address of addresses) targets.push({ address, port: record.port, weight, tier });
     }
-    if (pending) return 'pending';
-    if (targets.length > 0) return mergeTargets(targets);
+    // Nothing served yet and this tier is still resolving: wait for it.
+    if (pending && out.length === 0) return 'pending';
+    if (targets.length === 0) continue;
+    // An address and port already in a more preferred tier stays there.
+    for (const target of mergeTargets(targets)) {
+      const key = `${target.address}|${target.port ?? ''}`;
+      if (taken.has(key)) continue;
+      taken.add(key);
+      out.push(target);
+    }
+    tier++;
   }
-  return [];
+  return out;
 }
 
 /**

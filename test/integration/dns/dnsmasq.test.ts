@@ -67,7 +67,7 @@ describe.skipIf(needs.skip)(`dns source with dnsmasq${needs.note}`, () => {
     await mesh.close();
   });
 
-  it('a headless service: SRV targets and ports, split by SRV weight, the backup tier unused', async () => {
+  it('a headless service: SRV targets and ports, split by SRV weight, the backup tier known and unused while the first is healthy', async () => {
     const mesh = createMesh({
       namespace: 'bookinfo',
       discovery: [dns({ servers: [dnsmasq.address], srv: true })],
@@ -81,12 +81,14 @@ describe.skipIf(needs.skip)(`dns source with dnsmasq${needs.note}`, () => {
     }
     const got = backends.map((b, i) => b.requests - before[i]!);
     expect(got).toEqual([100, 200, 300, 0]);
+    // The backup tier is known (tier 1, for failover on health) and gets nothing while tier 0 is healthy.
     const service = mesh.services().find((s) => s.name === 'ratings.bookinfo.svc.cluster.local')!;
-    expect(service.endpoints.map((e) => [e.key, e.weight]).sort()).toEqual(
+    expect(service.endpoints.map((e) => [e.key, e.weight, e.labels['proxyless.dev/priority'] ?? '0']).sort()).toEqual(
       [
-        [backends[0]!.address, 1],
-        [backends[1]!.address, 2],
-        [backends[2]!.address, 3],
+        [backends[0]!.address, 1, '0'],
+        [backends[1]!.address, 2, '0'],
+        [backends[2]!.address, 3, '0'],
+        [backends[3]!.address, 100, '1'],
       ].sort(),
     );
     await mesh.close();

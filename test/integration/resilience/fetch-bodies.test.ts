@@ -26,6 +26,17 @@ async function backend(id: string, handle?: (req: IncomingMessage, res: ServerRe
  */
 const DEAD_ADDRESS = '127.0.0.1:1';
 
+/** Retries on a reset (Istio's default retryOn has no `reset`: a reset may follow a request the server acted on). */
+const retryOnReset = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api]
+  http:
+  - retries: { attempts: 2, retryOn: reset }
+    route: [{ destination: { host: api } }]
+`;
+
 function mesh(services: Record<string, string[]>, config: string[] = [], extra: MeshOptions = {}): Mesh {
   const m = createMesh({ discovery: [staticEndpoints(services)], config, ...extra });
   meshes.push(m);
@@ -70,7 +81,7 @@ describe('fetch bodies', () => {
         return true;
       }),
     );
-    const m = mesh({ api: [flaky.address] });
+    const m = mesh({ api: [flaky.address] }, [retryOnReset]);
     const res = await m.fetch('http://api/', { method: 'PUT', body: 'payload' });
     expect(await res.text()).toBe('flaky:payload');
     expect(flaky.requests).toBe(2);
@@ -81,7 +92,7 @@ describe('fetch bodies', () => {
       req.on('data', () => {});
       req.on('end', () => req.socket.destroy());
     });
-    const m = mesh({ api: [resetAll.address] }, [], { requestBufferLimit: 8 });
+    const m = mesh({ api: [resetAll.address] }, [retryOnReset], { requestBufferLimit: 8 });
     const error = await m.fetch('http://api/', { method: 'PUT', body: 'x'.repeat(1000) }).catch((e: unknown) => e);
     const cause = (error as { cause?: Error & { retry?: { stoppedBecause: string } } }).cause;
     expect(cause?.retry?.stoppedBecause).toMatch(/requestBufferLimit/);

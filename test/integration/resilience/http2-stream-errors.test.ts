@@ -46,12 +46,22 @@ function h2Mesh(address: string): Mesh {
     pools.push(pool);
     return (opts, handler) => pool.dispatch(opts, handler);
   });
-  const m = createMesh({ discovery: [staticEndpoints({ api: [address] })], stacks: { endpoint: (stack) => void stack.replace('pool', h2Pool) } });
+  // retryOn with `reset` (Istio's default has none): what is tested is which resets are safe to replay.
+  const config = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api]
+  http:
+  - retries: { attempts: 2, retryOn: "connect-failure,refused-stream,reset" }
+    route: [{ destination: { host: api } }]
+`;
+  const m = createMesh({ discovery: [staticEndpoints({ api: [address] })], config, stacks: { endpoint: (stack) => void stack.replace('pool', h2Pool) } });
   meshes.push(m);
   return m;
 }
 
-describe('HTTP/2 stream errors and retries (default policy: connect-failure, refused-stream, reset)', () => {
+describe('HTTP/2 stream errors and retries (retryOn connect-failure, refused-stream, reset)', () => {
   it('a POST reset with INTERNAL_ERROR is not sent again: the server may have acted on it', async () => {
     const server = await h2Server((_n, stream) => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
     const m = h2Mesh(server.address);

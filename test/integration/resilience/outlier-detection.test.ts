@@ -67,7 +67,16 @@ describe('outlier detection', () => {
   });
 
   it('a dead endpoint (connection refused) is ejected through gateway/local-origin failures; requests succeed through default retries', async () => {
-    const dying = await startBackend({ id: 'dying' });
+    // It closes each connection after answering: once it is gone, every try meets a refused
+    // connection (retried by Istio's default), never a pooled connection cut mid-request (a
+    // reset after sending, which Istio's default does not retry).
+    const dying = await startBackend({
+      id: 'dying',
+      handle: (_req, res) => {
+        res.setHeader('connection', 'close');
+        res.end('dying');
+      },
+    });
     const alive = await startBackend({ id: 'alive' });
     servers.push(alive);
     const m = createMesh({

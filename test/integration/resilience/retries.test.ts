@@ -79,13 +79,17 @@ describe('retries', () => {
     expect(good.requests).toBe(10);
   });
 
-  it('default retries recover a connection reset (the server drops the connection mid-request)', async () => {
+  it("the default does not retry a reset after the request was sent (Istio's default has no reset); retryOn reset does, for a GET", async () => {
     const resetting = await server('resetting', (n, req, res) => {
-      if (n === 1) req.socket.destroy();
+      if (n === 1 || n === 2) req.socket.destroy();
       else res.end('after reset');
     });
-    const m = mesh([resetting]);
-    expect(await get(m)).toMatchObject({ status: 200, body: 'after reset' });
+    const byDefault = mesh([resetting]);
+    await expect(get(byDefault)).rejects.toThrow();
+    expect(resetting.requests).toBe(1);
+    const onReset = mesh([resetting], [vs('  - retries: { attempts: 2, retryOn: reset }\n    route: [{ destination: { host: api } }]\n')]);
+    expect(await get(onReset)).toMatchObject({ status: 200, body: 'after reset' });
+    expect(resetting.requests).toBe(3);
   });
 
   it('a crash after the response started is not retried: the caller gets the error', async () => {

@@ -136,12 +136,13 @@ describe('hot reload from a watched file', () => {
     await mesh.close();
   });
 
-  it('loads a directory of YAML/JSON files in name order (the first DestinationRule for a host wins) and ignores other files', async () => {
+  it('loads a directory of YAML/JSON files in name order (a later rule\'s subset of the same name is ignored, as Istio merges rules) and ignores other files', async () => {
     const sub = mkdtempSync(join(dir, 'd-'));
     // Written last-first, so the directory's own order is not name order.
     writeConfig(join(sub, 'README.md'), 'not config');
     writeConfig(join(sub, 'notes.txt'), 'kind: [unterminated');
-    // A later rule for the same host that maps subset v2 to the v3 replica: ignored, as in Istio.
+    // A later rule for the same host that maps subset v2 to the v3 replica: Istio merges the
+    // rules and keeps the first definition of a subset name.
     writeConfig(join(sub, '30-late-rule.json'), JSON.stringify({
       apiVersion: 'networking.istio.io/v1',
       kind: 'DestinationRule',
@@ -153,7 +154,7 @@ describe('hot reload from a watched file', () => {
     const mesh = createMesh({ discovery: [staticEndpoints(app.endpoints)], config: sub });
     for (let i = 0; i < 5; i++) expect(await (await request('http://reviews/', { dispatcher: mesh.dispatcher })).body.text()).toBe('reviews-v2');
     expect(mesh.warnings).toEqual([
-      expect.stringMatching(/^DestinationRule\/reviews-late \(.*30-late-rule\.json#1\): spec\.host: DestinationRule\/reviews \(.*10-rules\.yaml#1\) already applies to host reviews\.default\.svc\.cluster\.local/),
+      expect.stringMatching(/^DestinationRule\/reviews-late \(.*30-late-rule\.json#1\): subset "v2" of host reviews\.default\.svc\.cluster\.local is already defined by DestinationRule\/reviews \(.*10-rules\.yaml#1\)/),
     ]);
     await mesh.close();
   });

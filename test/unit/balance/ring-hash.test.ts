@@ -232,3 +232,16 @@ describe('ringHash', () => {
     }
   });
 });
+
+describe('ring hash host-selection retries (Envoy: attempt nodes on)', () => {
+  it('attempt 0 is the owner; attempts walk on node by node, so every endpoint is reached within one turn of the ring', () => {
+    const set = endpoints(3);
+    const balancer = headerRing(set, 8);
+    const size = ringOf(balancer).length;
+    for (const key of KEYS.slice(0, 50)) {
+      expect(balancer.pick(byHeader(key), 0)).toBe(balancer.pick(byHeader(key)));
+      const reached = new Set(Array.from({ length: size }, (_, attempt) => balancer.pick(byHeader(key), attempt)));
+      expect(reached.size).toBe(3);
+    }
+  });
+});

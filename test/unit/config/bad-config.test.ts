@@ -46,7 +46,7 @@ describe('bad config gets a clear error, never a crash', () => {
     const first = VS('  hosts: [reviews]\n  http: [{ directResponse: { status: 200, body: { string: first } } }]\n');
     const second = first.replace('name: reviews', 'name: reviews-2').replace('string: first', 'string: second');
     const mesh = createMesh({ config: `${first}---\n${second}` });
-    expect(mesh.warnings).toContain('VirtualService/reviews-2 (config[0]#2): host reviews.default.svc.cluster.local is already bound by VirtualService/reviews (config[0]#1); this VirtualService is ignored for it (Istio uses the oldest)');
+    expect(mesh.warnings).toContain('VirtualService/reviews-2 (config[0]#2): host reviews.default.svc.cluster.local is already bound by VirtualService/reviews (config[0]#1); Istio uses the first (oldest, own namespace first), so this one applies to reviews.default.svc.cluster.local only on ports the first has no routes for');
     expect(await (await mesh.fetch('http://reviews/')).text()).toBe('first');
     await mesh.close();
   });

@@ -43,7 +43,9 @@ describe('ConfigCache', () => {
     const second = compileAndCommit(cache, [virtualService('cart', 10), virtualService('pay', 20), destinationRule('cart')]);
     expect(lookup(second, 'cart')).toBe(lookup(first, 'cart'));
     expect(lookup(second, 'pay')).not.toBe(lookup(first, 'pay'));
-    expect(second.config.destinationRules.get('cart.shop.svc.cluster.local')).toEqual(first.config.destinationRules.get('cart.shop.svc.cluster.local'));
+    const rule = (c: ReturnType<typeof compileConfig>) => c.destinationRules.lookup('cart.shop.svc.cluster.local', 'cart', 'shop');
+    expect(rule(second)).toEqual(rule(first));
+    expect(rule(second)?.subsets.map((s) => s.name)).toEqual(['v1', 'v2']);
     // A resource that moved (another origin) is validated again: messages name its new place.
     const moved = compileAndCommit(cache, [virtualService('pay', 20), virtualService('cart', 10), destinationRule('cart')]);
     expect(lookup(moved, 'cart')!.where).toBe('VirtualService/cart (config[1])');

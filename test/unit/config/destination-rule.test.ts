@@ -92,7 +92,7 @@ describe('DestinationRule loading', () => {
     await mesh.close();
   });
 
-  it('a second rule for the same host is reported and ignored (the first applies, as in Istio)', async () => {
+  it("a second rule for the same host merges into the first, whose traffic policy stays in force (Istio's merge)", async () => {
     const mesh = createMesh({
       discovery: [staticEndpoints({ reviews: ['127.0.0.1:1'] })],
       config: [
@@ -101,10 +101,11 @@ describe('DestinationRule loading', () => {
       ],
     });
     expect(mesh.warnings).toEqual([
-      'DestinationRule/second (config[1]): spec.host: DestinationRule/reviews (config[0]) already applies to host reviews.default.svc.cluster.local; this one is ignored (Istio uses the oldest)',
+      "DestinationRule/second (config[1]): spec.trafficPolicy is ignored: DestinationRule/reviews (config[0]) applies to host reviews.default.svc.cluster.local too and is older; Istio merges the two rules' subsets and keeps the oldest rule's traffic policy (move the policy there, or into a subset)",
     ]);
     const explained = await mesh.explain('http://reviews/');
     expect(explained.destinations.map((d) => d.balancer)).toEqual(['round-robin']);
+    expect(explained.destinations[0]?.destinationRule).toBe('DestinationRule/reviews (config[0]) + DestinationRule/second (config[1])');
     await mesh.close();
   });
 });

@@ -33,16 +33,16 @@ describe('the config loader reports as Istio would, with exact field paths', () 
   // Regression: an error in a resource dropped the warnings found beside it, so a fix
   // showed new warnings only after the error was gone.
   it('keeps the warnings of a config that also has errors, in the error and in checkConfig', () => {
-    const config = [DR({ host: 'reviews', workloadSelector: { matchLabels: { app: 'x' } } }), VS({ hosts: ['reviews'], http: [{ route, retries: { attempts: -1 }, extra: 1 }] })];
+    const config = [DR({ host: 'reviews', trafficPolicy: { proxyProtocol: { version: 'V1' } } }), VS({ hosts: ['reviews'], http: [{ route, retries: { attempts: -1 }, extra: 1 }] })];
     const error = thrown(() => createMesh({ config }));
     expect(error.problems).toEqual(['VirtualService/reviews (config[1]): spec.http[0].retries.attempts: -1 (expected: a number of retries >= 0)']);
     expect(error.warnings).toEqual([
-      'DestinationRule/reviews (config[0]): spec.workloadSelector: not supported by proxyless, ignored: applies the rule only to the workloads (sidecars) whose labels match',
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.proxyProtocol: not supported by proxyless, ignored: sends a PROXY protocol header on each upstream connection',
       "VirtualService/reviews (config[1]): spec.http[0].extra: unknown field, ignored (not in Istio's API; check its spelling)",
     ]);
     const check = checkConfig(config);
     expect(check.errors.map((e) => e.path)).toEqual(['spec.http[0].retries.attempts']);
-    expect(check.warnings.map((w) => w.path)).toEqual(['spec.workloadSelector', 'spec.http[0].extra']);
+    expect(check.warnings.map((w) => w.path)).toEqual(['spec.trafficPolicy.proxyProtocol', 'spec.http[0].extra']);
   });
 
   it('unknown fields warn by default and are errors with unknownFields: "error" (istioctl\'s behaviour)', async () => {

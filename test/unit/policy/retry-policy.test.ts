@@ -10,23 +10,56 @@ import {
   retriableStatus,
   retryAfterMs,
   retryPolicy,
+  statusVerdict,
 } from '../../../src/policy/retry-policy.js';
 
 const err = (code: string) => Object.assign(new Error(code), { code });
 
 describe('retry policy (Istio HTTPRetry, Envoy semantics)', () => {
-  it('default: 2 retries on connect-failure, refused-stream, reset; never on 503', () => {
+  it("default (Istio 1.24+): 2 retries on connect-failure, refused-stream, unavailable, cancelled; no status code, not even 503; no reset", () => {
     expect(retryPolicy(undefined)).toBe(DEFAULT_RETRY_POLICY);
     expect(DEFAULT_RETRY_POLICY.retries).toBe(2);
+    expect([...DEFAULT_RETRY_POLICY.on].sort()).toEqual(['cancelled', 'connect-failure', 'refused-stream', 'retriable-status-codes', 'unavailable']);
     expect(retriableStatus(DEFAULT_RETRY_POLICY, 503, 'GET')).toBe(false);
-    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'connect-failure', 'GET')).toBe(true);
-    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'reset', 'GET')).toBe(true);
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'connect-failure', 'POST')).toBe(true);
     expect(retriableFailure(DEFAULT_RETRY_POLICY, 'refused-stream', 'POST')).toBe(true);
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'reset', 'GET')).toBe(false);
+    expect(retriableFailure(DEFAULT_RETRY_POLICY, 'timeout', 'GET')).toBe(false);
+    expect(DEFAULT_RETRY_POLICY.otherEndpoint && DEFAULT_RETRY_POLICY.keepHostWhenHashed).toBe(true);
   });
 
-  it('attempts counts retries; 0 means none', () => {
-    expect(retryPolicy({ attempts: 3, retryOn: '5xx' }).retries).toBe(3);
+  it('gRPC conditions read grpc-status in the response headers; a gRPC call (POST) is replayed only when the route opts in', () => {
+    const grpc = { 'content-type': 'application/grpc', 'grpc-status': '14' };
+    expect(statusVerdict(DEFAULT_RETRY_POLICY, 200, grpc, 'GET')).toBe('retry');
+    expect(statusVerdict(DEFAULT_RETRY_POLICY, 200, grpc, 'POST')).toBe('not-idempotent');
+    expect(statusVerdict(retryPolicy(undefined, { replayNonIdempotent: true }), 200, grpc, 'POST')).toBe('retry');
+    expect(statusVerdict(DEFAULT_RETRY_POLICY, 200, { 'grpc-status': '1' }, 'GET')).toBe('retry');
+    expect(statusVerdict(DEFAULT_RETRY_POLICY, 200, { 'grpc-status': '4' }, 'GET')).toBe('no');
+    expect(statusVerdict(retryPolicy({ attempts: 1, retryOn: 'deadline-exceeded' }), 200, { 'grpc-status': '4' }, 'GET')).toBe('retry');
+    expect(statusVerdict(retryPolicy({ attempts: 1, retryOn: 'envoy-ratelimited' }), 429, { 'x-envoy-ratelimited': 'true' }, 'GET')).toBe('retry');
+  });
+
+  it("attempts alone keeps Istio's default retryOn; retryOn replaces it; attempts 0 or unset disables retries", () => {
+    const attemptsOnly = retryPolicy({ attempts: 3 });
+    expect(attemptsOnly.retries).toBe(3);
+    expect(attemptsOnly.on).toEqual(DEFAULT_RETRY_POLICY.on);
+    const only503 = retryPolicy({ attempts: 3, retryOn: '503' });
+    expect(retriableStatus(only503, 503, 'GET')).toBe(true);
+    expect(retriableFailure(only503, 'connect-failure', 'GET')).toBe(false);
+    expect(retryPolicy({}).retries).toBe(0);
     expect(retryPolicy({ attempts: 0 }).retries).toBe(0);
+  });
+
+  it('previous hosts: kept under consistent hashing only when the route has one destination and does not set retryIgnorePreviousHosts', () => {
+    expect(retryPolicy(undefined, { singleDestination: false }).keepHostWhenHashed).toBe(false);
+    expect(retryPolicy({ attempts: 1 }).keepHostWhenHashed).toBe(true);
+    expect(retryPolicy({ attempts: 1, retryIgnorePreviousHosts: true }).keepHostWhenHashed).toBe(false);
+    expect(retryPolicy({ attempts: 1, retryIgnorePreviousHosts: false }).otherEndpoint).toBe(false);
+  });
+
+  it('backoff sets the base interval (default 25 ms)', () => {
+    expect(DEFAULT_RETRY_POLICY.backoffBaseMs).toBe(25);
+    expect(retryPolicy({ attempts: 1, backoff: '100ms' }).backoffBaseMs).toBe(100);
   });
 
   it.each<[string, number, boolean]>([
@@ -44,7 +77,8 @@ describe('retry policy (Istio HTTPRetry, Envoy semantics)', () => {
     expect(retriableStatus(retryPolicy({ attempts: 1, retryOn }), status, 'GET')).toBe(expected);
   });
 
-  it('only idempotent methods are retried on a status or a reset; a connect failure is safe for any method', () => {
+  it('only idempotent methods are retried on a status or a reset (unless the route opts in); a connect failure is safe for any method', () => {
+    expect(retriableStatus(retryPolicy({ attempts: 2, retryOn: '5xx' }, { replayNonIdempotent: true }), 503, 'POST')).toBe(true);
     const p = retryPolicy({ attempts: 2, retryOn: '5xx,reset,connect-failure' });
     expect(retriableStatus(p, 503, 'POST')).toBe(false);
     expect(retriableFailure(p, 'reset', 'POST')).toBe(false);

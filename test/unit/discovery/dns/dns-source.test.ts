@@ -290,8 +290,9 @@ describe('dns source (fake transport, fake timers)', () => {
     await settle();
     await settle();
     expect(w.updates).toEqual([{ type: 'reset', endpoints: [ep('127.0.0.1', 8001, 60), ep('127.0.0.2', 8002, 1)] }]);
-    // a.test came with the answer; c.test is in a tier not served; neither was asked.
-    expect(transport.log.sort()).toEqual([`SRV ${name}`, 'A b.test'].sort());
+    // a.test came with the answer and was not asked; c.test, the backup tier, is asked
+    // (it would be served as tier 1 by health; here it resolves to nothing).
+    expect(transport.log.sort()).toEqual([`SRV ${name}`, 'A b.test', 'A c.test'].sort());
     await dns.close();
   });
 
