@@ -29,6 +29,9 @@ async function longestBlock(work: () => Promise<void>): Promise<number> {
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   try {
+    // The histogram's timer must have ticked once: a block that begins before its first
+    // tick is not recorded (a synchronous dispatch right after enable() went unseen).
+    await new Promise((resolve) => setTimeout(resolve, 25));
     await work();
     // Let the histogram's timer run once more: a block that just ended is recorded then.
     await new Promise((resolve) => setTimeout(resolve, 25));
