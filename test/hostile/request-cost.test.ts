@@ -5,7 +5,7 @@
 // slow shared machine cannot fail it, and far below what the old code took.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from 'proxyless';
+import { createMesh, layer, staticEndpoints, type Mesh } from 'proxyless';
 
 const meshes: Mesh[] = [];
 afterAll(async () => {
@@ -63,5 +63,54 @@ describe('path normalisation is linear in the path', () => {
     // Before the fix: 8 s to over a minute for each of these (the output was a rope,
     // flattened again at every step).
     expect(blocked).toBeLessThan(1000);
+  });
+});
+
+describe('uriRegexRewrite on a hostile path', () => {
+  // Every global replace re-runs the search from the end of the last match, and each
+  // search may read the rest of the path before it settles on a short match ("a*b" runs
+  // on through every "a" before "a" wins): the cost is the number of matches times the
+  // path's length. RE2 has the same shape; in a JavaScript engine a 6 K path took about
+  // 5 s. The rewrite now has a time budget linear in the path's length, and a request
+  // that exceeds it fails with InvalidRequestError instead of holding the event loop.
+  it('a pattern that rescans the rest of the path per match is cut off, with an error naming the route and the pattern', async () => {
+    const mesh = answering(
+      '  - name: legacy\n    rewrite: { uriRegexRewrite: { match: "a*b|a", rewrite: "x" } }\n    route: [{ destination: { host: app } }]\n',
+    );
+    let failure: unknown;
+    const blocked = await longestBlock(async () => {
+      failure = await mesh.dispatcher.request({ origin: 'http://app', path: `/${'a'.repeat(6000)}`, method: 'GET' }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    });
+    expect(blocked).toBeLessThan(1000);
+    expect(failure).toMatchObject({ code: 'PROXYLESS_ERR_INVALID_REQUEST' });
+    expect((failure as Error).message).toMatch(/^request path of 6001 characters: the uriRegexRewrite "a\*b\|a" of VirtualService\/app .* route legacy took more than \d+ ms/);
+  });
+
+  it('an ordinary rewrite of a long path with many matches is not cut off', async () => {
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ app: ['127.0.0.1:1'] })],
+      config: vs('  - rewrite: { uriRegexRewrite: { match: "-", rewrite: "_" } }\n    route: [{ destination: { host: app } }]\n'),
+      stacks: {
+        // Stands in for the upstream: answers with the path the route made (no server is needed to read it).
+        endpoint: (stack) =>
+          void stack.replace(
+            'pool',
+            layer('echo-path', () => (opts, handler) => {
+              handler.onRequestStart?.({ abort() {}, pause() {}, resume() {}, aborted: false, paused: false, reason: null } as never, {});
+              handler.onResponseStart?.(null as never, 200, {}, 'OK');
+              handler.onResponseData?.(null as never, Buffer.from(opts.path));
+              handler.onResponseEnd?.(null as never, {});
+              return true;
+            }),
+          ),
+      },
+    });
+    meshes.push(mesh);
+    const path = `/${'a-'.repeat(4000)}`;
+    const res = await mesh.dispatcher.request({ origin: 'http://app', path, method: 'GET' });
+    expect(await res.body.text()).toBe(`/${'a_'.repeat(4000)}`);
   });
 });
