@@ -291,6 +291,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
    * assigned.
    */
   applyPolicy(policy: ServicePolicy): void {
+    if (this.#closed) return; // a closed service starts no checker, breaker or sweep again
     const previous = this.#policy;
     const labelsChanged = !sameSettings(policy.subsetLabels, previous.subsetLabels);
     const outlierChanged = !sameSettings(policy.outlier, previous.outlier);

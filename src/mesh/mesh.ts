@@ -4,7 +4,7 @@ import { balancerFromSettings } from '../balance/from-load-balancer-settings.js'
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
-import { MeshClosingError } from '../core/errors.js';
+import { MeshClosedError, MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
 import { ConfigCache } from '../config/config-cache.js';
@@ -155,6 +155,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** The sources given by the caller, held from construction until close (see `holdSource`). */
   readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
   #closing: Promise<void> | undefined;
+  /** Set when the services are being closed: no service may be made after that. */
+  #shutDown = false;
+  #shutdownDone: Promise<void> | undefined;
 
   /** Use {@link createMesh}, which validates the options. */
   constructor(options: MeshOptions | undefined) {
@@ -267,6 +270,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * `InvalidConfigError` and changes nothing when the result is invalid.
    */
   applyConfig(config: string | object | readonly (string | object)[]): void {
+    // A closed mesh's services must not remake their health checks, breakers or sweeps.
+    if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
     const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
     this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#options.labels, this.#configCache), 'applyConfig');
     this.#inline = inputs.inline;
@@ -289,6 +294,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       // Closed by the constructor too if a later source's watch() throws (a closed source).
       this.#configWatches.push({ close: () => void source.off('error', onError) });
       const watch = source.watch((resources) => {
+        if (this.#closing !== undefined || this.#shutDown) return; // a late reload of a closing mesh changes nothing
         const located = source instanceof FileConfigSource ? source.located : resources.map((resource, i) => ({ resource, origin: `${source.name}#${i + 1}` }));
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
@@ -344,6 +350,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * their load, and the policies that apply.
    */
   explain(url: string, init?: { method?: string; headers?: Record<string, string> }): Promise<Explanation> {
+    // It makes services (and discovery watches): a closed mesh would never close them.
+    if (this.#closing !== undefined || this.#shutDown) return Promise.reject(new MeshClosedError('explain'));
     return explainRequest(
       {
         name: (host) => this.#namer.name(host),
@@ -471,7 +479,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
     await this.#shutdown(clean ? undefined : new MeshClosingError(grace));
   }
 
-  async #shutdown(error: Error | undefined): Promise<void> {
+  /**
+   * Closes everything, once: `destroy()` and `close()` may both come (undici's idiom,
+   * or a close that took too long), and a second run would release the sources' holds
+   * again, closing a source under another mesh that still holds it.
+   */
+  #shutdown(error: Error | undefined): Promise<void> {
+    return (this.#shutdownDone ??= this.#shutdownOnce(error));
+  }
+
+  async #shutdownOnce(error: Error | undefined): Promise<void> {
+    this.#shutDown = true;
     this.#releaseStallClock();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
@@ -501,6 +519,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const key = `${secure ? 'https' : 'http'}://${serviceName.fqdn}:${port}/${subset ?? ''}`;
     let service = this.#services.get(key);
     if (service) return service;
+    // After shutdown nothing would close it (its watches, pools and timers would leak).
+    if (this.#shutDown) throw new MeshClosedError();
     const evicted = this.#services.makeRoom();
     if (evicted.length > 0) {
       // Cached routes may point at evicted services: route again on the next request.
