@@ -270,11 +270,26 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return this.#policy.limits;
   }
 
-  /** How many requests the endpoints' connections carry at once (available endpoints × connections each). */
+  /**
+   * How many requests the endpoints' connections carry at once (available endpoints ×
+   * connections each). Read per request by the `limits` layer, so it is counted again
+   * only after an endpoint's availability or the endpoint set changed (O(1) per request).
+   */
   connectionCapacity(): number {
-    let available = 0;
-    for (const endpoint of this.#list) if (endpoint.available) available++;
-    return available * (this.#endpointContext.poolOptions.connections ?? 1);
+    if (this.#availableCount < 0) {
+      let available = 0;
+      for (const endpoint of this.#list) if (endpoint.available) available++;
+      this.#availableCount = available;
+    }
+    return this.#availableCount * (this.#endpointContext.poolOptions.connections ?? 1);
+  }
+
+  /** Available endpoints in {@link MeshService.endpoints}, or -1 when it must be counted again. */
+  #availableCount = -1;
+
+  /** See {@link EndpointOwner.availabilityChanged}. */
+  availabilityChanged(): void {
+    this.#availableCount = -1;
   }
 
   /** The DestinationRule subset this service stands for, if any. */
@@ -405,6 +420,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     }
     if (changed) {
       this.#list = [...this.#endpoints.values()];
+      this.#availableCount = -1;
       this.balancer?.update(this.#list);
       this.#healthChecker?.setEndpoints(this.#list);
     }
