@@ -500,7 +500,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
-    await Promise.all([
+    // Everything is closed before close() settles, even when a source's close() throws:
+    // the first such error is then the outcome (Promise.all would settle at it, with pools
+    // and other sources still closing).
+    const outcomes = await Promise.allSettled([
       ...services.map((s) => s.close()),
       this.dispatcher.closePassthrough(error),
       this.#serviceEntries.close(),
@@ -508,6 +511,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       ...this.#configInputs.files.map((s) => s.close()),
       ...this.#heldSources.map((s) => releaseSource(s)),
     ]);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**

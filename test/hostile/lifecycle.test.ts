@@ -146,3 +146,32 @@ describe('destroy and close together', () => {
     }
   });
 });
+
+describe('a source whose close() throws', () => {
+  it('the mesh closes everything else first, then close() rejects with that error', async () => {
+    const s = await held();
+    const throwing = staticEndpoints({ api: [s.address] });
+    throwing.close = () => Promise.reject(new Error('close exploded'));
+    let releaseSlow!: () => void;
+    let slowClosed = false;
+    const slow = staticEndpoints({ other: [s.address] });
+    slow.close = () =>
+      new Promise<void>((resolve) => {
+        releaseSlow = () => {
+          slowClosed = true;
+          resolve();
+        };
+      });
+    const m = createMesh({ discovery: [throwing, slow] });
+    await (await m.fetch('http://api/x')).text();
+    let settled = false;
+    const closing = m.close().finally(() => void (settled = true));
+    // The throwing source has rejected by now; close() must still wait for the slow one.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    releaseSlow();
+    await expect(closing).rejects.toThrow('close exploded');
+    expect(slowClosed).toBe(true);
+  });
+});
