@@ -5,6 +5,7 @@ import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { MeshClosedError, MeshClosingError } from '../core/errors.js';
+import { emitSafely } from '../core/emit-safely.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
 import { ConfigCache } from '../config/config-cache.js';
@@ -250,13 +251,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * surface anyway.
    */
   #emitSafely<K extends keyof MeshEvents>(event: K, ...args: MeshEvents[K]): void {
-    try {
-      (this.emit as (event: K, ...args: MeshEvents[K]) => boolean)(event, ...args);
-    } catch (thrown) {
-      process.nextTick(() => {
-        throw thrown;
-      });
-    }
+    emitSafely(this as EventEmitter, event, ...args);
   }
 
   /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */

@@ -3,31 +3,14 @@
 // loop. Each case sends an input that took seconds to minutes before its fix and takes
 // milliseconds after; the bound checked (a second of event-loop block) is generous so a
 // slow shared machine cannot fail it, and far below what the old code took.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMesh, layer, staticEndpoints, type Mesh } from 'proxyless';
+import { longestBlock } from '../helpers/event-loop.js';
 
 const meshes: Mesh[] = [];
 afterAll(async () => {
   await Promise.all(meshes.map((m) => m.close()));
 });
-
-/** The longest the event loop was blocked while `work` ran, in ms. */
-async function longestBlock(work: () => Promise<void>): Promise<number> {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  try {
-    // The histogram's timer must have started ticking: a block that begins before its
-    // first tick is not recorded.
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    await work();
-    // One more timer turn: a block that just ended is recorded then.
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  } finally {
-    histogram.disable();
-  }
-  return histogram.max / 1e6;
-}
 
 const vs = (http: string): string =>
   `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: app }\nspec:\n  hosts: [app]\n  http:\n${http}`;
