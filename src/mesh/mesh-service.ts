@@ -383,6 +383,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#inFlight--;
   }
 
+  /**
+   * Ends at once what is still queued on endpoints whose callers have all gone (the mesh
+   * closing after every call finished): a request aborted while its connection was being
+   * made stays in its pool until that attempt ends (up to connectTimeout), and would hold
+   * the pool's close for that long. Endpoints with nothing pending close gracefully.
+   */
+  abandonQueued(error: Error): void {
+    for (const endpoint of this.#endpoints.values()) if (endpoint.load.pending > 0) void endpoint.destroy(error);
+  }
+
   /** Ends every request still on this service's endpoints with `error`. */
   destroy(error: Error): Promise<void> {
     return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);

@@ -470,8 +470,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   async #close(): Promise<void> {
     const grace = this.#options.closeGracePeriod;
+    const deadline = performance.now() + grace;
     const clean = await this.dispatcher.drain(grace);
-    await this.#shutdown(clean ? undefined : new MeshClosingError(grace));
+    await this.#shutdown(clean ? undefined : new MeshClosingError(grace), deadline);
   }
 
   /**
@@ -479,11 +480,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * or a close that took too long), and a second run would release the sources' holds
    * again, closing a source under another mesh that still holds it.
    */
-  #shutdown(error: Error | undefined): Promise<void> {
-    return (this.#shutdownDone ??= this.#shutdownOnce(error));
+  #shutdown(error: Error | undefined, deadline = performance.now()): Promise<void> {
+    return (this.#shutdownDone ??= this.#shutdownOnce(error, deadline));
   }
 
-  async #shutdownOnce(error: Error | undefined): Promise<void> {
+  async #shutdownOnce(error: Error | undefined, deadline: number): Promise<void> {
     this.#shutDown = true;
     this.#releaseStallClock();
     void this.dispatcher.drain(0);
@@ -492,15 +493,26 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.dispatcher.cancelAll(error ?? new MeshClosingError(this.#options.closeGracePeriod));
     const services = [...this.#services.values()];
     if (error) await Promise.all(services.map((s) => s.destroy(error)));
+    // Every call has finished: what endpoints still hold belongs to callers that have gone.
+    else for (const service of services) service.abandonQueued(new MeshClosingError(this.#options.closeGracePeriod));
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     // Everything is closed before close() settles, even when a source's close() throws:
     // the first such error is then the outcome (Promise.all would settle at it, with pools
     // and other sources still closing).
+    // Pools close once their queues are empty, and a request aborted while its connection
+    // was being made stays queued until that attempt ends (connectTimeout: up to minutes,
+    // whatever closeGracePeriod says). The endpoints' orphans are ended above; should a
+    // pool still be closing when the grace period is over, it is destroyed then.
+    // The pass-through Agent cannot say which of its requests are orphans, and its destroy()
+    // does not cut a close() short: after a clean drain it holds nothing a caller waits
+    // for, so it is destroyed at once.
+    const passthroughEnd = error ?? new MeshClosingError(this.#options.closeGracePeriod);
+    const pools = Promise.all([...services.map((s) => s.close()), this.dispatcher.closePassthrough(passthroughEnd)]).then(() => undefined);
+    const late = (): Promise<unknown> => Promise.all(services.map((s) => s.destroy(new MeshClosingError(this.#options.closeGracePeriod))));
     const outcomes = await Promise.allSettled([
-      ...services.map((s) => s.close()),
-      this.dispatcher.closePassthrough(error),
+      error ? pools : settleBy(pools, deadline, late),
       this.#serviceEntries.close(),
       // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
@@ -573,4 +585,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
       },
     };
   }
+}
+
+/**
+ * Resolves as `work` does, but if it has not settled by `deadline` (a `performance.now()`
+ * reading), runs `late` first (which should make `work` settle: destroying what it waits for).
+ */
+async function settleBy(work: Promise<void>, deadline: number, late: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()))));
+  try {
+    if ((await Promise.race([work.then(() => 'done' as const), expired])) === 'late') await late();
+  } finally {
+    clearTimeout(timer);
+  }
+  await work;
 }
