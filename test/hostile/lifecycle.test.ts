@@ -10,6 +10,8 @@ import { createMesh, holdSource, MeshClosedError, staticEndpoints, type Mesh } f
 import { startHeldServer, type HeldServer } from '../helpers/held-server.js';
 import { MESH_TIMERS, trackTimers, type TimerTracker } from '../helpers/timer-leaks.js';
 import { nextEvent } from '../helpers/wait.js';
+import { ManualSource } from '../helpers/manual-source.js';
+import { request } from 'undici';
 
 const servers: HeldServer[] = [];
 let tracker: TimerTracker | undefined;
@@ -175,3 +177,35 @@ describe('a source whose close() throws', () => {
     expect(slowClosed).toBe(true);
   });
 });
+
+describe('a service evicted while something waits on it', () => {
+  it('explain() waiting for discovery on a service that gets evicted ends then, not at discoveryTimeout', async () => {
+    const source = new ManualSource();
+    const m = createMesh({ discovery: [source], maxServices: 1, discoveryTimeout: 20_000 });
+    try {
+      const explained = m.explain('http://quiet/');
+      // A request to another host fills the table: the idle service explain made is evicted.
+      const evicted = nextEvent(m, 'servicesEvicted');
+      const other = request('http://other/', { dispatcher: m.dispatcher }).catch((error: unknown) => error);
+      await evicted;
+      // Before the fix: explain waited the whole discoveryTimeout (20 s) on a closed service.
+      const outcome = await settledAfterTicks(explained);
+      expect(outcome).toMatchObject({ settled: true });
+      source.send('other.default.svc.cluster.local', { type: 'missing' });
+      await other;
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+/** Whether `promise` settles within a few turns of the event loop (no timer involved). */
+async function settledAfterTicks<T>(promise: Promise<T>): Promise<{ settled: boolean }> {
+  let settled = false;
+  promise.then(
+    () => void (settled = true),
+    () => void (settled = true),
+  );
+  for (let i = 0; i < 5 && !settled; i++) await new Promise((resolve) => setImmediate(resolve));
+  return { settled };
+}
