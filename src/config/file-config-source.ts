@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { extname, join, resolve } from 'node:path';
 import { InvalidConfigError, SourceClosedError, type ConfigDiagnostic } from '../core/errors.js';
+import { emitSafely } from '../core/emit-safely.js';
 import { FileWatcher, readSnapshotSync, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import type { ConfigSource } from './types.js';
 import { declaresNoResources } from './empty-config.js';
@@ -240,13 +241,6 @@ export class FileConfigSource extends EventEmitter implements ConfigSource {
   }
 
   #report(error: Error): void {
-    if (this.listenerCount('error') === 0) return;
-    try {
-      this.emit('error', error);
-    } catch (thrown) {
-      process.nextTick(() => {
-        throw thrown;
-      });
-    }
+    if (this.listenerCount('error') > 0) emitSafely(this, 'error', error);
   }
 }

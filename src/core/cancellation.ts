@@ -131,8 +131,3 @@ export type CancellableOptions = Dispatcher.DispatchOptions & { [kCancellation]?
 export function cancellationOf(opts: Dispatcher.DispatchOptions): Cancellation | undefined {
   return (opts as CancellableOptions)[kCancellation];
 }
-
-/** A copy of `opts` carrying `cancellation` (the caller's object is not changed). */
-export function withCancellation<T extends Dispatcher.DispatchOptions>(opts: T, cancellation: Cancellation): T {
-  return { ...opts, [kCancellation]: cancellation };
-}

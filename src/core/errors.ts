@@ -215,11 +215,14 @@ export class DiscoveryTimeoutError extends ProxylessError {
 
 /** The mesh was closed: it takes no new requests. */
 export class MeshClosedError extends ProxylessError {
-  constructor() {
+  /** @param operation what was refused, when not a request (`applyConfig`, `explain`) */
+  constructor(operation?: string) {
     super(
       'PROXYLESS_ERR_MESH_CLOSED',
-      'the mesh is closed and takes no new requests; create a new mesh with createMesh() ' +
-        'or stop sending requests after mesh.close().',
+      operation === undefined
+        ? 'the mesh is closed and takes no new requests; create a new mesh with createMesh() or stop sending requests after mesh.close().'
+        : `the mesh is closed, so ${operation}() does nothing: a closed mesh changes no more. Create a new mesh with createMesh() ` +
+            `or stop calling ${operation}() after mesh.close().`,
     );
   }
 }

@@ -30,6 +30,10 @@ export class RootCall extends FollowingController implements Dispatcher.Dispatch
   readonly #owner: RootCallOwner;
   /** Counted in the dispatcher's `inFlight` (a caller's request, not a mirror copy). */
   readonly counted: boolean;
+  /** The owner's list of calls in flight (threaded through the calls: nothing allocated per request). */
+  previousCall: RootCall | undefined;
+  /** See {@link RootCall.previousCall}. */
+  nextCall: RootCall | undefined;
   #finished = false;
   #responder: Controller | undefined;
   #body: ReplayableBody | undefined;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { emitSafely } from '../core/emit-safely.js';
 import { SourceClosedError } from '../core/errors.js';
 import type {
   DiscoveryListener,
@@ -153,16 +154,8 @@ export abstract class CatalogSource extends EventEmitter implements DiscoverySou
    */
   protected reportError(error: Error): void {
     this.#lastError = error;
-    if (this.listenerCount('error') === 0) return;
-    try {
-      this.emit('error', error);
-    } catch (thrown) {
-      // A listener's bug must not unwind into the subclass's load (its timer or watch):
-      // it surfaces on its own tick, as a throwing listener would.
-      process.nextTick(() => {
-        throw thrown;
-      });
-    }
+    // A listener's bug must not unwind into the subclass's load (its timer or watch).
+    if (this.listenerCount('error') > 0) emitSafely(this, 'error', error);
   }
 
   #refreshed(): void {

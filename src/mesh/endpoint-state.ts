@@ -26,7 +26,7 @@ export interface EndpointOwner {
   readonly panic: boolean;
   /** An endpoint was ejected or returned: the panic state may have changed. */
   ejectionChanged(): void;
-  /** An endpoint's `available` flipped (the balancer's priority loads depend on it). */
+  /** An endpoint's {@link EndpointState.available} changed (the service's capacity and the balancer's priority loads depend on it). */
   availabilityChanged?(): void;
 }
 
@@ -98,9 +98,12 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
 
   /** Recomputes {@link EndpointState.available} from the flags and the service's panic state. */
   refreshAvailable(): void {
-    const available = !this.#draining && !this.#unhealthy && (!this.#ejected || this.#owner?.panic === true);
-    if (available === this.available) return;
-    this.available = available;
+    this.#setAvailable(!this.#draining && !this.#unhealthy && (!this.#ejected || this.#owner?.panic === true));
+  }
+
+  #setAvailable(value: boolean): void {
+    if (value === this.available) return;
+    this.available = value;
     this.#owner?.availabilityChanged?.();
   }
   readonly #owner: EndpointOwner | undefined;
@@ -161,14 +164,14 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
    */
   drain(): Promise<void> {
     this.#draining = true;
-    this.available = false;
+    this.#setAvailable(false);
     return (this.#ending ??= this.#pool ? this.#pool.close() : Promise.resolve());
   }
 
   /** Ends every request still on this endpoint with `error` (the close grace period ran out). */
   destroy(error: Error): Promise<void> {
     this.#draining = true;
-    this.available = false;
+    this.#setAvailable(false);
     const pool = this.#pool;
     if (!pool || pool.destroyed) return this.#ending ?? Promise.resolve();
     return (this.#ending = pool.destroy(error));

@@ -232,11 +232,6 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   #lastPanic = false;
 
-  /** See {@link EndpointOwner.availabilityChanged}: the balancer's priority loads follow health. */
-  availabilityChanged(): void {
-    this.balancer?.healthChanged?.();
-  }
-
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
   ejectionChanged(): void {
     // An endpoint back from ejection may be what a waiting request needs.
@@ -276,11 +271,27 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return this.#policy.limits;
   }
 
-  /** How many requests the endpoints' connections carry at once (available endpoints × connections each). */
+  /**
+   * How many requests the endpoints' connections carry at once (available endpoints ×
+   * connections each). Read per request by the `limits` layer, so it is counted again
+   * only after an endpoint's availability or the endpoint set changed (O(1) per request).
+   */
   connectionCapacity(): number {
-    let available = 0;
-    for (const endpoint of this.#list) if (endpoint.available) available++;
-    return available * (this.#endpointContext.poolOptions.connections ?? 1);
+    if (this.#availableCount < 0) {
+      let available = 0;
+      for (const endpoint of this.#list) if (endpoint.available) available++;
+      this.#availableCount = available;
+    }
+    return this.#availableCount * (this.#endpointContext.poolOptions.connections ?? 1);
+  }
+
+  /** Available endpoints in {@link MeshService.endpoints}, or -1 when it must be counted again. */
+  #availableCount = -1;
+
+  /** See {@link EndpointOwner.availabilityChanged}: the capacity is counted again, and the balancer's priority loads follow health. */
+  availabilityChanged(): void {
+    this.#availableCount = -1;
+    this.balancer?.healthChanged?.();
   }
 
   /** The DestinationRule subset this service stands for, if any. */
@@ -297,6 +308,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
    * assigned.
    */
   applyPolicy(policy: ServicePolicy): void {
+    if (this.#closed) return; // a closed service starts no checker, breaker or sweep again
     const previous = this.#policy;
     const labelsChanged = !sameSettings(policy.subsetLabels, previous.subsetLabels);
     const outlierChanged = !sameSettings(policy.outlier, previous.outlier);
@@ -373,6 +385,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#inFlight--;
   }
 
+  /**
+   * Ends at once what is still queued on endpoints whose callers have all gone (the mesh
+   * closing after every call finished): a request aborted while its connection was being
+   * made stays in its pool until that attempt ends (up to connectTimeout), and would hold
+   * the pool's close for that long. Endpoints with nothing pending close gracefully.
+   */
+  abandonQueued(error: Error): void {
+    for (const endpoint of this.#endpoints.values()) if (endpoint.load.pending > 0) void endpoint.destroy(error);
+  }
+
   /** Ends every request still on this service's endpoints with `error`. */
   destroy(error: Error): Promise<void> {
     return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);
@@ -410,6 +432,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     }
     if (changed) {
       this.#list = [...this.#endpoints.values()];
+      this.#availableCount = -1;
       this.balancer?.update(this.#list);
       this.#healthChecker?.setEndpoints(this.#list);
     }

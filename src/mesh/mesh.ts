@@ -5,7 +5,8 @@ import { localityOfLabels, parseLocality, type LocalityClient } from '../balance
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
-import { MeshClosingError } from '../core/errors.js';
+import { MeshClosedError, MeshClosingError } from '../core/errors.js';
+import { emitSafely } from '../core/emit-safely.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, serviceNamespaceOf, type CompiledConfig, type ConfigClient } from '../config/compile-config.js';
 import type { EffectiveDestinationRule } from '../config/destination-rule-index.js';
@@ -160,6 +161,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** The sources given by the caller, held from construction until close (see `holdSource`). */
   readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
   #closing: Promise<void> | undefined;
+  /** Set when the services are being closed: no service may be made after that. */
+  #shutDown = false;
+  #shutdownDone: Promise<void> | undefined;
 
   /** Use {@link createMesh}, which validates the options. */
   constructor(options: MeshOptions | undefined) {
@@ -252,13 +256,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * surface anyway.
    */
   #emitSafely<K extends keyof MeshEvents>(event: K, ...args: MeshEvents[K]): void {
-    try {
-      (this.emit as (event: K, ...args: MeshEvents[K]) => boolean)(event, ...args);
-    } catch (thrown) {
-      process.nextTick(() => {
-        throw thrown;
-      });
-    }
+    emitSafely(this as EventEmitter, event, ...args);
   }
 
   /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */
@@ -272,6 +270,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * `InvalidConfigError` and changes nothing when the result is invalid.
    */
   applyConfig(config: string | object | readonly (string | object)[]): void {
+    // A closed mesh's services must not remake their health checks, breakers or sweeps.
+    if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
     const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
     this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
     this.#inline = inputs.inline;
@@ -294,6 +294,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       // Closed by the constructor too if a later source's watch() throws (a closed source).
       this.#configWatches.push({ close: () => void source.off('error', onError) });
       const watch = source.watch((resources) => {
+        if (this.#closing !== undefined || this.#shutDown) return; // a late reload of a closing mesh changes nothing
         const located = source instanceof FileConfigSource ? source.located : resources.map((resource, i) => ({ resource, origin: `${source.name}#${i + 1}` }));
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
@@ -369,6 +370,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * their load, and the policies that apply.
    */
   explain(url: string, init?: { method?: string; headers?: Record<string, string> }): Promise<Explanation> {
+    // It makes services (and discovery watches): a closed mesh would never close them.
+    if (this.#closing !== undefined || this.#shutDown) return Promise.reject(new MeshClosedError('explain'));
     return explainRequest(
       {
         name: (host) => this.#namer.name(host),
@@ -494,11 +497,22 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   async #close(): Promise<void> {
     const grace = this.#options.closeGracePeriod;
+    const deadline = performance.now() + grace;
     const clean = await this.dispatcher.drain(grace);
-    await this.#shutdown(clean ? undefined : new MeshClosingError(grace));
+    await this.#shutdown(clean ? undefined : new MeshClosingError(grace), deadline);
   }
 
-  async #shutdown(error: Error | undefined): Promise<void> {
+  /**
+   * Closes everything, once: `destroy()` and `close()` may both come (undici's idiom,
+   * or a close that took too long), and a second run would release the sources' holds
+   * again, closing a source under another mesh that still holds it.
+   */
+  #shutdown(error: Error | undefined, deadline = performance.now()): Promise<void> {
+    return (this.#shutdownDone ??= this.#shutdownOnce(error, deadline));
+  }
+
+  async #shutdownOnce(error: Error | undefined, deadline: number): Promise<void> {
+    this.#shutDown = true;
     this.#releaseStallClock();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
@@ -506,17 +520,33 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.dispatcher.cancelAll(error ?? new MeshClosingError(this.#options.closeGracePeriod));
     const services = [...this.#services.values()];
     if (error) await Promise.all(services.map((s) => s.destroy(error)));
+    // Every call has finished: what endpoints still hold belongs to callers that have gone.
+    else for (const service of services) service.abandonQueued(new MeshClosingError(this.#options.closeGracePeriod));
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
-    await Promise.all([
-      ...services.map((s) => s.close()),
-      this.dispatcher.closePassthrough(error),
+    // Everything is closed before close() settles, even when a source's close() throws:
+    // the first such error is then the outcome (Promise.all would settle at it, with pools
+    // and other sources still closing).
+    // Pools close once their queues are empty, and a request aborted while its connection
+    // was being made stays queued until that attempt ends (connectTimeout: up to minutes,
+    // whatever closeGracePeriod says). The endpoints' orphans are ended above; should a
+    // pool still be closing when the grace period is over, it is destroyed then.
+    // The pass-through Agent cannot say which of its requests are orphans, and its destroy()
+    // does not cut a close() short: after a clean drain it holds nothing a caller waits
+    // for, so it is destroyed at once.
+    const passthroughEnd = error ?? new MeshClosingError(this.#options.closeGracePeriod);
+    const pools = Promise.all([...services.map((s) => s.close()), this.dispatcher.closePassthrough(passthroughEnd)]).then(() => undefined);
+    const late = (): Promise<unknown> => Promise.all(services.map((s) => s.destroy(new MeshClosingError(this.#options.closeGracePeriod))));
+    const outcomes = await Promise.allSettled([
+      error ? pools : settleBy(pools, deadline, late),
       this.#serviceEntries.close(),
       // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
       ...this.#heldSources.map((s) => releaseSource(s)),
     ]);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -528,6 +558,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const key = `${secure ? 'https' : 'http'}://${serviceName.fqdn}:${port}/${subset ?? ''}`;
     let service = this.#services.get(key);
     if (service) return service;
+    // After shutdown nothing would close it (its watches, pools and timers would leak).
+    if (this.#shutDown) throw new MeshClosedError();
     const evicted = this.#services.makeRoom();
     if (evicted.length > 0) {
       // Cached routes may point at evicted services: route again on the next request.
@@ -580,4 +612,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
       },
     };
   }
+}
+
+/**
+ * Resolves as `work` does, but if it has not settled by `deadline` (a `performance.now()`
+ * reading), runs `late` first (which should make `work` settle: destroying what it waits for).
+ */
+async function settleBy(work: Promise<void>, deadline: number, late: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()))));
+  try {
+    if ((await Promise.race([work.then(() => 'done' as const), expired])) === 'late') await late();
+  } finally {
+    clearTimeout(timer);
+  }
+  await work;
 }

@@ -240,11 +240,14 @@ class HedgeTry extends Cancellation implements Dispatcher.DispatchHandler {
  */
 export function hedgeLayer(): Layer<ServiceTarget> {
   return layer<ServiceTarget>('hedge', (next) => {
-    const tracker = new LatencyTracker();
+    // Made on the first hedged call: most services are never hedged, and the tracker
+    // holds 8 KB of samples (a mesh may hold a thousand services).
+    let tracker: LatencyTracker | undefined;
     const budgets = new Map<number, RetryBudget>();
     return (opts, handler) => {
       const hedge: HedgingSettings | undefined = routePolicyOf(opts).hedge;
       if (hedge === undefined || !isIdempotent(opts.method) || !isReplayable(opts.body)) return next(opts, handler);
+      tracker ??= new LatencyTracker();
       const delay = hedge.delayMs ?? tracker.percentile(hedge.percentile!);
       let budget = budgets.get(hedge.maxExtraPercent);
       if (budget === undefined) budgets.set(hedge.maxExtraPercent, (budget = new RetryBudget({ percent: hedge.maxExtraPercent, minPerSecond: 1 })));

@@ -158,7 +158,8 @@ function describePolicies(route: CompiledRoute): string[] {
 
 async function describeDestination(ctx: ExplainContext, name: ServiceName, port: number, secure: boolean, subset: string | undefined, percent: number): Promise<ExplainedDestination> {
   const service = ctx.service(name, port, secure, subset);
-  await service.waitUntil(ctx.discoveryTimeout, () => service.status !== 'pending');
+  // A service evicted meanwhile (the table full) hears nothing more: stop waiting then.
+  await service.waitUntil(ctx.discoveryTimeout, () => service.closed || service.status !== 'pending');
   const now = performance.now();
   return {
     destination: `${name.fqdn}:${port}${subset ? `/${subset}` : ''}`,

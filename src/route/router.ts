@@ -1,6 +1,8 @@
 import type { Dispatcher } from 'undici';
 import { cancellationOf, type Cancellation, type CancelListener } from '../core/cancellation.js';
+import { InvalidRequestError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
+import { rewriteBudgetMs } from '../config/re2.js';
 import { getHeader } from '../core/headers.js';
 import { isStaticBody, replayableOf } from '../core/replayable-body.js';
 import { applyHeaderOps, flattenPairs, headerPairs, ResponseHeadersHandler, type HeaderOps } from './header-ops.js';
@@ -161,7 +163,17 @@ function rewritePath(route: CompiledRoute, uriPrefix: string | undefined, fullPa
   const q = fullPath.indexOf('?');
   const path = q < 0 ? fullPath : fullPath.slice(0, q);
   const query = q < 0 ? '' : fullPath.slice(q);
-  if (rewrite.regex) return rewrite.regex.rewrite(path) + query;
+  if (rewrite.regex) {
+    const rewritten = rewrite.regex.rewrite(path);
+    if (rewritten === undefined) {
+      throw new InvalidRequestError(
+        `request path of ${path.length} characters: the uriRegexRewrite ${JSON.stringify(rewrite.regex.source)} of ${route.where} route ${route.name} ` +
+          `took more than ${Math.round(rewriteBudgetMs(path.length))} ms (its matches are too many, each read on to the end of the path); ` +
+          'the request was not sent. Such a path is likely hostile; if not, anchor the pattern (^...$) or make it match less often.',
+      );
+    }
+    return rewritten + query;
+  }
   // A prefix match has its prefix replaced; any other match has the whole path replaced.
   if (uriPrefix !== undefined) return rewrite.uri! + path.slice(uriPrefix.length) + query;
   return rewrite.uri! + query;

@@ -1,10 +1,10 @@
 // Hostile config and hostile request data: what an attacker (or a careless writer of
 // YAML) can put in front of the mesh. Each case must end in a clear error or a correct
 // answer, in bounded time, never a hang, a crash or a bypass.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, InvalidConfigError, staticEndpoints, type Mesh, type MeshOptions } from 'proxyless';
 import { startBackend, type Backend } from '../helpers/backends.js';
+import { longestBlock } from '../helpers/event-loop.js';
 
 /** The problems of the InvalidConfigError `f` throws; fails on anything else. */
 function problemsOf(f: () => unknown): readonly string[] {
@@ -19,24 +19,6 @@ function problemsOf(f: () => unknown): readonly string[] {
 }
 
 const vs = (http: string, name = 'app') => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: ${name} }\nspec:\n  hosts: [app]\n  http:\n${http}`;
-
-/**
- * The longest the event loop was blocked while `work` ran. A backtracking regex on
- * these inputs blocks it for minutes (2^50 steps); RE2 for milliseconds. The bound
- * checked is generous (a second), so a slow shared machine cannot fail it.
- */
-async function longestBlock(work: () => Promise<void>): Promise<number> {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  try {
-    await work();
-    // Let the histogram's timer run once more: a block that just ended is recorded then.
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  } finally {
-    histogram.disable();
-  }
-  return histogram.max / 1e6;
-}
 
 describe('ReDoS: regexes on request data run in linear time (RE2)', () => {
   // Classic catastrophic-backtracking patterns, each with an input that makes a

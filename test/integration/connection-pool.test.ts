@@ -95,6 +95,47 @@ describe('connectionPool limits', () => {
     await mesh.close();
   });
 
+  it('http1MaxPendingRequests follows the endpoints that can take traffic: one removed, then one ejected, leave less room at once', async () => {
+    // The pending limit counts requests beyond what the available endpoints' connections
+    // carry. That capacity is counted once per change of the endpoints (not per request,
+    // which was O(endpoints) per request): each kind of change must be seen.
+    const [b2, b3] = [await startBackend({ id: 'b2' }), await startBackend({ id: 'b3' })];
+    const registry = staticEndpoints({ httpbin: [backend.address, b2.address, b3.address] });
+    const mesh = createMesh({
+      discovery: [registry],
+      config: [
+        {
+          ...rule({}),
+          spec: {
+            host: 'httpbin',
+            trafficPolicy: {
+              connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } },
+              outlierDetection: { consecutive5xxErrors: 1, maxEjectionPercent: 100, baseEjectionTime: '1h' },
+            },
+          },
+        },
+      ],
+    });
+    const send = () => request('http://httpbin/', { dispatcher: mesh.dispatcher }).then((r) => r.body.text(), () => undefined);
+    openGate();
+    await send(); // capacity counted: 3 endpoints
+    registry.set('httpbin', [backend.address, b2.address]); // b3 removed
+    await send(); // 2
+    await b2.close();
+    // Requests until b2 is ejected (connection refused counts as a gateway error): 1.
+    const ejected = () => mesh.services()[0]?.endpoints.find((e) => e.key === b2.address)?.available === false;
+    while (!ejected()) await send();
+    closeGate();
+    // One endpoint can take traffic: one request on its connection, one pending, the rest refused.
+    const sent = burst(mesh, 5);
+    await changed.until('3 refused and 1 request on the backend', () => sent.refused().length >= 3 && held.length >= 1);
+    expect(sent.refused().map((r) => (r.error as OverloadError).limit)).toEqual(['http1MaxPendingRequests', 'http1MaxPendingRequests', 'http1MaxPendingRequests']);
+    openGate();
+    expect((await sent.all).filter((r) => r.ok)).toHaveLength(2);
+    await mesh.close();
+    await b3.close();
+  });
+
   it('http2MaxRequests caps requests in flight across the service, and a reload changes it at once', async () => {
     closeGate();
     const mesh = createMesh({ discovery: [staticEndpoints({ httpbin: [backend.address] })], config: [rule({ http: { http2MaxRequests: 3 } })] });

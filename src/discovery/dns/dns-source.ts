@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { DiscoveryListener, DiscoverySource, DiscoveryWatch, ServiceQuery } from '../types.js';
+import { emitSafely } from '../../core/emit-safely.js';
 import { SourceClosedError } from '../../core/errors.js';
 import { DnsError } from './dns-error.js';
 import { DnsClient, type DnsTransport } from './internal-client.js';
@@ -187,16 +188,8 @@ export class DnsSource extends EventEmitter implements DiscoverySource {
 
   #report(error: Error): void {
     this.#lastError = error;
-    if (this.listenerCount('error') === 0) return;
-    try {
-      this.emit('error', error);
-    } catch (thrown) {
-      // An error listener that throws fails like any listener would, outside our timers'
-      // promise chains (never an unhandled rejection from the source).
-      process.nextTick(() => {
-        throw thrown;
-      });
-    }
+    // Outside our timers' promise chains: never an unhandled rejection from the source.
+    if (this.listenerCount('error') > 0) emitSafely(this, 'error', error);
   }
 }
 

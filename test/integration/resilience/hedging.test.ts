@@ -38,11 +38,11 @@ describe('hedging', () => {
     meshes.push(m);
     // The delay leaves a busy machine ample time to connect and send the primary try, so the
     // slow server does see the tries that lose.
+    // Round robin puts every other primary on the slow server: "fast" each time means the
+    // backup's answer won there (no wall-clock bound: under load it failed the full suite).
     for (let i = 0; i < 4; i++) {
-      const started = performance.now();
       const res = await request('http://api/', { dispatcher: m.dispatcher });
       expect(await res.body.text()).toBe('fast');
-      expect(performance.now() - started).toBeLessThan(500);
     }
     // The slow server saw the tries that lost; their connections were cancelled.
     expect(slow.requests).toBeGreaterThan(0);

@@ -37,6 +37,10 @@ describe('normalizePath', () => {
     ['/é', 'BASE', '/%E9'],
     ['/%zz%', 'BASE', '/%zz%'],
     ['/%%30', 'BASE', '/%250'],
+    // A stray % in a segment that .. removes is gone: it must not turn a later decoded
+    // digit into "%25..." (it did, when the output was cut as a string).
+    ['/%3 /../%31', 'BASE', '/1'],
+    ['/%\\..//%31', 'DECODE_AND_MERGE_SLASHES', '/1'],
     ['//admin//x', 'BASE', '//admin//x'],
     ['//admin//x', 'MERGE_SLASHES', '/admin/x'],
     ['/a%2fb', 'DECODE_AND_MERGE_SLASHES', '/a/b'],
