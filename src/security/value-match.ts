@@ -1,0 +1,102 @@
+/**
+ * The string matches of AuthorizationPolicy values, compiled once into sets that test a
+ * request's value without allocating. Istio turns each value into an Envoy matcher
+ * (istio/istio pilot/pkg/security/authz/matcher string.go, header.go); the four forms
+ * are exact `abc`, prefix `abc*`, suffix `*abc` and `*`, and what `*` means depends on
+ * the attribute:
+ *
+ * - `plain` (paths, namespaces in conditions, SNI, claims): `*` is a non-empty value
+ *   (Envoy's regex `.+`);
+ * - `header` (request headers, methods): `*` is a header that is present, even empty;
+ * - `host`: as `header`, compared without regard to ASCII case;
+ * - `spiffe` (principals): the value with `spiffe://` put in front, so `*` is any
+ *   non-empty identity and `*-reader` is `spiffe://` followed by anything ending in
+ *   `-reader`.
+ *
+ * Our own code, from the matcher semantics above.
+ *
+ * @module
+ */
+
+/** How `*` and case work for one attribute (see the module comment). */
+export type ValueKind = 'plain' | 'header' | 'host' | 'spiffe';
+
+const SPIFFE = 'spiffe://';
+
+/** A prefix and a suffix that must both hold, without overlapping. */
+interface Affix {
+  readonly prefix: string;
+  readonly suffix: string;
+  readonly minLength: number;
+}
+
+/** ASCII lower case (the case folding Envoy's `ignore_case` does). */
+function lowerAscii(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 65 && c <= 90) return value.toLowerCase();
+  }
+  return value;
+}
+
+/** Whether `value` starts with `prefix` and ends with `suffix` without the two overlapping. */
+function affixMatches(value: string, affix: Affix): boolean {
+  return value.length >= affix.minLength && value.startsWith(affix.prefix) && value.endsWith(affix.suffix);
+}
+
+/**
+ * A compiled list of values (any may match). `matches(undefined)` is false: an absent
+ * attribute matches no value, so the `not` form of a list matches it.
+ */
+export class ValueSet {
+  private readonly exact: ReadonlySet<string>;
+  private readonly affixes: readonly Affix[];
+  /** `*` was listed: any present (header, host) or non-empty (plain, spiffe) value. */
+  private readonly any: boolean;
+  private readonly presentIsEnough: boolean;
+  private readonly ignoreCase: boolean;
+  /** The values as written, for explanations. */
+  readonly values: readonly string[];
+
+  constructor(values: readonly string[], kind: ValueKind) {
+    const exact = new Set<string>();
+    const affixes: Affix[] = [];
+    let any = false;
+    const ignoreCase = kind === 'host';
+    const front = kind === 'spiffe' ? SPIFFE : '';
+    for (const raw of values) {
+      const value = ignoreCase ? lowerAscii(raw) : raw;
+      if (value === '*') any = true;
+      else if (value.startsWith('*')) affixes.push({ prefix: front, suffix: value.slice(1), minLength: front.length + value.length - 1 });
+      else if (value.endsWith('*')) affixes.push({ prefix: front + value.slice(0, -1), suffix: '', minLength: front.length + value.length - 1 });
+      else exact.add(front + value);
+    }
+    this.exact = exact;
+    this.affixes = affixes;
+    this.any = any;
+    this.presentIsEnough = kind === 'header' || kind === 'host';
+    this.ignoreCase = ignoreCase;
+    this.values = values;
+  }
+
+  /** Whether `value` matches one of the values. */
+  matches(value: string | undefined): boolean {
+    if (value === undefined) return false;
+    if (this.any && (this.presentIsEnough || value.length > 0)) return true;
+    // Hosts are nearly always lower case already: only a mixed-case one is copied.
+    const subject = this.ignoreCase ? lowerAscii(value) : value;
+    if (this.exact.has(subject)) return true;
+    const affixes = this.affixes;
+    for (let i = 0; i < affixes.length; i++) if (affixMatches(subject, affixes[i]!)) return true;
+    return false;
+  }
+
+  /** Whether one of `values` (a list claim) matches. */
+  matchesAny(values: readonly unknown[]): boolean {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === 'string' && this.matches(v)) return true;
+    }
+    return false;
+  }
+}
