@@ -44,12 +44,32 @@ function affixMatches(value: string, affix: Affix): boolean {
   return value.length >= affix.minLength && value.startsWith(affix.prefix) && value.endsWith(affix.suffix);
 }
 
+/** Whether `value[at, at + lower.length)` is `lower` (already lower case) ignoring ASCII case. */
+function regionIgnoringCase(value: string, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = value.charCodeAt(at + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function hasUpperAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
+
 /**
  * A compiled list of values (any may match). `matches(undefined)` is false: an absent
  * attribute matches no value, so the `not` form of a list matches it.
  */
 export class ValueSet {
   private readonly exact: ReadonlySet<string>;
+  /** The exact values as a list, for comparisons ignoring case. */
+  private readonly exactList: readonly string[];
   private readonly affixes: readonly Affix[];
   /** `*` was listed: any present (header, host) or non-empty (plain, spiffe) value. */
   private readonly any: boolean;
@@ -72,6 +92,7 @@ export class ValueSet {
       else exact.add(front + value);
     }
     this.exact = exact;
+    this.exactList = [...exact];
     this.affixes = affixes;
     this.any = any;
     this.presentIsEnough = kind === 'header' || kind === 'host';
@@ -83,11 +104,22 @@ export class ValueSet {
   matches(value: string | undefined): boolean {
     if (value === undefined) return false;
     if (this.any && (this.presentIsEnough || value.length > 0)) return true;
-    // Hosts are nearly always lower case already: only a mixed-case one is copied.
-    const subject = this.ignoreCase ? lowerAscii(value) : value;
-    if (this.exact.has(subject)) return true;
+    // Hosts are nearly always lower case already; a mixed-case one is compared letter by letter.
+    if (this.ignoreCase && hasUpperAscii(value)) return this.matchesIgnoringCase(value);
+    if (this.exact.has(value)) return true;
     const affixes = this.affixes;
-    for (let i = 0; i < affixes.length; i++) if (affixMatches(subject, affixes[i]!)) return true;
+    for (let i = 0; i < affixes.length; i++) if (affixMatches(value, affixes[i]!)) return true;
+    return false;
+  }
+
+  private matchesIgnoringCase(value: string): boolean {
+    const exact = this.exactList;
+    for (let i = 0; i < exact.length; i++) if (exact[i]!.length === value.length && regionIgnoringCase(value, 0, exact[i]!)) return true;
+    const affixes = this.affixes;
+    for (let i = 0; i < affixes.length; i++) {
+      const { prefix, suffix, minLength } = affixes[i]!;
+      if (value.length >= minLength && regionIgnoringCase(value, 0, prefix) && regionIgnoringCase(value, value.length - suffix.length, suffix)) return true;
+    }
     return false;
   }
 
