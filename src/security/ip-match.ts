@@ -137,19 +137,29 @@ function read(text: string): number {
   return (lastFamily = 6);
 }
 
-/** Parses `10.0.0.0/8`, `2001:db8::/32` or a single address; undefined when it is neither. */
+/**
+ * Parses `10.0.0.0/8`, `2001:db8::/32` or a single address; undefined when it is neither.
+ * A block written in IPv4-mapped form (`::ffff:10.0.0.0/104`) with a prefix of 96 bits or
+ * more is the IPv4 block it maps (`10.0.0.0/8`), as addresses in that form are read as IPv4.
+ */
 export function parseBlock(text: string): Block | undefined {
   const slash = text.indexOf('/');
   const address = slash < 0 ? text : text.slice(0, slash);
   if (address.includes('%')) return undefined;
   const family = read(address);
-  if (family === 0 || (family === 4 && address.includes(':') && !/^::ffff:/i.test(address))) return undefined;
-  const max = family === 4 ? 32 : 128;
+  if (family === 0) return undefined;
+  const written6 = address.includes(':');
+  const max = written6 ? 128 : 32;
   let bits = max;
   if (slash >= 0) {
     const suffix = text.slice(slash + 1);
     if (!/^\d{1,3}$/.test(suffix) || Number(suffix) > max) return undefined;
     bits = Number(suffix);
+  }
+  if (family === 4 && written6) {
+    // IPv4-mapped: the IPv4 block when the prefix covers the mapping, else the IPv6 block.
+    if (bits >= 96) return { v4: true, words: Uint32Array.of(scratch[0]!), bits: bits - 96 };
+    return { v4: false, words: Uint32Array.of(0, 0, 0xffff, scratch[0]!), bits };
   }
   const words = new Uint32Array(family === 4 ? 1 : 4);
   for (let k = 0; k < words.length; k++) words[k] = scratch[k]!;

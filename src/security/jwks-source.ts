@@ -80,7 +80,7 @@ export const JWKS_DEFAULTS = { timeoutMs: 5000, refreshMs: 20 * 60_000, retryMs:
 
 async function readBounded(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
-  if (declared > maxBytes) throw new Error(`the key set is ${declared} bytes, more than the ${maxBytes} read`);
+  if (declared > maxBytes) throw new Error(`the key set is ${declared} bytes, more than the ${maxBytes} bytes read`);
   const reader = response.body?.getReader();
   if (reader === undefined) return '';
   const chunks: Uint8Array[] = [];

@@ -77,12 +77,15 @@ describe('evaluation allocates nothing per request', () => {
     // Every request gets the answer it should, so the loop below exercises each path.
     expect(requests.map((r) => authorizer!.decide(r).allowed)).toEqual([true, true, true, false, false, false, false]);
     const perCall = bytesPerCall((i) => authorizer!.decide(requests[i % requests.length]!));
-    expect(perCall).toBeLessThan(1);
+    // The smallest object V8 allocates is 12-16 bytes: under 2 a call means none per call,
+    // beyond what V8 itself may allocate once (feedback, code) during the loop.
+    expect(perCall).toBeLessThan(2);
   });
 
-  it('the measurement sees an allocation (control: 32 bytes a call)', () => {
+  it('the measurement sees an allocation (control: a small object a call)', () => {
     const sink: unknown[] = new Array(1);
-    const perCall = bytesPerCall((i) => (sink[0] = { a: i, b: i }));
+    // 20,000 calls of about 32 bytes stay well inside the young generation: no collection hides them.
+    const perCall = bytesPerCall((i) => (sink[0] = { a: i, b: i }), 20_000);
     expect(perCall).toBeGreaterThan(8);
   });
 });

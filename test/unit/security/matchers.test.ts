@@ -15,24 +15,38 @@ const ipv6 = fc.tuple(fc.array(hex, { minLength: 8, maxLength: 8 }), fc.nat(8), 
   if (from === to) return groups.join(':');
   return `${groups.slice(0, from).join(':')}::${groups.slice(to).join(':')}`;
 });
-const mapped = ipv4.map((a) => `::ffff:${a}`);
+const mapped = fc.oneof(
+  ipv4.map((a) => `::ffff:${a}`),
+  fc.tuple(hex, hex).map(([a, b]) => `0:0:0:0:0:ffff:${a}:${b}`),
+);
+
+/** The IPv4 address an IPv4-mapped IPv6 address maps (via the WHATWG URL canonical form), or undefined. */
+function mappedV4(address: string): string | undefined {
+  if (isIP(address) !== 6) return undefined;
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${address}]`).hostname);
+  if (m === null) return undefined;
+  const [hi, lo] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+}
 
 /** What an address reads as in our matcher: IPv4-mapped IPv6 as IPv4. */
 function family(address: string): 'ipv4' | 'ipv6' {
-  return isIP(address) === 4 || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? 'ipv4' : 'ipv6';
+  return isIP(address) === 4 || mappedV4(address) !== undefined ? 'ipv4' : 'ipv6';
 }
 
 describe('IP blocks', () => {
   it('property: membership agrees with node:net BlockList (same IP version only)', () => {
     fc.assert(
-      fc.property(fc.oneof(ipv4, ipv6), fc.nat(128), fc.oneof(ipv4, ipv6, mapped), (net, bits, address) => {
-        const fam = isIP(net) === 4 ? 'ipv4' : 'ipv6';
-        const prefix = Math.min(bits, fam === 'ipv4' ? 32 : 128);
-        const set = new IpBlockSet([`${net}/${prefix}`]);
+      fc.property(fc.oneof(ipv4, ipv6, mapped), fc.nat(128), fc.oneof(ipv4, ipv6, mapped), (written, bits, address) => {
+        const prefix = Math.min(bits, isIP(written) === 4 ? 32 : 128);
+        const set = new IpBlockSet([`${written}/${prefix}`]);
+        // A block in IPv4-mapped form with a prefix of 96 or more is its IPv4 block.
+        const asV4 = mappedV4(written) !== undefined && prefix >= 96;
+        const [net, netPrefix, fam] = asV4 ? [mappedV4(written)!, prefix - 96, 'ipv4' as const] : [written, prefix, isIP(written) === 4 ? ('ipv4' as const) : ('ipv6' as const)];
         const list = new BlockList();
-        list.addSubnet(net, prefix, fam);
+        list.addSubnet(net, netPrefix, fam);
         const addressFamily = family(address);
-        const plain = addressFamily === 'ipv4' ? address.replace(/^::ffff:/i, '') : address;
+        const plain = addressFamily === 'ipv4' ? (mappedV4(address) ?? address) : address;
         const expected = addressFamily === fam && list.check(plain, addressFamily);
         expect(set.contains(address)).toBe(expected);
       }),
@@ -58,6 +72,9 @@ describe('IP blocks', () => {
     expect(set.contains(undefined)).toBe(false);
     expect(set.contains('not an ip')).toBe(false);
     expect(set.contains('010.0.0.1')).toBe(false);
+    // A block in IPv4-mapped form: the IPv4 block it maps when its prefix covers the mapping.
+    expect(new IpBlockSet(['::ffff:10.0.0.0/104']).contains('10.200.0.1')).toBe(true);
+    expect(new IpBlockSet(['::ffff:0.0.0.0/0']).contains('2001:db8::1')).toBe(true);
     expect(() => new IpBlockSet(['10.0.0.0/33'])).toThrow(/not an IP address or a CIDR block/);
     expect(() => new IpBlockSet(['10.0.0.1:80'])).toThrow(/not an IP address/);
   });
