@@ -5,6 +5,7 @@ import { Authorizer, type AuthorizerOptions } from './authorizer.js';
 import { JwksCache, type RemoteKeys } from './jwks-source.js';
 import { resolvePeerAuthentication, type PeerAuthenticationDecision } from './peer-authentication.js';
 import { compileRequestAuthentication, type RequestAuthenticator } from './request-authentication.js';
+import { shapeFinding } from './resource-shape.js';
 import { renderFinding, type AuthorizationPolicyResource, type PeerAuthenticationResource, type RequestAuthenticationResource, type SecurityFinding, type SecurityMeshSettings, type SecurityWorkload } from './types.js';
 
 /**
@@ -50,6 +51,20 @@ export interface CompiledSecurity {
   readonly warnings: readonly SecurityFinding[];
 }
 
+/**
+ * The resources the compilers can read (see resource-shape.ts); the others become error
+ * findings. A resource without `spec` has an empty one.
+ */
+function wellFormed<T extends { readonly spec: unknown }>(resources: readonly T[] | undefined, kind: 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication', findings: SecurityFinding[]): T[] {
+  const out: T[] = [];
+  (resources ?? []).forEach((resource, i) => {
+    const problem = shapeFinding(resource, kind, i);
+    if (problem !== undefined) findings.push(problem);
+    else out.push(resource.spec === undefined ? { ...resource, spec: {} } : resource);
+  });
+  return out;
+}
+
 function providersOf(authorization: CompileSecurityOptions['authorization']): ReadonlyMap<string, ResolvedProvider> {
   return authorization instanceof Map ? authorization : resolveAuthorizationOptions(authorization as AuthorizationOptions | undefined);
 }
@@ -66,8 +81,9 @@ export interface CompiledAuthorization {
  */
 export function compileAuthorization(resources: readonly AuthorizationPolicyResource[], options: CompileSecurityOptions): CompiledAuthorization {
   const providers = providersOf(options.authorization);
-  const compiled = compilePolicies(resources, options.workload, options);
-  const findings = [...compiled.findings];
+  const findings: SecurityFinding[] = [];
+  const compiled = compilePolicies(wellFormed(resources, 'AuthorizationPolicy', findings), options.workload, options);
+  findings.push(...compiled.findings);
   for (const policy of compiled.policies) {
     if (policy.action !== 'CUSTOM' || providers.has(policy.provider!)) continue;
     const known = [...providers.keys()];
@@ -92,14 +108,14 @@ export function compileAuthorization(resources: readonly AuthorizationPolicyReso
  */
 export function compileSecurity(resources: SecurityResources, options: CompileSecurityOptions): CompiledSecurity {
   const findings: SecurityFinding[] = [];
-  const peerAuthentication = resolvePeerAuthentication(resources.peerAuthentications ?? [], options.workload, {
+  const peerAuthentication = resolvePeerAuthentication(wellFormed(resources.peerAuthentications, 'PeerAuthentication', findings), options.workload, {
     ...(options.rootNamespace !== undefined && { rootNamespace: options.rootNamespace }),
     onFinding: (finding) => findings.push(finding),
   });
   const authorization = compileAuthorization(resources.authorizationPolicies ?? [], options);
   findings.push(...authorization.findings);
   const jwks = options.jwks ?? new JwksCache();
-  const authn = compileRequestAuthentication(resources.requestAuthentications ?? [], options.workload, { ...(options.rootNamespace !== undefined && { rootNamespace: options.rootNamespace }), jwks });
+  const authn = compileRequestAuthentication(wellFormed(resources.requestAuthentications, 'RequestAuthentication', findings), options.workload, { ...(options.rootNamespace !== undefined && { rootNamespace: options.rootNamespace }), jwks });
   findings.push(...authn.findings);
   const errors = findings.filter((f) => f.severity === 'error');
   if (errors.length > 0) throw new InvalidConfigError(errors.map(renderFinding));

@@ -1,11 +1,14 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
+import { discoverJwksUri, fetchText, guardedFetch } from './jwks-fetch.js';
 
 /**
  * The keys RequestAuthentication verifies tokens with: an inline `jwks`, or a `jwksUri`
- * fetched, cached and refreshed as Istio's control plane does (istio/istio
- * pilot/pkg/model/jwks_resolver.go): fetched on first use with the rule's `timeout`
+ * (or, for a rule with an issuer and no keys, the `jwks_uri` of the issuer's OpenID
+ * discovery document) fetched, cached and refreshed as Istio's control plane does
+ * (istio/istio pilot/pkg/model/jwks_resolver.go): fetched on first use with the rule's `timeout`
  * (default 5 s), refreshed every 20 minutes, retried every minute after a failure, and
- * never dropped for an outage: the last good keys keep serving. A token whose key id is
+ * never dropped for an outage: the last good keys keep serving. Never from a link-local or
+cloud metadata address (see jwks-fetch.ts). A token whose key id is
  * not in the set also triggers a refresh (the issuer may have rotated its keys), at most
  * once per 30 s, so random key ids cannot make us hammer the issuer. A response is read up
  * to 1 MiB; a larger one, one that is not a key set, or a non-2xx status is a failure.
@@ -16,8 +19,11 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 /** A key resolver jose's `jwtVerify` takes. */
 export type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 
-/** Reads a JWKS text (a set, or one key as Istio accepts), or throws saying why. */
-export function parseJwks(text: string): JSONWebKeySet {
+/**
+ * Reads a JWKS text, or throws saying why: a set `{"keys": [...]}`, or (inline only, as
+ * Istio's validation accepts it) one key.
+ */
+export function parseJwks(text: string, requireSet = false): JSONWebKeySet {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -26,6 +32,7 @@ export function parseJwks(text: string): JSONWebKeySet {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
   const keys = (value as { keys?: unknown }).keys;
+  if (keys === undefined && requireSet) throw new Error('no "keys" list');
   const list = keys === undefined ? [value] : keys;
   if (!Array.isArray(list)) throw new Error('"keys" is not a list');
   for (const [i, key] of list.entries()) {
@@ -69,7 +76,7 @@ export interface RemoteKeysOptions {
   readonly unknownKeyCooldownMs?: number;
   /** Largest response read, bytes. Default 1 MiB. */
   readonly maxBytes?: number;
-  /** The fetch to use (default the platform's). */
+  /** The fetch to use (default: undici refusing link-local and cloud metadata addresses). */
   readonly fetch?: typeof globalThis.fetch;
   /** Reports fetch failures (the old keys, if any, keep serving). */
   readonly onError?: (error: Error, uri: string) => void;
@@ -78,29 +85,14 @@ export interface RemoteKeysOptions {
 /** Defaults of {@link RemoteKeysOptions}. */
 export const JWKS_DEFAULTS = { timeoutMs: 5000, refreshMs: 20 * 60_000, retryMs: 60_000, unknownKeyCooldownMs: 30_000, maxBytes: 1024 * 1024 } as const;
 
-async function readBounded(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length'));
-  if (declared > maxBytes) throw new Error(`the key set is ${declared} bytes, more than the ${maxBytes} bytes read`);
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`the key set is more than the ${maxBytes} bytes read`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
+/** Where a remote key set is: a JWKS URI, or an issuer's OpenID discovery document. */
+export type RemoteKeysLocation = { readonly jwksUri: string } | { readonly issuer: string };
 
-/** A `jwksUri`'s keys (see the module comment). */
+/** A `jwksUri`'s keys, or those an issuer's discovery document names (see the module comment). */
 export class RemoteKeys implements KeySource {
+  /** The JWKS URI, or `<issuer>/.well-known/openid-configuration` for discovery. */
   readonly uri: string;
+  private readonly location: RemoteKeysLocation;
   private readonly options: Required<Omit<RemoteKeysOptions, 'onError' | 'fetch'>> & Pick<RemoteKeysOptions, 'onError'> & { fetch: typeof globalThis.fetch };
   private keys: KeyResolver | undefined;
   private inflight: Promise<KeyResolver | undefined> | undefined;
@@ -112,9 +104,10 @@ export class RemoteKeys implements KeySource {
   /** When the current keys were fetched (ms since the epoch), or undefined. */
   fetchedAt: number | undefined;
 
-  constructor(uri: string, options: RemoteKeysOptions = {}) {
-    this.uri = uri;
-    this.options = { ...JWKS_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), fetch: options.fetch ?? globalThis.fetch } as RemoteKeys['options'];
+  constructor(location: RemoteKeysLocation | string, options: RemoteKeysOptions = {}) {
+    this.location = typeof location === 'string' ? { jwksUri: location } : location;
+    this.uri = 'jwksUri' in this.location ? this.location.jwksUri : `${this.location.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    this.options = { ...JWKS_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), fetch: options.fetch ?? guardedFetch } as RemoteKeys['options'];
   }
 
   async resolver(): Promise<KeyResolver> {
@@ -159,12 +152,9 @@ export class RemoteKeys implements KeySource {
 
   private async fetchOnce(): Promise<KeyResolver | undefined> {
     try {
-      const response = await this.options.fetch(this.uri, { signal: AbortSignal.timeout(this.options.timeoutMs), headers: { accept: 'application/json' } });
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new Error(`status ${response.status}`);
-      }
-      const keys = createLocalJWKSet(parseJwks(await readBounded(response, this.options.maxBytes)));
+      const how = { fetch: this.options.fetch, timeoutMs: this.options.timeoutMs, maxBytes: this.options.maxBytes };
+      const uri = 'jwksUri' in this.location ? this.location.jwksUri : await discoverJwksUri(this.location.issuer, how);
+      const keys = createLocalJWKSet(parseJwks(await fetchText(uri, how), true));
       this.keys = keys;
       this.lastError = undefined;
       this.fetchedAt = Date.now();
@@ -193,12 +183,13 @@ export class JwksCache {
   private readonly sets = new Map<string, RemoteKeys>();
   constructor(private readonly options: Omit<RemoteKeysOptions, 'timeoutMs'> = {}) {}
 
-  /** The key set of `uri` fetched with `timeoutMs`. */
-  get(uri: string, timeoutMs: number): RemoteKeys {
-    const key = `${timeoutMs} ${uri}`;
+  /** The key set at `location` (a JWKS URI, or an issuer to discover it from) fetched with `timeoutMs`. */
+  get(location: RemoteKeysLocation | string, timeoutMs: number): RemoteKeys {
+    const where = typeof location === 'string' ? { jwksUri: location } : location;
+    const key = `${timeoutMs} ${'jwksUri' in where ? `uri ${where.jwksUri}` : `issuer ${where.issuer}`}`;
     let set = this.sets.get(key);
     if (set === undefined) {
-      set = new RemoteKeys(uri, { ...this.options, timeoutMs });
+      set = new RemoteKeys(where, { ...this.options, timeoutMs });
       this.sets.set(key, set);
     }
     return set;

@@ -1,11 +1,12 @@
 import type { JWTPayload } from 'jose';
 import { parseDuration } from '../config/duration.js';
-import { InlineKeys, JWKS_DEFAULTS, type JwksCache, type KeySource, type RemoteKeys } from './jwks-source.js';
+import { fetchUriProblem } from './jwks-fetch.js';
+import { InlineKeys, JWKS_DEFAULTS, type JwksCache, type KeySource, type RemoteKeys, type RemoteKeysLocation } from './jwks-source.js';
 import { findTokens, isCorsPreflight, tokenLocations, type FoundToken, type TokenLocation, type TokenRequest } from './jwt-location.js';
 import { normalizeAudience, TOKEN_PROBLEM_TEXT, verifyToken, type TokenProblem, type TokenRule } from './jwt-verify.js';
-import { applicable, DEFAULT_ROOT_NAMESPACE } from './policy-scope.js';
+import { applicable, DEFAULT_ROOT_NAMESPACE, hasTargetRefs } from './policy-scope.js';
 import type { ClaimValue, RequestAuth } from './request-view.js';
-import type { RequestAuthenticationResource, SecurityFinding, SecurityWorkload } from './types.js';
+import type { JwtRuleSpec, RequestAuthenticationResource, SecurityFinding, SecurityWorkload } from './types.js';
 
 /**
  * RequestAuthentication for this workload, as Istio configures Envoy's JWT filter
@@ -188,48 +189,84 @@ function timeoutMs(value: string | number | undefined): number {
   return parsed.ms;
 }
 
+/** Keys that refuse every token (Istio's fallback when a rule's keys cannot be had). */
+function noKeys(message: string): KeySource {
+  return { resolver: () => Promise.reject(new Error(message)), refreshForUnknownKey: () => Promise.resolve(undefined) };
+}
+
+function keysFor(spec: JwtRuleSpec, at: string, where: string, options: CompileRequestAuthenticationOptions, remoteKeys: Set<RemoteKeys>, findings: SecurityFinding[]): KeySource {
+  const uri = spec.jwksUri ?? spec.jwks_uri;
+  const field = spec.jwksUri !== undefined ? 'jwksUri' : 'jwks_uri';
+  if (spec.jwks !== undefined && spec.jwks !== '') {
+    try {
+      return new InlineKeys(spec.jwks);
+    } catch (error) {
+      const message = `the inline key set cannot be read (${(error as Error).message}); every token this rule finds is refused`;
+      findings.push({ severity: 'error', where, path: `${at}.jwks`, message });
+      return noKeys(message);
+    }
+  }
+  const remote = (location: RemoteKeysLocation, path: string): KeySource => {
+    const problem = fetchUriProblem('jwksUri' in location ? location.jwksUri : location.issuer);
+    if (problem !== undefined) {
+      const message = `${problem}; every token this rule finds is refused`;
+      findings.push({ severity: 'warning', where, path, message });
+      return noKeys(message);
+    }
+    if (options.jwks === undefined) throw new Error('no JwksCache was given to fetch key sets with');
+    const keys = options.jwks.get(location, timeoutMs(spec.timeout));
+    remoteKeys.add(keys);
+    return keys;
+  };
+  if (uri !== undefined && uri !== '') return remote({ jwksUri: uri }, `${at}.${field}`);
+  // No keys: Istio asks the issuer's OpenID discovery document for its jwks_uri.
+  if (spec.issuer !== undefined && spec.issuer !== '') return remote({ issuer: spec.issuer }, `${at}.issuer`);
+  const message = 'no jwks, jwksUri or issuer to find keys with; every token this rule finds is refused';
+  findings.push({ severity: 'warning', where, path: at, message });
+  return noKeys(message);
+}
+
+function compileRule(spec: JwtRuleSpec, id: string, at: string, where: string, options: CompileRequestAuthenticationOptions, remoteKeys: Set<RemoteKeys>, findings: SecurityFinding[]): CompiledJwtRule {
+  return {
+    id,
+    issuer: spec.issuer === '' ? undefined : spec.issuer,
+    audiences: new Set((spec.audiences ?? []).map(normalizeAudience)),
+    keys: keysFor(spec, at, where, options, remoteKeys, findings),
+    locations: tokenLocations(spec),
+    claimHeaders: (spec.outputClaimToHeaders ?? []).map((c) => ({ header: c.header.toLowerCase(), path: c.claim.split('.') })),
+    payloadHeader: spec.outputPayloadToHeader === undefined || spec.outputPayloadToHeader === '' ? undefined : spec.outputPayloadToHeader.toLowerCase(),
+    forward: spec.forwardOriginalToken === true,
+    spaceDelimited: new Set([...DEFAULT_SPACE_DELIMITED, ...(spec.spaceDelimitedClaims ?? [])]),
+  };
+}
+
 /**
  * Compiles the RequestAuthentications that apply to `workload` (root namespace and its
- * own, selector matching its labels, no targetRefs). A rule whose keys cannot be read
- * stays, refusing every token it finds (as Istio's fallback key set does), with an error
- * finding.
+ * own, selector matching its labels, no targetRefs). A rule whose keys cannot be had
+ * stays, refusing every token it finds (as Istio's fallback key set does): an error
+ * finding for inline keys that cannot be read (validation refuses them), a warning for a
+ * URI keys are never fetched from or a rule with nothing to find keys with.
  */
 export function compileRequestAuthentication(resources: readonly RequestAuthenticationResource[], workload: SecurityWorkload, options: CompileRequestAuthenticationOptions = {}): CompiledRequestAuthentication {
   const findings: SecurityFinding[] = [];
   const remoteKeys = new Set<RemoteKeys>();
   const rules: CompiledJwtRule[] = [];
+  for (const resource of resources) {
+    if (hasTargetRefs(resource.spec ?? {})) {
+      const where = `RequestAuthentication/${resource.metadata.namespace ?? workload.namespace}/${resource.metadata.name}`;
+      findings.push({ severity: 'warning', where, path: resource.spec.targetRefs !== undefined ? 'spec.targetRefs' : 'spec.targetRef', message: 'a policy with targetRefs applies to gateways and waypoints, never to an in-process workload: it is ignored here' });
+    }
+  }
   for (const { resource, namespace, id } of applicable(resources, workload, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE)) {
     const where = `RequestAuthentication/${namespace}/${resource.metadata.name}`;
     (resource.spec.jwtRules ?? []).forEach((spec, i) => {
       const at = `spec.jwtRules[${i}]`;
-      let keys: KeySource;
-      const uri = spec.jwksUri ?? spec.jwks_uri;
       try {
-        if (spec.jwks !== undefined && spec.jwks !== '') keys = new InlineKeys(spec.jwks);
-        else if (uri !== undefined && uri !== '') {
-          if (options.jwks === undefined) throw new Error('no JWKS cache was given to fetch jwksUri with');
-          const remote = options.jwks.get(uri, timeoutMs(spec.timeout));
-          remoteKeys.add(remote);
-          keys = remote;
-        } else {
-          throw new Error('neither jwks nor jwksUri is set (Istio would discover keys from the issuer; proxyless does not)');
-        }
+        rules.push(compileRule(spec, `${id} jwtRules[${i}]`, at, where, options, remoteKeys, findings));
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        findings.push({ severity: 'error', where, path: uri !== undefined && spec.jwks === undefined ? `${at}.jwksUri` : `${at}.jwks`, message: `the rule's keys cannot be used: ${message}; every token it finds is refused` });
-        keys = { resolver: () => Promise.reject(new Error(message)), refreshForUnknownKey: () => Promise.resolve(undefined) };
+        // Only a rule validation would refuse gets here: it stays, refusing every token it finds.
+        findings.push({ severity: 'error', where, path: at, message: `cannot be compiled: ${error instanceof Error ? error.message : String(error)}` });
       }
-      rules.push({
-        id: `${id} jwtRules[${i}]`,
-        issuer: spec.issuer === '' ? undefined : spec.issuer,
-        audiences: new Set((spec.audiences ?? []).map(normalizeAudience)),
-        keys,
-        locations: tokenLocations(spec),
-        claimHeaders: (spec.outputClaimToHeaders ?? []).map((c) => ({ header: c.header.toLowerCase(), path: c.claim.split('.') })),
-        payloadHeader: spec.outputPayloadToHeader === undefined || spec.outputPayloadToHeader === '' ? undefined : spec.outputPayloadToHeader.toLowerCase(),
-        forward: spec.forwardOriginalToken === true,
-        spaceDelimited: new Set([...DEFAULT_SPACE_DELIMITED, ...(spec.spaceDelimitedClaims ?? [])]),
-      });
     });
   }
   return { authenticator: new RequestAuthenticator(rules), remoteKeys, findings };

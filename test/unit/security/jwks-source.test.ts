@@ -180,3 +180,61 @@ describe('over HTTPS', () => {
     expect(errors[0]).toMatch(/certificate|self.signed|verify/i);
   });
 });
+
+describe('keys found by OpenID discovery (a rule with an issuer and no keys)', () => {
+  it('reads jwks_uri from <issuer>/.well-known/openid-configuration, then the keys', async () => {
+    server = await startJwksServer(jwksOf(key));
+    const issuer = new URL(server.url).origin;
+    const paths: string[] = [];
+    server.respond = (req, res) => {
+      paths.push(req.url ?? '');
+      res.end(req.url === '/.well-known/openid-configuration' ? JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }) : server.body);
+    };
+    const cache = new JwksCache();
+    cleanup.push(() => cache.close());
+    const compiled = compileRequestAuthentication([{ metadata: { name: 'jwt', namespace: 'foo' }, spec: { jwtRules: [{ issuer }] } }], WORKLOAD, { jwks: cache });
+    expect(compiled.findings).toEqual([]);
+    const token = await sign(key, { iss: issuer, sub: 'u' });
+    expect(await compiled.authenticator.authenticate(tokenRequest({ authorization: `Bearer ${token}` }))).toMatchObject({ ok: true, auth: { principal: `${issuer}/u` } });
+    expect(paths).toEqual(['/.well-known/openid-configuration', '/keys']);
+  });
+
+  it('a discovery document without jwks_uri, or a fetched set without "keys", is a failure', async () => {
+    server = await startJwksServer('{}');
+    const issuer = new URL(server.url).origin;
+    const errors: string[] = [];
+    const cache = new JwksCache({ onError: (e) => errors.push(e.message) });
+    cleanup.push(() => cache.close());
+    const compile = (rule: object) => compileRequestAuthentication([{ metadata: { name: 'jwt', namespace: 'foo' }, spec: { jwtRules: [rule] } }], WORKLOAD, { jwks: cache }).authenticator;
+    const token = await sign(key, { iss: issuer, sub: 'u' });
+    expect(await compile({ issuer }).authenticate(tokenRequest({ authorization: `Bearer ${token}` }))).toMatchObject({ ok: false, problem: 'keys-unavailable' });
+    expect(errors[0]).toMatch(/has no jwks_uri/);
+    server.body = JSON.stringify(key.jwk);
+    expect(await compile({ issuer, jwksUri: server.url }).authenticate(tokenRequest({ authorization: `Bearer ${token}` }))).toMatchObject({ ok: false, problem: 'keys-unavailable' });
+    expect(errors[1]).toMatch(/no "keys" list/);
+  });
+});
+
+describe('never from link-local or cloud metadata addresses', () => {
+  it('a jwksUri naming one is refused without a fetch, with a warning, and its tokens get 401', async () => {
+    let fetched = false;
+    const cache = new JwksCache({ fetch: (() => { fetched = true; throw new Error('fetched'); }) as never });
+    cleanup.push(() => cache.close());
+    for (const uri of ['http://169.254.169.254/latest/meta-data', 'http://[fe80::1]/jwks', 'http://100.100.100.200/x', 'http://[fd00:ec2::254]/x']) {
+      const compiled = compileRequestAuthentication([{ metadata: { name: 'jwt', namespace: 'foo' }, spec: { jwtRules: [{ issuer: ISSUER, jwksUri: uri }] } }], WORKLOAD, { jwks: cache });
+      expect(compiled.findings, uri).toEqual([expect.objectContaining({ severity: 'warning', path: 'spec.jwtRules[0].jwksUri', message: expect.stringMatching(/link-local or cloud metadata address/) })]);
+      expect(await check(compiled.authenticator, key)).toMatchObject({ ok: false, problem: 'keys-unavailable' });
+    }
+    expect(fetched).toBe(false);
+  });
+
+  it('a host name that resolves to one is refused when connecting', async () => {
+    const { guardedLookup } = await import('../../../src/security/jwks-fetch.js');
+    // A stand-in resolver: no DNS server here can be made to answer a link-local address for a name.
+    const lookup = guardedLookup((_host, _options, callback) => callback(null, [{ address: '10.0.0.1', family: 4 }, { address: '169.254.169.254', family: 4 }]));
+    const result = await new Promise<unknown>((resolve) => lookup('metadata.internal', {}, (error) => resolve(error)));
+    expect(result).toMatchObject({ code: 'EBLOCKED', message: expect.stringMatching(/metadata.internal resolves to 169.254.169.254/) });
+    const fine = guardedLookup((_host, _options, callback) => callback(null, [{ address: '10.0.0.1', family: 4 }]));
+    expect(await new Promise((resolve) => fine('jwks.internal', {}, (error, address) => resolve([error, address])))).toEqual([null, '10.0.0.1']);
+  });
+});
