@@ -1,5 +1,5 @@
 import type { AuthzDecision, CompiledPolicy } from './authz-compile.js';
-import { firstMatch, matchingRule } from './authz-evaluate.js';
+import { PolicyGroup } from './rule-index.js';
 import { askProvider, type ProviderOutcome, type ResolvedProvider } from './authz-providers.js';
 import type { AuthzRequest } from './request-view.js';
 
@@ -70,12 +70,12 @@ const NO_ALLOW_MATCH = decision(false, 'no-allow-match');
 export class Authorizer {
   /** Every applicable policy, in Istio's order (root namespace first, oldest first). */
   readonly policies: readonly CompiledPolicy[];
-  private readonly custom: readonly { readonly provider: ResolvedProvider; readonly policies: readonly CompiledPolicy[] }[];
-  private readonly audit: readonly CompiledPolicy[];
-  private readonly deny: readonly CompiledPolicy[];
-  private readonly allow: readonly CompiledPolicy[];
-  private readonly shadowDeny: readonly CompiledPolicy[];
-  private readonly shadowAllow: readonly CompiledPolicy[];
+  private readonly custom: readonly { readonly provider: ResolvedProvider; readonly policies: PolicyGroup }[];
+  private readonly audit: PolicyGroup;
+  private readonly deny: PolicyGroup;
+  private readonly allow: PolicyGroup;
+  private readonly shadowDeny: PolicyGroup;
+  private readonly shadowAllow: PolicyGroup;
   private readonly onDryRun: AuthorizerOptions['onDryRun'];
   /** Dry-run results so far. */
   readonly dryRunCounters: DryRunCounters = { allowShadowAllowed: 0, allowShadowDenied: 0, denyShadowAllowed: 0, denyShadowDenied: 0 };
@@ -89,25 +89,26 @@ export class Authorizer {
   constructor(policies: readonly CompiledPolicy[], options: AuthorizerOptions = {}) {
     this.policies = policies;
     const of = (action: CompiledPolicy['action'], dryRun: boolean): CompiledPolicy[] => policies.filter((p) => p.action === action && p.dryRun === dryRun);
+    const group = (action: CompiledPolicy['action'], dryRun: boolean): PolicyGroup => new PolicyGroup(of(action, dryRun));
     const providers = options.providers ?? new Map<string, ResolvedProvider>();
     const names = [...new Set(of('CUSTOM', false).map((p) => p.provider!))].sort();
     this.custom = names.map((name) => {
       const provider = providers.get(name);
       if (provider === undefined) throw new Error(`no authorization provider "${name}"`);
-      return { provider, policies: of('CUSTOM', false).filter((p) => p.provider === name) };
+      return { provider, policies: new PolicyGroup(of('CUSTOM', false).filter((p) => p.provider === name)) };
     });
-    this.audit = of('AUDIT', false);
-    this.deny = of('DENY', false);
-    this.allow = of('ALLOW', false);
-    this.shadowDeny = of('DENY', true);
-    this.shadowAllow = of('ALLOW', true);
+    this.audit = group('AUDIT', false);
+    this.deny = group('DENY', false);
+    this.allow = group('ALLOW', false);
+    this.shadowDeny = group('DENY', true);
+    this.shadowAllow = group('ALLOW', true);
     this.onDryRun = options.onDryRun;
     // Every dry-run result a request can get, made now: reporting one allocates nothing.
     this.shadowResults = { ALLOW: new Map(), DENY: new Map() };
     for (const action of ['ALLOW', 'DENY'] as const) {
       const results = this.shadowResults[action];
       results.set(undefined, Object.freeze({ action, wouldAllow: action === 'DENY', matched: undefined }));
-      for (const policy of action === 'ALLOW' ? this.shadowAllow : this.shadowDeny) {
+      for (const policy of (action === 'ALLOW' ? this.shadowAllow : this.shadowDeny).policies) {
         for (const rule of policy.rules) results.set(rule.decision, Object.freeze({ action, wouldAllow: action === 'ALLOW', matched: rule.decision }));
       }
     }
@@ -124,17 +125,17 @@ export class Authorizer {
    * one of the decisions built at compile time: allocates nothing.
    */
   decide(req: AuthzRequest): AuthzDecision {
-    if (this.shadowDeny.length > 0) this.shadow('DENY', this.shadowDeny, req);
-    const denied = firstMatch(this.deny, req);
+    if (this.shadowDeny.policies.length > 0) this.shadow('DENY', this.shadowDeny, req);
+    const denied = this.deny.firstMatch(req);
     if (denied !== undefined) return denied;
-    if (this.shadowAllow.length > 0) this.shadow('ALLOW', this.shadowAllow, req);
-    if (this.allow.length === 0) return this.deny.length === 0 ? NO_POLICY : NO_ALLOW_POLICY;
-    return firstMatch(this.allow, req) ?? NO_ALLOW_MATCH;
+    if (this.shadowAllow.policies.length > 0) this.shadow('ALLOW', this.shadowAllow, req);
+    if (this.allow.policies.length === 0) return this.deny.policies.length === 0 ? NO_POLICY : NO_ALLOW_POLICY;
+    return this.allow.firstMatch(req) ?? NO_ALLOW_MATCH;
   }
 
   /** The first AUDIT policy rule the request matches (it should be audited), or undefined. */
   audited(req: AuthzRequest): AuthzDecision | undefined {
-    return this.audit.length === 0 ? undefined : firstMatch(this.audit, req);
+    return this.audit.firstMatch(req);
   }
 
   /**
@@ -147,15 +148,7 @@ export class Authorizer {
   async authorize(req: AuthzRequest): Promise<AuthorizeOutcome> {
     let providerHeaders: Record<string, string> | undefined;
     for (const { provider, policies } of this.custom) {
-      let matched = false;
-      for (const policy of policies) {
-        if (matchingRule(policy, req) !== undefined) {
-          policy.matched++;
-          matched = true;
-          break;
-        }
-      }
-      if (!matched) continue;
+      if (policies.firstMatch(req) === undefined) continue;
       const outcome = await askProvider(provider, req);
       if (!outcome.allowed) return { kind: 'provider-denied', outcome };
       if (outcome.headers !== undefined) providerHeaders = { ...providerHeaders, ...outcome.headers };
@@ -164,8 +157,8 @@ export class Authorizer {
     return providerHeaders === undefined ? { kind: 'decision', decision: decided } : { kind: 'decision', decision: decided, providerHeaders };
   }
 
-  private shadow(action: 'ALLOW' | 'DENY', policies: readonly CompiledPolicy[], req: AuthzRequest): void {
-    const matched = firstMatch(policies, req);
+  private shadow(action: 'ALLOW' | 'DENY', policies: PolicyGroup, req: AuthzRequest): void {
+    const matched = policies.firstMatch(req);
     const result = this.shadowResults[action].get(matched)!;
     const counters = this.dryRunCounters;
     if (action === 'ALLOW') {

@@ -15,6 +15,18 @@ import { ValueSet } from './value-match.js';
  * @module
  */
 
+/**
+ * A request attribute rules can be indexed on: the peer's SPIFFE ID, the path, the method,
+ * the destination port, or a header (`header:<lower-case name>`).
+ */
+export type IndexedAttribute = 'peer' | 'path' | 'method' | 'port' | `header:${string}`;
+
+/** The exact values a matcher accepts, when it accepts nothing else (see {@link AttributeMatcher.key}). */
+export interface IndexKey {
+  readonly attribute: IndexedAttribute;
+  readonly values: readonly (string | number)[];
+}
+
 /** A compiled list of values of one attribute: whether the request matches any of them. */
 export interface AttributeMatcher {
   /** Whether the request's attribute matches one of the values. */
@@ -23,6 +35,31 @@ export interface AttributeMatcher {
   observed(req: AuthzRequest): string;
   /** Relative cost, so cheap tests run first. */
   readonly cost: number;
+  /**
+   * Set when the matcher holds exactly for requests whose attribute is one of these
+   * values: a rule needing it can only match such requests (the rule index uses it).
+   */
+  readonly key?: IndexKey | undefined;
+}
+
+/** The value of an indexed attribute of a request. */
+export function indexedValue(attribute: IndexedAttribute, req: AuthzRequest): string | number | undefined {
+  switch (attribute) {
+    case 'peer':
+      return req.peerSpiffeId;
+    case 'path':
+      return req.path;
+    case 'method':
+      return req.method;
+    case 'port':
+      return req.destinationPort;
+    default:
+      return req.header(attribute.slice(7));
+  }
+}
+
+function keyOf(attribute: IndexedAttribute, values: readonly (string | number)[] | undefined): IndexKey | undefined {
+  return values === undefined || values.length === 0 ? undefined : { attribute, values };
 }
 
 /** What compiling an attribute needs besides its values. */
@@ -31,13 +68,32 @@ export interface AttributeContext {
   readonly policyNamespace: string;
   /** The mesh's trust domain first, then its aliases. */
   readonly trustDomains: readonly string[];
+  /**
+   * Matchers already made, by what they were made from: rules listing the same values
+   * share one matcher, whose memo then answers them all at the cost of one.
+   */
+  readonly shared?: Map<string, AttributeMatcher>;
+}
+
+function shared(context: AttributeContext, kind: string, values: readonly string[], make: () => AttributeMatcher | undefined): AttributeMatcher | undefined {
+  if (context.shared === undefined) return make();
+  const key = JSON.stringify([kind, context.policyNamespace, context.trustDomains, values]);
+  let matcher = context.shared.get(key);
+  if (matcher === undefined) {
+    matcher = make();
+    if (matcher !== undefined) context.shared.set(key, matcher);
+  }
+  return matcher;
 }
 
 const text = (value: string | undefined, none: string): string => (value === undefined ? none : JSON.stringify(value));
 
 class PeerMatcher implements AttributeMatcher {
   readonly cost = 2;
-  constructor(private readonly set: { matches(id: string | undefined): boolean }) {}
+  readonly key: IndexKey | undefined;
+  constructor(private readonly set: { matches(id: string | undefined): boolean; exactValues?(): readonly string[] | undefined }) {
+    this.key = keyOf('peer', set.exactValues?.());
+  }
   matches(req: AuthzRequest): boolean {
     return this.set.matches(req.peerSpiffeId);
   }
@@ -140,28 +196,51 @@ class RequestPrincipalMatcher implements AttributeMatcher {
   }
 }
 
-type Attribute = 'method' | 'path' | 'host' | 'sni';
-
-class StringAttributeMatcher implements AttributeMatcher {
-  constructor(
-    private readonly attribute: Attribute,
-    private readonly set: ValueSet,
-    readonly cost: number,
-  ) {}
+class MethodMatcher implements AttributeMatcher {
+  readonly cost = 1;
+  readonly key: IndexKey | undefined;
+  constructor(private readonly set: ValueSet) {
+    this.key = keyOf('method', set.exactValues());
+  }
   matches(req: AuthzRequest): boolean {
-    return this.set.matches(req[this.attribute]);
+    return this.set.matches(req.method);
   }
   observed(req: AuthzRequest): string {
-    return `${this.attribute} ${text(req[this.attribute], 'none')}`;
+    return `method ${text(req.method, 'none')}`;
+  }
+}
+
+class HostMatcher implements AttributeMatcher {
+  readonly cost = 1;
+  constructor(private readonly set: ValueSet) {}
+  matches(req: AuthzRequest): boolean {
+    return this.set.matches(req.host);
+  }
+  observed(req: AuthzRequest): string {
+    return `host ${text(req.host, 'none')}`;
+  }
+}
+
+class SniMatcher implements AttributeMatcher {
+  readonly cost = 1;
+  constructor(private readonly set: ValueSet) {}
+  matches(req: AuthzRequest): boolean {
+    return this.set.matches(req.sni);
+  }
+  observed(req: AuthzRequest): string {
+    return `sni ${text(req.sni, 'none')}`;
   }
 }
 
 class PathMatcher implements AttributeMatcher {
   readonly cost = 2;
+  readonly key: IndexKey | undefined;
   constructor(
     private readonly set: ValueSet,
     private readonly templates: readonly PathTemplate[],
-  ) {}
+  ) {
+    this.key = templates.length === 0 ? keyOf('path', set.exactValues()) : undefined;
+  }
   matches(req: AuthzRequest): boolean {
     if (this.set.matches(req.path)) return true;
     for (let i = 0; i < this.templates.length; i++) if (this.templates[i]!.matches(req.path)) return true;
@@ -174,10 +253,13 @@ class PathMatcher implements AttributeMatcher {
 
 class HeaderMatcher implements AttributeMatcher {
   readonly cost = 2;
+  readonly key: IndexKey | undefined;
   constructor(
     private readonly name: string,
     private readonly set: ValueSet,
-  ) {}
+  ) {
+    this.key = name.startsWith(':') ? undefined : keyOf(`header:${name}`, set.exactValues());
+  }
   private value(req: AuthzRequest): string | undefined {
     if (this.name === ':authority') return req.host;
     if (this.name === ':method') return req.method;
@@ -194,8 +276,10 @@ class HeaderMatcher implements AttributeMatcher {
 class PortMatcher implements AttributeMatcher {
   readonly cost = 1;
   private readonly ports: ReadonlySet<number>;
+  readonly key: IndexKey | undefined;
   constructor(values: readonly string[]) {
     this.ports = new Set(values.map(Number));
+    this.key = keyOf('port', [...this.ports]);
   }
   matches(req: AuthzRequest): boolean {
     return this.ports.has(req.destinationPort);
@@ -231,7 +315,7 @@ class FilterMetadataMatcher implements AttributeMatcher {
   private readonly lists: ValueSet;
   constructor(
     private readonly filter: string,
-    private readonly key: string,
+    private readonly metadataKey: string,
     values: readonly string[],
   ) {
     const isList = (v: string): boolean => v.startsWith('[') && v.endsWith(']');
@@ -239,7 +323,7 @@ class FilterMetadataMatcher implements AttributeMatcher {
     this.lists = new ValueSet(values.filter(isList).map((v) => v.replace(/^\[+|\]+$/g, '')), 'plain');
   }
   private value(req: AuthzRequest): unknown {
-    return req.filterMetadata?.(this.filter, this.key);
+    return req.filterMetadata?.(this.filter, this.metadataKey);
   }
   matches(req: AuthzRequest): boolean {
     const value = this.value(req);
@@ -248,7 +332,7 @@ class FilterMetadataMatcher implements AttributeMatcher {
   }
   observed(req: AuthzRequest): string {
     const value = this.value(req);
-    return value === undefined ? `no ${this.filter} metadata ${this.key}` : `${this.filter} metadata ${this.key} ${JSON.stringify(value)}`;
+    return value === undefined ? `no ${this.filter} metadata ${this.metadataKey}` : `${this.filter} metadata ${this.metadataKey} ${JSON.stringify(value)}`;
   }
 }
 
@@ -274,6 +358,10 @@ export type FieldName = 'principals' | 'requestPrincipals' | 'namespaces' | 'ser
 
 /** Compiles a `source` or `operation` field. Throws when a value cannot be compiled. */
 export function compileField(field: FieldName, values: readonly string[], context: AttributeContext): AttributeMatcher {
+  return shared(context, field, values, () => makeField(field, values, context))!;
+}
+
+function makeField(field: FieldName, values: readonly string[], context: AttributeContext): AttributeMatcher {
   switch (field) {
     case 'principals':
       return new PeerMatcher(new ValueSet(principalsWithAliases(values, context.trustDomains), 'spiffe'));
@@ -290,11 +378,11 @@ export function compileField(field: FieldName, values: readonly string[], contex
     case 'remoteIpBlocks':
       return new IpMatcher('remoteIp', new IpBlockSet(values));
     case 'hosts':
-      return new StringAttributeMatcher('host', new ValueSet(values, 'host'), 1);
+      return new HostMatcher(new ValueSet(values, 'host'));
     case 'ports':
       return new PortMatcher(checkedPorts(values));
     case 'methods':
-      return new StringAttributeMatcher('method', new ValueSet(values, 'header'), 1);
+      return new MethodMatcher(new ValueSet(values, 'header'));
     case 'paths': {
       const templates = values.filter(isPathTemplate).map((t) => new PathTemplate(t));
       return new PathMatcher(new ValueSet(values.filter((v) => !isPathTemplate(v)), 'plain'), templates);
@@ -313,6 +401,10 @@ function checkedPorts(values: readonly string[]): string[] {
  * compiled.
  */
 export function compileCondition(key: string, values: readonly string[], context: AttributeContext): AttributeMatcher | undefined {
+  return shared(context, `when:${key}`, values, () => makeCondition(key, values, context));
+}
+
+function makeCondition(key: string, values: readonly string[], context: AttributeContext): AttributeMatcher | undefined {
   switch (key) {
     case 'source.ip':
       return compileField('ipBlocks', values, context);
@@ -337,7 +429,7 @@ export function compileCondition(key: string, values: readonly string[], context
     case 'request.auth.presenter':
       return new ClaimMatcher(['azp'], new ValueSet(values, 'plain'));
     case 'connection.sni':
-      return new StringAttributeMatcher('sni', new ValueSet(values, 'plain'), 1);
+      return new SniMatcher(new ValueSet(values, 'plain'));
   }
   if (key.startsWith('request.headers')) {
     const tail = key.slice('request.headers'.length);

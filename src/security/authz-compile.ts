@@ -186,7 +186,8 @@ export function compilePolicies(resources: readonly AuthorizationPolicyResource[
       findings.push({ severity: 'warning', where, path: resource.spec.targetRefs !== undefined ? 'spec.targetRefs' : 'spec.targetRef', message: 'a policy with targetRefs applies to gateways and waypoints, never to an in-process workload: it is ignored here' });
     }
   }
-  for (const scoped of applicable(resources, workload, root)) policies.push(compilePolicy(scoped, { policyNamespace: scoped.namespace, trustDomains }, findings));
+  const sharedMatchers = new Map();
+  for (const scoped of applicable(resources, workload, root)) policies.push(compilePolicy(scoped, { policyNamespace: scoped.namespace, trustDomains, shared: sharedMatchers }, findings));
   return { policies, findings };
 }
 

@@ -32,9 +32,31 @@ function inOrder(value: string, parts: readonly string[], from: number): boolean
   return true;
 }
 
+// Where `/ns/` occurs in the last ID asked about: one request asks many namespace
+// questions of the same ID, and every namespace pattern starts with `/ns/`.
+const NS = '/ns/';
+const nsAt = new Int32Array(4);
+let nsId: string | undefined;
+/** Occurrences found, or -1 when there are more than `nsAt` holds. */
+let nsCount = 0;
+
+function nsOccurrences(id: string): number {
+  if (id === nsId) return nsCount;
+  nsId = id;
+  let count = 0;
+  for (let i = id.indexOf(NS); i >= 0; i = id.indexOf(NS, i + 1)) {
+    if (count === nsAt.length) return (nsCount = -1);
+    nsAt[count++] = i;
+  }
+  return (nsCount = count);
+}
+
 /** A compiled list of `namespaces` values. */
 export class NamespaceSet {
   private readonly patterns: readonly (readonly string[])[];
+  /** Each pattern's first part (it starts with `/ns/`) and the parts after it. */
+  private readonly heads: readonly string[];
+  private readonly tails: readonly (readonly string[])[];
   /** The values as written. */
   readonly values: readonly string[];
 
@@ -46,12 +68,37 @@ export class NamespaceSet {
       parts[parts.length - 1] = `${parts[parts.length - 1]}/`;
       return parts;
     });
+    this.heads = this.patterns.map((p) => p[0]!);
+    this.tails = this.patterns.map((p) => p.slice(1));
   }
+
+  private lastId: string | undefined | null = null;
+  private lastResult = false;
 
   /** Whether the peer's SPIFFE ID is in one of the namespaces; no peer is in none. */
   matches(spiffeId: string | undefined): boolean {
-    if (spiffeId === undefined) return false;
-    for (let i = 0; i < this.patterns.length; i++) if (inOrder(spiffeId, this.patterns[i]!, 0)) return true;
+    if (spiffeId === this.lastId) return this.lastResult;
+    const result = spiffeId !== undefined && this.compute(spiffeId);
+    this.lastId = spiffeId;
+    this.lastResult = result;
+    return result;
+  }
+
+  private compute(spiffeId: string): boolean {
+    const count = nsOccurrences(spiffeId);
+    for (let p = 0; p < this.heads.length; p++) {
+      if (count < 0) {
+        if (inOrder(spiffeId, this.patterns[p]!, 0)) return true;
+        continue;
+      }
+      // The leftmost place the first part fits is the best start for the rest.
+      const head = this.heads[p]!;
+      for (let k = 0; k < count; k++) {
+        if (!spiffeId.startsWith(head, nsAt[k]!)) continue;
+        if (inOrder(spiffeId, this.tails[p]!, nsAt[k]! + head.length)) return true;
+        break;
+      }
+    }
     return false;
   }
 }
@@ -89,9 +136,19 @@ export class ServiceAccountSet {
     });
   }
 
+  private lastId: string | undefined | null = null;
+  private lastResult = false;
+
   /** Whether the peer's SPIFFE ID is one of the service accounts; no peer is none. */
   matches(spiffeId: string | undefined): boolean {
-    if (spiffeId === undefined) return false;
+    if (spiffeId === this.lastId) return this.lastResult;
+    const result = spiffeId !== undefined && this.compute(spiffeId);
+    this.lastId = spiffeId;
+    this.lastResult = result;
+    return result;
+  }
+
+  private compute(spiffeId: string): boolean {
     for (let i = 0; i < this.accounts.length; i++) {
       const account = this.accounts[i]!;
       if (serviceAccountMatches(spiffeId, account.ns, account.sa)) return true;
@@ -122,9 +179,20 @@ export class TrustDomainSet {
       });
   }
 
+  private lastId: string | undefined | null = null;
+  private lastResult = false;
+
   /** Whether the peer's SPIFFE ID is in one of the trust domains; no peer is in none. */
   matches(spiffeId: string | undefined): boolean {
-    if (spiffeId === undefined || !spiffeId.startsWith(SPIFFE)) return false;
+    if (spiffeId === this.lastId) return this.lastResult;
+    const result = spiffeId !== undefined && this.compute(spiffeId);
+    this.lastId = spiffeId;
+    this.lastResult = result;
+    return result;
+  }
+
+  private compute(spiffeId: string): boolean {
+    if (!spiffeId.startsWith(SPIFFE)) return false;
     if (this.any) return true;
     for (let i = 0; i < this.exact.length; i++) if (spiffeId.startsWith(this.exact[i]!)) return true;
     if (this.affixes.length === 0) return false;

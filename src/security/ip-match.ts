@@ -193,8 +193,19 @@ export class IpBlockSet {
     });
   }
 
+  private lastAddress: string | undefined | null = null;
+  private lastResult = false;
+
   /** Whether `address` is in one of the blocks; an absent or unreadable address is in none. */
   contains(address: string | undefined): boolean {
+    if (address === this.lastAddress) return this.lastResult;
+    const result = this.compute(address);
+    this.lastAddress = address;
+    this.lastResult = result;
+    return result;
+  }
+
+  private compute(address: string | undefined): boolean {
     if (address === undefined) return false;
     const family = read(address);
     if (family === 0) return false;

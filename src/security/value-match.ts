@@ -100,8 +100,21 @@ export class ValueSet {
     this.values = values;
   }
 
+  // The last value asked about and its answer: one request asks the same set (shared by
+  // every rule that lists the same values) about the same value many times.
+  private lastValue: string | undefined | null = null;
+  private lastResult = false;
+
   /** Whether `value` matches one of the values. */
   matches(value: string | undefined): boolean {
+    if (value === this.lastValue) return this.lastResult;
+    const result = this.compute(value);
+    this.lastValue = value;
+    this.lastResult = result;
+    return result;
+  }
+
+  private compute(value: string | undefined): boolean {
     if (value === undefined) return false;
     if (this.any && (this.presentIsEnough || value.length > 0)) return true;
     // Hosts are nearly always lower case already; a mixed-case one is compared letter by letter.
@@ -121,6 +134,14 @@ export class ValueSet {
       if (value.length >= minLength && regionIgnoringCase(value, 0, prefix) && regionIgnoringCase(value, value.length - suffix.length, suffix)) return true;
     }
     return false;
+  }
+
+  /**
+   * The values when they are all exact (no `*` form) and case matters, else undefined:
+   * then a value matches exactly when it is one of these, which an index can use.
+   */
+  exactValues(): readonly string[] | undefined {
+    return this.any || this.affixes.length > 0 || this.ignoreCase ? undefined : this.exactList;
   }
 
   /** Whether one of `values` (a list claim) matches. */
