@@ -1,6 +1,6 @@
 import type { AuthzDecision, CompiledPolicy } from './authz-compile.js';
 import { PolicyGroup } from './rule-index.js';
-import { askProvider, type ProviderOutcome, type ResolvedProvider } from './authz-providers.js';
+import { askProvider, type ProviderDenial, type ResolvedProvider } from './authz-providers.js';
 import type { AuthzRequest } from './request-view.js';
 
 /**
@@ -41,9 +41,13 @@ export interface DryRunResult {
 
 /** Counters of dry-run results (as Envoy's `istio_dry_run_*_shadow_allowed/denied`). */
 export interface DryRunCounters {
+  /** Dry-run ALLOW policies would have allowed. */
   allowShadowAllowed: number;
+  /** Dry-run ALLOW policies would have denied (none matched). */
   allowShadowDenied: number;
+  /** Dry-run DENY policies would have allowed (none matched). */
   denyShadowAllowed: number;
+  /** Dry-run DENY policies would have denied. */
   denyShadowDenied: number;
 }
 
@@ -56,7 +60,21 @@ export interface AuthorizerOptions {
 }
 
 /** The outcome of {@link Authorizer.authorize}: the policy decision, or a provider's denial. */
-export type AuthorizeOutcome = { readonly kind: 'decision'; readonly decision: AuthzDecision; readonly providerHeaders?: Readonly<Record<string, string>> } | { readonly kind: 'provider-denied'; readonly outcome: ProviderOutcome & { readonly allowed: false } };
+export type AuthorizeOutcome =
+  | {
+      /** Decided by the policies (after the providers, if any, allowed). */
+      readonly kind: 'decision';
+      /** The decision. */
+      readonly decision: AuthzDecision;
+      /** Headers allowing providers asked to set on the request. */
+      readonly providerHeaders?: Readonly<Record<string, string>>;
+    }
+  | {
+      /** A CUSTOM provider denied. */
+      readonly kind: 'provider-denied';
+      /** Its answer. */
+      readonly outcome: ProviderDenial;
+    };
 
 function decision(allowed: boolean, reason: AuthzDecision['reason']): AuthzDecision {
   return Object.freeze({ allowed, reason, dryRun: false });

@@ -23,7 +23,9 @@ export type IndexedAttribute = 'peer' | 'path' | 'method' | 'port' | `header:${s
 
 /** The exact values a matcher accepts, when it accepts nothing else (see {@link AttributeMatcher.key}). */
 export interface IndexKey {
+  /** The attribute. */
   readonly attribute: IndexedAttribute;
+  /** Its values. */
   readonly values: readonly (string | number)[];
 }
 

@@ -21,6 +21,7 @@ export interface Predicate {
   readonly values: readonly string[];
   /** True for a `not...` field or `notValues`: the request must match none of the values. */
   readonly negate: boolean;
+  /** What tests it. */
   readonly matcher: AttributeMatcher;
 }
 
@@ -28,6 +29,7 @@ export interface Predicate {
 export interface Clause {
   /** `spec.rules[0].from[1].source` */
   readonly path: string;
+  /** Its fields, each needed. */
   readonly predicates: readonly Predicate[];
 }
 
@@ -51,11 +53,13 @@ export interface AuthzDecision {
 
 /** A compiled rule. */
 export interface CompiledRule {
+  /** Its index in `spec.rules`. */
   readonly index: number;
   /** Empty: any source. */
   readonly sources: readonly Clause[];
   /** Empty: any operation. */
   readonly operations: readonly Clause[];
+  /** The `when` conditions, each needed. */
   readonly conditions: readonly Predicate[];
   /** What a match of this rule decides (for ALLOW and DENY policies). */
   readonly decision: AuthzDecision;
@@ -65,7 +69,9 @@ export interface CompiledRule {
 export interface CompiledPolicy {
   /** `namespace/name`. */
   readonly id: string;
+  /** Its action. */
   readonly action: AuthorizationAction;
+  /** Whether it is a dry-run policy. */
   readonly dryRun: boolean;
   /** The CUSTOM provider's name. */
   readonly provider?: string;
@@ -87,7 +93,9 @@ export interface CompilePoliciesOptions {
 
 /** The policies that apply to the workload, compiled, in Istio's order, and what compiling found. */
 export interface CompiledPolicies {
+  /** The policies. */
   readonly policies: readonly CompiledPolicy[];
+  /** What compiling found. */
   readonly findings: readonly SecurityFinding[];
 }
 

@@ -26,6 +26,7 @@ export interface FailedCheck {
 export interface RuleExplanation {
   /** Its index in `spec.rules`. */
   readonly rule: number;
+  /** Whether it matched. */
   readonly matched: boolean;
   /**
    * Why it did not match: for `from` (or `to`), the first failing field of each source
@@ -38,13 +39,24 @@ export interface RuleExplanation {
 export interface PolicyExplanation {
   /** `namespace/name`. */
   readonly policy: string;
+  /** Its action. */
   readonly action: CompiledPolicy['action'];
+  /** Whether it is a dry-run policy (never enforced). */
   readonly dryRun: boolean;
   /** The CUSTOM provider. */
   readonly provider?: string;
   /** Whether one of its rules matched (a policy without rules never does). */
   readonly matched: boolean;
+  /** Each rule. */
   readonly rules: readonly RuleExplanation[];
+}
+
+/** A CUSTOM provider a request would be sent to. */
+export interface ProviderAsked {
+  /** The provider. */
+  readonly provider: string;
+  /** The CUSTOM policy that matched. */
+  readonly policy: string;
 }
 
 /** Why a request gets its decision. */
@@ -52,7 +64,7 @@ export interface AuthzExplanation {
   /** The ALLOW/DENY decision (what happens once CUSTOM providers, if asked, allow). */
   readonly decision: AuthzDecision;
   /** CUSTOM providers that would be asked first, with the policy that matched for each. */
-  readonly providers: readonly { readonly provider: string; readonly policy: string }[];
+  readonly providers: readonly ProviderAsked[];
   /** AUDIT policies that match (the request is marked for audit). */
   readonly audited: readonly string[];
   /** Every applicable policy, in Istio's order. */

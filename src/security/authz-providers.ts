@@ -17,11 +17,13 @@ import type { AuthzRequest } from './request-view.js';
 export type AuthorizationVerdict =
   | boolean
   | {
+      /** Allowed. */
       readonly allow: true;
       /** Headers to set on the request before the application sees it. */
       readonly headers?: Readonly<Record<string, string>>;
     }
   | {
+      /** Denied. */
       readonly allow: false;
       /** The response status (default 403). */
       readonly status?: number;
@@ -56,15 +58,21 @@ export interface AuthorizationProvider {
 
 /** `createMesh({ authorization })`: providers for CUSTOM AuthorizationPolicies, by the name policies give. */
 export interface AuthorizationOptions {
+  /** Providers by name: a check function, or one with its settings. */
   readonly providers?: Readonly<Record<string, AuthorizationProvider | AuthorizationCheck>>;
 }
 
 /** A provider with its defaults applied. */
 export interface ResolvedProvider {
+  /** Its name. */
   readonly name: string;
+  /** Its decision function. */
   readonly check: AuthorizationCheck;
+  /** Milliseconds to wait for it. */
   readonly timeout: number;
+  /** Allow when it fails. */
   readonly failOpen: boolean;
+  /** The status of a denial caused by a failure. */
   readonly statusOnError: number;
 }
 
@@ -108,10 +116,36 @@ export function resolveAuthorizationOptions(options: AuthorizationOptions | unde
   return out;
 }
 
+/** A provider's allowance. */
+export interface ProviderAllowance {
+  /** Allowed. */
+  readonly allowed: true;
+  /** The provider's name. */
+  readonly provider: string;
+  /** Headers to set on the request. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The failure that was let through (`failOpen`). */
+  readonly error?: unknown;
+}
+
+/** A provider's denial. */
+export interface ProviderDenial {
+  /** Denied. */
+  readonly allowed: false;
+  /** The provider's name. */
+  readonly provider: string;
+  /** The response status. */
+  readonly status: number;
+  /** The response body. */
+  readonly body: string;
+  /** Response headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The failure behind the denial, if one. */
+  readonly error?: unknown;
+}
+
 /** The outcome of asking a provider. */
-export type ProviderOutcome =
-  | { readonly allowed: true; readonly provider: string; readonly headers?: Readonly<Record<string, string>>; readonly error?: unknown }
-  | { readonly allowed: false; readonly provider: string; readonly status: number; readonly body: string; readonly headers?: Readonly<Record<string, string>>; readonly error?: unknown };
+export type ProviderOutcome = ProviderAllowance | ProviderDenial;
 
 function fromVerdict(provider: ResolvedProvider, verdict: AuthorizationVerdict): ProviderOutcome {
   if (verdict === true) return { allowed: true, provider: provider.name };

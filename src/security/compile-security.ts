@@ -18,8 +18,11 @@ import { renderFinding, type AuthorizationPolicyResource, type PeerAuthenticatio
 
 /** The security resources of one config version. */
 export interface SecurityResources {
+  /** PeerAuthentications. */
   readonly peerAuthentications?: readonly PeerAuthenticationResource[];
+  /** AuthorizationPolicies. */
   readonly authorizationPolicies?: readonly AuthorizationPolicyResource[];
+  /** RequestAuthentications. */
   readonly requestAuthentications?: readonly RequestAuthenticationResource[];
 }
 
@@ -71,7 +74,9 @@ function providersOf(authorization: CompileSecurityOptions['authorization']): Re
 
 /** AuthorizationPolicies compiled for a workload, and what compiling found. */
 export interface CompiledAuthorization {
+  /** The authorizer, or undefined when a finding is an error. */
   readonly authorizer: Authorizer | undefined;
+  /** Errors and warnings. */
   readonly findings: readonly SecurityFinding[];
 }
 

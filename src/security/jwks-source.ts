@@ -86,7 +86,19 @@ export interface RemoteKeysOptions {
 export const JWKS_DEFAULTS = { timeoutMs: 5000, refreshMs: 20 * 60_000, retryMs: 60_000, unknownKeyCooldownMs: 30_000, maxBytes: 1024 * 1024 } as const;
 
 /** Where a remote key set is: a JWKS URI, or an issuer's OpenID discovery document. */
-export type RemoteKeysLocation = { readonly jwksUri: string } | { readonly issuer: string };
+export type RemoteKeysLocation = JwksUriLocation | IssuerLocation;
+
+/** A JWKS URI. */
+export interface JwksUriLocation {
+  /** The URI. */
+  readonly jwksUri: string;
+}
+
+/** An issuer whose OpenID discovery document names its JWKS URI. */
+export interface IssuerLocation {
+  /** The issuer (an http(s) URL). */
+  readonly issuer: string;
+}
 
 /** A `jwksUri`'s keys, or those an issuer's discovery document names (see the module comment). */
 export class RemoteKeys implements KeySource {

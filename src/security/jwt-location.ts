@@ -19,10 +19,25 @@ export interface TokenRequest {
 }
 
 /** One place a token may be. */
-export type TokenLocation =
-  | { readonly kind: 'header'; readonly name: string; readonly prefix: string }
-  | { readonly kind: 'param'; readonly name: string }
-  | { readonly kind: 'cookie'; readonly name: string };
+export type TokenLocation = HeaderTokenLocation | NamedTokenLocation;
+
+/** A header a token may be in. */
+export interface HeaderTokenLocation {
+  /** A header. */
+  readonly kind: 'header';
+  /** Its lower-case name. */
+  readonly name: string;
+  /** What precedes the token. */
+  readonly prefix: string;
+}
+
+/** A query parameter or cookie a token may be in. */
+export interface NamedTokenLocation {
+  /** A query parameter or a cookie. */
+  readonly kind: 'param' | 'cookie';
+  /** Its name. */
+  readonly name: string;
+}
 
 /** Tokens longer than this are refused without being parsed. */
 export const MAX_TOKEN_LENGTH = 32 * 1024;
@@ -93,7 +108,9 @@ function cookie(header: string | undefined, name: string): string | undefined {
 
 /** A token found, and where. */
 export interface FoundToken {
+  /** The token. */
   readonly token: string;
+  /** Where it was. */
   readonly location: TokenLocation;
 }
 

@@ -33,14 +33,30 @@ export const TOKEN_PROBLEM_TEXT: Readonly<Record<TokenProblem, string>> = {
 
 /** What a rule checks besides the signature. */
 export interface TokenRule {
+  /** The issuer a token must name (`iss`), or any. */
   readonly issuer: string | undefined;
   /** Allowed audiences, normalised (see {@link normalizeAudience}); empty: no audience check. */
   readonly audiences: ReadonlySet<string>;
+  /** The keys. */
   readonly keys: KeySource;
 }
 
 /** The outcome of verifying a token. */
-export type TokenResult = { readonly ok: true; readonly payload: JWTPayload } | { readonly ok: false; readonly problem: TokenProblem; readonly detail?: string };
+export type TokenResult =
+  | {
+      /** Valid. */
+      readonly ok: true;
+      /** Its payload. */
+      readonly payload: JWTPayload;
+    }
+  | {
+      /** Refused. */
+      readonly ok: false;
+      /** Why. */
+      readonly problem: TokenProblem;
+      /** More about it. */
+      readonly detail?: string;
+    };
 
 /** An audience without `http://`/`https://` and a trailing `/`, as Envoy compares audiences. */
 export function normalizeAudience(audience: string): string {

@@ -26,6 +26,16 @@ import type { MtlsMode, PeerAuthenticationMode, PeerAuthenticationResource, Secu
 /** Which scope decided a port's mode. */
 export type PeerAuthenticationSource = 'default' | 'mesh' | 'namespace' | 'workload' | 'port';
 
+/** The PeerAuthentication chosen for each scope (`namespace/name`). */
+export interface ChosenPeerAuthentications {
+  /** The mesh policy. */
+  readonly mesh?: string;
+  /** The namespace policy. */
+  readonly namespace?: string;
+  /** The workload policy. */
+  readonly workload?: string;
+}
+
 /** Why a port has its mode. */
 export interface PeerAuthenticationExplanation {
   /** The port asked about. */
@@ -37,7 +47,7 @@ export interface PeerAuthenticationExplanation {
   /** The policy that set it (`namespace/name`), when one did. */
   readonly policy?: string;
   /** The policy chosen for each scope (`namespace/name`), whether or not it set a mode. */
-  readonly chosen: { readonly mesh?: string; readonly namespace?: string; readonly workload?: string };
+  readonly chosen: ChosenPeerAuthentications;
   /** In words: `STRICT on port 8080, from workload policy foo/strict-api (portLevelMtls)`. */
   readonly text: string;
 }

@@ -30,10 +30,11 @@ import type { JwtRuleSpec, RequestAuthenticationResource, SecurityFinding, Secur
 /** The outcome of checking a request's tokens. */
 export type JwtOutcome =
   | {
+      /** The request goes on. */
       readonly ok: true;
       /** The validated token, for authorization; undefined when the request had none. */
       readonly auth: RequestAuth | undefined;
-      /** Headers to set on the request, in order (after removing {@link JwtOutcome.headersToRemove}). */
+      /** Headers to set on the request, in order (after removing `headersToRemove`). */
       readonly headersToSet: readonly (readonly [string, string])[];
       /** Lower-case headers to remove from the request. */
       readonly headersToRemove: readonly string[];
@@ -41,10 +42,13 @@ export type JwtOutcome =
       readonly rule?: string;
     }
   | {
+      /** The request is refused. */
       readonly ok: false;
+      /** The status to answer with. */
       readonly status: 401;
       /** Why, in words (the response body). */
       readonly message: string;
+      /** Why, as a code. */
       readonly problem: TokenProblem;
       /** Response headers (`www-authenticate`). */
       readonly headers: Readonly<Record<string, string>>;
@@ -173,9 +177,11 @@ export interface CompileRequestAuthenticationOptions {
 
 /** RequestAuthentications compiled for a workload, and what compiling found. */
 export interface CompiledRequestAuthentication {
+  /** The authenticator. */
   readonly authenticator: RequestAuthenticator;
   /** The remote key sets the rules use (give them to {@link JwksCache.retain}). */
   readonly remoteKeys: ReadonlySet<RemoteKeys>;
+  /** What compiling found. */
   readonly findings: readonly SecurityFinding[];
 }
 

@@ -34,9 +34,13 @@ export interface WorkloadSelectorSpec {
 
 /** `istio.type.v1beta1.PolicyTargetReference`: never selects an in-process workload. */
 export interface TargetRefSpec {
+  /** The API group. */
   readonly group?: string | undefined;
+  /** The kind (`Gateway`). */
   readonly kind: string;
+  /** The name. */
   readonly name: string;
+  /** The namespace (none: the policy's). */
   readonly namespace?: string | undefined;
 }
 
@@ -48,58 +52,115 @@ export type MtlsMode = 'DISABLE' | 'PERMISSIVE' | 'STRICT';
 
 /** A PeerAuthentication resource. */
 export interface PeerAuthenticationResource {
+  /** `PeerAuthentication`. */
   readonly kind?: 'PeerAuthentication';
+  /** Name, namespace, creation time. */
   readonly metadata: SecurityMetadata;
+  /** The policy. */
   readonly spec: {
+    /** Workloads it applies to (absent or without labels: the namespace, or the mesh in the root namespace). */
     readonly selector?: WorkloadSelectorSpec | undefined;
-    readonly mtls?: { readonly mode?: PeerAuthenticationMode | undefined } | undefined;
-    /** Keys are the workload's (server) port numbers, as strings. */
-    readonly portLevelMtls?: Readonly<Record<string, { readonly mode?: PeerAuthenticationMode | undefined }>> | undefined;
+    /** The mode of the workload's ports. */
+    readonly mtls?: PeerAuthenticationMtls | undefined;
+    /** Modes by the workload's (server) port number, as strings; `UNSET` takes the workload's. */
+    readonly portLevelMtls?: Readonly<Record<string, PeerAuthenticationMtls>> | undefined;
   };
 }
 
 /** `Source` of an AuthorizationPolicy rule. */
 export interface AuthorizationSourceSpec {
+  /** Peer identities (`<trust-domain>/ns/<ns>/sa/<sa>`), matched with `spiffe://` in front. */
   readonly principals?: readonly string[] | undefined;
+  /** None of these: peer identities (`<trust-domain>/ns/<ns>/sa/<sa>`), matched with `spiffe://` in front. */
   readonly notPrincipals?: readonly string[] | undefined;
+  /** Request principals (`<iss>/<sub>` of a validated token). */
   readonly requestPrincipals?: readonly string[] | undefined;
+  /** None of these: request principals (`<iss>/<sub>` of a validated token). */
   readonly notRequestPrincipals?: readonly string[] | undefined;
+  /** Namespaces of the peer identity. */
   readonly namespaces?: readonly string[] | undefined;
+  /** None of these: namespaces of the peer identity. */
   readonly notNamespaces?: readonly string[] | undefined;
+  /** Service accounts (`sa` in the policy namespace, or `ns/sa`). */
   readonly serviceAccounts?: readonly string[] | undefined;
+  /** None of these: service accounts (`sa` in the policy namespace, or `ns/sa`). */
   readonly notServiceAccounts?: readonly string[] | undefined;
+  /** Addresses or CIDR blocks of the connection peer. */
   readonly ipBlocks?: readonly string[] | undefined;
+  /** None of these: addresses or CIDR blocks of the connection peer. */
   readonly notIpBlocks?: readonly string[] | undefined;
+  /** Addresses or CIDR blocks of the original client. */
   readonly remoteIpBlocks?: readonly string[] | undefined;
+  /** None of these: addresses or CIDR blocks of the original client. */
   readonly notRemoteIpBlocks?: readonly string[] | undefined;
+  /** Trust domains of the peer identity. */
   readonly trustDomains?: readonly string[] | undefined;
+  /** None of these: trust domains of the peer identity. */
   readonly notTrustDomains?: readonly string[] | undefined;
 }
 
 /** `Operation` of an AuthorizationPolicy rule. */
 export interface AuthorizationOperationSpec {
+  /** `Host` values (case-insensitive, port included when sent). */
   readonly hosts?: readonly string[] | undefined;
+  /** None of these: `Host` values (case-insensitive, port included when sent). */
   readonly notHosts?: readonly string[] | undefined;
+  /** Destination ports, as strings. */
   readonly ports?: readonly string[] | undefined;
+  /** None of these: destination ports, as strings. */
   readonly notPorts?: readonly string[] | undefined;
+  /** HTTP methods. */
   readonly methods?: readonly string[] | undefined;
+  /** None of these: hTTP methods. */
   readonly notMethods?: readonly string[] | undefined;
+  /** Paths (exact, `prefix*`, `*suffix`, `*`, or templates with `{*}` and `{**}`). */
   readonly paths?: readonly string[] | undefined;
+  /** None of these: paths (exact, `prefix*`, `*suffix`, `*`, or templates with `{*}` and `{**}`). */
   readonly notPaths?: readonly string[] | undefined;
 }
 
 /** `Condition` (a `when` entry) of an AuthorizationPolicy rule. */
 export interface AuthorizationConditionSpec {
+  /** The attribute (`request.headers[x-token]`, `source.ip`, `request.auth.claims[groups]`, ...). */
   readonly key: string;
+  /** Values, any of which may match. */
   readonly values?: readonly string[] | undefined;
+  /** Values none of which may match. */
   readonly notValues?: readonly string[] | undefined;
 }
 
 /** `Rule` of an AuthorizationPolicy. */
 export interface AuthorizationRuleSpec {
-  readonly from?: readonly { readonly source?: AuthorizationSourceSpec | undefined }[] | undefined;
-  readonly to?: readonly { readonly operation?: AuthorizationOperationSpec | undefined }[] | undefined;
+  /** Sources, any of which may match (none: any source). */
+  readonly from?: readonly AuthorizationRuleFrom[] | undefined;
+  /** Operations, any of which may match (none: any operation). */
+  readonly to?: readonly AuthorizationRuleTo[] | undefined;
+  /** Conditions, all of which must match. */
   readonly when?: readonly AuthorizationConditionSpec[] | undefined;
+}
+
+/** A `from` entry of a rule. */
+export interface AuthorizationRuleFrom {
+  /** The source. */
+  readonly source?: AuthorizationSourceSpec | undefined;
+}
+
+/** A `to` entry of a rule. */
+export interface AuthorizationRuleTo {
+  /** The operation. */
+  readonly operation?: AuthorizationOperationSpec | undefined;
+}
+
+/** `provider` of a CUSTOM AuthorizationPolicy. */
+export interface AuthorizationProviderRef {
+  /** The provider's name, as registered in code. */
+  readonly name?: string | undefined;
+}
+
+/** `mtls` of a PeerAuthentication or of one of its ports. */
+export interface PeerAuthenticationMtls {
+  /** The mode; absent or `UNSET` inherits. */
+  readonly mode?: PeerAuthenticationMode | undefined;
 }
 
 /** An AuthorizationPolicy action; absent is `ALLOW`. */
@@ -107,45 +168,88 @@ export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
 
 /** An AuthorizationPolicy resource. */
 export interface AuthorizationPolicyResource {
+  /** `AuthorizationPolicy`. */
   readonly kind?: 'AuthorizationPolicy';
+  /** Name, namespace, `istio.io/dry-run`, creation time. */
   readonly metadata: SecurityMetadata;
+  /** The policy. */
   readonly spec: {
+    /** Workloads it applies to (absent: all of its namespace, or of the mesh in the root namespace). */
     readonly selector?: WorkloadSelectorSpec | undefined;
+    /** A gateway or waypoint target: the policy never applies to an in-process workload. */
     readonly targetRef?: TargetRefSpec | undefined;
+    /** Gateway or waypoint targets, as `targetRef`. */
     readonly targetRefs?: readonly TargetRefSpec[] | undefined;
+    /** The rules; none matches nothing, one empty rule matches everything. */
     readonly rules?: readonly AuthorizationRuleSpec[] | undefined;
+    /** What a match does; absent is `ALLOW`. */
     readonly action?: AuthorizationAction | undefined;
-    readonly provider?: { readonly name?: string | undefined } | undefined;
+    /** The provider of a CUSTOM policy. */
+    readonly provider?: AuthorizationProviderRef | undefined;
   };
+}
+
+/** A header a token may be in. */
+export interface JwtHeaderSpec {
+  /** The header's name. */
+  readonly name: string;
+  /** What precedes the token (`Bearer `). */
+  readonly prefix?: string | undefined;
+}
+
+/** A claim copied to a header. */
+export interface ClaimToHeaderSpec {
+  /** The header. */
+  readonly header: string;
+  /** The claim (`nested.claim` for nested ones). */
+  readonly claim: string;
 }
 
 /** `JWTRule` of a RequestAuthentication. */
 export interface JwtRuleSpec {
+  /** The `iss` tokens must have. */
   readonly issuer?: string | undefined;
+  /** Audiences, one of which a token must have (none: no audience check). */
   readonly audiences?: readonly string[] | undefined;
+  /** Where the keys are fetched from. */
   readonly jwksUri?: string | undefined;
   /** The deprecated spelling of `jwksUri`. */
   readonly jwks_uri?: string | undefined;
+  /** The keys, inline (a JSON Web Key Set). */
   readonly jwks?: string | undefined;
-  readonly fromHeaders?: readonly { readonly name: string; readonly prefix?: string | undefined }[] | undefined;
+  /** Headers the token may be in, with a prefix before it. */
+  readonly fromHeaders?: readonly JwtHeaderSpec[] | undefined;
+  /** Query parameters the token may be in. */
   readonly fromParams?: readonly string[] | undefined;
+  /** Cookies the token may be in. */
   readonly fromCookies?: readonly string[] | undefined;
+  /** A header to set to the token's payload (base64url). */
   readonly outputPayloadToHeader?: string | undefined;
+  /** Keep the token in the request (default: removed). */
   readonly forwardOriginalToken?: boolean | undefined;
-  readonly outputClaimToHeaders?: readonly { readonly header: string; readonly claim: string }[] | undefined;
+  /** Headers to set from claims (`nested.claim` paths). */
+  readonly outputClaimToHeaders?: readonly ClaimToHeaderSpec[] | undefined;
   /** The JWKS fetch timeout: a duration string (`5s`, `1.5s`, `500ms`) or milliseconds. */
   readonly timeout?: string | number | undefined;
+  /** Claims split on spaces for authorization (besides `scope` and `permission`). */
   readonly spaceDelimitedClaims?: readonly string[] | undefined;
 }
 
 /** A RequestAuthentication resource. */
 export interface RequestAuthenticationResource {
+  /** `RequestAuthentication`. */
   readonly kind?: 'RequestAuthentication';
+  /** Name, namespace, creation time. */
   readonly metadata: SecurityMetadata;
+  /** The policy. */
   readonly spec: {
+    /** Workloads it applies to. */
     readonly selector?: WorkloadSelectorSpec | undefined;
+    /** A gateway or waypoint target: the policy never applies to an in-process workload. */
     readonly targetRef?: TargetRefSpec | undefined;
+    /** Gateway or waypoint targets, as `targetRef`. */
     readonly targetRefs?: readonly TargetRefSpec[] | undefined;
+    /** The token issuers accepted. */
     readonly jwtRules?: readonly JwtRuleSpec[] | undefined;
   };
 }
