@@ -17,6 +17,7 @@
 import { compileAuthorization, type AuthorizationPolicyResource, type AuthzRequest } from '../src/security/index.js';
 import { runIfMain } from './lib/entry.js';
 import type { Log } from './lib/log.js';
+import { loadavg } from 'node:os';
 import { formatNumber, result, type BenchmarkOutput } from './lib/report.js';
 import { median } from './lib/stats.js';
 import { scaled } from './lib/time-factor.js';
@@ -137,6 +138,7 @@ export async function authz(log: Log): Promise<BenchmarkOutput> {
     notes: [
       `100 AuthorizationPolicies (10 DENY, 5 dry-run, 5 AUDIT, 80 ALLOW with principals, methods, paths, templates, hosts and a header or claim condition): ${formatNumber(fullP50)} µs per request for a mix of 8 requests, ${formatNumber(worstUs)} µs when no ALLOW policy matches`,
       'evaluation allocates nothing (test/unit/security/authz-allocation.test.ts); CUSTOM providers, async application code, are not in these figures',
+      `load average when measured: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (the figure is absolute: on a loaded machine it is higher)`,
     ],
   };
 }
