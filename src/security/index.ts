@@ -21,11 +21,11 @@ export type { AuthorizationOptions, AuthorizationProvider, AuthorizationCheck, A
 export { RequestAuthenticator, compileRequestAuthentication } from './request-authentication.js';
 export type { JwtOutcome, CompileRequestAuthenticationOptions, CompiledRequestAuthentication } from './request-authentication.js';
 export { JwksCache, RemoteKeys, InlineKeys, parseJwks, JWKS_DEFAULTS } from './jwks-source.js';
-export type { KeySource, KeyResolver, RemoteKeysOptions, RemoteKeysLocation, JwksUriLocation, IssuerLocation } from './jwks-source.js';
+export type { KeySource, KeyResolver, RemoteKeysOptions, RemoteKeysLocation, JwksUriLocation, IssuerLocation, JwksDocument } from './jwks-source.js';
 export { tokenLocations, findTokens, isCorsPreflight, MAX_TOKEN_LENGTH } from './jwt-location.js';
 export type { TokenRequest, TokenLocation, FoundToken, HeaderTokenLocation, NamedTokenLocation } from './jwt-location.js';
 export { verifyToken, normalizeAudience, CLOCK_SKEW_SECONDS, TOKEN_PROBLEM_TEXT } from './jwt-verify.js';
-export type { TokenProblem, TokenResult, TokenRule } from './jwt-verify.js';
+export type { TokenProblem, TokenResult, TokenRule, TokenPayload } from './jwt-verify.js';
 export { DEFAULT_ROOT_NAMESPACE } from './policy-scope.js';
 export { renderFinding } from './types.js';
 export type {

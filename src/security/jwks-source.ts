@@ -1,4 +1,4 @@
-import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { discoverJwksUri, fetchText, guardedFetch } from './jwks-fetch.js';
 
 /**
@@ -16,14 +16,28 @@ cloud metadata address (see jwks-fetch.ts). A token whose key id is
  * @module
  */
 
-/** A key resolver jose's `jwtVerify` takes. */
-export type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+/**
+ * A key resolver: the verification key for a token's protected header (what jose's
+ * `jwtVerify` takes; declared here so the package's types do not depend on jose's).
+ */
+export type KeyResolver = (protectedHeader?: Readonly<Record<string, unknown>>, token?: Readonly<Record<string, unknown>>) => Promise<unknown>;
+
+/** A JSON Web Key Set. */
+export interface JwksDocument {
+  /** The keys (JSON Web Keys). */
+  readonly keys: readonly Readonly<Record<string, unknown>>[];
+}
+
+/** jose's resolver of a local set, as a {@link KeyResolver}. */
+function localKeys(jwks: JwksDocument): KeyResolver {
+  return createLocalJWKSet(jwks as unknown as JSONWebKeySet) as unknown as KeyResolver;
+}
 
 /**
  * Reads a JWKS text, or throws saying why: a set `{"keys": [...]}`, or (inline only, as
  * Istio's validation accepts it) one key.
  */
-export function parseJwks(text: string, requireSet = false): JSONWebKeySet {
+export function parseJwks(text: string, requireSet = false): JwksDocument {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -36,9 +50,9 @@ export function parseJwks(text: string, requireSet = false): JSONWebKeySet {
   const list = keys === undefined ? [value] : keys;
   if (!Array.isArray(list)) throw new Error('"keys" is not a list');
   for (const [i, key] of list.entries()) {
-    if (key === null || typeof key !== 'object' || Array.isArray(key) || typeof (key as JWK).kty !== 'string') throw new Error(`key ${i} is not a JSON Web Key`);
+    if (key === null || typeof key !== 'object' || Array.isArray(key) || typeof (key as { kty?: unknown }).kty !== 'string') throw new Error(`key ${i} is not a JSON Web Key`);
   }
-  return { keys: list as JWK[] };
+  return { keys: list as Record<string, unknown>[] };
 }
 
 /** Where a rule's keys come from. */
@@ -54,7 +68,7 @@ export class InlineKeys implements KeySource {
   private readonly keys: KeyResolver;
   /** @throws Error when `text` is not a key set */
   constructor(text: string) {
-    this.keys = createLocalJWKSet(parseJwks(text));
+    this.keys = localKeys(parseJwks(text));
   }
   resolver(): Promise<KeyResolver> {
     return Promise.resolve(this.keys);
@@ -113,6 +127,7 @@ export class RemoteKeys implements KeySource {
   private closed = false;
   /** The last fetch failure, cleared by a success. */
   lastError: Error | undefined;
+  private failedAt = Number.NEGATIVE_INFINITY;
   /** When the current keys were fetched (ms since the epoch), or undefined. */
   fetchedAt: number | undefined;
 
@@ -124,6 +139,11 @@ export class RemoteKeys implements KeySource {
 
   async resolver(): Promise<KeyResolver> {
     if (this.keys !== undefined) return this.keys;
+    // After a failure the retry timer fetches again: tokens arriving meanwhile must not
+    // each cause a fetch (a down issuer would get one per request).
+    if (this.lastError !== undefined && this.inflight === undefined && Date.now() - this.failedAt < this.options.retryMs) {
+      throw new Error(`the key set at ${this.uri} could not be fetched: ${this.lastError.message}`);
+    }
     const keys = await this.refresh();
     if (keys === undefined) throw new Error(`the key set at ${this.uri} could not be fetched${this.lastError ? `: ${this.lastError.message}` : ''}`);
     return keys;
@@ -166,7 +186,7 @@ export class RemoteKeys implements KeySource {
     try {
       const how = { fetch: this.options.fetch, timeoutMs: this.options.timeoutMs, maxBytes: this.options.maxBytes };
       const uri = 'jwksUri' in this.location ? this.location.jwksUri : await discoverJwksUri(this.location.issuer, how);
-      const keys = createLocalJWKSet(parseJwks(await fetchText(uri, how), true));
+      const keys = localKeys(parseJwks(await fetchText(uri, how), true));
       this.keys = keys;
       this.lastError = undefined;
       this.fetchedAt = Date.now();
@@ -175,6 +195,7 @@ export class RemoteKeys implements KeySource {
     } catch (error) {
       const cause = error instanceof Error ? error : new Error(String(error));
       const timedOut = cause.name === 'TimeoutError';
+      this.failedAt = Date.now();
       this.lastError = new Error(`fetching the key set at ${this.uri} failed: ${timedOut ? `no answer within ${this.options.timeoutMs} ms` : cause.message}`, { cause });
       this.schedule(this.options.retryMs);
       try {

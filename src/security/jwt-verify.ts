@@ -1,4 +1,4 @@
-import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { KeyResolver, KeySource } from './jwks-source.js';
 import { MAX_TOKEN_LENGTH } from './jwt-location.js';
 
@@ -46,8 +46,8 @@ export type TokenResult =
   | {
       /** Valid. */
       readonly ok: true;
-      /** Its payload. */
-      readonly payload: JWTPayload;
+      /** Its payload (the claims). */
+      readonly payload: TokenPayload;
     }
   | {
       /** Refused. */
@@ -57,6 +57,9 @@ export type TokenResult =
       /** More about it. */
       readonly detail?: string;
     };
+
+/** A token's payload: its claims (`iss`, `sub`, `aud`, `exp`, ... and any others). */
+export type TokenPayload = Readonly<Record<string, unknown>> & { readonly iss?: string; readonly sub?: string; readonly aud?: string | readonly string[]; readonly exp?: number; readonly nbf?: number };
 
 /** An audience without `http://`/`https://` and a trailing `/`, as Envoy compares audiences. */
 export function normalizeAudience(audience: string): string {
@@ -90,8 +93,8 @@ function problemOf(error: unknown): TokenResult {
 
 async function verifyWith(token: string, keys: KeyResolver): Promise<TokenResult> {
   try {
-    const { payload } = await jwtVerify(token, keys, { clockTolerance: CLOCK_SKEW_SECONDS });
-    return { ok: true, payload };
+    const { payload } = await jwtVerify(token, keys as unknown as JWTVerifyGetKey, { clockTolerance: CLOCK_SKEW_SECONDS });
+    return { ok: true, payload: payload as TokenPayload };
   } catch (error) {
     if (error instanceof joseErrors.JWKSMultipleMatchingKeys) {
       // Several keys fit (no key id): the token is good if one of them verifies it.
@@ -99,7 +102,7 @@ async function verifyWith(token: string, keys: KeyResolver): Promise<TokenResult
       for await (const key of error) {
         try {
           const { payload } = await jwtVerify(token, key, { clockTolerance: CLOCK_SKEW_SECONDS });
-          return { ok: true, payload };
+          return { ok: true, payload: payload as TokenPayload };
         } catch (inner) {
           last = problemOf(inner);
         }

@@ -1,9 +1,8 @@
-import type { JWTPayload } from 'jose';
 import { parseDuration } from '../config/duration.js';
 import { fetchUriProblem } from './jwks-fetch.js';
 import { InlineKeys, JWKS_DEFAULTS, type JwksCache, type KeySource, type RemoteKeys, type RemoteKeysLocation } from './jwks-source.js';
 import { findTokens, isCorsPreflight, tokenLocations, type FoundToken, type TokenLocation, type TokenRequest } from './jwt-location.js';
-import { normalizeAudience, TOKEN_PROBLEM_TEXT, verifyToken, type TokenProblem, type TokenRule } from './jwt-verify.js';
+import { normalizeAudience, TOKEN_PROBLEM_TEXT, verifyToken, type TokenPayload, type TokenProblem, type TokenRule } from './jwt-verify.js';
 import { applicable, DEFAULT_ROOT_NAMESPACE, hasTargetRefs } from './policy-scope.js';
 import type { ClaimValue, RequestAuth } from './request-view.js';
 import type { JwtRuleSpec, RequestAuthenticationResource, SecurityFinding, SecurityWorkload } from './types.js';
@@ -71,7 +70,7 @@ const DEFAULT_SPACE_DELIMITED = ['scope', 'permission'];
 /** Header values a claim may become (no control characters but tab). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-function claimAt(payload: JWTPayload, path: readonly string[]): unknown {
+function claimAt(payload: TokenPayload, path: readonly string[]): unknown {
   let value: unknown = payload;
   for (const key of path) {
     if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.prototype.hasOwnProperty.call(value, key)) return undefined;
@@ -123,7 +122,7 @@ export class RequestAuthenticator {
       const tokens = found[i];
       if (tokens === undefined) continue;
       const rule = this.rules[i]!;
-      let payload: JWTPayload | undefined;
+      let payload: TokenPayload | undefined;
       for (const { token } of tokens) {
         const result = await verifyToken(token, rule);
         if (!result.ok) {
@@ -146,7 +145,7 @@ export class RequestAuthenticator {
     };
   }
 
-  private success(rule: CompiledJwtRule, tokens: readonly FoundToken[], payload: JWTPayload): JwtOutcome {
+  private success(rule: CompiledJwtRule, tokens: readonly FoundToken[], payload: TokenPayload): JwtOutcome {
     const claims: Record<string, ClaimValue> = { ...(payload as Record<string, ClaimValue>) };
     for (const name of rule.spaceDelimited) {
       const value = claims[name];

@@ -74,6 +74,17 @@ describe('fetched key sets', () => {
     expect((await check(auth, key)).ok).toBe(true);
   });
 
+  it('while a key set that never arrived is down, tokens do not each cause a fetch (the retry period does)', async () => {
+    server = await startJwksServer(jwksOf(key));
+    server.respond = (_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    };
+    const { auth } = authenticator(server.url, { retryMs: 60_000 });
+    for (let i = 0; i < 20; i++) expect(await check(auth, key)).toMatchObject({ ok: false, problem: 'keys-unavailable' });
+    expect(server.hits).toBe(1);
+  });
+
   it('an unknown key id refreshes once (rotation), then not again within the cooldown', async () => {
     server = await startJwksServer(jwksOf(key));
     const { auth } = authenticator(server.url);
