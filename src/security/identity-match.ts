@@ -56,6 +56,8 @@ export class NamespaceSet {
   private readonly patterns: readonly (readonly string[])[];
   /** Each pattern's first part (it starts with `/ns/`) and the parts after it. */
   private readonly heads: readonly string[];
+  /** Each head's first character after `/ns/` (-1 when the head is `/ns/` alone): a cheap first test. */
+  private readonly firsts: Int32Array;
   private readonly tails: readonly (readonly string[])[];
   /** The values as written. */
   readonly values: readonly string[];
@@ -69,6 +71,7 @@ export class NamespaceSet {
       return parts;
     });
     this.heads = this.patterns.map((p) => p[0]!);
+    this.firsts = Int32Array.from(this.heads, (h) => (h.length > NS.length ? h.charCodeAt(NS.length) : -1));
     this.tails = this.patterns.map((p) => p.slice(1));
   }
 
@@ -93,8 +96,9 @@ export class NamespaceSet {
       }
       // The leftmost place the first part fits is the best start for the rest.
       const head = this.heads[p]!;
+      const first = this.firsts[p]!;
       for (let k = 0; k < count; k++) {
-        if (!spiffeId.startsWith(head, nsAt[k]!)) continue;
+        if ((first >= 0 && spiffeId.charCodeAt(nsAt[k]! + NS.length) !== first) || !spiffeId.startsWith(head, nsAt[k]!)) continue;
         if (inOrder(spiffeId, this.tails[p]!, nsAt[k]! + head.length)) return true;
         break;
       }

@@ -47,6 +47,14 @@ function everyClauseKeys(clauses: readonly Clause[]): IndexKey[] {
   return out;
 }
 
+/** The one predicate of a rule made of one field, or undefined. */
+function singlePredicate(rule: CompiledRule): Predicate | undefined {
+  const clauses = [...rule.sources, ...rule.operations];
+  if (rule.conditions.length === 0 && clauses.length === 1 && clauses[0]!.predicates.length === 1) return clauses[0]!.predicates[0];
+  if (rule.conditions.length === 1 && clauses.length === 0) return rule.conditions[0];
+  return undefined;
+}
+
 /** The key a rule is filed under, or undefined when it has none (it is tried for every request). */
 export function ruleKey(rule: CompiledRule): IndexKey | undefined {
   const conditionKeys = rule.conditions.filter((p: Predicate) => !p.negate && p.matcher.key !== undefined).map((p) => p.matcher.key!);
@@ -68,6 +76,8 @@ export class PolicyGroup {
   /** The policies, in order. */
   readonly policies: readonly CompiledPolicy[];
   private readonly rules: readonly CompiledRule[];
+  /** For a rule that is one field (`from: [{source: {namespaces: [dev]}}]`, the common case): that field, tested directly. */
+  private readonly single: readonly (Predicate | undefined)[];
   private readonly owners: readonly CompiledPolicy[];
   /** 1 for a rule without a key. */
   private readonly always: Uint8Array;
@@ -90,6 +100,7 @@ export class PolicyGroup {
       }
     }
     this.rules = rules;
+    this.single = rules.map(singlePredicate);
     this.owners = owners;
     this.always = new Uint8Array(rules.length);
     this.marks = new Uint32Array(rules.length);
@@ -163,9 +174,14 @@ export class PolicyGroup {
     let u = 0;
     while (f < count || u < unkeyed.length) {
       const i = u === unkeyed.length || (f < count && found[f]! < unkeyed[u]!) ? found[f++]! : unkeyed[u++]!;
-      if (ruleMatches(rules[i]!, req)) return this.matched(i);
+      if (this.tryRule(i, req)) return this.matched(i);
     }
     return undefined;
+  }
+
+  private tryRule(i: number, req: AuthzRequest): boolean {
+    const single = this.single[i];
+    return single !== undefined ? single.matcher.matches(req) !== single.negate : ruleMatches(this.rules[i]!, req);
   }
 
   /** Every rule in order, trying the unkeyed and the marked ones (many rules found). */
@@ -174,7 +190,7 @@ export class PolicyGroup {
     const always = this.always;
     const marks = this.marks;
     for (let i = 0; i < rules.length; i++) {
-      if ((always[i] === 1 || marks[i] === epoch) && ruleMatches(rules[i]!, req)) return this.matched(i);
+      if ((always[i] === 1 || marks[i] === epoch) && this.tryRule(i, req)) return this.matched(i);
     }
     return undefined;
   }
