@@ -40,6 +40,7 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'resilience-retry-storm', file: 'resilience-retry-storm.ts', flags: [], timeoutMs: 90_000 },
   { name: 'resilience-hedging', file: 'resilience-hedging.ts', flags: [], timeoutMs: 90_000 },
   { name: 'tls-handshake', file: 'tls-handshake.ts', flags: [], timeoutMs: 120_000 },
+  { name: 'authz', file: 'authz.ts', flags: [], timeoutMs: 90_000 },
 ];
 
 /** Runs one benchmark in a child process; resolves with its output or rejects with why it failed. */
