@@ -86,3 +86,7 @@ export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEn
 export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier-detection.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier-detection.js';
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
+
+export * from './inbound/index.js';
+export { MAX_DEADLINE_MS } from './policy/deadline.js';
+export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';

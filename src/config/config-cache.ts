@@ -80,7 +80,7 @@ interface CachedEntry {
 
 /** One resource that passed validation, as the loader indexes it. */
 export interface ValidatedResource {
-  readonly kind: 'DestinationRule' | 'VirtualService' | 'ServiceEntry';
+  readonly kind: 'DestinationRule' | 'VirtualService' | 'ServiceEntry' | 'LocalRateLimit';
   /** The validated copy (unknown fields dropped). */
   readonly parsed: object;
   /** `Kind/name (origin)`, for messages. */

@@ -8,6 +8,7 @@ import { serviceEntrySchema } from './istio/service-entry.js';
 import { virtualServiceSchema } from './istio/virtual-service.js';
 import { envelopeSchema, NETWORKING_API_VERSIONS } from './resource.js';
 import { shapeProblem } from './limits.js';
+import { localRateLimitSchema, PROXYLESS_API_VERSION, type LocalRateLimitResource } from './proxyless/local-rate-limit.js';
 
 /** A validated DestinationRule. */
 export type DestinationRuleResource = z.infer<typeof destinationRuleSchema>;
@@ -38,6 +39,8 @@ export interface MeshConfig {
   readonly virtualServices: readonly Located<VirtualServiceResource>[];
   /** ServiceEntries in order. */
   readonly serviceEntries: readonly Located<ServiceEntryResource>[];
+  /** proxyless's `LocalRateLimit` resources in order (the inbound side selects its own). */
+  readonly localRateLimits: readonly Located<LocalRateLimitResource>[];
   /** Warnings: fields not supported or not enforced yet, conflicting resources. */
   readonly warnings: readonly string[];
 }
@@ -49,6 +52,10 @@ const SCHEMAS = {
   DestinationRule: destinationRuleSchema,
   VirtualService: virtualServiceSchema,
   ServiceEntry: serviceEntrySchema,
+} as const;
+/** proxyless's own kinds (`proxyless.dev/v1alpha1`): extensions Istio has no resource for. */
+const PROXYLESS_SCHEMAS = {
+  LocalRateLimit: localRateLimitSchema,
 } as const;
 
 /** Fields that load and validate but whose behaviour arrives with a later layer. */
@@ -82,6 +89,7 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
   const destinationRules = new Map<string, Located<DestinationRuleResource>>();
   const virtualServices: Located<VirtualServiceResource>[] = [];
   const serviceEntries: Located<ServiceEntryResource>[] = [];
+  const localRateLimits: Located<LocalRateLimitResource>[] = [];
 
   for (const entry of entries) {
     let json: string | undefined;
@@ -120,13 +128,15 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
       destinationRules.set(fqdn, { resource: rule, where, namespace });
     } else if (kind === 'VirtualService') {
       virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
+    } else if (kind === 'LocalRateLimit') {
+      localRateLimits.push({ resource: parsed as LocalRateLimitResource, where, namespace });
     } else {
       serviceEntries.push({ resource: parsed as ServiceEntryResource, where, namespace });
     }
   }
 
   if (problems.length > 0) throw new InvalidConfigError(problems);
-  return { destinationRules, virtualServices, serviceEntries, warnings };
+  return { destinationRules, virtualServices, serviceEntries, localRateLimits, warnings };
 }
 
 /** `Kind/name (origin)` when the resource says its kind and name, else its origin; never throws. */
@@ -158,11 +168,23 @@ function validateEntry({ resource, origin }: ConfigEntry, namer: ServiceNamer, p
   const { kind, apiVersion, metadata } = envelope.data;
   const where = `${kind}/${metadata.name} (${origin})`;
   const namespace = metadata.namespace ?? namer.namespace;
+  if (kind in PROXYLESS_SCHEMAS) {
+    if (apiVersion !== PROXYLESS_API_VERSION) {
+      problems.push(`${where}: apiVersion: ${JSON.stringify(apiVersion)} (expected: "${PROXYLESS_API_VERSION}")`);
+      return undefined;
+    }
+    const result = PROXYLESS_SCHEMAS[kind as keyof typeof PROXYLESS_SCHEMAS].safeParse(resource, { reportInput: true });
+    if (!result.success) {
+      problems.push(...formatIssues(result.error.issues).map((line) => `${where}: ${line}`));
+      return undefined;
+    }
+    return { kind: kind as 'LocalRateLimit', parsed: result.data, where, namespace, warnings: [] };
+  }
   if (!(kind in SCHEMAS)) {
     // Loud, not fatal: a platform team's files mix security and traffic resources.
     if (PLANNED_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} is not supported yet; this resource is ignored (supported: ${Object.keys(SCHEMAS).join(', ')})`);
     else if (OTHER_ISTIO_KINDS.has(kind)) warnings.push(`${where}: kind ${kind} configures Istio's gateways or proxies and does not apply to an in-process mesh; ignored`);
-    else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${Object.keys(SCHEMAS).map((k) => `"${k}"`).join(', ')})`);
+    else problems.push(`${where}: kind: ${JSON.stringify(kind)} (expected: one of ${[...Object.keys(SCHEMAS), ...Object.keys(PROXYLESS_SCHEMAS)].map((k) => `"${k}"`).join(', ')})`);
     return undefined;
   }
   if (!(NETWORKING_API_VERSIONS as readonly string[]).includes(apiVersion)) {
