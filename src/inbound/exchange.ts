@@ -39,6 +39,11 @@ export class InboundExchange implements RequestMesh {
   proceed: () => void;
   /** The route template, asked at the end (the framework knows it once it routed). */
   readonly routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
+  /**
+   * Answers through the framework instead of the raw response (Fastify's `reply`, so its
+   * hooks and logs see the answer); set by an adapter.
+   */
+  replier: ((status: number, body: string, headers: Readonly<Record<string, string>> | undefined) => void) | undefined = undefined;
   /** Set once the request ended; finishers ran. */
   ended = false;
   /** True when the inbound itself answered (a refusal, a health check): the application never saw the request. */
@@ -131,6 +136,7 @@ export class InboundExchange implements RequestMesh {
     this.answeredByMesh = true;
     const res = this.res;
     if (res.headersSent || res.writableEnded || res.destroyed) return;
+    if (this.replier !== undefined) return this.replier(status, body, headers);
     res.statusCode = status;
     if (headers) for (const name in headers) res.setHeader(name, headers[name]!);
     res.setHeader('content-type', 'text/plain; charset=utf-8');

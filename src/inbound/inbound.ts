@@ -97,10 +97,12 @@ export class Inbound extends EventEmitter<InboundEvents> {
    * Runs a request through the inbound stack; `proceed` continues to the application
    * (called inside the request's context, unless a step answered first). For adapters.
    * Never throws: a step that throws is reported and the request answered 500.
+   * `setup` runs first, with the new exchange (an adapter sets its `replier` there).
    */
-  handle(req: IncomingMessage, res: ServerResponse, proceed: () => void): InboundExchange {
+  handle(req: IncomingMessage, res: ServerResponse, proceed: () => void, setup?: (exchange: InboundExchange) => void): InboundExchange {
     const exchange = new InboundExchange(req, res, proceed, this.#routeOf, this.#report);
     (req as { mesh?: unknown }).mesh = exchange;
+    if (setup !== undefined) setup(exchange);
     const server = (req.socket as { server?: unknown }).server;
     if (server !== this.#lastServer && server !== null && typeof (server as Server)?.close === 'function') {
       // Servers are found from their requests too, so a drain stops them even if attach() was forgotten.

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
 import type { OtelApiModule } from './internal-otel.js';
 import { inboundOtelApi } from './internal-otel.js';
 import { runWithDeadline } from '../policy/deadline.js';
@@ -124,7 +126,26 @@ export function loadSheddingLayer(settings: LoadSheddingSettings | undefined): I
  * the user.
  */
 export function contextLayer(): InboundLayer {
-  return inboundLayer('context', () => (x) => enterRequestContext(x, x.proceed));
+  return inboundLayer('context', () => (x) => enterRequestContext(x, () => {
+    keepContextForBody(x.req);
+    x.proceed();
+  }));
+}
+
+/**
+ * A request body is read through events the HTTP parser emits from the connection's
+ * own async context, where the request's deadline and trace context are lost (body
+ * parsers such as `express.json()`, then everything after them, would run without
+ * them). Its listeners are run in the request's context instead, as OpenTelemetry's
+ * HTTP instrumentation binds the request's emitter. Only for a body still to come.
+ */
+function keepContextForBody(req: IncomingMessage): void {
+  if (req.complete || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) return;
+  const run = AsyncLocalStorage.snapshot();
+  const emit = req.emit;
+  req.emit = function emitInRequestContext(this: IncomingMessage, ...args: Parameters<IncomingMessage['emit']>): boolean {
+    return run(() => emit.apply(this, args));
+  } as IncomingMessage['emit'];
 }
 
 let api: OtelApiModule | null | undefined;
