@@ -44,7 +44,12 @@ export interface LoadSheddingSettings {
   readonly buffer: number;
 }
 
-const int = (min: number, max: number) => z.number({ error: 'a whole number' }).int({ error: 'a whole number' }).min(min).max(max);
+const int = (min: number, max: number) =>
+  z
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a whole number' : undefined) })
+    .int({ error: 'a whole number' })
+    .min(min)
+    .max(max);
 
 const schema = z
   .strictObject({
@@ -62,7 +67,7 @@ const schema = z
   .superRefine((o, ctx) => {
     const min = o.minConcurrency ?? 3;
     const max = o.maxConcurrency ?? 1000;
-    if (max < min) ctx.addIssue({ code: 'custom', path: ['maxConcurrency'], input: max, message: `>= minConcurrency, which is ${min}` });
+    if (max < min) return ctx.addIssue({ code: 'custom', path: ['maxConcurrency'], input: max, message: `>= minConcurrency, which is ${min}` });
     const initial = o.initialLimit ?? Math.min(Math.max(10, min), max);
     if (initial < min || initial > max) ctx.addIssue({ code: 'custom', path: ['initialLimit'], input: initial, message: `from minConcurrency (${min}) to maxConcurrency (${max})` });
   });

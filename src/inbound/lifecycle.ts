@@ -51,7 +51,11 @@ export interface LifecycleEvents {
   error: [error: Error];
 }
 
-const ms = z.number({ error: 'a whole number of milliseconds' }).int({ error: 'a whole number of milliseconds' }).min(0).max(3_600_000);
+const ms = z
+  .number({ error: (issue) => (issue.code === 'invalid_type' ? 'a whole number of milliseconds' : undefined) })
+  .int({ error: 'a whole number of milliseconds' })
+  .min(0)
+  .max(3_600_000);
 const drainSchema = z.strictObject({
   delay: ms.optional(),
   grace: ms.optional(),

@@ -92,7 +92,11 @@ export interface RateLimitSettings {
 export const MIN_FILL_INTERVAL_MS = 50;
 
 const count = (what: string, max: number) =>
-  z.number({ error: `a whole number of ${what}` }).int({ error: `a whole number of ${what}` }).min(1).max(max);
+  z
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? `a whole number of ${what}` : undefined) })
+    .int({ error: `a whole number of ${what}` })
+    .min(1)
+    .max(max);
 
 const fillInterval = z.union([z.number(), z.string()], { error: 'milliseconds, or a duration such as "1s"' }).superRefine((value, ctx) => {
   let ms: number;
