@@ -2,6 +2,7 @@
 // deadlines in and out, rate limiting, load shedding, failing handlers and callers that
 // go away. Clients: undici (raw headers as written) and the mesh itself.
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
@@ -114,6 +115,27 @@ describe('inbound on node:http: deadlines', () => {
     });
     expect(await (await request(`${plain}/`)).body.json()).toEqual({ deadline: null, inContext: null });
     expect(backendSeen[1]).toBe('undefined');
+  });
+
+  it("a body read with req.on('data') after the headers keeps the request's deadline in its listeners (they run from the connection's context)", async () => {
+    const mesh = meshWith();
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((resolve) => (arrived = resolve));
+    const base = await serve(inbound(mesh), (req, res) => {
+      let text = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      req.on('end', () => res.end(JSON.stringify({ text, inContext: currentDeadline() === req.mesh.deadline && currentDeadline() !== undefined })));
+      arrived();
+    });
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+    const ended = once(socket, 'end');
+    socket.write('POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5\r\nx-envoy-expected-rq-timeout-ms: 4000\r\n\r\n');
+    await inHandler; // the body comes in a later read of the socket
+    socket.write('hello');
+    await ended;
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ text: 'hello', inContext: true });
   });
 
   it('grpc-timeout is read too, and the earlier of the two deadlines wins', async () => {
