@@ -227,6 +227,12 @@ export class MeshLifecycle extends EventEmitter<LifecycleEvents> {
     }
     // Whatever still runs past the grace is cut; then nothing keeps a connection open.
     for (const server of this.#servers) server.closeAllConnections?.();
+    // The cut requests end as their sockets close (a few ticks): their spans and metrics too.
+    if (this.#inFlight.size > 0) {
+      const ended = new Promise<void>((resolve) => (this.#idle = resolve));
+      await withTimeout(ended, 1000);
+      this.#idle = undefined;
+    }
     try {
       await this.#mesh.close();
     } catch (error) {
