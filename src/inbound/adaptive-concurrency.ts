@@ -107,7 +107,9 @@ const MAX_SAMPLES = 1024;
  *   their `percentile` is the new minimum.
  * - **every `updateInterval`**: sample = the `percentile` of the latencies since;
  *   gradient = clamp((minRtt × (1 + buffer)) / sample, 0.5, 2); limit = limit × gradient +
- *   √(limit × gradient) (headroom for bursts), within [minConcurrency, maxConcurrency].
+ *   √(limit × gradient) (headroom for bursts), within [minConcurrency, maxConcurrency];
+ *   it does not grow while fewer than half of it were in flight at once since the last
+ *   update (the demand, not the server, set the latency then).
  */
 export class AdaptiveConcurrencyLimiter {
   readonly settings: LoadSheddingSettings;
@@ -121,6 +123,8 @@ export class AdaptiveConcurrencyLimiter {
   readonly #samples = new Float64Array(MAX_SAMPLES);
   #sampleCount = 0;
   #seen = 0;
+  /** The most requests in flight at once since the last update. */
+  #peakInFlight = 0;
   readonly #random: () => number;
 
   /** @param settings validated settings; @param now monotonic ms; @param random for the jitter and the reservoir */
@@ -151,7 +155,7 @@ export class AdaptiveConcurrencyLimiter {
     if (!this.#measuring && now >= this.#nextMinRttAt) this.#startMeasuring();
     else if (!this.#measuring && now >= this.#nextUpdateAt) this.#update(now);
     if (this.#inFlight >= this.limit) return false;
-    this.#inFlight++;
+    if (++this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
     return true;
   }
 
@@ -217,6 +221,13 @@ export class AdaptiveConcurrencyLimiter {
     const target = minRtt * (1 + s.buffer / 100);
     const gradient = sample <= 0 ? 2 : Math.min(2, Math.max(0.5, target / sample));
     const scaled = this.#limit * gradient;
-    this.#limit = Math.min(s.maxConcurrency, Math.max(s.minConcurrency, scaled + Math.sqrt(scaled)));
+    const next = Math.min(s.maxConcurrency, Math.max(s.minConcurrency, scaled + Math.sqrt(scaled)));
+    // Demand far below the limit says nothing about a higher one (Netflix's "app-limited"
+    // rule): growing then would leave a limit of 1000 after a quiet period, and the next
+    // burst would queue up to it before the limit came down.
+    const appLimited = this.#peakInFlight * 2 < this.#limit;
+    this.#peakInFlight = this.#inFlight;
+    if (next > this.#limit && appLimited) return;
+    this.#limit = next;
   }
 }

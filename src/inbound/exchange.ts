@@ -81,7 +81,7 @@ export class InboundExchange implements RequestMesh {
     this.otelContext = undefined;
     this.callerSpanContext = undefined;
     (res as unknown as Record<symbol, InboundExchange>)[kExchange] = this;
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose); // 'close' comes once; `on` spares the wrapper `once` allocates
   }
 
   /** The exchange of a response, if the inbound handles it. */

@@ -90,6 +90,9 @@ class InboundRecorder {
   readonly #istioSets = new Map<string, Attributes>();
   readonly #spans = new WeakMap<InboundExchange, Span>();
   readonly #finish = (x: InboundExchange): void => this.#end(x);
+  #seenTracerProvider: unknown;
+  #seenMeterProvider: unknown;
+  #sdk = false;
 
   constructor(
     api: OtelApiModule | undefined,
@@ -107,8 +110,13 @@ class InboundRecorder {
 
   start(x: InboundExchange): void {
     const api = this.#api;
+    // With nothing registered (no SDK, no propagator), the API's no-op path would still
+    // allocate a span and a context per request: skip it (an access log still ends).
+    if (api === undefined || !this.#anythingRegistered(api)) {
+      if (this.#log !== undefined) x.onEnd(this.#finish);
+      return;
+    }
     x.onEnd(this.#finish);
-    if (api === undefined) return;
     let ctx = api.propagation.extract(api.ROOT_CONTEXT, x.req.headers);
     const caller = api.trace.getSpanContext(ctx);
     if (caller !== undefined && api.isSpanContextValid(caller)) x.callerSpanContext = caller;
@@ -133,6 +141,19 @@ class InboundRecorder {
       ctx = api.trace.setSpan(ctx, span);
     }
     x.otelContext = ctx;
+  }
+
+  /** Whether an SDK (tracer or meter provider) or a propagator is registered; providers compared by identity, so this is cheap. */
+  #anythingRegistered(api: OtelApiModule): boolean {
+    const tracerProvider = api.trace.getTracerProvider() as { getDelegate?: () => object };
+    const tracer = typeof tracerProvider.getDelegate === 'function' ? tracerProvider.getDelegate() : tracerProvider;
+    const meter = api.metrics.getMeterProvider();
+    if (tracer !== this.#seenTracerProvider || meter !== this.#seenMeterProvider) {
+      this.#seenTracerProvider = tracer;
+      this.#seenMeterProvider = meter;
+      this.#sdk = tracer?.constructor?.name !== 'NoopTracerProvider' || meter?.constructor?.name !== 'NoopMeterProvider';
+    }
+    return this.#sdk || api.propagation.fields().length > 0;
   }
 
   #end(x: InboundExchange): void {

@@ -45,6 +45,8 @@ export function withDeadline<T>(deadline: number | Date, fn: () => T): T {
  * @internal
  */
 export function runWithDeadline<T>(at: number | undefined, fn: () => T): T {
+  // Nothing to set and nothing to clear: no context switch (the common case on a server).
+  if (at === undefined && store.getStore() === undefined) return fn();
   return store.run(at, fn);
 }
 

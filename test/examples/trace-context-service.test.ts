@@ -60,7 +60,7 @@ describe('examples/trace-context-service', () => {
   });
 
   it('starts a new trace for a missing or invalid traceparent (version ff, all-zero id)', async () => {
-    for (const headers of [{}, { traceparent: `ff-${TRACE}-${PARENT}-01` }, { traceparent: `00-${'0'.repeat(32)}-${PARENT}-01` }]) {
+    for (const headers of <Array<Record<string, string>>>[{}, { traceparent: `ff-${TRACE}-${PARENT}-01` }, { traceparent: `00-${'0'.repeat(32)}-${PARENT}-01` }]) {
       const [c] = await run(headers, 1);
       const tp = parse(c!.headers.traceparent);
       expect(tp, JSON.stringify(headers)).not.toBeNull();

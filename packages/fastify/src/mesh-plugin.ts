@@ -52,10 +52,9 @@ const plugin: FastifyPluginCallback<MeshPluginOptions> = (fastify: FastifyInstan
     if (exchange !== undefined) exchange.error ??= error;
     next();
   });
-  fastify.addHook('onResponse', (request, reply, next) => {
-    InboundExchange.of(reply.raw)?.finish();
-    next();
-  });
+  // No onResponse hook: the inbound core ends each request on its response's 'close' event,
+  // which also fires for a caller that went away (where onResponse never runs); an
+  // onResponse hook would cost every request Fastify's hook machinery for nothing.
   fastify.addHook('onClose', (instance, next) => {
     side.lifecycle.removeServer(instance.server);
     next();
@@ -84,7 +83,7 @@ function fastifyRoute(req: IncomingMessage): string | undefined {
  *
  * Register it before your routes. It runs the inbound stack in an `onRequest` hook
  * (refusals are answered there, through `reply`), records handler errors from `onError`,
- * ends the request's span and metrics at `onResponse` (or when the caller goes away),
- * and forgets the server at `onClose`.
+ * ends the request's span and metrics when its response closes (complete, or the caller
+ * gone), and forgets the server at `onClose`.
  */
 export const meshPlugin = fp(plugin, { name: '@proxyless/fastify', fastify: '5.x' });

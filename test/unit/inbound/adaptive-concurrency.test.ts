@@ -56,6 +56,12 @@ describe('AdaptiveConcurrencyLimiter (gradient controller)', () => {
     expect(limits.at(-1)).toBe(40);
   });
 
+  it('does not grow while demand stays below half the limit (a quiet period leaves no limit of 1000 for the next burst)', () => {
+    const l = new AdaptiveConcurrencyLimiter(settings({ updateInterval: 10, minRttRequests: 5, initialLimit: 20 }), 0, () => 0.5);
+    const { limits } = simulate(l, 1000, 5, 2, 500); // 2 in flight, latency always at the minimum
+    expect(limits.at(-1)).toBe(20);
+  });
+
   it('measures the minimum latency again every minRttInterval (with jitter), pinned meanwhile', () => {
     const l = new AdaptiveConcurrencyLimiter(settings({ minRttInterval: 1000, jitter: 0, minRttRequests: 3, minConcurrency: 3 }), 0, () => 0);
     simulate(l, 100, 10, 3, 1);

@@ -1,0 +1,134 @@
+/**
+ * Overload: a backend of capacity C receiving 3 × C, with and without load shedding.
+ *
+ * The backend (Fastify with the mesh plugin, in a child process) holds one of 4 permits
+ * for 20 ms per request: C = 200 requests/s; requests beyond the permits wait in a queue,
+ * as work waits for a database pool or a CPU. The benchmark process sends an open-loop
+ * stream of 3 × C requests/s (arrivals do not wait for answers, as independent callers
+ * do) for a few seconds; each caller gives up after 2 s. Two servers, identical but for
+ * `loadShedding: {}` (the adaptive concurrency limit with its defaults).
+ *
+ * - unloaded p99: closed loop at concurrency 2 (below capacity), on the shedding server;
+ * - goodput: 200 answers per second during the overload; target with shedding >= 0.9 × C;
+ * - p99 of the accepted (200) requests; target with shedding <= 3 × the unloaded p99.
+ * Without shedding the rows are informational: they show what queueing does.
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import { Agent, request } from 'undici';
+import { runIfMain } from './lib/entry.js';
+import { startInboundServer, type InboundServer } from './lib/inbound-servers.js';
+import { LatencyRecorder } from './lib/latency.js';
+import { runLoad } from './lib/load.js';
+import type { Log } from './lib/log.js';
+import { result, type BenchmarkOutput, type BenchResult } from './lib/report.js';
+import { scaled } from './lib/time-factor.js';
+
+const BENCHMARK = 'inbound-overload';
+const SLOTS = 4;
+const WORK_MS = 20;
+const CAPACITY = (SLOTS * 1000) / WORK_MS;
+const OVERLOAD = 3;
+const RUN_MS = scaled(5000, 1500);
+const GIVE_UP_MS = 2000;
+
+interface OverloadRun {
+  readonly goodput: number;
+  readonly p99Ms: number;
+  readonly refused: number;
+  readonly failed: number;
+  readonly sent: number;
+}
+
+/** Open-loop arrivals at `rate`/s for `ms`; counts 200s (with their latency), refusals (503) and failures. */
+async function openLoop(server: InboundServer, agent: Agent, rate: number, ms: number): Promise<OverloadRun> {
+  const latency = new LatencyRecorder();
+  let ok = 0;
+  let refused = 0;
+  let failed = 0;
+  let sent = 0;
+  const pending = new Set<Promise<void>>();
+  const started = performance.now();
+  const one = async (): Promise<void> => {
+    const t = performance.now();
+    try {
+      const res = await request(`${server.url}/hello/world`, { dispatcher: agent, headersTimeout: GIVE_UP_MS, bodyTimeout: GIVE_UP_MS, signal: AbortSignal.timeout(GIVE_UP_MS) });
+      await res.body.text();
+      if (res.statusCode === 200) {
+        ok++;
+        latency.record((performance.now() - t) * 1000);
+      } else if (res.statusCode === 503) refused++;
+      else failed++;
+    } catch {
+      failed++;
+    }
+  };
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - started;
+      const due = Math.min(Math.floor((rate * Math.min(elapsed, ms)) / 1000), Math.floor((rate * ms) / 1000));
+      while (sent < due) {
+        sent++;
+        const p = one().finally(() => pending.delete(p));
+        pending.add(p);
+      }
+      if (elapsed >= ms) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+  await Promise.all(pending);
+  const summary = latency.summary();
+  return { goodput: ok / (ms / 1000), p99Ms: summary.p99 / 1000, refused, failed, sent };
+}
+
+/** Runs the benchmark; see the file comment. */
+export async function inboundOverload(log: Log): Promise<BenchmarkOutput> {
+  const work = { slots: SLOTS, ms: WORK_MS };
+  const [plain, shedding] = await Promise.all([
+    startInboundServer('fastify-mesh', { work }),
+    startInboundServer('fastify-mesh', { work, loadShedding: true }),
+  ]);
+  const agent = new Agent({ connections: 4096, keepAliveTimeout: 60_000 });
+  const results: BenchResult[] = [];
+  try {
+    const send = (server: InboundServer) => async () => {
+      const res = await request(`${server.url}/hello/world`, { dispatcher: agent });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+    };
+    await runLoad({ concurrency: 2, durationMs: scaled(1000, 300), send: send(shedding) }); // warm-up; the limiter measures its minimum latency
+    await runLoad({ concurrency: 2, durationMs: scaled(1000, 300), send: send(plain) });
+    const unloaded = await runLoad({ concurrency: 2, durationMs: scaled(3000, 800), send: send(shedding) });
+    const unloadedP99 = unloaded.latency.p99 / 1000;
+    log(`unloaded (c=2): ${unloaded.throughput.toFixed(0)} req/s, p50 ${(unloaded.latency.p50 / 1000).toFixed(1)} ms, p99 ${unloadedP99.toFixed(1)} ms`);
+    const runs: Record<string, OverloadRun> = {};
+    for (const [name, server] of [['with shedding', shedding], ['without shedding', plain]] as const) {
+      const run = await openLoop(server, agent, OVERLOAD * CAPACITY, RUN_MS);
+      runs[name] = run;
+      log(`${name}: sent ${run.sent}, goodput ${run.goodput.toFixed(0)}/s, p99 ${run.p99Ms.toFixed(1)} ms, refused ${run.refused}, failed ${run.failed}`);
+    }
+    const shed = runs['with shedding']!;
+    const none = runs['without shedding']!;
+    results.push(
+      result({ benchmark: BENCHMARK, metric: `goodput at ${OVERLOAD}x capacity, load shedding on (answers/s; baseline: capacity C)`, unit: 'req/s', mesh: shed.goodput, baseline: CAPACITY, target: { on: 'ratio', op: '>=', value: 0.9 } }),
+      result({ benchmark: BENCHMARK, metric: `p99 of accepted requests at ${OVERLOAD}x capacity, load shedding on (ms; baseline: unloaded p99)`, unit: 'ms', mesh: shed.p99Ms, baseline: unloadedP99, target: { on: 'ratio', op: '<=', value: 3 } }),
+      result({ benchmark: BENCHMARK, metric: `goodput at ${OVERLOAD}x capacity, no shedding (answers/s within ${GIVE_UP_MS} ms; baseline: capacity C)`, unit: 'req/s', mesh: none.goodput, baseline: CAPACITY }),
+      result({ benchmark: BENCHMARK, metric: `p99 of answered requests at ${OVERLOAD}x capacity, no shedding (ms; baseline: unloaded p99)`, unit: 'ms', mesh: none.p99Ms, baseline: unloadedP99 }),
+    );
+    return {
+      results,
+      notes: [
+        `inbound-overload: C = ${CAPACITY} req/s (${SLOTS} permits × ${WORK_MS} ms), open-loop arrivals at ${OVERLOAD * CAPACITY}/s for ${RUN_MS} ms, callers give up after ${GIVE_UP_MS} ms. ` +
+          `With shedding: ${shed.refused} of ${shed.sent} refused at once (503), ${shed.failed} failed. ` +
+          `Without: ${none.failed} of ${none.sent} timed out or failed (the queue grows by ${(OVERLOAD - 1) * CAPACITY}/s and every answer comes later than the last). ` +
+          `Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores: event-loop lag inflates the latencies the limiter follows.`,
+      ],
+    };
+  } finally {
+    await agent.close();
+    await Promise.all([plain.close(), shedding.close()]);
+  }
+}
+
+runIfMain(import.meta.url, BENCHMARK, inboundOverload);
