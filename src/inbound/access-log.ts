@@ -5,27 +5,45 @@ import type { InboundExchange } from './exchange.js';
 
 /** One inbound access log entry: Envoy's default fields, as JSON. */
 export interface InboundAccessLogEntry {
+  /** When the request entered the inbound stack (ISO 8601). */
   readonly start_time: string;
+  /** Always `inbound`. */
   readonly direction: 'inbound';
+  /** The request method. */
   readonly method: string;
+  /** The request target (path and query, at most 1024 characters). */
   readonly path: string;
+  /** `HTTP/1.1`, `HTTP/2.0`. */
   readonly protocol: string;
+  /** The status sent; 0 when the caller went away before one was. */
   readonly response_code: number;
+  /** Envoy response flags (`RL`, `UT`, `OM`, `DC`, `LH`, ...), or `-`. */
   readonly response_flags: string;
+  /** The request body size, from `content-length`. */
   readonly bytes_received: number;
+  /** The response body size, from `content-length`. */
   readonly bytes_sent: number;
+  /** Milliseconds from entering the stack to the end of the response. */
   readonly duration: number;
+  /** The route template, when known. */
   readonly route: string | undefined;
+  /** The `host` header. */
   readonly authority: string | undefined;
+  /** The `user-agent` header. */
   readonly user_agent: string | undefined;
+  /** The `x-forwarded-for` header. */
   readonly x_forwarded_for: string | undefined;
+  /** The `x-request-id` header. */
   readonly request_id: string | undefined;
+  /** The caller's address. */
   readonly downstream_remote_address: string | undefined;
+  /** The caller's trace id, when it sent one. */
   readonly trace_id: string | undefined;
 }
 
 /** A pino-compatible logger: `info(object, message?)`. */
 export interface AccessLogger {
+  /** Writes one entry (pino's signature: an object, then an optional message). */
   info(entry: object, message?: string): void;
 }
 

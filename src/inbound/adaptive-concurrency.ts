@@ -33,14 +33,23 @@ export interface LoadSheddingOptions {
 
 /** Validated load-shedding settings. */
 export interface LoadSheddingSettings {
+  /** See {@link LoadSheddingOptions.initialLimit}. */
   readonly initialLimit: number;
+  /** See {@link LoadSheddingOptions.minConcurrency}. */
   readonly minConcurrency: number;
+  /** See {@link LoadSheddingOptions.maxConcurrency}. */
   readonly maxConcurrency: number;
+  /** See {@link LoadSheddingOptions.updateInterval} (ms). */
   readonly updateIntervalMs: number;
+  /** See {@link LoadSheddingOptions.percentile}. */
   readonly percentile: number;
+  /** See {@link LoadSheddingOptions.minRttInterval} (ms). */
   readonly minRttIntervalMs: number;
+  /** See {@link LoadSheddingOptions.jitter} (percent). */
   readonly jitter: number;
+  /** See {@link LoadSheddingOptions.minRttRequests}. */
   readonly minRttRequests: number;
+  /** See {@link LoadSheddingOptions.buffer} (percent). */
   readonly buffer: number;
 }
 
@@ -112,6 +121,7 @@ const MAX_SAMPLES = 1024;
  *   update (the demand, not the server, set the latency then).
  */
 export class AdaptiveConcurrencyLimiter {
+  /** The validated settings it runs with. */
   readonly settings: LoadSheddingSettings;
   #limit: number;
   #inFlight = 0;

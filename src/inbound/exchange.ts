@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SpanContext } from '@opentelemetry/api';
 import type { CallerTraceContext, PeerIdentity, RequestMesh } from './types.js';
 
 /** Called once when an exchange ends (response complete or caller gone). */
@@ -34,7 +35,7 @@ export class InboundExchange implements RequestMesh {
   /** The OpenTelemetry context the handler runs in (the SERVER span's), when telemetry is on. */
   otelContext: unknown;
   /** The caller's span context as OpenTelemetry extracted it (an `api.SpanContext`). */
-  callerSpanContext: { traceId: string; spanId: string; traceFlags: number; traceState?: { serialize(): string } } | undefined;
+  callerSpanContext: SpanContext | undefined;
   /** Continues to the application (set by the adapter; the terminal step calls it). */
   proceed: () => void;
   /** The route template, asked at the end (the framework knows it once it routed). */

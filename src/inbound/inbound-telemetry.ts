@@ -22,7 +22,14 @@ export interface InboundTelemetryOptions {
   /** One JSON line per request (Envoy's default fields, `direction: "inbound"`). Default off. */
   accessLog?: boolean | InboundAccessLogOptions;
   /** This workload, for the Istio preset's `destination_*` labels. Defaults from the environment (see the README). */
-  workload?: { name?: string; namespace?: string; service?: string };
+  workload?: {
+    /** `destination_workload` (default `ISTIO_META_WORKLOAD_NAME`, `POD_NAME`, or `unknown`). */
+    name?: string;
+    /** `destination_workload_namespace` (default `POD_NAMESPACE` or the mesh's namespace). */
+    namespace?: string;
+    /** `destination_service`, an FQDN (default `PROXYLESS_SERVICE_NAME` or `unknown`). */
+    service?: string;
+  };
 }
 
 const schema = z.strictObject({

@@ -35,8 +35,16 @@ export interface DrainRegistration {
 
 /** What a lifecycle needs of the mesh. */
 export interface LifecycleMesh {
+  /** Resolves once every discovery and config source answered (rejects after `timeout` ms). */
   ready(options?: { timeout?: number }): Promise<void>;
+  /** Closes the outbound side: called last in a drain. */
   close(): Promise<void>;
+}
+
+/** What a finished drain reports. */
+export interface DrainedInfo {
+  /** Requests still running when the grace ended, whose connections were closed. */
+  readonly cut: number;
 }
 
 /** Lifecycle events. */
@@ -46,7 +54,7 @@ export interface LifecycleEvents {
   /** The servers stopped accepting. */
   stopAccepting: [];
   /** The drain finished: servers closed, mesh closed. `cut` requests were still running when the grace ended. */
-  drained: [info: { cut: number }];
+  drained: [info: DrainedInfo];
   /** Something went wrong on the way (a registration that could not be removed, a server close error); the drain goes on. */
   error: [error: Error];
 }

@@ -3,7 +3,11 @@ import { localRateLimitSettings, type LocalRateLimitResource } from '../config/p
 import { inboundLayer, type InboundHandler, type InboundLayer } from './inbound-stack.js';
 import { rateLimitLayer } from './steps.js';
 
-/** What the inbound reads of the mesh's config. */
+/**
+ * What the inbound reads of the mesh's config.
+ *
+ * @internal
+ */
 export interface InboundConfigView {
   /** The mesh's namespace. */
   readonly namespace: string;
@@ -15,7 +19,11 @@ export interface InboundConfigView {
 
 /** A mesh whose config can carry `LocalRateLimit` resources. */
 export interface RateLimitConfigMesh {
-  /** The config in force, for the inbound side. */
+  /**
+   * The config in force, for the inbound side.
+   *
+   * @internal
+   */
   inboundConfig?(): InboundConfigView;
   /** Called after each config change. */
   on?(event: 'configApplied', listener: () => void): unknown;

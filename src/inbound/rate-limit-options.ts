@@ -17,6 +17,17 @@ export interface TokenBucketOptions {
   fillInterval: number | string;
 }
 
+/** Which request paths a descriptor covers (the path before `?`). */
+export type PathMatch =
+  | {
+      /** The whole path. */
+      exact: string;
+    }
+  | {
+      /** A leading part of the path. */
+      prefix: string;
+    };
+
 /**
  * A descriptor: which requests it covers (`path`, `methods`: every condition must hold)
  * and how they are told apart (`header`, `peer` or `key`: one bucket per distinct value;
@@ -27,7 +38,7 @@ export interface RateLimitDescriptorOptions {
   /** A name for messages and the access log. Default `descriptors[i]`. */
   name?: string;
   /** The request path (before `?`) must be this one (`exact`) or start with it (`prefix`). */
-  path?: { exact: string } | { prefix: string };
+  path?: PathMatch;
   /** The request method must be one of these (upper case). */
   methods?: readonly string[];
   /** One bucket per value of this request header (lower case), e.g. `x-user`. */
@@ -61,30 +72,47 @@ export interface RateLimitOptions {
 
 /** A bucket with its interval in ms. */
 export interface TokenBucketSettings {
+  /** Capacity and initial tokens. */
   readonly maxTokens: number;
+  /** Tokens added per fill. */
   readonly tokensPerFill: number;
+  /** Fill interval in ms. */
   readonly fillIntervalMs: number;
 }
 
 /** A descriptor, validated. */
 export interface DescriptorSettings {
+  /** Its name (default `descriptors[i]`). */
   readonly name: string;
+  /** The path it covers exactly, if set. */
   readonly exact: string | undefined;
+  /** The path prefix it covers, if set. */
   readonly prefix: string | undefined;
+  /** The methods it covers; undefined: all. */
   readonly methods: ReadonlySet<string> | undefined;
+  /** The header whose values get a bucket each. */
   readonly header: string | undefined;
+  /** True: one bucket per caller identity. */
   readonly peer: boolean;
+  /** The function whose values get a bucket each. */
   readonly key: ((req: IncomingMessage) => string | undefined) | undefined;
+  /** The bucket (per value for keyed descriptors). */
   readonly bucket: TokenBucketSettings;
+  /** Distinct values kept at most. */
   readonly maxKeys: number;
 }
 
 /** Rate limiting, validated, with defaults. */
 export interface RateLimitSettings {
+  /** The workload's bucket, if any. */
   readonly bucket: TokenBucketSettings | undefined;
+  /** The descriptors, first match wins. */
   readonly descriptors: readonly DescriptorSettings[];
+  /** Whether a request a descriptor matched also takes from the workload's bucket. */
   readonly alwaysConsumeDefault: boolean;
+  /** Whether every response carries `x-ratelimit-*`. */
   readonly responseHeaders: boolean;
+  /** The status of a refusal. */
   readonly status: number;
 }
 

@@ -7,6 +7,7 @@ import type { DescriptorSettings, RateLimitSettings, TokenBucketSettings } from 
  * Filled lazily when asked (no timer); `now` is a monotonic clock in ms.
  */
 export class TokenBucket {
+  /** Its size, fill and interval. */
   readonly settings: TokenBucketSettings;
   #tokens: number;
   #lastFill: number;
@@ -119,6 +120,7 @@ class DescriptorState {
  * matched. The request is refused when a bucket it needed was empty.
  */
 export class LocalRateLimiter {
+  /** The validated settings it enforces. */
   readonly settings: RateLimitSettings;
   readonly #workload: TokenBucket | undefined;
   readonly #descriptors: readonly DescriptorState[];

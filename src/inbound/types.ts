@@ -53,7 +53,10 @@ export interface RequestMesh {
 }
 
 /** A node:http request as an inbound handler sees it: with {@link RequestMesh} as `req.mesh`. */
-export type MeshIncomingMessage = IncomingMessage & { readonly mesh: RequestMesh };
+export type MeshIncomingMessage = IncomingMessage & {
+  /** What the mesh knows about the request. */
+  readonly mesh: RequestMesh;
+};
 
 /**
  * Options of {@link inbound} and of the Express and Fastify adapters. Every field is
@@ -66,7 +69,14 @@ export interface InboundOptions {
    * discovery sources answered and registrations are done, 503 from the start of a drain)
    * and `/healthz/live` (200). `false` turns them off. Default: on, with those paths.
    */
-  health?: false | { readonly readyPath?: string; readonly livePath?: string };
+  health?:
+    | false
+    | {
+        /** Readiness path. Default `/healthz/ready`. */
+        readonly readyPath?: string;
+        /** Liveness path. Default `/healthz/live`. */
+        readonly livePath?: string;
+      };
   /** Graceful drain settings (see {@link DrainOptions}); `signals` installs the SIGTERM/SIGINT handler. */
   drain?: DrainOptions;
   /** Local rate limiting with Envoy's token buckets (off by default). */
