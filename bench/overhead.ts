@@ -3,11 +3,14 @@
  *
  * One node:http backend (tiny body, keep-alive) runs in a child process, so its CPU is
  * on the other core and the client process measures only client work. The baseline is
- * plain undici against the same server: `undici.request` / undici `fetch` with an
- * undici `Agent`. The mesh side sends the same requests to the logical service `svc`,
- * mapped by `staticEndpoints` to that server, through `mesh.dispatcher` / `mesh.fetch`
- * with the default balancer (P2C Peak EWMA over one endpoint). Both sides use the same
- * undici, the same connection limit and the same body handling, and both are warmed up
+ * plain undici against the same server: `undici.request` with an undici `Agent`, and
+ * Node's global `fetch` with that Agent as its dispatcher (through `Dispatcher1Wrapper`,
+ * as Node's bundled fetch speaks undici's older handler API). The mesh side sends the
+ * same requests to the logical service `svc`, mapped by `staticEndpoints` to that
+ * server, through `mesh.dispatcher` / `mesh.fetch` (which is Node's global fetch with
+ * the mesh as dispatcher) with the default balancer (P2C Peak EWMA over one endpoint).
+ * Both sides use the same fetch, the same undici pools, the same connection limit and
+ * the same body handling, and both are warmed up
  * first, so the comparison isolates what the mesh adds: routing, balancing, load
  * tracking, its handler wrappers.
  *
@@ -16,7 +19,7 @@
  * - Latency at concurrency 1: one run alternates raw and mesh request by request, so
  *   both see the same machine at the same moment; target: p50 mesh − raw <= 25 µs.
  */
-import { Agent, fetch, request } from 'undici';
+import { Agent, Dispatcher1Wrapper, request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { alternateRuns, pairedThroughputRatios, type AlternateResult, type Variant } from './lib/alternate.js';
 import { startBackends } from './lib/backends.js';
@@ -79,10 +82,12 @@ export async function overhead(log: Log): Promise<BenchmarkOutput> {
       await expectOk(res.statusCode, res.body.text());
     },
   };
+  const legacyAgent = new Dispatcher1Wrapper(agent);
   const fetchRaw: Variant = {
     name: 'raw',
     send: async () => {
-      const res = await fetch(rawUrl, { dispatcher: agent });
+      // undici 8's type; @types/node types fetch's dispatcher with its bundled undici's.
+      const res = await fetch(rawUrl, { dispatcher: legacyAgent as never });
       await expectOk(res.status, res.text());
     },
   };

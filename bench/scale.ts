@@ -35,6 +35,7 @@ import {
   type EndpointTarget,
 } from 'proxyless';
 import { EndpointState, type EndpointContext } from '../src/mesh/endpoint-state.js';
+import { ServiceLatency } from '../src/balance/service-latency.js';
 import { runIfMain } from './lib/entry.js';
 import { retainedBytes } from './lib/gc.js';
 import type { Log } from './lib/log.js';
@@ -195,15 +196,19 @@ const PICK_ONLY_CONTEXT: EndpointContext = {
  * memory they touch in the mesh: at 10,000 endpoints, cache misses are part of the
  * cost), with some load so costs differ.
  */
-function benchEndpoint(index: number, now: number): EndpointState {
+function benchEndpoint(index: number, now: number, peers: ServiceLatency): EndpointState {
   const address = `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`;
   const endpoint = new EndpointState(PICK_ONLY_CONTEXT, `${SERVICE}.default.svc.cluster.local`, `${address}:8080`, {
     address,
     port: 8080,
     weight: 1,
     labels: NO_LABELS,
-  });
-  endpoint.load.observe(1 + Math.random() * 9, now - Math.random() * 1000);
+  }, undefined, peers);
+  // Three answers, fed to the service as in the mesh: idle pairs then check "in line".
+  for (let i = 0; i < 3; i++) {
+    endpoint.load.start();
+    endpoint.load.finish(1 + Math.random() * 9, now - Math.random() * 1000, true);
+  }
   endpoint.load.pending = Math.floor(Math.random() * 4);
   return endpoint;
 }
@@ -244,7 +249,8 @@ async function pickCost(log: Log): Promise<BenchResult[]> {
     ...b,
     bySize: PICK_SIZES.map((n) => {
       const balancer = b.create();
-      balancer.update(Array.from({ length: n }, (_, i) => benchEndpoint(i, now)));
+      const peers = new ServiceLatency();
+      balancer.update(Array.from({ length: n }, (_, i) => benchEndpoint(i, now, peers)));
       return { n, balancer, times: [] as number[] };
     }),
   }));

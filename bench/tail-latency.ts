@@ -17,12 +17,18 @@
  * order and medians over rounds are reported. Targets: P2C p99 <= 1.5 x the all-healthy
  * p99, and at least 5 x lower than BalancedPool's p99. The slow backend's share of the
  * measured requests is reported per balancer (each backend answers with its index).
+ * To tell why a p99 moved, two more rows: the p99 of the requests the fast backends
+ * answered (if it moves with the overall p99, the slow backend is not the cause), and
+ * how long this client's event loop was stalled while measuring (stalls delay every
+ * answer in flight, whichever backend gave it).
  */
 import { BalancedPool, request, type Dispatcher } from 'undici';
 import { createMesh, staticEndpoints, type DestinationRule } from 'proxyless';
 import { startBackends, type Backends } from './lib/backends.js';
 import { runIfMain } from './lib/entry.js';
+import { LatencyRecorder } from './lib/latency.js';
 import { assertNoErrors, runLoad, type LoadResult } from './lib/load.js';
+import { stallClock } from '../src/balance/stall-clock.js';
 import type { Log } from './lib/log.js';
 import { formatNumber, result, type BenchmarkOutput, type BenchResult } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -54,6 +60,10 @@ interface VariantRuns {
   readonly perBackend: number[];
   /** Requests the slow backend answered during warm-ups, summed over rounds. */
   warmupSlow: number;
+  /** Per round: p99 of the measured requests the fast backends answered, in µs. */
+  readonly fastP99: number[];
+  /** Per round: how long this process's event loop was stalled while measuring, in ms. */
+  readonly stalledMs: number[];
 }
 
 const roundRobinRule: DestinationRule = {
@@ -76,22 +86,31 @@ function balancedPoolClient(backends: Backends): Client {
 /** Sends the warm-up and the measured requests through one fresh client. */
 async function measure(client: Client, concurrency: number, into: VariantRuns): Promise<LoadResult> {
   let counts = new Array<number>(BACKENDS).fill(0);
+  let fast: LatencyRecorder | undefined;
   const send = async (): Promise<void> => {
+    const started = performance.now();
     const res = await request(client.url, { dispatcher: client.dispatcher });
     const index = Number(await res.body.text());
     if (res.statusCode !== 200 || !(index >= 0 && index < BACKENDS)) throw new Error(`status ${res.statusCode}, body ${index}`);
     counts[index]!++;
+    if (index !== SLOW_INDEX) fast?.record((performance.now() - started) * 1000);
   };
+  const releaseStallClock = stallClock.acquire();
   try {
     assertNoErrors('warm-up', await runLoad({ concurrency, durationMs: WARMUP_MS, send }));
     into.warmupSlow += counts[SLOW_INDEX]!;
     counts = new Array<number>(BACKENDS).fill(0);
+    fast = new LatencyRecorder();
+    const stalledBefore = stallClock.read(performance.now());
     const measured = await runLoad({ concurrency, durationMs: MEASURE_MS, send });
+    into.stalledMs.push(stallClock.read(performance.now()) - stalledBefore);
     assertNoErrors('measured', measured);
     counts.forEach((n, i) => (into.perBackend[i]! += n));
+    into.fastP99.push(fast.summary().p99);
     into.runs.push(measured);
     return measured;
   } finally {
+    releaseStallClock();
     await client.close();
   }
 }
@@ -102,7 +121,7 @@ async function scenario(log: Log, backends: Backends, concurrency: number): Prom
   const oneSlow = healthy.map((ms, i) => (i === SLOW_INDEX ? SLOW_MS : ms));
   const data = new Map<VariantName, VariantRuns>();
   for (const name of ['p2c-healthy', 'round-robin', 'balanced-pool', 'p2c'] as const) {
-    data.set(name, { runs: [], perBackend: new Array<number>(BACKENDS).fill(0), warmupSlow: 0 });
+    data.set(name, { runs: [], perBackend: new Array<number>(BACKENDS).fill(0), warmupSlow: 0, fastP99: [], stalledMs: [] });
   }
   const slowOrder: Array<[VariantName, () => Client]> = [
     ['round-robin', () => meshClient(backends, [roundRobinRule])],
@@ -140,6 +159,9 @@ async function scenario(log: Log, backends: Backends, concurrency: number): Prom
     row('p99: mesh ROUND_ROBIN (ms; baseline: undici BalancedPool)', 'ms', p('round-robin', 'p99'), p('balanced-pool', 'p99')),
     row('slow backend share: P2C Peak EWMA (%; baseline: undici BalancedPool)', '%', slowShare('p2c'), slowShare('balanced-pool')),
     row('slow backend share: mesh ROUND_ROBIN (%; baseline: undici BalancedPool)', '%', slowShare('round-robin'), slowShare('balanced-pool')),
+    // Why p99 moves: the requests the fast backends answered alone, and this client's own stalls.
+    row('p99 of requests answered by fast backends: P2C Peak EWMA, 1 of 5 slow (ms; baseline: all healthy)', 'ms', median(data.get('p2c')!.fastP99) / 1000, median(data.get('p2c-healthy')!.fastP99) / 1000),
+    row('client event-loop stall while measuring: P2C Peak EWMA, 1 of 5 slow (ms per measured second; baseline: all healthy)', 'ms', (median(data.get('p2c')!.stalledMs) * 1000) / MEASURE_MS, (median(data.get('p2c-healthy')!.stalledMs) * 1000) / MEASURE_MS),
   ];
   const warmup = (['p2c', 'round-robin', 'balanced-pool'] as const).map((n) => `${n} ${data.get(n)!.warmupSlow}`).join(', ');
   return { rows, note: `tail-latency c=${concurrency}: slow-backend requests during the warm-ups (all rounds): ${warmup}.` };

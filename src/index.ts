@@ -12,6 +12,7 @@ export { holdSource } from './discovery/source-holds.js';
 export type { HoldableSource } from './discovery/source-holds.js';
 export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
+export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
 export type {
   MeshOptions,
@@ -22,6 +23,7 @@ export type {
   EndpointTarget,
   PathNormalizationOption,
 } from './mesh/types.js';
+export type { EndpointTlsOptions, PemInput } from './mesh/endpoint-tls.js';
 
 export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';
 export type { StaticEndpointsMap } from './discovery/static-endpoints.js';
@@ -86,6 +88,8 @@ export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEn
 export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier-detection.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier-detection.js';
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
+
+export * from './telemetry/index.js';
 
 export * from './inbound/index.js';
 export { MAX_DEADLINE_MS } from './policy/deadline.js';

@@ -11,10 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import Fastify from 'fastify';
-import { createMesh, lifecycleOf, staticEndpoints, type Mesh, type StaticEndpointsSource } from 'proxyless';
+import { createMesh, lifecycleOf, staticEndpoints, TraceContextPropagator, type Mesh, type StaticEndpointsSource } from 'proxyless';
 import { meshPlugin } from '@proxyless/fastify';
 import { request } from 'undici';
 import { runLoad } from './load.js';
@@ -114,7 +113,7 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
   const provider = new TracerProvider({ spanProcessors: [processor] });
   // The OpenTelemetry SDK only for this phase, as an application registers it.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  propagation.setGlobalPropagator(new TraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   try {
     for (const id of ['orders-1', 'orders-2', 'orders-3']) replicas.push(await startOrdersReplica(id));

@@ -8,24 +8,21 @@
 // The trace context comes in through the mesh plugin (a SERVER span, child of the
 // harness's), and goes out with each callback. Environment: PORT (5000; 0 picks a free
 // port), HOST (127.0.0.1).
-import { context, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import Fastify from 'fastify';
-import * as proxyless from 'proxyless';
+import { createMesh, TraceContextPropagator } from 'proxyless';
 import { meshPlugin } from '@proxyless/fastify';
 
-// The SDK as an application registers it. proxyless's own Level 2 propagator is used when
-// this build has it (the telemetry work of issue 12); the stock one otherwise (it fails
-// the suite's Level 2 cases: the random flag, some tracestate rules).
-const Level2 = (proxyless as unknown as { TraceContextPropagator?: new () => TextMapPropagator }).TraceContextPropagator;
-const propagator = Level2 !== undefined ? new Level2() : new W3CTraceContextPropagator();
+// The SDK as an application registers it, with proxyless's W3C Level 2 propagator (the
+// stock one of @opentelemetry/core fails the suite's Level 2 cases: the random flag,
+// several tracestate rules).
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-propagation.setGlobalPropagator(propagator);
+propagation.setGlobalPropagator(new TraceContextPropagator());
 trace.setGlobalTracerProvider(new TracerProvider());
 
-const mesh = proxyless.createMesh({ outboundTrafficPolicy: { mode: 'ALLOW_ANY' } }); // the harness is not a mesh service
+const mesh = createMesh({ outboundTrafficPolicy: { mode: 'ALLOW_ANY' } }); // the harness is not a mesh service
 const app = Fastify({ bodyLimit: 1024 * 1024 });
 await app.register(meshPlugin, { mesh, drain: { delay: 0, grace: 5000, signals: ['SIGTERM', 'SIGINT'] } });
 
@@ -58,4 +55,4 @@ app.post('/test', async (request, reply) => {
 });
 
 const address = await app.listen({ port: Number(process.env.PORT ?? 5000), host: process.env.HOST ?? '127.0.0.1' });
-console.log(`trace-context service on ${address}/test (propagator: ${Level2 !== undefined ? 'proxyless TraceContextPropagator (Level 2)' : '@opentelemetry/core W3CTraceContextPropagator'})`);
+console.log(`trace-context service on ${address}/test (propagator: proxyless TraceContextPropagator, W3C Level 2)`);

@@ -4,6 +4,8 @@ import { random } from './random.js';
 import { ringHash } from './ring-hash.js';
 import { roundRobin } from './round-robin.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, ConsistentHashKey, LoadBalancerSettings } from './types.js';
+import { durationToMs } from '../config/istio/common.js';
+import { warmupSettings } from './warmup.js';
 
 /**
  * The balancer for an Istio `DestinationRule` `loadBalancer` setting (assumed valid):
@@ -15,6 +17,10 @@ import type { Balancer, BalancerEndpoint, BalancerRuntime, ConsistentHashKey, Lo
  * - `LEAST_REQUEST` and `LEAST_CONN` (Istio's deprecated alias) → {@link leastRequest}.
  * - `consistentHash` → {@link ringHash} with its key source and `ringHash.minimumRingSize`
  *   (or the deprecated `minimumRingSize`).
+ *
+ * `warmup` (or the deprecated `warmupDurationSecs`) gives round robin, least request and
+ * P2C Peak EWMA a slow start for new endpoints (Envoy supports it on the first two; ours
+ * follows the same rule); random and ring hash ignore it, as Envoy does.
  *
  * `PASSTHROUGH` means no balancing at all (the request goes to the address the caller
  * asked for), which the mesh handles before any balancer: asking for it here throws.
@@ -33,17 +39,18 @@ export function balancerFromSettings<E extends BalancerEndpoint = BalancerEndpoi
     const minimumRingSize = hash.ringHash?.minimumRingSize ?? hash.minimumRingSize;
     return ringHash<E>(minimumRingSize === undefined ? { key } : { key, minimumRingSize }, runtime);
   }
+  const warmup = warmupSettings(settings, durationToMs);
   switch (settings?.simple) {
     case undefined:
     case 'UNSPECIFIED':
-      return p2cPeakEwma<E>(runtime);
+      return p2cPeakEwma<E>(runtime, { warmup });
     case 'ROUND_ROBIN':
-      return roundRobin<E>(runtime);
+      return roundRobin<E>(runtime, { warmup });
     case 'RANDOM':
       return random<E>(runtime);
     case 'LEAST_REQUEST':
     case 'LEAST_CONN':
-      return leastRequest<E>({}, runtime);
+      return leastRequest<E>({ warmup }, runtime);
     case 'PASSTHROUGH':
       throw new Error(
         'loadBalancer.simple: PASSTHROUGH has no balancer: the mesh sends such requests to the ' +

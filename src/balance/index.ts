@@ -6,6 +6,9 @@ export { LeastRequestBalancer, leastRequest } from './least-request.js';
 export { P2cPeakEwmaBalancer, p2cPeakEwma } from './p2c-peak-ewma.js';
 export { RingHashBalancer, ringHash } from './ring-hash.js';
 export { balancerFromSettings } from './from-load-balancer-settings.js';
+export { ServiceLatency } from './service-latency.js';
+export { warmupFactor } from './warmup.js';
+export type { WarmupSettings } from './warmup.js';
 export type {
   Balancer,
   BalancerEndpoint,
@@ -14,6 +17,7 @@ export type {
   EndpointLoadOptions,
   HttpCookie,
   LeastRequestOptions,
+  WarmupOptions,
   LoadBalancerSettings,
   PickRequest,
   RingHashOptions,

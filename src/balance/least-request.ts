@@ -1,10 +1,13 @@
 import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, LeastRequestOptions, PickRequest } from './types.js';
+import { Warmup } from './warmup.js';
 
 /** Rounds of candidates drawn before scanning for an available endpoint (1 + 5 re-picks). */
 const MAX_ROUNDS = 6;
 /** Extra draws allowed per candidate to avoid a duplicate when weights differ. */
 const MAX_REDRAWS = 4;
+/** Draws allowed per candidate while warmup keeps throwing back warming endpoints. */
+const MAX_WARMUP_DRAWS = 8;
 
 /**
  * Envoy's `LEAST_REQUEST` (and Istio's deprecated `LEAST_CONN`): power of `choiceCount`
@@ -20,6 +23,12 @@ const MAX_REDRAWS = 4;
  * Unavailable candidates are ignored; when a whole round is unavailable it is drawn
  * again, up to 5 times, then the endpoints are scanned from a random position (O(n)).
  * `undefined` only when none is available.
+ *
+ * Warmup (Istio `loadBalancer.warmup`, Envoy's slow start for least request): a warming
+ * endpoint's weight is scaled by its factor. It is kept as a candidate with probability
+ * `factor / largest factor` (else that candidate is drawn again, up to 8 times), and
+ * compared on `pending / (weight × factor)`: it is drawn less, and a queue on it counts
+ * for more.
  */
 export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint> implements Balancer<E> {
   /** `least-request`. */
@@ -32,6 +41,8 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
   private readonly drawn: Int32Array;
   private readonly choiceCount: number;
   private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly warmup: Warmup | undefined;
 
   /** Use {@link leastRequest} to create one. */
   constructor(options: LeastRequestOptions = {}, runtime: BalancerRuntime = {}) {
@@ -42,6 +53,8 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     this.choiceCount = choiceCount;
     this.drawn = new Int32Array(choiceCount);
     this.random = runtime.random ?? Math.random;
+    this.now = runtime.now ?? (() => performance.now());
+    this.warmup = options.warmup ? new Warmup(options.warmup) : undefined;
   }
 
   /** Replaces the endpoints; builds the alias table when weights differ: O(n). */
@@ -51,6 +64,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     this.order = new Int32Array(n);
     for (let i = 0; i < n; i++) this.order[i] = i;
     this.table = AliasTable.forWeights(endpoints);
+    this.warmup?.update(endpoints);
   }
 
   /** The available candidate with the least pending requests; the request is not looked at. */
@@ -60,15 +74,42 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     if (n === 0) return undefined;
     if (n === 1) return endpoints[0].available ? endpoints[0] : undefined;
     const choices = this.choiceCount < n ? this.choiceCount : n;
+    let now = 0;
+    let reference = 0;
+    if (this.warmup !== undefined) {
+      now = this.now();
+      reference = this.warmup.reference(now);
+    }
+    let thrownBack: E | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       let best: E | undefined;
       let bestLoad = Infinity;
       for (let c = 0; c < choices; c++) {
-        const index = this.table === undefined ? this.drawUniform(c, n) : this.drawWeighted(c);
+        let index = this.table === undefined ? this.drawUniform(c, n) : this.drawWeighted(c);
+        let weight = 0;
+        if (reference > 0) {
+          // Warmup: keep a warming candidate with probability factor / largest factor, else
+          // draw this candidate again (up to 8 draws), so candidates come in proportion to
+          // weight × factor.
+          for (let tries = 1; index >= 0; tries++) {
+            const share = this.warmup!.share(endpoints[index], now, reference);
+            if (share >= 1 || this.random() < share) {
+              weight = endpoints[index].weight * share;
+              break;
+            }
+            if (endpoints[index].available) thrownBack ??= endpoints[index];
+            if (tries === MAX_WARMUP_DRAWS) {
+              index = -1;
+              break;
+            }
+            index = this.table === undefined ? this.drawUniform(c, n) : this.drawWeighted(c);
+          }
+        }
         if (index < 0) continue;
         const endpoint = endpoints[index];
         if (!endpoint.available) continue;
-        const load = endpoint.load.pending / endpoint.weight;
+        if (reference <= 0) weight = endpoint.weight;
+        const load = endpoint.load.pending / weight;
         if (load < bestLoad) {
           best = endpoint;
           bestLoad = load;
@@ -76,7 +117,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
       }
       if (best !== undefined) return best;
     }
-    return firstAvailableFrom(endpoints, this.random());
+    return thrownBack ?? firstAvailableFrom(endpoints, this.random());
   }
 
   /** Candidate `c` of a uniform pick: one step of a Fisher-Yates shuffle, so all distinct. */

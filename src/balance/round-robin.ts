@@ -1,4 +1,5 @@
-import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest } from './types.js';
+import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest, WarmupOptions } from './types.js';
+import { Warmup } from './warmup.js';
 
 /**
  * Earliest-deadline-first order over weights: entry `i` is due at `(c + 0.5) / w` where
@@ -80,6 +81,10 @@ function gcd(a: number, b: number): number {
  * all begin with the same endpoint. An unavailable endpoint is skipped by moving on, up
  * to n positions; if all of those were unavailable the endpoints are scanned in order
  * (O(n)) for one that is available. `undefined` only when none is available.
+ *
+ * Warmup (Istio `loadBalancer.warmup`, Envoy's slow start for round robin): a warming
+ * endpoint's turn is taken with probability `factor / largest factor` and passed to the
+ * next endpoint otherwise, so over a cycle it gets `weight × factor` of the turns.
  */
 export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> implements Balancer<E> {
   /** Longest weighted cycle that is precomputed (entries, 4 bytes each: 4 MiB). */
@@ -97,15 +102,20 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
   /** Where the fallback scan resumes. */
   private scanCursor = 0;
   private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly warmup: Warmup | undefined;
 
   /** Use {@link roundRobin} to create one. */
-  constructor(runtime: BalancerRuntime = {}) {
+  constructor(runtime: BalancerRuntime = {}, options: WarmupOptions = {}) {
     this.random = runtime.random ?? Math.random;
+    this.now = runtime.now ?? (() => performance.now());
+    this.warmup = options.warmup ? new Warmup(options.warmup) : undefined;
   }
 
   /** Replaces the endpoints and precomputes the weighted cycle: O(Σweight · log n). */
   update(endpoints: readonly E[]): void {
     this.endpoints = endpoints.slice();
+    this.warmup?.update(endpoints);
     this.schedule = undefined;
     this.heap = undefined;
     const n = endpoints.length;
@@ -147,18 +157,31 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
     if (n === 0) return undefined;
     const schedule = this.schedule;
     const heap = this.heap;
+    let now = 0;
+    let reference = 0;
+    if (this.warmup !== undefined) {
+      now = this.now();
+      reference = this.warmup.reference(now);
+    }
     if (schedule === undefined && heap === undefined) {
       // Plain round robin: n steps visit every endpoint once.
       let cursor = this.cursor;
+      let skipped: E | undefined;
       for (let step = 0; step < n; step++) {
         const endpoint = endpoints[cursor];
         cursor = cursor + 1 === n ? 0 : cursor + 1;
         if (endpoint.available) {
+          if (reference > 0 && !this.takesTurn(endpoint, now, reference)) {
+            skipped ??= endpoint;
+            continue;
+          }
           this.cursor = cursor;
           return endpoint;
         }
       }
-      return undefined;
+      // Every available endpoint passed its turn (all warming): the first of them takes it.
+      this.cursor = cursor;
+      return skipped;
     }
     for (let step = 0; step < n; step++) {
       let index: number;
@@ -169,9 +192,15 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
         index = heap!.next();
       }
       const endpoint = endpoints[index];
-      if (endpoint.available) return endpoint;
+      if (endpoint.available && (reference <= 0 || this.takesTurn(endpoint, now, reference))) return endpoint;
     }
     return this.scan();
+  }
+
+  /** Warmup: whether a warming endpoint takes this turn (probability `factor / largest factor`). */
+  private takesTurn(endpoint: E, now: number, reference: number): boolean {
+    const share = this.warmup!.share(endpoint, now, reference);
+    return share >= 1 || this.random() < share;
   }
 
   /** The next available endpoint in list order, O(n). */
@@ -189,7 +218,7 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
   }
 }
 
-/** Creates a round robin balancer (Envoy and Istio `ROUND_ROBIN`, weighted). */
-export function roundRobin<E extends BalancerEndpoint = BalancerEndpoint>(runtime?: BalancerRuntime): RoundRobinBalancer<E> {
-  return new RoundRobinBalancer<E>(runtime);
+/** Creates a round robin balancer (Envoy and Istio `ROUND_ROBIN`, weighted; with Istio `warmup` when given). */
+export function roundRobin<E extends BalancerEndpoint = BalancerEndpoint>(runtime?: BalancerRuntime, options?: WarmupOptions): RoundRobinBalancer<E> {
+  return new RoundRobinBalancer<E>(runtime, options);
 }

@@ -1,5 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { EndpointLoad } from './endpoint-load.js';
+import type { ServiceLatency } from './service-latency.js';
+import type { WarmupSettings } from './warmup.js';
 
 /**
  * What a balancer sees of an endpoint: its identity, its weight, whether it may take
@@ -14,6 +16,12 @@ export interface BalancerEndpoint {
   readonly available: boolean;
   /** Pending requests and Peak EWMA latency, updated by the endpoint's load layer. */
   readonly load: EndpointLoad;
+  /**
+   * When the endpoint joined its service, or came back through its active health
+   * checks, on the balancer's clock (ms): the start of its warmup window (Istio's
+   * `loadBalancer.warmup`). Undefined: never warming.
+   */
+  readonly activeSinceMs?: number | undefined;
 }
 
 /**
@@ -48,8 +56,13 @@ export interface BalancerRuntime {
 
 /** Options of {@link EndpointLoad}; defaults are Finagle's and Linkerd's. */
 export interface EndpointLoadOptions {
-  /** Latency assumed for an endpoint with no sample yet, in ms. Default 30. */
+  /** Latency assumed for an endpoint with no sample yet while its service has none either, in ms. Default 30. */
   defaultRttMs?: number;
+  /**
+   * The service's typical latency, shared by its endpoints: an endpoint with no sample
+   * starts from it, and each successful sample feeds it. Default: none (the default RTT).
+   */
+  peers?: ServiceLatency;
   /** Time constant τ of the exponential decay, in ms. Default 10 000. */
   decayMs?: number;
   /**
@@ -59,8 +72,14 @@ export interface EndpointLoadOptions {
   nowMs?: number;
 }
 
+/** Options every balancer that supports Istio's `warmup` accepts (round robin, least request, P2C Peak EWMA). */
+export interface WarmupOptions {
+  /** Slow start for new endpoints (Istio `loadBalancer.warmup`, Envoy `slow_start_config`). Default: none. */
+  warmup?: WarmupSettings | undefined;
+}
+
 /** Options of the least-request balancer (Envoy `LEAST_REQUEST`). */
-export interface LeastRequestOptions {
+export interface LeastRequestOptions extends WarmupOptions {
   /** How many distinct random candidates are compared, an integer >= 2. Default 2. */
   choiceCount?: number;
 }
@@ -114,10 +133,21 @@ export interface RingHashOptions {
 
 /**
  * Istio's `DestinationRule` `trafficPolicy.loadBalancer`, as far as balancers go
- * (locality settings and warmup are handled elsewhere). Assumed validated: at most one
- * of `simple` and `consistentHash`, and one key source inside `consistentHash`.
+ * (locality settings are not supported). Assumed validated: at most one of `simple` and
+ * `consistentHash`, and one key source inside `consistentHash`.
  */
 export interface LoadBalancerSettings {
+  /** Deprecated by Istio in favour of `warmup`: the slow-start window (a duration such as `"60s"`). */
+  warmupDurationSecs?: string;
+  /** Slow start for new endpoints: `duration`, `minimumPercent` (default 10), `aggression` (default 1). */
+  warmup?: {
+    /** The window after an endpoint's start, a duration such as `"60s"`. */
+    duration: string;
+    /** The smallest share of its weight a new endpoint gets, 0 to 100. Default 10. */
+    minimumPercent?: number;
+    /** How the ramp bends (1 linear). Default 1. */
+    aggression?: number;
+  };
   /** A standard algorithm. */
   simple?: 'UNSPECIFIED' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'LEAST_CONN';
   /** Consistent hashing (ring hash) with the key taken from the request. */

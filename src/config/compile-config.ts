@@ -34,7 +34,7 @@ export function compileConfig(
     const config = loadConfig(entries, namer, cache);
     checkAnnotations(config);
     const routes = new RouteTable(config.virtualServices, namer, workloadLabels, cache);
-    const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer)];
+    const warnings = [...config.warnings, ...routes.warnings, ...undefinedSubsets(config, namer), ...ignoredWarmups(config)];
     return { config, routes, warnings, resources: entries.length };
   } catch (error) {
     if (error instanceof InvalidConfigError) throw error;
@@ -66,6 +66,30 @@ function checkAnnotations(config: MeshConfig): void {
     }
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
+}
+
+/** `loadBalancer.warmup` where the balancer has no slow start (random, ring hash, passthrough): ignored, as Envoy ignores it. */
+function ignoredWarmups(config: MeshConfig): string[] {
+  const warnings: string[] = [];
+  type Lb = { simple?: string | undefined; consistentHash?: unknown; warmup?: unknown; warmupDurationSecs?: unknown } | undefined;
+  const check = (lb: Lb, where: string, path: string): void => {
+    if (lb === undefined || (lb.warmup === undefined && lb.warmupDurationSecs === undefined)) return;
+    const kind = lb.consistentHash !== undefined ? 'consistentHash' : lb.simple;
+    if (kind === 'RANDOM' || kind === 'PASSTHROUGH' || kind === 'consistentHash') {
+      warnings.push(`${where}: ${path}.${lb.warmup !== undefined ? 'warmup' : 'warmupDurationSecs'} is ignored with ${kind} (slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer, as in Envoy)`);
+    }
+  };
+  for (const { resource, where } of config.destinationRules.values()) {
+    const policies = [
+      { policy: resource.spec.trafficPolicy, path: 'spec.trafficPolicy' },
+      ...(resource.spec.subsets ?? []).map((s, i) => ({ policy: s.trafficPolicy, path: `spec.subsets[${i}].trafficPolicy` })),
+    ];
+    for (const { policy, path } of policies) {
+      check(policy?.loadBalancer, where, `${path}.loadBalancer`);
+      (policy?.portLevelSettings ?? []).forEach((port, i) => check(port.loadBalancer, where, `${path}.portLevelSettings[${i}].loadBalancer`));
+    }
+  }
+  return warnings;
 }
 
 /** Routes that name a subset no DestinationRule defines: Istio answers those with 503. */

@@ -29,6 +29,8 @@ export function formatValue(value: unknown): string {
   if (typeof value === 'symbol') return value.toString();
   if (value === undefined) return 'undefined';
   if (typeof value === 'bigint') return `${value}n`;
+  // JSON writes NaN and the infinities as null, which would name the wrong value.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
     const text = JSON.stringify(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;

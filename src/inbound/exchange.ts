@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SpanContext } from '@opentelemetry/api';
+import { parseTraceParent } from '../telemetry/w3c-propagator.js';
+import { W3CTraceState } from '../telemetry/w3c-trace-state.js';
 import type { CallerTraceContext, PeerIdentity, RequestMesh } from './types.js';
 
 /** Called once when an exchange ends (response complete or caller gone). */
@@ -34,8 +36,11 @@ export class InboundExchange implements RequestMesh {
   error: unknown;
   /** The OpenTelemetry context the handler runs in (the SERVER span's), when telemetry is on. */
   otelContext: unknown;
-  /** The caller's span context as OpenTelemetry extracted it (an `api.SpanContext`). */
-  callerSpanContext: SpanContext | undefined;
+  /**
+   * The caller's span context as OpenTelemetry extracted it; `null` when extraction found
+   * none, undefined when it did not run (then `trace` reads the W3C headers itself).
+   */
+  callerSpanContext: SpanContext | null | undefined;
   /** Continues to the application (set by the adapter; the terminal step calls it). */
   proceed: () => void;
   /** The route template, asked at the end (the framework knows it once it routed). */
@@ -93,7 +98,9 @@ export class InboundExchange implements RequestMesh {
   get trace(): CallerTraceContext | undefined {
     if (this.#trace === undefined) {
       const sc = this.callerSpanContext;
-      this.#trace = sc === undefined ? null : { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags, traceState: sc.traceState?.serialize() || undefined };
+      if (sc === null) this.#trace = null;
+      else if (sc !== undefined) this.#trace = { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags, traceState: sc.traceState?.serialize() || undefined };
+      else this.#trace = traceFromHeaders(this.req) ?? null;
     }
     return this.#trace ?? undefined;
   }
@@ -167,6 +174,20 @@ export class InboundExchange implements RequestMesh {
       }
     }
   }
+}
+
+/**
+ * The caller's trace context read from the W3C headers with our Level 2 rules, for when no
+ * OpenTelemetry propagation ran (no API installed, nothing registered): made only when a
+ * handler reads `req.mesh.trace`.
+ */
+function traceFromHeaders(req: IncomingMessage): CallerTraceContext | undefined {
+  const header = req.headers.traceparent;
+  if (typeof header !== 'string') return undefined;
+  const parent = parseTraceParent(header);
+  if (parent === undefined) return undefined;
+  const state = W3CTraceState.parse(req.headers.tracestate)?.serialize();
+  return { traceId: parent.traceId, spanId: parent.parentId, traceFlags: parent.traceFlags, traceState: state || undefined };
 }
 
 /** Reports finishers' errors when nobody else was given (never thrown into Node's HTTP machinery). */

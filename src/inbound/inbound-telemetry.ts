@@ -1,56 +1,46 @@
 import type { Attributes, Counter, Histogram, MeterProvider, Span, Tracer } from '@opentelemetry/api';
-import * as z from 'zod';
 import { InvalidOptionError } from '../core/errors.js';
-import { formatIssues } from '../core/validate.js';
+import { formatValue } from '../core/validate.js';
+import { AccessLog, clusterName, type AccessLogOptions } from '../telemetry/access-log.js';
+import { METRICS, type MetricDefinition, type MetricNames } from '../telemetry/metric-definitions.js';
+import { resolveTelemetryOptions, telemetryDefaults, type ResolvedTelemetryOptions } from '../telemetry/options.js';
+import { otelApi, type OtelApiModule } from '../telemetry/otel-api.js';
+import { UNKNOWN, namespaceOfService, resolveWorkload, type WorkloadIdentity, type WorkloadOptions } from '../telemetry/workload.js';
 import type { InboundExchange } from './exchange.js';
 import { inboundLayer, type InboundLayer } from './inbound-stack.js';
-import { inboundOtelApi, type OtelApiModule } from './internal-otel.js';
-import { AccessLogWriter, accessLogSettings, type InboundAccessLogOptions } from './access-log.js';
 
-/** The inbound side's telemetry. */
+/**
+ * The inbound side's telemetry: the mesh's `telemetry` option by default; given here, it
+ * replaces it for this inbound (the same fields, plus `service`).
+ */
 export interface InboundTelemetryOptions {
-  /** A SERVER span per request, child of the caller's (needs `@opentelemetry/api` and an SDK). Default true. */
+  /** A SERVER span per request, child of the caller's. Default true. */
   tracing?: boolean;
   /** `http.server.request.duration` (and the Istio preset). Default true. */
   metrics?: boolean;
-  /**
-   * `otel`: the semantic conventions' `http.server.request.duration`; `istio`: Istio's
-   * `istio_requests_total` and `istio_request_duration_milliseconds` with
-   * `reporter="destination"`; `both`. Default `otel`.
-   */
-  metricNames?: 'otel' | 'istio' | 'both';
-  /** One JSON line per request (Envoy's default fields, `direction: "inbound"`). Default off. */
-  accessLog?: boolean | InboundAccessLogOptions;
-  /** This workload, for the Istio preset's `destination_*` labels. Defaults from the environment (see the README). */
-  workload?: {
-    /** `destination_workload` (default `ISTIO_META_WORKLOAD_NAME`, `POD_NAME`, or `unknown`). */
-    name?: string;
-    /** `destination_workload_namespace` (default `POD_NAMESPACE` or the mesh's namespace). */
-    namespace?: string;
-    /** `destination_service`, an FQDN (default `PROXYLESS_SERVICE_NAME` or `unknown`). */
-    service?: string;
-  };
+  /** `otel` (default), `istio` (`istio_requests_total`, `istio_request_duration_milliseconds`, `reporter="destination"`), or `both`. */
+  metricNames?: MetricNames;
+  /** One entry per request (Envoy's fields, `direction: "inbound"`), as the mesh's access log. Default off. */
+  accessLog?: boolean | AccessLogOptions;
+  /** This workload's name, namespace and cluster (the Istio preset's `destination_*`); defaults from the environment. */
+  workload?: WorkloadOptions;
+  /** The service this workload serves, an FQDN (`destination_service`). Default `PROXYLESS_SERVICE_NAME`, or `unknown`. */
+  service?: string;
 }
 
-const schema = z.strictObject({
-  tracing: z.boolean().optional(),
-  metrics: z.boolean().optional(),
-  metricNames: z.enum(['otel', 'istio', 'both']).optional(),
-  accessLog: z.union([z.boolean(), z.object({}).passthrough()], { error: 'true, false, or an access log options object' }).optional(),
-  workload: z
-    .strictObject({ name: z.string().min(1).max(253).optional(), namespace: z.string().min(1).max(63).optional(), service: z.string().min(1).max(253).optional() })
-    .optional(),
-});
+/** What the telemetry step reads of the mesh: its telemetry option, labels and namespace. */
+export interface TelemetryView {
+  /** The mesh's resolved `telemetry` option. */
+  readonly telemetry: ResolvedTelemetryOptions | undefined;
+  /** This workload's labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The mesh's namespace. */
+  readonly namespace: string;
+}
 
-/** The semantic conventions' advised buckets for `http.server.request.duration` (seconds). */
-export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-/** Istio's buckets for `istio_request_duration_milliseconds`. */
-export const ISTIO_DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
-
-/** Methods the semantic conventions know; any other is recorded as `_OTHER` (bounded cardinality). */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 /** Distinct attribute sets cached for the metrics; beyond, sets are built per request (the cache never grows past it). */
 const MAX_CACHED_ATTRIBUTE_SETS = 2048;
+const OPTION_KEYS = ['tracing', 'metrics', 'metricNames', 'accessLog', 'workload', 'service'];
 
 interface Instruments {
   readonly provider: MeterProvider;
@@ -60,24 +50,30 @@ interface Instruments {
 }
 
 /** The step with role `telemetry`. */
-export function telemetryLayer(options: InboundTelemetryOptions | undefined, namespace: string, where: string): InboundLayer {
-  const result = schema.safeParse(options ?? {}, { reportInput: true });
-  if (!result.success) throw new InvalidOptionError(where, formatIssues(result.error.issues, 'telemetry'));
-  const o = result.data;
-  const accessLog = o.accessLog === undefined || o.accessLog === false ? undefined : accessLogSettings(o.accessLog === true ? {} : (o.accessLog as InboundAccessLogOptions), where);
-  const names = o.metricNames ?? 'otel';
-  const workload = {
-    name: o.workload?.name ?? process.env.ISTIO_META_WORKLOAD_NAME ?? process.env.POD_NAME ?? 'unknown',
-    namespace: o.workload?.namespace ?? process.env.POD_NAMESPACE ?? namespace,
-    service: o.workload?.service ?? process.env.PROXYLESS_SERVICE_NAME ?? 'unknown',
-  };
+export function telemetryLayer(options: InboundTelemetryOptions | undefined, view: TelemetryView, where: string): InboundLayer {
+  let resolved = view.telemetry ?? telemetryDefaults(undefined);
+  let service = process.env.PROXYLESS_SERVICE_NAME ?? UNKNOWN;
+  if (options !== undefined) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError(where, [`telemetry: ${formatValue(options)} (expected: an object)`]);
+    const problems = Object.keys(options)
+      .filter((k) => !OPTION_KEYS.includes(k))
+      .map((k) => `telemetry.${k}: unknown field (expected one of: ${OPTION_KEYS.join(', ')})`);
+    if (options.service !== undefined && (typeof options.service !== 'string' || options.service.length === 0 || options.service.length > 253)) {
+      problems.push(`telemetry.service: ${formatValue(options.service)} (expected: a service FQDN such as "reviews.default.svc.cluster.local")`);
+    }
+    if (problems.length > 0) throw new InvalidOptionError(where, problems);
+    const { service: given, ...shared } = options;
+    resolved = resolveTelemetryOptions(shared, where);
+    if (given !== undefined) service = given;
+  }
+  const workload = resolveWorkload(resolved.workload, view.labels, view.namespace);
   return inboundLayer('telemetry', (next) => {
-    const api = inboundOtelApi();
-    const tracing = api !== undefined && o.tracing !== false;
-    const metrics = api !== undefined && o.metrics !== false;
-    const log = accessLog === undefined ? undefined : new AccessLogWriter(accessLog);
+    const api = otelApi();
+    const tracing = api !== undefined && resolved.tracing.enabled;
+    const metrics = api !== undefined && resolved.metrics.enabled;
+    const log = resolved.accessLog === undefined ? undefined : new AccessLog(resolved.accessLog);
     if (!tracing && !metrics && !log) return next;
-    const recorder = new InboundRecorder(api, tracing, metrics ? names : undefined, workload, log);
+    const recorder = new InboundRecorder(api, resolved, tracing, metrics, workload, service, log);
     return (x) => {
       recorder.start(x);
       next(x);
@@ -85,13 +81,15 @@ export function telemetryLayer(options: InboundTelemetryOptions | undefined, nam
   });
 }
 
-/** Starts and ends each request's span, records its metrics and writes its access log line. */
+/** Starts and ends each request's span, records its metrics and writes its access log entry. */
 class InboundRecorder {
   readonly #api: OtelApiModule | undefined;
   readonly #tracer: Tracer | undefined;
-  readonly #names: 'otel' | 'istio' | 'both' | undefined;
-  readonly #workload: { name: string; namespace: string; service: string };
-  readonly #log: AccessLogWriter | undefined;
+  readonly #names: MetricNames | undefined;
+  readonly #meterProvider: MeterProvider | undefined;
+  readonly #workload: WorkloadIdentity;
+  readonly #service: string;
+  readonly #log: AccessLog | undefined;
   #instruments: Instruments | undefined;
   readonly #attributeSets = new Map<string, Attributes>();
   readonly #istioSets = new Map<string, Attributes>();
@@ -103,22 +101,28 @@ class InboundRecorder {
 
   constructor(
     api: OtelApiModule | undefined,
+    resolved: ResolvedTelemetryOptions,
     tracing: boolean,
-    names: 'otel' | 'istio' | 'both' | undefined,
-    workload: { name: string; namespace: string; service: string },
-    log: AccessLogWriter | undefined,
+    metrics: boolean,
+    workload: WorkloadIdentity,
+    service: string,
+    log: AccessLog | undefined,
   ) {
     this.#api = api;
-    this.#tracer = tracing ? api!.trace.getTracer('proxyless') : undefined;
-    this.#names = names;
+    const tracerProvider = resolved.tracing.tracerProvider as { getTracer(name: string): Tracer } | undefined;
+    this.#tracer = tracing ? (tracerProvider ?? api!.trace).getTracer('proxyless') : undefined;
+    this.#names = metrics ? resolved.metricNames : undefined;
+    this.#meterProvider = resolved.metrics.meterProvider as MeterProvider | undefined;
     this.#workload = workload;
+    this.#service = service;
     this.#log = log;
   }
 
   start(x: InboundExchange): void {
     const api = this.#api;
     // With nothing registered (no SDK, no propagator), the API's no-op path would still
-    // allocate a span and a context per request: skip it (an access log still ends).
+    // allocate a span and a context per request: skip it. `req.mesh.trace` is then read
+    // from the headers on demand; an access log still ends the request.
     if (api === undefined || !this.#anythingRegistered(api)) {
       if (this.#log !== undefined) x.onEnd(this.#finish);
       return;
@@ -126,14 +130,13 @@ class InboundRecorder {
     x.onEnd(this.#finish);
     let ctx = api.propagation.extract(api.ROOT_CONTEXT, x.req.headers);
     const caller = api.trace.getSpanContext(ctx);
-    if (caller !== undefined && api.isSpanContextValid(caller)) x.callerSpanContext = caller;
+    x.callerSpanContext = caller !== undefined && api.isSpanContextValid(caller) ? caller : null;
     if (this.#tracer !== undefined) {
       const req = x.req;
       const method = methodOf(req.method);
-      const path = pathOf(req.url);
       const attributes: Attributes = {
         'http.request.method': method,
-        'url.path': path,
+        'url.path': pathOf(req.url),
         'url.scheme': (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
         'network.protocol.version': req.httpVersion,
       };
@@ -150,11 +153,11 @@ class InboundRecorder {
     x.otelContext = ctx;
   }
 
-  /** Whether an SDK (tracer or meter provider) or a propagator is registered; providers compared by identity, so this is cheap. */
+  /** Whether an SDK (tracer or meter provider, given or global) or a propagator is registered; compared by identity, so cheap. */
   #anythingRegistered(api: OtelApiModule): boolean {
     const tracerProvider = api.trace.getTracerProvider() as { getDelegate?: () => object };
     const tracer = typeof tracerProvider.getDelegate === 'function' ? tracerProvider.getDelegate() : tracerProvider;
-    const meter = api.metrics.getMeterProvider();
+    const meter = this.#meterProvider ?? api.metrics.getMeterProvider();
     if (tracer !== this.#seenTracerProvider || meter !== this.#seenMeterProvider) {
       this.#seenTracerProvider = tracer;
       this.#seenMeterProvider = meter;
@@ -186,8 +189,38 @@ class InboundRecorder {
       span.end();
     }
     const seconds = (performance.now() - x.startedAt) / 1000;
-    if (this.#names !== undefined) this.#record(x, method, route, status, errorType, seconds);
-    this.#log?.write(x, route, status, seconds);
+    if (this.#names !== undefined && x.otelContext !== undefined) this.#record(x, method, route, status, errorType, seconds);
+    if (this.#log !== undefined && this.#log.sample()) this.#writeLog(x, route, status, seconds);
+  }
+
+  #writeLog(x: InboundExchange, route: string | undefined, status: number | undefined, seconds: number): void {
+    const req = x.req;
+    const header = (name: string): string | null => {
+      const value = req.headers[name];
+      return value === undefined ? null : Array.isArray(value) ? value.join(',') : value;
+    };
+    const local = req.socket.localPort;
+    this.#log!.write({
+      start_time: new Date(x.startedEpoch).toISOString(),
+      method: req.method ?? '-',
+      path: req.url ?? '/',
+      protocol: `HTTP/${req.httpVersion}`,
+      response_code: status ?? 0,
+      response_flags: x.flags ?? '-',
+      bytes_received: Number(req.headers['content-length']) || 0,
+      bytes_sent: Number(x.res.getHeader('content-length')) || 0,
+      duration: Math.round(seconds * 1000),
+      upstream_host: req.socket.localAddress !== undefined && local !== undefined ? `${req.socket.localAddress}:${local}` : null,
+      upstream_cluster: clusterName('inbound', local ?? 0, undefined, undefined),
+      authority: header('host'),
+      route_name: route ?? null,
+      user_agent: header('user-agent'),
+      request_id: header('x-request-id'),
+      attempts: 1,
+      trace_id: x.trace?.traceId ?? null,
+      direction: 'inbound',
+      downstream_remote_address: req.socket.remoteAddress ?? null,
+    });
   }
 
   #record(x: InboundExchange, method: string, route: string | undefined, status: number | undefined, errorType: string | undefined, seconds: number): void {
@@ -213,18 +246,31 @@ class InboundRecorder {
       let attributes = this.#istioSets.get(key);
       if (attributes === undefined) {
         const w = this.#workload;
+        const service = this.#service;
         attributes = {
           reporter: 'destination',
-          source_workload: 'unknown',
-          source_workload_namespace: 'unknown',
-          source_principal: peer?.principal ?? 'unknown',
+          source_workload: UNKNOWN,
+          source_workload_namespace: UNKNOWN,
+          source_principal: peer?.principal ?? UNKNOWN,
+          source_app: UNKNOWN,
+          source_version: UNKNOWN,
+          source_canonical_service: UNKNOWN,
+          source_canonical_revision: UNKNOWN,
+          source_cluster: UNKNOWN,
           destination_workload: w.name,
           destination_workload_namespace: w.namespace,
-          destination_service: w.service,
-          destination_service_name: w.service.split('.')[0]!,
-          destination_service_namespace: w.namespace,
+          destination_principal: w.principal,
+          destination_app: w.app,
+          destination_version: w.version,
+          destination_service: service,
+          destination_service_name: service === UNKNOWN ? UNKNOWN : service.split('.')[0]!,
+          destination_service_namespace: namespaceOfService(service) ?? w.namespace,
+          destination_canonical_service: w.canonicalService,
+          destination_canonical_revision: w.canonicalRevision,
+          destination_cluster: w.cluster,
           request_protocol: protocol,
           response_code: String(code),
+          grpc_response_status: '',
           response_flags: flags,
           connection_security_policy: peer === undefined ? 'none' : 'mutual_tls',
         };
@@ -235,39 +281,35 @@ class InboundRecorder {
     }
   }
 
-  /** The instruments of the meter provider registered now (an SDK may register after the inbound was built). */
+  /** The instruments of the meter provider in force now (an SDK may register after the inbound was built). */
   #instrumentsNow(): Instruments {
-    const provider = this.#api!.metrics.getMeterProvider();
+    const provider = this.#meterProvider ?? this.#api!.metrics.getMeterProvider();
     const current = this.#instruments;
     if (current !== undefined && current.provider === provider) return current;
     const meter = provider.getMeter('proxyless');
     const otel = this.#names === 'otel' || this.#names === 'both';
     const istio = this.#names === 'istio' || this.#names === 'both';
+    const histogram = (definition: MetricDefinition): Histogram =>
+      meter.createHistogram(definition.name, {
+        unit: definition.unit,
+        description: definition.description,
+        ...(definition.buckets === undefined ? {} : { advice: { explicitBucketBoundaries: [...definition.buckets] } }),
+      });
     this.#instruments = {
       provider,
-      duration: otel
-        ? meter.createHistogram('http.server.request.duration', {
-            unit: 's',
-            description: 'Duration of HTTP server requests.',
-            advice: { explicitBucketBoundaries: HTTP_DURATION_BUCKETS },
-          })
-        : undefined,
-      istioRequests: istio ? meter.createCounter('istio_requests_total', { description: 'Requests this workload received (reporter="destination").' }) : undefined,
-      istioDuration: istio
-        ? meter.createHistogram('istio_request_duration_milliseconds', {
-            unit: 'ms',
-            description: 'Duration of requests this workload received (reporter="destination").',
-            advice: { explicitBucketBoundaries: ISTIO_DURATION_BUCKETS },
-          })
-        : undefined,
+      duration: otel ? histogram(METRICS.serverDuration) : undefined,
+      istioRequests: istio ? meter.createCounter(METRICS.istioRequests.name, { description: METRICS.istioRequests.description }) : undefined,
+      istioDuration: istio ? histogram(METRICS.istioDuration) : undefined,
     };
     return this.#instruments;
   }
 }
 
-/** The request method as the semantic conventions record it. */
+const KNOWN = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+/** The request method as the semantic conventions record it (`_OTHER` for one they do not know). */
 export function methodOf(method: string | undefined): string {
-  return method !== undefined && KNOWN_METHODS.has(method) ? method : '_OTHER';
+  return method !== undefined && KNOWN.has(method) ? method : '_OTHER';
 }
 
 /** The path of a request target, without the query (bounded: at most 2048 characters). */
@@ -293,7 +335,6 @@ function routeSafely(x: InboundExchange): string | undefined {
 /** The semantic conventions' `error.type`: the exception's name, a 5xx status, or `aborted` when the caller went away. */
 function errorTypeOf(x: InboundExchange, status: number | undefined): string | undefined {
   if (x.error !== undefined) return x.error instanceof Error ? x.error.name : 'Error';
-  if (status === undefined) return x.res.writableFinished ? undefined : 'aborted';
   if (!x.res.writableFinished) return 'aborted';
-  return status >= 500 ? String(status) : undefined;
+  return status !== undefined && status >= 500 ? String(status) : undefined;
 }

@@ -67,14 +67,15 @@ export class Inbound extends EventEmitter<InboundEvents> {
     const drain = options.drain === undefined ? undefined : checkDrainOptions(options.drain, where);
     const codeRateLimit: RateLimitSettings | undefined = options.rateLimit === undefined ? undefined : rateLimitSettings(options.rateLimit, where);
     const shedding = loadSheddingSettings(options.loadShedding, where);
-    const namespace = typeof mesh.inboundConfig === 'function' ? mesh.inboundConfig().namespace : 'default';
+    const view = typeof mesh.inboundConfig === 'function' ? mesh.inboundConfig() : undefined;
+    const namespace = view?.namespace ?? 'default';
 
     this.lifecycle = lifecycleOf(mesh);
     this.#routeOf = options.route;
     const stack = new InboundStack([
       healthLayer(health, this.lifecycle), // before everything: probes are never traced, limited or refused
       drainLayer(this.lifecycle), // counts every request that reaches the app or is refused below
-      telemetryLayer(options.telemetry, namespace, where), // sees the refusals below: they are spans, metrics and log lines too
+      telemetryLayer(options.telemetry, { telemetry: view?.telemetry, labels: view?.labels ?? {}, namespace }, where), // sees the refusals below: they are spans, metrics and log lines too
       inboundLayer('identity', (next) => next), // issue 14: the caller's identity (mTLS peer, JWT)
       inboundLayer('authorization', (next) => next), // issue 14: AuthorizationPolicy (403)
       deadlineLayer(), // an expired request costs no rate-limit token

@@ -19,8 +19,6 @@ export type { PathMatch, RateLimitOptions, RateLimitDescriptorOptions, TokenBuck
 export { AdaptiveConcurrencyLimiter, loadSheddingSettings } from './adaptive-concurrency.js';
 export type { LoadSheddingOptions, LoadSheddingSettings } from './adaptive-concurrency.js';
 export { requestDeadline, parseGrpcTimeout, GRPC_TIMEOUT_HEADER } from './request-deadline.js';
-export { HTTP_DURATION_BUCKETS, ISTIO_DURATION_BUCKETS } from './inbound-telemetry.js';
-export type { InboundTelemetryOptions } from './inbound-telemetry.js';
-export type { InboundAccessLogOptions, InboundAccessLogEntry, AccessLogger } from './access-log.js';
+export type { InboundTelemetryOptions, TelemetryView } from './inbound-telemetry.js';
 export type { RateLimitConfigMesh } from './rate-limit-config.js';
 export type { InboundOptions, RequestMesh, CallerTraceContext, PeerIdentity, MeshIncomingMessage, InboundTarget } from './types.js';

@@ -1,4 +1,5 @@
 import type { Located } from '../config/load-config.js';
+import type { ResolvedTelemetryOptions } from '../telemetry/options.js';
 import { localRateLimitSettings, type LocalRateLimitResource } from '../config/proxyless/local-rate-limit.js';
 import { inboundLayer, type InboundHandler, type InboundLayer } from './inbound-stack.js';
 import { rateLimitLayer } from './steps.js';
@@ -13,6 +14,8 @@ export interface InboundConfigView {
   readonly namespace: string;
   /** This workload's labels. */
   readonly labels: Readonly<Record<string, string>>;
+  /** The mesh's resolved `telemetry` option (the inbound's default). */
+  readonly telemetry: ResolvedTelemetryOptions;
   /** The `LocalRateLimit` resources in force, in load order. */
   readonly localRateLimits: readonly Located<LocalRateLimitResource>[];
 }

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
-import type { OtelApiModule } from './internal-otel.js';
-import { inboundOtelApi } from './internal-otel.js';
+import { otelApi, type OtelApiModule } from '../telemetry/otel-api.js';
 import { runWithDeadline } from '../policy/deadline.js';
 import { AdaptiveConcurrencyLimiter, type LoadSheddingSettings } from './adaptive-concurrency.js';
 import type { InboundExchange } from './exchange.js';
@@ -156,7 +155,7 @@ let api: OtelApiModule | null | undefined;
  */
 export function enterRequestContext<T>(x: InboundExchange, fn: () => T): T {
   if (x.otelContext !== undefined) {
-    api ??= inboundOtelApi() ?? null;
+    api ??= otelApi() ?? null;
     if (api !== null) return api.context.with(x.otelContext as Parameters<OtelApiModule['context']['with']>[0], runWithDeadline<T>, undefined, x.deadline, fn);
   }
   return runWithDeadline(x.deadline, fn);

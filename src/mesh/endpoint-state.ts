@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { EndpointLoad } from '../balance/endpoint-load.js';
+import type { ServiceLatency } from '../balance/service-latency.js';
 import type { BalancerEndpoint } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
 import type { Endpoint } from '../discovery/types.js';
@@ -56,6 +57,11 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   weight: number;
   /** Labels; updated in place when discovery changes them. */
   labels: Readonly<Record<string, string>>;
+  /**
+   * When the endpoint joined its service, or last came back through its active health
+   * checks (`performance.now()` ms): the start of its warmup window.
+   */
+  activeSinceMs: number;
   #ejected = false;
   #unhealthy = false;
   #draining = false;
@@ -101,9 +107,14 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   #ending: Promise<void> | undefined;
   readonly #context: EndpointContext;
 
-  /** @param service owning service FQDN; @param key `address:port`; @param endpoint from discovery */
-  constructor(context: EndpointContext, service: string, key: string, endpoint: Endpoint, owner?: EndpointOwner) {
-    super();
+  /**
+   * @param service owning service FQDN; @param key `address:port`; @param endpoint from discovery;
+   * @param owner the service, for outlier detection; @param peers the service's typical latency, where a new endpoint's estimate starts
+   */
+  constructor(context: EndpointContext, service: string, key: string, endpoint: Endpoint, owner?: EndpointOwner, peers?: ServiceLatency) {
+    super(peers === undefined ? undefined : { peers });
+    // Whole ms: a small integer for the first 12 days of a process (no boxed number per endpoint).
+    this.activeSinceMs = Math.floor(performance.now());
     this.#owner = owner;
     this.#context = context;
     this.service = service;

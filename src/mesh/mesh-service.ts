@@ -1,5 +1,6 @@
-import type { Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
+import { ServiceLatency } from '../balance/service-latency.js';
 import { cancellationOf, type Cancellation } from '../core/cancellation.js';
 import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors.js';
 import { failDispatch } from '../core/forwarding-handler.js';
@@ -12,49 +13,15 @@ import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
-import type { RetryBudgetSettings } from '../config/extensions.js';
-import { EndpointState, type EndpointContext, type EndpointOwner } from './endpoint-state.js';
+import { EndpointState, type EndpointOwner } from './endpoint-state.js';
 import { ServiceSources, type ServiceStatus } from './service-sources.js';
 import { Waiter } from './internal-waiter.js';
 import type { ServiceTarget } from './types.js';
+import { checkConnector, type ServiceContext, type ServicePolicy } from './service-context.js';
 
 export type { ServiceStatus } from './service-sources.js';
 
-/** What a service needs from its mesh. */
-export interface ServiceContext extends EndpointContext {
-  /** Builds the service stack for one service (called on its first request). */
-  buildServiceStack(service: MeshService): Dispatch;
-  /** How long a request waits for a first endpoint, in ms. */
-  readonly discoveryTimeout: number;
-  /** Called when a service makes a circuit breaker (the mesh forwards its events). */
-  readonly onBreaker?: (service: MeshService, breaker: ServiceBreaker) => void;
-  /** Merge every source that knows a service, instead of taking the first. */
-  readonly mergeSources?: boolean;
-  /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
-  readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
-}
-
-/** How the mesh balances one service, from its DestinationRule (and subset). */
-export interface ServicePolicy {
-  /** The balancer, or `undefined` for PASSTHROUGH (send to the original host untouched). */
-  readonly balancer: Balancer<EndpointState> | undefined;
-  /** The balancer settings it was made from, to tell whether a reload changed them. */
-  readonly balancerKey: string;
-  /** A DestinationRule subset's labels: only endpoints carrying all of them belong. */
-  readonly subsetLabels?: Readonly<Record<string, string>> | undefined;
-  /** DestinationRule `connectionPool` limits, if any. */
-  readonly limits?: ConnectionPoolLimits | undefined;
-  /** The retry budget settings (our annotation); defaults when undefined. */
-  readonly retryBudget?: RetryBudgetSettings | undefined;
-  /** Outlier detection settings (DestinationRule `outlierDetection`), if any. */
-  readonly outlier?: OutlierSettings | undefined;
-  /** Active health check settings (our annotation), if any. */
-  readonly healthCheck?: HealthCheckSettings | undefined;
-  /** Service-level circuit breaker settings (our annotation), if any. */
-  readonly breaker?: BreakerSettings | undefined;
-  /** A ServiceEntry with location MESH_EXTERNAL serves it: mesh headers are not sent. */
-  readonly meshExternal?: boolean | undefined;
-}
+export type { EndpointTransport, ServiceContext, ServicePolicy } from './service-context.js';
 
 /**
  * One logical destination: the sources' answers merged into one endpoint set (the
@@ -72,7 +39,13 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #policy: ServicePolicy;
   readonly #context: ServiceContext;
   readonly #sources: ServiceSources;
+  /** What this service's endpoints are built with; a reload of the connection settings replaces `poolOptions`. */
+  readonly #endpointContext: { readonly buildEndpointStack: (endpoint: EndpointState) => Dispatch; readonly secure: boolean; poolOptions: Pool.Options };
+  /** TLS to the endpoints for https:// services: the pools' and the health checks'. */
+  #connector: buildConnector.connector | undefined;
   readonly #endpoints = new Map<string, EndpointState>();
+  /** The typical latency of this service's endpoints: where a new endpoint's estimate starts. */
+  readonly #latency = new ServiceLatency();
   #list: EndpointState[] = [];
   readonly #waiters = new Set<Waiter>();
   #dispatch: Dispatch | undefined;
@@ -88,6 +61,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
+    const transport = context.endpointTransport(policy.limits);
+    this.#endpointContext = { buildEndpointStack: context.buildEndpointStack, secure: context.secure, poolOptions: transport.poolOptions };
+    this.#connector = transport.connector;
     this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
     try {
       this.#sources.open();
@@ -228,17 +204,21 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** Starts (or stops) active health checks for the settings in force. */
   #setHealthCheck(settings: HealthCheckSettings | undefined): void {
-    this.#healthChecker?.close();
-    this.breaker?.close();
+    void this.#healthChecker?.close();
     this.#healthChecker = undefined;
     for (const endpoint of this.#list) endpoint.unhealthy = false;
     if (!settings) return;
     this.#healthChecker = new HealthChecker<EndpointState>({
       settings,
       service: this.name.host,
-      // An endpoint back in health may be what a waiting request needs.
-      onChange: (_endpoint, healthy) => {
-        if (healthy) this.#wake();
+      // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
+      tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
+      onChange: (endpoint, healthy) => {
+        if (!healthy) return;
+        // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
+        // be what a waiting request needs.
+        endpoint.activeSinceMs = Math.floor(performance.now());
+        this.#wake();
       },
     });
     this.#healthChecker.setEndpoints(this.#list);
@@ -294,7 +274,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   connectionCapacity(): number {
     let available = 0;
     for (const endpoint of this.#list) if (endpoint.available) available++;
-    return available * (this.#policy.limits?.maxConnectionsPerEndpoint ?? this.#context.poolOptions.connections ?? 1);
+    return available * (this.#endpointContext.poolOptions.connections ?? 1);
   }
 
   /** The DestinationRule subset this service stands for, if any. */
@@ -304,24 +284,36 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /**
    * Applies a reloaded policy: a new balancer (when its settings changed) takes over the
-   * current endpoints; new subset labels re-filter them. Requests in flight are not
-   * touched.
+   * current endpoints; new subset labels re-filter them; outlier detection, health checks
+   * and the circuit breaker are remade when their own settings changed (each starts
+   * afresh, as Envoy does when a cluster's settings change). Requests in flight are not
+   * touched. Every comparison is made against the policy in force *before* the new one is
+   * assigned.
    */
   applyPolicy(policy: ServicePolicy): void {
-    const labelsChanged = JSON.stringify(policy.subsetLabels ?? null) !== JSON.stringify(this.#policy.subsetLabels ?? null);
-    const outlierChanged = JSON.stringify(policy.outlier ?? null) !== JSON.stringify(this.#policy.outlier ?? null);
-    const balancerChanged = policy.balancerKey !== this.#policy.balancerKey;
-    if (JSON.stringify(policy.retryBudget ?? null) !== JSON.stringify(this.#policy.retryBudget ?? null)) this.#budget = undefined;
+    const previous = this.#policy;
+    const labelsChanged = !sameSettings(policy.subsetLabels, previous.subsetLabels);
+    const outlierChanged = !sameSettings(policy.outlier, previous.outlier);
+    const healthCheckChanged = !sameSettings(policy.healthCheck, previous.healthCheck);
+    const breakerChanged = !sameSettings(policy.breaker, previous.breaker);
+    const limitsChanged = !sameSettings(policy.limits, previous.limits);
+    const balancerChanged = policy.balancerKey !== previous.balancerKey;
+    if (!sameSettings(policy.retryBudget, previous.retryBudget)) this.#budget = undefined;
     this.#policy = policy;
+    if (limitsChanged) {
+      // Pools already made keep their connections; endpoints that get a pool later use these.
+      const transport = this.#context.endpointTransport(policy.limits);
+      this.#endpointContext.poolOptions = transport.poolOptions;
+      this.#connector = transport.connector;
+    }
     if (balancerChanged) {
       this.balancer = policy.balancer;
       this.balancer?.update(this.#list);
     }
     if (labelsChanged) this.#recompute();
-    // Envoy also starts outlier state afresh when a cluster's settings change.
     if (outlierChanged) this.#setOutlier(policy.outlier);
-    if (JSON.stringify(policy.healthCheck ?? null) !== JSON.stringify(this.#policy.healthCheck ?? null)) this.#setHealthCheck(policy.healthCheck);
-    if (JSON.stringify(policy.breaker ?? null) !== JSON.stringify(this.#policy.breaker ?? null)) this.#setBreaker(policy.breaker);
+    if (healthCheckChanged) this.#setHealthCheck(policy.healthCheck);
+    if (breakerChanged) this.#setBreaker(policy.breaker);
   }
 
   /** True once {@link MeshService.close} was called (or the constructor failed). */
@@ -329,16 +321,21 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return this.#closed;
   }
 
-  /** Stops watching, drains every endpoint, and wakes waiting requests. Safe to call twice. */
+  /**
+   * Stops watching, stops every timer the service runs (outlier sweep, health checks,
+   * the breaker's windows), drains every endpoint, and wakes waiting requests. Safe to call twice.
+   */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    this.#healthChecker?.close();
-    this.breaker?.close(); // its rolling-window timers
+    // opossum runs intervals per breaker: a closed service must not leave them behind.
+    this.breaker?.close();
+    const checks = this.#healthChecker?.close();
     this.#sources.close();
     const drained = [...this.#endpoints.values()].map((e) => e.drain());
+    if (checks) drained.push(checks);
     this.#wake();
     return (this.#closing = Promise.all(drained).then(() => undefined));
   }
@@ -395,7 +392,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       if (subset && !hasLabels(endpoint, subset)) continue;
       const state = this.#endpoints.get(key);
       if (!state) {
-        const created = new EndpointState(this.#context, this.name.fqdn, key, endpoint, this);
+        const created = new EndpointState(this.#endpointContext, this.name.fqdn, key, endpoint, this, this.#latency);
         this.#endpoints.set(key, created);
         this.outlierDetector?.add(created);
         changed = true;
@@ -434,6 +431,11 @@ class ServiceUseHandler extends ReleaseOnEndHandler {
   protected override released(): void {
     this.#service.untrack();
   }
+}
+
+/** Whether two settings objects (plain JSON data, or undefined) are the same. */
+function sameSettings(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
 function hasLabels(endpoint: Endpoint, labels: Readonly<Record<string, string>>): boolean {

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { fetch as undiciFetch } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
@@ -26,7 +25,9 @@ import { FileConfigSource } from '../config/file-config-source.js';
 import { abandonHold, acquireSource, releaseSource } from '../discovery/source-holds.js';
 import type { EndpointState } from './endpoint-state.js';
 import { MeshDispatcher } from './mesh-dispatcher.js';
-import { MeshService, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
+import { MeshService, type EndpointTransport, type ServiceContext, type ServicePolicy, type ServiceStatus } from './mesh-service.js';
+import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
+import { meshFetch, type GlobalFetchDispatcher, type MeshFetch } from './mesh-fetch.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
@@ -128,9 +129,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /**
    * The mesh as an undici Dispatcher: `undici.request(url, { dispatcher })`,
    * `fetch(url, { dispatcher })` (undici's or Node's global fetch) and
-   * `setGlobalDispatcher(mesh.dispatcher)`.
+   * `setGlobalDispatcher(mesh.dispatcher)`. Typed as the global fetch's dispatcher too
+   * ({@link GlobalFetchDispatcher}), so `fetch(url, { dispatcher: mesh.dispatcher })`
+   * needs no cast.
    */
-  readonly dispatcher: MeshDispatcher;
+  readonly dispatcher: MeshDispatcher & GlobalFetchDispatcher;
   readonly #options: ResolvedMeshOptions;
   readonly #namer: ServiceNamer;
   readonly #configInputs: ConfigInputs;
@@ -150,7 +153,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #services: ServiceTable;
   readonly #serviceStack: Stack<ServiceTarget>;
   readonly #endpointStack: Stack<EndpointTarget>;
-  readonly #context: ServiceContext;
+  /** What every service gets from the mesh; {@link Mesh.#serviceContext} adds its own transport. */
+  readonly #context: Omit<ServiceContext, 'secure' | 'endpointTransport'>;
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
   /** The sources given by the caller, held from construction until close (see `holdSource`). */
   readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
@@ -199,12 +203,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
-      poolOptions: {
-        connections: o.pool.connections,
-        keepAliveTimeout: o.pool.keepAliveTimeout,
-        connectTimeout: o.pool.connectTimeout,
-      },
     };
+    if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
     this.dispatcher = new MeshDispatcher({
       service: (name, port, secure, subset) => this.#service(name, port, secure, subset),
@@ -214,9 +214,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
       discoveryTimeout: o.discoveryTimeout,
       closeGracePeriod: o.closeGracePeriod,
       requestBufferLimit: o.requestBufferLimit,
-      passthroughOptions: { keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
+      // Hosts passed through get the endpoints' connection limit too (not their TLS settings).
+      passthroughOptions: { connections: o.pool.connections, keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
       pathSteps: pathSteps(o.pathNormalization),
-    });
+    }) as MeshDispatcher & GlobalFetchDispatcher;
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
 
@@ -411,11 +412,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /**
-   * WHATWG `fetch` through the mesh: `await mesh.fetch('http://reviews/api/1')`.
-   * `init.dispatcher` is ignored: the mesh is the dispatcher.
+   * WHATWG `fetch` through the mesh: `await mesh.fetch('http://reviews/api/1')`. It is
+   * the platform's own `fetch` with the mesh as dispatcher, so it takes what the global
+   * `fetch` takes (and undici's `Request`) and returns the platform's `Response`.
+   * `init.dispatcher` is ignored: the mesh is the dispatcher. Bound: pass it where a
+   * library wants a `fetch`.
    */
-  readonly fetch = (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]): ReturnType<typeof undiciFetch> =>
-    undiciFetch(input, init === undefined ? { dispatcher: this.dispatcher } : { ...init, dispatcher: this.dispatcher });
+  readonly fetch: MeshFetch = (input, init) => meshFetch(this.dispatcher, input, init);
 
   /**
    * Resolves once every discovery and config source has its first answer. Rejects with
@@ -455,7 +458,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * @internal
    */
   inboundConfig(): InboundConfigView {
-    return { namespace: this.#options.namespace, labels: this.#options.labels, localRateLimits: this.#compiled.config.localRateLimits };
+    return { namespace: this.#options.namespace, labels: this.#options.labels, telemetry: this.#options.telemetry, localRateLimits: this.#compiled.config.localRateLimits };
   }
 
   /** The service table's size, its bound and how many services were evicted (see `maxServices`). */
@@ -543,9 +546,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
     const query = { host: serviceName.host, fqdn: serviceName.fqdn, names: serviceName.names, port, subset };
     const policy = this.#policyFor(serviceName, port, subset);
-    service = new MeshService(this.#serviceContext(serviceName, secure, policy.limits), query, this.#discovery, policy);
+    service = new MeshService(this.#serviceContext(serviceName, secure), query, this.#discovery, policy);
     this.#services.add(key, service);
     return service;
+  }
+
+  /** What a service needs from the mesh, with the transport to its endpoints (TLS for https:// URLs). */
+  #serviceContext(name: ServiceName, secure: boolean): ServiceContext {
+    return { ...this.#context, secure, endpointTransport: (limits) => this.#endpointTransport(name, secure, limits) };
   }
 
   /** An evicted service's open or half-open breaker comes back with it (a bounded map: oldest dropped first). */
@@ -561,23 +569,24 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /**
-   * The context a service's endpoints are built with: pool options with the
-   * DestinationRule's connection settings (they apply to pools made from then on), and
-   * TLS for https:// URLs, verified against the logical host name (sent as SNI).
+   * How a service's endpoints connect, for the DestinationRule connection settings in
+   * force (a reload applies them to pools made from then on): `endpointPool` overridden
+   * by `connectionPool`, and for https:// URLs TLS with `endpointPool.tls`, verified
+   * against the logical host name (sent as SNI) unless `tls.servername` says otherwise.
+   * The health checks of https:// services use the same connector.
    */
-  #serviceContext(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): ServiceContext {
-    if (!secure && !limits) return this.#context;
-    const base = this.#context.poolOptions;
+  #endpointTransport(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
+    const pool = this.#options.pool;
+    const connectTimeout = limits?.connectTimeoutMs ?? pool.connectTimeout;
+    const connector = secure ? endpointConnector(pool.tls, name.host, connectTimeout) : undefined;
     return {
-      ...this.#context,
-      secure,
+      connector,
       poolOptions: {
-        ...base,
-        connections: limits?.maxConnectionsPerEndpoint ?? base.connections,
-        connectTimeout: limits?.connectTimeoutMs ?? base.connectTimeout,
-        keepAliveTimeout: limits?.idleTimeoutMs ?? base.keepAliveTimeout,
+        connections: limits?.maxConnectionsPerEndpoint ?? pool.connections,
+        connectTimeout,
+        keepAliveTimeout: limits?.idleTimeoutMs ?? pool.keepAliveTimeout,
         ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
-        ...(secure ? { connect: { servername: name.host } } : {}),
+        ...(connector ? { connect: connector } : {}),
       },
     };
   }

@@ -1,8 +1,10 @@
 import * as z from 'zod';
 import { InvalidOptionError } from '../core/errors.js';
 import { formatIssues } from '../core/validate.js';
+import { checkEndpointTls, type EndpointTls } from './endpoint-tls.js';
 import type { MeshOptions } from './types.js';
 import type { PathNormalization } from '../route/normalize-path.js';
+import { TELEMETRY_ALLOWED_KEYS, telemetryDefaults, telemetryOptionsSchema, type ResolvedTelemetryOptions } from '../telemetry/options.js';
 
 const isSource = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as { watch?: unknown }).watch === 'function' &&
@@ -63,6 +65,8 @@ const meshOptionsSchema = z.strictObject({
       connections: z.number().int({ error: 'an integer' }).min(1).max(100_000).optional(),
       keepAliveTimeout: milliseconds(3_600_000).min(1).optional(),
       connectTimeout: milliseconds(3_600_000).min(1).optional(),
+      // Checked by checkEndpointTls (PEM parsing, key/cert pairing, no key in messages).
+      tls: z.unknown().optional(),
     })
     .optional(),
   pathNormalization: z.strictObject({ normalization: z.enum(['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']) }).optional(),
@@ -72,14 +76,16 @@ const meshOptionsSchema = z.strictObject({
       endpoint: z.custom((v) => typeof v === 'function', { error: 'a function (stack) => void' }).optional(),
     })
     .optional(),
+  telemetry: telemetryOptionsSchema.optional(),
 });
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(meshOptionsSchema.shape),
-  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout'],
+  endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout', 'tls'],
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
   pathNormalization: ['normalization'],
+  ...TELEMETRY_ALLOWED_KEYS,
 };
 
 /** Options with every default filled in. */
@@ -95,10 +101,18 @@ export interface ResolvedMeshOptions {
   readonly closeGracePeriod: number;
   readonly maxServices: number;
   readonly requestBufferLimit: number;
-  readonly pool: { readonly connections: number; readonly keepAliveTimeout: number; readonly connectTimeout: number };
+  readonly pool: {
+    readonly connections: number;
+    readonly keepAliveTimeout: number;
+    readonly connectTimeout: number;
+    /** TLS to the endpoints of https:// services (`endpointPool.tls`), checked. */
+    readonly tls: EndpointTls | undefined;
+  };
   readonly stacks: NonNullable<MeshOptions['stacks']>;
   /** Request path normalisation (Istio's `DEFAULT` is `BASE`). */
   readonly pathNormalization: PathNormalization;
+  /** Telemetry settings (src/telemetry/options.ts); checked here, not yet used by the layers. */
+  readonly telemetry: ResolvedTelemetryOptions;
 }
 
 /** Validates {@link MeshOptions} and fills in the defaults; throws {@link InvalidOptionError}. */
@@ -107,12 +121,11 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     throw new InvalidOptionError('createMesh', [`options: ${JSON.stringify(options)} (expected: an object)`]);
   }
   const result = meshOptionsSchema.safeParse(options ?? {}, { reportInput: true });
-  if (!result.success) {
-    throw new InvalidOptionError(
-      'createMesh',
-      formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]),
-    );
-  }
+  const problems = result.success ? [] : formatIssues(result.error.issues, '', (path) => ALLOWED_KEYS[path.join('.')]);
+  const pool = (options as { endpointPool?: unknown } | undefined)?.endpointPool;
+  const tls = typeof pool === 'object' && pool !== null ? checkEndpointTls((pool as { tls?: unknown }).tls) : { tls: undefined, problems: [] };
+  problems.push(...tls.problems);
+  if (!result.success || problems.length > 0) throw new InvalidOptionError('createMesh', problems);
   const o = result.data as MeshOptions;
   return {
     discovery: o.discovery ?? [],
@@ -130,8 +143,10 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
       connections: o.endpointPool?.connections ?? 100,
       keepAliveTimeout: o.endpointPool?.keepAliveTimeout ?? 4000,
       connectTimeout: o.endpointPool?.connectTimeout ?? 10_000,
+      tls: tls.tls,
     },
     stacks: o.stacks ?? {},
     pathNormalization: o.pathNormalization === undefined || o.pathNormalization.normalization === 'DEFAULT' ? 'BASE' : o.pathNormalization.normalization,
+    telemetry: telemetryDefaults(o.telemetry),
   };
 }

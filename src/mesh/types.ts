@@ -1,6 +1,8 @@
 import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
 import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
+import type { EndpointTlsOptions } from './endpoint-tls.js';
+import type { TelemetryOptions } from '../telemetry/options.js';
 
 /** What a service-stack layer is built for: one logical destination. */
 export interface ServiceTarget {
@@ -48,6 +50,13 @@ export interface EndpointPoolOptions {
   keepAliveTimeout?: number;
   /** How long connecting (TCP and TLS) may take, in ms. Default 10000. */
   connectTimeout?: number;
+  /**
+   * TLS to the endpoints of services called with `https://` URLs (trust, client
+   * certificate, SNI override, verification); the active health checks use it too.
+   * Default: Node's trust store (plus `NODE_EXTRA_CA_CERTS`), no client certificate,
+   * SNI and verification against the URL's host.
+   */
+  tls?: EndpointTlsOptions;
 }
 
 /** Edits to the default stacks, by role name. See {@link Stack}. */
@@ -116,6 +125,12 @@ export interface MeshOptions {
    * Istio's MeshConfig `pathNormalization`. Default `{ normalization: 'BASE' }`.
    */
   pathNormalization?: PathNormalizationOption;
+  /**
+   * Tracing, metrics and the access log: `{ tracing, metrics, accessLog, metricNames,
+   * workload }`. Tracing and metrics default on, the access log off. See docs/telemetry.md.
+   * (Validated now; the layers report through it once telemetry is wired in.)
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Istio MeshConfig `pathNormalization`: how request paths are normalised before routing. */

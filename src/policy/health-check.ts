@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import * as z from 'zod';
 import { durationToMs, parseDuration } from '../config/duration.js';
 import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
@@ -268,6 +268,17 @@ export interface HealthCheckerOptions<E extends HealthCheckedEndpoint> {
   readonly onChange?: ((endpoint: E, healthy: boolean) => void) | undefined;
   /** Replaces the HTTP check (tests; other protocols). Default: an HTTP request per {@link HealthCheckSettings} on the checker's own undici Agent. */
   readonly check?: HealthCheckFunction<E> | undefined;
+  /**
+   * Check over TLS (`https://`) with this connector: give the one the service's traffic
+   * uses (undici's `buildConnector(...)` with its trust, client certificate and SNI), so
+   * the checks see the endpoint as the requests do. Default: plain HTTP.
+   */
+  readonly tls?:
+    | {
+        /** The connector of the service's traffic (undici `buildConnector(...)`). */
+        readonly connect: buildConnector.connector;
+      }
+    | undefined;
   /** Timer functions. Default: the global `setTimeout` and `clearTimeout`, looked up at each call. */
   readonly timers?: HealthCheckTimers | undefined;
   /** Uniform random numbers in [0, 1) for jitter. Default `Math.random`. */
@@ -337,6 +348,7 @@ const optionsShape = z.object({
   service: z.string().min(1),
   onChange: fn.optional(),
   check: fn.optional(),
+  tls: z.object({ connect: fn }).optional(),
   timers: z.object({ setTimeout: fn, clearTimeout: fn }).optional(),
   random: fn.optional(),
   now: fn.optional(),
@@ -364,7 +376,9 @@ const optionsShape = z.object({
  *
  * The checker writes `endpoint.healthy` and calls `onChange` on every change; it does
  * not touch anything else (whoever owns the endpoints decides what unhealthy means for
- * balancing). Checks go through the checker's own undici Agent, never the mesh. Timers
+ * balancing). Checks go through the checker's own undici Agent, never the mesh; for an
+ * https:// service give it the service's TLS connector ({@link HealthCheckerOptions.tls})
+ * so the checks make the same TLS as the traffic. Timers
  * are unref'd: a checker never keeps a process alive. {@link close} stops everything.
  *
  * @typeParam E the endpoint type; the checker keeps the objects given and writes their `healthy`
@@ -392,9 +406,11 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
     const hostHeader = options.settings.host ?? options.service;
+    const connect = options.tls?.connect;
     this.#check =
       options.check ??
-      ((endpoint, signal) => httpHealthCheck((this.#agent ??= healthCheckAgent()), this.#settings, hostHeader, endpoint, signal));
+      ((endpoint, signal) =>
+        httpHealthCheck((this.#agent ??= healthCheckAgent(connect)), this.#settings, hostHeader, endpoint, signal, connect !== undefined));
   }
 
   /** The settings in force. */

@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type buildConnector, type Dispatcher } from 'undici';
 
 /** The `user-agent` every health check request carries (Envoy sends `Envoy/HC`). */
 export const HEALTH_CHECK_USER_AGENT = 'proxyless-health-check';
@@ -29,9 +29,12 @@ export interface HttpCheckRequest {
  * pools or the global dispatcher, so checks see the endpoint as it is (no retries, no
  * balancer, no outlier ejection) and traffic limits never delay them. One connection
  * per endpoint and no pipelining: a check is one small request every few seconds.
+ *
+ * @param connect the connector of the service's traffic, for https:// services: the
+ *   checks then make the same TLS (trust, client certificate, SNI) as the requests
  */
-export function healthCheckAgent(): Agent {
-  return new Agent({ connections: 1, pipelining: 1 });
+export function healthCheckAgent(connect?: buildConnector.connector): Agent {
+  return new Agent({ connections: 1, pipelining: 1, ...(connect ? { connect } : {}) });
 }
 
 /** True when `status` falls in one of the half-open `ranges`. */
@@ -46,10 +49,11 @@ export function formatStatusRanges(ranges: readonly StatusRange[]): string {
 }
 
 /**
- * One HTTP health check: `method http://address:port/path` with the given Host header.
+ * One HTTP health check: `method http://address:port/path` (`https://` when `secure`,
+ * through a dispatcher that makes the service's TLS) with the given Host header.
  * Resolves with the verdict and a short description (`status 200`,
- * `status 500 (expected 200-399)`); rejects on connection errors and when `signal`
- * aborts (the caller's timeout or the endpoint's removal).
+ * `status 500 (expected 200-399)`); rejects on connection and TLS errors and when
+ * `signal` aborts (the caller's timeout or the endpoint's removal).
  */
 export async function httpHealthCheck(
   dispatcher: Dispatcher,
@@ -57,9 +61,10 @@ export async function httpHealthCheck(
   hostHeader: string,
   endpoint: { readonly address: string; readonly port: number },
   signal: AbortSignal,
+  secure = false,
 ): Promise<{ healthy: boolean; detail: string }> {
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-  const response = await request(`http://${host}:${endpoint.port}${check.path}`, {
+  const response = await request(`${secure ? 'https' : 'http'}://${host}:${endpoint.port}${check.path}`, {
     dispatcher,
     method: check.method,
     headers: { host: hostHeader, 'user-agent': HEALTH_CHECK_USER_AGENT },

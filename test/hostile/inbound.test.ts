@@ -98,22 +98,24 @@ describe('hooks that throw', () => {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
       expect(warnings.filter((w) => w.includes('access log'))).toEqual([
-        'proxyless inbound access log: the logger or filter threw (reported once; lines may be missing): logger boom',
-        'proxyless inbound access log: the logger or filter threw (reported once; lines may be missing): filter boom',
+        "the access log's logger or filter threw (logger boom); the entry was dropped, requests go on, and later failures are not reported",
+        "the access log's logger or filter threw (filter boom); the entry was dropped, requests go on, and later failures are not reported",
       ]);
     } finally {
       process.off('warning', onWarning);
     }
   });
 
-  it('the access log writes Envoy-style JSON lines with direction inbound and the response flags', async () => {
+  it("the access log (the mesh's, src/telemetry) writes Envoy's fields with direction inbound, Istio's inbound cluster name and the response flags", async () => {
     const lines: Array<Record<string, unknown>> = [];
     const base = await serve({ telemetry: { accessLog: { logger: { info: (entry) => void lines.push(entry as Record<string, unknown>) } } }, rateLimit: { tokenBucket: { maxTokens: 1, fillInterval: '1h' } } });
     for (let i = 0; i < 2; i++) await (await request(`${base}/logged?q=1`, { headers: { 'x-request-id': 'r1' } })).body.text();
-    expect(lines.map((l) => [l.direction, l.method, l.path, l.response_code, l.response_flags, l.request_id])).toEqual([
-      ['inbound', 'GET', '/logged?q=1', 200, '-', 'r1'],
-      ['inbound', 'GET', '/logged?q=1', 429, 'RL', 'r1'],
+    expect(lines.map((l) => [l.direction, l.method, l.path, l.response_code, l.response_flags, l.request_id, l.attempts])).toEqual([
+      ['inbound', 'GET', '/logged?q=1', 200, '-', 'r1', 1],
+      ['inbound', 'GET', '/logged?q=1', 429, 'RL', 'r1', 1],
     ]);
+    expect(lines[0]!.upstream_cluster).toMatch(/^inbound\|\d+\|\|$/);
+    expect(lines[0]!.downstream_remote_address).toBe('127.0.0.1');
     expect(typeof lines[0]!.duration).toBe('number');
   });
 });

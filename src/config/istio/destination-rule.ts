@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { metadataSchema, NETWORKING_API_VERSIONS } from '../resource.js';
-import { durationField, durationSchema, hostSchema, labelsSchema, portSelectorSchema } from './common.js';
+import { durationField, durationSchema, durationToMs, hostSchema, labelsSchema, portSelectorSchema } from './common.js';
 
 const ringSize = z.number().int().min(1).max(8_388_608);
 
@@ -20,11 +20,30 @@ const consistentHashSchema = z
     { error: 'exactly one of httpHeaderName, httpCookie, useSourceIp: true, httpQueryParameterName' },
   );
 
+/** A warmup window: 1 ms to 24 h (Envoy counts it in seconds; a day is already far beyond a ramp). */
+const warmupWindowSchema = durationSchema.refine((d) => durationToMs(d) >= 1 && durationToMs(d) <= 86_400_000, {
+  error: 'a duration from 1ms to 24h such as "60s"',
+});
+
+/** Istio `WarmupConfiguration` (Envoy `slow_start_config`). */
+const warmupSchema = z.strictObject({
+  duration: warmupWindowSchema,
+  minimumPercent: z.number({ error: 'a percentage from 0 to 100' }).min(0).max(100).optional(),
+  aggression: z
+    .number({ error: 'a number > 0 (1 ramps linearly), such as 1' })
+    .gt(0, { error: 'a number > 0 (1 ramps linearly), such as 1' })
+    .max(1000, { error: 'a number > 0 and at most 1000 (1 ramps linearly), such as 1' })
+    .optional(),
+});
+
 /** Istio `LoadBalancerSettings`: `simple` or `consistentHash`, not both. */
 export const loadBalancerSchema = z
   .strictObject({
     simple: z.enum(['UNSPECIFIED', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN']).optional(),
     consistentHash: consistentHashSchema.optional(),
+    /** Deprecated by Istio in favour of `warmup`. */
+    warmupDurationSecs: warmupWindowSchema.optional(),
+    warmup: warmupSchema.optional(),
   })
   .refine((lb) => !(lb.simple && lb.consistentHash), { error: 'either simple or consistentHash, not both' });
 

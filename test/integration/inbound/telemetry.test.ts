@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, inbound, staticEndpoints, type InboundOptions, type Mesh } from 'proxyless';
-import { setInboundOtelLoaderForTests } from '../../../src/inbound/internal-otel.js';
+import { setOtelApiLoaderForTests } from '../../../src/telemetry/otel-api.js';
 import { closeServer, listen } from '../../helpers/listen.js';
 import { dataPoints, registerTestSdk, type TestSdk } from '../../helpers/otel-sdk.js';
 
@@ -18,7 +18,7 @@ afterAll(() => sdk.shutdown());
 const servers: Server[] = [];
 const meshes: Mesh[] = [];
 afterEach(async () => {
-  setInboundOtelLoaderForTests();
+  setOtelApiLoaderForTests();
   await Promise.all(servers.splice(0).map(closeServer));
   await Promise.all(meshes.splice(0).map((m) => m.close()));
 });
@@ -35,7 +35,7 @@ async function serve(options: InboundOptions): Promise<string> {
 describe('inbound metrics', () => {
   it("metricNames 'both': http.server.request.duration and Istio's istio_requests_total / istio_request_duration_milliseconds with reporter=destination", async () => {
     const base = await serve({
-      telemetry: { metricNames: 'both', workload: { name: 'reviews-v1', service: 'reviews.shop.svc.cluster.local' } },
+      telemetry: { metricNames: 'both', workload: { name: 'reviews-v1' }, service: 'reviews.shop.svc.cluster.local' },
       rateLimit: { tokenBucket: { maxTokens: 1, fillInterval: '1h' } },
     });
     for (let i = 0; i < 2; i++) await (await request(`${base}/istio`)).body.text();
@@ -67,13 +67,13 @@ describe('inbound metrics', () => {
 });
 
 describe('without @opentelemetry/api', () => {
-  it('requests are served; there is no caller trace context and no span', async () => {
-    setInboundOtelLoaderForTests(() => {
+  it("requests are served with no span; req.mesh.trace is read from the W3C headers by proxyless's own parser", async () => {
+    setOtelApiLoaderForTests(() => {
       throw Object.assign(new Error("Cannot find module '@opentelemetry/api'"), { code: 'MODULE_NOT_FOUND' });
     });
     const base = await serve({});
     const r = await request(`${base}/no-api`, { headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-envoy-expected-rq-timeout-ms': '1000' } });
-    expect([r.statusCode, await r.body.json()]).toEqual([200, { trace: null }]);
+    expect([r.statusCode, await r.body.json()]).toEqual([200, { trace: { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 } }]);
     expect((await sdk.spans()).filter((s) => s.attributes['url.path'] === '/no-api')).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EndpointLoad, FAILURE_PENALTY_MS } from '../../../src/balance/endpoint-load.js';
+import { ServiceLatency } from '../../../src/balance/service-latency.js';
 
 const e1 = Math.exp(-1);
 
@@ -12,7 +13,8 @@ describe('EndpointLoad', () => {
     load.start();
     load.start();
     expect(load.pending).toBe(2);
-    expect(load.cost(1_000)).toBe(90); // 30 × (2 + 1)
+    expect(load.rttEstimate(1_000)).toBe(30);
+    expect(load.cost(1_000)).toBe(Infinity); // no answer yet: one probe at a time
   });
 
   it('creates on the performance.now() clock by default', () => {
@@ -144,10 +146,85 @@ describe('EndpointLoad', () => {
     expect(load.rttEstimate(1_000)).toBeCloseTo(100 * e1, 9);
   });
 
-  it('is a small object of number fields', () => {
-    const load = new EndpointLoad();
-    const values = Object.values(load);
-    expect(values.every((value) => typeof value === 'number')).toBe(true);
-    expect(values.length).toBe(6);
+  it('holds only numbers and the shared service latency: no objects of its own', () => {
+    const peers = new ServiceLatency();
+    for (const load of [new EndpointLoad(), new EndpointLoad({ peers })]) {
+      for (const [field, value] of Object.entries(load)) {
+        expect(typeof value === 'number' || value === peers || (field === 'peers' && value === undefined), field).toBe(true);
+      }
+    }
+  });
+
+  it('starts from its service\'s typical latency when the service has one, and its first sample replaces it', () => {
+    const peers = new ServiceLatency();
+    const old = new EndpointLoad({ nowMs: 0, peers });
+    const other = new EndpointLoad({ nowMs: 0, peers });
+    const fresh = new EndpointLoad({ nowMs: 0, peers });
+    expect(fresh.rttEstimate(0)).toBe(30); // nothing known yet: the default
+    old.start();
+    old.finish(0.4, 100, true);
+    other.start();
+    other.finish(0.2, 100, true);
+    expect(fresh.rttEstimate(100)).toBe(0.2); // the faster of two is typical
+    expect(fresh.cost(100)).toBe(0.2);
+    expect(fresh.rttEstimate(10_100)).toBeCloseTo(0.2 * e1, 9); // and it decays with the service's
+    fresh.start();
+    fresh.finish(5, 200, true);
+    expect(fresh.rttEstimate(200)).toBe(5);
+  });
+
+  it('feeds its service its estimate after real answers only: a failure or a cancelled try alone feeds nothing', () => {
+    const peers = new ServiceLatency();
+    const load = new EndpointLoad({ nowMs: 0, peers });
+    load.start();
+    load.finish(2, 0, false);
+    load.start();
+    load.finishCancelled(5_000, 0);
+    expect(peers.samples).toBe(0);
+    const healthy = new EndpointLoad({ nowMs: 0, peers });
+    healthy.start();
+    healthy.finish(3, 0, true);
+    expect(peers.samples).toBe(1);
+    expect(peers.medianMs).toBe(3);
+    load.start();
+    load.finish(4, 0, true); // its estimate is still the 5 s peak of the cut-off try
+    expect(peers.medianMs).toBe(3); // the lower of two
+    expect(peers.samples).toBe(2);
+  });
+
+  it('is probed one request at a time until its first answer', () => {
+    const load = new EndpointLoad({ nowMs: 0 });
+    expect(load.cost(0)).toBe(30);
+    load.start();
+    expect(load.cost(0)).toBe(Infinity);
+    expect(load.typicalCost(1, 0)).toBe(Infinity);
+    load.finish(2, 0, true);
+    load.start();
+    expect(load.cost(0)).toBe(4); // 2 × (1 + 1)
+  });
+
+  it('is in line with its service while at most one of its last three answers was slow', () => {
+    const peers = new ServiceLatency();
+    const [a, b, c] = [0, 1, 2].map(() => new EndpointLoad({ nowMs: 0, peers }));
+    const answer = (load: EndpointLoad, ms: number): void => {
+      load.start();
+      load.finish(ms, 0, true);
+    };
+    expect(new EndpointLoad().inLine()).toBe(false); // alone, there is nothing to compare with
+    expect(a!.inLine()).toBe(true); // nothing known yet
+    answer(a!, 0.3);
+    expect(b!.inLine()).toBe(false); // one endpoint's answers are not yet a service: cost decides
+    answer(b!, 0.3);
+    expect(c!.inLine()).toBe(true); // no answer yet: counts as typical
+    answer(c!, 20);
+    expect(c!.inLine()).toBe(true); // one slow answer: 20 against 0.3, 0.3 (typical fills in)
+    answer(c!, 20);
+    expect(c!.inLine()).toBe(false); // two of three: out of line (20 > 1.5 × 0.3 + 1)
+    answer(c!, 0.4);
+    answer(c!, 0.4);
+    expect(c!.inLine()).toBe(true);
+    answer(a!, 1.2); // within 1.5 × 0.3 + 1 = 1.45 ms
+    answer(a!, 1.2);
+    expect(a!.inLine()).toBe(true);
   });
 });

@@ -1,19 +1,26 @@
 import { EndpointLoad } from '../../../src/balance/endpoint-load.js';
+import type { ServiceLatency } from '../../../src/balance/service-latency.js';
 import type { Balancer, BalancerEndpoint, PickRequest } from '../../../src/balance/types.js';
 
 /** A mutable endpoint for balancer tests, created at time 0 of a simulated clock. */
 export class TestEndpoint implements BalancerEndpoint {
   available = true;
-  readonly load = new EndpointLoad({ nowMs: 0 });
+  readonly load: EndpointLoad;
+  /** Start of its warmup window (undefined: never warming). */
+  activeSinceMs: number | undefined;
   constructor(
     readonly key: string,
     readonly weight = 1,
-  ) {}
+    peers?: ServiceLatency,
+    createdAtMs = 0,
+  ) {
+    this.load = new EndpointLoad(peers === undefined ? { nowMs: createdAtMs } : { nowMs: createdAtMs, peers });
+  }
 }
 
-/** `count` endpoints `10.0.0.<i>:80`, with the given weights (1 when missing). */
-export function endpoints(count: number, weights: readonly number[] = []): TestEndpoint[] {
-  return Array.from({ length: count }, (_, i) => new TestEndpoint(`10.0.${i >> 8}.${i & 255}:80`, weights[i] ?? 1));
+/** `count` endpoints `10.0.0.<i>:80`, with the given weights (1 when missing), sharing `peers` when given. */
+export function endpoints(count: number, weights: readonly number[] = [], peers?: ServiceLatency): TestEndpoint[] {
+  return Array.from({ length: count }, (_, i) => new TestEndpoint(`10.0.${i >> 8}.${i & 255}:80`, weights[i] ?? 1, peers));
 }
 
 /** Mulberry32: a small seeded PRNG, uniform in [0, 1). */

@@ -8,12 +8,18 @@ import { roundRobin } from '../../../src/balance/round-robin.js';
 import type { Balancer, BalancerRuntime, PickRequest } from '../../../src/balance/types.js';
 import { TestEndpoint, seeded } from './helpers.js';
 
+const harshWarmup = { durationMs: 3_600_000, minimumPercent: 0, aggression: 0.01 };
+
 const factories: [string, (runtime: BalancerRuntime) => Balancer<TestEndpoint>][] = [
   ['round-robin', (runtime) => roundRobin(runtime)],
   ['random', (runtime) => random(runtime)],
   ['least-request', (runtime) => leastRequest({}, runtime)],
   ['least-request (3 choices)', (runtime) => leastRequest({ choiceCount: 3 }, runtime)],
   ['p2c-peak-ewma', (runtime) => p2cPeakEwma(runtime)],
+  // Warmup with the harshest settings: factors near zero for the endpoints marked as new.
+  ['round-robin (warmup)', (runtime) => roundRobin(runtime, { warmup: harshWarmup })],
+  ['least-request (warmup)', (runtime) => leastRequest({ warmup: harshWarmup }, runtime)],
+  ['p2c-peak-ewma (warmup)', (runtime) => p2cPeakEwma(runtime, { warmup: harshWarmup })],
   ['ring-hash', (runtime) => ringHash({ key: { httpHeaderName: 'x-key' }, minimumRingSize: 64 }, runtime)],
 ];
 
@@ -22,11 +28,14 @@ const endpointSpec = fc.record({
   available: fc.boolean(),
   pending: fc.nat({ max: 5 }),
   rtt: fc.integer({ min: 1, max: 200 }),
+  /** When it started, on the balancers' clock (which reads 100): some long ago, some just now. */
+  activeSinceMs: fc.option(fc.constantFrom(-1e9, 0, 50, 99, 100), { nil: undefined }),
 });
 
-function build(specs: readonly { weight: number; available: boolean; pending: number; rtt: number }[], prefix: string): TestEndpoint[] {
+function build(specs: readonly { weight: number; available: boolean; pending: number; rtt: number; activeSinceMs: number | undefined }[], prefix: string): TestEndpoint[] {
   return specs.map((spec, i) => {
     const endpoint = new TestEndpoint(`${prefix}${i}:80`, spec.weight);
+    endpoint.activeSinceMs = spec.activeSinceMs;
     endpoint.available = spec.available;
     for (let k = 0; k < spec.pending; k++) endpoint.load.start();
     endpoint.load.observe(spec.rtt, 0);

@@ -30,10 +30,34 @@ describe('DestinationRule loading', () => {
     ['bad apiVersion', rule({ host: 'reviews' }, { apiVersion: 'networking.istio.io/v2' }), 'apiVersion: "networking.istio.io/v2" (expected: one of "networking.istio.io/v1"'],
     ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
     ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")'],
+    ['warmup without a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { minimumPercent: 5 } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: undefined (expected: a duration'],
+    ['warmup of two days', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '48h' } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: "48h" (expected: a duration from 1ms to 24h such as "60s")'],
+    ['warmup minimumPercent above 100', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', minimumPercent: 120 } } } }), 'warmup.minimumPercent: 120 (expected: a percentage from 0 to 100)'],
+    ['warmup aggression 0', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', aggression: 0 } } } }), 'warmup.aggression: 0 (expected: a number > 0 (1 ramps linearly), such as 1)'],
+    ['warmupDurationSecs not a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: 60 } } }), 'loadBalancer.warmupDurationSecs: 60 (expected: a duration'],
     ['ring size out of range', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true, ringHash: { minimumRingSize: 0 } } } } }), 'ringHash.minimumRingSize: 0 (expected: >= 1)'],
   ])('%s', (_name, resource, expected) => {
     const lines = configProblems([resource]);
     expect(lines.some((l) => l.includes(expected)), `got:\n${lines.join('\n')}`).toBe(true);
+  });
+
+  it('warmup loads for the balancers that ramp, and is reported as ignored for the ones that do not (as in Envoy)', async () => {
+    const mesh = createMesh({
+      config: [
+        rule({
+          host: 'reviews',
+          trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST', warmup: { duration: '60s', minimumPercent: 5, aggression: 2 } } },
+          subsets: [
+            { name: 'v1', labels: { version: 'v1' }, trafficPolicy: { loadBalancer: { simple: 'RANDOM', warmupDurationSecs: '30s' } } },
+            { name: 'v2', labels: { version: 'v2' }, trafficPolicy: { loadBalancer: { warmup: { duration: '10s' } } } },
+          ],
+        }),
+      ],
+    });
+    expect(mesh.warnings.filter((w) => w.includes('warmup'))).toEqual([
+      'DestinationRule/reviews (config[0]): spec.subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs is ignored with RANDOM (slow start applies to ROUND_ROBIN, LEAST_REQUEST and the default balancer, as in Envoy)',
+    ]);
+    await mesh.close();
   });
 
   it('a security kind not supported yet is a warning, not ignored silently, and the rest loads', async () => {

@@ -27,7 +27,7 @@ describe('createMesh option validation', () => {
     ['bad cluster domain', { clusterDomain: 'cluster local' }, 'clusterDomain: "cluster local" (expected: a DNS domain such as "cluster.local")'],
     ['stacks.service not a function', { stacks: { service: [] } }, 'stacks.service: [] (expected: a function (stack) => void)'],
     ['a typo in a field name', { discovry: [] }, 'discovry: unknown field (expected one of: discovery, config, labels, namespace'],
-    ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout)'],
+    ['a typo in a nested field', { endpointPool: { connection: 4 } }, 'endpointPool.connection: unknown field (expected one of: connections, keepAliveTimeout, connectTimeout, tls)'],
     ['negative requestBufferLimit', { requestBufferLimit: -1 }, 'requestBufferLimit: -1 (expected: >= 0)'],
     ['fractional requestBufferLimit', { requestBufferLimit: 1.5 }, 'requestBufferLimit: 1.5 (expected: a whole number of bytes)'],
     ['a requestBufferLimit over 64 MiB', { requestBufferLimit: 2 ** 30 }, 'requestBufferLimit: 1073741824 (expected: at most 67108864 bytes (64 MiB)'],

@@ -83,7 +83,7 @@ describe('load shedding options', () => {
   it.each([
     [{ minConcurrency: 0 }, 'loadShedding.minConcurrency: 0 (expected: >= 1)'],
     [{ maxConcurrency: 2, minConcurrency: 5 }, 'loadShedding.maxConcurrency: 2 (expected: >= minConcurrency, which is 5)'],
-    [{ updateInterval: Number.NaN }, 'loadShedding.updateInterval: null (expected: a whole number)'],
+    [{ updateInterval: Number.NaN }, 'loadShedding.updateInterval: NaN (expected: a whole number)'],
     [{ percentile: 100 }, 'loadShedding.percentile: 100 (expected: <= 99.9)'],
     [{ initialLimit: 1, minConcurrency: 3 }, 'loadShedding.initialLimit: 1 (expected: from minConcurrency (3) to maxConcurrency (1000))'],
     [{ queue: true }, 'loadShedding.queue: unknown field'],

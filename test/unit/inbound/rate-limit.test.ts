@@ -94,7 +94,7 @@ describe('rate limit options: bad values get errors naming the field', () => {
     [{ tokenBucket: { maxTokens: 1.5, fillInterval: 1000 } }, ['rateLimit.tokenBucket.maxTokens: 1.5 (expected: a whole number of tokens)']],
     [{ tokenBucket: { maxTokens: 10, fillInterval: 10 } }, ['rateLimit.tokenBucket.fillInterval: 10 (expected: a fill interval from 50 ms (Envoy\'s minimum) to 596h31m23.647s)']],
     [{ tokenBucket: { maxTokens: 10, fillInterval: 'soon' } }, [expect.stringMatching(/^rateLimit\.tokenBucket\.fillInterval: "soon" \(expected: milliseconds, or a duration such as "1s"/)]],
-    [{ tokenBucket: { maxTokens: 10, fillInterval: Number.NaN } }, [expect.stringMatching(/^rateLimit\.tokenBucket\.fillInterval: null \(expected: /)]],
+    [{ tokenBucket: { maxTokens: 10, fillInterval: Number.NaN } }, [expect.stringMatching(/^rateLimit\.tokenBucket\.fillInterval: NaN \(expected: /)]],
     [{ tokenBucket: { maxTokens: 10, fillInterval: 1e20 } }, [expect.stringMatching(/^rateLimit\.tokenBucket\.fillInterval: 100000000000000000000 \(expected: a fill interval/)]],
     [{ tokenBucket: { maxTokens: 10, fillInterval: 1000, burst: 3 } }, ['rateLimit.tokenBucket.burst: unknown field']],
     [{ descriptors: [{ header: 'X-User', tokenBucket: { maxTokens: 1, fillInterval: 1000 } }] }, ['rateLimit.descriptors[0].header: "X-User" (expected: a lower-case header name such as "x-user")']],
