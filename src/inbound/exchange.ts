@@ -1,8 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SpanContext } from '@opentelemetry/api';
+import type { OtelTraceState } from '../telemetry/api-types.js';
 import { parseTraceParent } from '../telemetry/w3c-propagator.js';
 import { W3CTraceState } from '../telemetry/w3c-trace-state.js';
 import type { CallerTraceContext, PeerIdentity, RequestMesh } from './types.js';
+
+/**
+ * The caller's span context as OpenTelemetry's API extracts it (the API's `SpanContext`,
+ * written out so the published declarations do not name the optional peer).
+ */
+export interface CallerSpanContext {
+  /** 32 lower-case hex digits. */
+  readonly traceId: string;
+  /** The caller's span: 16 lower-case hex digits. */
+  readonly spanId: string;
+  /** The trace flags byte. */
+  readonly traceFlags: number;
+  /** The caller's `tracestate`, if any. */
+  readonly traceState?: OtelTraceState;
+}
 
 /** Called once when an exchange ends (response complete or caller gone). */
 export type Finisher = (exchange: InboundExchange) => void;
@@ -40,7 +55,7 @@ export class InboundExchange implements RequestMesh {
    * The caller's span context as OpenTelemetry extracted it; `null` when extraction found
    * none, undefined when it did not run (then `trace` reads the W3C headers itself).
    */
-  callerSpanContext: SpanContext | null | undefined;
+  callerSpanContext: CallerSpanContext | null | undefined;
   /** Continues to the application (set by the adapter; the terminal step calls it). */
   proceed: () => void;
   /** The route template, asked at the end (the framework knows it once it routed). */

@@ -6,7 +6,7 @@
 export { inbound, Inbound } from './inbound.js';
 export type { InboundEvents, InboundMesh } from './inbound.js';
 export { InboundExchange } from './exchange.js';
-export type { Finisher } from './exchange.js';
+export type { Finisher, CallerSpanContext } from './exchange.js';
 export { InboundStack, inboundLayer } from './inbound-stack.js';
 export type { InboundLayer, InboundHandler } from './inbound-stack.js';
 export { enterRequestContext } from './steps.js';

@@ -341,7 +341,9 @@ describe('examples/demo: one full run, checked phase by phase', () => {
   let ended: Exit | Error = new Error('the demo did not run');
   let stdout = '';
   beforeAll(async () => {
-    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '1.5', DEMO_SECONDS_PER_CANARY_STEP: '1.5', DEMO_SECONDS_PER_DISCOVERY: '2' });
+    // The kill part gets 3 s: its replicas are now Fastify services in the demo's own
+    // process, and each replica's share after the ejection needs enough requests to read.
+    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '1.5', DEMO_SECONDS_PER_CANARY_STEP: '1.5', DEMO_SECONDS_PER_DISCOVERY: '2', DEMO_SECONDS_PER_KILL: '3' });
     ended = await run.exit(110_000).catch((error: unknown) => error as Error);
     stdout = run.stdout();
   }, 120_000);

@@ -74,7 +74,7 @@ describe('proxyless CLI', () => {
 
   it('check: an invalid file prints every error and exits 1 (usable in a CI pipeline)', async () => {
     const { code, stderr, stdout } = await cli('check', join(dir, 'good.yaml'), join(dir, 'bad.yaml'));
-    expect(stderr).toContain('kind: "DestinationRul" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")');
+    expect(stderr).toContain('kind: "DestinationRul" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry", "LocalRateLimit")');
     expect(stderr).toContain('spec.http[1].route[0].weight: "ninety" (expected: a number)');
     expect(stdout).toContain('1 valid, 1 invalid');
     expect(code).toBe(1);

@@ -21,7 +21,7 @@ ${spec}`;
 describe('bad config gets a clear error, never a crash', () => {
   it.each<[string, string, RegExp]>([
     ['truncated YAML', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: reviews\n', /^config\[0\]:\d+:\d+: document 1: /],
-    ['a wrong kind', 'apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: { name: r }\nspec: {}\n', /kind: "VirtualServce" \(expected: one of "DestinationRule", "VirtualService", "ServiceEntry"\)/],
+    ['a wrong kind', 'apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: { name: r }\nspec: {}\n', /kind: "VirtualServce" \(expected: one of "DestinationRule", "VirtualService", "ServiceEntry", "LocalRateLimit"\)/],
     ['a wrong type', VS('  hosts: reviews\n'), /VirtualService\/reviews \(config\[0\]#1\): spec\.hosts: "reviews" \(expected: an array\)/],
     ['an unknown enum value', 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: { name: x }\nspec:\n  hosts: [x.example]\n  resolution: MAGIC\n  ports: [{ number: 80, name: http }]\n', /spec\.resolution: "MAGIC" \(expected: one of "NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"\)/],
     ['a regex that does not compile', VS('  hosts: [reviews]\n  http:\n  - match: [{ uri: { regex: "([a-z" } }]\n    route: [{ destination: { host: reviews } }]\n'), /spec\.http\[0\]\.match\[0\]\.uri\.regex: "\(\[a-z" \(expected: an RE2 regular expression; RE2 says: missing closing \]/],

@@ -29,7 +29,7 @@ describe('DestinationRule loading', () => {
     ['host with a port', rule({ host: 'reviews:9080' }), 'spec.host: "reviews:9080"'],
     ['bad apiVersion', rule({ host: 'reviews' }, { apiVersion: 'networking.istio.io/v2' }), 'apiVersion: "networking.istio.io/v2" (expected: one of "networking.istio.io/v1"'],
     ['no metadata name', { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: {}, spec: { host: 'r' } }, 'config[0]: metadata.name: undefined (expected: a resource name)'],
-    ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry")'],
+    ['unknown kind', rule({}, { kind: 'Deployment' }), 'kind: "Deployment" (expected: one of "DestinationRule", "VirtualService", "ServiceEntry", "LocalRateLimit")'],
     ['warmup without a duration', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { minimumPercent: 5 } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: undefined (expected: a duration'],
     ['warmup of two days', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '48h' } } } }), 'spec.trafficPolicy.loadBalancer.warmup.duration: "48h" (expected: a duration from 1ms to 24h such as "60s")'],
     ['warmup minimumPercent above 100', rule({ host: 'reviews', trafficPolicy: { loadBalancer: { warmup: { duration: '60s', minimumPercent: 120 } } } }), 'warmup.minimumPercent: 120 (expected: a percentage from 0 to 100)'],
