@@ -8,7 +8,7 @@
 // The trace context comes in through the mesh plugin (a SERVER span, child of the
 // harness's), and goes out with each callback. Environment: PORT (5000; 0 picks a free
 // port), HOST (127.0.0.1).
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import Fastify from 'fastify';
@@ -21,6 +21,7 @@ import { meshPlugin } from '@proxyless/fastify';
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 propagation.setGlobalPropagator(new TraceContextPropagator());
 trace.setGlobalTracerProvider(new TracerProvider());
+const tracer = trace.getTracer('trace-context-service');
 
 const mesh = createMesh({ outboundTrafficPolicy: { mode: 'ALLOW_ANY' } }); // the harness is not a mesh service
 const app = Fastify({ bodyLimit: 1024 * 1024 });
@@ -45,11 +46,19 @@ app.post('/test', async (request, reply) => {
   const list = steps(request.body);
   if (typeof list === 'string') return reply.code(400).send(list);
   for (const step of list) {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    // The request's context is active here (the plugin's SERVER span): inject it.
-    propagation.inject(context.active(), headers);
-    const res = await mesh.fetch(step.url, { method: 'POST', headers, body: JSON.stringify(step.arguments ?? []) });
-    await res.arrayBuffer();
+    // The request's context is active here (the plugin's SERVER span). Each callback gets
+    // a CLIENT span of its own, child of it, whose context goes on the wire, until the
+    // mesh's client side makes those spans and injects by itself (the telemetry wiring).
+    await tracer.startActiveSpan('POST', { kind: SpanKind.CLIENT }, async (span) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      propagation.inject(context.active(), headers);
+      try {
+        const res = await mesh.fetch(step.url, { method: 'POST', headers, body: JSON.stringify(step.arguments ?? []) });
+        await res.arrayBuffer();
+      } finally {
+        span.end();
+      }
+    });
   }
   return reply.code(200).send('');
 });

@@ -46,7 +46,7 @@ describe('examples/trace-context-service', () => {
 
   const parse = (value: unknown) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(String(value));
 
-  it('keeps the trace id, makes a new parent id, passes tracestate on, in order, for each callback', async () => {
+  it('keeps the trace id, makes a new parent id for each callback (each its own CLIENT span), passes tracestate on, in order', async () => {
     const got = await run({ traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'foo=1,bar=2' }, 3);
     expect(got.map((c) => c.path)).toEqual(['/0', '/1', '/2']);
     for (const c of got) {
@@ -57,6 +57,7 @@ describe('examples/trace-context-service', () => {
       expect(c.headers.tracestate).toBe('foo=1,bar=2');
       expect(c.body).toBe('[]');
     }
+    expect(new Set(got.map((c) => parse(c.headers.traceparent)![2])).size).toBe(3);
   });
 
   it('starts a new trace for a missing or invalid traceparent (version ff, all-zero id)', async () => {
