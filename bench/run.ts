@@ -41,6 +41,7 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'resilience-hedging', file: 'resilience-hedging.ts', flags: [], timeoutMs: 90_000 },
   { name: 'inbound-overhead', file: 'inbound-overhead.ts', flags: [], timeoutMs: 180_000 },
   { name: 'inbound-overload', file: 'inbound-overload.ts', flags: [], timeoutMs: 120_000 },
+  { name: 'tls-handshake', file: 'tls-handshake.ts', flags: [], timeoutMs: 120_000 },
 ];
 
 /** Runs one benchmark in a child process; resolves with its output or rejects with why it failed. */

@@ -90,6 +90,67 @@ export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } fr
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
 
 export * from './telemetry/index.js';
+// Workload identity (SPIFFE X.509-SVIDs): see docs/identity.md.
+export {
+  SpiffeId,
+  InvalidSpiffeIdError,
+  X509Svid,
+  loadSvid,
+  verifySvid,
+  trustBundleFromPem,
+  parsePemCertificates,
+  KeyUsageBits,
+  ExtKeyUsageOids,
+  MESH_SESSION_ID_CONTEXT,
+  BaseIdentitySource,
+  identityFromFiles,
+  FileIdentitySource,
+  devIdentity,
+  DevIdentitySource,
+  createDevCa,
+  issueSvid,
+  writeDevCa,
+  loadDevCa,
+  clientTlsOptions,
+  serverTlsOptions,
+  serveWithIdentity,
+  verifyClient,
+  meshAlpnCallback,
+  mtlsConnector,
+} from './tls/index.js';
+export type {
+  CertificateInfo,
+  KeyUsageInfo,
+  BasicConstraintsInfo,
+  SvidSummary,
+  ClientConnectionOptions,
+  MeshServerOptions,
+  MtlsConnector,
+  TrustBundle,
+  TrustBundles,
+  VerifySvidOptions,
+  VerifiedSvid,
+  IdentityExpectation,
+  SvidPem,
+  KeyType,
+  DevCa,
+  CreateDevCaOptions,
+  IssueSvidOptions,
+  IssuedSvid,
+  IdentitySource,
+  IdentitySourceEvents,
+  FileIdentityOptions,
+  DevIdentityOptions,
+  ClientTlsOptions,
+  ServerTlsOptions,
+  ServeWithIdentityOptions,
+  ServerExpectation,
+  TlsServerLike,
+  MtlsConnectorOptions,
+  Connector,
+} from './tls/index.js';
+export { SvidError, IdentityNotReadyError } from './core/errors.js';
+export type { SvidRule } from './core/errors.js';
 
 export * from './inbound/index.js';
 export { MAX_DEADLINE_MS } from './policy/deadline.js';

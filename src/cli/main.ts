@@ -9,6 +9,7 @@
  */
 import { check, type CliOutput } from './check.js';
 import { explain } from './explain.js';
+import { certs } from './certs.js';
 
 const USAGE = `usage:
   proxyless check FILE_OR_DIR...
@@ -18,7 +19,8 @@ const USAGE = `usage:
   proxyless explain --config FILE_OR_DIR URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port[,host:port]]... [--endpoints-file FILE]...
       Prints what the mesh would do with the request: matching routes, destinations,
       endpoints and policies. --endpoints gives discovery a static list; --endpoints-file
-      reads one as file() does (YAML/JSON: service → endpoints).`;
+      reads one as file() does (YAML/JSON: service → endpoints).
+  proxyless certs (ca create | issue | inspect | verify) ...      dev CA, SVIDs and their checks; see proxyless certs --help`;
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -26,6 +28,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   const [command, ...rest] = argv;
   if (command === 'check') return check(rest, io, USAGE);
   if (command === 'explain') return explain(rest, io, USAGE);
+  if (command === 'certs') return certs(rest, io);
   err(command === undefined || command === '--help' || command === '-h' ? USAGE : `unknown command ${JSON.stringify(command)}\n${USAGE}`);
   return command === '--help' || command === '-h' ? 0 : 2;
 }
