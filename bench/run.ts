@@ -39,6 +39,8 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'resilience-kill', file: 'resilience-kill.ts', flags: [], timeoutMs: 90_000 },
   { name: 'resilience-retry-storm', file: 'resilience-retry-storm.ts', flags: [], timeoutMs: 90_000 },
   { name: 'resilience-hedging', file: 'resilience-hedging.ts', flags: [], timeoutMs: 90_000 },
+  { name: 'inbound-overhead', file: 'inbound-overhead.ts', flags: [], timeoutMs: 180_000 },
+  { name: 'inbound-overload', file: 'inbound-overload.ts', flags: [], timeoutMs: 120_000 },
   { name: 'tls-handshake', file: 'tls-handshake.ts', flags: [], timeoutMs: 120_000 },
   { name: 'authz', file: 'authz.ts', flags: [], timeoutMs: 90_000 },
 ];

@@ -252,3 +252,6 @@ export type {
   JwtHeaderSpec,
   ClaimToHeaderSpec,
 } from './security/index.js';
+export * from './inbound/index.js';
+export { MAX_DEADLINE_MS } from './policy/deadline.js';
+export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';

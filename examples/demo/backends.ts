@@ -1,9 +1,17 @@
-// The demo's backend replicas: real node:http servers on 127.0.0.1, in this process.
-// Each one answers after a short delay (a stand-in for real work) and names itself in
-// the `x-replica` response header, so the load generator knows who served a request.
+// The demo's backend replicas: real Fastify and Express services on 127.0.0.1, in this
+// process, each wired with the mesh's server side (@proxyless/fastify,
+// @proxyless/express). Each one answers after a short delay (a stand-in for real work)
+// and names itself in the `x-replica` response header, so the load generator knows who
+// served a request.
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
+import Fastify from 'fastify';
+import { createMesh } from 'proxyless';
+import { meshMiddleware } from '@proxyless/express';
+import { meshPlugin } from '@proxyless/fastify';
 
 /** One running backend replica. */
 export interface Replica {
@@ -73,17 +81,32 @@ export async function startServiceReplicas(name: string, count: number, timing: 
 }
 
 async function startReplica(id: string, version: string, slow: boolean, options: ReplicaTiming, status = () => 200): Promise<Replica> {
-  const server: Server = createServer((req, res) => {
-    // Answer only after the request body (none here) is read, like a real handler.
-    req.resume();
-    const delay = options.baseMs + Math.random() * options.jitterMs + (slow ? options.slowExtraMs : 0);
-    setTimeout(() => {
-      res.writeHead(status(), { 'content-type': 'text/plain', 'x-replica': id });
-      res.end(id);
-    }, delay);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  // Each replica is a real service with its own mesh (its server side): the payments
+  // replicas (the circuit breaker's) run Express with @proxyless/express, every other one
+  // Fastify with @proxyless/fastify.
+  const mesh = createMesh();
+  const delay = (): number => options.baseMs + Math.random() * options.jitterMs + (slow ? options.slowExtraMs : 0);
+  let server: Server;
+  if (!id.startsWith('payments-')) {
+    const app = Fastify();
+    await app.register(meshPlugin, { mesh });
+    app.get('/*', async (_request, reply) => {
+      await sleep(delay());
+      return reply.code(status()).header('content-type', 'text/plain').header('x-replica', id).send(id);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    server = app.server;
+  } else {
+    const app = express();
+    const middleware = meshMiddleware(mesh);
+    app.use(middleware);
+    app.use(async (_req, res) => {
+      await sleep(delay());
+      res.status(status()).set({ 'content-type': 'text/plain', 'x-replica': id }).send(id);
+    });
+    server = middleware.attach(app.listen(0, '127.0.0.1'));
+    await once(server, 'listening');
+  }
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<number> | undefined;
   return {
@@ -102,6 +125,7 @@ async function startReplica(id: string, version: string, slow: boolean, options:
         // (and, for a replica killed mid-run, the requests it was serving).
         server.closeAllConnections();
         await closed;
+        await mesh.close();
         return connections;
       })();
       return closing;

@@ -16,6 +16,10 @@
 // their weights) and in a local etcd where they register themselves; one deregisters
 // and its traffic stops (discovery-phase.ts). Each of those runs only when its server
 // is installed (Debian: dnsmasq-base, etcd-server); otherwise it says how to get it.
+// Last, the server side (drain-phase.ts): the replicas are Fastify and Express services
+// wired with @proxyless/fastify and @proxyless/express; a traced request joins the
+// caller's trace across the hop, and a replica drains (mesh.drain()) under traffic with
+// no failed request.
 //
 //   npm run demo                               # under a minute; Ctrl-C stops early
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo
@@ -43,6 +47,8 @@ import type { PhaseContext } from './phase-parts.js';
 import { Screen } from './screen.js';
 import { runResilience, type ResilienceReport } from './resilience-phase.js';
 import { resilienceSummary } from './resilience-table.js';
+import { drainSummary, runDrain, type DrainReport } from './drain-phase.js';
+import type { PartOutcome } from './phase-parts.js';
 import { PhaseStats, type PhaseReport } from './stats.js';
 import { columnNotes, renderPhase, renderSummary, type Style } from './table.js';
 
@@ -107,6 +113,7 @@ async function main(): Promise<void> {
   let canary: CanaryReport | undefined;
   let resilience: ResilienceReport | undefined;
   let discovery: DiscoveryReport | undefined;
+  let drain: PartOutcome<DrainReport> | undefined;
   try {
     replicas = await startReplicas({
       fast: options.fastReplicas,
@@ -153,6 +160,9 @@ async function main(): Promise<void> {
         ...phaseContext,
       });
     }
+    if (!interrupt.signal.aborted) {
+      drain = await runDrain({ seconds: options.secondsPerDiscovery, ...phaseContext });
+    }
   } finally {
     await Promise.all(replicas.map((r) => r.close()));
     const headline =
@@ -162,6 +172,7 @@ async function main(): Promise<void> {
       ...renderSummary(reports, headline, style, canary),
       ...(resilience ? resilienceSummary(resilience) : []),
       ...(discovery ? discoverySummary(discovery) : []),
+      ...(drain ? drainSummary(drain) : []),
       `Total: ${(performance.now() / 1000).toFixed(1)} s`,
     ]);
     screen.restore();

@@ -9,6 +9,7 @@ import { virtualServiceSchema } from './istio/virtual-service.js';
 import { checkVirtualService } from './istio/virtual-service-rules.js';
 import { SECURITY_KIND_RULES } from './istio/security/security-kinds.js';
 import type { AppliedKind } from './kinds.js';
+import { localRateLimitSchema } from './proxyless/local-rate-limit.js';
 
 /** What a rule knows about the resource beyond its spec. */
 export interface KindRuleContext {
@@ -55,4 +56,11 @@ export const KIND_RULES: Readonly<Record<AppliedKind, KindRules>> = {
     dryRunAllowed: false,
   },
   ...SECURITY_KIND_RULES,
+  LocalRateLimit: {
+    schema: localRateLimitSchema,
+    // Its rate-limit fields are checked by the schema (the same checks as the `rateLimit` option).
+    check: () => {},
+    normalize: identity,
+    dryRunAllowed: false,
+  },
 };

@@ -9,7 +9,7 @@
  */
 
 /** Kinds whose resources the mesh validates (and applies, or reports as not applied yet). */
-export const APPLIED_KINDS = ['VirtualService', 'DestinationRule', 'ServiceEntry', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const;
+export const APPLIED_KINDS = ['VirtualService', 'DestinationRule', 'ServiceEntry', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'LocalRateLimit'] as const;
 
 /** One of {@link APPLIED_KINDS}. */
 export type AppliedKind = (typeof APPLIED_KINDS)[number];
@@ -22,6 +22,8 @@ export const KIND_VERSIONS: Readonly<Record<AppliedKind, readonly string[]>> = {
   PeerAuthentication: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
   AuthorizationPolicy: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
   RequestAuthentication: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
+  // proxyless's own kind: local rate limiting, which Istio has no resource for.
+  LocalRateLimit: ['proxyless.dev/v1alpha1'],
 };
 
 /** Istio kinds that configure Istio's own proxies and gateways: nothing for an in-process mesh to apply. */
@@ -55,11 +57,14 @@ export function decideKind(apiVersion: string, kind: string): KindDecision {
   const applied = (APPLIED_KINDS as readonly string[]).includes(kind) ? (kind as AppliedKind) : undefined;
   if (applied !== undefined) {
     // The kind is unmistakably Istio's: a wrong group or version is a mistake to report.
-    if (!KIND_VERSIONS[applied].includes(apiVersion)) return { action: 'reject', field: 'apiVersion', expected: `one of ${KIND_VERSIONS[applied].map((v) => `"${v}"`).join(', ')}` };
+    if (!KIND_VERSIONS[applied].includes(apiVersion)) {
+      const versions = KIND_VERSIONS[applied].map((v) => `"${v}"`);
+      return { action: 'reject', field: 'apiVersion', expected: versions.length === 1 ? versions[0]! : `one of ${versions.join(', ')}` };
+    }
     return { action: 'validate', kind: applied };
   }
   if (PROXY_KINDS[kind] === group) return { action: 'skip', why: 'an Istio kind that configures proxies or gateways, not an in-process mesh' };
-  if (group === 'networking.istio.io' || group === 'security.istio.io' || group === 'telemetry.istio.io' || group === 'extensions.istio.io') {
+  if (group === 'networking.istio.io' || group === 'security.istio.io' || group === 'telemetry.istio.io' || group === 'extensions.istio.io' || group === 'proxyless.dev') {
     const known = [...APPLIED_KINDS.filter((k) => KIND_VERSIONS[k][0]!.startsWith(`${group}/`)), ...Object.keys(PROXY_KINDS).filter((k) => PROXY_KINDS[k] === group)];
     return { action: 'reject', field: 'kind', expected: `a kind of ${group}: ${known.join(', ')}` };
   }

@@ -6,6 +6,7 @@ import type { destinationRuleSchema } from './istio/destination-rule.js';
 import type { NormalizedServiceEntry, NormalizedVirtualService } from './istio/normalize.js';
 import { shapeProblem } from './limits.js';
 import { resourceName, validateResource, type UnknownFieldsMode } from './validate-resource.js';
+import type { LocalRateLimitResource } from './proxyless/local-rate-limit.js';
 
 /** A validated DestinationRule. */
 export type DestinationRuleResource = z.output<typeof destinationRuleSchema>;
@@ -48,6 +49,8 @@ export interface MeshConfig {
   readonly virtualServices: readonly Located<VirtualServiceResource>[];
   /** ServiceEntries in order. */
   readonly serviceEntries: readonly Located<ServiceEntryResource>[];
+  /** proxyless's `LocalRateLimit` resources in order (the inbound side selects its own). */
+  readonly localRateLimits: readonly Located<LocalRateLimitResource>[];
   /** Warnings, one line each: fields not applied, unknown fields, conflicting resources. */
   readonly warnings: readonly string[];
   /** The warnings and notes with their field paths apart (see {@link ConfigDiagnostic}). */
@@ -84,6 +87,7 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
   const virtualServices: Located<VirtualServiceResource>[] = [];
   const serviceEntries: Located<ServiceEntryResource>[] = [];
   const validationOptions = { namespace: namer.namespace, unknownFields: options.unknownFields ?? 'warn' } as const;
+  const localRateLimits: Located<LocalRateLimitResource>[] = [];
 
   for (const entry of entries) {
     let json: string | undefined;
@@ -125,6 +129,8 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
       destinationRules.push({ resource: parsed as DestinationRuleResource, where, namespace });
     } else if (kind === 'VirtualService') {
       virtualServices.push({ resource: parsed as VirtualServiceResource, where, namespace });
+    } else if (kind === 'LocalRateLimit') {
+      localRateLimits.push({ resource: parsed as LocalRateLimitResource, where, namespace });
     } else if (kind === 'ServiceEntry') {
       serviceEntries.push({ resource: parsed as ServiceEntryResource, where, namespace });
     } else {
@@ -135,7 +141,7 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
 
   const diagnostics = [...warnings, ...skipNotes(skipped)];
   if (problems.length > 0) throw new InvalidConfigError(problems, { warnings: diagnostics });
-  return { destinationRules, virtualServices, serviceEntries, warnings: warnings.map(renderDiagnostic), diagnostics, skipped };
+  return { destinationRules, virtualServices, serviceEntries, localRateLimits, warnings: warnings.map(renderDiagnostic), diagnostics, skipped };
 }
 
 /** One note per skipped kind, naming its resources. */

@@ -36,6 +36,8 @@ import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { poolLayer } from './pool-layer.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
 import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
+import { checkDrainOptions, lifecycleOf, type DrainOptions, type DrainRegistration } from '../inbound/lifecycle.js';
+import type { InboundConfigView } from '../inbound/rate-limit-config.js';
 import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
 import { limitsLayer } from '../policy/limits-layer.js';
 import { outlierSettings } from '../policy/outlier-detection.js';
@@ -452,6 +454,37 @@ export class Mesh extends EventEmitter<MeshEvents> {
    */
   ready(options: ReadyOptions = {}): Promise<void> {
     return waitForSources([...this.#discovery, ...this.#configInputs.sources], options, this.#options.discoveryTimeout);
+  }
+
+  /**
+   * Drains this workload, as a pod drains on SIGTERM: `/healthz/ready` answers 503 at
+   * once, registrations ({@link Mesh.addRegistration}) are removed, and after `delay` ms
+   * (default 5000, Istio's `terminationDrainDuration`) the servers of its inbounds stop
+   * accepting; requests in flight get `grace` ms (default 20000) to finish, their
+   * responses closing their connections; then the mesh closes (last, so handlers can
+   * still call out). Defaults come from the inbounds' `drain` options. Later calls return
+   * the same promise.
+   */
+  drain(options: Pick<DrainOptions, 'delay' | 'grace'> = {}): Promise<void> {
+    return lifecycleOf(this).drain(checkDrainOptions(options, 'mesh.drain', 'options'));
+  }
+
+  /**
+   * A registration of this workload (`register()` of `@proxyless/etcd`, or anything with
+   * `close()` and optionally `ready()`): readiness waits for it, and a drain removes it
+   * first, so callers stop picking this workload before it stops accepting.
+   */
+  addRegistration(registration: DrainRegistration): void {
+    lifecycleOf(this).addRegistration(registration);
+  }
+
+  /**
+   * The config in force as the inbound side reads it.
+   *
+   * @internal
+   */
+  inboundConfig(): InboundConfigView {
+    return { namespace: this.#options.namespace, labels: this.#options.labels, telemetry: this.#options.telemetry, localRateLimits: this.#compiled.config.localRateLimits };
   }
 
   /** The service table's size, its bound and how many services were evicted (see `maxServices`). */

@@ -42,7 +42,8 @@ export type ResponseFlagName =
   | 'DPE'
   | 'UPE'
   | 'NC'
-  | 'DF';
+  | 'DF'
+  | 'OM';
 
 /**
  * The flags, in the order Envoy writes them when several are set. Bits follow this order,
@@ -69,6 +70,7 @@ export const RESPONSE_FLAGS: readonly ResponseFlagInfo[] = (
     ['UPE', 'UpstreamProtocolError', 502, 'the endpoint answered with something that is not valid HTTP'],
     ['NC', 'NoClusterFound', 503, 'a route sends to a destination no discovery source or ServiceEntry knows'],
     ['DF', 'DnsResolutionFailed', 503, "the destination's name could not be resolved"],
+    ['OM', 'OverloadManager', 503, 'the workload is overloaded: load shedding refused the request at once (inbound)'],
   ] as const
 ).map(([flag, long, status, meaning], i) => ({ flag, long, bit: 2 ** i, status, meaning }));
 

@@ -8,7 +8,9 @@
 // half-open and closes), discovery from DNS (dnsmasq's SRV weights 1:2:3 become the round
 // robin split) and from etcd (a replica that closes its registration gets no request once
 // the mesh dropped it), then the exit (by itself, code 0) and the cleanup (dnsmasq, etcd
-// and their temp directories gone). More runs stop it with Ctrl-C in each phase, and
+// and their temp directories gone), the drain (a traced request joins across the hop into
+// a Fastify replica; a replica drained with mesh.drain() leaves with every request it
+// accepted answered and none failed). More runs stop it with Ctrl-C in each phase, and
 // without dnsmasq or etcd (each named with its package and skipped). CI installs both.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -339,7 +341,9 @@ describe('examples/demo: one full run, checked phase by phase', () => {
   let ended: Exit | Error = new Error('the demo did not run');
   let stdout = '';
   beforeAll(async () => {
-    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '1.5', DEMO_SECONDS_PER_CANARY_STEP: '1.5', DEMO_SECONDS_PER_DISCOVERY: '2' });
+    // The kill part gets 3 s: its replicas are now Fastify services in the demo's own
+    // process, and each replica's share after the ejection needs enough requests to read.
+    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '1.5', DEMO_SECONDS_PER_CANARY_STEP: '1.5', DEMO_SECONDS_PER_DISCOVERY: '2', DEMO_SECONDS_PER_KILL: '3' });
     ended = await run.exit(110_000).catch((error: unknown) => error as Error);
     stdout = run.stdout();
   }, 120_000);
@@ -536,6 +540,21 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(etcd.between).toMatch(/^ {2}sent between close\(\) and the drop \(\d+ ms\): [\d,]+ requests, [\d,]+ to fast-3$/);
     expect(etcd.sources).toBe('  mesh.sources(): etcd(/services) · ready: true · 1 service · 2 endpoints');
     expect(stdout).toMatch(/^ {2}discovery, etcd: fast-3 [\d.]+% → 0\.0% after deregistering, 0 failed of [\d,]+ requests$/m);
+  });
+
+  it('drain: the replicas are Fastify services; a traced request joins the caller\'s trace across the hop; a draining replica leaves with every accepted request answered, none failed', () => {
+    const at = stdout.indexOf('▶ drain: ');
+    expect(at, 'the drain phase runs').toBeGreaterThanOrEqual(0);
+    const text = stdout.slice(at, stdout.indexOf('\nSummary\n'));
+    expect(text).toMatch(/^ {2}trace [0-9a-f]{8}…: "demo caller" ([0-9a-f]{8})… → SERVER "GET \/orders\/:id" at orders-\d, parent \1…: joined across the hop$/m);
+    expect(text).toMatch(/^ {2}[\d,]+ requests · 0 failed$/m);
+    const accepted = /^ {2}orders-3 accepted ([\d,]+) requests and answered ([\d,]+)$/m.exec(text);
+    expect(accepted, text).not.toBeNull();
+    expect(accepted![2]).toBe(accepted![1]);
+    expect(text).toMatch(/^ {2}orders-3: readiness 503, deregistered \+0 ms, stopped accepting \+\d+ ms, drained, mesh closed \+\d+ ms$/m);
+    const after = /^ {2}orders-1 +[\d.]+% +([\d.]+)%$/m.exec(text);
+    expect(Number(after![1])).toBeGreaterThan(40); // the other two carry its share
+    expect(stdout).toMatch(/^ {2}drain: orders-3 left, answered ([\d,]+) of \1 accepted, 0 failed of [\d,]+ requests$/m);
   });
 
   it('cleanup: dnsmasq and etcd are stopped and their temp directories removed', () => {

@@ -1,0 +1,134 @@
+import { InvalidOptionError } from '../core/errors.js';
+import type { InboundExchange } from './exchange.js';
+import type { InboundTarget } from './types.js';
+
+/**
+ * One inbound step: takes the exchange and either answers it (a refusal) or calls the
+ * next step. Synchronous: a step that must wait keeps the exchange and calls `next` later.
+ */
+export type InboundHandler = (exchange: InboundExchange) => void;
+
+/**
+ * A named step of the inbound stack, the mirror of the outbound {@link Layer}: `wrap`
+ * gets the next step and returns this one, once per inbound (never per request). A step
+ * with nothing to do may return `next` itself: it then costs nothing per request.
+ */
+export interface InboundLayer {
+  /** The role name, unique in the stack, e.g. `rate-limit`. */
+  readonly role: string;
+  /** Builds this step around `next`. */
+  wrap(next: InboundHandler, target: InboundTarget): InboundHandler;
+}
+
+/** Creates an {@link InboundLayer}, checking the role name. */
+export function inboundLayer(role: string, wrap: (next: InboundHandler, target: InboundTarget) => InboundHandler): InboundLayer {
+  if (typeof role !== 'string' || !/^[a-z][a-z0-9-]*$/.test(role)) {
+    throw new InvalidOptionError('inboundLayer', [`role: ${JSON.stringify(role)} (expected: a kebab-case name such as "audit-log")`]);
+  }
+  if (typeof wrap !== 'function') {
+    throw new InvalidOptionError('inboundLayer', [`wrap: ${typeof wrap} (expected: a function (next, target) => handler)`]);
+  }
+  return { role, wrap };
+}
+
+/**
+ * The inbound steps, outermost first; a request enters at the first and reaches the
+ * application through the last (`context`, terminal: it runs the handler in the
+ * request's trace context and deadline). The default roles, each with why it sits there:
+ *
+ * | role | what |
+ * | --- | --- |
+ * | `health` | answers the health endpoints before anything else (not traced, never limited) |
+ * | `drain` | counts requests in flight; during a drain, responses carry `Connection: close` |
+ * | `telemetry` | trace context in, SERVER span, `http.server.request.duration`, access log: it sees every refusal below |
+ * | `identity` | the caller's identity (mTLS peer, JWT): a pass-through until the security layers land |
+ * | `authorization` | AuthorizationPolicy: a pass-through until the security layers land |
+ * | `deadline` | the caller's deadline; already expired: 504 at once (before it costs a rate-limit token) |
+ * | `rate-limit` | local token buckets: 429 |
+ * | `load-shedding` | adaptive concurrency limit: 503, innermost so it measures the handler's own latency |
+ * | `context` | terminal: runs the application inside the trace context and deadline (AsyncLocalStorage) |
+ */
+export class InboundStack {
+  #layers: InboundLayer[];
+
+  /** @param layers outermost first; the last one is terminal */
+  constructor(layers: readonly InboundLayer[]) {
+    this.#layers = [...layers];
+  }
+
+  /** Role names, outermost first. */
+  roles(): string[] {
+    return this.#layers.map((l) => l.role);
+  }
+
+  /** Inserts `added` just outside (before) the step with `role`. */
+  insertBefore(role: string, added: InboundLayer): this {
+    this.#checkNew(added);
+    this.#layers.splice(this.#indexOf(role), 0, added);
+    return this;
+  }
+
+  /** Inserts `added` just inside (after) the step with `role`. Not after the terminal step. */
+  insertAfter(role: string, added: InboundLayer): this {
+    this.#checkNew(added);
+    const index = this.#indexOf(role);
+    if (index === this.#layers.length - 1) {
+      throw new InvalidOptionError('inbound stack', [`insertAfter: ${JSON.stringify(role)} is the terminal step (expected: a role before it; use insertBefore("${role}", ...))`]);
+    }
+    this.#layers.splice(index + 1, 0, added);
+    return this;
+  }
+
+  /** Replaces the step with `role` (the security layers replace `identity` and `authorization`). */
+  replace(role: string, replacement: InboundLayer): this {
+    const index = this.#indexOf(role);
+    if (!replacement || typeof replacement.wrap !== 'function') this.#checkNew(replacement);
+    if (replacement.role !== role) this.#checkNew(replacement);
+    this.#layers[index] = replacement;
+    return this;
+  }
+
+  /** Removes the step with `role`. The terminal step cannot be removed. */
+  remove(role: string): this {
+    const index = this.#indexOf(role);
+    if (index === this.#layers.length - 1) {
+      throw new InvalidOptionError('inbound stack', [`remove: ${JSON.stringify(role)} is the terminal step (expected: a non-terminal role)`]);
+    }
+    this.#layers.splice(index, 1);
+    return this;
+  }
+
+  /** Composes the steps into one handler. */
+  build(target: InboundTarget): InboundHandler {
+    let handler: InboundHandler = terminalNext;
+    for (let i = this.#layers.length - 1; i >= 0; i--) {
+      const layer = this.#layers[i]!;
+      handler = layer.wrap(handler, target);
+      if (typeof handler !== 'function') {
+        throw new TypeError(`inbound stack: step "${layer.role}" returned ${typeof handler} from wrap (expected: a function (exchange) => void)`);
+      }
+    }
+    return handler;
+  }
+
+  #indexOf(role: string): number {
+    const index = this.#layers.findIndex((l) => l.role === role);
+    if (index < 0) {
+      throw new InvalidOptionError('inbound stack', [`role: ${JSON.stringify(role)} (expected: one of ${this.roles().map((r) => JSON.stringify(r)).join(', ')})`]);
+    }
+    return index;
+  }
+
+  #checkNew(added: InboundLayer): void {
+    if (!added || typeof added.wrap !== 'function' || typeof added.role !== 'string') {
+      throw new InvalidOptionError('inbound stack', [`layer: ${String(added)} (expected: a step made with inboundLayer(role, wrap))`]);
+    }
+    if (this.#layers.some((l) => l.role === added.role)) {
+      throw new InvalidOptionError('inbound stack', [`role: ${JSON.stringify(added.role)} is already in the stack (expected: a new role name, or use replace)`]);
+    }
+  }
+}
+
+function terminalNext(): void {
+  throw new Error('proxyless: the terminal step of the inbound stack called next(); it must call exchange.proceed() itself');
+}
