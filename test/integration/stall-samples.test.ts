@@ -58,12 +58,21 @@ describe('latency samples and client stalls', () => {
     // peak (Peak EWMA jumps to a higher sample): below it, the stall was left out.
     expect(cost()).toBeLessThan(STALL_MS);
 
-    // A slow answer that is not the client's fault still raises the estimate.
+    // A slow answer that is not the client's fault still raises the estimate. A sample that
+    // was mostly stall is not taken at all (the answer may have come at any moment of it),
+    // so the claim is checked on an answer during which this process stalled for less than
+    // a third of the 300 ms: on a loaded machine that may take a few requests.
     const slow = await startBackend({ id: 'slow', delayMs: 300 });
     servers.push(slow);
     const s = createMesh({ discovery: [staticEndpoints({ api: [slow.address] })] });
     meshes.push(s);
-    stalled = await stallsDuring(async () => (await request('http://api/', { dispatcher: s.dispatcher })).body.text());
-    expect(s.services()[0]!.endpoints[0]!.cost).toBeGreaterThanOrEqual(300 - stalled - SLACK_MS);
+    stalled = Infinity;
+    for (let i = 0; i < 10 && stalled >= 100; i++) {
+      stalled = await stallsDuring(async () => (await request('http://api/', { dispatcher: s.dispatcher })).body.text());
+    }
+    expect(stalled).toBeLessThan(100);
+    // The estimate is at least that last sample (Peak EWMA keeps the peak, and mixes lower
+    // samples in slowly), decayed a little while this test reads it (τ = 10 s).
+    expect(s.services()[0]!.endpoints[0]!.cost).toBeGreaterThanOrEqual(0.95 * (300 - stalled - SLACK_MS));
   });
 });
