@@ -326,11 +326,14 @@ export class MeshDispatcher extends Dispatcher {
     });
   }
 
-  /** Closes the pass-through pools (after {@link drain}). */
-  async closePassthrough(error?: Error): Promise<void> {
+  /**
+   * Destroys the pass-through pools, after {@link drain} and {@link cancelAll}: every call
+   * has ended, so what they still hold is a try whose caller was answered, which a
+   * `close()` would wait for until its connection attempt ended.
+   */
+  async closePassthrough(error: Error): Promise<void> {
     if (!this.#passthrough) return;
-    if (error) await this.#passthrough.destroy(error);
-    else await this.#passthrough.close();
+    await this.#passthrough.destroy(error);
   }
 
   /** undici's `close()`: the same as `mesh.close()`, set by the mesh. */

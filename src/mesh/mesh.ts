@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { fetch as undiciFetch } from 'undici';
+import { buildConnector, fetch as undiciFetch } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
+import { ConnectingSockets } from '../core/connecting-sockets.js';
 import { MeshClosingError } from '../core/errors.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, type CompiledConfig } from '../config/compile-config.js';
@@ -154,6 +155,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
   /** The sources given by the caller, held from construction until close (see `holdSource`). */
   readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
+  /** Connection attempts of every pool (endpoints and pass-through), ended at once on shutdown. */
+  readonly #connecting = new ConnectingSockets();
   #closing: Promise<void> | undefined;
 
   /** Use {@link createMesh}, which validates the options. */
@@ -211,7 +214,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
       closeGracePeriod: o.closeGracePeriod,
       requestBufferLimit: o.requestBufferLimit,
       // Hosts passed through get the endpoints' connection limit too (not their TLS settings).
-      passthroughOptions: { connections: o.pool.connections, keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
+      passthroughOptions: {
+        connections: o.pool.connections,
+        keepAliveTimeout: o.pool.keepAliveTimeout,
+        connect: this.#connecting.wrap(buildConnector({ timeout: o.pool.connectTimeout })),
+      },
       pathSteps: pathSteps(o.pathNormalization),
     });
     this.dispatcher.onClose = () => this.close();
@@ -476,15 +483,21 @@ export class Mesh extends EventEmitter<MeshEvents> {
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
     // waiting for discovery or an endpoint) ends now, each caller answered at once.
-    this.dispatcher.cancelAll(error ?? new MeshClosingError(this.#options.closeGracePeriod));
+    const reason = error ?? new MeshClosingError(this.#options.closeGracePeriod);
+    this.dispatcher.cancelAll(reason);
     const services = [...this.#services.values()];
-    if (error) await Promise.all(services.map((s) => s.destroy(error)));
+    // Every call has ended: what a pool still holds is a try whose caller was answered
+    // (cancelled while it waited for a connection), which a pool's close() would wait for
+    // until the attempt ends (up to connectTimeout). Pools are destroyed instead, and
+    // attempts still connecting are ended: close() takes no longer than its grace period.
+    await Promise.all(services.map((s) => s.destroy(reason)));
+    this.#connecting.destroyAll(reason);
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     await Promise.all([
       ...services.map((s) => s.close()),
-      this.dispatcher.closePassthrough(error),
+      this.dispatcher.closePassthrough(reason),
       this.#serviceEntries.close(),
       // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
@@ -541,7 +554,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #endpointTransport(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
     const pool = this.#options.pool;
     const connectTimeout = limits?.connectTimeoutMs ?? pool.connectTimeout;
-    const connector = secure ? endpointConnector(pool.tls, name.host, connectTimeout) : undefined;
+    // Attempts are tracked so that shutdown can end them (see ConnectingSockets).
+    const connector = secure ? this.#connecting.wrap(endpointConnector(pool.tls, name.host, connectTimeout)) : undefined;
     return {
       connector,
       poolOptions: {
@@ -549,7 +563,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         connectTimeout,
         keepAliveTimeout: limits?.idleTimeoutMs ?? pool.keepAliveTimeout,
         ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
-        ...(connector ? { connect: connector } : {}),
+        connect: connector ?? this.#connecting.wrap(buildConnector({ timeout: connectTimeout })),
       },
     };
   }
