@@ -39,11 +39,11 @@ describe('hedging', () => {
     servers.push(slow, fast);
     const m = createMesh({ discovery: [staticEndpoints({ api: [slow.address, fast.address] })], config: config({ delay: '300ms', maxExtraPercent: 100 }) });
     meshes.push(m);
-    // Latency samples leave out this process's own stalls, and a sample that was mostly
-    // stall is not taken at all (stall-samples.test.ts checks that). On a loaded machine
-    // that drops most samples of a lost try, so here the stall clock reads no stall: the
-    // lost try's sample is then its whole time on the wire.
-    const noStalls = vi.spyOn(stallClock, 'read').mockReturnValue(0);
+    // Latency samples leave out the stall of this process that kept an answer waiting, and
+    // a sample that was mostly stall is not taken at all (stall-samples.test.ts checks
+    // that). Here the stall clock says no stall held anything up: a lost try's sample is
+    // then its whole time on the wire, however loaded this machine is.
+    const noStalls = vi.spyOn(stallClock, 'heldUp').mockReturnValue(0);
     try {
       // Round robin: of two requests in a row, at least one has its primary try on the slow
       // endpoint (a backup takes a pick too).
