@@ -327,9 +327,9 @@ export class MeshDispatcher extends Dispatcher {
   }
 
   /**
-   * Destroys the pass-through pools, after {@link drain} and {@link cancelAll}: every call
-   * has ended, so what they still hold is a try whose caller was answered, which a
-   * `close()` would wait for until its connection attempt ended.
+   * Destroys the pass-through pools, once {@link drain} has ended and every call left was
+   * cancelled: what they still hold is a try whose caller was answered, which a `close()`
+   * would wait for until its connection attempt ended.
    */
   async closePassthrough(error: Error): Promise<void> {
     if (!this.#passthrough) return;
