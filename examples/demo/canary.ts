@@ -7,14 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
 import { startV2Replicas, type Replica, type ReplicaTiming } from './backends.js';
 import { SERVICE } from './balancers.js';
 import { CANARY_YAML, canaryYaml, ROLLOUT, writeAtomically, type CanaryWeights } from './canary-config.js';
 import { CanaryStats, type CanaryReport } from './canary-stats.js';
 import { runLoad } from './load.js';
-import type { PhaseContext } from './phase-parts.js';
+import { waitWindow, type PhaseContext } from './phase-parts.js';
 import type { Screen } from './screen.js';
 import { renderCanary } from './table.js';
 
@@ -57,7 +56,9 @@ export async function runCanary(phase: CanaryPhase): Promise<CanaryReport> {
       if (screen.live) screen.update(renderCanary(stats.report('running'), SERVICE, style));
     }, phase.tickMs);
     const stop = new AbortController();
+    const answers = { answered: 0 };
     const load = runLoad({
+      answers,
       dispatcher: mesh.dispatcher,
       url: CANARY_URL,
       concurrency: phase.concurrency,
@@ -68,11 +69,11 @@ export async function runCanary(phase: CanaryPhase): Promise<CanaryReport> {
     try {
       // Each next split: wait, then edit the file. The mesh notices by itself.
       for (const weights of ROLLOUT.slice(1)) {
-        if (!(await waitOneStep(stepSeconds, interrupted))) break;
+        if (!(await waitWindow(stepSeconds, interrupted, answers, phase.minAnswers))) break;
         writeAtomically(path, canaryYaml(weights));
         screen.print([eventLine(stats.elapsedSeconds, `rewrote ${basename(path)}: ${describe(weights)} (temp file, then rename)`)]);
       }
-      await waitOneStep(stepSeconds, interrupted);
+      await waitWindow(stepSeconds, interrupted, answers, phase.minAnswers);
     } finally {
       stop.abort();
       await load;
@@ -89,14 +90,6 @@ export async function runCanary(phase: CanaryPhase): Promise<CanaryReport> {
     await Promise.all(v2.map((r) => r.close()));
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Resolves after `seconds` with true, or at once with false on Ctrl-C. */
-function waitOneStep(seconds: number, interrupted: AbortSignal): Promise<boolean> {
-  return sleep(seconds * 1000, undefined, { signal: interrupted }).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** A replica as discovery reports it: the `version` label is what the subsets select on. */

@@ -23,7 +23,7 @@ import { renderDns, renderEtcd } from './discovery-table.js';
 import { runLoad } from './load.js';
 import { findDnsmasq, startLocalDns, type LocalDns, type SrvRecord } from './local-dns.js';
 import { ETCD_PATH, findEtcd, loadEtcdPackage, startLocalEtcd, type EtcdPackage, type LocalEtcd } from './local-etcd.js';
-import { partFailed, waitSeconds, whenUnavailable, type PartOutcome, type PhaseContext } from './phase-parts.js';
+import { partFailed, waitWindow, whenUnavailable, type AnswerCount, type PartOutcome, type PhaseContext } from './phase-parts.js';
 import type { Screen } from './screen.js';
 
 /** The namespace of the DNS part's mesh: the service is `reviews.demo.svc.cluster.local`. */
@@ -155,8 +155,8 @@ async function runDnsPart(phase: DiscoveryPhase): Promise<PartOutcome<DnsReport>
       rows: replicas.map((replica, i) => ({ replica, srvWeight: SRV_WEIGHTS[i]!, meshWeight: weightOf(replica) })),
       source: mesh!.sources().find((s) => s.name === source.name) as DnsSourceState | undefined,
     });
-    await withTraffic(mesh, stats, phase, () => (phase.screen.live ? renderDns(report('running'), phase.style) : undefined), async () => {
-      await waitSeconds(phase.seconds, interrupted);
+    await withTraffic(mesh, stats, phase, () => (phase.screen.live ? renderDns(report('running'), phase.style) : undefined), async (answers) => {
+      await waitWindow(phase.seconds, interrupted, answers, phase.minAnswers);
     });
     const final = report(interrupted.aborted ? 'interrupted' : 'done');
     screen.commit([...renderDns(final, phase.style), '']);
@@ -237,9 +237,9 @@ async function runEtcdPart(phase: DiscoveryPhase): Promise<PartOutcome<EtcdRepor
         source: state_ && { name: state_.name, ready: state_.ready, services: state_.services, endpoints: state_.endpoints },
       };
     };
-    await withTraffic(mesh, stats, phase, () => (screen.live ? renderEtcd(report('running'), phase.style) : undefined), async () => {
-      if (!leaving) return void (await waitSeconds(phase.seconds, interrupted));
-      if (!(await waitSeconds(phase.seconds / 2, interrupted))) return;
+    await withTraffic(mesh, stats, phase, () => (screen.live ? renderEtcd(report('running'), phase.style) : undefined), async (answers) => {
+      if (!leaving) return void (await waitWindow(phase.seconds, interrupted, answers, phase.minAnswers));
+      if (!(await waitWindow(phase.seconds / 2, interrupted, answers, phase.minAnswers))) return;
       // Deregister: revoke the lease, so etcd deletes the key and the mesh's watch hears it.
       const dropped = whenUnavailable(mesh!, leaving.address);
       const closedAt = stats.mark();
@@ -269,7 +269,7 @@ async function runEtcdPart(phase: DiscoveryPhase): Promise<PartOutcome<EtcdRepor
       } else {
         screen.print([eventLine(stats.elapsedSeconds, `the mesh still lists ${leaving.address} 2 s after close()`)]);
       }
-      await waitSeconds(phase.seconds - stats.elapsedSeconds, interrupted);
+      await waitWindow(phase.seconds - stats.elapsedSeconds, interrupted, answers, phase.minAnswers);
     });
     const final = report(interrupted.aborted ? 'interrupted' : 'done');
     screen.commit([...renderEtcd(final, phase.style), '']);
@@ -292,14 +292,16 @@ async function withTraffic(
   stats: DiscoveryStats,
   phase: DiscoveryPhase,
   render: () => string[] | undefined,
-  during: () => Promise<void>,
+  during: (answers: AnswerCount) => Promise<void>,
 ): Promise<void> {
   const ticker = setInterval(() => {
     const lines = render();
     if (lines) phase.screen.update(lines);
   }, phase.tickMs);
   const stop = new AbortController();
+  const answers = { answered: 0 };
   const load = runLoad({
+    answers,
     dispatcher: mesh.dispatcher,
     url: URL,
     concurrency: phase.concurrency,
@@ -308,7 +310,7 @@ async function withTraffic(
     signal: stop.signal,
   });
   try {
-    await during();
+    await during(answers);
   } finally {
     stop.abort();
     await load;

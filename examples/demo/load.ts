@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import { HASH_HEADER } from './balancers.js';
+import type { AnswerCount } from './phase-parts.js';
 
 /** Where the workers report results (the balancer phases' and the canary's stats). */
 export interface LoadRecorder {
@@ -27,6 +28,8 @@ export interface LoadOptions {
   stats: LoadRecorder;
   /** Stops the workers: each finishes the request it has in flight, then returns. */
   signal: AbortSignal;
+  /** Counts the answers as they come, for a phase that waits for enough of them (see `waitWindow`). */
+  answers?: AnswerCount;
 }
 
 /**
@@ -43,6 +46,7 @@ export async function runLoad(options: LoadOptions): Promise<void> {
   const stats: LoadRecorder = {
     record(replicaId, ms) {
       options.stats.record(replicaId, ms);
+      if (options.answers) options.answers.answered++;
       if (++answered === PROGRESS_AFTER && progress) process.stdout.write(`  … ${PROGRESS_AFTER} requests answered\n`);
     },
     recordError: (error) => options.stats.recordError(error),

@@ -43,7 +43,7 @@ import type { CanaryReport } from './canary-stats.js';
 import { runDiscovery, type DiscoveryReport } from './discovery-phase.js';
 import { discoverySummary } from './discovery-table.js';
 import { runLoad } from './load.js';
-import type { PhaseContext } from './phase-parts.js';
+import { waitWindow, type PhaseContext } from './phase-parts.js';
 import { Screen } from './screen.js';
 import { runResilience, type ResilienceReport } from './resilience-phase.js';
 import { resilienceSummary } from './resilience-table.js';
@@ -62,6 +62,8 @@ interface DemoOptions {
   fastReplicas: number;
   slowExtraMs: number;
   distinctUsers: number;
+  /** The fewest answers each measured window waits for (DEMO_MIN_ANSWERS; 0: its seconds only). */
+  minAnswers: number;
 }
 
 /** Every replica answers in BASE_MS plus up to JITTER_MS; the slow one later still. */
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
       screen,
       style,
       interrupted: interrupt.signal,
+      minAnswers: options.minAnswers,
     };
     const timing = { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs };
     screen.print(intro(options, replicas));
@@ -199,7 +202,7 @@ async function runPhase(choice: BalancerChoice, index: number, context: Context)
     stats.sample(mesh.services());
     if (screen.live) screen.update(renderPhase(stats.report('running'), style));
   }, TICK_MS);
-  await sendTraffic(mesh, stats, options.secondsPerBalancer * 1000, context);
+  await sendTraffic(mesh, stats, options.secondsPerBalancer * 1000, context, options.minAnswers);
   clearInterval(ticker);
 
   stats.end();
@@ -213,14 +216,19 @@ async function runPhase(choice: BalancerChoice, index: number, context: Context)
 /** Sends unmeasured traffic to every replica for a moment (the numbers are dropped). */
 async function warmUp(context: Context): Promise<void> {
   const mesh = meshFor(context.replicas, BALANCERS[0]!.rule); // round robin: every replica warms up
-  await sendTraffic(mesh, new PhaseStats('warm-up', 0, context.replicas), WARM_UP_MS, context);
+  await sendTraffic(mesh, new PhaseStats('warm-up', 0, context.replicas), WARM_UP_MS, context, 0);
   await mesh.close();
 }
 
-/** Runs the callers for `ms` (or until Ctrl-C); resolves once each has finished its last request. */
-async function sendTraffic(mesh: Mesh, stats: PhaseStats, ms: number, context: Context): Promise<void> {
+/**
+ * Runs the callers for `ms` and until `minAnswers` requests were answered (or until
+ * Ctrl-C); resolves once each has finished its last request.
+ */
+async function sendTraffic(mesh: Mesh, stats: PhaseStats, ms: number, context: Context, minAnswers: number): Promise<void> {
   const stop = new AbortController();
+  const answers = { answered: 0 };
   const load = runLoad({
+    answers,
     dispatcher: mesh.dispatcher,
     url: `http://${SERVICE}/api/reviews`,
     concurrency: context.options.concurrency,
@@ -228,8 +236,8 @@ async function sendTraffic(mesh: Mesh, stats: PhaseStats, ms: number, context: C
     stats,
     signal: stop.signal,
   });
-  // The sleep rejects on Ctrl-C: the phase ends early.
-  await sleep(ms, undefined, { signal: context.interrupted }).catch(() => {});
+  // Ctrl-C ends the phase early.
+  await waitWindow(ms / 1000, context.interrupted, answers, minAnswers);
   stop.abort();
   await load;
 }
@@ -273,6 +281,7 @@ function readOptions(env: NodeJS.ProcessEnv): DemoOptions {
     fastReplicas: numberFrom(env, 'DEMO_FAST_REPLICAS', 4, { min: 1, max: 50, integer: true }),
     slowExtraMs: numberFrom(env, 'DEMO_SLOW_EXTRA_MS', 50, { min: 0, max: 10_000 }),
     distinctUsers: numberFrom(env, 'DEMO_USERS', 300, { min: 1, max: 1_000_000, integer: true }),
+    minAnswers: numberFrom(env, 'DEMO_MIN_ANSWERS', 0, { min: 0, max: 1_000_000, integer: true }),
   };
 }
 

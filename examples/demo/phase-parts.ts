@@ -16,6 +16,13 @@ export interface PhaseContext {
   readonly style: Style;
   /** Aborted on Ctrl-C. */
   readonly interrupted: AbortSignal;
+  /** The fewest answered requests each measured window waits for, past its seconds (DEMO_MIN_ANSWERS). */
+  readonly minAnswers: number;
+}
+
+/** Answered requests, counted by whoever sends them (see `runLoad`'s `answers`). */
+export interface AnswerCount {
+  answered: number;
 }
 
 /** How one part went. */
@@ -33,6 +40,21 @@ export function waitSeconds(seconds: number, interrupted: AbortSignal): Promise<
     () => true,
     () => false,
   );
+}
+
+/**
+ * Waits out one measured window: `seconds`, and then, on a machine too slow or busy to
+ * answer `minAnswers` requests in that time, until it has (DEMO_MIN_ANSWERS: a table
+ * whose shares rest on a handful of requests shows noise). Resolves true, or false at
+ * once on Ctrl-C.
+ */
+export async function waitWindow(seconds: number, interrupted: AbortSignal, answers: AnswerCount, minAnswers: number): Promise<boolean> {
+  const enough = answers.answered + minAnswers;
+  if (!(await waitSeconds(seconds, interrupted))) return false;
+  while (answers.answered < enough) {
+    if (!(await waitSeconds(0.02, interrupted))) return false;
+  }
+  return true;
 }
 
 /** A part that could not run: Ctrl-C before its traffic, or something failed. */

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createMesh, parseMeshYaml, staticEndpoints, type CircuitEvent, type Mesh } from 'proxyless';
 import { request, type Dispatcher } from 'undici';
 import { startServiceReplicas, type Replica, type ReplicaTiming } from './backends.js';
-import { partFailed, waitSeconds, whenUnavailable, type PartOutcome, type PhaseContext } from './phase-parts.js';
+import { partFailed, waitSeconds, waitWindow, whenUnavailable, type AnswerCount, type PartOutcome, type PhaseContext } from './phase-parts.js';
 import { DiscoveryStats, type DiscoveryCounts } from './discovery-stats.js';
 import { runLoad } from './load.js';
 import { BreakerStats, type BreakerCounts } from './resilience-stats.js';
@@ -140,9 +140,10 @@ async function runKillPart(phase: ResiliencePhase, config: ConfigText): Promise<
       if (screen.live) screen.update(renderKill(report('running'), phase.style));
     }, phase.tickMs);
     const stop = new AbortController();
-    const load = runLoad({ dispatcher: mesh.dispatcher, url, concurrency: phase.concurrency, distinctUsers: phase.distinctUsers, stats, signal: stop.signal });
+    const answers = { answered: 0 };
+    const load = runLoad({ dispatcher: mesh.dispatcher, url, concurrency: phase.concurrency, distinctUsers: phase.distinctUsers, stats, signal: stop.signal, answers });
     try {
-      if (await waitSeconds(phase.seconds / 2, interrupted)) {
+      if (await waitWindow(phase.seconds / 2, interrupted, answers, phase.minAnswers)) {
         const unavailable = whenUnavailable(mesh, victim.address);
         const killedAt = stats.mark();
         victimState.killedAt = stats.secondsAt(killedAt);
@@ -161,7 +162,7 @@ async function runKillPart(phase: ResiliencePhase, config: ConfigText): Promise<
         } else {
           screen.print([eventLine(stats.elapsedSeconds, `${victim.id} is still available in mesh.services() ${EJECTION_DEADLINE_MS / 1000} s after the kill`)]);
         }
-        await waitSeconds(phase.seconds - stats.elapsedSeconds, interrupted);
+        await waitWindow(phase.seconds - stats.elapsedSeconds, interrupted, answers, phase.minAnswers);
       }
     } finally {
       stop.abort();
@@ -241,7 +242,8 @@ async function runBreakerPart(phase: ResiliencePhase, config: ConfigText): Promi
       if (screen.live) screen.update(renderBreaker(report('running'), phase.style));
     }, phase.tickMs);
     const stop = new AbortController();
-    const load = runBreakerLoad(mesh.dispatcher, url, phase.concurrency, stats, stop.signal);
+    const answers = { answered: 0 };
+    const load = runBreakerLoad(mesh.dispatcher, url, phase.concurrency, stats, stop.signal, answers);
     try {
       await (async () => {
         if (!(await waitSeconds(LEAD_IN_MS / 1000, interrupted))) return;
@@ -254,7 +256,7 @@ async function runBreakerPart(phase: ResiliencePhase, config: ConfigText): Promi
         line(`${replica.id} recovers: answers 200 again`);
         // The breaker's next probes succeed and it closes; then a moment of traffic flowing again.
         const closedInTime = await within(closed.then(() => true), CLOSE_DEADLINE_MS, interrupted);
-        if (closedInTime) await waitSeconds(AFTER_CLOSE_MS / 1000, interrupted);
+        if (closedInTime) await waitWindow(AFTER_CLOSE_MS / 1000, interrupted, answers, phase.minAnswers);
         else if (!interrupted.aborted) line(`the breaker is still ${stats.current.breaker} ${CLOSE_DEADLINE_MS / 1000} s after the recovery`);
       })();
     } finally {
@@ -279,7 +281,7 @@ async function runBreakerPart(phase: ResiliencePhase, config: ConfigText): Promi
  * an answer (counted, no pause: the breaker must see them at the rate they come) and a
  * refusal by the breaker is counted apart, followed by a short pause.
  */
-async function runBreakerLoad(dispatcher: Dispatcher, url: string, concurrency: number, stats: BreakerStats, signal: AbortSignal): Promise<void> {
+async function runBreakerLoad(dispatcher: Dispatcher, url: string, concurrency: number, stats: BreakerStats, signal: AbortSignal, answers: AnswerCount): Promise<void> {
   const worker = async (): Promise<void> => {
     while (!signal.aborted) {
       const sentAt = performance.now();
@@ -287,6 +289,7 @@ async function runBreakerLoad(dispatcher: Dispatcher, url: string, concurrency: 
         const res = await request(url, { dispatcher });
         await res.body.text();
         stats.answered(res.statusCode, sentAt, performance.now() - sentAt);
+        answers.answered++;
       } catch (error) {
         if ((error as { code?: unknown }).code === 'PROXYLESS_ERR_CIRCUIT_OPEN') {
           stats.refused(sentAt, performance.now() - sentAt);

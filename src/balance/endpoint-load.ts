@@ -212,6 +212,8 @@ export class EndpointLoad {
    * shorter wait says nothing either way. Without this, the answers that hedging and
    * timeouts cut short, which are the endpoint's slowest, would never reach its estimate
    * (Linkerd's tower records the time to cancellation as a sample too, lower or not).
+   * The load layer also reports here an answer that a stall of this process held up for
+   * most of its time: what is left once the stall is taken off is only a lower bound.
    */
   finishCancelled(elapsedMs: number, nowMs: number): void {
     if (this.pending > 0) this.pending--;

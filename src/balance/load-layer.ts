@@ -25,9 +25,12 @@ const NOT_YET = -1;
  * tens of seconds (τ = 10 s). Queueing still counts as load through `pending`.
  *
  * This process's own event-loop stalls are left out too (see {@link StallClock}): the
- * stall time that fell inside a sample is subtracted, and a sample that was mostly stall
- * (the remainder under half of it) is not taken, since the response may have arrived at
- * any moment of the stall. Linkerd's balancer has no such correction; without it one
+ * stall that kept the response waiting ({@link StallClock.heldUp}) is subtracted. When
+ * that stall was most of the sample (the remainder under half of it) the response may
+ * have arrived at any moment of it: the remainder is then only a lower bound, and counts
+ * as a censored sample ("at least this long", as a cancelled try's). Dropping such
+ * samples left a slow replica with none at all on a busy machine, where most of its
+ * answers come during a stall, and P2C kept treating it as new (in line with the others). Linkerd's balancer has no such correction; without it one
  * 20 ms garbage collection makes every endpoint with a request in flight look 20 ms slow,
  * and Peak EWMA then favours an endpoint that is really slow but had nothing in flight.
  */
@@ -35,8 +38,12 @@ class LoadTrackingHandler extends ForwardingHandler {
   readonly #load: EndpointLoad;
   #start: number;
   #stalledAtStart: number;
-  /** Time to response headers; {@link NOT_YET}; or NaN when a stall made it meaningless. */
+  /** Time to response headers (less the stall that held them up), or {@link NOT_YET}. */
   #rtt = NOT_YET;
+  /** `#rtt` is only a lower bound: a stall of this process held the headers up for most of it. */
+  #rttCensored = false;
+  /** Whether the last {@link LoadTrackingHandler.#elapsed} was only a lower bound. */
+  #censored = false;
   #written = false;
   #done = false;
 
@@ -56,7 +63,10 @@ class LoadTrackingHandler extends ForwardingHandler {
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<ForwardingHandler['onResponseStart']>[2], statusMessage?: string): void {
-    if (statusCode >= 200 && this.#rtt === NOT_YET) this.#rtt = this.#elapsed(performance.now());
+    if (statusCode >= 200 && this.#rtt === NOT_YET) {
+      this.#rtt = this.#elapsed(performance.now());
+      this.#rttCensored = this.#censored;
+    }
     super.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 
@@ -75,13 +85,9 @@ class LoadTrackingHandler extends ForwardingHandler {
       if (controller?.aborted) {
         this.#done = true;
         const now = performance.now();
-        if (this.#rtt !== NOT_YET) this.#report(this.#rtt, now, true);
+        if (this.#rtt !== NOT_YET) this.#report(this.#rtt, this.#rttCensored, now, true);
         else if (!this.#written) this.#load.finishWithoutSample();
-        else {
-          const elapsed = this.#elapsed(now);
-          if (Number.isNaN(elapsed)) this.#load.finishWithoutSample();
-          else this.#load.finishCancelled(elapsed, now);
-        }
+        else this.#load.finishCancelled(this.#elapsed(now), now);
       } else {
         this.#finish(false);
       }
@@ -100,23 +106,27 @@ class LoadTrackingHandler extends ForwardingHandler {
     if (this.#done) return;
     this.#done = true;
     const now = performance.now();
-    this.#report(this.#rtt !== NOT_YET ? this.#rtt : this.#elapsed(now), now, ok);
+    if (this.#rtt !== NOT_YET) this.#report(this.#rtt, this.#rttCensored, now, ok);
+    else this.#report(this.#elapsed(now), this.#censored, now, ok);
   }
 
-  /** Reports the outcome; a failure always counts (with its penalty), a latency only when usable. */
-  #report(rtt: number, now: number, ok: boolean): void {
-    if (!Number.isNaN(rtt)) this.#load.finish(rtt, now, ok);
-    else if (ok) this.#load.finishWithoutSample();
-    else this.#load.finish(0, now, false);
+  /** Reports the outcome: a failure always counts (with its penalty); a latency that is only a lower bound counts as one. */
+  #report(rtt: number, censored: boolean, now: number, ok: boolean): void {
+    if (ok && censored) this.#load.finishCancelled(rtt, now);
+    else this.#load.finish(rtt, now, ok);
   }
 
-  /** Time since the request was written less this process's stalls meanwhile; NaN when mostly stall. */
+  /**
+   * Time since the request was written less the stall of this process that kept its answer
+   * waiting ({@link StallClock.heldUp}); sets `#censored` when that stall was most of it
+   * (the result is then only a lower bound).
+   */
   #elapsed(now: number): number {
     const raw = now - this.#start;
-    const stalled = stallClock.read(now) - this.#stalledAtStart;
-    if (stalled === 0) return raw;
-    const rest = raw - stalled;
-    return rest * 2 >= raw ? rest : Number.NaN;
+    const stalled = stallClock.heldUp(now, this.#stalledAtStart);
+    const rest = stalled > 0 ? raw - stalled : raw;
+    this.#censored = rest * 2 < raw;
+    return rest > 0 ? rest : 0;
   }
 }
 

@@ -348,11 +348,14 @@ export class MeshDispatcher extends Dispatcher {
     });
   }
 
-  /** Closes the pass-through pools (after {@link drain}). */
-  async closePassthrough(error?: Error): Promise<void> {
+  /**
+   * Destroys the pass-through pools, once {@link drain} has ended and every call left was
+   * cancelled: what they still hold is a try whose caller was answered, which a `close()`
+   * would wait for until its connection attempt ended.
+   */
+  async closePassthrough(error: Error): Promise<void> {
     if (!this.#passthrough) return;
-    if (error) await this.#passthrough.destroy(error);
-    else await this.#passthrough.close();
+    await this.#passthrough.destroy(error);
   }
 
   /** undici's `close()`: the same as `mesh.close()`, set by the mesh. */

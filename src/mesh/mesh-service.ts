@@ -45,6 +45,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** TLS to the endpoints for https:// services: the pools' and the health checks'. */
   #connector: buildConnector.connector | undefined;
   readonly #endpoints = new Map<string, EndpointState>();
+  /** Endpoints discovery removed whose pools are still draining (ended by {@link MeshService.destroy}). */
+  readonly #draining = new Set<EndpointState>();
   /** The typical latency of this service's endpoints: where a new endpoint's estimate starts. */
   readonly #latency = new ServiceLatency();
   #list: EndpointState[] = [];
@@ -385,19 +387,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#inFlight--;
   }
 
-  /**
-   * Ends at once what is still queued on endpoints whose callers have all gone (the mesh
-   * closing after every call finished): a request aborted while its connection was being
-   * made stays in its pool until that attempt ends (up to connectTimeout), and would hold
-   * the pool's close for that long. Endpoints with nothing pending close gracefully.
-   */
-  abandonQueued(error: Error): void {
-    for (const endpoint of this.#endpoints.values()) if (endpoint.load.pending > 0) void endpoint.destroy(error);
-  }
-
-  /** Ends every request still on this service's endpoints with `error`. */
+  /** Ends every request still on this service's endpoints (removed ones still draining included) with `error`. */
   destroy(error: Error): Promise<void> {
-    return Promise.all([...this.#endpoints.values()].map((e) => e.destroy(error))).then(() => undefined);
+    return Promise.all([...this.#endpoints.values(), ...this.#draining].map((e) => e.destroy(error))).then(() => undefined);
   }
 
   /** Applies the winning source's set: new endpoints join, removed ones drain. */
@@ -412,7 +404,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       if (!endpoint || (subset && !hasLabels(endpoint, subset))) {
         this.#endpoints.delete(key);
         this.outlierDetector?.remove(state);
-        void state.drain();
+        this.#draining.add(state);
+        void state.drain().then(() => this.#draining.delete(state));
         changed = true;
       }
     }

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { buildConnector } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { localityBalancer } from '../balance/locality-balancer.js';
 import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
+import { ConnectingSockets } from '../core/connecting-sockets.js';
 import { MeshClosedError, MeshClosingError } from '../core/errors.js';
 import { emitSafely } from '../core/emit-safely.js';
 import { Stack } from '../core/layer.js';
@@ -162,6 +164,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #sourceErrorListeners = new Map<DiscoverySource, (error: Error) => void>();
   /** The sources given by the caller, held from construction until close (see `holdSource`). */
   readonly #heldSources: Array<DiscoverySource | ConfigSource> = [];
+  /** Connection attempts of every pool (endpoints and pass-through), ended at once on shutdown. */
+  readonly #connecting = new ConnectingSockets();
   #closing: Promise<void> | undefined;
   /** Set when the services are being closed: no service may be made after that. */
   #shutDown = false;
@@ -222,7 +226,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
       closeGracePeriod: o.closeGracePeriod,
       requestBufferLimit: o.requestBufferLimit,
       // Hosts passed through get the endpoints' connection limit too (not their TLS settings).
-      passthroughOptions: { connections: o.pool.connections, keepAliveTimeout: o.pool.keepAliveTimeout, connectTimeout: o.pool.connectTimeout },
+      passthroughOptions: {
+        connections: o.pool.connections,
+        keepAliveTimeout: o.pool.keepAliveTimeout,
+        connect: this.#connecting.wrap(buildConnector({ timeout: o.pool.connectTimeout })),
+      },
       pathSteps: pathSteps(o.pathNormalization),
     }) as MeshDispatcher & GlobalFetchDispatcher;
     this.dispatcher.onClose = () => this.close();
@@ -530,9 +538,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   async #close(): Promise<void> {
     const grace = this.#options.closeGracePeriod;
-    const deadline = performance.now() + grace;
     const clean = await this.dispatcher.drain(grace);
-    await this.#shutdown(clean ? undefined : new MeshClosingError(grace), deadline);
+    await this.#shutdown(clean ? undefined : new MeshClosingError(grace));
   }
 
   /**
@@ -540,39 +547,34 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * or a close that took too long), and a second run would release the sources' holds
    * again, closing a source under another mesh that still holds it.
    */
-  #shutdown(error: Error | undefined, deadline = performance.now()): Promise<void> {
-    return (this.#shutdownDone ??= this.#shutdownOnce(error, deadline));
+  #shutdown(error: Error | undefined): Promise<void> {
+    return (this.#shutdownDone ??= this.#shutdownOnce(error));
   }
 
-  async #shutdownOnce(error: Error | undefined, deadline: number): Promise<void> {
+  async #shutdownOnce(error: Error | undefined): Promise<void> {
     this.#shutDown = true;
     this.#releaseStallClock();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
     // waiting for discovery or an endpoint) ends now, each caller answered at once.
-    this.dispatcher.cancelAll(error ?? new MeshClosingError(this.#options.closeGracePeriod));
+    const reason = error ?? new MeshClosingError(this.#options.closeGracePeriod);
+    this.dispatcher.cancelAll(reason);
     const services = [...this.#services.values()];
-    if (error) await Promise.all(services.map((s) => s.destroy(error)));
-    // Every call has finished: what endpoints still hold belongs to callers that have gone.
-    else for (const service of services) service.abandonQueued(new MeshClosingError(this.#options.closeGracePeriod));
+    // Every call has ended: what a pool still holds is a try whose caller was answered
+    // (cancelled while it waited for a connection), which a pool's close() would wait for
+    // until the attempt ends (up to connectTimeout). Pools are destroyed instead, and
+    // attempts still connecting are ended: close() takes no longer than its grace period.
+    await Promise.all(services.map((s) => s.destroy(reason)));
+    this.#connecting.destroyAll(reason);
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     // Everything is closed before close() settles, even when a source's close() throws:
     // the first such error is then the outcome (Promise.all would settle at it, with pools
     // and other sources still closing).
-    // Pools close once their queues are empty, and a request aborted while its connection
-    // was being made stays queued until that attempt ends (connectTimeout: up to minutes,
-    // whatever closeGracePeriod says). The endpoints' orphans are ended above; should a
-    // pool still be closing when the grace period is over, it is destroyed then.
-    // The pass-through Agent cannot say which of its requests are orphans, and its destroy()
-    // does not cut a close() short: after a clean drain it holds nothing a caller waits
-    // for, so it is destroyed at once.
-    const passthroughEnd = error ?? new MeshClosingError(this.#options.closeGracePeriod);
-    const pools = Promise.all([...services.map((s) => s.close()), this.dispatcher.closePassthrough(passthroughEnd)]).then(() => undefined);
-    const late = (): Promise<unknown> => Promise.all(services.map((s) => s.destroy(new MeshClosingError(this.#options.closeGracePeriod))));
     const outcomes = await Promise.allSettled([
-      error ? pools : settleBy(pools, deadline, late),
+      ...services.map((s) => s.close()),
+      this.dispatcher.closePassthrough(reason),
       this.#serviceEntries.close(),
       // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
@@ -633,7 +635,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #endpointTransport(name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
     const pool = this.#options.pool;
     const connectTimeout = limits?.connectTimeoutMs ?? pool.connectTimeout;
-    const connector = secure ? endpointConnector(pool.tls, name.host, connectTimeout) : undefined;
+    // Attempts are tracked so that shutdown can end them (see ConnectingSockets).
+    const connector = secure ? this.#connecting.wrap(endpointConnector(pool.tls, name.host, connectTimeout)) : undefined;
     return {
       connector,
       poolOptions: {
@@ -641,23 +644,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
         connectTimeout,
         keepAliveTimeout: limits?.idleTimeoutMs ?? pool.keepAliveTimeout,
         ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
-        ...(connector ? { connect: connector } : {}),
+        connect: connector ?? this.#connecting.wrap(buildConnector({ timeout: connectTimeout })),
       },
     };
   }
 }
 
-/**
- * Resolves as `work` does, but if it has not settled by `deadline` (a `performance.now()`
- * reading), runs `late` first (which should make `work` settle: destroying what it waits for).
- */
-async function settleBy(work: Promise<void>, deadline: number, late: () => Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()))));
-  try {
-    if ((await Promise.race([work.then(() => 'done' as const), expired])) === 'late') await late();
-  } finally {
-    clearTimeout(timer);
-  }
-  await work;
-}

@@ -8,9 +8,10 @@
  *
  * @module
  */
-import type { buildConnector, Dispatcher } from 'undici';
+import { buildConnector, type Dispatcher } from 'undici';
 import * as z from 'zod';
 import { durationToMs, parseDuration } from '../config/duration.js';
+import { ConnectingSockets } from '../core/connecting-sockets.js';
 import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
 import { checkWithSchema, formatIssues, formatValue } from '../core/validate.js';
 import { healthCheckAgent, httpHealthCheck, type StatusRange } from './internal-health-http-check.js';
@@ -393,6 +394,8 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
   readonly #now: () => number;
   readonly #tracked = new Map<string, Tracked<E>>();
   #agent: Dispatcher | undefined;
+  /** The agent's connection attempts: close() ends them (undici's destroy() leaves them running until connected or timed out). */
+  readonly #connecting = new ConnectingSockets();
   #closing: Promise<void> | undefined;
 
   /** @throws InvalidOptionError when the options are not as documented in {@link HealthCheckerOptions} */
@@ -410,7 +413,14 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     this.#check =
       options.check ??
       ((endpoint, signal) =>
-        httpHealthCheck((this.#agent ??= healthCheckAgent(connect)), this.#settings, hostHeader, endpoint, signal, connect !== undefined));
+        httpHealthCheck(
+          (this.#agent ??= healthCheckAgent(this.#connecting.wrap(connect ?? buildConnector({})))),
+          this.#settings,
+          hostHeader,
+          endpoint,
+          signal,
+          connect !== undefined,
+        ));
   }
 
   /** The settings in force. */
@@ -476,6 +486,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     const agent = this.#agent;
     this.#agent = undefined;
     this.#closing = agent ? agent.destroy().catch(() => undefined) : Promise.resolve();
+    this.#connecting.destroyAll(new Error(`health checker of "${this.#service}" closed`));
     return this.#closing;
   }
 

@@ -204,7 +204,8 @@ describe('cancellation at every stage (hostile)', { timeout: 15_000 }, () => {
     await abortAndExpectPrompt(m, controller, hedged);
     await Promise.all([a.closed(0), b.closed(0)]);
     expect(await send(m, '/after')).toEqual({ status: 200, body: 'ok' });
-    expect(a.arrivals.length + b.arrivals.length).toBe(3);
+    // Neither try was sent again (/after itself may get a backup when this machine is slow).
+    expect([...a.arrivals, ...b.arrivals].filter((r) => r.url === '/held')).toHaveLength(2);
   });
 
   it('before the hedge backup is sent: the backup never goes out', async () => {
@@ -269,10 +270,12 @@ describe('cancellation at every stage (hostile)', { timeout: 15_000 }, () => {
 kind: DestinationRule
 metadata: { name: api }
 spec: { host: api, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 1, maxEjectionPercent: 100, baseEjectionTime: 60s } } }`;
+    // Only /put has the short per-try timeout: /after, which checks the endpoint is still
+    // in use, must not time out itself on a loaded machine (that would eject the endpoint).
     const m = meshOf([s.address], [
       vs(
-        '  - match: [{ uri: { prefix: /blocker } }]\n    route: [{ destination: { host: api } }]\n' +
-          '  - retries: { attempts: 1, perTryTimeout: 50ms, retryOn: "reset" }\n    route: [{ destination: { host: api } }]\n',
+        '  - match: [{ uri: { prefix: /put } }]\n    retries: { attempts: 1, perTryTimeout: 50ms, retryOn: "reset" }\n    route: [{ destination: { host: api } }]\n' +
+          '  - route: [{ destination: { host: api } }]\n',
       ),
       ejectAtOnce,
     ]);

@@ -96,7 +96,7 @@ describe('hostile discovery input', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('thousands of hosts under a wildcard ServiceEntry: the service table stays bounded and memory stays flat', async () => {
+  it('a thousand hosts and more under a wildcard ServiceEntry: the service table stays bounded and memory stays flat', async () => {
     const [b0] = backends as [Backend];
     const maxServices = 50;
     const mesh = createMesh({
@@ -120,26 +120,28 @@ describe('hostile discovery input', () => {
     };
     const hosts = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
     // Warm-up: the table fills and the first evictions run (one-time allocations happen here).
+    // Each host costs a service, a pool and a connection: 1,200 of them take about 15 s on a
+    // loaded 2-core machine, hence the test's own timeout below.
     const start = heapAfterGc();
-    await pool(hosts(0, 300), 8, send);
+    await pool(hosts(0, 200), 8, send);
     const warm = heapAfterGc();
-    await pool(hosts(300, 2300), 8, send);
+    await pool(hosts(200, 1200), 8, send);
     const end = heapAfterGc();
 
-    expect(statuses).toEqual(new Map([[200, 2300]]));
+    expect(statuses).toEqual(new Map([[200, 1200]]));
     const stats = mesh.serviceStats();
     expect(stats).toMatchObject({ maxServices, busy: 0 });
     expect(stats.services).toBeLessThanOrEqual(maxServices);
     expect(mesh.services()).toHaveLength(stats.services);
-    expect(stats.evicted).toBe(2300 - stats.services);
+    expect(stats.evicted).toBe(1200 - stats.services);
     expect(evictions.reduce((n, e) => n + e.services.length, 0)).toBe(stats.evicted);
     expect(evictions.every((e) => e.maxServices === maxServices && e.remaining < maxServices)).toBe(true);
-    // 2,000 more hosts cost less than the first 300 did (before eviction covered every
+    // 1,000 more hosts cost less than the first 200 did (before eviction covered every
     // source, each host kept a service and a pool: about 6 KB each, plus its connection).
-    console.log(`heap: +${((warm - start) / 1e6).toFixed(1)} MB for the first 300 hosts, +${((end - warm) / 1e6).toFixed(1)} MB for the next 2,000`);
+    console.log(`heap: +${((warm - start) / 1e6).toFixed(1)} MB for the first 200 hosts, +${((end - warm) / 1e6).toFixed(1)} MB for the next 1,000`);
     expect(end - warm).toBeLessThan(Math.max(warm - start, 2e6));
     await mesh.close();
-  });
+  }, 60_000);
 
   it('a malformed update of any shape is reported as the source\'s error, never thrown back, and the last good set stays', async () => {
     const [b0] = backends as [Backend];

@@ -1,17 +1,14 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMesh, staticEndpoints } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
 
-/** A port on 127.0.0.1 with nothing listening (bound, then released). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+/**
+ * A port on 127.0.0.1 with nothing listening: port 1, which listen(0) never hands out. (A
+ * port bound and then released could be taken meanwhile by a server of a test running in
+ * parallel, whose answers or resets then counted as this endpoint's failures.)
+ */
+const DEAD_PORT = 1;
 
 describe('connection errors count against an endpoint’s load', () => {
   let live: Backend;
@@ -21,7 +18,7 @@ describe('connection errors count against an endpoint’s load', () => {
   afterAll(() => closeAll([live]));
 
   it('P2C Peak EWMA stops choosing an endpoint that refuses connections', async () => {
-    const dead = await deadPort();
+    const dead = DEAD_PORT;
     const mesh = createMesh({ discovery: [staticEndpoints({ reviews: [live.address, `127.0.0.1:${dead}`] })] });
     let failed = 0;
     for (let i = 0; i < 100; i++) {

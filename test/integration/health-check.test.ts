@@ -21,6 +21,8 @@ interface HealthServer {
   mode: Mode;
   /** Requests seen, oldest first. */
   readonly requests: Array<{ method: string; url: string; host: string; userAgent: string }>;
+  /** Requests held without an answer (in `hang` mode) so far. */
+  held: number;
   /** Connections open now. */
   connections(): number;
   /** Stops listening and drops every connection: new connections are refused. */
@@ -43,6 +45,8 @@ async function startHealthServer(mode: Mode = { status: 200 }): Promise<HealthSe
       if (health.mode === 'hang') {
         hung.add(res);
         res.on('close', () => hung.delete(res));
+        health.held++;
+        changed.notify();
         return;
       }
       res.statusCode = health.mode.status;
@@ -64,6 +68,7 @@ async function startHealthServer(mode: Mode = { status: 200 }): Promise<HealthSe
     },
     mode,
     requests: [],
+    held: 0,
     connections: () => sockets.size,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -110,7 +115,10 @@ function trackedTimers(): HealthCheckTimers & { pending: Set<unknown>; created()
   };
 }
 
-const FAST: HealthCheckSpec = { interval: '40ms', jitter: 0.1, timeout: '300ms', healthyThreshold: 2, unhealthyThreshold: 2 };
+// The servers here answer at once unless a test makes them hang, so the timeout is long: a
+// short one also fails checks a server did answer, whenever a loaded machine stalls this
+// process for longer (timers run before the I/O that waited).
+const FAST: HealthCheckSpec = { interval: '40ms', jitter: 0.1, timeout: '10s', healthyThreshold: 2, unhealthyThreshold: 2 };
 
 function checker(spec: HealthCheckSpec = {}, timers?: HealthCheckTimers) {
   const changes: Array<[string, boolean]> = [];
@@ -124,6 +132,39 @@ function checker(spec: HealthCheckSpec = {}, timers?: HealthCheckTimers) {
     timers,
   });
   return { hc, changes, status: (key: string) => hc.status().find((s) => s.key === key)! };
+}
+
+/**
+ * Real timers, except that a check's timeout (a timer of `timeoutMs`) starts counting only
+ * once `server` holds that check without answering: the timeout then fails exactly the
+ * checks that got no answer, however long this process stalls (on a stalled machine a
+ * plain timer can fire before the answer that arrived meanwhile is read).
+ */
+function timeoutOnceHeld(server: HealthServer, timeoutMs: number): HealthCheckTimers {
+  interface Gate {
+    timer: ReturnType<typeof setTimeout> | undefined;
+    cleared: boolean;
+  }
+  const gates = new Set<Gate>();
+  return {
+    setTimeout(callback, ms) {
+      if (ms !== timeoutMs) return setTimeout(callback, ms);
+      const gate: Gate = { timer: undefined, cleared: false };
+      gates.add(gate);
+      const held = server.held;
+      void changed.until('the check to be held by the server', () => gate.cleared || server.held > held).then(() => {
+        if (!gate.cleared) gate.timer = setTimeout(callback, ms);
+      });
+      return gate;
+    },
+    clearTimeout(handle) {
+      if (!gates.delete(handle as Gate)) return clearTimeout(handle as ReturnType<typeof setTimeout>);
+      const gate = handle as Gate;
+      gate.cleared = true;
+      clearTimeout(gate.timer);
+      changed.notify();
+    },
+  };
 }
 
 /** Told when a health server gets a request or loses a connection, and on every onChange. */
@@ -184,7 +225,7 @@ describe('HealthChecker against real HTTP servers', () => {
 
   it('a server that stops answering is failed by the timeout, and recovers when it answers again', async () => {
     const server = await startHealthServer();
-    const { hc, changes, status } = checker({ timeout: '100ms' });
+    const { hc, changes, status } = checker({ timeout: '100ms' }, timeoutOnceHeld(server, 100));
     const endpoint = new Endpoint(server.port);
     hc.setEndpoints([endpoint]);
     await until(() => expect(status(endpoint.key).checks).toBeGreaterThanOrEqual(1));
@@ -195,6 +236,7 @@ describe('HealthChecker against real HTTP servers', () => {
     // Two checks reached the server, got no answer and were failed by the timeout (when
     // exactly the timeout fires is checked on fake timers in test/unit/policy/health-check.test.ts).
     expect(server.requests.length - answered).toBeGreaterThanOrEqual(2);
+    expect(server.held).toBeGreaterThanOrEqual(2);
     expect(status(endpoint.key)).toMatchObject({ consecutiveFailures: 2, lastResult: 'timed out after 100 ms' });
 
     server.mode = { status: 200 };
@@ -295,7 +337,7 @@ describe('HealthChecker against real HTTP servers', () => {
         script,
         [
           `import { HealthChecker, healthCheckSettings } from ${JSON.stringify(join(root, 'src/policy/health-check.ts'))};`,
-          `const hc = new HealthChecker({ settings: healthCheckSettings({ interval: '30ms', jitter: 0 }, 'test'), service: 'reviews' });`,
+          `const hc = new HealthChecker({ settings: healthCheckSettings({ interval: '30ms', jitter: 0, timeout: '10s' }, 'test'), service: 'reviews' });`,
           `hc.setEndpoints([{ key: '127.0.0.1:${server.port}', address: '127.0.0.1', port: ${server.port}, healthy: true }]);`,
           // Prints once 3 checks ran, then stops polling: only the checker's timers are left.
           `const poll = setInterval(() => { if (hc.status()[0].checks >= 3) { clearInterval(poll); console.log(JSON.stringify(hc.status())); } }, 5);`,
@@ -305,7 +347,8 @@ describe('HealthChecker against real HTTP servers', () => {
         execFile(
           join(root, 'node_modules/.bin/tsx'),
           [script],
-          { cwd: root, timeout: 10_000, env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH ?? ''}`, NODE_OPTIONS: '' } },
+          // A guard against a child that never exits, long enough for tsx to start on a loaded machine.
+          { cwd: root, timeout: 40_000, env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH ?? ''}`, NODE_OPTIONS: '' } },
           (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
         );
       });
@@ -315,5 +358,5 @@ describe('HealthChecker against real HTTP servers', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });

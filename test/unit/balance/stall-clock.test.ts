@@ -1,7 +1,7 @@
 // The stall clock measures this process's event-loop stalls with a real timer and a real
 // busy-wait (fake timers cannot stall a thread). No bound depends on the machine's speed:
 // a stall counts at least what the busy-wait held and at most the time that passed.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { StallClock } from '../../../src/balance/stall-clock.js';
 
 function busyWait(ms: number): void {
@@ -39,6 +39,32 @@ describe('StallClock', () => {
     } finally {
       release();
     }
+  });
+
+  it('heldUp: a stall going on holds up what is handled now; one the loop has since recovered from does not', async () => {
+    const clock = new StallClock();
+    const release = clock.acquire();
+    try {
+      await nextTimers();
+      const before = clock.read(performance.now());
+      busyWait(120);
+      // An answer handled now waited behind the whole stall.
+      expect(clock.heldUp(performance.now(), before)).toBeGreaterThanOrEqual(100);
+      await nextTimers(); // the late tick has run: the loop is running again
+      // An answer handled before the loop has run a tick on time still waited behind it.
+      expect(clock.heldUp(performance.now(), before)).toBeGreaterThanOrEqual(100);
+      // Once a tick comes within a tick of its time (at once, unless this machine stalls
+      // this process for more than 5 ms at every tick), the stall is over: what waited
+      // during it was handled then, and an answer handled now was not held up by it.
+      await vi.waitFor(() => expect(clock.heldUp(performance.now(), before)).toBeLessThan(100), { timeout: 10_000, interval: 1 });
+      expect(clock.read(performance.now()) - before).toBeGreaterThanOrEqual(100); // still in the total
+      // Never more than the stall since `since`.
+      const now = performance.now();
+      expect(clock.heldUp(now, clock.read(now))).toBe(0);
+    } finally {
+      release();
+    }
+    expect(clock.heldUp(performance.now(), 0)).toBe(0); // stopped: nothing holds anything up
   });
 
   it('runs only while held, and stands still once every holder let go', async () => {
