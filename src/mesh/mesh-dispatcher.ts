@@ -16,6 +16,9 @@ import { RequestView } from '../route/request-view.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { routeRequest, type RouterContext } from '../route/router.js';
 import type { MeshService } from './mesh-service.js';
+import { callTelemetryOf } from '../telemetry/call-hooks.js';
+import { sendAttempt } from '../telemetry/attempt-telemetry.js';
+import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
 
 /** undici ships `Dispatcher1Wrapper.wrapHandler` without a type declaration. */
 interface LegacyWrapper {
@@ -56,6 +59,8 @@ export interface DispatcherContext {
   readonly passthroughOptions: Agent.Options;
   /** How request paths are normalised before routing (Istio's `pathNormalization`). */
   readonly pathSteps: PathSteps;
+  /** The mesh's outbound telemetry. */
+  readonly telemetry?: OutboundTelemetry | undefined;
 }
 
 /** The handler of a mirrored copy: its response is dropped, it never affects the caller. */
@@ -150,11 +155,14 @@ export class MeshDispatcher extends Dispatcher {
         return failDispatch(handler, error as Error);
       }
     }
-    const call = this.#track(new RootCall(handler, this));
+    // The call's telemetry sits between the call and the caller: it sees how the call ends.
+    const telemetry = this.#context.telemetry?.begin(handler, opts, key);
+    const call = this.#track(new RootCall(telemetry ?? handler, this));
     try {
       // An abort before the request was made (an already-aborted signal) sends nothing.
       if (!call.begin()) return true;
-      this.#send(route, this.#callOptions(opts, call, route), call);
+      const callOpts = this.#callOptions(opts, call, route);
+      this.#send(route, telemetry === undefined ? callOpts : OutboundTelemetry.attach(callOpts, telemetry), call);
     } catch (error) {
       // A layer threw (e.g. a user layer's wrap); the caller gets the error, never a hang.
       failDispatch(call, error as Error);
@@ -234,11 +242,14 @@ export class MeshDispatcher extends Dispatcher {
       mirror: (destination, port, opts) => {
         // A copy is its own call: the caller's abort does not end it, the mesh closing does.
         if (this.#closed) return;
-        const call = this.#track(new RootCall(DISCARD, this, false));
+        const main = callTelemetryOf(opts);
+        const telemetry = main === undefined ? undefined : this.#context.telemetry?.begin(DISCARD, opts, main.origin, main);
+        const call = this.#track(new RootCall(telemetry ?? DISCARD, this, false));
         if (!call.begin()) return;
         const service = this.#context.service(destination.name, port, route.protocol === 'https:', destination.subset);
         try {
-          this.#sendToService(service, { ...opts, [kCancellation]: call } as Dispatcher.DispatchOptions, call, false);
+          const copy = { ...opts, [kCancellation]: call } as Dispatcher.DispatchOptions;
+          this.#sendToService(service, telemetry === undefined ? copy : OutboundTelemetry.attach(copy, telemetry), call, false);
         } catch (error) {
           failDispatch(call, error as Error);
         }
@@ -265,13 +276,14 @@ export class MeshDispatcher extends Dispatcher {
   #sendTracked(service: MeshService, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, mayPassThrough: boolean): boolean {
     switch (service.status) {
       case 'known':
-        if (service.balancer === undefined) return this.#passThrough(opts, handler);
+        if (service.balancer === undefined) return this.#passThrough(opts, handler, service, false);
+        this.#context.telemetry?.toService(opts, service);
         return service.dispatch(opts, handler);
       case 'missing':
         if (this.#context.registryOnly || !mayPassThrough) {
           return failDispatch(handler, new UnknownServiceError(service.name.host, service.sourceNames(), mayPassThrough ? undefined : 'route'));
         }
-        return this.#passThrough(opts, handler);
+        return this.#passThrough(opts, handler, service, true);
       default: {
         // Discovery has not answered yet for this host: wait for it, bounded.
         const timeout = this.#context.discoveryTimeout;
@@ -289,9 +301,14 @@ export class MeshDispatcher extends Dispatcher {
     }
   }
 
-  #passThrough(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  #passThrough(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, service: MeshService, unknown: boolean): boolean {
     const agent = this.#passthrough ?? (this.#passthrough = new Agent(this.#context.passthroughOptions));
-    return agent.dispatch(opts, handler);
+    const telemetry = callTelemetryOf(opts);
+    if (telemetry === undefined) return agent.dispatch(opts, handler);
+    // Traced and propagated as a sidecar's outbound passthrough is: one try, to the host itself.
+    const host = telemetry.hub.passthroughTarget(service, unknown);
+    telemetry.hub.toService(opts, service, unknown);
+    return sendAttempt(telemetry, host, opts, handler, (o, h) => agent.dispatch(o, h));
   }
 
   #route(origin: string): Route {

@@ -67,7 +67,13 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     const transport = context.endpointTransport(policy.limits);
     this.#endpointContext = { buildEndpointStack: context.buildEndpointStack, secure: context.secure, poolOptions: transport.poolOptions };
     this.#connector = transport.connector;
-    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    this.#sources = new ServiceSources(
+      name,
+      sources,
+      () => this.#recompute(),
+      (source, error) => context.onSourceError?.(source, error),
+      context.onSourceRefresh === undefined ? undefined : (source, endpoints) => context.onSourceRefresh!(this, source, endpoints),
+    );
     try {
       this.#sources.open();
     } catch (error) {
@@ -235,7 +241,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #lastPanic = false;
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
-  ejectionChanged(): void {
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
+    if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

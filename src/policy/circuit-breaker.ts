@@ -25,6 +25,7 @@ import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
 import { layer, type Layer } from '../core/layer.js';
 import { formatIssues, formatValue } from '../core/validate.js';
 import type { ServiceTarget } from '../mesh/types.js';
+import { callTelemetryOf } from '../telemetry/call-hooks.js';
 import { CircuitBreaker, type OpossumBreaker, type OpossumOptions, type OpossumStateOption } from './internal-breaker-opossum.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -827,7 +828,10 @@ export function breakerLayer(breakerFor: (service: ServiceTarget) => ServiceBrea
     const breaker = breakerFor(target);
     if (breaker === undefined) return next(opts, handler);
     const counted = new BreakerHandler(handler, breaker);
-    if (!breaker.tryPass(counted)) return failDispatch(handler, breaker.openError());
+    if (!breaker.tryPass(counted)) {
+      callTelemetryOf(opts)?.breakerRefused();
+      return failDispatch(handler, breaker.openError());
+    }
     try {
       return next(opts, counted);
     } catch (error) {

@@ -14,6 +14,7 @@ import type { ServiceTarget } from '../mesh/types.js';
 import type { RetryBudget } from './retry-budget.js';
 import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryPolicy, type RetryVerdict } from './retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
+import { callTelemetryOf } from '../telemetry/call-hooks.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -188,19 +189,20 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     if (this.aborted || !this.#allowed(statusVerdict(this.#policy, status, headers, this.#opts.method))) return false;
     const after = retryAfterMs(status, headers, RETRY_AFTER_CAP_MS);
     if (after === Infinity) return false;
-    return this.#mayRetry(after);
+    return this.#mayRetry(after, status);
   }
 
   /** Decides on a failure without a response: true to retry it. */
   retryFailure(kind: FailureKind): boolean {
     if (this.aborted || this.#responded) return false;
     if (!this.#allowed(failureVerdict(this.#policy, kind, this.#opts.method))) return false;
-    return this.#mayRetry(undefined);
+    return this.#mayRetry(undefined, kind);
   }
 
   /** True for a `retry` verdict; a `not-idempotent` one is remembered as the reason given to the caller. */
   #allowed(verdict: RetryVerdict): boolean {
     if (verdict === 'not-idempotent') this.#stopReason = notIdempotentReason(this.#opts.method);
+    if (verdict !== 'retry') callTelemetryOf(this.#opts)?.retryStopped('not_retryable');
     return verdict === 'retry';
   }
 
@@ -209,22 +211,27 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   #holdsRetrySlot = false;
   #stopReason = NOT_RETRIED;
 
-  #mayRetry(retryAfter: number | undefined): boolean {
+  #mayRetry(retryAfter: number | undefined, reason: string | number): boolean {
+    const telemetry = callTelemetryOf(this.#opts);
     if (this.#tries > this.#policy.retries) {
       this.#stopReason = `all ${this.#policy.retries} retries were used`;
+      telemetry?.retryStopped('attempts');
       return false;
     }
     if (!isReplayable(this.#opts.body)) {
       this.#stopReason = 'the request body is a stream, and more of it was read than requestBufferLimit keeps, so it cannot be sent again';
+      telemetry?.retryStopped('not_retryable');
       return false;
     }
     const maxRetries = this.#service.limits?.maxRetries;
     if (maxRetries !== undefined && !this.#holdsRetrySlot && this.#service.activeRetries >= maxRetries) {
       this.#stopReason = `service "${this.#service.name.host}" already has ${maxRetries} retries in flight (DestinationRule connectionPool.http.maxRetries)`;
+      telemetry?.retryStopped('budget');
       return false;
     }
     if (!this.#budget.tryWithdraw()) {
       this.#stopReason = `the retry budget of service "${this.#service.name.host}" is spent (retries are capped at 20 % of requests + 10/s)`;
+      telemetry?.retryStopped('budget');
       return false;
     }
     if (!this.#holdsRetrySlot) {
@@ -233,6 +240,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     }
     this.#backoff = this.#backoff ? this.#backoff.next(undefined) : backoffFor(this.#policy.backoffBaseMs).next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
+    telemetry?.retryScheduled(this.#tries + 1, String(reason), this.#retryDelay);
     return true;
   }
 
