@@ -133,7 +133,9 @@ export class AttemptTelemetry extends ForwardingHandler {
     if (context === undefined || api === undefined) return headers;
     const carrier: Record<string, string> = {};
     api.propagation.inject(context, carrier);
-    return replaceHeaders(headers, carrier);
+    // The propagator's other fields (a caller's own tracestate or baggage when the context
+    // has none) are dropped too: what goes on the wire is this try's context alone.
+    return replaceHeaders(headers, carrier, api.propagation.fields());
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -214,16 +216,17 @@ export class AttemptTelemetry extends ForwardingHandler {
 
 /**
  * `headers` (any shape undici takes) with each of `set`'s headers in place of any of the
- * same name (case-insensitive); the caller's object is never changed. `set` empty: the
- * same `headers`.
+ * same name, and without any named in `remove` (case-insensitive); the caller's object is
+ * never changed. Nothing to set or remove: the same `headers`.
  */
-export function replaceHeaders(headers: Headers, set: Record<string, string>): Headers {
+export function replaceHeaders(headers: Headers, set: Record<string, string>, remove: readonly string[] = []): Headers {
   const names = Object.keys(set);
-  if (names.length === 0) return headers;
+  if (names.length === 0 && (remove.length === 0 || headers == null)) return headers;
   const out: string[] = [];
   const replaced = (name: string): boolean => {
     const lower = name.toLowerCase();
     for (const n of names) if (n === lower) return true;
+    for (const n of remove) if (n.toLowerCase() === lower) return true;
     return false;
   };
   if (headers != null) {
