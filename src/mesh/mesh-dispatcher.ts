@@ -16,7 +16,8 @@ import { RequestView } from '../route/request-view.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { routeRequest, type RouterContext } from '../route/router.js';
 import type { MeshService } from './mesh-service.js';
-import { callTelemetryOf } from '../telemetry/call-hooks.js';
+import { callTelemetryOf, kCallTelemetry } from '../telemetry/call-hooks.js';
+import type { CallTelemetry } from '../telemetry/call-telemetry.js';
 import { sendAttempt } from '../telemetry/attempt-telemetry.js';
 import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
 
@@ -161,8 +162,7 @@ export class MeshDispatcher extends Dispatcher {
     try {
       // An abort before the request was made (an already-aborted signal) sends nothing.
       if (!call.begin()) return true;
-      const callOpts = this.#callOptions(opts, call, route);
-      this.#send(route, telemetry === undefined ? callOpts : OutboundTelemetry.attach(callOpts, telemetry), call);
+      this.#send(route, this.#callOptions(opts, call, route, telemetry), call);
     } catch (error) {
       // A layer threw (e.g. a user layer's wrap); the caller gets the error, never a hang.
       failDispatch(call, error as Error);
@@ -175,12 +175,12 @@ export class MeshDispatcher extends Dispatcher {
    * `host` header when no VirtualService routes it (the router writes its own), and a
    * streamed body made replayable.
    */
-  #callOptions(opts: Dispatcher.DispatchOptions, call: RootCall, route: Route): Dispatcher.DispatchOptions {
+  #callOptions(opts: Dispatcher.DispatchOptions, call: RootCall, route: Route, telemetry: CallTelemetry | undefined): Dispatcher.DispatchOptions {
     const headers = route.virtualService === undefined && !hasHeader(opts.headers, 'host') ? withHeader(opts.headers, 'host', route.authority) : opts.headers;
-    if (!isStreamBody(opts.body)) return { ...opts, headers, [kCancellation]: call } as Dispatcher.DispatchOptions;
+    if (!isStreamBody(opts.body)) return { ...opts, headers, [kCancellation]: call, [kCallTelemetry]: telemetry } as Dispatcher.DispatchOptions;
     const body = new ReplayableBody(opts.body, this.#context.requestBufferLimit);
     call.body = body;
-    return { ...opts, headers, body: body.view(), [kCancellation]: call } as unknown as Dispatcher.DispatchOptions;
+    return { ...opts, headers, body: body.view(), [kCancellation]: call, [kCallTelemetry]: telemetry } as unknown as Dispatcher.DispatchOptions;
   }
 
   #track(call: RootCall): RootCall {

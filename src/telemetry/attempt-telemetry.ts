@@ -16,6 +16,7 @@
  * exactly one CLIENT span and one `traceparent` per request in both set-ups.
  */
 import type { Context, Span } from '@opentelemetry/api';
+import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -49,6 +50,13 @@ export interface AttemptEndpoint {
 const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /**
+ * The channel undici publishes each request it creates on (every copy of undici, Node's
+ * bundled one included): what undici instrumentations subscribe to. Entering a context
+ * costs an AsyncLocalStorage run per try, so it is done only while someone listens.
+ */
+const requestCreated = channel('undici:request:create');
+
+/**
  * Sends one try with its telemetry: `next(opts, handler)` with the try's headers and a
  * handler that reports its end. Without a call's telemetry on the options, it is `next`.
  */
@@ -66,7 +74,7 @@ export function sendAttempt(call: CallTelemetry, endpoint: AttemptEndpoint, opts
     return next(opts, handler);
   }
   const api = call.hub.api;
-  if (api === undefined || context === undefined) return next(sent, attempt);
+  if (api === undefined || context === undefined || !requestCreated.hasSubscribers) return next(sent, attempt);
   // Suppressed for whatever undici instrumentation runs below (see the module's notes).
   return api.context.with(context.setValue(SUPPRESS_TRACING, true), next, undefined, sent, attempt);
 }
@@ -133,9 +141,9 @@ export class AttemptTelemetry extends ForwardingHandler {
     if (context === undefined || api === undefined) return headers;
     const carrier: Record<string, string> = {};
     api.propagation.inject(context, carrier);
-    // The propagator's other fields (a caller's own tracestate or baggage when the context
-    // has none) are dropped too: what goes on the wire is this try's context alone.
-    return replaceHeaders(headers, carrier, api.propagation.fields());
+    // A caller's own trace headers (a tracestate or baggage when the context has none) are
+    // dropped too: what goes on the wire is this try's context alone.
+    return replaceHeaders(headers, carrier, TRACE_HEADERS);
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -181,7 +189,7 @@ export class AttemptTelemetry extends ForwardingHandler {
     // Ended by the mesh (a hedge that lost, a per-try or route timeout, the caller's abort).
     const cancelled = error !== undefined && cancellationOf(this.#opts)?.cancelled === true;
     const errorType = cancelled && error !== undefined && responseFlagOfError(error) === 0 ? 'cancelled' : errorTypeOf(error, status);
-    if (error === undefined && status > 0 && call.service !== undefined) {
+    if (error === undefined && status > 0 && call.service !== undefined && call.hub.istio) {
       const labels = this.#endpoint.labels;
       if (labels !== undefined) call.peer = call.hub.peerOf(labels, call.service.fqdn);
     }
@@ -219,34 +227,45 @@ export class AttemptTelemetry extends ForwardingHandler {
  * same name, and without any named in `remove` (case-insensitive); the caller's object is
  * never changed. Nothing to set or remove: the same `headers`.
  */
-export function replaceHeaders(headers: Headers, set: Record<string, string>, remove: readonly string[] = []): Headers {
-  const names = Object.keys(set);
-  if (names.length === 0 && (remove.length === 0 || headers == null)) return headers;
-  const out: string[] = [];
-  const replaced = (name: string): boolean => {
-    const lower = name.toLowerCase();
-    for (const n of names) if (n === lower) return true;
-    for (const n of remove) if (n.toLowerCase() === lower) return true;
-    return false;
-  };
-  if (headers != null) {
-    if (Array.isArray(headers)) {
-      for (let i = 0; i + 1 < headers.length; i += 2) if (!replaced(String(headers[i]))) out.push(String(headers[i]), headers[i + 1] as string);
-    } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-      for (const [name, value] of headers as Iterable<[string, string | string[]]>) {
-        if (replaced(name)) continue;
-        if (Array.isArray(value)) for (const v of value) out.push(name, v);
-        else out.push(name, String(value));
-      }
-    } else {
-      const record: Record<string, string | string[] | undefined> = {};
-      for (const name in headers as Record<string, string | string[] | undefined>) {
-        if (!replaced(name)) record[name] = (headers as Record<string, string | string[] | undefined>)[name];
-      }
-      for (const name of names) record[name] = set[name];
-      return record as Headers;
-    }
+export function replaceHeaders(headers: Headers, set: Record<string, string>, remove: readonly string[] = NONE): Headers {
+  let empty = true;
+  for (const _ in set) {
+    empty = false;
+    break;
   }
-  for (const name of names) out.push(name, set[name]!);
-  return out as Headers;
+  if (empty && (remove.length === 0 || headers == null)) return headers;
+  if (headers == null) return { ...set } as Headers;
+  if (Array.isArray(headers)) {
+    const out: string[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) if (!replaced(String(headers[i]), set, remove)) out.push(String(headers[i]), headers[i + 1] as string);
+    for (const name in set) out.push(name, set[name]!);
+    return out as Headers;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    const out: string[] = [];
+    for (const [name, value] of headers as Iterable<[string, string | string[]]>) {
+      if (replaced(name, set, remove)) continue;
+      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      else out.push(name, String(value));
+    }
+    for (const name in set) out.push(name, set[name]!);
+    return out as Headers;
+  }
+  const record: Record<string, string | string[] | undefined> = {};
+  const given = headers as Record<string, string | string[] | undefined>;
+  for (const name in given) if (!replaced(name, set, remove)) record[name] = given[name];
+  for (const name in set) record[name] = set[name];
+  return record as Headers;
+}
+
+const NONE: readonly string[] = [];
+/** The W3C and baggage headers: a try sends its own or none. */
+const TRACE_HEADERS: readonly string[] = ['traceparent', 'tracestate', 'baggage'];
+
+/** Whether a header named `name` is set or removed (names compared in lower case). */
+function replaced(name: string, set: Record<string, string>, remove: readonly string[]): boolean {
+  const lower = name.toLowerCase();
+  if (set[lower] !== undefined) return true;
+  for (let i = 0; i < remove.length; i++) if (remove[i] === lower) return true;
+  return false;
 }

@@ -70,6 +70,8 @@ export class OutboundTelemetry {
   readonly recorder: MetricsRecorder | undefined;
   /** The access log, when on. */
   readonly log: AccessLog | undefined;
+  /** Whether Istio's metrics are recorded (they need the answering peer's identity). */
+  readonly istio: boolean;
   readonly #tracing: boolean;
   readonly #givenTracer: Tracer | undefined;
   readonly #givenMeter: boolean;
@@ -101,6 +103,7 @@ export class OutboundTelemetry {
       ? MetricsRecorder.create({ metricNames: options.metricNames, meterProvider: options.metrics.meterProvider, workload, maxPassthroughHosts: options.metrics.maxPassthroughHosts })
       : undefined;
     this.#maxPassthrough = options.metrics.maxPassthroughHosts;
+    this.istio = this.recorder !== undefined && options.metricNames !== 'otel';
     this.log = options.accessLog === undefined ? undefined : new AccessLog(options.accessLog);
   }
 
