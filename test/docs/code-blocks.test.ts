@@ -61,15 +61,19 @@ describe('documentation code blocks', () => {
   );
 });
 
+/** Where a run block names a local server: `127.0.0.1:PORT`, or `address: '127.0.0.1', port: PORT`. */
+const SERVER_REFERENCE = /(127\.0\.0\.1:|address: '127\.0\.0\.1', port: )(\d{2,5})\b/g;
+
 /**
- * Starts one real HTTP server per distinct `127.0.0.1:PORT` in the code and rewrites each
- * to the server's own address (port 0). Each answers JSON naming itself and the request.
+ * Starts one real HTTP server per distinct port the code names on 127.0.0.1 and rewrites
+ * each reference to the server's own port (it listens on port 0). Each server answers
+ * JSON naming itself (`{"server":"127.0.0.1:9080",...}`, with the port the block wrote).
  */
 async function startServersFor(code: string): Promise<{ code: string; started: Server[]; requests: () => number }> {
-  const ports = [...new Set([...code.matchAll(/127\.0\.0\.1:(\d{2,5})\b/g)].map((m) => m[1]!))];
+  const ports = [...new Set([...code.matchAll(SERVER_REFERENCE)].map((m) => m[2]!))];
   const started: Server[] = [];
+  const real = new Map<string, number>();
   let requests = 0;
-  let rewritten = code;
   for (const port of ports) {
     const name = `127.0.0.1:${port}`;
     const server = createServer((req, res) => {
@@ -82,8 +86,8 @@ async function startServersFor(code: string): Promise<{ code: string; started: S
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     started.push(server);
-    const real = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    rewritten = rewritten.replace(new RegExp(`127\\.0\\.0\\.1:${port}\\b`, 'g'), real);
+    real.set(port, (server.address() as AddressInfo).port);
   }
+  const rewritten = code.replace(SERVER_REFERENCE, (_, prefix: string, port: string) => `${prefix}${real.get(port)}`);
   return { code: rewritten, started, requests: () => requests };
 }
