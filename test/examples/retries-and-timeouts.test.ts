@@ -30,7 +30,8 @@ describe('examples/retries-and-timeouts', () => {
     // The time left travels with each call: the route's 500 ms, then at most withDeadline's 200 ms.
     const budgets = [...stdout.matchAll(/reports-slow got a request with x-envoy-expected-rq-timeout-ms: (\d+)/g)].map((m) => Number(m[1]));
     expect(budgets).toHaveLength(2);
-    expect(budgets[0]).toBe(500);
+    expect(budgets[0]).toBeLessThanOrEqual(500);
+    expect(budgets[0]).toBeGreaterThan(200);
     expect(budgets[1]).toBeGreaterThan(0);
     expect(budgets[1]).toBeLessThanOrEqual(200);
   }, 90_000);
