@@ -28,9 +28,9 @@ kind: DestinationRule
 metadata:
   name: payments
   annotations:
-    # Opens when more than half of at least 5 tries in the last 10 s failed; probes after 1 s;
+    # Opens when more than half of at least 5 tries in the last 10 s failed; probes after 2 s;
     # 2 successful probes in a row close it. (A JSON string: annotations are strings.)
-    proxyless.dev/circuit-breaker: '{"volumeThreshold": 5, "errorThresholdPercentage": 50, "rollingWindow": "10s", "resetTimeout": "1s", "halfOpenSuccesses": 2}'
+    proxyless.dev/circuit-breaker: '{"volumeThreshold": 5, "errorThresholdPercentage": 50, "rollingWindow": "10s", "resetTimeout": "2s", "halfOpenSuccesses": 2}'
 spec:
   host: payments
 `,
@@ -56,6 +56,7 @@ async function call(label: string): Promise<void> {
 let open = false;
 mesh.once('circuitOpen', () => (open = true));
 for (let i = 1; !open && i <= 20; i++) await call(`call ${i}`);
+const halfOpen = once(mesh, 'circuitHalfOpen'); // listening from now: it comes resetTimeout after opening
 // 2. While open, calls fail at once and the replica sees none of them.
 const before = received;
 await call('while open');
@@ -64,7 +65,7 @@ console.log(`${at()} the replica received ${received - before} request(s) while 
 // 3. The replica recovers; after resetTimeout the breaker lets probes through, and closes.
 healthy = true;
 console.log(`${at()} the replica is healthy again`);
-await once(mesh, 'circuitHalfOpen');
+await halfOpen;
 const closed = once(mesh, 'circuitClose');
 await call('probe 1');
 await call('probe 2');
