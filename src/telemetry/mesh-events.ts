@@ -26,13 +26,17 @@ type BreakerState = 'closed' | 'open' | 'half-open';
 
 /**
  * Subscribes `telemetry` to the mesh's events and returns the service-context hooks
- * (`onSourceRefresh`, `onEjection`); the state gauges sample `services()` at collection.
+ * (`onSourceRefresh`, `onEjection`, `onHealth`); the state gauges sample `services()` at collection.
  */
 export function wireMeshTelemetry<S extends HookedService, E extends HookedEndpoint>(
   mesh: EventEmitter,
   telemetry: OutboundTelemetry,
   services: () => Iterable<S>,
-): { onSourceRefresh: (service: S, source: DiscoverySource, endpoints: number) => void; onEjection: (service: S, endpoint: E, ejected: boolean) => void } {
+): {
+  onSourceRefresh: (service: S, source: DiscoverySource, endpoints: number) => void;
+  onEjection: (service: S, endpoint: E, ejected: boolean) => void;
+  onHealth: (service: S, endpoint: E, healthy: boolean) => void;
+} {
   const safely = (fn: () => void): void => {
     try {
       fn();
@@ -75,6 +79,12 @@ export function wireMeshTelemetry<S extends HookedService, E extends HookedEndpo
       safely(() => {
         telemetry.discovery(source.name, undefined);
         if (channels.discoveryRefresh.hasSubscribers) channels.discoveryRefresh.publish({ source: source.name, service: `${service.name.fqdn}:${service.name.port}`, endpoints });
+      }),
+    onHealth: (service, endpoint, healthy) =>
+      safely(() => {
+        if (channels.health.hasSubscribers) {
+          channels.health.publish({ service: `${service.name.fqdn}:${service.name.port}`, endpoint: endpoint.key, healthy, detail: healthy ? 'passed' : 'failed' });
+        }
       }),
     onEjection: (service, endpoint, ejected) =>
       safely(() => {
