@@ -72,6 +72,12 @@ export class CallTelemetry extends ForwardingHandler {
   status = 0;
   /** Response body bytes delivered to the caller. */
   bytes = 0;
+  /**
+   * Request body bytes (for the access log): the body's length when it is a string or
+   * bytes, else what the last try wrote of it (undici's `onBodySent`).
+   */
+  requestBytes: number;
+  #sentBy = 0;
   /** The endpoint of the last try, `address:port`. */
   upstream: string | undefined;
   /** The identity of the endpoint that answered, for Istio's `destination_*` labels. */
@@ -88,6 +94,9 @@ export class CallTelemetry extends ForwardingHandler {
     this.path = opts.path;
     this.headers = opts.headers;
     this.mirror = mirror;
+    this.requestBytes = hub.log === undefined ? 0 : bodyLength(opts.body);
+    // A known length is the answer; otherwise the bytes written are counted.
+    if (this.requestBytes > 0 || hub.log === undefined) this.#sentBy = -1;
     this.nextKind = mirror ? 'mirror' : 'first';
     const tracer = hub.tracer();
     if (tracer !== undefined) {
@@ -172,6 +181,18 @@ export class CallTelemetry extends ForwardingHandler {
   /** The circuit breaker refused a try. */
   breakerRefused(): void {
     this.metrics?.breakerRefusal();
+  }
+
+  override onBodySent(chunk: Buffer): void {
+    if (this.#sentBy !== -1) {
+      // Counted per try: a retry sends the body again, and the entry gives one copy.
+      if (this.#sentBy !== this.attempts) {
+        this.#sentBy = this.attempts;
+        this.requestBytes = 0;
+      }
+      this.requestBytes += chunk.length;
+    }
+    super.onBodySent(chunk);
   }
 
   override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -263,6 +284,12 @@ export class CallTelemetry extends ForwardingHandler {
     if (s === undefined || s.passthrough) return clusterName('outbound', s?.port ?? 0, undefined, undefined);
     return clusterName('outbound', s.port, s.subset, s.fqdn);
   }
+}
+
+function bodyLength(body: unknown): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (ArrayBuffer.isView(body)) return body.byteLength;
+  return 0;
 }
 
 /** The reason a failed call's retries stopped, for `proxyless.client.retries.stopped`. */

@@ -273,7 +273,7 @@ export class OutboundTelemetry {
       protocol: 'HTTP/1.1',
       response_code: status,
       response_flags: formatResponseFlags(flags),
-      bytes_received: 0,
+      bytes_received: call.requestBytes,
       bytes_sent: bytes,
       duration: Math.round(ms),
       upstream_host: upstream ?? null,

@@ -65,6 +65,17 @@ describe('access log', () => {
     expect(Date.parse(entry.start_time)).not.toBeNaN();
   });
 
+  it('bytes_received is the request body\'s length', async () => {
+    const api = await startBackend({ id: 'api' });
+    servers.push(api);
+    const entries: AccessLogEntry[] = [];
+    const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], telemetry: { accessLog: { logger: { info: (e: object) => void entries.push(e as AccessLogEntry) } } } });
+    meshes.push(mesh);
+    const res = await mesh.fetch('http://api/', { method: 'POST', body: 'héllo world' });
+    await res.arrayBuffer();
+    expect(entries.map((e) => [e.method, e.bytes_received, e.bytes_sent])).toEqual([['POST', 12, 3]]);
+  });
+
   it('per try, the errors filter, and sampling 0', async () => {
     const api = await flaky();
     const perTry: AccessLogEntry[] = [];
