@@ -2,11 +2,12 @@
 // SimpleSpanProcessor, flushed before reading) registered globally, against real servers
 // on 127.0.0.1 that record the headers they receive.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { context, trace, SpanKind, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace, SpanKind, type Tracer } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
 import { registerTestSdk, type TestSdk } from '../../helpers/otel-sdk.js';
+import { ManualSource } from '../../helpers/manual-source.js';
 
 let sdk: TestSdk;
 let tracer: Tracer;
@@ -116,5 +117,32 @@ describe('outbound spans', () => {
     const sent = api.seen.map((s) => s.traceparent[0]!.split('-')[2]);
     expect(new Set(sent)).toEqual(new Set(tries.map((t) => t.spanContext().spanId)));
     expect(api.seen.every((s) => s.traceparent[0]!.split('-')[1] === traceId)).toBe(true);
+  });
+
+  it("a call that waited for discovery: the caller's span is still the parent, the try the call span's child", async () => {
+    const api = await recording('late');
+    const source = new ManualSource('late-registry');
+    const mesh = createMesh({ discovery: [source] });
+    meshes.push(mesh);
+    const { result, traceId, spanId } = await traced('caller', async () => {
+      const pending = mesh.fetch('http://late/');
+      // Answered only once the call waits (its service watches the source), from another async context.
+      await new Promise<void>((resolve) => {
+        const poll = (): void => (source.watches.size > 0 ? resolve() : void setImmediate(poll));
+        poll();
+      });
+      await context.with(ROOT_CONTEXT, async () => {
+        setTimeout(() => source.send('late.default.svc.cluster.local', { type: 'reset', endpoints: [{ address: '127.0.0.1', port: api.port, weight: 1, labels: {} }] }), 0);
+      });
+      const res = await pending;
+      await res.text();
+      return res.status;
+    });
+    expect(result).toBe(200);
+    const spans = (await sdk.spans()).filter((s) => s.spanContext().traceId === traceId);
+    const caller = spans.find((s) => s.spanContext().spanId === spanId)!;
+    const [call] = childrenOf(spans, caller);
+    expect(call!.name).toBe('mesh GET');
+    expect(childrenOf(spans, call!).map((s) => [s.kind, s.attributes['network.peer.port']])).toEqual([[SpanKind.CLIENT, api.port]]);
   });
 });
