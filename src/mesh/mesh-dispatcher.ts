@@ -61,7 +61,19 @@ export interface DispatcherContext {
   /** How request paths are normalised before routing (Istio's `pathNormalization`). */
   readonly pathSteps: PathSteps;
   /** The mesh's outbound telemetry. */
-  readonly telemetry?: OutboundTelemetry | undefined;
+  readonly telemetry?: DispatcherTelemetry | undefined;
+}
+
+/**
+ * What the dispatcher asks of the mesh's outbound telemetry (`OutboundTelemetry`), in
+ * types that name nothing of `@opentelemetry/api` (an optional peer: the package's
+ * declarations must not import it).
+ */
+export interface DispatcherTelemetry {
+  /** The call's telemetry, a handler around `caller`; undefined when nothing would see the call. `parent`: the call a mirror copies. */
+  begin(caller: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions, origin: string, parent?: object): Dispatcher.DispatchHandler | undefined;
+  /** The dispatcher picked `service` for the call on `opts` (`passthrough`: a host no source knows). */
+  toService(opts: Dispatcher.DispatchOptions, service: MeshService, passthrough?: boolean): void;
 }
 
 /** The handler of a mirrored copy: its response is dropped, it never affects the caller. */
@@ -157,7 +169,7 @@ export class MeshDispatcher extends Dispatcher {
       }
     }
     // The call's telemetry sits between the call and the caller: it sees how the call ends.
-    const telemetry = this.#context.telemetry?.begin(handler, opts, key);
+    const telemetry = this.#context.telemetry?.begin(handler, opts, key) as CallTelemetry | undefined;
     const call = this.#track(new RootCall(telemetry ?? handler, this));
     try {
       // An abort before the request was made (an already-aborted signal) sends nothing.
@@ -243,7 +255,7 @@ export class MeshDispatcher extends Dispatcher {
         // A copy is its own call: the caller's abort does not end it, the mesh closing does.
         if (this.#closed) return;
         const main = callTelemetryOf(opts);
-        const telemetry = main === undefined ? undefined : this.#context.telemetry?.begin(DISCARD, opts, main.origin, main);
+        const telemetry = (main === undefined ? undefined : this.#context.telemetry?.begin(DISCARD, opts, main.origin, main)) as CallTelemetry | undefined;
         const call = this.#track(new RootCall(telemetry ?? DISCARD, this, false));
         if (!call.begin()) return;
         const service = this.#context.service(destination.name, port, route.protocol === 'https:', destination.subset);
