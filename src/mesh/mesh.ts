@@ -292,8 +292,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
   applyConfig(config: string | object | readonly (string | object)[]): void {
     // A closed mesh's services must not remake their health checks, breakers or sweeps.
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
-    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
+    let compiled: CompiledConfig;
+    let inputs: ConfigInputs;
+    try {
+      inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
+      compiled = compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields });
+    } catch (error) {
+      // A rejected version (proxyless.config.reloads.rejected, proxyless:config:rejected); the caller gets the error.
+      this.#telemetry.configRejected('applyConfig', error);
+      throw error;
+    }
+    this.#apply(compiled, 'applyConfig');
     this.#inline = inputs.inline;
   }
 

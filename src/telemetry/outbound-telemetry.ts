@@ -305,6 +305,16 @@ export class OutboundTelemetry {
     else this.recorder?.configRejected();
   }
 
+  /** `applyConfig` refused a version (file and source reloads are heard as the mesh's `configError`). */
+  configRejected(source: string, error: unknown): void {
+    try {
+      this.config(false, 0);
+      if (channels.configRejected.hasSubscribers) channels.configRejected.publish({ source, error: error instanceof Error ? error : new Error(String(error)) });
+    } catch (failure) {
+      this.reportFailure(failure);
+    }
+  }
+
   /** Stops the recorder's timers and sampling. */
   close(): void {
     this.recorder?.close();

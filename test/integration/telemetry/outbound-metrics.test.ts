@@ -99,17 +99,19 @@ describe('outbound metrics', () => {
     expect(m.points('istio_requests_total').map((p) => p.attributes.response_code)).toEqual(['503']);
   });
 
-  it('config reloads are counted; passthrough hosts past maxPassthroughHosts are _OTHER', async () => {
+  it('config reloads and rejected reloads are counted; passthrough hosts past maxPassthroughHosts are _OTHER', async () => {
     const outside = await startBackend({ id: 'outside' });
     servers.push(outside);
     const { provider, collect } = metricsSdk();
     const mesh = createMesh({ discovery: [staticEndpoints({})], telemetry: { metrics: { meterProvider: provider, maxPassthroughHosts: 1 } } });
     meshes.push(mesh);
     mesh.applyConfig([retrying]);
+    expect(() => mesh.applyConfig([{ ...retrying, spec: { hosts: 'not-a-list' } }])).toThrow();
     await get(mesh, `http://127.0.0.1:${outside.port}/`);
     await get(mesh, `http://localhost:${outside.port}/`);
     const m = await collect();
     expect(m.value('proxyless.config.reloads')).toBe(1);
+    expect(m.value('proxyless.config.reloads.rejected')).toBe(1);
     const services = m.points('proxyless.client.requests').map((p) => p.attributes['proxyless.service']).sort();
     expect(services).toEqual(['127.0.0.1', '_OTHER']);
   });
