@@ -87,11 +87,13 @@ export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
 export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
 export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
 export { formatExplanation } from './route/explain.js';
-export { CircuitOpenError, ServiceBreaker, breakerSettings, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS, CIRCUIT_BREAKER_ANNOTATION } from './policy/breaker/index.js';
+export { CircuitOpenError, ServiceBreaker, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS } from './policy/breaker/index.js';
+export { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, healthCheckSettings, outlierSettings } from './config/settings/index.js';
+export type { HealthCheckSpec } from './config/settings/index.js';
 export type { BreakerSnapshot, BreakerSettings, BreakerState, BreakerStats, FailCondition, BreakerEvents, BreakerOpenEvent, BreakerHalfOpenEvent, BreakerCloseEvent, BreakerOutcome, BreakerPermit } from './policy/breaker/index.js';
-export { HealthChecker, healthCheckSettings, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check/index.js';
-export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check/index.js';
-export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier/index.js';
+export { HealthChecker, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check/index.js';
+export type { HealthCheckSettings, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check/index.js';
+export { OutlierDetector, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier/index.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier/index.js';
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
 

@@ -2,8 +2,8 @@
  * A service-level circuit breaker (Hystrix-style: error percentage over a rolling window)
  * on opossum, as a service-stack layer with role `breaker`.
  *
- * - {@link breakerSettings} validates our extension's settings, as found in the
- *   DestinationRule annotation {@link CIRCUIT_BREAKER_ANNOTATION} (JSON).
+ * - Its settings ({@link BreakerSettings}) come from the DestinationRule annotation
+ *   `proxyless.dev/circuit-breaker`, parsed by `src/config/settings/breaker.ts`.
  * - {@link ServiceBreaker} is one opossum breaker per service, plus what opossum lacks:
  *   `halfOpenSuccesses`, outcomes reported when a response starts rather than when a
  *   promise settles, a caller abort counted as neither success nor failure, and a state
@@ -18,220 +18,16 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import * as z from 'zod';
-import { durationSchema, durationToMs } from '../../config/istio/common.js';
 import { InvalidConfigError, InvalidOptionError, ProxylessError } from '../../core/errors.js';
 import { classifyFailure } from '../../core/classify-failure.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { layer, type Layer } from '../../core/layer.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
 import type { ServiceTarget } from '../../mesh/types.js';
+import { breakerSettingsSchema, DEFAULT_BREAKER_SETTINGS, MAX_TIMER_MS, type BreakerSettings, type FailCondition } from './settings.js';
 import { CircuitBreaker, type OpossumBreaker, type OpossumOptions, type OpossumStateOption } from './internal-breaker-opossum.js';
 
 type Controller = Dispatcher.DispatchController;
-
-/** The DestinationRule annotation that holds a service's breaker settings, as JSON. */
-export const CIRCUIT_BREAKER_ANNOTATION = 'proxyless.dev/circuit-breaker';
-
-// ---------------------------------------------------------------------------------------
-// Settings
-// ---------------------------------------------------------------------------------------
-
-/**
- * What counts as a failure, in {@link BreakerSettings.failOn}:
- *
- * - `5xx`: a response with status 500..599.
- * - `gateway-error`: a response with status 502, 503 or 504.
- * - `connect-failure`: no connection could be made (`ECONNREFUSED`, `EHOSTUNREACH`,
- *   `ENETUNREACH`, `EHOSTDOWN`, `ENETDOWN`, `ENOTFOUND`, `EAI_AGAIN`, a connect-time
- *   `ETIMEDOUT`, undici's connect timeout, a TLS handshake failure), or it broke before
- *   the request was written to it. These are the classifier's `connect-failure` and
- *   `reset-before-request` (see `src/core/classify-failure.ts`, shared with retries and
- *   outlier detection).
- * - `reset`: the connection broke after the request was written, before the response
- *   started (`ECONNRESET`, `EPIPE`, `ECONNABORTED`, undici's `UND_ERR_SOCKET` "other side
- *   closed", HTTP/2 stream errors including a refused stream, a malformed response).
- * - `timeout`: undici's headers or body timeout, or the mesh's route or per-try timeout
- *   (whichever layer raised it, even when it ended the request through its controller).
- *   A caller's own `AbortSignal.timeout()` is a caller abort, not this.
- * - `error`: any error before the response started, except those that never count (below).
- *
- * A status code 500..599 written as a number counts that status alone. 4xx responses
- * never count as failures: they are the caller's mistakes, not the service's health.
- * Statuses not listed count as successes; errors not listed count as neither.
- *
- * Never counted, whatever `failOn` says: a request the caller aborted (through its
- * controller or signal), a deadline that ran out before sending, the mesh closing, and
- * the mesh's own refusals (overload, an open circuit): none of them say anything about
- * the service.
- */
-export type FailCondition = '5xx' | 'gateway-error' | 'connect-failure' | 'reset' | 'timeout' | 'error';
-
-const FAIL_CONDITIONS: readonly FailCondition[] = ['5xx', 'gateway-error', 'connect-failure', 'reset', 'timeout', 'error'];
-
-/**
- * A service's breaker settings, validated and with every default filled in. Made by
- * {@link breakerSettings} from the annotation's JSON; the JSON field names are given
- * with each property.
- */
-export interface BreakerSettings {
-  /**
-   * JSON `errorThresholdPercentage`, default **50**: the breaker opens when the failure
-   * percentage in the rolling window exceeds this (strictly: 50 % does not open it at
-   * 50). From 0 up to, not including, 100. As in opossum, the percentage is failures
-   * over all requests in the window, refused ones and ones counted as neither included.
-   */
-  readonly errorThresholdPercentage: number;
-  /**
-   * JSON `volumeThreshold`, default **20**: how many requests the rolling window must
-   * hold before the breaker may open at all (opossum's own default is 0).
-   */
-  readonly volumeThreshold: number;
-  /** JSON `rollingWindow` (a duration such as `"10s"`), default **10 s**: how long outcomes count. */
-  readonly rollingWindowMs: number;
-  /**
-   * JSON `rollingBuckets`, default **10**: the window moves in this many steps (10 s in
-   * buckets of 1 s). It must divide the window into whole milliseconds.
-   */
-  readonly rollingBuckets: number;
-  /** JSON `resetTimeout` (a duration), default **30 s**: how long the breaker stays open before it goes half-open. */
-  readonly resetTimeoutMs: number;
-  /**
-   * JSON `halfOpenSuccesses`, default **1**: how many probe requests in a row must
-   * succeed in half-open before the breaker closes. Half-open lets one probe through at
-   * a time (opossum's rule); any failure reopens it. opossum itself closes on the first
-   * success; {@link ServiceBreaker} counts the rest on top.
-   */
-  readonly halfOpenSuccesses: number;
-  /**
-   * JSON `failOn`, default **`["5xx", "connect-failure", "reset"]`**: which results count
-   * as failures; see {@link FailCondition}. At least one.
-   */
-  readonly failOn: readonly (FailCondition | number)[];
-}
-
-/** The settings used when a service has the annotation with no fields set (`{}`). */
-export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = Object.freeze({
-  errorThresholdPercentage: 50,
-  volumeThreshold: 20,
-  rollingWindowMs: 10_000,
-  rollingBuckets: 10,
-  resetTimeoutMs: 30_000,
-  halfOpenSuccesses: 1,
-  failOn: Object.freeze(['5xx', 'connect-failure', 'reset'] as const),
-});
-
-/** The longest delay a Node timer takes (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const PERCENT = 'a number from 0 up to, not including, 100 (the breaker opens when the failure percentage exceeds it)';
-const VOLUME = 'an integer >= 0 (requests in the window before the breaker may open)';
-const BUCKETS = 'an integer from 1 to 1000';
-const SUCCESSES = 'an integer from 1 to 1000 (probe successes in a row that close the breaker)';
-const FAIL_ON_ITEM = `one of ${FAIL_CONDITIONS.map((c) => JSON.stringify(c)).join(', ')} or a status code 500..599`;
-
-function isFailOnItem(value: unknown): value is FailCondition | number {
-  if (typeof value === 'string') return (FAIL_CONDITIONS as readonly string[]).includes(value);
-  return Number.isInteger(value) && (value as number) >= 500 && (value as number) <= 599;
-}
-
-const failOnItemSchema = z.custom<FailCondition | number>(isFailOnItem, {
-  error: (issue) =>
-    issue.input === '4xx' || (typeof issue.input === 'number' && issue.input >= 400 && issue.input <= 499)
-      ? `${FAIL_ON_ITEM}; 4xx responses never count as failures (they are the caller's mistakes)`
-      : FAIL_ON_ITEM,
-});
-
-const specObject = z.strictObject({
-  errorThresholdPercentage: z.number({ error: PERCENT }).min(0, { error: PERCENT }).lt(100, { error: PERCENT }).default(50),
-  volumeThreshold: z.int({ error: VOLUME }).min(0, { error: VOLUME }).max(1_000_000_000, { error: VOLUME }).default(20),
-  rollingWindow: durationSchema.default('10s'),
-  rollingBuckets: z.int({ error: BUCKETS }).min(1, { error: BUCKETS }).max(1000, { error: BUCKETS }).default(10),
-  resetTimeout: durationSchema.default('30s'),
-  halfOpenSuccesses: z.int({ error: SUCCESSES }).min(1, { error: SUCCESSES }).max(1000, { error: SUCCESSES }).default(1),
-  failOn: z
-    .array(failOnItemSchema, { error: `a list of ${FAIL_ON_ITEM}` })
-    .min(1, { error: 'at least one condition (to turn the breaker off, remove the annotation)' })
-    .default(['5xx', 'connect-failure', 'reset']),
-});
-
-const specSchema = specObject.superRefine((spec, ctx) => {
-  const windowMs = durationToMs(spec.rollingWindow);
-  const resetMs = durationToMs(spec.resetTimeout);
-  if (windowMs < 1 || windowMs > MAX_TIMER_MS) {
-    ctx.addIssue({ code: 'custom', path: ['rollingWindow'], input: spec.rollingWindow, message: 'a duration from 1ms to 24d' });
-  } else if (!Number.isInteger(windowMs / spec.rollingBuckets)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['rollingBuckets'],
-      input: spec.rollingBuckets,
-      message: `a count that divides rollingWindow ${JSON.stringify(spec.rollingWindow)} (${windowMs} ms) into buckets of whole milliseconds`,
-    });
-  }
-  if (resetMs < 1 || resetMs > MAX_TIMER_MS) {
-    ctx.addIssue({ code: 'custom', path: ['resetTimeout'], input: spec.resetTimeout, message: 'a duration from 1ms to 24d' });
-  }
-});
-
-const SPEC_KEYS = Object.keys(specObject.shape);
-
-/**
- * Validates a service's circuit-breaker settings (the JSON of the DestinationRule
- * annotation {@link CIRCUIT_BREAKER_ANNOTATION}, as text or already parsed) and fills in
- * the defaults documented on {@link BreakerSettings}. `undefined` gives the defaults.
- *
- * ```json
- * { "errorThresholdPercentage": 50, "volumeThreshold": 20, "rollingWindow": "10s",
- *   "rollingBuckets": 10, "resetTimeout": "30s", "halfOpenSuccesses": 1,
- *   "failOn": ["5xx", "connect-failure", "reset"] }
- * ```
- *
- * @param spec the annotation's value: JSON text, or the parsed object
- * @param where what to name in errors, e.g. `DestinationRule/reviews: metadata.annotations["proxyless.dev/circuit-breaker"]`
- * @throws {@link InvalidConfigError} listing every problem as `where: field: value (expected: ...)`
- */
-export function breakerSettings(spec: unknown, where: string): BreakerSettings {
-  let value = spec;
-  if (typeof spec === 'string') {
-    try {
-      value = JSON.parse(spec) as unknown;
-    } catch (error) {
-      throw new InvalidConfigError([
-        `${where}: ${formatValue(spec)} is not JSON: ${(error as Error).message} (expected: a JSON object such as {"volumeThreshold": 20, "resetTimeout": "30s"})`,
-      ]);
-    }
-  }
-  if (value === undefined) return DEFAULT_BREAKER_SETTINGS;
-  const result = specSchema.safeParse(value, { reportInput: true });
-  if (!result.success) {
-    const lines = formatIssues(result.error.issues, '', (path) => (path.length === 0 ? SPEC_KEYS : undefined));
-    throw new InvalidConfigError(lines.map((line) => `${where}: ${line}`));
-  }
-  const s = result.data;
-  return Object.freeze({
-    errorThresholdPercentage: s.errorThresholdPercentage,
-    volumeThreshold: s.volumeThreshold,
-    rollingWindowMs: durationToMs(s.rollingWindow),
-    rollingBuckets: s.rollingBuckets,
-    resetTimeoutMs: durationToMs(s.resetTimeout),
-    halfOpenSuccesses: s.halfOpenSuccesses,
-    failOn: Object.freeze([...new Set(s.failOn)]),
-  });
-}
-
-/** The same ranges as the JSON, for settings built in code and passed to {@link ServiceBreaker}. */
-const settingsSchema = z.strictObject({
-  errorThresholdPercentage: z.number({ error: PERCENT }).min(0, { error: PERCENT }).lt(100, { error: PERCENT }),
-  volumeThreshold: z.int({ error: VOLUME }).min(0, { error: VOLUME }),
-  rollingWindowMs: z.int({ error: 'an integer number of ms from 1 to 2^31-1' }).min(1).max(MAX_TIMER_MS),
-  rollingBuckets: z.int({ error: BUCKETS }).min(1, { error: BUCKETS }).max(1000, { error: BUCKETS }),
-  resetTimeoutMs: z.number({ error: 'a number of ms from 1 to 2^31-1' }).min(1).max(MAX_TIMER_MS),
-  halfOpenSuccesses: z.int({ error: SUCCESSES }).min(1, { error: SUCCESSES }).max(1000, { error: SUCCESSES }),
-  failOn: z.array(failOnItemSchema).min(1),
-}).superRefine((s, ctx) => {
-  if (!Number.isInteger(s.rollingWindowMs / s.rollingBuckets)) {
-    ctx.addIssue({ code: 'custom', path: ['rollingBuckets'], input: s.rollingBuckets, message: 'a count that divides rollingWindowMs into buckets of whole milliseconds' });
-  }
-});
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -274,7 +70,7 @@ export class CircuitOpenError extends ProxylessError {
       'PROXYLESS_ERR_CIRCUIT_OPEN',
       `the circuit breaker of service "${service}" is ${state}${opened}; ${why}; ${when}. The request was refused ` +
         `at once (503) without being sent. Fix or scale the service, or tune the DestinationRule annotation ` +
-        `"${CIRCUIT_BREAKER_ANNOTATION}" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
+        `"proxyless.dev/circuit-breaker" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
         `halfOpenSuccesses, failOn).`,
     );
     this.service = service;
@@ -501,13 +297,13 @@ export class ServiceBreaker {
 
   /**
    * @param service the service's name, for errors and events
-   * @param settings from {@link breakerSettings}; default {@link DEFAULT_BREAKER_SETTINGS}
+   * @param settings validated settings (config's `breakerSettings` makes them from the annotation); default {@link DEFAULT_BREAKER_SETTINGS}
    * @throws {@link InvalidOptionError} when a setting is out of range
    */
   constructor(service: string, settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS) {
     const problems: string[] = [];
     if (typeof service !== 'string' || service === '') problems.push(`service: ${formatValue(service)} (expected: the service's name)`);
-    const checked = settingsSchema.safeParse(settings, { reportInput: true });
+    const checked = breakerSettingsSchema.safeParse(settings, { reportInput: true });
     if (!checked.success) problems.push(...formatIssues(checked.error.issues, 'settings'));
     if (problems.length > 0) throw new InvalidOptionError('ServiceBreaker', problems);
     this.service = service;

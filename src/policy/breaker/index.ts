@@ -3,3 +3,4 @@
  * @module
  */
 export * from './circuit-breaker.js';
+export * from './settings.js';

@@ -7,7 +7,7 @@ import { FollowingController } from '../../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../mesh/types.js';
-import type { HedgingSettings } from '../../config/extensions.js';
+import type { HedgingSettings } from './settings.js';
 import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from '../budget/retry-budget.js';
 import { isIdempotent } from '../retry/retry-policy.js';

@@ -4,3 +4,4 @@
  */
 export * from './retry-layer.js';
 export * from './retry-policy.js';
+export * from './settings.js';

@@ -12,7 +12,8 @@ import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { MeshService } from '../../mesh/mesh-service.js';
 import type { ServiceTarget } from '../../mesh/types.js';
 import type { RetryBudget } from '../budget/retry-budget.js';
-import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryPolicy, type RetryVerdict } from './retry-policy.js';
+import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryVerdict } from './retry-policy.js';
+import type { RetryPolicy } from './settings.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
