@@ -23,7 +23,7 @@ import { classifyFailure } from '../../core/classify-failure.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { layer, type Layer } from '../../core/layer.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
-import type { ServiceTarget } from '../../mesh/types.js';
+import type { ServiceTarget } from '../../core/target.js';
 import { breakerSettingsSchema, DEFAULT_BREAKER_SETTINGS, MAX_TIMER_MS, type BreakerSettings, type FailCondition } from './settings.js';
 import { CircuitBreaker, type OpossumBreaker, type OpossumOptions, type OpossumStateOption } from './internal-breaker-opossum.js';
 

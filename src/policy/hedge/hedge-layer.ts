@@ -6,7 +6,7 @@ import { failDispatch } from '../../core/forwarding-handler.js';
 import { FollowingController } from '../../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
-import type { ServiceTarget } from '../../mesh/types.js';
+import type { ServiceTarget } from '../../core/target.js';
 import type { HedgingSettings } from './settings.js';
 import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from '../budget/retry-budget.js';
