@@ -72,8 +72,8 @@ export type { RetryInfo } from './policy/retry/index.js';
 export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
-export { checkConfig } from './config/check-config.js';
-export type { ConfigCheck, CheckConfigOptions } from './config/check-config.js';
+export { checkConfig } from './compile/check-config.js';
+export type { ConfigCheck, CheckConfigOptions } from './compile/check-config.js';
 export type { SkippedResource } from './config/load-config.js';
 export type { UnknownFieldsMode } from './config/validate-resource.js';
 export { renderDiagnostic } from './core/errors.js';
@@ -257,3 +257,7 @@ export type {
 export * from './inbound/index.js';
 export { MAX_DEADLINE_MS } from './policy/deadline/index.js';
 export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';
+
+// Structure (issue 11): the layer contract's typed per-policy state slots (src/core/target.ts).
+export { stateKey } from './core/target.js';
+export type { StateKey, EndpointLoadView } from './core/target.js';

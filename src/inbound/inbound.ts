@@ -7,7 +7,7 @@ import { InboundExchange } from './exchange.js';
 import { InboundStack, inboundLayer, type InboundHandler } from './inbound-stack.js';
 import { telemetryLayer } from './inbound-telemetry.js';
 import { checkDrainOptions, lifecycleOf, type LifecycleMesh, type MeshLifecycle, type LifecycleState } from './lifecycle.js';
-import { rateLimitSettings, type RateLimitSettings } from './rate-limit-options.js';
+import { rateLimitSettings, type RateLimitSettings } from '../config/settings/rate-limit.js';
 import { contextLayer, deadlineLayer, drainLayer, healthLayer, loadSheddingLayer, rateLimitLayer, type HealthPaths } from './steps.js';
 import type { InboundOptions, MeshIncomingMessage } from './types.js';
 import { rateLimitFromConfig, type RateLimitConfigMesh } from './rate-limit-config.js';

@@ -1,4 +1,4 @@
-import { durationToMs } from '../config/istio/common.js';
+import { durationToMs } from '../core/duration.js';
 import { regexRewriter, type RegexRewriter } from '../config/re2.js';
 import type { Located, VirtualServiceResource } from '../config/load-config.js';
 import type { ServiceNamer } from '../discovery/service-name.js';

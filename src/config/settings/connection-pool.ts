@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnectionPoolLimits } from '../../policy/limits/connection-pool.js';
+import type { ConnectionPoolLimits } from '../../policy/limits/settings.js';
 import { durationToMs } from '../istio/common.js';
 
 /** Istio `ConnectionPoolSettings` as validated config gives it. */

@@ -8,9 +8,8 @@
 import * as z from 'zod';
 import { InvalidConfigError } from '../../core/errors.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
-import type { StatusRange } from '../../policy/health-check/internal-health-http-check.js';
-import { MAX_MS, type HealthCheckSettings } from '../../policy/health-check/settings.js';
-import { durationToMs, parseDuration } from '../duration.js';
+import { MAX_MS, type HealthCheckSettings, type StatusRange } from '../../policy/health-check/settings.js';
+import { durationToMs, parseDuration } from '../../core/duration.js';
 
 /** The DestinationRule annotation that enables active health checks; its value is JSON ({@link HealthCheckSpec}). */
 export const HEALTH_CHECK_ANNOTATION = 'proxyless.dev/health-check';

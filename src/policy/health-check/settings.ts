@@ -7,6 +7,8 @@
  */
 import type { StatusRange } from './internal-health-http-check.js';
 
+export type { StatusRange } from './internal-health-http-check.js';
+
 /** Validated health check settings, durations in milliseconds (see {@link HealthCheckSpec} for each field). */
 export interface HealthCheckSettings {
   /** Path requested, starting with `/`. */
