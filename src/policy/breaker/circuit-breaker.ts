@@ -14,20 +14,13 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
-import * as z from 'zod';
-import { InvalidConfigError, InvalidOptionError, ProxylessError } from '../../core/errors.js';
+import { InvalidOptionError, ProxylessError } from '../../core/errors.js';
 import { classifyFailure } from '../../core/classify-failure.js';
-import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
-import { layer, type Layer } from '../../core/layer.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
-import type { ServiceTarget } from '../../core/target.js';
-import { breakerSettingsSchema, DEFAULT_BREAKER_SETTINGS, MAX_TIMER_MS, type BreakerSettings, type FailCondition } from './settings.js';
+import { breakerSettingsSchema, DEFAULT_BREAKER_SETTINGS, type BreakerSettings, type FailCondition } from './settings.js';
+import { snapshotSchema, type BreakerEvents, type BreakerOutcome, type BreakerSnapshot, type BreakerState, type BreakerStats } from './types.js';
 import { CircuitBreaker, type OpossumBreaker, type OpossumOptions, type OpossumStateOption } from './internal-breaker-opossum.js';
 
-type Controller = Dispatcher.DispatchController;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -87,111 +80,6 @@ function formatMs(ms: number): string {
 // ---------------------------------------------------------------------------------------
 // The breaker
 // ---------------------------------------------------------------------------------------
-
-/** A breaker's state: `closed` lets requests through, `open` refuses them, `half-open` lets probes through one at a time. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-/** How one request counts: see {@link FailCondition}. */
-export type BreakerOutcome = 'success' | 'failure' | 'neither';
-
-/** The counters of the rolling window (opossum's). `fires` counts every request asked about, refused ones included. */
-export interface BreakerStats {
-  /** Requests asked about (admitted or refused). */
-  readonly fires: number;
-  /** Requests that counted as successes. */
-  readonly successes: number;
-  /** Requests that counted as failures. */
-  readonly failures: number;
-  /**
-   * Requests opossum refused: while open, and while in its half-open with the probe in
-   * flight. (Refusals after the first probe success, when `halfOpenSuccesses` > 1, are
-   * ours and not counted here.)
-   */
-  readonly rejects: number;
-}
-
-/** The `open` event: the breaker opened (from closed, or again from half-open). */
-export interface BreakerOpenEvent {
-  /** The service. */
-  readonly service: string;
-  /** When it opened, ms since the epoch. */
-  readonly openedAt: number;
-  /** When it will go half-open, ms since the epoch. */
-  readonly retryAt: number;
-  /** The window's counters when it opened. */
-  readonly stats: BreakerStats;
-}
-
-/** The `halfOpen` event: `resetTimeout` passed; probe requests go through, one at a time. */
-export interface BreakerHalfOpenEvent {
-  /** The service. */
-  readonly service: string;
-  /** Probe successes in a row needed to close (`halfOpenSuccesses`). */
-  readonly successesNeeded: number;
-}
-
-/** The `close` event: enough probes succeeded; requests flow again. */
-export interface BreakerCloseEvent {
-  /** The service. */
-  readonly service: string;
-}
-
-/** The events of {@link ServiceBreaker.events}, each with one argument. */
-export interface BreakerEvents {
-  /** The breaker opened. */
-  open: [event: BreakerOpenEvent];
-  /** The breaker went half-open. */
-  halfOpen: [event: BreakerHalfOpenEvent];
-  /** The breaker closed after `halfOpenSuccesses` probe successes. */
-  close: [event: BreakerCloseEvent];
-}
-
-/**
- * A breaker's state as plain JSON, from {@link ServiceBreaker.exportState}, for
- * {@link ServiceBreaker.importState} in a restarted process.
- */
-export interface BreakerSnapshot {
-  /** Format version: 1. */
-  readonly version: 1;
-  /** The service the breaker guards. */
-  readonly service: string;
-  /** The state when the snapshot was taken. */
-  readonly state: BreakerState;
-  /** When the breaker last opened (ms since the epoch), or null when closed. */
-  readonly openedAt: number | null;
-  /** Half-open: probe successes still needed to close; otherwise 0. */
-  readonly successesNeeded: number;
-  /** When the snapshot was taken, ms since the epoch. */
-  readonly takenAt: number;
-  /** The rolling window's length in ms when it was taken. */
-  readonly windowMs: number;
-  /** The rolling window's counters when it was taken. */
-  readonly stats: BreakerStats;
-}
-
-const statsSchema = z.strictObject({
-  fires: z.int().min(0),
-  successes: z.int().min(0),
-  failures: z.int().min(0),
-  rejects: z.int().min(0),
-});
-
-const snapshotSchema = z
-  .strictObject({
-    version: z.literal(1),
-    service: z.string().min(1),
-    state: z.enum(['closed', 'open', 'half-open']),
-    openedAt: z.number().nullable(),
-    successesNeeded: z.int().min(0),
-    takenAt: z.number(),
-    windowMs: z.number().min(0),
-    stats: statsSchema,
-  })
-  .superRefine((s, ctx) => {
-    if (s.state !== 'closed' && s.openedAt === null) {
-      ctx.addIssue({ code: 'custom', path: ['openedAt'], input: null, message: 'a time in ms since the epoch when state is "open" or "half-open"' });
-    }
-  });
 
 /**
  * What a {@link ServiceBreaker} keeps per request, written into the object that carries
@@ -561,74 +449,4 @@ export class ServiceBreaker {
       });
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// The layer
-// ---------------------------------------------------------------------------------------
-
-/** Reports a request's outcome to its breaker when the response starts or the request fails. */
-class BreakerHandler extends ForwardingHandler implements BreakerPermit {
-  breakerResolve: ((value?: unknown) => void) | undefined = undefined;
-  breakerReject: ((reason?: unknown) => void) | undefined = undefined;
-  readonly #breaker: ServiceBreaker;
-
-  constructor(next: Dispatcher.DispatchHandler, breaker: ServiceBreaker) {
-    super(next);
-    this.#breaker = breaker;
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.#breaker.record(this, 'success');
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  #started = false;
-
-  override onRequestStart(controller: Controller, context: unknown): void {
-    this.#started = true;
-    super.onRequestStart(controller, context);
-  }
-
-  override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    // An interim response (100 Continue, 103 Early Hints) is not the response: the final one decides.
-    if (statusCode >= 200) this.#breaker.record(this, this.#breaker.outcomeOf(statusCode));
-    super.onResponseStart(controller, statusCode, headers, statusMessage);
-  }
-
-  override onResponseError(controller: Controller, error: Error): void {
-    // A request ended through its controller was aborted by the caller or a layer above.
-    this.#breaker.record(this, this.#breaker.outcomeOf(error, controller?.aborted === true, this.#started));
-    super.onResponseError(controller, error);
-  }
-}
-
-/**
- * The service-stack layer with role `breaker`: while the service's breaker is open (or
- * half-open with its probe in flight) a request fails at once with
- * {@link CircuitOpenError} (503, code `PROXYLESS_ERR_CIRCUIT_OPEN`), never sent;
- * otherwise it goes on, and its outcome is reported to the breaker when the response
- * starts (the status) or the request fails (the error); see {@link ServiceBreaker}. One
- * handler object per request, nothing else.
- *
- * @param breakerFor the breaker of a service, or `undefined` for none (the layer then
- *   adds nothing). Called per request, so a reload that swaps breakers applies at once:
- *   keep it a lookup.
- */
-export function breakerLayer(breakerFor: (service: ServiceTarget) => ServiceBreaker | undefined): Layer<ServiceTarget> {
-  if (typeof breakerFor !== 'function') {
-    throw new InvalidOptionError('breakerLayer', [`breakerFor: ${formatValue(breakerFor)} (expected: a function (service) => ServiceBreaker | undefined)`]);
-  }
-  return layer<ServiceTarget>('breaker', (next, target) => (opts, handler) => {
-    const breaker = breakerFor(target);
-    if (breaker === undefined) return next(opts, handler);
-    const counted = new BreakerHandler(handler, breaker);
-    if (!breaker.tryPass(counted)) return failDispatch(handler, breaker.openError());
-    try {
-      return next(opts, counted);
-    } catch (error) {
-      breaker.record(counted, 'neither');
-      throw error;
-    }
-  });
 }

@@ -4,3 +4,5 @@
  */
 export * from './circuit-breaker.js';
 export * from './settings.js';
+export * from './types.js';
+export * from './breaker-layer.js';

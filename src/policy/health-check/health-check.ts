@@ -12,11 +12,10 @@ import { buildConnector, type Dispatcher } from 'undici';
 import * as z from 'zod';
 import { ConnectingSockets } from '../../core/connecting-sockets.js';
 import { InvalidOptionError } from '../../core/errors.js';
-import { checkWithSchema, formatValue } from '../../core/validate.js';
+import { checkWithSchema } from '../../core/validate.js';
 import { MAX_MS, type HealthCheckSettings } from './settings.js';
-import { healthCheckAgent, httpHealthCheck, type StatusRange } from './internal-health-http-check.js';
+import { healthCheckAgent, httpHealthCheck } from './internal-health-http-check.js';
 
-export type { StatusRange } from './internal-health-http-check.js';
 
 /** What a health checker needs from an endpoint; it writes `healthy`. */
 export interface HealthCheckedEndpoint {
