@@ -10,7 +10,7 @@ export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, 
 export type { ServiceStats, ServicesEvictedInfo, ReadyOptions } from './mesh/mesh.js';
 export { holdSource } from './discovery/source-holds.js';
 export type { HoldableSource } from './discovery/source-holds.js';
-export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
+export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors/index.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
@@ -63,7 +63,7 @@ export {
   DeadlineExceededError,
   NoHealthyUpstreamError,
   BodyNotReplayableError,
-} from './core/errors.js';
+} from './core/errors/index.js';
 export type { FailureKind } from './core/classify-failure.js';
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline/index.js';
 export { PerTryTimeoutError } from './policy/retry/index.js';
@@ -76,8 +76,8 @@ export { checkConfig } from './compile/check-config.js';
 export type { ConfigCheck, CheckConfigOptions } from './compile/check-config.js';
 export type { SkippedResource } from './config/load-config.js';
 export type { UnknownFieldsMode } from './config/validate-resource.js';
-export { renderDiagnostic } from './core/errors.js';
-export type { ConfigDiagnostic } from './core/errors.js';
+export { renderDiagnostic } from './core/errors/index.js';
+export type { ConfigDiagnostic } from './core/errors/index.js';
 export { declaresNoResources, EMPTY_CONFIG_MARKER } from './config/empty-config.js';
 export { CatalogSource } from './discovery/catalog-source.js';
 export { file, FileEndpointsSource, EndpointsFileError } from './discovery/file-source.js';
@@ -157,8 +157,8 @@ export type {
   MtlsConnectorOptions,
   Connector,
 } from './tls/index.js';
-export { SvidError, IdentityNotReadyError } from './core/errors.js';
-export type { SvidRule } from './core/errors.js';
+export { SvidError, IdentityNotReadyError } from './core/errors/index.js';
+export type { SvidRule } from './core/errors/index.js';
 
 // Security resources as decisions (PeerAuthentication, AuthorizationPolicy,
 // RequestAuthentication): see docs/security.md.

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { layer, type Layer } from '../core/layer.js';
 import { stateKey, type ServiceTarget } from '../core/target.js';
 

@@ -1,4 +1,4 @@
-import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import { compileConfig } from './compile-config.js';
 import { readConfigInputs } from '../config/config-inputs.js';

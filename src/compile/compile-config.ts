@@ -2,7 +2,7 @@ import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
 import { byCreation } from '../config/creation-order.js';
 import { RouteTable } from '../route/route-table.js';
-import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { outlierSettings } from '../config/settings/outlier.js';
 import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../config/settings/health-check.js';

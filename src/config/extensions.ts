@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError } from '../core/errors/index.js';
 import { formatIssues, formatValue } from '../core/validate.js';
 import { shapeProblem } from './limits.js';
 import { durationField, durationSchema, durationToMs } from './istio/common.js';

@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError } from '../core/errors/index.js';
 import { mergeHttpRoutes, type HttpRoute } from './delegate-merge.js';
 import { byCreation } from './creation-order.js';
 import type { Located, VirtualServiceResource } from './load-config.js';

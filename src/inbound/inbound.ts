@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import { loadSheddingSettings } from './adaptive-concurrency.js';
 import { InboundExchange } from './exchange.js';

@@ -2,7 +2,7 @@ import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
 import { cancellationOf, type Cancellation } from '../core/cancellation.js';
-import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors.js';
+import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors/index.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import type { Dispatch } from '../core/layer.js';

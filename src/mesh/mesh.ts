@@ -7,7 +7,7 @@ import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { ConnectingSockets } from '../core/connecting-sockets.js';
-import { MeshClosedError, MeshClosingError } from '../core/errors.js';
+import { MeshClosedError, MeshClosingError } from '../core/errors/index.js';
 import { emitSafely } from '../core/emit-safely.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, serviceNamespaceOf, type CompiledConfig, type ConfigClient } from '../compile/compile-config.js';

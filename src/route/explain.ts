@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/errors/index.js';
 import { DEFAULT_RETRY_POLICY } from '../policy/retry/index.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { EndpointLoadView } from '../core/target.js';

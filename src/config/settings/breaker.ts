@@ -5,7 +5,7 @@
  * @module
  */
 import * as z from 'zod';
-import { InvalidConfigError } from '../../core/errors.js';
+import { InvalidConfigError } from '../../core/errors/index.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
 import {
   DEFAULT_BREAKER_SETTINGS,

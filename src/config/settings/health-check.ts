@@ -6,7 +6,7 @@
  * @module
  */
 import * as z from 'zod';
-import { InvalidConfigError } from '../../core/errors.js';
+import { InvalidConfigError } from '../../core/errors/index.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
 import { MAX_MS, type HealthCheckSettings, type StatusRange } from '../../policy/health-check/settings.js';
 import { durationToMs, parseDuration } from '../../core/duration.js';

@@ -5,7 +5,7 @@
  * @module
  */
 import type * as z from 'zod';
-import { InvalidOptionError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
 import { formatValue } from '../../core/validate.js';
 import { DEFAULT_OUTLIER_SETTINGS, type OutlierSettings } from '../../policy/outlier/settings.js';
 import { durationToMs } from '../istio/common.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import * as z from 'zod';
-import { InvalidOptionError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
 import { formatIssues } from '../../core/validate.js';
 import { durationToMs, parseDuration, formatDuration, MAX_TIMER_MS } from '../../core/duration.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { InvalidOptionError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { layer, type Layer } from '../../core/layer.js';
 import type { ServiceTarget } from '../../core/target.js';

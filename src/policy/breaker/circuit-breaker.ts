@@ -14,68 +14,16 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { InvalidOptionError, ProxylessError } from '../../core/errors.js';
+import { InvalidOptionError, CircuitOpenError } from '../../core/errors/index.js';
+
+// The error class lives with every other in src/core/errors/; re-exported where it was.
+export { CircuitOpenError } from '../../core/errors/index.js';
 import { classifyFailure } from '../../core/classify-failure.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
 import { breakerSettingsSchema, DEFAULT_BREAKER_SETTINGS, type BreakerSettings, type FailCondition } from './settings.js';
 import { snapshotSchema, type BreakerEvents, type BreakerOutcome, type BreakerSnapshot, type BreakerState, type BreakerStats } from './types.js';
 import { CircuitBreaker, type OpossumBreaker, type OpossumOptions, type OpossumStateOption } from './internal-breaker-opossum.js';
 
-
-// ---------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------
-
-/**
- * The service's circuit breaker is open (or half-open with its probe in flight): the
- * request was refused at once, without being sent (HTTP 503 semantics). Retrying right
- * away is refused too, until {@link CircuitOpenError.retryAt}.
- */
-export class CircuitOpenError extends ProxylessError {
-  /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
-  /** The service. */
-  readonly service: string;
-  /** `open`, or `half-open` when a probe request is in flight. */
-  readonly state: 'open' | 'half-open';
-  /** When the breaker opened, in ms since the epoch. */
-  readonly openedAt: number | undefined;
-  /** When it lets a probe request through, in ms since the epoch (open only). */
-  readonly retryAt: number | undefined;
-
-  /**
-   * @param service the service; @param state the breaker's state; @param openedAt when it
-   * opened; @param settings its settings, to say how to tune it;
-   * @param successesNeeded half-open: probe successes still needed to close it
-   */
-  constructor(service: string, state: 'open' | 'half-open', openedAt: number | undefined, settings: BreakerSettings, successesNeeded = 0) {
-    const retryAt = state === 'open' && openedAt !== undefined ? openedAt + settings.resetTimeoutMs : undefined;
-    const opened = openedAt === undefined ? '' : ` since ${new Date(openedAt).toISOString()}`;
-    const why =
-      `it opens when more than ${settings.errorThresholdPercentage} % of at least ${settings.volumeThreshold} requests ` +
-      `within ${formatMs(settings.rollingWindowMs)} fail (failOn: ${settings.failOn.join(', ')})`;
-    const when =
-      state === 'open'
-        ? `it lets a probe request through ${retryAt === undefined ? `after resetTimeout ${formatMs(settings.resetTimeoutMs)}` : `at ${new Date(retryAt).toISOString()} (resetTimeout ${formatMs(settings.resetTimeoutMs)})`}`
-        : `it is half-open: one probe request at a time goes through, one is in flight now, and it closes after ` +
-          `${successesNeeded} more probe success${successesNeeded === 1 ? '' : 'es'}`;
-    super(
-      'PROXYLESS_ERR_CIRCUIT_OPEN',
-      `the circuit breaker of service "${service}" is ${state}${opened}; ${why}; ${when}. The request was refused ` +
-        `at once (503) without being sent. Fix or scale the service, or tune the DestinationRule annotation ` +
-        `"proxyless.dev/circuit-breaker" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
-        `halfOpenSuccesses, failOn).`,
-    );
-    this.service = service;
-    this.state = state;
-    this.openedAt = openedAt;
-    this.retryAt = retryAt;
-  }
-}
-
-function formatMs(ms: number): string {
-  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
 
 // ---------------------------------------------------------------------------------------
 // The breaker

@@ -11,7 +11,7 @@
 import { buildConnector, type Dispatcher } from 'undici';
 import * as z from 'zod';
 import { ConnectingSockets } from '../../core/connecting-sockets.js';
-import { InvalidOptionError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
 import { checkWithSchema } from '../../core/validate.js';
 import { MAX_MS, type HealthCheckSettings } from './settings.js';
 import { healthCheckAgent, httpHealthCheck } from './internal-health-http-check.js';

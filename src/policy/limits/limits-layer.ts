@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { OverloadError } from '../../core/errors.js';
+import { OverloadError } from '../../core/errors/index.js';
 import { failDispatch } from '../../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../../core/release-on-end-handler.js';
 import { layer, type Layer } from '../../core/layer.js';

@@ -4,7 +4,10 @@ import type { Duplex } from 'node:stream';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
 import { classifyFailure, type FailureKind } from '../../core/classify-failure.js';
-import { ProxylessError } from '../../core/errors.js';
+import { PerTryTimeoutError } from '../../core/errors/index.js';
+
+// The error class lives with every other in src/core/errors/; re-exported where it was.
+export { PerTryTimeoutError } from '../../core/errors/index.js';
 import { failDispatch } from '../../core/forwarding-handler.js';
 import { FollowingController } from '../../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
@@ -36,17 +39,6 @@ const DRAIN_LIMIT = 1024 * 1024;
 
 /** Why a failure was not retried when the policy does not cover it. */
 const NOT_RETRIED = 'the policy does not retry this outcome';
-
-/** One try exceeded the route's `perTryTimeout`. */
-export class PerTryTimeoutError extends ProxylessError {
-  constructor(service: string, ms: number) {
-    super(
-      'PROXYLESS_ERR_PER_TRY_TIMEOUT',
-      `a try to service "${service}" got no response within perTryTimeout ${ms} ms (it is retried when the route's retryOn ` +
-        'names reset, 5xx or gateway-error and retries are left). Raise the VirtualService route\'s retries.perTryTimeout, or look at why the service is slow.',
-    );
-  }
-}
 
 /** Why the last outcome was not retried, attached to errors as `retry`. */
 export interface RetryInfo {

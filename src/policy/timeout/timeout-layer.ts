@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../../core/cancellation.js';
-import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors.js';
+import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors/index.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { withHeader } from '../../core/headers.js';
 import { layer, type Layer } from '../../core/layer.js';

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { EndpointLoad } from '../../../src/balance/endpoint-load.js';
-import { InvalidOptionError, MeshClosingError } from '../../../src/core/errors.js';
+import { InvalidOptionError, MeshClosingError } from '../../../src/core/errors/index.js';
 import { layer, Stack, type Dispatch } from '../../../src/core/layer.js';
 import type { EndpointTarget } from '../../../src/mesh/types.js';
 import { OutlierDetector, type OutlierSettings } from '../../../src/policy/outlier/index.js';

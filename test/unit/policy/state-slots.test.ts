@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Dispatcher } from 'undici';
 import { balanceLayer, ENDPOINT_PICKER, type EndpointPicker } from '../../../src/balance/balance-layer.js';
-import { InvalidOptionError, OverloadError } from '../../../src/core/errors.js';
+import { InvalidOptionError, OverloadError } from '../../../src/core/errors/index.js';
 import { layer, Stack } from '../../../src/core/layer.js';
 import type { ServiceTarget, StateKey } from '../../../src/core/target.js';
 import { LIMITS_STATE, limitsLayer, type LimitsState } from '../../../src/policy/limits/index.js';
