@@ -7,7 +7,7 @@ import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { ConnectingSockets } from '../core/connecting-sockets.js';
-import { MeshClosedError, MeshClosingError } from '../core/errors.js';
+import { IdentityNotReadyError, MeshClosedError, MeshClosingError } from '../core/errors.js';
 import { emitSafely } from '../core/emit-safely.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, serviceNamespaceOf, type CompiledConfig, type ConfigClient } from '../config/compile-config.js';
@@ -48,6 +48,12 @@ import { retryLayer } from '../policy/retry-layer.js';
 import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
+import { MeshSecurity } from './mesh-security.js';
+import type { CompiledSecurity } from '../security/compile-security.js';
+import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
+import type { IdentitySource } from '../tls/identity-source.js';
+import type { AuthzRequest } from '../security/request-view.js';
+import type { SvidSummary } from '../tls/svid.js';
 
 export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
 export type { ReadyOptions } from './wait-for-sources.js';
@@ -124,6 +130,16 @@ export interface MeshEvents {
   circuitClose: [info: CircuitEvent];
   /** The service table reached `maxServices`: these idle services were evicted (their pools and watches closed). */
   servicesEvicted: [info: ServicesEvictedInfo];
+  /**
+   * A dry-run AuthorizationPolicy (`istio.io/dry-run: "true"`) was evaluated for a
+   * request: what enforcing it would have done. Never enforced; counted in
+   * `mesh.securityStats()`. Do not keep `req` (it is reused).
+   */
+  authorizationDryRun: [result: DryRunResult, req: AuthzRequest];
+  /** The workload's identity rotated: new connections (both ways) use the new SVID. */
+  identityRotated: [identity: SvidSummary];
+  /** The identity source reported a problem; the current SVID stays in use. */
+  identityError: [error: Error];
 }
 
 /**
@@ -150,6 +166,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #configWatches: Array<{ close(): void }> = [];
   readonly #breakerSnapshots = new Map<string, unknown>();
   #compiled: CompiledConfig;
+  /** The security resources of the config in force, compiled for this workload, and the identity. */
+  readonly #security: MeshSecurity;
+  readonly #identityListeners: Array<() => void> = [];
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
   /** The balancers' latency samples leave out this process's stalls while the mesh is open (acquired last in the constructor). */
@@ -181,9 +200,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
-    this.#compiled = compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: o.unknownFields });
+    this.#security = new MeshSecurity({
+      namespace: o.namespace,
+      labels: o.labels,
+      rootNamespace: o.rootNamespace,
+      providers: o.authorization,
+      identity: o.identity,
+      onDryRun: (result, req) => this.#emitSafely('authorizationDryRun', result, req),
+    });
+    const first = this.#compileAll(this.#configEntries());
+    this.#compiled = first.compiled;
+    this.#security.commit(first.security);
     this.#configCache.commit();
-    for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
+    for (const warning of this.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
     this.#serviceEntries = new ServiceEntrySource(this.#namer);
     this.#serviceEntries.setEntries(this.#compiled.serviceEntries);
@@ -248,15 +277,77 @@ export class Mesh extends EventEmitter<MeshEvents> {
         this.#sourceErrorListeners.set(source, listener);
       }
       this.#watchConfigSources();
+      this.#watchIdentity();
     } catch (error) {
       // Nothing of a mesh that failed to construct stays behind: no watch, no listener, no hold.
       for (const watch of this.#configWatches) watch.close();
+      for (const stop of this.#identityListeners) stop();
+      this.#security.close();
       for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
       for (const source of this.#heldSources) abandonHold(source);
       for (const file of this.#configInputs.files) void file.close();
       throw error;
     }
     this.#releaseStallClock = stallClock.acquire();
+  }
+
+  /**
+   * Follows the identity source: rotations and errors become mesh events; a first SVID
+   * (or one of another trust domain) recompiles the security resources, whose principals
+   * are read in the workload's trust domain.
+   */
+  #watchIdentity(): void {
+    const identity = this.#options.identity;
+    if (identity === undefined) return;
+    let trustDomain = this.#security.trustDomain;
+    const onRotated = (svid: import('../tls/svid.js').X509Svid): void => {
+      if (svid.spiffeId.trustDomain !== trustDomain) {
+        trustDomain = svid.spiffeId.trustDomain;
+        try {
+          this.#apply(this.#compileAll(this.#configEntries()), `identity(${identity.name})`);
+        } catch (error) {
+          this.#emitSafely('configError', error as Error, `identity(${identity.name})`);
+        }
+      }
+      this.#emitSafely('identityRotated', svid.toJSON());
+    };
+    const onError = (error: Error): void => this.#emitSafely('identityError', error);
+    identity.on('rotated', onRotated);
+    identity.on('error', onError);
+    this.#identityListeners.push(() => {
+      identity.off('rotated', onRotated);
+      identity.off('error', onError);
+    });
+  }
+
+  /**
+   * This workload's identity now: its SPIFFE ID, trust domain, validity and serial
+   * number (never the key), or undefined when the mesh has no identity source or the
+   * source has no SVID yet (await `mesh.identityReady()`).
+   */
+  identity(): SvidSummary | undefined {
+    return this.#options.identity?.current()?.toJSON();
+  }
+
+  /** Resolves with the identity once the source has its first SVID (at once if it has one). Rejects without an identity source. */
+  async identityReady(options: { readonly timeout?: number } = {}): Promise<SvidSummary> {
+    const identity = this.#options.identity;
+    if (identity === undefined) throw new IdentityNotReadyError('(none)', 'createMesh({ identity }) was not given an identity source', undefined);
+    return (await identity.ready(options)).toJSON();
+  }
+
+  /**
+   * The security state for the inbound side: identity source and compiled resources.
+   *
+   * @internal
+   */
+  inboundSecurity(): { readonly identity: IdentitySource | undefined; readonly security: MeshSecurity } {
+    return { identity: this.#options.identity, security: this.#security };
+  }
+
+  /** Dry-run AuthorizationPolicy results so far (what enforcing them would have done). */
+  securityStats(): { readonly dryRun: Readonly<DryRunCounters> } {
+    return { dryRun: { ...this.#security.dryRunCounters } };
   }
 
   /**
@@ -269,9 +360,16 @@ export class Mesh extends EventEmitter<MeshEvents> {
     emitSafely(this as EventEmitter, event, ...args);
   }
 
-  /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */
+  /** Warnings of the config in force (fields not supported or not enforced yet, conflicts), security resources included. */
   get warnings(): readonly string[] {
-    return this.#compiled.warnings;
+    const security = this.#security.current.warnings;
+    return security.length === 0 ? this.#compiled.warnings : [...this.#compiled.warnings, ...security];
+  }
+
+  /** Validates and compiles a config version: routing and policies, and the security resources for this workload. */
+  #compileAll(entries: readonly ConfigEntry[]): { compiled: CompiledConfig; security: CompiledSecurity } {
+    const compiled = compileConfig(entries, this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields });
+    return { compiled, security: this.#security.compile(compiled.config) };
   }
 
   /**
@@ -283,7 +381,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     // A closed mesh's services must not remake their health checks, breakers or sweeps.
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
     const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
+    this.#apply(this.#compileAll([...inputs.inline, ...this.#sourceEntriesFlat()]), 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -309,7 +407,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
         try {
-          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), source.name);
+          this.#apply(this.#compileAll(this.#configEntries()), source.name);
         } catch (error) {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
@@ -322,14 +420,15 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /** Swaps a compiled config in: routes, ServiceEntries and every service's policy at once. */
-  #apply(compiled: CompiledConfig, source: string): void {
+  #apply({ compiled, security }: { compiled: CompiledConfig; security: CompiledSecurity }, source: string): void {
     this.#compiled = compiled;
+    this.#security.commit(security);
     this.#configCache.commit();
     this.#serviceEntries.setEntries(compiled.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
     // Safely: a listener that throws must not look like an invalid config (it is in force now).
-    this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+    this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: this.warnings });
   }
 
   /** This workload's locality (the `locality` option, else its own labels) and labels, for locality load balancing. */
@@ -568,6 +667,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#connecting.destroyAll(reason);
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
+    for (const stop of this.#identityListeners) stop();
+    this.#security.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     // Everything is closed before close() settles, even when a source's close() throws:
     // the first such error is then the outcome (Promise.all would settle at it, with pools
@@ -579,6 +680,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
       ...this.#heldSources.map((s) => releaseSource(s)),
+      // The identity source given to this mesh closes with it (its timers and file watches).
+      ...(this.#options.identity !== undefined ? [this.#options.identity.close()] : []),
     ]);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
