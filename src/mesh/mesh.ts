@@ -24,7 +24,7 @@ import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { explainRequest, type Explanation } from '../route/explain.js';
-import { pathSteps } from '../route/normalize-path.js';
+import { pathSteps, type PathSteps } from '../route/normalize-path.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
 import { FileConfigSource } from '../config/file-config-source.js';
@@ -49,6 +49,9 @@ import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 import { MeshSecurity } from './mesh-security.js';
+import type { RequestListener, ServerResponse } from 'node:http';
+import { createMeshServer, type MeshServer, type MeshServerOptions } from '../inbound/mesh-server.js';
+import type { MeshIncomingMessage } from '../inbound/types.js';
 import type { CompiledSecurity } from '../security/compile-security.js';
 import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { IdentitySource } from '../tls/identity-source.js';
@@ -341,8 +344,24 @@ export class Mesh extends EventEmitter<MeshEvents> {
    *
    * @internal
    */
-  inboundSecurity(): { readonly identity: IdentitySource | undefined; readonly security: MeshSecurity } {
-    return { identity: this.#options.identity, security: this.#security };
+  inboundSecurity(): { readonly identity: IdentitySource | undefined; readonly security: MeshSecurity; readonly pathSteps: PathSteps } {
+    return { identity: this.#options.identity, security: this.#security, pathSteps: pathSteps(this.#options.pathNormalization) };
+  }
+
+  /**
+   * A node:http server for this workload whose port speaks what PeerAuthentication says
+   * (STRICT: mTLS only; PERMISSIVE, the default: mTLS and plaintext on one port; DISABLE:
+   * plaintext), with the inbound stack (health, telemetry, identity, authorization,
+   * deadline, limits) in front of `listener`. mTLS uses the mesh's identity, rotated
+   * without a restart; `req.mesh.peer` is the verified caller.
+   *
+   * ```ts
+   * mesh.createServer(app).listen(8080);                                          // Express
+   * Fastify({ serverFactory: (handler) => mesh.createServer(handler, { inbound: false }) }); // with meshPlugin
+   * ```
+   */
+  createServer(listener: RequestListener | ((req: MeshIncomingMessage, res: ServerResponse) => unknown), options?: MeshServerOptions): MeshServer {
+    return createMeshServer(this, listener, options);
   }
 
   /** Dry-run AuthorizationPolicy results so far (what enforcing them would have done). */
