@@ -87,7 +87,7 @@ function timeoutOption(value: unknown, field: string, fallback: number, problems
 }
 
 /** Creates the server of `mesh.createServer` (see the module comment). */
-export function createMeshServer(mesh: MeshServerMesh, listener: RequestListener | ((req: MeshIncomingMessage, res: ServerResponse) => unknown), options: MeshServerOptions = {}): MeshServer {
+export function createMeshServer(mesh: MeshServerMesh, listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options: MeshServerOptions = {}): MeshServer {
   const where = 'mesh.createServer';
   if (typeof listener !== 'function') throw new InvalidOptionError(where, [`listener: ${formatValue(listener)} (expected: a request listener (req, res) => void, an Express app, or Fastify's serverFactory handler)`]);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError(where, [`options: ${formatValue(options)} (expected: an object)`]);

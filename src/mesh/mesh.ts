@@ -49,7 +49,8 @@ import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 import { MeshSecurity } from './mesh-security.js';
-import type { RequestListener, ServerResponse } from 'node:http';
+import { ClientTls } from './client-tls.js';
+import type { ServerResponse } from 'node:http';
 import { createMeshServer, type MeshServer, type MeshServerOptions } from '../inbound/mesh-server.js';
 import type { MeshIncomingMessage } from '../inbound/types.js';
 import type { CompiledSecurity } from '../security/compile-security.js';
@@ -171,6 +172,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #compiled: CompiledConfig;
   /** The security resources of the config in force, compiled for this workload, and the identity. */
   readonly #security: MeshSecurity;
+  /** Connectors for DestinationRule tls modes and auto mTLS. */
+  readonly #clientTls: ClientTls;
   readonly #identityListeners: Array<() => void> = [];
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
@@ -203,6 +206,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
+    this.#clientTls = new ClientTls(o.identity);
     this.#security = new MeshSecurity({
       namespace: o.namespace,
       labels: o.labels,
@@ -360,7 +364,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * Fastify({ serverFactory: (handler) => mesh.createServer(handler, { inbound: false }) }); // with meshPlugin
    * ```
    */
-  createServer(listener: RequestListener | ((req: MeshIncomingMessage, res: ServerResponse) => unknown), options?: MeshServerOptions): MeshServer {
+  createServer(listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options?: MeshServerOptions): MeshServer {
     return createMeshServer(this, listener, options);
   }
 
@@ -483,7 +487,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const healthCheck = healthSpec === undefined ? undefined : healthCheckSettings(healthSpec, rule!.where);
     const breakerSpec = rule ? annotationValue(rule.annotations, CIRCUIT_BREAKER_ANNOTATION, rule.where) : undefined;
     const breaker = breakerSpec === undefined ? undefined : breakerSettings(breakerSpec, rule!.where);
-    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal };
+    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal, tls: resolved.trafficPolicy?.tls };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
     // Locality failover needs outlier detection, as in Istio (loadbalancer.go: ApplyToCluster).
     const failover = resolved.outlierDetection !== undefined;
@@ -732,7 +736,18 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** What a service needs from the mesh, with the transport to its endpoints (TLS for https:// URLs). */
   #serviceContext(name: ServiceName, secure: boolean): ServiceContext {
-    return { ...this.#context, secure, endpointTransport: (limits) => this.#endpointTransport(name, secure, limits) };
+    return {
+      ...this.#context,
+      secure,
+      endpointTransport: (limits) => this.#endpointTransport(name, secure, limits),
+      // http:// services: the mesh decides per connection whether to originate (m)TLS.
+      endpointConnector: secure
+        ? undefined
+        : (endpoint, service, base, timeoutMs) => {
+            const target = { fqdn: name.fqdn, port: service.name.port, subset: service.subset, namespace: serviceNamespaceOf(name, this.#namer, this.#compiled.serviceEntries) };
+            return this.#connecting.wrap(this.#clientTls.endpointConnector(() => endpoint.labels, target, () => service.tlsPolicy, base as buildConnector.connector, timeoutMs));
+          },
+    };
   }
 
   /** An evicted service's open or half-open breaker comes back with it (a bounded map: oldest dropped first). */

@@ -12,7 +12,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, createMesh, devIdentity, mtlsConnector, writeDevCa, type DevIdentitySource, type Mesh, type MeshIncomingMessage } from 'proxyless';
 import { PeerAuthenticationRefusedError } from '../../../src/inbound/mesh-server.js';
 import { closeServer, listen } from '../../helpers/listen.js';
-import { nextEvent } from '../../helpers/wait.js';
 import { requireBinaries } from '../../helpers/system-binaries.js';
 
 const curl = requireBinaries([{ bin: 'curl', pkg: 'curl' }]);
@@ -103,7 +102,7 @@ describe('mesh.createServer: PeerAuthentication on one port', () => {
   it('STRICT refuses plaintext with a 400 saying mTLS is required, reports it on the server, and serves mTLS', { skip: curl.skip }, async () => {
     const { url, port, server } = await serverMesh([peerAuthentication('STRICT')]);
     expect(server.mtlsMode()).toBe('STRICT');
-    const refused = nextEvent<[Error]>(server, 'tlsClientError');
+    const refused = new Promise<[Error]>((resolve) => server.once('tlsClientError', (error: Error) => resolve([error])));
     const plain = await curlPlain(`${url}/`);
     expect(plain.out).toContain('mutual TLS is required');
     const [error] = await refused;
