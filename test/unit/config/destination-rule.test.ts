@@ -82,14 +82,14 @@ describe('DestinationRule loading', () => {
       config: [
         rule({
           host: 'reviews',
-          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, tls: { mode: 'SIMPLE' }, retry: { attempts: 2 } },
+          trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, tls: { mode: 'SIMPLE', credentialName: 'reviews-tls' }, retry: { attempts: 2 } },
           subsets: [{ name: 'v1', labels: { version: 'v1' } }],
         }),
       ],
     });
     expect(mesh.warnings).toEqual([
       "DestinationRule/reviews (config[0]): spec.trafficPolicy.retry: unknown field, ignored (not in Istio's API; check its spelling)",
-      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tls: not supported by proxyless, ignored: originates TLS to the endpoints (SIMPLE, MUTUAL, ISTIO_MUTUAL) with these certificates; an https:// URL gets TLS from proxyless without it',
+      'DestinationRule/reviews (config[0]): spec.trafficPolicy.tls.credentialName: not supported by proxyless, ignored: reads the client certificate, key and CA from a Kubernetes Secret (proxyless reads files: clientCertificate, privateKey, caCertificates)',
     ]);
     await mesh.close();
   });
