@@ -151,6 +151,9 @@ export function createMeshServer(mesh: MeshServerMesh, listener: (req: MeshIncom
       if (chunk[0] === TLS_HANDSHAKE) {
         const tls = tlsFor();
         if (tls === undefined) return refuse(socket, mode, `mutual TLS on port ${socket.localPort} needs the workload's identity (createMesh({ identity }))${identity === undefined ? '' : `: source ${identity.name} has no SVID yet`}`, false);
+        // http.Server accepts half-open sockets; a TLS handshake must not wait on one
+        // (a client that hangs up mid-handshake would hold it until handshakeTimeout).
+        socket.allowHalfOpen = false;
         tls.emit('connection', socket);
         return;
       }
