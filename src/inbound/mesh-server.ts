@@ -55,6 +55,16 @@ export interface MeshServerMesh extends InboundMesh {
   inboundSecurity(): { readonly identity: IdentitySource | undefined; readonly security: InboundSecurityView; readonly pathSteps: PathSteps };
 }
 
+/** Answers a connection refused before HTTP started with a short HTTP/1.1 error saying why, then closes it. */
+function answerAndClose(socket: Socket, status: 400 | 403, message: string): void {
+  if (socket.destroyed) return;
+  const body = `${message}\n`;
+  const reason = status === 400 ? 'Bad Request' : 'Forbidden';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // A client that never reads must not hold the socket.
+  socket.setTimeout(5000, () => socket.destroy());
+}
+
 /** Options of `mesh.createServer`. */
 export interface MeshServerOptions {
   /**
@@ -114,15 +124,18 @@ export function createMeshServer(mesh: MeshServerMesh, listener: (req: MeshIncom
     tlsServer = createTlsServer({ ...serverTlsOptions(svid), handshakeTimeout });
     const stop = serveWithIdentity(tlsServer, identity, {
       onPeer: (verified, socket) => setSocketPeer(socket, { spiffeId: verified.spiffeId.uri, principal: verified.spiffeId.principal }),
+      // Over the encrypted channel, so the client's first read says why it was refused.
+      refuse: (socket, error) => answerAndClose(socket, 403, `client certificate refused: ${error.message}`),
     });
     server.once('close', stop);
     tlsServer.on('secureConnection', (socket: TLSSocket) => {
-      // serveWithIdentity's check ran first: a refused client's socket is destroyed.
-      if (socket.destroyed) return;
+      // serveWithIdentity's check ran first: a refused client's socket is ending.
+      if (socket.destroyed || socket.writableEnded) return;
       serveHttp.call(server, socket);
     });
     tlsServer.on('tlsClientError', (error: Error, socket: TLSSocket) => {
-      socket.destroy();
+      // A refused peer is being answered why (ending); any other TLS failure ends here.
+      if (!socket.writableEnded) socket.destroy();
       server.emit('tlsClientError', error, socket);
     });
     return tlsServer;
@@ -130,13 +143,8 @@ export function createMeshServer(mesh: MeshServerMesh, listener: (req: MeshIncom
 
   const modeOf = (port: number): MtlsMode => security.current.compiled.peerAuthentication.mode(port);
   const refuse = (socket: Socket, mode: MtlsMode, message: string, answer: boolean): void => {
-    if (answer && !socket.destroyed) {
-      const body = `${message}\n`;
-      socket.end(`HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      socket.destroySoon();
-    } else {
-      socket.destroy();
-    }
+    if (answer) answerAndClose(socket, 400, message);
+    else socket.destroy();
     server.emit('tlsClientError', new PeerAuthenticationRefusedError(mode, `client ${socket.remoteAddress}:${socket.remotePort}: ${message}`), socket);
   };
 
