@@ -7,14 +7,14 @@
  *
  * @module
  */
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError, renderDiagnostic } from '../core/errors.js';
 import type { Located, MeshConfig } from '../config/load-config.js';
 import { compileSecurity, type CompiledSecurity } from '../security/compile-security.js';
 import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { ResolvedProvider } from '../security/authz-providers.js';
 import { JwksCache } from '../security/jwks-source.js';
 import type { AuthzRequest } from '../security/request-view.js';
-import { renderFinding, type SecurityMetadata } from '../security/types.js';
+import type { SecurityMetadata } from '../security/types.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 
 /** The trust domain policies are read in when the workload has no identity (Istio's default). */
@@ -105,7 +105,7 @@ export class MeshSecurity {
 
   /** Puts a compiled version in force: new requests are decided by it; remote key sets no longer named are closed. */
   commit(compiled: CompiledSecurity): SecurityVersion {
-    const version: SecurityVersion = { version: this.#nextVersion++, compiled, warnings: compiled.warnings.filter((f) => f.severity === 'warning').map(renderFinding) };
+    const version: SecurityVersion = { version: this.#nextVersion++, compiled, warnings: compiled.warnings.filter((f) => f.severity === 'warning').map(renderDiagnostic) };
     this.#current = version;
     this.#jwks.retain(compiled.remoteKeys);
     for (const listener of this.#listeners) listener(version);

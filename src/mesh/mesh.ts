@@ -50,6 +50,7 @@ import { timeoutLayer } from '../policy/timeout/index.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 import { MeshSecurity } from './mesh-security.js';
 import { ClientTls } from './client-tls.js';
+import { explainInbound, type InboundExplanation, type InboundRequestSpec } from './explain-inbound.js';
 import type { ServerResponse } from 'node:http';
 import { createMeshServer, type MeshServer, type MeshServerOptions } from '../inbound/mesh-server.js';
 import type { MeshIncomingMessage } from '../inbound/types.js';
@@ -366,6 +367,21 @@ export class Mesh extends EventEmitter<MeshEvents> {
    */
   createServer(listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options?: MeshServerOptions): MeshServer {
     return createMeshServer(this, listener, options);
+  }
+
+  /**
+   * What this workload's server side would do with a request, and why, without serving
+   * it: the port's mTLS mode and the PeerAuthentication that set it, then which
+   * AuthorizationPolicy allowed or denied it (every policy and rule, the field that
+   * failed, with what it wanted and what the request had).
+   *
+   * ```ts
+   * mesh.explainInbound({ url: '/admin', peer: 'spiffe://cluster.local/ns/default/sa/productpage' }).lines;
+   * // [ 'mTLS: STRICT on port 80, ...', 'DENIED (403) by DENY policy default/deny-admin, rule 0', ... ]
+   * ```
+   */
+  explainInbound(request: InboundRequestSpec): InboundExplanation {
+    return explainInbound(this.#security.current.compiled, request, pathSteps(this.#options.pathNormalization));
   }
 
   /** Dry-run AuthorizationPolicy results so far (what enforcing them would have done). */
