@@ -42,7 +42,7 @@ function policies(): string[] {
       kind === 0
         ? `{ to: [{ operation: { paths: ["/admin${i}/*"] } }] }`
         : kind === 1
-          ? `{ when: [{ key: request.headers[x-block-${i}], values: ["yes"] }] }`
+          ? `{ when: [{ key: "request.headers[x-block-${i}]", values: ["yes"] }] }`
           : `{ from: [{ source: { namespaces: ["blocked-${i}"] } }] }`;
     out.push(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
