@@ -66,7 +66,7 @@ function answerAndClose(socket: Socket, status: 400 | 403, message: string): voi
 }
 
 /** Options of `mesh.createServer`. */
-export interface MeshServerOptions {
+export interface CreateServerOptions {
   /**
    * The inbound stack around the listener (health, telemetry, identity, authorization,
    * deadline, limits): its options, or `false` when the listener already runs it (a
@@ -97,7 +97,7 @@ function timeoutOption(value: unknown, field: string, fallback: number, problems
 }
 
 /** Creates the server of `mesh.createServer` (see the module comment). */
-export function createMeshServer(mesh: MeshServerMesh, listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options: MeshServerOptions = {}): MeshServer {
+export function createMeshServer(mesh: MeshServerMesh, listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options: CreateServerOptions = {}): MeshServer {
   const where = 'mesh.createServer';
   if (typeof listener !== 'function') throw new InvalidOptionError(where, [`listener: ${formatValue(listener)} (expected: a request listener (req, res) => void, an Express app, or Fastify's serverFactory handler)`]);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError(where, [`options: ${formatValue(options)} (expected: an object)`]);

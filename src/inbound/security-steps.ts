@@ -22,7 +22,10 @@ import type { PeerIdentity } from './types.js';
 /** What the security steps read of the mesh: the compiled version in force. */
 export interface InboundSecurityView {
   /** The security resources in force (read once per request). */
-  readonly current: { readonly compiled: import('../security/compile-security.js').CompiledSecurity };
+  readonly current: {
+    /** The compiled security resources of the config version in force. */
+    readonly compiled: import('../security/compile-security.js').CompiledSecurity;
+  };
 }
 
 /** What the inbound reads of a mesh for its security steps (a mesh from `createMesh` has it). */

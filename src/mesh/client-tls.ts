@@ -28,15 +28,32 @@ import { readFileSync } from 'node:fs';
 import { checkServerIdentity as nodeCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { buildConnector } from 'undici';
 import { ProxylessError } from '../core/errors.js';
-import type { clientTlsSchema } from '../config/istio/traffic-policy.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 import { clientTlsOptions } from '../tls/secure-context.js';
 import type { X509Svid } from '../tls/svid.js';
 import type { IdentityExpectation } from '../tls/verify-svid.js';
-import type * as z from 'zod';
 
-/** DestinationRule `ClientTLSSettings`, validated. */
-export type ClientTlsSettings = z.output<typeof clientTlsSchema>;
+/** DestinationRule `ClientTLSSettings` (`trafficPolicy.tls`), validated by the loader. */
+export interface ClientTlsSettings {
+  /** `DISABLE` (default when `tls` is given), `SIMPLE`, `MUTUAL` or `ISTIO_MUTUAL`. */
+  readonly mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL' | undefined;
+  /** MUTUAL: the client certificate chain file (PEM). */
+  readonly clientCertificate?: string | undefined;
+  /** MUTUAL: the client key file (PEM). */
+  readonly privateKey?: string | undefined;
+  /** SIMPLE/MUTUAL: the CA file the server's certificate must chain to (default: Node's roots). */
+  readonly caCertificates?: string | undefined;
+  /** A Kubernetes Secret (not supported: warned at load). */
+  readonly credentialName?: string | undefined;
+  /** Names the server certificate must carry: SPIFFE IDs for ISTIO_MUTUAL, DNS or URI SANs for SIMPLE/MUTUAL. */
+  readonly subjectAltNames?: readonly string[] | undefined;
+  /** The SNI sent. */
+  readonly sni?: string | undefined;
+  /** SIMPLE/MUTUAL: do not verify the server certificate. */
+  readonly insecureSkipVerify?: boolean | undefined;
+  /** A CRL file (not supported: warned at load). */
+  readonly caCrl?: string | undefined;
+}
 /** The label that marks an endpoint as speaking Istio mTLS (auto mTLS). */
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 /** The discovery label naming the service account an endpoint runs as (its expected SPIFFE ID). */

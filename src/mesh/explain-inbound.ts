@@ -14,7 +14,7 @@ import type { CompiledSecurity } from '../security/compile-security.js';
 import type { PeerAuthenticationExplanation } from '../security/peer-authentication.js';
 import type { AuthzRequest, RequestAuth } from '../security/request-view.js';
 
-/** A request as {@link explainInbound} takes it. */
+/** A request as `mesh.explainInbound` takes it. */
 export interface InboundRequestSpec {
   /** The URL or path asked for (`/reviews/1`, `http://reviews:9080/reviews/1`); its host and port are used when given. */
   readonly url: string;
@@ -32,7 +32,7 @@ export interface InboundRequestSpec {
   readonly auth?: RequestAuth;
 }
 
-/** What {@link explainInbound} says. */
+/** What `mesh.explainInbound` says. */
 export interface InboundExplanation {
   /** The mTLS side: the port's mode and why. */
   readonly peerAuthentication: PeerAuthenticationExplanation;

@@ -52,7 +52,7 @@ import { MeshSecurity } from './mesh-security.js';
 import { ClientTls } from './client-tls.js';
 import { explainInbound, type InboundExplanation, type InboundRequestSpec } from './explain-inbound.js';
 import type { ServerResponse } from 'node:http';
-import { createMeshServer, type MeshServer, type MeshServerOptions } from '../inbound/mesh-server.js';
+import { createMeshServer, type MeshServer, type CreateServerOptions } from '../inbound/mesh-server.js';
 import type { MeshIncomingMessage } from '../inbound/types.js';
 import type { CompiledSecurity } from '../security/compile-security.js';
 import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
@@ -117,6 +117,12 @@ export interface CircuitEvent {
   readonly openedAt?: number;
   /** When it will let a probe through (epoch ms), on `circuitOpen`. */
   readonly retryAt?: number;
+}
+
+/** What {@link Mesh.securityStats} reports. */
+export interface SecurityStats {
+  /** Dry-run AuthorizationPolicy results since the mesh was created (as Envoy's `istio_dry_run_*` counters). */
+  readonly dryRun: Readonly<DryRunCounters>;
 }
 
 /** Typed events of a {@link Mesh}. */
@@ -365,7 +371,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * Fastify({ serverFactory: (handler) => mesh.createServer(handler, { inbound: false }) }); // with meshPlugin
    * ```
    */
-  createServer(listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options?: MeshServerOptions): MeshServer {
+  createServer(listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options?: CreateServerOptions): MeshServer {
     return createMeshServer(this, listener, options);
   }
 
@@ -385,7 +391,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /** Dry-run AuthorizationPolicy results so far (what enforcing them would have done). */
-  securityStats(): { readonly dryRun: Readonly<DryRunCounters> } {
+  securityStats(): SecurityStats {
     return { dryRun: { ...this.#security.dryRunCounters } };
   }
 
