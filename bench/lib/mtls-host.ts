@@ -12,6 +12,8 @@
  * - `fastify-mesh`: the same app served by `mesh.createServer` (STRICT, SPIFFE checks of
  *   every client) with `meshPlugin` (telemetry on, no SDK) and `AUTHZ_POLICIES`
  *   AuthorizationPolicies of mixed kinds, the last one allowing the client.
+ * - `fastify-mesh-server-only`: the same app on `mesh.createServer` alone (no plugin, no
+ *   policies): what the server (first-byte detection, SPIFFE checks) costs by itself.
  * Answers `{ type: 'ready', port }`; exits on `{ type: 'close' }` or when the parent goes.
  */
 import { createServer as createHttpsServer } from 'node:https';
@@ -24,7 +26,7 @@ import { meshPlugin } from '@proxyless/fastify';
 export const AUTHZ_POLICIES = 20;
 
 interface HostArgs {
-  readonly kind: 'node-https' | 'fastify-bare' | 'fastify-mesh';
+  readonly kind: 'node-https' | 'fastify-bare' | 'fastify-mesh' | 'fastify-mesh-server-only';
   readonly caDir: string;
   readonly spiffeId: string;
 }
@@ -88,11 +90,11 @@ kind: PeerAuthentication
 metadata: { name: default, namespace: istio-system }
 spec: { mtls: { mode: STRICT } }
 `,
-        ...policies(),
+        ...(args.kind === 'fastify-mesh' ? policies() : []),
       ],
     });
     const app = Fastify({ serverFactory: (handler) => mesh.createServer(handler, { inbound: false }) });
-    await app.register(meshPlugin, { mesh });
+    if (args.kind !== 'fastify-mesh-server-only') await app.register(meshPlugin, { mesh });
     app.get('/hello/:name', async (request) => ({ hello: (request.params as { name: string }).name }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
