@@ -95,7 +95,13 @@ export class MeshService implements ServiceTarget, EndpointOwner {
             },
     };
     this.#connector = transport.connector;
-    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    this.#sources = new ServiceSources(
+      name,
+      sources,
+      () => this.#recompute(),
+      (source, error) => context.onSourceError?.(source, error),
+      context.onSourceRefresh === undefined ? undefined : (source, endpoints) => context.onSourceRefresh!(this, source, endpoints),
+    );
     try {
       this.#sources.open();
     } catch (error) {
@@ -263,6 +269,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
+        this.#context.onHealth?.(this, endpoint, healthy);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -281,7 +288,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #lastPanic = false;
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
-  ejectionChanged(): void {
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
+    if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

@@ -57,6 +57,9 @@ import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 import type { AuthzRequest } from '../security/request-view.js';
 import type { SvidSummary } from '../tls/svid.js';
+import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
+import { telemetryLayer } from '../telemetry/telemetry-layer.js';
+import { wireMeshTelemetry } from '../telemetry/mesh-events.js';
 
 export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
 export type { ReadyOptions } from './wait-for-sources.js';
@@ -200,6 +203,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Set when the services are being closed: no service may be made after that. */
   #shutDown = false;
   #shutdownDone: Promise<void> | undefined;
+  /** Spans, metrics, access log and diagnostics channels of the calls (src/telemetry). */
+  readonly #telemetry: OutboundTelemetry;
 
   /** Use {@link createMesh}, which validates the options. */
   constructor(options: MeshOptions | undefined) {
@@ -208,6 +213,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
     this.#services = new ServiceTable(o.maxServices, (service) => this.#keepBreakerState(service));
+    this.#telemetry = new OutboundTelemetry(o.telemetry, o.labels, o.namespace);
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
@@ -240,6 +246,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       balanceLayer(),
     ]);
     this.#endpointStack = new Stack<EndpointTarget>('endpoint', [
+      telemetryLayer(), // each try's CLIENT span, trace context on the wire and duration
       loadLayer(), // outermost at the endpoint, so queueing in the pool counts as load
       // Counts 5xx, gateway errors and connection failures toward ejection (DestinationRule outlierDetection).
       outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
@@ -255,6 +262,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
+      ...wireMeshTelemetry(this, this.#telemetry, () => this.#services.values()),
     };
     if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
@@ -273,6 +281,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         connect: this.#connecting.wrap(buildConnector({ timeout: o.pool.connectTimeout })),
       },
       pathSteps: pathSteps(o.pathNormalization),
+      telemetry: this.#telemetry,
     }) as MeshDispatcher & GlobalFetchDispatcher;
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
@@ -298,6 +307,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
       for (const source of this.#heldSources) abandonHold(source);
       for (const file of this.#configInputs.files) void file.close();
+      this.#telemetry.close();
       throw error;
     }
     this.#releaseStallClock = stallClock.acquire();
@@ -423,8 +433,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
   applyConfig(config: string | object | readonly (string | object)[]): void {
     // A closed mesh's services must not remake their health checks, breakers or sweeps.
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
-    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(this.#compileAll([...inputs.inline, ...this.#sourceEntriesFlat()]), 'applyConfig');
+    let compiled: { compiled: CompiledConfig; security: CompiledSecurity };
+    let inputs: ConfigInputs;
+    try {
+      inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
+      compiled = this.#compileAll([...inputs.inline, ...this.#sourceEntriesFlat()]);
+    } catch (error) {
+      // A rejected version (proxyless.config.reloads.rejected, proxyless:config:rejected); the caller gets the error.
+      this.#telemetry.configRejected('applyConfig', error);
+      throw error;
+    }
+    this.#apply(compiled, 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -696,6 +715,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   async #shutdownOnce(error: Error | undefined): Promise<void> {
     this.#shutDown = true;
     this.#releaseStallClock();
+    this.#telemetry.close();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
     // waiting for discovery or an endpoint) ends now, each caller answered at once.

@@ -49,6 +49,12 @@ export interface ServiceContext {
   readonly mergeSources?: boolean;
   /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
   readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
+  /** Hears each good update of a source for this service (telemetry; must not throw). */
+  readonly onSourceRefresh?: (service: MeshService, source: DiscoverySource, endpoints: number) => void;
+  /** Hears an endpoint's change of active health (telemetry; must not throw). */
+  readonly onHealth?: (service: MeshService, endpoint: EndpointState, healthy: boolean) => void;
+  /** Hears an endpoint's ejection by outlier detection, or its return (telemetry; must not throw). */
+  readonly onEjection?: (service: MeshService, endpoint: EndpointState, ejected: boolean) => void;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */
