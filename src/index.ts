@@ -64,6 +64,9 @@ export {
   NoHealthyUpstreamError,
   BodyNotReplayableError,
 } from './core/errors.js';
+// Errors looked for through fetch's `TypeError: fetch failed` (issue 11).
+export { isProxylessError, proxylessErrorOf } from './core/errors.js';
+export type { ProxylessErrorOptions } from './core/errors.js';
 export type { FailureKind } from './core/classify-failure.js';
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline.js';
 export { PerTryTimeoutError } from './policy/retry-layer.js';

@@ -4,17 +4,81 @@
  * endpoint, and what to change.
  */
 
-/** Base class of every error the mesh raises. */
+/** What a {@link ProxylessError} carries besides its message: the cause, the service, the status. */
+export interface ProxylessErrorOptions extends ErrorOptions {
+  /** The service the error is about (its host as the request or route wrote it, e.g. `reviews`), when there is one. */
+  readonly service?: string | undefined;
+  /** The HTTP status a sidecar would have answered with, when the error stands for a response. */
+  readonly statusCode?: number | undefined;
+}
+
+/**
+ * Base class of every error the mesh raises. Each has a `code`, names the service it is
+ * about in `service` (undefined when it is about none: an option, the mesh itself, a
+ * certificate) and, when it stands for a response a sidecar would have sent (overload,
+ * timeout, open circuit, no healthy upstream), that response's `statusCode`.
+ *
+ * Through `fetch` (the platform's, or `mesh.fetch`) these errors arrive as the
+ * `cause` of a `TypeError: fetch failed`: {@link isProxylessError} and
+ * {@link proxylessErrorOf} look through it.
+ */
 export class ProxylessError extends Error {
   /** Stable machine-readable code, e.g. `PROXYLESS_ERR_INVALID_OPTION`. */
   readonly code: string;
+  /** The service the error is about: its host as the request or route wrote it (`reviews`); undefined when none. */
+  readonly service: string | undefined;
+  /** The HTTP status a sidecar would have answered with (503, 504, ...); undefined when no response is implied. */
+  readonly statusCode: number | undefined;
 
-  /** @param code stable code; @param message what happened and how to fix it */
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
+  /** @param code stable code; @param message what happened and how to fix it; @param options cause, service and status */
+  constructor(code: string, message: string, options?: ProxylessErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.service = options?.service;
+    this.statusCode = options?.statusCode;
   }
+}
+
+/** How deep {@link proxylessErrorOf} follows `cause` links (a cycle or a long chain ends there). */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * The {@link ProxylessError} behind `error`: the error itself, or the first one found
+ * following `cause` links (at most 8 deep, so a cycle ends), as in the
+ * `TypeError: fetch failed` that `fetch` throws with the mesh's error as its cause, or an
+ * `AggregateError`'s errors. Undefined when there is none.
+ *
+ * ```ts
+ * try { await mesh.fetch('http://reviews/'); }
+ * catch (e) { const err = proxylessErrorOf(e); if (err?.statusCode === 503) ... }
+ * ```
+ */
+export function proxylessErrorOf(error: unknown): ProxylessError | undefined {
+  return find(error, 0);
+}
+
+function find(error: unknown, depth: number): ProxylessError | undefined {
+  if (error instanceof ProxylessError) return error;
+  if (depth >= MAX_CAUSE_DEPTH || error === null || typeof error !== 'object') return undefined;
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors.slice(0, MAX_CAUSE_DEPTH)) {
+      const found = find(inner, depth + 1);
+      if (found) return found;
+    }
+  }
+  return find((error as { cause?: unknown }).cause, depth + 1);
+}
+
+/**
+ * Whether `error` is, or was caused by, a {@link ProxylessError} (see
+ * {@link proxylessErrorOf}, which returns it), optionally one with the given `code`.
+ * True for the `TypeError: fetch failed` that `fetch` throws when the mesh refused or
+ * failed the request.
+ */
+export function isProxylessError(error: unknown, code?: string): boolean {
+  const found = find(error, 0);
+  return found !== undefined && (code === undefined || found.code === code);
 }
 
 /** An option passed to a factory (`createMesh`, `staticEndpoints`, a layer) is invalid. */
@@ -93,6 +157,13 @@ export class InvalidConfigError extends ProxylessError {
 export class UnknownServiceError extends ProxylessError {
   /** The host as written in the URL or the route. */
   readonly host: string;
+  /** The host, as the service the request was for. */
+  declare readonly service: string;
+  /**
+   * 502 as Istio answers a host outside the registry under `REGISTRY_ONLY`
+   * (BlackHoleCluster); 503 for a route to an unknown host (Envoy's `NC`, no cluster).
+   */
+  declare readonly statusCode: 502 | 503;
 
   /**
    * @param host the host; @param sources names of the discovery sources asked;
@@ -108,6 +179,7 @@ export class UnknownServiceError extends ProxylessError {
             `and outboundTrafficPolicy is REGISTRY_ONLY. Register it with a discovery source ` +
             `(e.g. staticEndpoints({ "${host}": ["10.0.0.1:8080"] })) or set ` +
             `outboundTrafficPolicy: { mode: "ALLOW_ANY" } to pass unknown hosts through.`,
+      { service: host, statusCode: as === 'route' ? 503 : 502 },
     );
     this.host = host;
   }
@@ -120,9 +192,9 @@ export class UnknownServiceError extends ProxylessError {
  */
 export class OverloadError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** The service. */
-  readonly service: string;
+  declare readonly service: string;
   /** The limit that refused it: `http2MaxRequests` or `http1MaxPendingRequests`. */
   readonly limit: string;
 
@@ -136,8 +208,8 @@ export class OverloadError extends ProxylessError {
       `service "${service}" is overloaded: ${inFlight} requests in flight reached DestinationRule ` +
         `connectionPool.http.${limit} (${value}); the request was refused at once (503). ` +
         `Raise the limit, add endpoints, or slow the caller down.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
     this.limit = limit;
   }
 }
@@ -148,7 +220,9 @@ export class OverloadError extends ProxylessError {
  */
 export class RouteTimeoutError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 504;
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
 
   /** @param service the destination; @param ms the timeout; @param where the route that set it */
   constructor(service: string, ms: number, where: string) {
@@ -156,6 +230,7 @@ export class RouteTimeoutError extends ProxylessError {
       'PROXYLESS_ERR_TIMEOUT',
       `the call to service "${service}" took longer than its route timeout of ${ms} ms (${where}), retries included; ` +
         `it was cancelled and not retried. Raise the VirtualService route's timeout, or look at why the service is slow.`,
+      { service, statusCode: 504 },
     );
   }
 }
@@ -163,7 +238,9 @@ export class RouteTimeoutError extends ProxylessError {
 /** The request's deadline (from the request being served) had passed: nothing was sent. */
 export class DeadlineExceededError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 504;
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
 
   /** @param service the destination; @param lateMs how long ago the deadline passed */
   constructor(service: string, lateMs: number) {
@@ -172,6 +249,7 @@ export class DeadlineExceededError extends ProxylessError {
       `the call to service "${service}" was not made: the deadline of the request being handled ` +
         (lateMs > 0 ? `passed ${Math.round(lateMs)} ms ago` : 'ran out while it waited') +
         ` (set by withDeadline or the caller's x-envoy-expected-rq-timeout-ms). Give the incoming request more time or do less before this call.`,
+      { service, statusCode: 504 },
     );
   }
 }
@@ -179,7 +257,9 @@ export class DeadlineExceededError extends ProxylessError {
 /** A known service had no endpoint within `discoveryTimeout`. */
 export class NoEndpointsError extends ProxylessError {
   /** The logical service name. */
-  readonly service: string;
+  declare readonly service: string;
+  /** 503, as Envoy answers a cluster without endpoints (`UH`). */
+  declare readonly statusCode: 503;
 
   /**
    * @param service the service; @param sources the sources asked;
@@ -191,8 +271,8 @@ export class NoEndpointsError extends ProxylessError {
       `service "${service}" has no available endpoint after waiting ${waitedMs} ms ` +
         `(sources asked: ${sources.join(', ') || 'none'}). Check that the service has running ` +
         `instances registered with a discovery source, or raise discoveryTimeout.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
   }
 }
 
@@ -200,6 +280,10 @@ export class NoEndpointsError extends ProxylessError {
 export class DiscoveryTimeoutError extends ProxylessError {
   /** The host as written in the URL. */
   readonly host: string;
+  /** The host, as the service the request was for. */
+  declare readonly service: string;
+  /** 503: no response came from the service. */
+  declare readonly statusCode: 503;
 
   /** @param host the URL's host; @param pending the sources that had not answered */
   constructor(host: string, pending: readonly string[], waitedMs: number) {
@@ -208,6 +292,7 @@ export class DiscoveryTimeoutError extends ProxylessError {
       `discovery did not answer for "${host}" within ${waitedMs} ms (still waiting on: ` +
         `${pending.join(', ')}). Check that those sources can reach their servers, or raise ` +
         `discoveryTimeout.`,
+      { service: host, statusCode: 503 },
     );
     this.host = host;
   }
@@ -277,7 +362,7 @@ export class DiscoverySourceError extends ProxylessError {
   /** The source's name. */
   readonly source: string;
   /** The service (`fqdn:port`) the update or watch was for. */
-  readonly service: string;
+  declare readonly service: string;
   /** What was wrong, one line: `endpoints[0].port: "80" (expected: an integer from 1 to 65535)`. */
   readonly problem: string;
 
@@ -286,9 +371,8 @@ export class DiscoverySourceError extends ProxylessError {
    * wrong; @param consequence what the mesh does about it; @param options the cause
    */
   constructor(source: string, service: string, problem: string, consequence: string, options?: ErrorOptions) {
-    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, options);
+    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, { cause: options?.cause, service });
     this.source = source;
-    this.service = service;
     this.problem = problem;
   }
 }
@@ -317,11 +401,11 @@ export class MeshNotReadyError extends ProxylessError {
  */
 export class NoHealthyUpstreamError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** Envoy's response flag for this outcome. */
   readonly responseFlag = 'UH';
   /** The logical service name. */
-  readonly service: string;
+  declare readonly service: string;
 
   /**
    * @param service the service; @param endpoints how many it has;
@@ -334,8 +418,8 @@ export class NoHealthyUpstreamError extends ProxylessError {
         `(${ejected} ejected by outlier detection, ${unhealthy} failing health checks); the request was refused at once (503). ` +
         `Look at why the endpoints fail (mesh.services() shows each one), or relax the DestinationRule's outlierDetection ` +
         `(maxEjectionPercent, minHealthPercent) or health-check annotation.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
   }
 }
 
@@ -345,12 +429,13 @@ export class NoHealthyUpstreamError extends ProxylessError {
  * a mirror could not have the whole body.
  */
 export class BodyNotReplayableError extends ProxylessError {
-  /** @param limit the buffer limit in bytes */
-  constructor(limit: number) {
+  /** @param limit the buffer limit in bytes; @param service the service the request was for, when known */
+  constructor(limit: number, service?: string) {
     super(
       'PROXYLESS_ERR_BODY_NOT_REPLAYABLE',
-      `the request body is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
+      `the request body${service === undefined ? '' : ` to service "${service}"`} is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
         `so it cannot be sent again; raise requestBufferLimit, or send the body as a string or bytes.`,
+      { service },
     );
   }
 }
@@ -435,7 +520,7 @@ export class IdentityNotReadyError extends ProxylessError {
     super(
       'PROXYLESS_ERR_IDENTITY_NOT_READY',
       `identity source ${source} has no SVID: ${why}` + (last ? `; last error: ${last.message}` : '') + '. Check that the certificate files exist and are valid (`proxyless certs inspect`), or the CA directory.',
-      last ? { cause: last } : undefined,
+      { cause: last },
     );
   }
 }

@@ -244,9 +244,9 @@ const settingsSchema = z.strictObject({
  */
 export class CircuitOpenError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** The service. */
-  readonly service: string;
+  declare readonly service: string;
   /** `open`, or `half-open` when a probe request is in flight. */
   readonly state: 'open' | 'half-open';
   /** When the breaker opened, in ms since the epoch. */
@@ -276,8 +276,8 @@ export class CircuitOpenError extends ProxylessError {
         `at once (503) without being sent. Fix or scale the service, or tune the DestinationRule annotation ` +
         `"${CIRCUIT_BREAKER_ANNOTATION}" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
         `halfOpenSuccesses, failOn).`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
     this.state = state;
     this.openedAt = openedAt;
     this.retryAt = retryAt;

@@ -38,11 +38,18 @@ const NOT_RETRIED = 'the policy does not retry this outcome';
 
 /** One try exceeded the route's `perTryTimeout`. */
 export class PerTryTimeoutError extends ProxylessError {
+  /** 504, as Envoy answers a try that timed out (`UT`) when no retry is left. */
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
+
+  /** @param service the destination; @param ms the route's perTryTimeout */
   constructor(service: string, ms: number) {
     super(
       'PROXYLESS_ERR_PER_TRY_TIMEOUT',
       `a try to service "${service}" got no response within perTryTimeout ${ms} ms (it is retried when the route's retryOn ` +
         'names reset, 5xx or gateway-error and retries are left). Raise the VirtualService route\'s retries.perTryTimeout, or look at why the service is slow.',
+      { service, statusCode: 504 },
     );
   }
 }
