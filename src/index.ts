@@ -67,13 +67,37 @@ export {
 // Errors looked for through fetch's `TypeError: fetch failed` (issue 11).
 export { isProxylessError, proxylessErrorOf } from './core/errors.js';
 export type { ProxylessErrorOptions } from './core/errors.js';
+// Config from TypeScript: resource types derived from the loader's schemas, builders
+// that validate at once, typed options for our extensions (issue 11).
+export { virtualService, destinationRule, serviceEntry } from './config/from-code/index.js';
+export type {
+  VirtualService,
+  DestinationRule,
+  ServiceEntry,
+  VirtualServiceInput,
+  DestinationRuleInput,
+  ServiceEntryInput,
+  DurationInput,
+  RetryBudgetOptions,
+  HedgingOptions,
+  CircuitBreakerOptions,
+  HealthCheckOptions,
+  StatusInput,
+  StatusRangeInput,
+  WithDurations,
+  ResourceMetadataInput,
+  VirtualServiceSpec,
+  DestinationRuleSpec,
+  ServiceEntrySpec,
+  RetryNonIdempotentOptions,
+} from './config/from-code/index.js';
 export type { FailureKind } from './core/classify-failure.js';
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline.js';
 export { PerTryTimeoutError } from './policy/retry-layer.js';
 export type { RetryInfo } from './policy/retry-layer.js';
 
 export * from './balance/index.js';
-export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
+export type { ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
 export { checkConfig } from './config/check-config.js';
 export type { ConfigCheck, CheckConfigOptions } from './config/check-config.js';
