@@ -16,8 +16,8 @@ import {
   type VirtualService,
 } from 'proxyless';
 import { hedgingSettings, retryBudgetSettings } from '../../src/config/extensions.js';
-import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../../src/policy/circuit-breaker.js';
-import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../../src/policy/health-check.js';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../../src/policy/breaker/circuit-breaker.js';
+import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../../src/policy/health-check/health-check.js';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
 
 const servers: Backend[] = [];
