@@ -3,18 +3,8 @@
 // settings, the same behaviour on real servers, the loader's own errors.
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import {
-  createMesh,
-  destinationRule,
-  InvalidConfigError,
-  parseMeshYaml,
-  serviceEntry,
-  staticEndpoints,
-  virtualService,
-  type DestinationRule,
-  type Mesh,
-  type VirtualService,
-} from 'proxyless';
+import { createMesh, destinationRule, InvalidConfigError, serviceEntry, staticEndpoints, virtualService, type DestinationRule, type Mesh, type VirtualService } from 'proxyless';
+import { parseMeshYaml } from 'proxyless/config';
 import { hedgingSettings, retryBudgetSettings } from '../../src/config/extensions.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../../src/policy/breaker/circuit-breaker.js';
 import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../../src/policy/health-check/health-check.js';
