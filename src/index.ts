@@ -12,6 +12,7 @@ export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
 export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, CircuitEvent } from './mesh/mesh.js';
 export type { ServiceStats, ServicesEvictedInfo, ReadyOptions } from './mesh/mesh.js';
+export type { EndpointEvent, HealthChangedEvent, RetryEvent, HedgeEvent, BudgetExhaustedEvent } from './mesh/policy-event-sink.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';

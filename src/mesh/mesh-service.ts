@@ -1,3 +1,4 @@
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -83,6 +84,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** See {@link ServiceTarget.balancerName}. */
   get balancerName(): string {
     return this.balancer?.name ?? 'passthrough';
+  }
+
+  /** See {@link ServiceTarget.events}: the mesh's. */
+  get events(): PolicyEvents | undefined {
+    return this.#context.events;
   }
 
   /** See {@link ServiceTarget.meshExternal}. */
@@ -217,6 +223,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
+        this.#context.events?.health(this.name, endpoint.key, healthy);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -235,7 +242,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #lastPanic = false;
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
-  ejectionChanged(): void {
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
+    if (endpoint !== undefined) this.#context.events?.ejection(this.name, endpoint.key, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

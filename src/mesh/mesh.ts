@@ -34,6 +34,7 @@ import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
 import { meshFetch, type GlobalFetchDispatcher, type MeshFetch } from './mesh-fetch.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
 import { endpointLayers, serviceLayers } from './default-layers.js';
+import { policyEventSink, type BudgetExhaustedEvent, type EndpointEvent, type HealthChangedEvent, type HedgeEvent, type RetryEvent } from './policy-event-sink.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
 import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { checkDrainOptions, lifecycleOf, type DrainOptions, type DrainRegistration } from '../inbound/lifecycle.js';
@@ -117,6 +118,18 @@ export interface MeshEvents {
   circuitClose: [info: CircuitEvent];
   /** The service table reached `maxServices`: these idle services were evicted (their pools and watches closed). */
   servicesEvicted: [info: ServicesEvictedInfo];
+  /** Outlier detection ejected an endpoint. */
+  endpointEjected: [info: EndpointEvent];
+  /** An ejected endpoint came back. */
+  endpointRestored: [info: EndpointEvent];
+  /** Active health checking found an endpoint healthy or unhealthy. */
+  healthChanged: [info: HealthChangedEvent];
+  /** A retry was scheduled after a failed try. */
+  retry: [info: RetryEvent];
+  /** A hedged (backup) try was sent. */
+  hedge: [info: HedgeEvent];
+  /** A retry or hedge was wanted and its budget refused it. */
+  retryBudgetExhausted: [info: BudgetExhaustedEvent];
 }
 
 /**
@@ -198,6 +211,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
+      events: policyEventSink(this),
     };
     if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
@@ -437,6 +451,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * library wants a `fetch`.
    */
   readonly fetch: MeshFetch = (input, init) => meshFetch(this.dispatcher, input, init);
+
+  /**
+   * `await using mesh = createMesh(...)`: the mesh closes (as {@link Mesh.close}) when
+   * the block that holds it ends.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 
   /**
    * Resolves once every discovery and config source has its first answer. Rejects with

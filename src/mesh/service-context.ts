@@ -5,6 +5,7 @@
  * @module
  */
 import { isIP } from 'node:net';
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
@@ -43,6 +44,8 @@ export interface ServiceContext {
   readonly mergeSources?: boolean;
   /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
   readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
+  /** Hears the policies' and endpoints' reports: the mesh's events (must not throw). */
+  readonly events?: PolicyEvents;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */

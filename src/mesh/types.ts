@@ -1,3 +1,4 @@
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
 import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
@@ -16,6 +17,8 @@ export interface ServiceTarget {
    * `x-envoy-expected-rq-timeout-ms`, are not sent to it.
    */
   readonly meshExternal?: boolean;
+  /** Where a layer reports what it decided (a retry, a hedge, a spent budget); the mesh's events. */
+  readonly events?: PolicyEvents | undefined;
 }
 
 /** What an endpoint-stack layer is built for: one endpoint of one service. */

@@ -195,14 +195,14 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     if (this.aborted || !this.#allowed(statusVerdict(this.#policy, status, headers, this.#opts.method))) return false;
     const after = retryAfterMs(status, headers, RETRY_AFTER_CAP_MS);
     if (after === Infinity) return false;
-    return this.#mayRetry(after);
+    return this.#mayRetry(after, status);
   }
 
   /** Decides on a failure without a response: true to retry it. */
   retryFailure(kind: FailureKind): boolean {
     if (this.aborted || this.#responded) return false;
     if (!this.#allowed(failureVerdict(this.#policy, kind, this.#opts.method))) return false;
-    return this.#mayRetry(undefined);
+    return this.#mayRetry(undefined, kind);
   }
 
   /** True for a `retry` verdict; a `not-idempotent` one is remembered as the reason given to the caller. */
@@ -216,7 +216,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   #holdsRetrySlot = false;
   #stopReason = NOT_RETRIED;
 
-  #mayRetry(retryAfter: number | undefined): boolean {
+  #mayRetry(retryAfter: number | undefined, reason: string | number): boolean {
     if (this.#tries > this.#policy.retries) {
       this.#stopReason = `all ${this.#policy.retries} retries were used`;
       return false;
@@ -232,6 +232,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     }
     if (!this.#budget.tryWithdraw()) {
       this.#stopReason = `the retry budget of service "${this.#service.name.host}" is spent (retries are capped at 20 % of requests + 10/s)`;
+      this.#service.events?.budgetExhausted(this.#service.name, 'retry');
       return false;
     }
     if (!this.#holdsRetrySlot) {
@@ -240,6 +241,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     }
     this.#backoff = this.#backoff ? this.#backoff.next(undefined) : backoffFor(this.#policy.backoffBaseMs).next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
+    this.#service.events?.retry(this.#service.name, this.#tries + 1, String(reason), this.#retryDelay);
     return true;
   }
 
