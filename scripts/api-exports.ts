@@ -40,7 +40,9 @@ function kindOf(symbol: ts.Symbol): string {
 }
 
 function firstSentence(text: string): string {
-  const flat = text.replace(/\{@link\s+([^}|\s]+)\s*\}/g, '`$1`').replace(/\s+/g, ' ').trim();
+  // Up to a code block: a summary is prose.
+  const prose = text.split('```')[0]!;
+  const flat = prose.replace(/\{@link\s+([^}|\s]+)\s*\}/g, '`$1`').replace(/\s+/g, ' ').trim();
   const match = /^(.*?[.])(\s|$)/.exec(flat);
   const sentence = match ? match[1]! : flat;
   if (sentence.length <= 200) return sentence;
