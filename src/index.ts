@@ -65,6 +65,10 @@ export { getHeader, hasHeader, withHeader } from './core/headers.js';
 export { serviceLayers, endpointLayers } from './mesh/default-layers.js';
 export type { ServiceLayers, EndpointLayers } from './mesh/default-layers.js';
 export type { FailureKind } from './core/classify-failure.js';
+// The layer contract's typed per-policy state slots (src/core/target.ts).
+export { stateKey } from './core/target.js';
+export type { StateKey, EndpointLoadView } from './core/target.js';
+export type { PolicyEvents, ReportedService } from './core/policy-events.js';
 
 // Deadlines.
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER, MAX_DEADLINE_MS } from './policy/deadline/index.js';
@@ -88,22 +92,22 @@ export {
   SourceClosedError,
   DiscoverySourceError,
   MeshNotReadyError,
-} from './core/errors.js';
-export { CircuitOpenError } from './policy/breaker/index.js';
-export { PerTryTimeoutError } from './policy/retry/index.js';
+} from './core/errors/index.js';
+export { CircuitOpenError } from './core/errors/index.js';
+export { PerTryTimeoutError } from './core/errors/index.js';
 export type { RetryInfo } from './policy/retry/index.js';
 export { EndpointsFileError } from './discovery/file-source.js';
 export { DnsError } from './discovery/dns/index.js';
-export type { ConfigDiagnostic } from './core/errors.js';
+export type { ConfigDiagnostic } from './core/errors/index.js';
 // Errors looked for through fetch's `TypeError: fetch failed` (issue 11).
-export { isProxylessError, proxylessErrorOf } from './core/errors.js';
-export type { ProxylessErrorOptions } from './core/errors.js';
+export { isProxylessError, proxylessErrorOf } from './core/errors/index.js';
+export type { ProxylessErrorOptions } from './core/errors/index.js';
 
 // Config: sources, and config from TypeScript (resource types derived from the loader's
 // schemas, builders that validate at once, typed options for our extensions).
 export type { ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export type { UnknownFieldsMode } from './config/validate-resource.js';
-export { virtualService, destinationRule, serviceEntry } from './config/from-code/index.js';
+export { virtualService, destinationRule, serviceEntry } from './compile/builders.js';
 export type {
   VirtualService,
   DestinationRule,
@@ -186,8 +190,8 @@ export type {
   MtlsConnectorOptions,
   Connector,
 } from './tls/index.js';
-export { SvidError, IdentityNotReadyError } from './core/errors.js';
-export type { SvidRule } from './core/errors.js';
+export { SvidError, IdentityNotReadyError } from './core/errors/index.js';
+export type { SvidRule } from './core/errors/index.js';
 
 // Security resources as decisions (PeerAuthentication, AuthorizationPolicy,
 // RequestAuthentication): see docs/security.md.

@@ -6,7 +6,9 @@
  *
  * @module proxyless/policy
  */
-export { ServiceBreaker, breakerSettings, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS, CIRCUIT_BREAKER_ANNOTATION } from '../policy/breaker/index.js';
+export { ServiceBreaker, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS } from '../policy/breaker/index.js';
+export { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, healthCheckSettings, HEALTH_CHECK_ANNOTATION, outlierSettings } from '../config/settings/index.js';
+export type { HealthCheckSpec } from '../config/settings/index.js';
 export type {
   BreakerSettings,
   BreakerStats,
@@ -18,10 +20,9 @@ export type {
   BreakerOutcome,
   BreakerPermit,
 } from '../policy/breaker/index.js';
-export { HealthChecker, healthCheckSettings, DEFAULT_HEALTH_CHECK_SETTINGS, HEALTH_CHECK_ANNOTATION } from '../policy/health-check/index.js';
+export { HealthChecker, DEFAULT_HEALTH_CHECK_SETTINGS } from '../policy/health-check/index.js';
 export type {
   HealthCheckSettings,
-  HealthCheckSpec,
   StatusRange,
   HealthCheckedEndpoint,
   HealthCheckResult,
@@ -29,7 +30,7 @@ export type {
   HealthCheckTimers,
   HealthCheckerOptions,
 } from '../policy/health-check/index.js';
-export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS, outlierLayer } from '../policy/outlier/index.js';
+export { OutlierDetector, DEFAULT_OUTLIER_SETTINGS, outlierLayer } from '../policy/outlier/index.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats, OutlierEndpoint, OutlierLayerOptions } from '../policy/outlier/index.js';
 export { RetryBudget } from '../policy/budget/index.js';
 export type { RetryBudgetSettings, HedgingSettings } from '../config/extensions.js';

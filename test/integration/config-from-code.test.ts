@@ -6,8 +6,7 @@ import { request } from 'undici';
 import { createMesh, destinationRule, InvalidConfigError, serviceEntry, staticEndpoints, virtualService, type DestinationRule, type Mesh, type VirtualService } from 'proxyless';
 import { parseMeshYaml } from 'proxyless/config';
 import { hedgingSettings, retryBudgetSettings } from '../../src/config/extensions.js';
-import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../../src/policy/breaker/circuit-breaker.js';
-import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../../src/policy/health-check/health-check.js';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, HEALTH_CHECK_ANNOTATION, healthCheckSettings } from 'proxyless/policy';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
 
 const servers: Backend[] = [];

@@ -1,9 +1,9 @@
 /**
- * Mesh config from TypeScript: the resource types and the builders that validate them.
+ * Mesh config from TypeScript: the resource types and the extensions' typed options
+ * (the builders that validate them are in src/compile/builders.ts, next to the loader they run).
  *
  * @module
  */
-export { virtualService, destinationRule, serviceEntry } from './builders.js';
 export type {
   VirtualService,
   DestinationRule,

@@ -11,8 +11,8 @@ import type { serviceEntrySchema, serviceEntrySpecSchema } from '../istio/servic
 import type { virtualServiceSchema, virtualServiceSpecSchema } from '../istio/virtual-service.js';
 import type { metadataSchema } from '../resource.js';
 import type { hedgingSchema, retryBudgetSchema, retryNonIdempotentSchema } from '../extensions.js';
-import type { breakerAnnotationObject } from '../../policy/breaker/circuit-breaker.js';
-import type { healthCheckAnnotationSchema } from '../../policy/health-check/health-check.js';
+import type { breakerAnnotationObject } from '../settings/breaker.js';
+import type { healthCheckAnnotationSchema } from '../settings/health-check.js';
 
 /**
  * A resource's Kubernetes metadata as you may write it: `name` (DNS-1123), `namespace`,

@@ -8,11 +8,11 @@
  *
  * @module
  */
-import { InvalidConfigError } from '../../core/errors.js';
-import { formatValue } from '../../core/validate.js';
-import { ServiceNamer } from '../../discovery/service-name.js';
-import { compileConfig } from '../compile-config.js';
-import { ANNOTATIONS } from '../extensions.js';
+import { InvalidConfigError } from '../core/errors/index.js';
+import { formatValue } from '../core/validate.js';
+import { ServiceNamer } from '../discovery/service-name.js';
+import { compileConfig } from './compile-config.js';
+import { ANNOTATIONS } from '../config/extensions.js';
 import type {
   DestinationRule,
   DestinationRuleInput,
@@ -21,7 +21,7 @@ import type {
   ServiceEntryInput,
   VirtualService,
   VirtualServiceInput,
-} from './types.js';
+} from '../config/from-code/types.js';
 
 const API_VERSION = 'networking.istio.io/v1';
 
