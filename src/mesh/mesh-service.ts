@@ -1,3 +1,4 @@
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -141,6 +142,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return this.balancer?.name ?? 'passthrough';
   }
 
+  /** See {@link ServiceTarget.events}: the mesh's. */
+  get events(): PolicyEvents | undefined {
+    return this.#context.events;
+  }
+
   /** See {@link ServiceTarget.meshExternal}. */
   get meshExternal(): boolean {
     return this.#policy.meshExternal === true;
@@ -270,6 +276,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
         this.#context.onHealth?.(this, endpoint, healthy);
+        this.#context.events?.health(this.name, endpoint.key, healthy);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -290,6 +297,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
   ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
     if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
+    if (endpoint !== undefined) this.#context.events?.ejection(this.name, endpoint.key, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

@@ -3,8 +3,6 @@ import { buildConnector } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { localityBalancer } from '../balance/locality-balancer.js';
 import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
-import { balanceLayer } from '../balance/balance-layer.js';
-import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { ConnectingSockets } from '../core/connecting-sockets.js';
 import { IdentityNotReadyError, MeshClosedError, MeshClosingError } from '../core/errors/index.js';
@@ -18,7 +16,7 @@ import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
 import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, connectionPoolLimits, HEALTH_CHECK_ANNOTATION, healthCheckSettings, outlierSettings } from '../config/settings/index.js';
-import { breakerLayer, type BreakerSnapshot, type ServiceBreaker } from '../policy/breaker/index.js';
+import type { BreakerSnapshot, ServiceBreaker } from '../policy/breaker/index.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../compile/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -35,16 +33,13 @@ import { MeshService, type EndpointTransport, type ServiceContext, type ServiceP
 import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
 import { meshFetch, type GlobalFetchDispatcher, type MeshFetch } from './mesh-fetch.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
-import { poolLayer } from './pool-layer.js';
+import { endpointLayers, serviceLayers } from './default-layers.js';
+import { policyEventSink, type BudgetExhaustedEvent, type EndpointEvent, type HealthChangedEvent, type HedgeEvent, type RetryEvent } from './policy-event-sink.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
 import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { checkDrainOptions, lifecycleOf, type DrainOptions, type DrainRegistration } from '../inbound/lifecycle.js';
 import type { InboundConfigView } from '../inbound/rate-limit-config.js';
-import { limitsLayer, type ConnectionPoolLimits } from '../policy/limits/index.js';
-import { outlierLayer } from '../policy/outlier/index.js';
-import { retryLayer } from '../policy/retry/index.js';
-import { hedgeLayer } from '../policy/hedge/index.js';
-import { timeoutLayer } from '../policy/timeout/index.js';
+import type { ConnectionPoolLimits } from '../policy/limits/index.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 import { MeshSecurity } from '../compile/mesh-security.js';
 import { ClientTls } from './client-tls.js';
@@ -152,6 +147,18 @@ export interface MeshEvents {
   identityRotated: [identity: SvidSummary];
   /** The identity source reported a problem; the current SVID stays in use. */
   identityError: [error: Error];
+  /** Outlier detection ejected an endpoint. */
+  endpointEjected: [info: EndpointEvent];
+  /** An ejected endpoint came back. */
+  endpointRestored: [info: EndpointEvent];
+  /** Active health checking found an endpoint healthy or unhealthy. */
+  healthChanged: [info: HealthChangedEvent];
+  /** A retry was scheduled after a failed try. */
+  retry: [info: RetryEvent];
+  /** A hedged (backup) try was sent. */
+  hedge: [info: HedgeEvent];
+  /** A retry or hedge was wanted and its budget refused it. */
+  retryBudgetExhausted: [info: BudgetExhaustedEvent];
 }
 
 /**
@@ -236,22 +243,12 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceEntries.setEntries(this.#compiled.serviceEntries);
     this.#discovery = [this.#serviceEntries, ...o.discovery];
 
-    // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
-    this.#serviceStack = new Stack<ServiceTarget>('service', [
-      timeoutLayer(), // the route timeout and the request's deadline cover every try
-      retryLayer(), // each try goes down the rest of the stack, another endpoint if possible
-      hedgeLayer(), // a slow try gets a backup on another endpoint (opt-in per VirtualService)
-      breakerLayer((s) => (s as MeshService).breaker), // an open circuit refuses tries at once (opt-in)
-      limitsLayer(), // connectionPool overflow fails fast, per try, before an endpoint is picked
-      balanceLayer(),
-    ]);
-    this.#endpointStack = new Stack<EndpointTarget>('endpoint', [
-      telemetryLayer(), // each try's CLIENT span, trace context on the wire and duration
-      loadLayer(), // outermost at the endpoint, so queueing in the pool counts as load
-      // Counts 5xx, gateway errors and connection failures toward ejection (DestinationRule outlierDetection).
-      outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
-      poolLayer(), // terminal: the endpoint's undici Pool
-    ]);
+    // Outermost first (default-layers.ts says why each sits where it does). `balance` is
+    // terminal: it picks an endpoint and enters its stack; `pool` is the endpoint's.
+    const l = serviceLayers;
+    this.#serviceStack = new Stack<ServiceTarget>('service', [l.timeout, l.retry, l.hedge, l.breaker, l.limits, l.balance]);
+    const e = endpointLayers;
+    this.#endpointStack = new Stack<EndpointTarget>('endpoint', [e.telemetry, e.load, e.outlier, e.pool]);
     o.stacks.service?.(this.#serviceStack);
     o.stacks.endpoint?.(this.#endpointStack);
 
@@ -263,6 +260,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
       ...wireMeshTelemetry(this, this.#telemetry, () => this.#services.values()),
+      events: policyEventSink(this),
     };
     if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
@@ -614,6 +612,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * library wants a `fetch`.
    */
   readonly fetch: MeshFetch = (input, init) => meshFetch(this.dispatcher, input, init);
+
+  /**
+   * `await using mesh = createMesh(...)`: the mesh closes (as {@link Mesh.close}) when
+   * the block that holds it ends.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 
   /**
    * Resolves once every discovery and config source has its first answer. Rejects with

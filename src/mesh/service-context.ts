@@ -5,6 +5,7 @@
  * @module
  */
 import { isIP } from 'node:net';
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
@@ -55,6 +56,8 @@ export interface ServiceContext {
   readonly onHealth?: (service: MeshService, endpoint: EndpointState, healthy: boolean) => void;
   /** Hears an endpoint's ejection by outlier detection, or its return (telemetry; must not throw). */
   readonly onEjection?: (service: MeshService, endpoint: EndpointState, ejected: boolean) => void;
+  /** Hears the policies' and endpoints' reports: the mesh's events (must not throw). */
+  readonly events?: PolicyEvents;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */

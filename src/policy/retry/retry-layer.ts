@@ -227,6 +227,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     if (!this.#budget.tryWithdraw()) {
       this.#stopReason = `the retry budget of service "${this.#service.name.host}" is spent (retries are capped at 20 % of requests + 10/s)`;
       telemetry?.retryStopped('budget');
+      this.#service.events?.budgetExhausted(this.#service.name, 'retry');
       return false;
     }
     if (!this.#holdsRetrySlot) {
@@ -236,6 +237,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     this.#backoff = this.#backoff ? this.#backoff.next(undefined) : backoffFor(this.#policy.backoffBaseMs).next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
     telemetry?.retryScheduled(this.#tries + 1, String(reason), this.#retryDelay);
+    this.#service.events?.retry(this.#service.name, this.#tries + 1, String(reason), this.#retryDelay);
     return true;
   }
 
