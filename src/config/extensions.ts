@@ -1,8 +1,12 @@
 import * as z from 'zod';
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError } from '../core/errors/index.js';
 import { formatIssues, formatValue } from '../core/validate.js';
 import { shapeProblem } from './limits.js';
 import { durationField, durationSchema, durationToMs } from './istio/common.js';
+import type { RetryBudgetSettings } from '../policy/budget/settings.js';
+import type { HedgingSettings } from '../policy/hedge/settings.js';
+
+export type { RetryBudgetSettings, HedgingSettings };
 
 /**
  * Our extensions to Istio's resources travel as annotations, the Kubernetes way, so the
@@ -22,7 +26,8 @@ export const ANNOTATIONS = {
   retryNonIdempotent: 'proxyless.dev/retry-non-idempotent',
 } as const;
 
-const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
+/** The retry-non-idempotent annotation's JSON. */
+export const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
 
 /**
  * The routes of a VirtualService that opt in to replaying non-idempotent requests
@@ -36,7 +41,8 @@ export function retryNonIdempotentRoutes(annotations: unknown, where: string): (
   return routes === undefined ? () => true : (route) => routes.includes(route);
 }
 
-const retryBudgetSchema = z.strictObject({
+/** The retry budget annotation's JSON. */
+export const retryBudgetSchema = z.strictObject({
   disabled: z.boolean().optional(),
   percent: z.number().min(0).max(1000).optional(),
   minRetriesPerSecond: z.number().min(0).max(100_000).optional(),
@@ -45,19 +51,8 @@ const retryBudgetSchema = z.strictObject({
   ttl: durationField({ min: 1000, max: 60_000, minReason: 'a retry budget counts the requests of at least the last second', maxReason: 'longer lets a retry storm build up for minutes' }).optional(),
 });
 
-/** A service's retry budget settings. */
-export interface RetryBudgetSettings {
-  /** No budget: retries limited only by `attempts` (not recommended: retry storms). */
-  readonly disabled: boolean;
-  /** Retries allowed as a share of requests, in percent. Default 20. */
-  readonly percent: number;
-  /** Retries always allowed per second, whatever the traffic. Default 10. */
-  readonly minRetriesPerSecond: number;
-  /** How long a request counts towards the budget, in ms. Default 10000. */
-  readonly ttlMs: number;
-}
-
-const hedgingSchema = z
+/** The hedging annotation's JSON. */
+export const hedgingSchema = z
   .strictObject({
     delay: durationSchema.optional(),
     percentile: z.number().min(50).max(99.9).optional(),
@@ -65,18 +60,6 @@ const hedgingSchema = z
     routes: z.array(z.string()).optional(),
   })
   .refine((h) => (h.delay === undefined) !== (h.percentile === undefined), { error: 'exactly one of delay, percentile' });
-
-/** Hedging settings of a VirtualService's routes. */
-export interface HedgingSettings {
-  /** Send the backup after this fixed delay, in ms... */
-  readonly delayMs: number | undefined;
-  /** ...or once the call is slower than this percentile of the service's recent latencies. */
-  readonly percentile: number | undefined;
-  /** Backup requests allowed, as a share of requests, in percent. Default 5. */
-  readonly maxExtraPercent: number;
-  /** Route names it applies to; all routes when unset. */
-  readonly routes: readonly string[] | undefined;
-}
 
 function parseAnnotation<T>(annotations: unknown, key: string, schema: z.ZodType<T>, where: string): T | undefined {
   const value = annotationValue(annotations, key, where);

@@ -4,7 +4,7 @@ import {
   InvalidRequestError,
   MeshClosedError,
   UnknownServiceError,
-} from '../core/errors.js';
+} from '../core/errors/index.js';
 import { cancellationOf, kCancellation } from '../core/cancellation.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';
@@ -190,7 +190,7 @@ export class MeshDispatcher extends Dispatcher {
   #callOptions(opts: Dispatcher.DispatchOptions, call: RootCall, route: Route, telemetry: CallTelemetry | undefined): Dispatcher.DispatchOptions {
     const headers = route.virtualService === undefined && !hasHeader(opts.headers, 'host') ? withHeader(opts.headers, 'host', route.authority) : opts.headers;
     if (!isStreamBody(opts.body)) return { ...opts, headers, [kCancellation]: call, [kCallTelemetry]: telemetry } as Dispatcher.DispatchOptions;
-    const body = new ReplayableBody(opts.body, this.#context.requestBufferLimit);
+    const body = new ReplayableBody(opts.body, this.#context.requestBufferLimit, route.service.name.host);
     call.body = body;
     return { ...opts, headers, body: body.view(), [kCancellation]: call, [kCallTelemetry]: telemetry } as unknown as Dispatcher.DispatchOptions;
   }

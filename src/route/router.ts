@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { cancellationOf, type Cancellation, type CancelListener } from '../core/cancellation.js';
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/errors/index.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { rewriteBudgetMs } from '../config/re2.js';
 import { getHeader } from '../core/headers.js';
@@ -12,8 +12,8 @@ import { kRoutePolicy, type RoutePolicy } from '../policy/route-policy.js';
 import type { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 import { respond } from './synthetic-response.js';
-import { callTelemetryOf } from '../telemetry/call-hooks.js';
-import { routeLabels } from '../telemetry/route-labels.js';
+import { callHooksOf as callTelemetryOf } from '../core/call-hooks.js';
+import { routeLabels } from '../core/route-labels.js';
 
 /** What the router needs from the mesh. */
 export interface RouterContext {

@@ -1,23 +1,15 @@
 /**
- * How the layers reach the telemetry of the call they serve: a symbol key on the request
- * options (invisible to undici; kept by the `{ ...opts }` copies every layer makes), set
- * by the dispatcher when telemetry is live. Each hook is one property read when telemetry
- * is off, so the layers call them unconditionally:
- *
- * ```ts
- * callTelemetryOf(opts)?.retryScheduled(2, '503', 25);
- * ```
+ * The telemetry side of the call hooks (`src/core/call-hooks.ts`): the same options key,
+ * read as the full {@link CallTelemetry} the dispatcher and the telemetry layer use.
  */
 import type { Dispatcher } from 'undici';
+import { kCallTelemetry } from '../core/call-hooks.js';
 import type { CallTelemetry } from './call-telemetry.js';
 
-/** The options key of a call's {@link CallTelemetry}. */
-export const kCallTelemetry = Symbol.for('proxyless.callTelemetry');
+export { kCallTelemetry } from '../core/call-hooks.js';
+export type { RetryStop } from '../core/call-hooks.js';
 
 /** The telemetry of the call these options belong to, if telemetry is live. */
 export function callTelemetryOf(opts: Dispatcher.DispatchOptions): CallTelemetry | undefined {
   return (opts as { [kCallTelemetry]?: CallTelemetry })[kCallTelemetry];
 }
-
-/** Why a call's last failed try was not retried, as the retry layer decided it. */
-export type RetryStop = 'attempts' | 'budget' | 'not_retryable';

@@ -19,7 +19,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ForwardingHandler } from '../core/forwarding-handler.js';
 import { clusterName } from './access-log.js';
-import type { RetryStop } from './call-hooks.js';
+import type { CallHooks, RetryStop } from '../core/call-hooks.js';
 import { channels, type CallMessage } from './channels.js';
 import type { OutboundTelemetry, ServiceInfo } from './outbound-telemetry.js';
 import { ResponseFlag, formatResponseFlags, responseFlagOfError } from './response-flags.js';
@@ -34,7 +34,7 @@ type Controller = Dispatcher.DispatchController;
 export type TryKind = 'first' | 'retry' | 'hedge' | 'mirror';
 
 /** See the module's notes. */
-export class CallTelemetry extends ForwardingHandler {
+export class CallTelemetry extends ForwardingHandler implements CallHooks {
   readonly hub: OutboundTelemetry;
   /** The request method as given. */
   readonly method: string;

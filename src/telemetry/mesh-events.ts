@@ -8,7 +8,10 @@
  * hooks this returns. Nothing here throws back into a source, a timer or a request.
  */
 import type { EventEmitter } from 'node:events';
-import type { DiscoverySource } from '../discovery/types.js';
+/** What telemetry reads of a discovery source: its name. */
+interface NamedSource {
+  readonly name: string;
+}
 import { channels } from './channels.js';
 import type { ObservedService, OutboundTelemetry } from './outbound-telemetry.js';
 
@@ -33,7 +36,7 @@ export function wireMeshTelemetry<S extends HookedService, E extends HookedEndpo
   telemetry: OutboundTelemetry,
   services: () => Iterable<S>,
 ): {
-  onSourceRefresh: (service: S, source: DiscoverySource, endpoints: number) => void;
+  onSourceRefresh: (service: S, source: NamedSource, endpoints: number) => void;
   onEjection: (service: S, endpoint: E, ejected: boolean) => void;
   onHealth: (service: S, endpoint: E, healthy: boolean) => void;
 } {

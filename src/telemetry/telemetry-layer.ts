@@ -6,7 +6,7 @@
  * registered, or telemetry off) pass straight through.
  */
 import { layer, type Layer } from '../core/layer.js';
-import type { EndpointTarget } from '../mesh/types.js';
+import type { EndpointTarget } from '../core/target.js';
 import { sendAttempt, type AttemptEndpoint } from './attempt-telemetry.js';
 import { callTelemetryOf } from './call-hooks.js';
 

@@ -14,7 +14,9 @@
 // without dnsmasq or etcd (each named with its package and skipped). CI installs both.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, createMesh, outlierSettings, parseMeshYaml, staticEndpoints } from 'proxyless';
+import { createMesh, staticEndpoints } from 'proxyless';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, outlierSettings } from 'proxyless/policy';
+import { parseMeshYaml } from 'proxyless/config';
 import { CANARY_YAML, canaryYaml, ROLLOUT } from '../../examples/demo/canary-config.js';
 import { RESILIENCE_YAML } from '../../examples/demo/resilience-phase.js';
 import { startExample, type Exit, type RunningExample } from './run-example.js';

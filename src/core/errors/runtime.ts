@@ -1,90 +1,10 @@
 /**
- * Errors raised by the mesh. Each class has a stable `code` (`PROXYLESS_ERR_*`) that
- * programs can switch on, and a message that says what happened, to which service or
- * endpoint, and what to change.
+ * Errors of a request's way through the mesh (routing, discovery, limits, timeouts,
+ * breakers, retries) and of the mesh's life (not ready, closing, closed).
+ *
+ * @module
  */
-
-/** Base class of every error the mesh raises. */
-export class ProxylessError extends Error {
-  /** Stable machine-readable code, e.g. `PROXYLESS_ERR_INVALID_OPTION`. */
-  readonly code: string;
-
-  /** @param code stable code; @param message what happened and how to fix it */
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
-
-/** An option passed to a factory (`createMesh`, `staticEndpoints`, a layer) is invalid. */
-export class InvalidOptionError extends ProxylessError {
-  /** Every problem found, one line each: `field: value (expected: ...)`. */
-  readonly problems: readonly string[];
-
-  /** @param where the call that received the options, e.g. `createMesh` */
-  constructor(where: string, problems: readonly string[]) {
-    super(
-      'PROXYLESS_ERR_INVALID_OPTION',
-      `${where}: invalid option${problems.length > 1 ? 's' : ''}:\n  ${problems.join('\n  ')}`,
-    );
-    this.problems = problems;
-  }
-}
-
-/**
- * One finding about mesh config: an error (the config is refused), a warning (it loads,
- * but a field is not applied or does something you may not expect) or a note (a
- * resource that is not mesh config, such as a Deployment, was skipped).
- */
-export interface ConfigDiagnostic {
-  /** How it counts. */
-  readonly severity: 'error' | 'warning' | 'note';
-  /** Where: `VirtualService/reviews (mesh.yaml#2)`, or an origin (`mesh.yaml:4:1`); '' when unknown. */
-  readonly where: string;
-  /**
-   * The field path inside the resource, in one format for errors and warnings alike:
-   * `spec.http[0].match[0].headers["@request.auth.claims.group"]` (keys joined with `.`,
-   * list positions `[i]`, keys that are not plain identifiers quoted in brackets); '' when
-   * the finding is about the whole resource or text.
-   */
-  readonly path: string;
-  /** What is wrong (the value) and what is expected, or what happens instead. */
-  readonly message: string;
-}
-
-/** A diagnostic as one line: `where: path: message`. */
-export function renderDiagnostic(d: ConfigDiagnostic): string {
-  return [d.where, d.path, d.message].filter((part) => part !== '').join(': ');
-}
-
-/** A mesh config resource (DestinationRule, ...) is invalid. */
-export class InvalidConfigError extends ProxylessError {
-  /** Every problem found, one line each, naming the document and field path. */
-  readonly problems: readonly string[];
-  /**
-   * Every finding, errors first: the problems with their field paths apart, then the
-   * warnings and notes of the same config (shown with the errors, so fixing one does not
-   * hide the other).
-   */
-  readonly diagnostics: readonly ConfigDiagnostic[];
-  /** The warnings of the same config, one line each (see {@link InvalidConfigError.diagnostics}). */
-  readonly warnings: readonly string[];
-
-  /**
-   * @param problems one line each (`DestinationRule/reviews: spec.host: ...`), or diagnostics
-   * @param options `cause`: an unexpected error behind the problems; `warnings`: findings
-   *   that are not errors, kept for the reader
-   */
-  constructor(problems: readonly (string | ConfigDiagnostic)[], options?: ErrorOptions & { warnings?: readonly ConfigDiagnostic[] }) {
-    const errors = problems.map((p): ConfigDiagnostic => (typeof p === 'string' ? { severity: 'error', where: '', path: '', message: p } : p));
-    const lines = errors.map(renderDiagnostic);
-    super('PROXYLESS_ERR_INVALID_CONFIG', `invalid mesh config:\n  ${lines.join('\n  ')}`, options);
-    this.problems = lines;
-    this.diagnostics = [...errors, ...(options?.warnings ?? [])];
-    this.warnings = (options?.warnings ?? []).filter((d) => d.severity === 'warning').map(renderDiagnostic);
-  }
-}
+import { ProxylessError } from './base.js';
 
 /**
  * The request's host is not a known service and `outboundTrafficPolicy` is
@@ -93,6 +13,13 @@ export class InvalidConfigError extends ProxylessError {
 export class UnknownServiceError extends ProxylessError {
   /** The host as written in the URL or the route. */
   readonly host: string;
+  /** The host, as the service the request was for. */
+  declare readonly service: string;
+  /**
+   * 502 as Istio answers a host outside the registry under `REGISTRY_ONLY`
+   * (BlackHoleCluster); 503 for a route to an unknown host (Envoy's `NC`, no cluster).
+   */
+  declare readonly statusCode: 502 | 503;
 
   /**
    * @param host the host; @param sources names of the discovery sources asked;
@@ -108,6 +35,7 @@ export class UnknownServiceError extends ProxylessError {
             `and outboundTrafficPolicy is REGISTRY_ONLY. Register it with a discovery source ` +
             `(e.g. staticEndpoints({ "${host}": ["10.0.0.1:8080"] })) or set ` +
             `outboundTrafficPolicy: { mode: "ALLOW_ANY" } to pass unknown hosts through.`,
+      { service: host, statusCode: as === 'route' ? 503 : 502 },
     );
     this.host = host;
   }
@@ -120,9 +48,9 @@ export class UnknownServiceError extends ProxylessError {
  */
 export class OverloadError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** The service. */
-  readonly service: string;
+  declare readonly service: string;
   /** The limit that refused it: `http2MaxRequests` or `http1MaxPendingRequests`. */
   readonly limit: string;
 
@@ -136,8 +64,8 @@ export class OverloadError extends ProxylessError {
       `service "${service}" is overloaded: ${inFlight} requests in flight reached DestinationRule ` +
         `connectionPool.http.${limit} (${value}); the request was refused at once (503). ` +
         `Raise the limit, add endpoints, or slow the caller down.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
     this.limit = limit;
   }
 }
@@ -148,7 +76,9 @@ export class OverloadError extends ProxylessError {
  */
 export class RouteTimeoutError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 504;
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
 
   /** @param service the destination; @param ms the timeout; @param where the route that set it */
   constructor(service: string, ms: number, where: string) {
@@ -156,6 +86,7 @@ export class RouteTimeoutError extends ProxylessError {
       'PROXYLESS_ERR_TIMEOUT',
       `the call to service "${service}" took longer than its route timeout of ${ms} ms (${where}), retries included; ` +
         `it was cancelled and not retried. Raise the VirtualService route's timeout, or look at why the service is slow.`,
+      { service, statusCode: 504 },
     );
   }
 }
@@ -163,7 +94,9 @@ export class RouteTimeoutError extends ProxylessError {
 /** The request's deadline (from the request being served) had passed: nothing was sent. */
 export class DeadlineExceededError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 504;
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
 
   /** @param service the destination; @param lateMs how long ago the deadline passed */
   constructor(service: string, lateMs: number) {
@@ -172,6 +105,7 @@ export class DeadlineExceededError extends ProxylessError {
       `the call to service "${service}" was not made: the deadline of the request being handled ` +
         (lateMs > 0 ? `passed ${Math.round(lateMs)} ms ago` : 'ran out while it waited') +
         ` (set by withDeadline or the caller's x-envoy-expected-rq-timeout-ms). Give the incoming request more time or do less before this call.`,
+      { service, statusCode: 504 },
     );
   }
 }
@@ -179,7 +113,9 @@ export class DeadlineExceededError extends ProxylessError {
 /** A known service had no endpoint within `discoveryTimeout`. */
 export class NoEndpointsError extends ProxylessError {
   /** The logical service name. */
-  readonly service: string;
+  declare readonly service: string;
+  /** 503, as Envoy answers a cluster without endpoints (`UH`). */
+  declare readonly statusCode: 503;
 
   /**
    * @param service the service; @param sources the sources asked;
@@ -191,8 +127,8 @@ export class NoEndpointsError extends ProxylessError {
       `service "${service}" has no available endpoint after waiting ${waitedMs} ms ` +
         `(sources asked: ${sources.join(', ') || 'none'}). Check that the service has running ` +
         `instances registered with a discovery source, or raise discoveryTimeout.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
   }
 }
 
@@ -200,6 +136,10 @@ export class NoEndpointsError extends ProxylessError {
 export class DiscoveryTimeoutError extends ProxylessError {
   /** The host as written in the URL. */
   readonly host: string;
+  /** The host, as the service the request was for. */
+  declare readonly service: string;
+  /** 503: no response came from the service. */
+  declare readonly statusCode: 503;
 
   /** @param host the URL's host; @param pending the sources that had not answered */
   constructor(host: string, pending: readonly string[], waitedMs: number) {
@@ -208,6 +148,7 @@ export class DiscoveryTimeoutError extends ProxylessError {
       `discovery did not answer for "${host}" within ${waitedMs} ms (still waiting on: ` +
         `${pending.join(', ')}). Check that those sources can reach their servers, or raise ` +
         `discoveryTimeout.`,
+      { service: host, statusCode: 503 },
     );
     this.host = host;
   }
@@ -277,7 +218,7 @@ export class DiscoverySourceError extends ProxylessError {
   /** The source's name. */
   readonly source: string;
   /** The service (`fqdn:port`) the update or watch was for. */
-  readonly service: string;
+  declare readonly service: string;
   /** What was wrong, one line: `endpoints[0].port: "80" (expected: an integer from 1 to 65535)`. */
   readonly problem: string;
 
@@ -286,9 +227,8 @@ export class DiscoverySourceError extends ProxylessError {
    * wrong; @param consequence what the mesh does about it; @param options the cause
    */
   constructor(source: string, service: string, problem: string, consequence: string, options?: ErrorOptions) {
-    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, options);
+    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, { cause: options?.cause, service });
     this.source = source;
-    this.service = service;
     this.problem = problem;
   }
 }
@@ -317,11 +257,11 @@ export class MeshNotReadyError extends ProxylessError {
  */
 export class NoHealthyUpstreamError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** Envoy's response flag for this outcome. */
   readonly responseFlag = 'UH';
   /** The logical service name. */
-  readonly service: string;
+  declare readonly service: string;
 
   /**
    * @param service the service; @param endpoints how many it has;
@@ -334,8 +274,8 @@ export class NoHealthyUpstreamError extends ProxylessError {
         `(${ejected} ejected by outlier detection, ${unhealthy} failing health checks); the request was refused at once (503). ` +
         `Look at why the endpoints fail (mesh.services() shows each one), or relax the DestinationRule's outlierDetection ` +
         `(maxEjectionPercent, minHealthPercent) or health-check annotation.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
   }
 }
 
@@ -345,112 +285,94 @@ export class NoHealthyUpstreamError extends ProxylessError {
  * a mirror could not have the whole body.
  */
 export class BodyNotReplayableError extends ProxylessError {
-  /** @param limit the buffer limit in bytes */
-  constructor(limit: number) {
+  /** @param limit the buffer limit in bytes; @param service the service the request was for, when known */
+  constructor(limit: number, service?: string) {
     super(
       'PROXYLESS_ERR_BODY_NOT_REPLAYABLE',
-      `the request body is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
+      `the request body${service === undefined ? '' : ` to service "${service}"`} is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
         `so it cannot be sent again; raise requestBufferLimit, or send the body as a string or bytes.`,
+      { service },
+    );
+  }
+}
+
+/** One try exceeded the route's `perTryTimeout`. */
+export class PerTryTimeoutError extends ProxylessError {
+  /** 504, as Envoy answers a try that timed out (`UT`) when no retry is left. */
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
+
+  /** @param service the destination; @param ms the route's perTryTimeout */
+  constructor(service: string, ms: number) {
+    super(
+      'PROXYLESS_ERR_PER_TRY_TIMEOUT',
+      `a try to service "${service}" got no response within perTryTimeout ${ms} ms (it is retried when the route's retryOn ` +
+        'names reset, 5xx or gateway-error and retries are left). Raise the VirtualService route\'s retries.perTryTimeout, or look at why the service is slow.',
+      { service, statusCode: 504 },
     );
   }
 }
 
 /**
- * The SPIFFE X.509-SVID rule an {@link SvidError} reports; its code is
- * `PROXYLESS_ERR_SVID_` followed by the rule in upper case.
+ * The service's circuit breaker is open (or half-open with its probe in flight): the
+ * request was refused at once, without being sent (HTTP 503 semantics). Retrying right
+ * away is refused too, until {@link CircuitOpenError.retryAt}.
  */
-export type SvidRule =
-  /** Not a certificate, key or PEM block we can read (or an extension appears twice). */
-  | 'malformed'
-  /** The leaf carries no URI SAN. */
-  | 'no_uri_san'
-  /** The leaf carries more than one URI SAN. */
-  | 'multiple_uri_sans'
-  /** The URI SAN is not a valid SPIFFE ID (or a leaf's ID has no path). */
-  | 'invalid_spiffe_id'
-  /** The leaf says it is a CA (basicConstraints cA true). */
-  | 'leaf_is_ca'
-  /** The leaf has no keyUsage extension, or it lacks digitalSignature. */
-  | 'no_digital_signature'
-  /** The leaf's keyUsage extension is not marked critical. */
-  | 'key_usage_not_critical'
-  /** The leaf may sign certificates or CRLs (keyCertSign, cRLSign). */
-  | 'leaf_can_sign'
-  /** The leaf has an extendedKeyUsage without both serverAuth and clientAuth. */
-  | 'extended_key_usage'
-  /** A certificate of the chain is past its notAfter. */
-  | 'expired'
-  /** A certificate of the chain is before its notBefore. */
-  | 'not_yet_valid'
-  /** No chain leads from the leaf to a root of the trust bundle. */
-  | 'untrusted'
-  /** An issuer was found by name but its signature on the certificate does not verify. */
-  | 'bad_signature'
-  /** A signing (intermediate) certificate is not a CA with keyCertSign. */
-  | 'signing_cert'
-  /** The chain is longer than a CA's pathLenConstraint or than the bound we accept. */
-  | 'path_length'
-  /** The SVID's trust domain is not the one expected or has no trust bundle. */
-  | 'trust_domain'
-  /** The SPIFFE ID is valid and trusted but not the identity expected. */
-  | 'unexpected_id'
-  /** The private key does not belong to the leaf certificate. */
-  | 'key_mismatch'
-  /** A certificate of the chain has a critical extension we do not process (RFC 5280 §4.2: refuse it). */
-  | 'unhandled_critical_extension';
-
-/**
- * An X.509-SVID (a workload certificate) broke a rule of the SPIFFE X.509-SVID
- * specification or of the trust it was checked against. `rule` (and `code`) say which;
- * `presented` and `expected` say what the certificate had and what the rule wants.
- */
-export class SvidError extends ProxylessError {
-  /** The rule broken. */
-  readonly rule: SvidRule;
-  /** What the certificate (or key) presented, in words. */
-  readonly presented: string;
-  /** What the rule expected, in words. */
-  readonly expected: string;
+export class CircuitOpenError extends ProxylessError {
+  /** The HTTP status a sidecar would answer with. */
+  declare readonly statusCode: 503;
+  /** The service. */
+  declare readonly service: string;
+  /** `open`, or `half-open` when a probe request is in flight. */
+  readonly state: 'open' | 'half-open';
+  /** When the breaker opened, in ms since the epoch. */
+  readonly openedAt: number | undefined;
+  /** When it lets a probe request through, in ms since the epoch (open only). */
+  readonly retryAt: number | undefined;
 
   /**
-   * @param rule the rule; @param subject what was checked (e.g. `leaf certificate of /etc/certs/cert-chain.pem`);
-   * @param presented what it had; @param expected what the rule wants; @param advice what to change
+   * @param service the service; @param state the breaker's state; @param openedAt when it
+   * opened; @param settings its settings, to say how to tune it;
+   * @param successesNeeded half-open: probe successes still needed to close it
    */
-  constructor(rule: SvidRule, subject: string, presented: string, expected: string, advice: string, options?: ErrorOptions) {
+  constructor(
+    service: string,
+    state: 'open' | 'half-open',
+    openedAt: number | undefined,
+    settings: {
+      readonly errorThresholdPercentage: number;
+      readonly volumeThreshold: number;
+      readonly rollingWindowMs: number;
+      readonly resetTimeoutMs: number;
+      readonly failOn: readonly (string | number)[];
+    },
+    successesNeeded = 0,
+  ) {
+    const retryAt = state === 'open' && openedAt !== undefined ? openedAt + settings.resetTimeoutMs : undefined;
+    const opened = openedAt === undefined ? '' : ` since ${new Date(openedAt).toISOString()}`;
+    const why =
+      `it opens when more than ${settings.errorThresholdPercentage} % of at least ${settings.volumeThreshold} requests ` +
+      `within ${formatMs(settings.rollingWindowMs)} fail (failOn: ${settings.failOn.join(', ')})`;
+    const when =
+      state === 'open'
+        ? `it lets a probe request through ${retryAt === undefined ? `after resetTimeout ${formatMs(settings.resetTimeoutMs)}` : `at ${new Date(retryAt).toISOString()} (resetTimeout ${formatMs(settings.resetTimeoutMs)})`}`
+        : `it is half-open: one probe request at a time goes through, one is in flight now, and it closes after ` +
+          `${successesNeeded} more probe success${successesNeeded === 1 ? '' : 'es'}`;
     super(
-      `PROXYLESS_ERR_SVID_${rule.toUpperCase()}`,
-      `${subject}: ${presented} (expected: ${expected}). ${advice}`,
-      options,
+      'PROXYLESS_ERR_CIRCUIT_OPEN',
+      `the circuit breaker of service "${service}" is ${state}${opened}; ${why}; ${when}. The request was refused ` +
+        `at once (503) without being sent. Fix or scale the service, or tune the DestinationRule annotation ` +
+        `"proxyless.dev/circuit-breaker" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
+        `halfOpenSuccesses, failOn).`,
+      { service, statusCode: 503 },
     );
-    this.rule = rule;
-    this.presented = presented;
-    this.expected = expected;
+    this.state = state;
+    this.openedAt = openedAt;
+    this.retryAt = retryAt;
   }
 }
 
-/** An identity source's `ready()` gave up, or the source closed before its first SVID. */
-export class IdentityNotReadyError extends ProxylessError {
-  /** @param source the source's name; @param why what happened; @param last the last error it reported */
-  constructor(source: string, why: string, last: Error | undefined) {
-    super(
-      'PROXYLESS_ERR_IDENTITY_NOT_READY',
-      `identity source ${source} has no SVID: ${why}` + (last ? `; last error: ${last.message}` : '') + '. Check that the certificate files exist and are valid (`proxyless certs inspect`), or the CA directory.',
-      last ? { cause: last } : undefined,
-    );
-  }
-}
-
-/** A string is not a valid SPIFFE ID; `reason` names the rule of the grammar it breaks. */
-export class InvalidSpiffeIdError extends ProxylessError {
-  /** The rule broken, in words. */
-  readonly reason: string;
-
-  /** @param value what was given; @param reason the rule it breaks */
-  constructor(value: string, reason: string) {
-    super(
-      'PROXYLESS_ERR_INVALID_SPIFFE_ID',
-      `${JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value)} is not a valid SPIFFE ID: ${reason}`,
-    );
-    this.reason = reason;
-  }
+function formatMs(ms: number): string {
+  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
