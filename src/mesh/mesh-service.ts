@@ -12,7 +12,7 @@ import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../pol
 import { pickUntried } from './pick-untried.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier-detection.js';
-import { HealthChecker, type HealthCheckSettings } from '../policy/health-check.js';
+import { HealthChecker, type EndpointHealth, type HealthCheckSettings } from '../policy/health-check.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/circuit-breaker.js';
 import { EndpointState, type EndpointOwner } from './endpoint-state.js';
 import { ServiceSources, type ServiceStatus } from './service-sources.js';
@@ -225,6 +225,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       },
     });
     this.#healthChecker.setEndpoints(this.#list);
+  }
+
+  /** The typical latency of its endpoints, with the histogram of their answers (for the admin page). */
+  get latency(): ServiceLatency {
+    return this.#latency;
+  }
+
+  /** Each endpoint's active health check state, or undefined without health checks (for the admin page). */
+  healthStatus(): EndpointHealth[] | undefined {
+    return this.#healthChecker?.status();
   }
 
   /** True while ejections are ignored (`minHealthPercent` panic threshold). */

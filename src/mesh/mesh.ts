@@ -48,6 +48,8 @@ import { retryLayer } from '../policy/retry-layer.js';
 import { hedgeLayer } from '../policy/hedge-layer.js';
 import { timeoutLayer } from '../policy/timeout-layer.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
+import { startAdmin, type AdminOptions, type AdminServer } from '../admin/admin-server.js';
+import type { ConfigRecord, MeshAdminView } from '../admin/mesh-view.js';
 
 export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
 export type { ReadyOptions } from './wait-for-sources.js';
@@ -170,6 +172,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Set when the services are being closed: no service may be made after that. */
   #shutDown = false;
   #shutdownDone: Promise<void> | undefined;
+  /** The last config version applied, and the last one rejected (for the admin page). */
+  #lastApplied: ConfigRecord | undefined;
+  #lastRejected: ConfigRecord | undefined;
+  /** Admin servers started by {@link Mesh.admin}, closed with the mesh. */
+  readonly #admins = new Set<AdminServer>();
 
   /** Use {@link createMesh}, which validates the options. */
   constructor(options: MeshOptions | undefined) {
@@ -183,6 +190,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
     this.#compiled = compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: o.unknownFields });
     this.#configCache.commit();
+    this.#lastApplied = { source: 'createMesh', at: Date.now(), resources: this.#compiled.resources, warnings: this.#compiled.warnings };
     for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
     this.#serviceEntries = new ServiceEntrySource(this.#namer);
@@ -282,8 +290,16 @@ export class Mesh extends EventEmitter<MeshEvents> {
   applyConfig(config: string | object | readonly (string | object)[]): void {
     // A closed mesh's services must not remake their health checks, breakers or sweeps.
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
-    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), 'applyConfig');
+    let compiled: CompiledConfig;
+    let inputs: ConfigInputs;
+    try {
+      inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
+      compiled = compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields });
+    } catch (error) {
+      this.#rejected('applyConfig', error);
+      throw error;
+    }
+    this.#apply(compiled, 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -314,6 +330,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
           else this.#sourceEntries.delete(source);
+          this.#rejected(source.name, error);
           this.#emitSafely('configError', error as Error, source.name);
         }
       });
@@ -328,8 +345,45 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceEntries.setEntries(compiled.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
+    this.#lastApplied = { source, at: Date.now(), resources: compiled.resources, warnings: compiled.warnings };
     // Safely: a listener that throws must not look like an invalid config (it is in force now).
     this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+  }
+
+  /** Remembers a rejected config version for the admin page (its message only: the resources stay out). */
+  #rejected(source: string, error: unknown): void {
+    this.#lastRejected = { source, at: Date.now(), resources: 0, warnings: [], error: error instanceof Error ? error.message : String(error) };
+  }
+
+  /**
+   * Starts an admin server for this mesh (JSON endpoints, `/dashboard`, `/stats`): on
+   * 127.0.0.1 and an ephemeral port by default; another host needs a `token`, and every
+   * mutating endpoint needs it too. Closed with the mesh. See docs/admin.md.
+   */
+  async admin(options: AdminOptions = {}): Promise<AdminServer> {
+    if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('admin');
+    const server = await startAdmin(this, options);
+    this.#admins.add(server);
+    server.onClose = () => this.#admins.delete(server);
+    return server;
+  }
+
+  /**
+   * What the admin module reads: the services themselves, the config in force with its
+   * origins, and the last applied and rejected versions.
+   *
+   * @internal
+   */
+  adminView(): MeshAdminView {
+    return {
+      services: () => this.#services.values(),
+      entries: () => this.#configEntries(),
+      compiled: () => this.#compiled,
+      lastApplied: () => this.#lastApplied,
+      lastRejected: () => this.#lastRejected,
+      namespace: this.#options.namespace,
+      closed: () => this.#closing !== undefined || this.#shutDown,
+    };
   }
 
   /** This workload's locality (the `locality` option, else its own labels) and labels, for locality load balancing. */
@@ -573,6 +627,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     // the first such error is then the outcome (Promise.all would settle at it, with pools
     // and other sources still closing).
     const outcomes = await Promise.allSettled([
+      ...[...this.#admins].map((a) => a.close()),
       ...services.map((s) => s.close()),
       this.dispatcher.closePassthrough(reason),
       this.#serviceEntries.close(),
