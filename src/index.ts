@@ -255,3 +255,22 @@ export type {
 export * from './inbound/index.js';
 export { MAX_DEADLINE_MS } from './policy/deadline.js';
 export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';
+
+// Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
+export { createAdminHandler, isLoopback } from './admin/index.js';
+export type {
+  AdminServer,
+  AdminHandler,
+  AdminHandlerOptions,
+  AdminOptions,
+  AdminLogger,
+  PrometheusSource,
+  Cluster,
+  ClusterEndpoint,
+  ConfigDump,
+  RouteDump,
+  ConfigRecord,
+  AdminEvent,
+  DashboardFrame,
+  FrameService,
+} from './admin/index.js';
