@@ -22,9 +22,9 @@ header h1 { font-size:16px; margin:0; }
 .stat { display:flex; flex-direction:column; } .stat b { font-size:16px; } .stat span { color:var(--dim); font-size:11px; }
 #conn { width:10px; height:10px; border-radius:50%; background:var(--bad); display:inline-block; margin-right:6px; }
 #conn.on { background:var(--ok); }
-main { display:grid; grid-template-columns: minmax(0,3fr) minmax(260px,1fr); gap:12px; padding:12px 16px; }
+main { display:grid; grid-template-columns: minmax(0,1fr) 300px; gap:12px; padding:12px 16px; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
-section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:10px; margin-bottom:12px; }
+section { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:10px; margin-bottom:12px; overflow-x:auto; }
 h2 { font-size:13px; margin:0 0 8px; color:var(--dim); text-transform:uppercase; letter-spacing:.05em; }
 input { background:var(--bg); color:var(--text); border:1px solid var(--line); border-radius:4px; padding:4px 8px; width:240px; }
 table { border-collapse:collapse; width:100%; }
@@ -82,7 +82,9 @@ svg.spark { vertical-align:middle; }
   const q = token ? '?token=' + encodeURIComponent(token) : '';
   const base = location.pathname.replace(/\\/dashboard\\/?$/, '');
   const open = new Set();
+  // Pages of endpoints asked for (from /clusters, not live: the frame carries only the top ones).
   const pages = new Map();
+  const PAGE = 50;
   let last;
   const $ = (id) => document.getElementById(id);
   function h(tag, attrs, ...children) {
@@ -93,6 +95,22 @@ svg.spark { vertical-align:middle; }
     }
     for (const c of children) if (c !== undefined && c !== null) el.append(c instanceof Node ? c : String(c));
     return el;
+  }
+  // Updates \`a\` in place to look like \`b\` (a freshly built tree): elements that stay are kept,
+  // so a click, a hover or a selection is not lost when the next frame comes.
+  function morph(a, b) {
+    if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName) { a.replaceWith(b); return; }
+    if (a.nodeType === 3) { if (a.nodeValue !== b.nodeValue) a.nodeValue = b.nodeValue; return; }
+    for (const at of [...a.attributes]) if (!b.hasAttribute(at.name)) a.removeAttribute(at.name);
+    for (const at of b.attributes) if (a.getAttribute(at.name) !== at.value) a.setAttribute(at.name, at.value);
+    a.onclick = b.onclick;
+    const ac = a.childNodes;
+    const bc = [...b.childNodes];
+    for (let i = 0; i < bc.length; i++) { if (i < ac.length) morph(ac[i], bc[i]); else a.appendChild(bc[i]); }
+    while (ac.length > bc.length) a.lastChild.remove();
+  }
+  function morphChildren(parent, children) {
+    morph(parent, h(parent.nodeName.toLowerCase(), Object.fromEntries([...parent.attributes].map((x) => [x.name, x.value])), ...children));
   }
   const fmt = (v, d) => v === null || v === undefined ? '-' : (Math.round(v * 10 ** (d ?? 1)) / 10 ** (d ?? 1)).toLocaleString();
   function spark(values, color) {
@@ -134,21 +152,31 @@ svg.spark { vertical-align:middle; }
     }
     const table = h('table', {}, h('thead', {}, h('tr', {}, ...['endpoint', 'state', 'share (1 min)', 'req/s', 'pending', 'Peak EWMA ms', 'requests', 'failures', 'weight', 'SRV tier', 'labels'].map((t) => h('th', {}, t)))), tbody);
     const cell = h('td', { colspan: 12 }, table);
-    if (total > list.length) {
-      const page = pages.get(svc.key);
-      const offset = page ? page.offset : 0;
+    const page = pages.get(svc.key);
+    if (page) {
+      const offset = page.offset;
       cell.append(h('div', { class: 'dim' }, 'showing ' + (offset + 1) + '-' + (offset + list.length) + ' of ' + total + ' endpoints ',
-        h('span', { class: 'more', onclick: () => loadPage(svc.key, Math.max(0, offset - 50)) }, '‹ prev'), ' ',
-        h('span', { class: 'more', onclick: () => loadPage(svc.key, offset + 50 < total ? offset + 50 : offset) }, 'next ›')));
+        h('span', { class: 'more', onclick: () => loadPage(svc.key, Math.max(0, offset - PAGE)) }, '‹ prev'), ' ',
+        h('span', { class: 'more', onclick: () => loadPage(svc.key, offset + PAGE < total ? offset + PAGE : offset) }, 'next ›'), ' ',
+        h('span', { class: 'more', onclick: () => { pages.delete(svc.key); render(last); } }, 'live top')));
+    } else if (total > list.length) {
+      cell.append(h('div', { class: 'dim' }, 'top ' + list.length + ' of ' + total + ' endpoints (unavailable and busiest first, live) ',
+        h('span', { class: 'more', onclick: () => loadPage(svc.key, 0) }, 'list all ›')));
     }
     return h('tr', { class: 'eps', 'data-endpoints-of': svc.key }, cell);
   }
   async function loadPage(key, offset) {
-    const r = await fetch(base + '/clusters' + (q ? q + '&' : '?') + 'service=' + encodeURIComponent(key) + '&offset=' + offset + '&limit=50');
+    const r = await fetch(base + '/clusters' + (q ? q + '&' : '?') + 'service=' + encodeURIComponent(key) + '&offset=' + offset + '&limit=' + PAGE);
     if (!r.ok) return;
     const body = await r.json();
     if (body.clusters[0]) pages.set(key, { offset, endpoints: body.clusters[0].endpoints });
     if (last) render(last);
+  }
+  /** \`reviews.default.svc.cluster.local/v2\` → \`reviews/v2\`: the split bars are narrow. */
+  function shortName(d) {
+    const slash = d.indexOf('/');
+    const host = (slash < 0 ? d : d.slice(0, slash)).split(/[.:]/)[0];
+    return slash < 0 ? host : host + d.slice(slash);
   }
   function circuit(c) {
     if (!c) return h('span', { class: 'dim' }, '-');
@@ -163,12 +191,12 @@ svg.spark { vertical-align:middle; }
     $('t-ejected').textContent = f.totals.ejected;
     $('t-inflight').textContent = f.totals.inFlight;
     $('t-rate').textContent = fmt(f.totals.rate);
-    $('t-spark').replaceChildren(spark(f.rateHistory, '#58a6ff'));
+    morphChildren($('t-spark'), [spark(f.rateHistory, '#58a6ff')]);
     const filter = $('filter').value.trim().toLowerCase();
     const tbody = h('tbody');
     for (const s of f.services) {
       if (filter && !s.key.toLowerCase().includes(filter)) continue;
-      const st = s.status === 'ready' ? 'b-ok' : s.status === 'pending' ? 'b-warn' : 'b-bad';
+      const st = s.status === 'known' ? 'b-ok' : s.status === 'pending' ? 'b-warn' : 'b-bad';
       const row = h('tr', { class: 'svc', 'data-service': s.key, onclick: () => { open.has(s.key) ? open.delete(s.key) : open.add(s.key); render(last); } },
         h('td', {}, (open.has(s.key) ? '▾ ' : '▸ ') + s.key),
         h('td', {}, h('span', { class: 'badge ' + st }, s.status + (s.panic ? ' (panic)' : ''))),
@@ -188,22 +216,22 @@ svg.spark { vertical-align:middle; }
         tbody.append(endpointRows(s, page ? page.endpoints : s.endpoints, s.counts.endpoints));
       }
     }
-    $('services').tBodies[0].replaceWith(tbody);
+    morph($('services').tBodies[0], tbody);
     $('more-services').textContent = f.moreServices > 0 ? f.moreServices + ' more services (see /clusters)' : '';
     const splits = $('splits');
     if (f.splits.length === 0) splits.textContent = 'none'; else {
       const colors = ['#58a6ff', '#3fb950', '#d29922', '#bc8cff', '#f85149', '#39c5cf'];
-      splits.replaceChildren(...f.splits.map((r) => h('div', { 'data-split': r.host + ' ' + r.route },
+      morphChildren(splits, f.splits.map((r) => h('div', { 'data-split': r.host + ' ' + r.route },
         h('div', {}, r.host, h('span', { class: 'dim' }, ' ' + r.route)),
-        h('div', { class: 'split' }, ...r.destinations.map((d, i) => h('div', { style: 'width:' + d.percent + '%;background:' + colors[i % colors.length], title: d.destination + ' ' + d.percent + '%' }, d.percent >= 12 ? d.destination.split('.')[0] + ' ' + d.percent + '%' : ''))))));
+        h('div', { class: 'split' }, ...r.destinations.map((d, i) => h('div', { style: 'width:' + d.percent + '%;background:' + colors[i % colors.length], title: d.destination + ' ' + d.percent + '%' }, d.percent >= 12 ? shortName(d.destination) + ' ' + d.percent + '%' : ''))))));
     }
     const events = $('events');
     if (f.events.length === 0) events.textContent = 'none yet'; else {
       const kindClass = (k) => /rejected|ejected|open|error|unhealthy/.test(k) && !/half/.test(k) ? 'bad' : /half|evicted|level/.test(k) ? 'warn' : 'ok';
-      events.replaceChildren(...f.events.slice().reverse().map((e) => h('div', { class: 'ev ' + kindClass(e.kind), 'data-kind': e.kind }, h('time', {}, new Date(e.at).toLocaleTimeString()), e.message)));
+      morphChildren(events, f.events.slice().reverse().map((e) => h('div', { class: 'ev ' + kindClass(e.kind), 'data-kind': e.kind }, h('time', {}, new Date(e.at).toLocaleTimeString()), e.message)));
     }
     const warnings = $('warnings');
-    if (f.warningCount === 0) warnings.textContent = 'none'; else warnings.replaceChildren(...f.warnings.map((w) => h('div', { class: 'ev warn' }, w)), h('div', { class: 'dim' }, f.warningCount > f.warnings.length ? (f.warningCount - f.warnings.length) + ' more in /config_dump' : ''));
+    if (f.warningCount === 0) warnings.textContent = 'none'; else morphChildren(warnings, [...f.warnings.map((w) => h('div', { class: 'ev warn' }, w)), h('div', { class: 'dim' }, f.warningCount > f.warnings.length ? (f.warningCount - f.warnings.length) + ' more in /config_dump' : '')]);
   }
   $('filter').addEventListener('input', () => last && render(last));
   function connect() {
