@@ -30,7 +30,7 @@ input { background:var(--bg); color:var(--text); border:1px solid var(--line); b
 table { border-collapse:collapse; width:100%; }
 th, td { text-align:left; padding:3px 6px; border-bottom:1px solid var(--line); white-space:nowrap; }
 th { color:var(--dim); font-weight:500; font-size:11px; }
-td.num { text-align:right; font-variant-numeric: tabular-nums; }
+td.num { text-align:right; font-variant-numeric: tabular-nums; min-width:56px; }
 tr.svc { cursor:pointer; } tr.svc:hover { background:#1d252e; }
 tr.eps > td { padding:0 0 6px 22px; background:#131920; }
 .badge { display:inline-block; padding:0 6px; border-radius:8px; font-size:11px; border:1px solid var(--line); }
