@@ -1,6 +1,6 @@
 import type { EndpointState } from '../mesh/endpoint-state.js';
 import type { MeshService } from '../mesh/mesh-service.js';
-import type { EndpointHealth } from '../policy/health-check.js';
+import type { EndpointHealth } from '../policy/health-check/index.js';
 import type { MeshAdminView } from './mesh-view.js';
 import { serviceKey, type Sampler, type ServiceSample } from './sampler.js';
 

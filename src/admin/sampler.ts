@@ -18,6 +18,8 @@ class EndpointSample {
   failures: number;
   /** Requests a second over the last tick. */
   rate = 0;
+  /** Requests over the last minute, as of the last tick (so shares of one tick add up to 1). */
+  minute = 0;
   /** Cumulative request counts, one every {@link SHARE_STEP} ticks: the oldest is about a minute ago. */
   readonly ring: Float64Array;
   ejected: boolean;
@@ -134,7 +136,8 @@ export class Sampler {
         e.requests = endpoint.requests;
         e.failures = endpoint.failures;
         if (shareSlot >= 0) e.ring[shareSlot] = endpoint.requests;
-        minute += endpoint.requests - this.#minuteAgo(e);
+        e.minute = endpoint.requests - this.#minuteAgo(e);
+        minute += e.minute;
         this.#watch(key, endpoint, e);
       }
       sample.minuteRequests = minute;
@@ -173,6 +176,6 @@ export class Sampler {
   endpoint(endpoint: EndpointState, service: ServiceSample | undefined): { rate: number; share: number } {
     const e = this.#endpoints.get(endpoint);
     if (e === undefined || service === undefined || service.minuteRequests <= 0) return { rate: e?.rate ?? 0, share: 0 };
-    return { rate: round(e.rate), share: round((endpoint.requests - this.#minuteAgo(e)) / service.minuteRequests) };
+    return { rate: round(e.rate), share: round(e.minute / service.minuteRequests) };
   }
 }
