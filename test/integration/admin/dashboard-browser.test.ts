@@ -19,6 +19,9 @@ spec:
   - { name: v1, labels: { version: v1 } }
   - { name: v2, labels: { version: v2 } }
   trafficPolicy:
+    # Round robin keeps sending to a failing endpoint (Peak EWMA would shun it after one
+    # failure, leaving its count short of the threshold): the ejection comes for sure.
+    loadBalancer: { simple: ROUND_ROBIN }
     outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100 }
 ---
 apiVersion: networking.istio.io/v1
