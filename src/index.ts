@@ -258,6 +258,7 @@ export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';
 
 // Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
 export { createAdminHandler, isLoopback } from './admin/index.js';
+export { LatencyHistogram } from './balance/latency-histogram.js';
 export type {
   AdminServer,
   AdminHandler,
@@ -265,12 +266,22 @@ export type {
   AdminOptions,
   AdminLogger,
   PrometheusSource,
+  PrometheusExporterLike,
   Cluster,
   ClusterEndpoint,
+  ClusterOutlier,
+  ClusterActiveHealth,
+  ClusterCircuit,
+  ClusterCounts,
   ConfigDump,
+  DumpedResource,
   RouteDump,
+  RouteDestinationDump,
   ConfigRecord,
   AdminEvent,
   DashboardFrame,
   FrameService,
+  FrameHistory,
+  FrameTotals,
+  FrameSplit,
 } from './admin/index.js';

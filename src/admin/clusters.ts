@@ -7,41 +7,61 @@ import { serviceKey, type Sampler, type ServiceSample } from './sampler.js';
 /** The label DNS SRV discovery puts on endpoints of tiers below the first. */
 const SRV_TIER_LABEL = 'proxyless.dev/priority';
 
+/** An endpoint's outlier detection state in `/clusters`. */
+export interface ClusterOutlier {
+  /** Ejected now. */
+  readonly ejected: boolean;
+  /** `consecutive5xx`, `consecutiveGatewayErrors` or `consecutiveLocalOriginFailures` (of the current or last ejection). */
+  readonly reason: string | null;
+  /** Ms until it may return (it returns at the next sweep after), 0 when not ejected. */
+  readonly timeLeftMs: number;
+  /** Ejections since the endpoint appeared. */
+  readonly timesEjected: number;
+  /** Current consecutive 5xx count. */
+  readonly consecutive5xx: number;
+  /** Current consecutive gateway error count. */
+  readonly consecutiveGatewayErrors: number;
+}
+
+/** An endpoint's active health check state in `/clusters`. */
+export interface ClusterActiveHealth {
+  /** Whether it counts as healthy. */
+  readonly healthy: boolean;
+  /** Checks completed. */
+  readonly checks: number;
+  /** Failing checks in a row. */
+  readonly consecutiveFailures: number;
+  /** When the last check completed (ms), or null before the first. */
+  readonly lastCheckedAt: number | null;
+  /** What the last check saw (`status 200`, `connect ECONNREFUSED ...`). */
+  readonly lastResult: string | null;
+}
+
 /** One endpoint in `/clusters`. */
 export interface ClusterEndpoint {
   /** `address:port`. */
   readonly key: string;
+  /** IP address or host name. */
   readonly address: string;
+  /** TCP port. */
   readonly port: number;
+  /** Relative weight. */
   readonly weight: number;
+  /** Discovery labels. */
   readonly labels: Readonly<Record<string, string>>;
   /** Whether balancers may pick it now (not ejected, not failing health checks, not draining). */
   readonly available: boolean;
   /** Outlier detection: null without it. */
-  readonly outlier: {
-    readonly ejected: boolean;
-    /** `consecutive5xx`, `consecutiveGatewayErrors` or `consecutiveLocalOriginFailures` (of the current or last ejection). */
-    readonly reason: string | null;
-    /** Ms until it may return (it returns at the next sweep after), 0 when not ejected. */
-    readonly timeLeftMs: number;
-    readonly timesEjected: number;
-    readonly consecutive5xx: number;
-    readonly consecutiveGatewayErrors: number;
-  } | null;
+  readonly outlier: ClusterOutlier | null;
   /** Active health checks: null without them. */
-  readonly activeHealth: {
-    readonly healthy: boolean;
-    readonly checks: number;
-    readonly consecutiveFailures: number;
-    readonly lastCheckedAt: number | null;
-    readonly lastResult: string | null;
-  } | null;
+  readonly activeHealth: ClusterActiveHealth | null;
   /** Requests in flight. */
   readonly pending: number;
   /** Peak EWMA cost the balancer sees (ms, weight and load included). */
   readonly peakEwmaMs: number;
-  /** Requests started, and failed (connection errors, resets), since the endpoint appeared. */
+  /** Requests started since the endpoint appeared. */
   readonly requests: number;
+  /** Requests failed (connection errors, resets) since the endpoint appeared. */
   readonly failures: number;
   /** Requests a second over the last sample. */
   readonly rate: number;
@@ -51,28 +71,60 @@ export interface ClusterEndpoint {
   readonly srvTier: number;
 }
 
+/** A service's circuit breaker in `/clusters`. */
+export interface ClusterCircuit {
+  /** `closed`, `open` or `half-open`. */
+  readonly state: string;
+  /** When it last opened (epoch ms), or null. */
+  readonly openedAt: number | null;
+  /** Requests it counted as failures. */
+  readonly failures: number;
+  /** Requests it refused. */
+  readonly rejects: number;
+}
+
+/** A service's endpoint counts in `/clusters`, whatever the page shown. */
+export interface ClusterCounts {
+  /** Endpoints discovery gives. */
+  readonly endpoints: number;
+  /** Those balancers may pick now. */
+  readonly available: number;
+  /** Those ejected by outlier detection. */
+  readonly ejected: number;
+  /** Those failing active health checks. */
+  readonly unhealthy: number;
+}
+
 /** One service in `/clusters`. */
 export interface Cluster {
   /** `fqdn:port`, with `/subset` when it has one. */
   readonly key: string;
+  /** The service FQDN. */
   readonly name: string;
+  /** The port callers used. */
   readonly port: number;
+  /** The DestinationRule subset, or null. */
   readonly subset: string | null;
-  /** `pending` until discovery answered, `ready`, or `missing`. */
+  /** `pending` until discovery answered, `known`, or `missing`. */
   readonly status: string;
+  /** The balancer's name, or `passthrough`. */
   readonly balancer: string;
+  /** Requests in flight. */
   readonly inFlight: number;
-  /** Requests and failures a second, p50 and p99 latency (ms) over the last samples; null before any sample. */
+  /** Requests a second over the last sample; null before one. */
   readonly rate: number | null;
+  /** Failed requests a second over the last sample; null before one. */
   readonly errorRate: number | null;
+  /** Median latency of answers over the last 10 samples (ms); null without answers. */
   readonly p50Ms: number | null;
+  /** 99th percentile latency of answers over the last 10 samples (ms); null without answers. */
   readonly p99Ms: number | null;
   /** The circuit breaker, or null without one. */
-  readonly circuit: { readonly state: string; readonly openedAt: number | null; readonly failures: number; readonly rejects: number } | null;
+  readonly circuit: ClusterCircuit | null;
   /** True while outlier ejections are ignored (minHealthPercent). */
   readonly panic: boolean;
   /** Endpoint counts, whatever the page shown. */
-  readonly counts: { readonly endpoints: number; readonly available: number; readonly ejected: number; readonly unhealthy: number };
+  readonly counts: ClusterCounts;
   /** The endpoints of this page (see `offset` and `limit`). */
   readonly endpoints: readonly ClusterEndpoint[];
   /** The index of the first endpoint shown. */

@@ -26,13 +26,29 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** One resource in `/config_dump`. */
+export interface DumpedResource {
+  /** Its kind, e.g. `VirtualService`. */
+  readonly kind: string;
+  /** Its `metadata.name`. */
+  readonly name: string;
+  /** Its `metadata.namespace`, or null. */
+  readonly namespace: string | null;
+  /** Where it came from: `file.yaml#2`, `etcd(/mesh)#3`, `config[0]#1` (inline). */
+  readonly origin: string;
+  /** The resource, secrets redacted. */
+  readonly resource: unknown;
+}
+
 /** `/config_dump`: the resources in force with their origin, warnings, the last applied and last rejected versions. */
 export interface ConfigDump {
-  /** Each resource in force: kind, namespace/name, where it came from (`file.yaml#2`, `etcd(/mesh)#3`, `inline#1`), and the resource (secrets redacted). */
-  readonly resources: ReadonlyArray<{ readonly kind: string; readonly name: string; readonly namespace: string | null; readonly origin: string; readonly resource: unknown }>;
+  /** Each resource in force. */
+  readonly resources: readonly DumpedResource[];
   /** The warnings of the config in force. */
   readonly warnings: readonly string[];
+  /** The last version applied. */
   readonly lastApplied: ConfigRecord | null;
+  /** The last version rejected, or null. */
   readonly lastRejected: ConfigRecord | null;
 }
 
@@ -52,6 +68,16 @@ export function configDump(view: MeshAdminView): ConfigDump {
   return { resources, warnings: compiled.warnings, lastApplied: view.lastApplied() ?? null, lastRejected: view.lastRejected() ?? null };
 }
 
+/** A weighted destination of a route in `/routes`. */
+export interface RouteDestinationDump {
+  /** `host[:port]/subset`. */
+  readonly destination: string;
+  /** Its weight as written. */
+  readonly weight: number;
+  /** Its share of the route's requests, in percent. */
+  readonly percent: number;
+}
+
 /** One compiled route in `/routes`. */
 export interface RouteDump {
   /** The route's name (`http[i]` when unnamed). */
@@ -59,14 +85,36 @@ export interface RouteDump {
   /** `route`, `redirect` or `direct` (a direct response). */
   readonly action: string;
   /** Destinations with their weights and percentages (for `route`). */
-  readonly destinations: ReadonlyArray<{ readonly destination: string; readonly weight: number; readonly percent: number }>;
+  readonly destinations: readonly RouteDestinationDump[];
   /** Match blocks (ORed), by name; empty matches every request. */
   readonly matches: readonly string[];
+  /** The route timeout (ms), or null. */
   readonly timeoutMs: number | null;
-  readonly retries: { readonly attempts: number; readonly perTryTimeoutMs: number | null; readonly retryOn: readonly string[] };
+  /** Retries. */
+  readonly retries: {
+    /** Retries allowed. */
+    readonly attempts: number;
+    /** Timeout of each try (ms), or null. */
+    readonly perTryTimeoutMs: number | null;
+    /** The `retryOn` conditions. */
+    readonly retryOn: readonly string[];
+  };
+  /** Whether hedged requests are on. */
   readonly hedging: boolean;
-  readonly fault: { readonly delayPercent: number; readonly abortPercent: number } | null;
-  readonly mirrors: ReadonlyArray<{ readonly destination: string; readonly percent: number }>;
+  /** Fault injection, or null. */
+  readonly fault: {
+    /** Share of requests delayed, in percent. */
+    readonly delayPercent: number;
+    /** Share of requests aborted, in percent. */
+    readonly abortPercent: number;
+  } | null;
+  /** Mirrors and the share copied to each. */
+  readonly mirrors: ReadonlyArray<{
+    /** `host[:port]/subset`. */
+    readonly destination: string;
+    /** Share of requests copied, in percent. */
+    readonly percent: number;
+  }>;
 }
 
 /** `/routes`: the compiled VirtualService routes per host. */

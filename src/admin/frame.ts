@@ -14,27 +14,74 @@ const FRAME_ROUTES = 100;
 const FRAME_EVENTS = 40;
 const FRAME_WARNINGS = 20;
 
+/** A service's sparklines in a dashboard frame: one value a tick, oldest first. */
+export interface FrameHistory {
+  /** Requests a second. */
+  readonly rate: readonly number[];
+  /** Median latency (ms), null without answers. */
+  readonly p50: readonly (number | null)[];
+  /** 99th percentile latency (ms), null without answers. */
+  readonly p99: readonly (number | null)[];
+}
+
 /** One service in a dashboard frame: its cluster snapshot (a page of endpoints) and its sparklines. */
 export interface FrameService extends Cluster {
-  /** Requests a second, p50 and p99 (ms; null without samples), one a tick, oldest first. */
-  readonly history: { readonly rate: readonly number[]; readonly p50: readonly (number | null)[]; readonly p99: readonly (number | null)[] };
+  /** Its sparklines. */
+  readonly history: FrameHistory;
+}
+
+/** The whole mesh in a dashboard frame. */
+export interface FrameTotals {
+  /** Services built. */
+  readonly services: number;
+  /** Their endpoints. */
+  readonly endpoints: number;
+  /** Endpoints balancers may pick. */
+  readonly available: number;
+  /** Endpoints ejected. */
+  readonly ejected: number;
+  /** Requests in flight. */
+  readonly inFlight: number;
+  /** Requests a second over the last tick. */
+  readonly rate: number;
+}
+
+/** A route's weighted split in a dashboard frame. */
+export interface FrameSplit {
+  /** The host the VirtualService binds. */
+  readonly host: string;
+  /** The route's name. */
+  readonly route: string;
+  /** Its destinations and their shares. */
+  readonly destinations: ReadonlyArray<{
+    /** `host[:port]/subset`. */
+    readonly destination: string;
+    /** Share of the route's requests, in percent. */
+    readonly percent: number;
+  }>;
 }
 
 /** What the dashboard's event stream sends each tick (and `/dashboard/frame` answers). */
 export interface DashboardFrame {
-  /** When it was taken (epoch ms), and the tick number. */
+  /** When it was taken (epoch ms). */
   readonly at: number;
+  /** The sampler's tick number. */
   readonly tick: number;
-  readonly totals: { readonly services: number; readonly endpoints: number; readonly available: number; readonly ejected: number; readonly inFlight: number; readonly rate: number };
+  /** The whole mesh. */
+  readonly totals: FrameTotals;
   /** Total requests a second, one a tick. */
   readonly rateHistory: readonly number[];
+  /** The services (at most 200), sorted by key. */
   readonly services: readonly FrameService[];
-  /** Services not in `services` (past {@link FRAME_SERVICES}). */
+  /** Services not in `services` (past 200). */
   readonly moreServices: number;
   /** The weighted splits of every route with destinations: a canary moving shows here. */
-  readonly splits: ReadonlyArray<{ readonly host: string; readonly route: string; readonly destinations: ReadonlyArray<{ readonly destination: string; readonly percent: number }> }>;
+  readonly splits: readonly FrameSplit[];
+  /** Recent events, oldest first. */
   readonly events: readonly AdminEvent[];
+  /** The config's first warnings. */
   readonly warnings: readonly string[];
+  /** How many warnings the config has. */
   readonly warningCount: number;
 }
 

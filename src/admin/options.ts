@@ -14,7 +14,13 @@ export interface AdminLogger {
  * Where `/stats/prometheus` reads its text: OpenTelemetry's `PrometheusExporter` (its
  * `getMetricsRequestHandler`), or a function giving the exposition text.
  */
-export type PrometheusSource = { getMetricsRequestHandler(req: IncomingMessage, res: ServerResponse): void } | (() => string | Promise<string>);
+export type PrometheusSource = PrometheusExporterLike | (() => string | Promise<string>);
+
+/** OpenTelemetry's `PrometheusExporter`, as far as the admin uses it. */
+export interface PrometheusExporterLike {
+  /** Answers a scrape. */
+  getMetricsRequestHandler(req: IncomingMessage, res: ServerResponse): void;
+}
 
 /** Options of `mesh.admin()` and {@link createAdminHandler}. Every field is validated. */
 export interface AdminOptions {
