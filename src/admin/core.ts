@@ -44,9 +44,14 @@ export class AdminCore {
 
   #tick(): void {
     if (this.view.closed()) return;
-    this.sampler.tick();
-    this.#frame = undefined;
-    if (this.hub.size > 0) this.hub.send(sseEvent('frame', this.frame()));
+    try {
+      this.sampler.tick();
+      this.#frame = undefined;
+      if (this.hub.size > 0) this.hub.send(sseEvent('frame', this.frame()));
+    } catch (error) {
+      // A timer's exception would end the process: the admin is not worth that.
+      process.emitWarning(`admin sampler: ${(error as Error)?.message ?? String(error)}`, { code: 'PROXYLESS_W_ADMIN' });
+    }
   }
 
   /** Mesh events (and the identity's rotations) become dashboard events. */
