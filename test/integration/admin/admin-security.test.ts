@@ -1,7 +1,10 @@
 // Tokens, binding rules, mounting, and a client opening 1,000 dashboard streams.
 import { createServer, request, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminHandler, createMesh, staticEndpoints, type Mesh } from 'proxyless';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAdminHandler, createDevCa, createMesh, devIdentity, staticEndpoints, writeDevCa, type Mesh } from 'proxyless';
 import { closeAll, startBackends, type Backend } from '../../helpers/backends.js';
 import { listen, closeServer } from '../../helpers/listen.js';
 import { getJson, raw } from './helpers.js';
@@ -81,6 +84,34 @@ describe('admin tokens and binding', () => {
       expect(await r.text()).toBe('# TYPE up gauge\nup 1\n');
     } finally {
       await admin.close();
+    }
+  });
+
+  it('/certs shows the SVID (never its key) and a rotation becomes an event', async () => {
+    const caDir = mkdtempSync(join(tmpdir(), 'proxyless-admin-ca-'));
+    writeDevCa(caDir, createDevCa({ trustDomain: 'cluster.local' }));
+    const identity = devIdentity({ caDir, spiffeId: 'spiffe://cluster.local/ns/default/sa/reviews', ttl: '1h' });
+    const first = await identity.ready();
+    const admin = await mesh.admin({ identity });
+    try {
+      const r = await fetch(`${admin.url}/certs`);
+      const text = await r.text();
+      expect(text).not.toMatch(/PRIVATE KEY/);
+      const body = JSON.parse(text);
+      expect(body).toMatchObject({ spiffeId: 'spiffe://cluster.local/ns/default/sa/reviews', expiresAt: first.notAfter.toISOString(), lastRotation: null });
+      expect(body.chain[0].serialNumber).toBe(first.leaf.serialNumber);
+      const rotated = new Promise((resolve) => identity.once('rotated', resolve));
+      identity.rotateNow();
+      await rotated;
+      const after = (await (await fetch(`${admin.url}/certs`)).json()) as { lastRotation: string | null; chain: Array<{ serialNumber: string }> };
+      expect(after.lastRotation).not.toBeNull();
+      expect(after.chain[0]!.serialNumber).not.toBe(first.leaf.serialNumber);
+      const events = (await (await fetch(`${admin.url}/events`)).json()) as { events: Array<{ kind: string }> };
+      expect(events.events.map((e) => e.kind)).toContain('certificate-rotated');
+    } finally {
+      await admin.close();
+      await identity.close();
+      rmSync(caDir, { recursive: true, force: true });
     }
   });
 
