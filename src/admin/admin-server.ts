@@ -1,8 +1,8 @@
+import type { AdminMesh } from './mesh-view.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
-import type { Mesh } from '../mesh/mesh.js';
 import { AdminCore } from './core.js';
 import { handleAdminRequest } from './handler.js';
 import { resolveAdminOptions, type AdminOptions } from './options.js';
@@ -24,7 +24,7 @@ export interface AdminServer {
 }
 
 /** Starts an admin server for `mesh` (use `mesh.admin()`, which also closes it with the mesh). */
-export async function startAdmin(mesh: Mesh, options: AdminOptions): Promise<AdminServer> {
+export async function startAdmin(mesh: AdminMesh, options: AdminOptions): Promise<AdminServer> {
   const o = resolveAdminOptions(options);
   const core = new AdminCore(mesh, o);
   const server: Server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16_384 }, (req, res) => {
@@ -87,7 +87,7 @@ export interface AdminHandler {
  * The token rules are those of `mesh.admin()`; `host` is what `Host` headers may name
  * besides loopback addresses (default `127.0.0.1`).
  */
-export function createAdminHandler(mesh: Mesh, options: AdminHandlerOptions = {}): AdminHandler {
+export function createAdminHandler(mesh: AdminMesh, options: AdminHandlerOptions = {}): AdminHandler {
   const { prefix = '', ...rest } = options;
   if (typeof prefix !== 'string' || (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))) {
     throw new InvalidOptionError('createAdminHandler', [`prefix: ${formatValue(prefix)} (expected: a path such as /admin, without a trailing slash)`]);

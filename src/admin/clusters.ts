@@ -1,7 +1,5 @@
-import type { EndpointState } from '../mesh/endpoint-state.js';
-import type { MeshService } from '../mesh/mesh-service.js';
+import type { AdminEndpoint, AdminService, MeshAdminView } from './mesh-view.js';
 import type { EndpointHealth } from '../policy/health-check/index.js';
-import type { MeshAdminView } from './mesh-view.js';
 import { serviceKey, type Sampler, type ServiceSample } from './sampler.js';
 
 /** The label DNS SRV discovery puts on endpoints of tiers below the first. */
@@ -157,7 +155,7 @@ export function clusters(view: MeshAdminView, sampler: Sampler, page: ClusterPag
 }
 
 /** One service's snapshot, with endpoints `offset` to `offset + limit`. */
-export function cluster(service: MeshService, key: string, sampler: Sampler, offset: number, limit: number, pick?: (list: readonly EndpointState[]) => readonly EndpointState[]): Cluster {
+export function cluster(service: AdminService, key: string, sampler: Sampler, offset: number, limit: number, pick?: (list: readonly AdminEndpoint[]) => readonly AdminEndpoint[]): Cluster {
   const sample = sampler.service(key);
   const list = service.endpoints();
   let available = 0;
@@ -194,7 +192,7 @@ export function cluster(service: MeshService, key: string, sampler: Sampler, off
   };
 }
 
-function endpointOf(service: MeshService, e: EndpointState, sampler: Sampler, sample: ServiceSample | undefined, health: EndpointHealth | undefined, now: number): ClusterEndpoint {
+function endpointOf(service: AdminService, e: AdminEndpoint, sampler: Sampler, sample: ServiceSample | undefined, health: EndpointHealth | undefined, now: number): ClusterEndpoint {
   const o = service.outlierDetector?.inspect(e);
   const { rate, share } = sampler.endpoint(e, sample);
   const tier = Number(e.labels[SRV_TIER_LABEL] ?? 0);

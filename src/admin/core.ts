@@ -1,8 +1,7 @@
+import type { AdminMesh, MeshAdminView } from './mesh-view.js';
 import { lifecycleOf } from '../inbound/lifecycle.js';
-import type { Mesh } from '../mesh/mesh.js';
 import { EventLog } from './events.js';
 import { dashboardFrame, type DashboardFrame } from './frame.js';
-import type { MeshAdminView } from './mesh-view.js';
 import type { ResolvedAdminOptions } from './options.js';
 import { Sampler } from './sampler.js';
 import { sseEvent, StreamHub } from './streams.js';
@@ -25,7 +24,7 @@ export class AdminCore {
   readonly #unsubscribe: Array<() => void> = [];
   #frame: DashboardFrame | undefined;
 
-  constructor(mesh: Mesh, options: ResolvedAdminOptions) {
+  constructor(mesh: AdminMesh, options: ResolvedAdminOptions) {
     this.options = options;
     this.view = mesh.adminView();
     this.sampler = new Sampler(this.view, this.events);
@@ -55,7 +54,7 @@ export class AdminCore {
   }
 
   /** Mesh events (and the identity's rotations) become dashboard events. */
-  #listen(mesh: Mesh): void {
+  #listen(mesh: AdminMesh): void {
     const on = <A extends unknown[]>(event: string, listener: (...args: A) => void): void => {
       (mesh as unknown as NodeJS.EventEmitter).on(event, listener as (...args: unknown[]) => void);
       this.#unsubscribe.push(() => (mesh as unknown as NodeJS.EventEmitter).off(event, listener as (...args: unknown[]) => void));

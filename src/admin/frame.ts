@@ -1,7 +1,6 @@
-import type { EndpointState } from '../mesh/endpoint-state.js';
+import type { AdminEndpoint, MeshAdminView } from './mesh-view.js';
 import { cluster, type Cluster } from './clusters.js';
 import type { AdminEvent, EventLog } from './events.js';
-import type { MeshAdminView } from './mesh-view.js';
 import { routesDump } from './config-dump.js';
 import { serviceKey, type Sampler } from './sampler.js';
 
@@ -86,7 +85,7 @@ export interface DashboardFrame {
 }
 
 /** The endpoints worth showing first: not available, then the most requests a second. */
-function interesting(sampler: Sampler): (list: readonly EndpointState[]) => readonly EndpointState[] {
+function interesting(sampler: Sampler): (list: readonly AdminEndpoint[]) => readonly AdminEndpoint[] {
   return (list) => {
     if (list.length <= FRAME_ENDPOINTS) return list;
     const scored = list.map((e) => ({ e, score: (e.available ? 0 : 1e12) + e.pending * 1e6 + sampler.endpoint(e, undefined).rate }));

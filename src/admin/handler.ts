@@ -1,6 +1,6 @@
+import type { AdminMesh } from './mesh-view.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lifecycleOf } from '../inbound/lifecycle.js';
-import type { Mesh } from '../mesh/mesh.js';
 import { formatExplanation } from '../route/explain.js';
 import { hostAllowed, presentedToken, tokenMatches } from './auth.js';
 import { clusters } from './clusters.js';
@@ -28,7 +28,7 @@ interface RequestContext {
   readonly res: ServerResponse;
   readonly query: URLSearchParams;
   readonly core: AdminCore;
-  readonly mesh: Mesh;
+  readonly mesh: AdminMesh;
 }
 
 /** Answers JSON (pretty-printed: it is read by people too). */
@@ -173,7 +173,7 @@ export function adminIndex(prefix = ''): Array<{ path: string; method: string; h
  * Returns false when the path is not under `prefix` (a mounted handler leaves it to the
  * host server).
  */
-export function handleAdminRequest(req: IncomingMessage, res: ServerResponse, core: AdminCore, mesh: Mesh, prefix: string): boolean {
+export function handleAdminRequest(req: IncomingMessage, res: ServerResponse, core: AdminCore, mesh: AdminMesh, prefix: string): boolean {
   const target = req.url ?? '/';
   if (prefix !== '' && target !== prefix && !target.startsWith(`${prefix}/`) && !target.startsWith(`${prefix}?`)) return false;
   if (target.length > MAX_URL) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 

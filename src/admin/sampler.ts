@@ -1,8 +1,6 @@
+import type { AdminEndpoint, AdminService, MeshAdminView } from './mesh-view.js';
 import { LatencyHistogram } from '../balance/latency-histogram.js';
-import type { EndpointState } from '../mesh/endpoint-state.js';
-import type { MeshService } from '../mesh/mesh-service.js';
 import type { EventLog } from './events.js';
-import type { MeshAdminView } from './mesh-view.js';
 
 /** Ticks kept for the sparklines (one a tick: a minute at the default interval). */
 export const HISTORY = 60;
@@ -24,7 +22,7 @@ class EndpointSample {
   readonly ring: Float64Array;
   ejected: boolean;
   unhealthy: boolean;
-  constructor(endpoint: EndpointState) {
+  constructor(endpoint: AdminEndpoint) {
     this.requests = endpoint.requests;
     this.failures = endpoint.failures;
     this.ring = new Float64Array(SHARE_SLOTS).fill(endpoint.requests);
@@ -70,7 +68,7 @@ function round(value: number): number {
 }
 
 /** A service's key in snapshots: `fqdn:port`, with `/subset` when it has one. */
-export function serviceKey(service: MeshService): string {
+export function serviceKey(service: AdminService): string {
   return `${service.name.fqdn}:${service.name.port}${service.subset === undefined ? '' : `/${service.subset}`}`;
 }
 
@@ -84,7 +82,7 @@ export function serviceKey(service: MeshService): string {
 export class Sampler {
   readonly #view: MeshAdminView;
   readonly #events: EventLog;
-  readonly #endpoints = new WeakMap<EndpointState, EndpointSample>();
+  readonly #endpoints = new WeakMap<AdminEndpoint, EndpointSample>();
   readonly #services = new Map<string, ServiceSample>();
   #ticks = 0;
   #lastTick = performance.now();
@@ -156,7 +154,7 @@ export class Sampler {
   }
 
   /** Ejections and health changes since the last tick become events. */
-  #watch(service: string, endpoint: EndpointState, e: EndpointSample): void {
+  #watch(service: string, endpoint: AdminEndpoint, e: EndpointSample): void {
     if (endpoint.ejected !== e.ejected) {
       e.ejected = endpoint.ejected;
       this.#events.add(e.ejected ? 'endpoint-ejected' : 'endpoint-returned', `${endpoint.key} of ${service} ${e.ejected ? 'ejected by outlier detection' : 'back in service'}`, service);
@@ -173,7 +171,7 @@ export class Sampler {
   }
 
   /** An endpoint's rate (requests a second over the last tick) and its share of its service's requests over the last minute (0..1). */
-  endpoint(endpoint: EndpointState, service: ServiceSample | undefined): { rate: number; share: number } {
+  endpoint(endpoint: AdminEndpoint, service: ServiceSample | undefined): { rate: number; share: number } {
     const e = this.#endpoints.get(endpoint);
     if (e === undefined || service === undefined || service.minuteRequests <= 0) return { rate: e?.rate ?? 0, share: 0 };
     return { rate: round(e.rate), share: round(e.minute / service.minuteRequests) };
