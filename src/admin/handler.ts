@@ -205,7 +205,8 @@ export function handleAdminRequest(req: IncomingMessage, res: ServerResponse, co
     json(res, 404, { error: `no admin endpoint ${JSON.stringify(path.slice(0, 200))}`, endpoints: adminIndex(prefix) });
     return true;
   }
-  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  // HEAD is a GET without a body, except for the stream, which would stay open for nothing.
+  const method = req.method === 'HEAD' && path !== '/dashboard/stream' ? 'GET' : req.method;
   if (method !== endpoint.method) {
     json(res, 405, { error: `${req.method} ${path} (expected: ${endpoint.method})` }, { allow: endpoint.method });
     return true;
