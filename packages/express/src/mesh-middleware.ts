@@ -45,7 +45,7 @@ export interface MeshMiddleware extends RequestHandler {
 export function meshMiddleware(mesh: InboundMesh, options: MeshMiddlewareOptions = {}): MeshMiddleware {
   const side = new Inbound(mesh, { ...options, route: options?.route ?? expressRoute }, 'meshMiddleware');
   const middleware = ((req: Request, res: Response, next: NextFunction): void => {
-    side.handle(req, res, () => next());
+    side.handle(req, res, next); // called as x.proceed(): no arguments, as next() wants
   }) as MeshMiddleware;
   Object.defineProperty(middleware, 'inbound', { value: side, enumerable: true });
   middleware.attach = (server) => side.attach(server);
