@@ -65,9 +65,9 @@ export {
   BodyNotReplayableError,
 } from './core/errors.js';
 export type { FailureKind } from './core/classify-failure.js';
-export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline.js';
-export { PerTryTimeoutError } from './policy/retry-layer.js';
-export type { RetryInfo } from './policy/retry-layer.js';
+export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline/index.js';
+export { PerTryTimeoutError } from './policy/retry/index.js';
+export type { RetryInfo } from './policy/retry/index.js';
 
 export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
@@ -87,12 +87,12 @@ export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
 export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
 export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
 export { formatExplanation } from './route/explain.js';
-export { CircuitOpenError, ServiceBreaker, breakerSettings, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS, CIRCUIT_BREAKER_ANNOTATION } from './policy/circuit-breaker.js';
-export type { BreakerSnapshot, BreakerSettings, BreakerState, BreakerStats, FailCondition, BreakerEvents, BreakerOpenEvent, BreakerHalfOpenEvent, BreakerCloseEvent, BreakerOutcome, BreakerPermit } from './policy/circuit-breaker.js';
-export { HealthChecker, healthCheckSettings, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check.js';
-export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check.js';
-export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier-detection.js';
-export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier-detection.js';
+export { CircuitOpenError, ServiceBreaker, breakerSettings, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS, CIRCUIT_BREAKER_ANNOTATION } from './policy/breaker/index.js';
+export type { BreakerSnapshot, BreakerSettings, BreakerState, BreakerStats, FailCondition, BreakerEvents, BreakerOpenEvent, BreakerHalfOpenEvent, BreakerCloseEvent, BreakerOutcome, BreakerPermit } from './policy/breaker/index.js';
+export { HealthChecker, healthCheckSettings, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check/index.js';
+export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check/index.js';
+export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier/index.js';
+export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier/index.js';
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
 
 export * from './telemetry/index.js';
@@ -253,5 +253,5 @@ export type {
   ClaimToHeaderSpec,
 } from './security/index.js';
 export * from './inbound/index.js';
-export { MAX_DEADLINE_MS } from './policy/deadline.js';
+export { MAX_DEADLINE_MS } from './policy/deadline/index.js';
 export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';

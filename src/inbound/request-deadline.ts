@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { DEADLINE_HEADER, MAX_DEADLINE_MS, deadlineFromHeader } from '../policy/deadline.js';
+import { DEADLINE_HEADER, MAX_DEADLINE_MS, deadlineFromHeader } from '../policy/deadline/index.js';
 
 /** gRPC's deadline header: 1 to 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`). */
 export const GRPC_TIMEOUT_HEADER = 'grpc-timeout';

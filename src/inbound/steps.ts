@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import { otelApi, type OtelApiModule } from '../telemetry/otel-api.js';
-import { DEADLINE_HEADER, currentDeadline, runWithDeadline } from '../policy/deadline.js';
+import { DEADLINE_HEADER, currentDeadline, runWithDeadline } from '../policy/deadline/index.js';
 import { AdaptiveConcurrencyLimiter, type LoadSheddingSettings } from './adaptive-concurrency.js';
 import type { InboundExchange } from './exchange.js';
 import { inboundLayer, type InboundLayer } from './inbound-stack.js';

@@ -6,7 +6,7 @@ import type { BalancerEndpoint } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
 import type { Endpoint } from '../discovery/types.js';
 import type { EndpointTarget } from './types.js';
-import type { OutlierDetector } from '../policy/outlier-detection.js';
+import type { OutlierDetector } from '../policy/outlier/index.js';
 
 /** What an endpoint needs from its mesh: how to build its stack and its pool. */
 export interface EndpointContext {

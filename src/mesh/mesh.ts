@@ -17,8 +17,8 @@ import { readConfigInputs, type ConfigInputs } from '../config/config-inputs.js'
 import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
 import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
-import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check.js';
-import { breakerLayer, breakerSettings, CIRCUIT_BREAKER_ANNOTATION, type BreakerSnapshot, type ServiceBreaker } from '../policy/circuit-breaker.js';
+import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check/index.js';
+import { breakerLayer, breakerSettings, CIRCUIT_BREAKER_ANNOTATION, type BreakerSnapshot, type ServiceBreaker } from '../policy/breaker/index.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../discovery/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -40,13 +40,13 @@ import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './ser
 import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { checkDrainOptions, lifecycleOf, type DrainOptions, type DrainRegistration } from '../inbound/lifecycle.js';
 import type { InboundConfigView } from '../inbound/rate-limit-config.js';
-import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/connection-pool.js';
-import { limitsLayer } from '../policy/limits-layer.js';
-import { outlierSettings } from '../policy/outlier-detection.js';
-import { outlierLayer } from '../policy/outlier-layer.js';
-import { retryLayer } from '../policy/retry-layer.js';
-import { hedgeLayer } from '../policy/hedge-layer.js';
-import { timeoutLayer } from '../policy/timeout-layer.js';
+import { connectionPoolLimits, type ConnectionPoolLimits } from '../policy/limits/index.js';
+import { limitsLayer } from '../policy/limits/index.js';
+import { outlierSettings } from '../policy/outlier/index.js';
+import { outlierLayer } from '../policy/outlier/index.js';
+import { retryLayer } from '../policy/retry/index.js';
+import { hedgeLayer } from '../policy/hedge/index.js';
+import { timeoutLayer } from '../policy/timeout/index.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 
 export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { LocalityBalancer } from '../balance/locality-balancer.js';
 import type { Balancer } from '../balance/types.js';
-import { HOST_SELECTION_RETRY_MAX_ATTEMPTS } from '../policy/retry-policy.js';
+import { HOST_SELECTION_RETRY_MAX_ATTEMPTS } from '../policy/retry/index.js';
 import type { TriedEndpoints } from '../policy/route-policy.js';
 import type { EndpointState } from './endpoint-state.js';
 

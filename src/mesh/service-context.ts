@@ -10,10 +10,10 @@ import type { Balancer } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
 import type { DiscoverySource } from '../discovery/types.js';
 import type { RetryBudgetSettings } from '../config/extensions.js';
-import type { ServiceBreaker, BreakerSettings } from '../policy/circuit-breaker.js';
-import type { ConnectionPoolLimits } from '../policy/connection-pool.js';
-import type { HealthCheckSettings } from '../policy/health-check.js';
-import type { OutlierSettings } from '../policy/outlier-detection.js';
+import type { ServiceBreaker, BreakerSettings } from '../policy/breaker/index.js';
+import type { ConnectionPoolLimits } from '../policy/limits/index.js';
+import type { HealthCheckSettings } from '../policy/health-check/index.js';
+import type { OutlierSettings } from '../policy/outlier/index.js';
 import type { EndpointState } from './endpoint-state.js';
 import type { MeshService } from './mesh-service.js';
 

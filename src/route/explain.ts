@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { InvalidRequestError } from '../core/errors.js';
-import { DEFAULT_RETRY_POLICY } from '../policy/retry-policy.js';
+import { DEFAULT_RETRY_POLICY } from '../policy/retry/index.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { MeshService } from '../mesh/mesh-service.js';
 import { normalizePath, type PathSteps } from './normalize-path.js';

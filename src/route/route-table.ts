@@ -6,7 +6,7 @@ import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { grpcStatusCode } from './grpc-status.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
-import { retryPolicy } from '../policy/retry-policy.js';
+import { retryPolicy } from '../policy/retry/index.js';
 import { ANNOTATIONS, hedgingSettings, retryNonIdempotentRoutes, type HedgingSettings } from '../config/extensions.js';
 import type { ConfigCache } from '../config/config-cache.js';
 import type { RoutePolicy } from '../policy/route-policy.js';

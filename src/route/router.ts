@@ -7,7 +7,7 @@ import { getHeader } from '../core/headers.js';
 import { isStaticBody, replayableOf } from '../core/replayable-body.js';
 import { applyHeaderOps, flattenPairs, headerPairs, ResponseHeadersHandler, type HeaderOps } from './header-ops.js';
 import { UriKind } from './compile-match.js';
-import { NO_RETRIES } from '../policy/retry-policy.js';
+import { NO_RETRIES } from '../policy/retry/index.js';
 import { kRoutePolicy, type RoutePolicy } from '../policy/route-policy.js';
 import type { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';

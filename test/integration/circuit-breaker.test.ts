@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request, type Dispatcher } from 'undici';
 import { layer, Stack } from '../../src/core/layer.js';
 import type { ServiceTarget } from '../../src/mesh/types.js';
-import { breakerLayer, breakerSettings, CircuitOpenError, ServiceBreaker } from '../../src/policy/circuit-breaker.js';
+import { breakerLayer, breakerSettings, CircuitOpenError, ServiceBreaker } from '../../src/policy/breaker/circuit-breaker.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 
 const target: ServiceTarget = {

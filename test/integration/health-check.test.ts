@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher, MockAgent, setGlobalDispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HealthChecker, healthCheckSettings, type HealthCheckSpec, type HealthCheckTimers } from '../../src/policy/health-check.js';
+import { HealthChecker, healthCheckSettings, type HealthCheckSpec, type HealthCheckTimers } from '../../src/policy/health-check/health-check.js';
 import { Progress } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -336,7 +336,7 @@ describe('HealthChecker against real HTTP servers', () => {
       writeFileSync(
         script,
         [
-          `import { HealthChecker, healthCheckSettings } from ${JSON.stringify(join(root, 'src/policy/health-check.ts'))};`,
+          `import { HealthChecker, healthCheckSettings } from ${JSON.stringify(join(root, 'src/policy/health-check/health-check.ts'))};`,
           `const hc = new HealthChecker({ settings: healthCheckSettings({ interval: '30ms', jitter: 0, timeout: '10s' }, 'test'), service: 'reviews' });`,
           `hc.setEndpoints([{ key: '127.0.0.1:${server.port}', address: '127.0.0.1', port: ${server.port}, healthy: true }]);`,
           // Prints once 3 checks ran, then stops polling: only the checker's timers are left.

@@ -21,7 +21,7 @@ export const destinationRuleSpecSchema = z.strictObject({
   host: supported(hostSchema, 'a short host resolves in the rule\'s namespace'),
   trafficPolicy: trafficPolicySchema.optional(),
   subsets: supported(z.array(subsetSchema).optional(), 'a subset selects the endpoints carrying all its labels; its trafficPolicy overrides the rule\'s'),
-  exportTo: supported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), "Istio's lookup: the mesh's namespace, the service's, then the root namespace; see [how config applies](../README.md#how-istio-config-applies-to-this-mesh)"),
+  exportTo: supported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), "Istio's lookup: the mesh's namespace, the service's, then the root namespace; see [how config applies](traffic-management.md#how-istio-config-applies-to-this-mesh)"),
   workloadSelector: supported(workloadSelectorSchema.optional(), "the rule applies when it selects the mesh's `labels` (in its own namespace), before a rule without selector"),
 });
 

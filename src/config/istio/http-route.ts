@@ -32,7 +32,7 @@ export const gatewayNamesSchema = z.array(z.string({ error: 'a gateway name such
 /** Istio `HTTPMatchRequest`: every condition given must hold (AND). */
 export const httpMatchSchema = z.strictObject({
   name: supported(z.string().optional(), 'named in explain output'),
-  uri: supported(stringMatch({ emptyPrefix: true }).optional(), '`exact`, `prefix`, `regex` (RE2, whole-value match), on the path after [path normalisation](../README.md#path-normalisation)'),
+  uri: supported(stringMatch({ emptyPrefix: true }).optional(), '`exact`, `prefix`, `regex` (RE2, whole-value match), on the path after [path normalisation](traffic-management.md#path-normalisation)'),
   scheme: stringMatch().optional(),
   method: stringMatch().optional(),
   authority: stringMatch().optional(),
@@ -148,13 +148,13 @@ export const httpRouteSchema = z.strictObject({
   route: supported(z.array(httpRouteDestinationSchema).optional(), 'weights are relative; none given: equal shares; no route matched: 404 from the mesh, as Envoy'),
   redirect: redirectSchema.optional(),
   directResponse: supported(directResponseSchema.optional(), '`body.bytes` (base64) sent exactly as decoded; at most 1 MB (Istio\'s limit)'),
-  delegate: supported(delegateSchema.optional(), "the delegate's routes merged in this route's place, as Istio merges them; see [Delegate VirtualServices](../README.md#delegate-virtualservices)"),
+  delegate: supported(delegateSchema.optional(), "the delegate's routes merged in this route's place, as Istio merges them; see [Delegate VirtualServices](traffic-management.md#delegate-virtualservices)"),
   rewrite: supported(
     rewriteSchema.optional(),
     'a prefix match has its prefix replaced, otherwise the whole path; `uriRegexRewrite` replaces every RE2 match, `\\1` inserts a group, `\\0` the match',
   ),
-  timeout: supported(istioDuration().optional(), 'covers every try; see [Resilience](../README.md#resilience)'),
-  retries: supported(retrySchema.optional(), 'see [Retries](../README.md#retries)'),
+  timeout: supported(istioDuration().optional(), 'covers every try; see [Resilience](resilience.md)'),
+  retries: supported(retrySchema.optional(), 'see [Retries](resilience.md#retries)'),
   fault: supported(faultSchema.optional(), 'no percentage means no fault (Istio\'s rule); an abort is answered by the mesh; the caller\'s abort ends a delay at once and nothing is sent'),
   mirror: supported(
     destinationSchema.optional(),

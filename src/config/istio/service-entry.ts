@@ -20,7 +20,7 @@ export const serviceEndpointSchema = z.strictObject({
   ports: z.record(z.string(), uint32).optional(),
   labels: labelsSchema.optional(),
   network: notSupported(z.string().max(2048).optional(), 'reaches endpoints of another network through that network\'s gateway'),
-  locality: supported(z.string().max(2048).optional(), 'region/zone/subzone, for [locality load balancing](../README.md#locality-load-balancing)'),
+  locality: supported(z.string().max(2048).optional(), 'region/zone/subzone, for [locality load balancing](load-balancing.md#locality-load-balancing)'),
   weight: uint32.optional(),
   serviceAccount: notSupported(z.string().max(253).optional(), 'the identity the endpoint presents in mutual TLS'),
 });

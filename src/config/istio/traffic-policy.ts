@@ -72,7 +72,7 @@ export const loadBalancerSchema = z.strictObject({
     }).optional(),
     'weights endpoints by the utilization they report (ORCA load reports)',
   ),
-  localityLbSetting: supported(localityLbSettingSchema.optional(), 'distribute, failover, failoverPriority, enabled; see [Locality load balancing](../README.md#locality-load-balancing)'),
+  localityLbSetting: supported(localityLbSettingSchema.optional(), 'distribute, failover, failoverPriority, enabled; see [Locality load balancing](load-balancing.md#locality-load-balancing)'),
   zoneAwareLbSetting: notSupported(zoneAwareLbSettingSchema.optional(), "has Envoy route by zone within the caller's region"),
   warmupDurationSecs: deprecated(istioDuration({ max: Infinity }).optional(), 'Istio ramps traffic to new endpoints over this time (Envoy slow start), as proxyless does when `warmup` is unset; write `warmup: {duration: ...}`'),
   warmup: supported(warmupSchema.optional(), 'ramps traffic to new endpoints (Envoy slow start) with ROUND_ROBIN, LEAST_REQUEST and the default balancer; ignored, with a warning, with RANDOM, PASSTHROUGH and consistentHash, as in Envoy'),
@@ -160,9 +160,9 @@ export const portTrafficPolicySchema = z.strictObject({
 
 /** Istio `TrafficPolicy`. */
 export const trafficPolicySchema = z.strictObject({
-  loadBalancer: supported(loadBalancerSchema.optional(), 'unset: P2C Peak EWMA (Istio: LEAST_REQUEST); see [Load balancing](../README.md#load-balancing)'),
-  connectionPool: supported(connectionPoolSchema.optional(), 'see [Connection-pool limits](../README.md#connection-pool-limits)'),
-  outlierDetection: supported(outlierDetectionSchema.optional(), 'see [Outlier detection](../README.md#outlier-detection)'),
+  loadBalancer: supported(loadBalancerSchema.optional(), 'unset: P2C Peak EWMA (Istio: LEAST_REQUEST); see [Load balancing](load-balancing.md)'),
+  connectionPool: supported(connectionPoolSchema.optional(), 'see [Connection-pool limits](endpoint-pools.md#connection-pool-limits)'),
+  outlierDetection: supported(outlierDetectionSchema.optional(), 'see [Outlier detection](resilience.md#outlier-detection)'),
   tls: tlsField(),
   portLevelSettings: supported(z.array(portTrafficPolicySchema).max(4096).optional(), 'per port, overriding the policy\'s own settings'),
   tunnel: notApplicable(

@@ -17,7 +17,7 @@ export const virtualServiceSpecSchema = z.strictObject({
   http: z.array(httpRouteSchema).optional(),
   tls: tlsRoutesField,
   tcp: tcpRoutesField,
-  exportTo: supported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), "applies only when exported to the mesh's `namespace`; see [how config applies](../README.md#how-istio-config-applies-to-this-mesh)"),
+  exportTo: supported(z.array(z.string({ error: 'a namespace name, "." or "*"' })).optional(), "applies only when exported to the mesh's `namespace`; see [how config applies](traffic-management.md#how-istio-config-applies-to-this-mesh)"),
 });
 
 /** A VirtualService as the mesh reads it. */

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyFailure, isEndpointFailure, neverSent, type FailureKind } from '../../../src/core/classify-failure.js';
-import { breakerSettings, ServiceBreaker } from '../../../src/policy/circuit-breaker.js';
-import { isLocalOriginFailure } from '../../../src/policy/internal-outlier-errors.js';
-import { retriableFailure, retryPolicy } from '../../../src/policy/retry-policy.js';
+import { breakerSettings, ServiceBreaker } from '../../../src/policy/breaker/circuit-breaker.js';
+import { isLocalOriginFailure } from '../../../src/policy/outlier/internal-outlier-errors.js';
+import { retriableFailure, retryPolicy } from '../../../src/policy/retry/retry-policy.js';
 
 const error = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(code), { code, ...extra });
 

@@ -12,7 +12,7 @@ import {
   ServiceBreaker,
   type BreakerOutcome,
   type BreakerSnapshot,
-} from '../../../src/policy/circuit-breaker.js';
+} from '../../../src/policy/breaker/circuit-breaker.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 

@@ -9,7 +9,7 @@ import {
   type HealthCheckResult,
   type HealthCheckSpec,
   type HealthCheckTimers,
-} from '../../../src/policy/health-check.js';
+} from '../../../src/policy/health-check/health-check.js';
 
 const WHERE = 'DestinationRule/reviews (config[0]): metadata.annotations.proxyless.dev/health-check';
 

@@ -8,7 +8,7 @@ import {
   outlierSettings,
   type OutlierResult,
   type OutlierSettings,
-} from '../../../src/policy/outlier-detection.js';
+} from '../../../src/policy/outlier/outlier-detection.js';
 
 class Host {
   ejected = false;

@@ -4,8 +4,8 @@ import { EndpointLoad } from '../../../src/balance/endpoint-load.js';
 import { InvalidOptionError, MeshClosingError } from '../../../src/core/errors.js';
 import { layer, Stack, type Dispatch } from '../../../src/core/layer.js';
 import type { EndpointTarget } from '../../../src/mesh/types.js';
-import { OutlierDetector, type OutlierSettings } from '../../../src/policy/outlier-detection.js';
-import { outlierLayer, type OutlierEndpoint } from '../../../src/policy/outlier-layer.js';
+import { OutlierDetector, type OutlierSettings } from '../../../src/policy/outlier/outlier-detection.js';
+import { outlierLayer, type OutlierEndpoint } from '../../../src/policy/outlier/outlier-layer.js';
 
 type Controller = Dispatcher.DispatchController;
 

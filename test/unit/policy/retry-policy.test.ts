@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RetryBudget } from '../../../src/policy/retry-budget.js';
+import { RetryBudget } from '../../../src/policy/budget/retry-budget.js';
 import { classifyFailure } from '../../../src/core/classify-failure.js';
 import {
   DEFAULT_RETRY_POLICY,
@@ -11,7 +11,7 @@ import {
   retryAfterMs,
   retryPolicy,
   statusVerdict,
-} from '../../../src/policy/retry-policy.js';
+} from '../../../src/policy/retry/retry-policy.js';
 
 const err = (code: string) => Object.assign(new Error(code), { code });
 

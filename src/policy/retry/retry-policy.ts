@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { durationToMs } from '../config/istio/common.js';
-import type { FailureKind } from '../core/classify-failure.js';
+import { durationToMs } from '../../config/istio/common.js';
+import type { FailureKind } from '../../core/classify-failure.js';
 
 /** Istio `HTTPRetry` as validated config gives it. */
 export interface IstioRetry {
@@ -185,7 +185,7 @@ export function isIdempotent(method: string): boolean {
   return IDEMPOTENT.has(method) || IDEMPOTENT.has(method.toUpperCase());
 }
 
-export { isReplayable } from '../core/replayable-body.js';
+export { isReplayable } from '../../core/replayable-body.js';
 
 /**
  * What the retry policy says about one outcome: `retry`; `no` (the policy does not retry

@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici';
-import { OverloadError } from '../core/errors.js';
-import { failDispatch } from '../core/forwarding-handler.js';
-import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
-import { layer, type Layer } from '../core/layer.js';
-import type { MeshService } from '../mesh/mesh-service.js';
-import type { ServiceTarget } from '../mesh/types.js';
+import { OverloadError } from '../../core/errors.js';
+import { failDispatch } from '../../core/forwarding-handler.js';
+import { ReleaseOnEndHandler } from '../../core/release-on-end-handler.js';
+import { layer, type Layer } from '../../core/layer.js';
+import type { MeshService } from '../../mesh/mesh-service.js';
+import type { ServiceTarget } from '../../mesh/types.js';
 import { overflowReason } from './connection-pool.js';
 
 /** Counts a request in flight for its service until it ends. */

@@ -1,17 +1,17 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Cancellation, cancellationOf, kCancellation } from '../core/cancellation.js';
-import { failDispatch } from '../core/forwarding-handler.js';
-import { FollowingController } from '../core/following-controller.js';
-import { layer, type Dispatch, type Layer } from '../core/layer.js';
-import { isReplayable, replay } from '../core/replayable-body.js';
-import type { ServiceTarget } from '../mesh/types.js';
-import type { HedgingSettings } from '../config/extensions.js';
+import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
+import { failDispatch } from '../../core/forwarding-handler.js';
+import { FollowingController } from '../../core/following-controller.js';
+import { layer, type Dispatch, type Layer } from '../../core/layer.js';
+import { isReplayable, replay } from '../../core/replayable-body.js';
+import type { ServiceTarget } from '../../mesh/types.js';
+import type { HedgingSettings } from '../../config/extensions.js';
 import { LatencyTracker } from './latency-tracker.js';
-import { RetryBudget } from './retry-budget.js';
-import { isIdempotent } from './retry-policy.js';
-import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from './route-policy.js';
+import { RetryBudget } from '../budget/retry-budget.js';
+import { isIdempotent } from '../retry/retry-policy.js';
+import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 

@@ -1,8 +1,8 @@
 import type * as z from 'zod';
-import { durationToMs } from '../config/istio/common.js';
-import type { outlierDetectionSchema } from '../config/istio/destination-rule.js';
-import { InvalidOptionError } from '../core/errors.js';
-import { formatValue } from '../core/validate.js';
+import { durationToMs } from '../../config/istio/common.js';
+import type { outlierDetectionSchema } from '../../config/istio/destination-rule.js';
+import { InvalidOptionError } from '../../core/errors.js';
+import { formatValue } from '../../core/validate.js';
 
 /** Istio's `OutlierDetection` as validated by the config loader (durations still strings). */
 export type IstioOutlierDetection = z.infer<typeof outlierDetectionSchema>;

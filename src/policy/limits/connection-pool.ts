@@ -1,4 +1,4 @@
-import { durationToMs } from '../config/istio/common.js';
+import { durationToMs } from '../../config/istio/common.js';
 
 /** Istio `ConnectionPoolSettings` as validated config gives it. */
 export interface IstioConnectionPool {

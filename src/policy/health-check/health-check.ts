@@ -10,10 +10,10 @@
  */
 import { buildConnector, type Dispatcher } from 'undici';
 import * as z from 'zod';
-import { durationToMs, parseDuration } from '../config/duration.js';
-import { ConnectingSockets } from '../core/connecting-sockets.js';
-import { InvalidConfigError, InvalidOptionError } from '../core/errors.js';
-import { checkWithSchema, formatIssues, formatValue } from '../core/validate.js';
+import { durationToMs, parseDuration } from '../../config/duration.js';
+import { ConnectingSockets } from '../../core/connecting-sockets.js';
+import { InvalidConfigError, InvalidOptionError } from '../../core/errors.js';
+import { checkWithSchema, formatIssues, formatValue } from '../../core/validate.js';
 import { healthCheckAgent, httpHealthCheck, type StatusRange } from './internal-health-http-check.js';
 
 export type { StatusRange } from './internal-health-http-check.js';

@@ -1,12 +1,12 @@
 import type { Dispatcher } from 'undici';
-import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../core/cancellation.js';
-import { DeadlineExceededError, RouteTimeoutError } from '../core/errors.js';
-import { failDispatch, ForwardingHandler } from '../core/forwarding-handler.js';
-import { withHeader } from '../core/headers.js';
-import { layer, type Layer } from '../core/layer.js';
-import type { ServiceTarget } from '../mesh/types.js';
-import { currentDeadline, DEADLINE_HEADER } from './deadline.js';
-import { routePolicyOf } from './route-policy.js';
+import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../../core/cancellation.js';
+import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors.js';
+import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
+import { withHeader } from '../../core/headers.js';
+import { layer, type Layer } from '../../core/layer.js';
+import type { ServiceTarget } from '../../mesh/types.js';
+import { currentDeadline, DEADLINE_HEADER } from '../deadline/deadline.js';
+import { routePolicyOf } from '../route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
 

@@ -9,7 +9,7 @@
  * caller's handler, an option undici refused, the mesh's own overload or closing errors,
  * a cancellation) is not the endpoint's fault: counting it could eject healthy endpoints.
  */
-import { classifyFailure, isEndpointFailure } from '../core/classify-failure.js';
+import { classifyFailure, isEndpointFailure } from '../../core/classify-failure.js';
 
 /**
  * True when `error` (or one of its first causes) is a connection-level failure talking

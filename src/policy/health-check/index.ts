@@ -1,0 +1,5 @@
+/**
+ * Active health checks of endpoints.
+ * @module
+ */
+export * from './health-check.js';

@@ -1,0 +1,6 @@
+/**
+ * Connection pool limits (maxConnections, pending and in-flight requests) and the layer that enforces them.
+ * @module
+ */
+export * from './limits-layer.js';
+export * from './connection-pool.js';

@@ -1,0 +1,5 @@
+/**
+ * The route timeout layer.
+ * @module
+ */
+export * from './timeout-layer.js';
