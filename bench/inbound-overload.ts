@@ -135,14 +135,19 @@ export async function inboundOverload(log: Log): Promise<BenchmarkOutput> {
     log(`unloaded (c=2): ${unloaded.throughput.toFixed(0)} req/s, p50 ${(unloaded.latency.p50 / 1000).toFixed(1)} ms, p99 ${unloadedP99.toFixed(1)} ms`);
     // Each shedding run right after a measure of the capacity the machine leaves the
     // backend now (closed loop at c=16: every permit busy, a short queue, nobody gives up).
+    // The unloaded p99 is measured again in each round, just before its overload: on a
+    // shared machine it drifts as much as the rest.
     const shedRuns: OverloadRun[] = [];
     const capacities: number[] = [];
+    const unloadedP99s: number[] = [];
     for (let round = 0; round < SHED_ROUNDS; round++) {
       const capacity = await runLoad({ concurrency: 16, durationMs: scaled(2000, 500), send: send(probe) });
       capacities.push(capacity.throughput);
+      const quiet = await runLoad({ concurrency: 2, durationMs: scaled(1500, 400), send: send(shedding) });
+      unloadedP99s.push(quiet.latency.p99 / 1000);
       const run = await openLoop(shedding, agent, OVERLOAD * CAPACITY, RUN_MS);
       shedRuns.push(run);
-      log(`round ${round + 1}: measured capacity ${capacity.throughput.toFixed(0)}/s; with shedding: sent ${run.sent}, goodput ${run.goodput.toFixed(0)}/s, p99 ${run.p99Ms.toFixed(1)} ms, refused ${run.refused}, failed ${run.failed}`);
+      log(`round ${round + 1}: measured capacity ${capacity.throughput.toFixed(0)}/s, unloaded p99 ${unloadedP99s[round]!.toFixed(1)} ms; with shedding: sent ${run.sent}, goodput ${run.goodput.toFixed(0)}/s, p99 ${run.p99Ms.toFixed(1)} ms, refused ${run.refused}, failed ${run.failed}`);
     }
     // Without shedding last, once: its queue takes seconds to drain after the callers gave up.
     const none = await openLoop(plain, agent, OVERLOAD * CAPACITY, RUN_MS);
@@ -164,7 +169,15 @@ export async function inboundOverload(log: Log): Promise<BenchmarkOutput> {
     results.push(
       result({ benchmark: BENCHMARK, metric: `goodput at ${OVERLOAD}x capacity, load shedding on (answers/s; baseline: the backend's capacity measured just before each run; ratio: median of per-round ratios)`, unit: 'req/s', mesh: shed.goodput, baseline: median(capacities), ratio: measuredRatio, target: { on: 'ratio', op: '>=', value: 0.9 } }),
       result({ benchmark: BENCHMARK, metric: `goodput at ${OVERLOAD}x capacity, load shedding on (answers/s; baseline: nominal capacity C, ${SLOTS} permits × ${WORK_MS} ms)`, unit: 'req/s', mesh: shed.goodput, baseline: CAPACITY }),
-      result({ benchmark: BENCHMARK, metric: `p99 of accepted requests at ${OVERLOAD}x capacity, load shedding on (ms; baseline: unloaded p99)`, unit: 'ms', mesh: shed.p99Ms, baseline: unloadedP99, target: { on: 'ratio', op: '<=', value: 3 } }),
+      result({
+        benchmark: BENCHMARK,
+        metric: `p99 of accepted requests at ${OVERLOAD}x capacity, load shedding on (ms; baseline: unloaded p99 measured just before each run; ratio: median of per-round ratios)`,
+        unit: 'ms',
+        mesh: shed.p99Ms,
+        baseline: median(unloadedP99s),
+        ratio: median(shedRuns.map((r, i) => r.p99Ms / unloadedP99s[i]!)),
+        target: { on: 'ratio', op: '<=', value: 3 },
+      }),
       result({ benchmark: BENCHMARK, metric: `goodput at ${OVERLOAD}x capacity, no shedding (answers/s within ${GIVE_UP_MS} ms; baseline: capacity C)`, unit: 'req/s', mesh: none.goodput, baseline: CAPACITY }),
       result({ benchmark: BENCHMARK, metric: `p99 of answered requests at ${OVERLOAD}x capacity, no shedding (ms; baseline: unloaded p99)`, unit: 'ms', mesh: none.p99Ms, baseline: unloadedP99 }),
     );
