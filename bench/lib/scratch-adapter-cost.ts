@@ -49,15 +49,28 @@ async function time(name: string, run: () => Promise<void>) {
   const d = process.cpuUsage(t);
   return (d.user + d.system) / N;
 }
-const results: Record<string, number[]> = {};
-const variants: Array<[string, () => Promise<() => Promise<void>>]> = [];
-for (const kind of ['bare', 'hook', 'mesh']) {
-  if (which !== 'express') variants.push([`fastify-${kind}`, async () => { const app = await fastifyApp(kind); return driver((req, res) => app.routing(req, res)); }]);
-  if (which !== 'fastify') variants.push([`express-${kind}`, async () => { const app = expressApp(kind); return driver(app as any); }]);
+const fb = driver(await (async () => { const a = await fastifyApp('bare'); return (q: any, r: any) => a.routing(q, r); })());
+const fm = driver(await (async () => { const a = await fastifyApp('mesh'); return (q: any, r: any) => a.routing(q, r); })());
+const eb = driver(expressApp('bare') as any);
+const em = driver(expressApp('mesh') as any);
+for (const [name, a, b] of [['fastify', fb, fm], ['express', eb, em]] as const) {
+  for (let i = 0; i < 3000; i++) { await a(); await b(); }
+  let ta = 0, tb = 0;
+  const ratios: number[] = [];
+  for (let round = 0; round < 40; round++) {
+    let ra = 0, rb = 0;
+    for (let batch = 0; batch < 10; batch++) {
+      const first = (round + batch) % 2 === 0;
+      for (const [run, isA] of first ? [[a, true], [b, false]] as const : [[b, false], [a, true]] as const) {
+        const t = performance.now();
+        for (let i = 0; i < 50; i++) await run();
+        const d = performance.now() - t;
+        if (isA) ra += d; else rb += d;
+      }
+    }
+    ta += ra; tb += rb; ratios.push(ra / rb);
+  }
+  ratios.sort((x, y) => x - y);
+  console.log(name, 'bare µs', (ta * 1000 / (40 * 500)).toFixed(2), 'mesh µs', (tb * 1000 / (40 * 500)).toFixed(2), 'throughput ratio (sum)', (ta / tb).toFixed(3), 'median round ratio', ratios[20]!.toFixed(3), 'q10-q90', ratios[4]!.toFixed(3), ratios[36]!.toFixed(3));
 }
-const runs = await Promise.all(variants.map(async ([n, make]) => [n, await make()] as const));
-for (let round = 0; round < 12; round++) {
-  for (const [n, run] of round % 2 ? [...runs].reverse() : runs) (results[n] ??= []).push(await time(n, run));
-}
-for (const [n, xs] of Object.entries(results)) { xs.sort((a, b) => a - b); console.log(n.padEnd(16), "min", xs[0]!.toFixed(2), "q25", xs[3]!.toFixed(2), "med", xs[6]!.toFixed(2)); }
 process.exit(0);
