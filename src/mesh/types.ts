@@ -1,40 +1,12 @@
-import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
-import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
+import type { EndpointTarget, ServiceTarget } from '../core/target.js';
+import type { DiscoverySource } from '../discovery/types.js';
 import type { EndpointTlsOptions } from './endpoint-tls.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
+import type { IdentitySource } from '../tls/identity-source.js';
+import type { AuthorizationOptions } from '../security/authz-providers.js';
 
-/** What a service-stack layer is built for: one logical destination. */
-export interface ServiceTarget {
-  /** The service's name in all its spellings, and the port asked for. */
-  readonly name: ServiceQuery;
-  /** The balancer's name for this service, e.g. `p2c-peak-ewma`. */
-  readonly balancerName: string;
-  /**
-   * True for a service outside the mesh: a ServiceEntry with `location: MESH_EXTERNAL`
-   * (Istio's default location). Mesh-internal headers, such as the deadline in
-   * `x-envoy-expected-rq-timeout-ms`, are not sent to it.
-   */
-  readonly meshExternal?: boolean;
-}
-
-/** What an endpoint-stack layer is built for: one endpoint of one service. */
-export interface EndpointTarget {
-  /** The FQDN of the service this endpoint belongs to. */
-  readonly service: string;
-  /** `address:port`. */
-  readonly key: string;
-  /** IP address or host name. */
-  readonly address: string;
-  /** TCP port. */
-  readonly port: number;
-  /** Relative weight (>= 1). */
-  readonly weight: number;
-  /** Discovery labels, e.g. `{ version: 'v2' }`. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** Pending requests and Peak EWMA latency of this endpoint. */
-  readonly load: EndpointLoad;
-}
+export type { ServiceTarget, EndpointTarget } from '../core/target.js';
 
 /** Istio MeshConfig's `outboundTrafficPolicy`: what to do with hosts the mesh does not know. */
 export interface OutboundTrafficPolicy {
@@ -155,6 +127,22 @@ export interface MeshOptions {
    * (Validated now; the layers report through it once telemetry is wired in.)
    */
   telemetry?: TelemetryOptions;
+  /**
+   * This workload's identity: where its X.509-SVID comes from (`identityFromFiles({ dir })`,
+   * `devIdentity({ caDir, spiffeId })`, or any {@link IdentitySource}). With one, the mesh
+   * speaks mutual TLS: `mesh.createServer` serves with it (PeerAuthentication decides per
+   * port), and calls to endpoints labelled `security.istio.io/tlsMode: istio` (or whose
+   * DestinationRule says `ISTIO_MUTUAL`) present it. A rotation reaches new connections;
+   * open ones finish on the old certificate. The mesh closes the source when it closes.
+   * See docs/identity.md.
+   */
+  identity?: IdentitySource;
+  /**
+   * AuthorizationPolicy `CUSTOM` providers, by the name policies give in `provider.name`:
+   * `{ providers: { 'ext-authz': async (check) => ({ allowed: true }) } }`. A CUSTOM policy
+   * naming a provider not here is a config error. See docs/security.md.
+   */
+  authorization?: AuthorizationOptions;
 }
 
 /** Istio MeshConfig `pathNormalization`: how request paths are normalised before routing. */

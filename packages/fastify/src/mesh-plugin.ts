@@ -50,6 +50,13 @@ const plugin: FastifyPluginCallback<MeshPluginOptions> = (fastify: FastifyInstan
   side.attach(fastify.server);
 
   fastify.addHook('onRequest', (request, reply, next) => {
+    // Served by mesh.createServer (serverFactory) with its own inbound stack: it already ran.
+    const served = InboundExchange.of(reply.raw);
+    if (served !== undefined) {
+      request.mesh = served;
+      served.adapterState ??= reply;
+      return next();
+    }
     side.handle(request.raw, reply.raw, next, setup, reply);
   });
   fastify.addHook('onError', (request, reply, error, next) => {
