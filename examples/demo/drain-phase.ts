@@ -4,19 +4,26 @@
 // one request is traced and its spans printed as a tree: the caller's span, the orders
 // replica's SERVER span as its child, inventory's SERVER span as that one's child (each
 // replica extracts the W3C traceparent; a handler sees it as request.mesh.trace, and runs
-// inside its SERVER span's context). Then, halfway, one replica drains as on SIGTERM (mesh.drain()):
+// inside its SERVER span's context). The orders → inventory hop is mTLS: a development CA
+// made in a temp directory issues each workload its SPIFFE identity (devIdentity),
+// inventory's port is STRICT (PeerAuthentication, mesh.createServer), the orders meshes
+// originate mTLS (DestinationRule ISTIO_MUTUAL), and inventory reports the caller's
+// principal it verified. Then, halfway, one replica drains as on SIGTERM (mesh.drain()):
 // readiness 503, its registration removed (here: from the client's static registry),
 // after the drain delay it stops accepting, its requests in flight finish, its mesh closes
 // last. The table shows each replica's share before and after, and that no request failed.
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import express from 'express';
 import Fastify from 'fastify';
-import { createMesh, lifecycleOf, staticEndpoints, TraceContextPropagator, type Mesh, type StaticEndpointsSource } from 'proxyless';
+import { createDevCa, createMesh, devIdentity, lifecycleOf, staticEndpoints, TraceContextPropagator, writeDevCa, type Mesh, type StaticEndpointsSource } from 'proxyless';
 import { meshMiddleware } from '@proxyless/express';
 import { meshPlugin } from '@proxyless/fastify';
 import { request } from 'undici';
@@ -59,6 +66,15 @@ interface InventoryReplica {
   readonly address: string;
   readonly mesh: Mesh;
   readonly server: Server;
+  /** The callers' principals inventory verified (mTLS), or 'plaintext'. */
+  readonly callers: Set<string>;
+}
+
+/** A development CA in a temp directory: each workload's identity is issued from it. */
+function devCa(): { dir: string; identity: (serviceAccount: string) => ReturnType<typeof devIdentity> } {
+  const dir = mkdtempSync(join(tmpdir(), 'proxyless-demo-ca-'));
+  writeDevCa(dir, createDevCa({ trustDomain: 'cluster.local' }));
+  return { dir, identity: (sa) => devIdentity({ caDir: dir, spiffeId: `spiffe://cluster.local/ns/default/sa/${sa}`, ttl: '1h' }) };
 }
 
 /** Headers carrying the active context (the SERVER span's, inside a handler), injected by hand: the mesh's client side does not inject trace context yet. */
@@ -68,22 +84,35 @@ function traceHeaders(): Record<string, string> {
   return headers;
 }
 
-async function startInventory(): Promise<InventoryReplica> {
-  const mesh = createMesh();
+async function startInventory(ca: ReturnType<typeof devCa>): Promise<InventoryReplica> {
+  // Its port accepts mTLS only (STRICT), with the SVID the dev CA issued it.
+  const mesh = createMesh({
+    identity: ca.identity('inventory'),
+    config: [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'default' }, spec: { mtls: { mode: 'STRICT' } } }],
+  });
+  await mesh.identityReady();
+  const callers = new Set<string>();
   const app = express();
   app.use(meshMiddleware(mesh));
   app.get('/items/:id', (req, res) => {
     trace.getActiveSpan()?.setAttribute('demo.replica', 'inventory'); // the mesh's SERVER span: the handler runs in its context
+    callers.add(req.mesh.peer?.principal ?? 'plaintext');
     res.json({ id: req.params.id, inStock: 3, remainingMs: req.mesh.remainingMs ?? null });
   });
-  const server = app.listen(0, '127.0.0.1');
+  // mesh.createServer: the port's TLS per PeerAuthentication; meshMiddleware runs the inbound stack (and knows Express's routes).
+  const server = mesh.createServer(app, { inbound: false }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, mesh, server };
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, mesh, server, callers };
 }
 
-async function startOrdersReplica(id: string, inventory: string): Promise<OrdersReplica> {
-  // Each replica's own mesh: its server side, and its calls to inventory.
-  const mesh = createMesh({ discovery: [staticEndpoints({ inventory: [inventory] })] });
+async function startOrdersReplica(id: string, inventory: string, ca: ReturnType<typeof devCa>): Promise<OrdersReplica> {
+  // Each replica's own mesh: its server side, and its calls to inventory (mTLS with its own SVID).
+  const mesh = createMesh({
+    identity: ca.identity('orders'),
+    discovery: [staticEndpoints({ inventory: [inventory] })],
+    config: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'inventory' }, spec: { host: 'inventory', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } } }],
+  });
+  await mesh.identityReady();
   const app = Fastify();
   await app.register(meshPlugin, { mesh });
   const replica: OrdersReplica = { id, address: '', mesh, server: app.server, accepted: 0, answered: 0 };
@@ -129,6 +158,7 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
   const paint = painter(style.color);
   const replicas: OrdersReplica[] = [];
   let inventory: InventoryReplica | undefined;
+  let ca: ReturnType<typeof devCa> | undefined;
   let client: Mesh | undefined;
   const processor = new WatchedTraces();
   const provider = new TracerProvider({ spanProcessors: [processor] });
@@ -137,8 +167,9 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
   propagation.setGlobalPropagator(new TraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   try {
-    inventory = await startInventory();
-    for (const id of ['orders-1', 'orders-2', 'orders-3']) replicas.push(await startOrdersReplica(id, inventory.address));
+    ca = devCa();
+    inventory = await startInventory(ca);
+    for (const id of ['orders-1', 'orders-2', 'orders-3']) replicas.push(await startOrdersReplica(id, inventory.address, ca));
     const registry: StaticEndpointsSource = staticEndpoints({ [SERVICE]: replicas.map((r) => r.address) });
     client = createMesh({
       discovery: [registry],
@@ -152,6 +183,7 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
     ]);
     const traced = await tracedRequest(client, processor);
     screen.print(traced.map((line) => `  ${line}`));
+    screen.print([`  orders → inventory over mTLS (STRICT port, SVIDs from a dev CA): inventory verified ${[...inventory.callers].join(', ')}`]);
 
     const served = new Map<string, { before: number; after: number }>(replicas.map((r) => [r.id, { before: 0, after: 0 }]));
     let draining = false;
@@ -234,6 +266,7 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
       await closed;
       await inventory.mesh.close();
     }
+    if (ca !== undefined) rmSync(ca.dir, { recursive: true, force: true });
     trace.disable();
     propagation.disable();
     context.disable();

@@ -9,7 +9,8 @@
 // robin split) and from etcd (a replica that closes its registration gets no request once
 // the mesh dropped it), then the exit (by itself, code 0) and the cleanup (dnsmasq, etcd
 // and their temp directories gone), the drain (a traced request's spans, printed as a
-// tree, join across two hops: caller → Fastify replica → Express service; a replica
+// tree, join across two hops: caller → Fastify replica → Express service, the second hop
+// mTLS with SVIDs from a dev CA; a replica
 // drained with mesh.drain() leaves with every request it accepted answered and none failed). More runs stop it with Ctrl-C in each phase, and
 // without dnsmasq or etcd (each named with its package and skipped). CI installs both.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -560,6 +561,8 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     const indent = (line: string): number => line.search(/[└├]/);
     expect(indent(tree[items]!)).toBeGreaterThan(indent(tree[orders]!));
     expect(text).toMatch(/^ {2}joined across both hops: \d+ spans, one root, each other span the child of the one above it$/m);
+    // The hop to inventory is mTLS: inventory's STRICT port verified the orders replicas' SVID (and saw no plaintext caller).
+    expect(text).toMatch(/^ {2}orders → inventory over mTLS \(STRICT port, SVIDs from a dev CA\): inventory verified cluster\.local\/ns\/default\/sa\/orders$/m);
     expect(text).toMatch(/^ {2}[\d,]+ requests · 0 failed$/m);
     const accepted = /^ {2}orders-3 accepted ([\d,]+) requests and answered ([\d,]+)$/m.exec(text);
     expect(accepted, text).not.toBeNull();
