@@ -22,6 +22,7 @@ import { timeoutLayer } from '../policy/timeout/index.js';
 import type { EndpointState } from './endpoint-state.js';
 import type { MeshService } from './mesh-service.js';
 import { poolLayer } from './pool-layer.js';
+import { telemetryLayer } from '../telemetry/telemetry-layer.js';
 import type { EndpointTarget, ServiceTarget } from './types.js';
 
 /** The service stack's default layers, outermost first. */
@@ -42,6 +43,8 @@ export interface ServiceLayers {
 
 /** The endpoint stack's default layers, outermost first. */
 export interface EndpointLayers {
+  /** `telemetry`: each try's CLIENT span, trace context on the wire and its duration (nothing when no SDK or subscriber listens). */
+  readonly telemetry: Layer<EndpointTarget>;
   /** `load`: counts the endpoint's requests in flight and latency for the balancer (queueing in the pool included). */
   readonly load: Layer<EndpointTarget>;
   /** `outlier`: counts 5xx, gateway errors and connection failures toward ejection (DestinationRule outlierDetection). */
@@ -62,6 +65,7 @@ export const serviceLayers: ServiceLayers = Object.freeze({
 
 /** The endpoint stack's default layers by role (see the module). */
 export const endpointLayers: EndpointLayers = Object.freeze({
+  telemetry: telemetryLayer(),
   load: loadLayer(),
   outlier: outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
   pool: poolLayer(),

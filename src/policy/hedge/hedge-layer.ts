@@ -12,6 +12,7 @@ import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from '../budget/retry-budget.js';
 import { isIdempotent } from '../retry/retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
+import { callHooksOf as callTelemetryOf } from '../../core/call-hooks.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -62,6 +63,7 @@ class HedgedCall extends FollowingController {
       // A streamed body is hedged only while the part already sent is kept.
       if (!isReplayable(this.#opts.body)) return;
       if (!budget.tryWithdraw()) return target.events?.budgetExhausted(target.name, 'hedge');
+      callTelemetryOf(this.#opts)?.hedgeFired(performance.now() - this.#started);
       target.events?.hedge(target.name, performance.now() - this.#started);
       this.#send(true);
     }, delayMs);
@@ -97,6 +99,7 @@ class HedgedCall extends FollowingController {
     if (this.#finished) return false;
     if (this.#winner !== undefined) return this.#winner === attempt;
     this.#winner = attempt;
+    if (attempt !== this.#tries[0]) callTelemetryOf(this.#opts)?.hedgeWon();
     this.current = attempt.controller;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
