@@ -39,7 +39,7 @@ export interface CodeBlock {
 /** The types of the names a `given` directive may list without writing a type. */
 export const KNOWN_GIVENS: Readonly<Record<string, string>> = {
   mesh: "import('proxyless').Mesh",
-  registry: "import('proxyless').StaticEndpointsSource",
+  registry: "ReturnType<typeof import('proxyless').staticEndpoints>",
   handler: "import('node:http').RequestListener",
 };
 
