@@ -1,9 +1,9 @@
-import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import { compileConfig } from './compile-config.js';
-import { readConfigInputs } from './config-inputs.js';
-import type { SkippedResource } from './load-config.js';
-import type { UnknownFieldsMode } from './validate-resource.js';
+import { readConfigInputs } from '../config/config-inputs.js';
+import type { SkippedResource } from '../config/load-config.js';
+import type { UnknownFieldsMode } from '../config/validate-resource.js';
 
 /** What {@link checkConfig} found. */
 export interface ConfigCheck {
