@@ -261,3 +261,15 @@ export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';
 // Structure (issue 11): the layer contract's typed per-policy state slots (src/core/target.ts).
 export { stateKey } from './core/target.js';
 export type { StateKey, EndpointLoadView } from './core/target.js';
+
+// Identity and security wired into the mesh (issue 14, helper S): the server and its
+// refusals, the client side's TLS modes, the inbound explanation.
+export { PeerAuthenticationRefusedError } from './inbound/mesh-server.js';
+export type { MeshServer, CreateServerOptions, MeshServerMesh } from './inbound/mesh-server.js';
+export { socketPeer, requestAuthOf } from './inbound/security-steps.js';
+export type { SecurityMesh, InboundSecurityView } from './inbound/security-steps.js';
+export { ClientTlsError, TLS_MODE_LABEL, SERVICE_ACCOUNT_LABEL, clientTlsMode, expectedServerIdentity } from './mesh/client-tls.js';
+export type { ClientTlsSettings, ClientTlsTarget, ClientTlsDecision } from './mesh/client-tls.js';
+export type { InboundExplanation, InboundRequestSpec } from './mesh/explain-inbound.js';
+export type { SecurityVersion } from './compile/mesh-security.js';
+export type { SecurityStats } from './mesh/mesh.js';

@@ -76,14 +76,16 @@ async function startOrdersReplica(id: string): Promise<OrdersReplica> {
   return Object.assign(replica, { address: `127.0.0.1:${(app.server.address() as AddressInfo).port}` });
 }
 
-/** One request in a client span, its context injected by hand (the mesh's client side does it once telemetry is wired). */
+/**
+ * One request in a client span through the mesh, which sends the trace on: its call span
+ * (`mesh GET`) under the caller's span, a CLIENT span for the try, whose context goes on
+ * the wire and is the replica's SERVER span's parent.
+ */
 async function tracedRequest(client: Mesh, processor: WatchedTraces): Promise<string> {
   const tracer = trace.getTracer('demo');
   const { traceId, replica } = await tracer.startActiveSpan('demo caller', async (span: Span) => {
     processor.watched.add(span.spanContext().traceId);
-    const headers: Record<string, string> = {};
-    propagation.inject(context.active(), headers);
-    const res = await request(`http://${SERVICE}/orders/1`, { dispatcher: client.dispatcher, headers });
+    const res = await request(`http://${SERVICE}/orders/1`, { dispatcher: client.dispatcher });
     await res.body.text();
     span.end();
     return { traceId: span.spanContext().traceId, replica: String(res.headers['x-replica']) };
@@ -93,9 +95,13 @@ async function tracedRequest(client: Mesh, processor: WatchedTraces): Promise<st
   const caller = processor.spans.find((s) => s.name === 'demo caller');
   const server = processor.spans.find((s) => s.kind === 1);
   if (!caller || !server) return 'the trace did not join (no SERVER span seen)';
-  const joined = server.spanContext().traceId === traceId && server.parentSpanContext?.spanId === caller.spanContext().spanId;
+  const byId = (id: string | undefined) => processor.spans.find((s) => s.spanContext().spanId === id);
+  const attempt = byId(server.parentSpanContext?.spanId);
+  const call = byId(attempt?.parentSpanContext?.spanId);
+  const joined = server.spanContext().traceId === traceId && attempt?.kind === 2 && call?.parentSpanContext?.spanId === caller.spanContext().spanId;
   return (
-    `trace ${traceId.slice(0, 8)}…: "demo caller" ${caller.spanContext().spanId.slice(0, 8)}… → SERVER "${server.name}" at ${replica}, ` +
+    `trace ${traceId.slice(0, 8)}…: "demo caller" ${caller.spanContext().spanId.slice(0, 8)}… → "${call?.name ?? '?'}" → CLIENT ` +
+    `${attempt?.spanContext().spanId.slice(0, 8) ?? '?'}… → SERVER "${server.name}" at ${replica}, ` +
     `parent ${server.parentSpanContext?.spanId.slice(0, 8)}…${joined ? ': joined across the hop' : ': NOT joined'}`
   );
 }

@@ -162,7 +162,7 @@ export interface HealthMessage {
   readonly endpoint: string;
   /** Whether it is healthy now. */
   readonly healthy: boolean;
-  /** What the last check saw, e.g. `status 503`, `timeout`, `ECONNREFUSED`. */
+  /** `passed` or `failed`: the checks' verdict that changed the endpoint's health. */
   readonly detail: string;
 }
 

@@ -548,7 +548,7 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     const at = stdout.indexOf('▶ drain: ');
     expect(at, 'the drain phase runs').toBeGreaterThanOrEqual(0);
     const text = stdout.slice(at, stdout.indexOf('\nSummary\n'));
-    expect(text).toMatch(/^ {2}trace [0-9a-f]{8}…: "demo caller" ([0-9a-f]{8})… → SERVER "GET \/orders\/:id" at orders-\d, parent \1…: joined across the hop$/m);
+    expect(text).toMatch(/^ {2}trace [0-9a-f]{8}…: "demo caller" [0-9a-f]{8}… → "mesh GET" → CLIENT ([0-9a-f]{8})… → SERVER "GET \/orders\/:id" at orders-\d, parent \1…: joined across the hop$/m);
     expect(text).toMatch(/^ {2}[\d,]+ requests · 0 failed$/m);
     const accepted = /^ {2}orders-3 accepted ([\d,]+) requests and answered ([\d,]+)$/m.exec(text);
     expect(accepted, text).not.toBeNull();

@@ -39,6 +39,12 @@ const plugin: FastifyPluginCallback<MeshPluginOptions> = (fastify: FastifyInstan
 
   fastify.addHook('onRequest', (request, reply, next) => {
     (request.raw as unknown as Record<symbol, FastifyRequest>)[kRequest] = request;
+    // Served by mesh.createServer (serverFactory) with its own inbound stack: it already ran.
+    const served = InboundExchange.of(reply.raw);
+    if (served !== undefined) {
+      request.mesh = served;
+      return next();
+    }
     side.handle(request.raw, reply.raw, next, (exchange) => {
       request.mesh = exchange;
       // Refusals go through Fastify's reply, so its hooks and logs see them.

@@ -12,6 +12,7 @@ import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from '../budget/retry-budget.js';
 import { isIdempotent } from '../retry/retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
+import { callHooksOf as callTelemetryOf } from '../../core/call-hooks.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -60,7 +61,10 @@ class HedgedCall extends FollowingController {
       this.#timer = undefined;
       if (this.#winner !== undefined || this.#finished || this.aborted) return;
       // A streamed body is hedged only while the part already sent is kept.
-      if (isReplayable(this.#opts.body) && budget.tryWithdraw()) this.#send(true);
+      if (isReplayable(this.#opts.body) && budget.tryWithdraw()) {
+        callTelemetryOf(this.#opts)?.hedgeFired(performance.now() - this.#started);
+        this.#send(true);
+      }
     }, delayMs);
     return true;
   }
@@ -94,6 +98,7 @@ class HedgedCall extends FollowingController {
     if (this.#finished) return false;
     if (this.#winner !== undefined) return this.#winner === attempt;
     this.#winner = attempt;
+    if (attempt !== this.#tries[0]) callTelemetryOf(this.#opts)?.hedgeWon();
     this.current = attempt.controller;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
