@@ -10,7 +10,7 @@ export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, 
 export type { ServiceStats, ServicesEvictedInfo, ReadyOptions } from './mesh/mesh.js';
 export { holdSource } from './discovery/source-holds.js';
 export type { HoldableSource } from './discovery/source-holds.js';
-export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors.js';
+export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors/index.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
@@ -63,7 +63,7 @@ export {
   DeadlineExceededError,
   NoHealthyUpstreamError,
   BodyNotReplayableError,
-} from './core/errors.js';
+} from './core/errors/index.js';
 export type { FailureKind } from './core/classify-failure.js';
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline/index.js';
 export { PerTryTimeoutError } from './policy/retry/index.js';
@@ -72,12 +72,12 @@ export type { RetryInfo } from './policy/retry/index.js';
 export * from './balance/index.js';
 export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export { parseMeshYaml } from './config/parse-mesh-yaml.js';
-export { checkConfig } from './config/check-config.js';
-export type { ConfigCheck, CheckConfigOptions } from './config/check-config.js';
+export { checkConfig } from './compile/check-config.js';
+export type { ConfigCheck, CheckConfigOptions } from './compile/check-config.js';
 export type { SkippedResource } from './config/load-config.js';
 export type { UnknownFieldsMode } from './config/validate-resource.js';
-export { renderDiagnostic } from './core/errors.js';
-export type { ConfigDiagnostic } from './core/errors.js';
+export { renderDiagnostic } from './core/errors/index.js';
+export type { ConfigDiagnostic } from './core/errors/index.js';
 export { declaresNoResources, EMPTY_CONFIG_MARKER } from './config/empty-config.js';
 export { CatalogSource } from './discovery/catalog-source.js';
 export { file, FileEndpointsSource, EndpointsFileError } from './discovery/file-source.js';
@@ -87,11 +87,13 @@ export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
 export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
 export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
 export { formatExplanation } from './route/explain.js';
-export { CircuitOpenError, ServiceBreaker, breakerSettings, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS, CIRCUIT_BREAKER_ANNOTATION } from './policy/breaker/index.js';
+export { CircuitOpenError, ServiceBreaker, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS } from './policy/breaker/index.js';
+export { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, healthCheckSettings, outlierSettings } from './config/settings/index.js';
+export type { HealthCheckSpec } from './config/settings/index.js';
 export type { BreakerSnapshot, BreakerSettings, BreakerState, BreakerStats, FailCondition, BreakerEvents, BreakerOpenEvent, BreakerHalfOpenEvent, BreakerCloseEvent, BreakerOutcome, BreakerPermit } from './policy/breaker/index.js';
-export { HealthChecker, healthCheckSettings, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check/index.js';
-export type { HealthCheckSettings, HealthCheckSpec, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check/index.js';
-export { OutlierDetector, outlierSettings, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier/index.js';
+export { HealthChecker, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check/index.js';
+export type { HealthCheckSettings, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check/index.js';
+export { OutlierDetector, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier/index.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier/index.js';
 export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
 
@@ -155,8 +157,8 @@ export type {
   MtlsConnectorOptions,
   Connector,
 } from './tls/index.js';
-export { SvidError, IdentityNotReadyError } from './core/errors.js';
-export type { SvidRule } from './core/errors.js';
+export { SvidError, IdentityNotReadyError } from './core/errors/index.js';
+export type { SvidRule } from './core/errors/index.js';
 
 // Security resources as decisions (PeerAuthentication, AuthorizationPolicy,
 // RequestAuthentication): see docs/security.md.
@@ -266,3 +268,7 @@ export type { ClientTlsSettings, ClientTlsTarget, ClientTlsDecision } from './me
 export type { InboundExplanation, InboundRequestSpec } from './mesh/explain-inbound.js';
 export type { SecurityVersion } from './mesh/mesh-security.js';
 export type { SecurityStats } from './mesh/mesh.js';
+
+// Structure (issue 11): the layer contract's typed per-policy state slots (src/core/target.ts).
+export { stateKey } from './core/target.js';
+export type { StateKey, EndpointLoadView } from './core/target.js';

@@ -1,3 +1,4 @@
+import type { EndpointLoadView } from '../core/target.js';
 import { median3, type ServiceLatency } from './service-latency.js';
 
 /** An endpoint is in line with its service when its recent latency is at most this many times the service's ceiling ... */
@@ -51,7 +52,7 @@ export const FAILURE_PENALTY_MS = 1000;
  * Memory: number fields and one reference to the shared service latency, no objects of
  * its own (defaults are static).
  */
-export class EndpointLoad {
+export class EndpointLoad implements EndpointLoadView {
   /** Latency assumed for an endpoint with no sample, in ms. */
   static readonly DEFAULT_RTT_MS = 30;
   /** Time constant τ of the decay, in ms. */

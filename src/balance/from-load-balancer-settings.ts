@@ -4,7 +4,7 @@ import { random } from './random.js';
 import { ringHash } from './ring-hash.js';
 import { roundRobin } from './round-robin.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, ConsistentHashKey, LoadBalancerSettings } from './types.js';
-import { durationToMs } from '../config/istio/common.js';
+import { durationToMs } from '../core/duration.js';
 import { warmupSettings } from './warmup.js';
 
 /**

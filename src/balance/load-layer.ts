@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { ForwardingHandler } from '../core/forwarding-handler.js';
 import { layer, type Layer } from '../core/layer.js';
-import type { EndpointTarget } from '../mesh/types.js';
+import type { EndpointTarget, EndpointLoadView } from '../core/target.js';
 import type { EndpointLoad } from './endpoint-load.js';
 import { stallClock, type StallClock } from './stall-clock.js';
 
@@ -35,7 +35,7 @@ const NOT_YET = -1;
  * and Peak EWMA then favours an endpoint that is really slow but had nothing in flight.
  */
 class LoadTrackingHandler extends ForwardingHandler {
-  readonly #load: EndpointLoad;
+  readonly #load: EndpointLoadView;
   #start: number;
   #stalledAtStart: number;
   /** Time to response headers (less the stall that held them up), or {@link NOT_YET}. */
@@ -47,7 +47,7 @@ class LoadTrackingHandler extends ForwardingHandler {
   #written = false;
   #done = false;
 
-  constructor(next: Dispatcher.DispatchHandler, load: EndpointLoad) {
+  constructor(next: Dispatcher.DispatchHandler, load: EndpointLoadView) {
     super(next);
     this.#load = load;
     this.#start = performance.now();

@@ -7,8 +7,8 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { ParseArgsOptionsConfig, parseArgs } from 'node:util';
-import { SvidError } from '../core/errors.js';
-import { formatDuration } from '../config/duration.js';
+import { SvidError } from '../core/errors/index.js';
+import { formatDuration } from '../core/duration.js';
 import { ExtKeyUsageOids, parsePemCertificates, type CertificateInfo } from '../tls/certificate.js';
 import { LEAF_RULES, keyMismatchProblem, oneLine, signingCertProblem, validityProblem } from '../tls/svid-rules.js';
 import { trustBundleFromPem } from '../tls/trust-bundle.js';

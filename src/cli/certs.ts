@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { ProxylessError } from '../core/errors.js';
+import { ProxylessError } from '../core/errors/index.js';
 import { CA_FILES, SVID_FILES, createDevCa, issueSvid, loadDevCa, writeDevCa, writeFileAtomic } from '../tls/dev-ca.js';
 import { SpiffeId } from '../tls/spiffe-id.js';
 import type { CliOutput } from './check.js';

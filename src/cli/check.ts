@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { renderDiagnostic } from '../core/errors.js';
-import { checkConfig } from '../config/check-config.js';
+import { renderDiagnostic } from '../core/errors/index.js';
+import { checkConfig } from '../compile/check-config.js';
 
 /** Where the CLI writes: standard output and standard error, one line per call. */
 export interface CliOutput {

@@ -1,4 +1,4 @@
-import type { ConfigDiagnostic } from '../core/errors.js';
+import type { ConfigDiagnostic } from '../core/errors/index.js';
 import type { AppliedKind } from './kinds.js';
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import { FileConfigSource } from './file-config-source.js';
 import type { ConfigEntry } from './load-config.js';

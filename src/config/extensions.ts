@@ -1,8 +1,12 @@
 import * as z from 'zod';
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError } from '../core/errors/index.js';
 import { formatIssues, formatValue } from '../core/validate.js';
 import { shapeProblem } from './limits.js';
 import { durationField, durationSchema, durationToMs } from './istio/common.js';
+import type { RetryBudgetSettings } from '../policy/budget/settings.js';
+import type { HedgingSettings } from '../policy/hedge/settings.js';
+
+export type { RetryBudgetSettings, HedgingSettings };
 
 /**
  * Our extensions to Istio's resources travel as annotations, the Kubernetes way, so the
@@ -45,18 +49,6 @@ const retryBudgetSchema = z.strictObject({
   ttl: durationField({ min: 1000, max: 60_000, minReason: 'a retry budget counts the requests of at least the last second', maxReason: 'longer lets a retry storm build up for minutes' }).optional(),
 });
 
-/** A service's retry budget settings. */
-export interface RetryBudgetSettings {
-  /** No budget: retries limited only by `attempts` (not recommended: retry storms). */
-  readonly disabled: boolean;
-  /** Retries allowed as a share of requests, in percent. Default 20. */
-  readonly percent: number;
-  /** Retries always allowed per second, whatever the traffic. Default 10. */
-  readonly minRetriesPerSecond: number;
-  /** How long a request counts towards the budget, in ms. Default 10000. */
-  readonly ttlMs: number;
-}
-
 const hedgingSchema = z
   .strictObject({
     delay: durationSchema.optional(),
@@ -65,18 +57,6 @@ const hedgingSchema = z
     routes: z.array(z.string()).optional(),
   })
   .refine((h) => (h.delay === undefined) !== (h.percentile === undefined), { error: 'exactly one of delay, percentile' });
-
-/** Hedging settings of a VirtualService's routes. */
-export interface HedgingSettings {
-  /** Send the backup after this fixed delay, in ms... */
-  readonly delayMs: number | undefined;
-  /** ...or once the call is slower than this percentile of the service's recent latencies. */
-  readonly percentile: number | undefined;
-  /** Backup requests allowed, as a share of requests, in percent. Default 5. */
-  readonly maxExtraPercent: number;
-  /** Route names it applies to; all routes when unset. */
-  readonly routes: readonly string[] | undefined;
-}
 
 function parseAnnotation<T>(annotations: unknown, key: string, schema: z.ZodType<T>, where: string): T | undefined {
   const value = annotationValue(annotations, key, where);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { extname, join, resolve } from 'node:path';
-import { InvalidConfigError, SourceClosedError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, SourceClosedError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { emitSafely } from '../core/emit-safely.js';
 import { FileWatcher, readSnapshotSync, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import type { ConfigSource } from './types.js';

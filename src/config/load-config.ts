@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import { InvalidConfigError, renderDiagnostic, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, renderDiagnostic, type ConfigDiagnostic } from '../core/errors/index.js';
 import { ConfigCache, type ValidatedResource } from './config-cache.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import type { destinationRuleSchema } from './istio/destination-rule.js';

@@ -1,5 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type DocumentOptions, type ParseOptions, type SchemaOptions, type Tags } from 'yaml';
-import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { formatConfigPath, type PathPart } from './config-path.js';
 import { goYamlPlainScalar } from './go-yaml-scalars.js';
 import { MAX_CONFIG_DEPTH, MAX_CONFIG_TEXT_BYTES, MAX_YAML_ALIASES } from './limits.js';

@@ -1,5 +1,5 @@
 import type { LoadBalancerSettings } from '../balance/types.js';
-import type { IstioConnectionPool } from '../policy/limits/index.js';
+import type { IstioConnectionPool } from './settings/connection-pool.js';
 import type { EffectiveDestinationRule } from './destination-rule-index.js';
 import type { DestinationRuleResource } from './load-config.js';
 

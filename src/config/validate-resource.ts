@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import type { ConfigDiagnostic } from '../core/errors.js';
+import type { ConfigDiagnostic } from '../core/errors/index.js';
 import { expectation, formatValue, type Issue } from '../core/validate.js';
 import type { ValidatedResource } from './config-cache.js';
 import { formatConfigPath, type PathPart } from './config-path.js';

@@ -1,5 +1,5 @@
-import { InvalidConfigError } from '../core/errors.js';
-import { mergeHttpRoutes, type HttpRoute } from '../route/delegate-merge.js';
+import { InvalidConfigError } from '../core/errors/index.js';
+import { mergeHttpRoutes, type HttpRoute } from './delegate-merge.js';
 import { byCreation } from './creation-order.js';
 import type { Located, VirtualServiceResource } from './load-config.js';
 import { describeExportTo, exportSet, visibleTo } from './visibility.js';

@@ -1,5 +1,5 @@
 import { Dispatcher1Wrapper, type Dispatcher } from 'undici';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from './errors/index.js';
 
 /** undici's dispatch function: takes the request options and a handler. */
 export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => boolean;

@@ -1,4 +1,4 @@
-import { BodyNotReplayableError } from './errors.js';
+import { BodyNotReplayableError } from './errors/index.js';
 
 /**
  * Request bodies that can be sent more than once: by a retry, a hedged backup or a

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { emitSafely } from '../core/emit-safely.js';
-import { SourceClosedError } from '../core/errors.js';
+import { SourceClosedError } from '../core/errors/index.js';
 import type {
   DiscoveryListener,
   DiscoverySource,

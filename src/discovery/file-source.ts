@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from 'node:path';
-import { InvalidOptionError, ProxylessError } from '../core/errors.js';
+import { InvalidOptionError, ProxylessError } from '../core/errors/index.js';
 import { FileWatcher, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import { CatalogSource } from './catalog-source.js';
 import { parseEndpointsFile } from './internal-endpoints-file.js';

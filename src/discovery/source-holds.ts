@@ -1,4 +1,4 @@
-import { SourceClosedError } from '../core/errors.js';
+import { SourceClosedError } from '../core/errors/index.js';
 
 /** What can be held: a discovery source or a config source (anything with a name and `close()`). */
 export interface HoldableSource {

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { CatalogSource } from './catalog-source.js';
 import { parseEndpointList } from './parse-endpoint.js';
 import type { EndpointInput } from './types.js';

@@ -1,3 +1,7 @@
+import type { ServiceName, ServiceQuery } from '../core/target.js';
+
+export type { ServiceName, ServiceQuery } from '../core/target.js';
+
 /** One network endpoint (an instance) of a service, as discovery reports it. */
 export interface Endpoint {
   /** IPv4 or IPv6 address, or a host name resolved by the connection. */
@@ -64,33 +68,6 @@ export interface RemoveUpdate {
 export interface MissingUpdate {
   /** Discriminant. */
   readonly type: 'missing';
-}
-
-/**
- * A service name as the mesh asks for it. `names` lists every spelling that denotes the
- * same service, most specific first, so a catalog keyed by `reviews` answers a request
- * for `reviews.default.svc.cluster.local` and the other way round.
- */
-export interface ServiceName {
-  /** The host as written in the URL, lower case, without port. */
-  readonly host: string;
-  /** The fully qualified name (`reviews.default.svc.cluster.local` for Kubernetes-style names). */
-  readonly fqdn: string;
-  /** Every spelling of this service: short name, `name.namespace`, `.svc`, FQDN. */
-  readonly names: readonly string[];
-}
-
-/**
- * What the mesh asks a source for: a service name and the port the caller used (the
- * URL's port, or 80/443 by scheme). The mesh keeps one service per name and port, as
- * Envoy keeps one cluster per service port. Sources whose endpoints carry their own
- * ports (static lists, SRV, registries) may ignore it; A/AAAA lookups use it.
- */
-export interface ServiceQuery extends ServiceName {
-  /** The port the caller asked for. */
-  readonly port: number;
-  /** A DestinationRule subset the mesh filters by labels (sources may ignore it). */
-  readonly subset?: string | undefined;
 }
 
 /** Receives a source's updates for one watched service. */

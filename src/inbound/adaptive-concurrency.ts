@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatIssues } from '../core/validate.js';
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import type { InboundExchange } from './exchange.js';
 import type { InboundTarget } from './types.js';
 

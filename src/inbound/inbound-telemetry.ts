@@ -1,5 +1,5 @@
 import type { Attributes, Counter, Histogram, MeterProvider, Span, Tracer } from '@opentelemetry/api';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import { AccessLog, clusterName, type AccessLogOptions } from '../telemetry/access-log.js';
 import { METRICS, type MetricDefinition, type MetricNames } from '../telemetry/metric-definitions.js';

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import { loadSheddingSettings } from './adaptive-concurrency.js';
 import { InboundExchange } from './exchange.js';
 import { InboundStack, inboundLayer, type InboundHandler } from './inbound-stack.js';
 import { telemetryLayer } from './inbound-telemetry.js';
 import { checkDrainOptions, lifecycleOf, type LifecycleMesh, type MeshLifecycle, type LifecycleState } from './lifecycle.js';
-import { rateLimitSettings, type RateLimitSettings } from './rate-limit-options.js';
+import { rateLimitSettings, type RateLimitSettings } from '../config/settings/rate-limit.js';
 import { contextLayer, deadlineLayer, drainLayer, healthLayer, loadSheddingLayer, rateLimitLayer, type HealthPaths } from './steps.js';
 import type { InboundOptions, MeshIncomingMessage } from './types.js';
 import { rateLimitFromConfig, type RateLimitConfigMesh } from './rate-limit-config.js';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import * as z from 'zod';
-import { InvalidOptionError, MeshNotReadyError } from '../core/errors.js';
+import { InvalidOptionError, MeshNotReadyError } from '../core/errors/index.js';
 import { formatIssues } from '../core/validate.js';
 import type { InboundExchange } from './exchange.js';
 

@@ -21,7 +21,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { InvalidOptionError, ProxylessError } from '../core/errors.js';
+import { InvalidOptionError, ProxylessError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import type { MtlsMode } from '../security/types.js';
 import type { PathSteps } from '../route/normalize-path.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { DescriptorSettings, RateLimitSettings, TokenBucketSettings } from './rate-limit-options.js';
+import type { DescriptorSettings, RateLimitSettings, TokenBucketSettings } from '../config/settings/rate-limit.js';
 
 /**
  * One token bucket with Envoy's local rate limit semantics: full at the start; at each

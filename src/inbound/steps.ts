@@ -7,7 +7,7 @@ import type { InboundExchange } from './exchange.js';
 import { inboundLayer, type InboundLayer } from './inbound-stack.js';
 import type { MeshLifecycle } from './lifecycle.js';
 import { LocalRateLimiter, type TokenBucket } from './rate-limit.js';
-import type { RateLimitSettings } from './rate-limit-options.js';
+import type { RateLimitSettings } from '../config/settings/rate-limit.js';
 import { requestDeadline } from './request-deadline.js';
 import { pathOf } from './inbound-telemetry.js';
 

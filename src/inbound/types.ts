@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RateLimitOptions } from './rate-limit-options.js';
+import type { RateLimitOptions } from '../config/settings/rate-limit.js';
 import type { LoadSheddingOptions } from './adaptive-concurrency.js';
 import type { DrainOptions } from './lifecycle.js';
 import type { InboundStack } from './inbound-stack.js';

@@ -27,7 +27,7 @@
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity as nodeCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { buildConnector } from 'undici';
-import { ProxylessError } from '../core/errors.js';
+import { ProxylessError } from '../core/errors/index.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 import { clientTlsOptions } from '../tls/secure-context.js';
 import type { X509Svid } from '../tls/svid.js';

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import { normalizePath, type PathSteps } from '../route/normalize-path.js';
 import { explainAuthorization, type AuthzExplanation } from '../security/authz-explain.js';

@@ -4,7 +4,7 @@ import {
   InvalidRequestError,
   MeshClosedError,
   UnknownServiceError,
-} from '../core/errors.js';
+} from '../core/errors/index.js';
 import { cancellationOf, kCancellation } from '../core/cancellation.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { hasHeader, withHeader } from '../core/headers.js';

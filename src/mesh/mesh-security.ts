@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidConfigError, renderDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, renderDiagnostic } from '../core/errors/index.js';
 import type { Located, MeshConfig } from '../config/load-config.js';
 import { compileSecurity, type CompiledSecurity } from '../security/compile-security.js';
 import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';

@@ -2,15 +2,17 @@ import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
 import { cancellationOf, type Cancellation } from '../core/cancellation.js';
-import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors.js';
+import { NoEndpointsError, NoHealthyUpstreamError } from '../core/errors/index.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../core/release-on-end-handler.js';
 import type { Dispatch } from '../core/layer.js';
 import type { DiscoverySource, Endpoint, ServiceQuery } from '../discovery/types.js';
-import type { ConnectionPoolLimits } from '../policy/limits/index.js';
+import { LIMITS_STATE, type ConnectionPoolLimits, type LimitsState } from '../policy/limits/index.js';
+import { RETRY_STATE, ServiceRetryState } from '../policy/retry/index.js';
+import { ENDPOINT_PICKER } from '../balance/balance-layer.js';
+import type { StateKey } from '../core/target.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { pickUntried } from './pick-untried.js';
-import { RetryBudget } from '../policy/budget/index.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier/index.js';
 import { HealthChecker, type HealthCheckSettings } from '../policy/health-check/index.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/breaker/index.js';
@@ -64,6 +66,20 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.name = name;
     this.#policy = policy;
     this.balancer = policy.balancer;
+    this.#retryState = new ServiceRetryState(policy.retryBudget, policy.limits?.maxRetries);
+    const service = this;
+    this.#limitsState = {
+      activeRequests: 0,
+      get limits() {
+        return service.limits;
+      },
+      connectionCapacity: () => this.connectionCapacity(),
+    };
+    this.#states = new Map<object, unknown>([
+      [RETRY_STATE, this.#retryState],
+      [LIMITS_STATE, this.#limitsState],
+      [ENDPOINT_PICKER, this],
+    ]);
     const transport = context.endpointTransport(policy.limits);
     const endpointConnector = context.endpointConnector;
     this.#endpointContext = {
@@ -90,6 +106,28 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#setHealthCheck(policy.healthCheck);
     this.#setBreaker(policy.breaker);
     this.#recompute();
+  }
+
+  /** The retry layer's state (budget, retries in flight), in the slot {@link RETRY_STATE}. */
+  readonly #retryState: ServiceRetryState;
+  /** The limits layer's state (limits in force, requests in flight), in the slot {@link LIMITS_STATE}. */
+  readonly #limitsState: LimitsState;
+  /** The policies' state slots, by key (see {@link ServiceTarget.state}). */
+  readonly #states: ReadonlyMap<object, unknown>;
+
+  /** See {@link ServiceTarget.state}: the retry, limits and balance layers' state. */
+  state<T>(key: StateKey<T>): T | undefined {
+    return this.#states.get(key) as T | undefined;
+  }
+
+  /** Requests in flight through the `limits` layer (counted only while limits are set). */
+  get activeRequests(): number {
+    return this.#limitsState.activeRequests;
+  }
+
+  /** Retries in flight (for `connectionPool.http.maxRetries`). */
+  get activeRetries(): number {
+    return this.#retryState.activeRetries;
   }
 
   /** See {@link ServiceTarget.balancerName}. */
@@ -197,10 +235,6 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     return new Promise((resolve) => this.wait(timeoutMs, condition, undefined, (outcome) => resolve(outcome === true)));
   }
 
-  /** Requests in flight through the `limits` layer (counted only when limits are set). */
-  activeRequests = 0;
-  /** Retries in flight (for `connectionPool.http.maxRetries`). */
-  activeRetries = 0;
   /** The outlier detector, when the DestinationRule sets `outlierDetection`. */
   outlierDetector: OutlierDetector<EndpointState> | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -269,16 +303,6 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#sweepTimer = setInterval(() => detector.sweep(performance.now()), settings!.intervalMs);
     this.#sweepTimer.unref();
   }
-  #budget: RetryBudget | undefined;
-
-  /** This service's retry budget (made on first use; remade when a reload changes its settings). */
-  get retryBudget(): RetryBudget {
-    if (this.#budget === undefined) {
-      const s = this.#policy.retryBudget;
-      this.#budget = s === undefined ? new RetryBudget() : s.disabled ? RetryBudget.unlimited() : new RetryBudget({ percent: s.percent, minPerSecond: s.minRetriesPerSecond, ttlMs: s.ttlMs });
-    }
-    return this.#budget;
-  }
 
   /** The connection-pool limits in force (read per request: a reload applies at once). */
   get limits(): ConnectionPoolLimits | undefined {
@@ -335,7 +359,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     const breakerChanged = !sameSettings(policy.breaker, previous.breaker);
     const limitsChanged = !sameSettings(policy.limits, previous.limits);
     const balancerChanged = policy.balancerKey !== previous.balancerKey;
-    if (!sameSettings(policy.retryBudget, previous.retryBudget)) this.#budget = undefined;
+    this.#retryState.update(policy.retryBudget, policy.limits?.maxRetries, !sameSettings(policy.retryBudget, previous.retryBudget));
     this.#policy = policy;
     if (limitsChanged) {
       // Pools already made keep their connections; endpoints that get a pool later use these.

@@ -1,4 +1,4 @@
-import { DiscoverySourceError, SourceClosedError } from '../core/errors.js';
+import { DiscoverySourceError, SourceClosedError } from '../core/errors/index.js';
 import { checkDiscoveryUpdate } from '../discovery/check-update.js';
 import { endpointKey } from '../discovery/parse-endpoint.js';
 import type { DiscoverySource, DiscoveryUpdate, DiscoveryWatch, Endpoint, ServiceQuery } from '../discovery/types.js';

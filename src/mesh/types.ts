@@ -1,42 +1,12 @@
-import type { EndpointLoad } from '../balance/endpoint-load.js';
 import type { Stack } from '../core/layer.js';
-import type { DiscoverySource, ServiceQuery } from '../discovery/types.js';
+import type { EndpointTarget, ServiceTarget } from '../core/target.js';
+import type { DiscoverySource } from '../discovery/types.js';
 import type { EndpointTlsOptions } from './endpoint-tls.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 import type { AuthorizationOptions } from '../security/authz-providers.js';
 
-/** What a service-stack layer is built for: one logical destination. */
-export interface ServiceTarget {
-  /** The service's name in all its spellings, and the port asked for. */
-  readonly name: ServiceQuery;
-  /** The balancer's name for this service, e.g. `p2c-peak-ewma`. */
-  readonly balancerName: string;
-  /**
-   * True for a service outside the mesh: a ServiceEntry with `location: MESH_EXTERNAL`
-   * (Istio's default location). Mesh-internal headers, such as the deadline in
-   * `x-envoy-expected-rq-timeout-ms`, are not sent to it.
-   */
-  readonly meshExternal?: boolean;
-}
-
-/** What an endpoint-stack layer is built for: one endpoint of one service. */
-export interface EndpointTarget {
-  /** The FQDN of the service this endpoint belongs to. */
-  readonly service: string;
-  /** `address:port`. */
-  readonly key: string;
-  /** IP address or host name. */
-  readonly address: string;
-  /** TCP port. */
-  readonly port: number;
-  /** Relative weight (>= 1). */
-  readonly weight: number;
-  /** Discovery labels, e.g. `{ version: 'v2' }`. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** Pending requests and Peak EWMA latency of this endpoint. */
-  readonly load: EndpointLoad;
-}
+export type { ServiceTarget, EndpointTarget } from '../core/target.js';
 
 /** Istio MeshConfig's `outboundTrafficPolicy`: what to do with hosts the mesh does not know. */
 export interface OutboundTrafficPolicy {

@@ -1,4 +1,4 @@
-import { InvalidOptionError, MeshNotReadyError } from '../core/errors.js';
+import { InvalidOptionError, MeshNotReadyError } from '../core/errors/index.js';
 
 /** Options of `mesh.ready()`. */
 export interface ReadyOptions {

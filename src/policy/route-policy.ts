@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { HedgingSettings } from '../config/extensions.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry/retry-policy.js';
+import type { HedgingSettings } from './hedge/settings.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry/settings.js';
 
 /**
  * The matched route's policies, carried on the request options from the router to the

@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/errors/index.js';
 import { DEFAULT_RETRY_POLICY } from '../policy/retry/index.js';
 import type { ServiceName } from '../discovery/types.js';
-import type { MeshService } from '../mesh/mesh-service.js';
+import type { EndpointLoadView } from '../core/target.js';
 import { normalizePath, type PathSteps } from './normalize-path.js';
 import { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
@@ -69,11 +69,25 @@ export interface Explanation {
   readonly policies: readonly string[];
 }
 
+/** What explain reads of a service (the mesh's services are such; route does not import the mesh). */
+export interface ExplainableService {
+  /** Whether discovery knows the service yet. */
+  readonly status: 'pending' | 'known' | 'missing';
+  /** The balancer's name. */
+  readonly balancerName: string;
+  /** True once the service is closed (evicted, or the mesh closed). */
+  readonly closed: boolean;
+  /** The service's endpoints, with their availability and load. */
+  endpoints(): readonly { readonly key: string; readonly labels: Readonly<Record<string, string>>; readonly available: boolean; readonly load: EndpointLoadView }[];
+  /** Resolves true once `condition` holds, false after `timeoutMs`. */
+  waitUntil(timeoutMs: number, condition: () => boolean): Promise<boolean>;
+}
+
 /** What explain needs from the mesh. */
 export interface ExplainContext {
   name(host: string): ServiceName;
   virtualService(name: ServiceName, port: number): CompiledVirtualService | undefined;
-  service(name: ServiceName, port: number, secure: boolean, subset?: string): MeshService;
+  service(name: ServiceName, port: number, secure: boolean, subset?: string): ExplainableService;
   /** The DestinationRule(s) in force for a service, for messages. */
   destinationRuleFor(name: ServiceName): string | undefined;
   readonly discoveryTimeout: number;

@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/errors/index.js';
 
 /**
  * Request path normalisation before route matching, as Istio configures Envoy (MeshConfig

@@ -1,4 +1,4 @@
-import { durationToMs } from '../config/istio/common.js';
+import { durationToMs } from '../core/duration.js';
 import { regexRewriter, type RegexRewriter } from '../config/re2.js';
 import type { Located, VirtualServiceResource } from '../config/load-config.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
@@ -6,7 +6,7 @@ import type { ServiceName } from '../discovery/types.js';
 import { compileMatch, type CompiledMatch } from './compile-match.js';
 import { grpcStatusCode } from './grpc-status.js';
 import { compileHeaderOps, type HeaderOps } from './header-ops.js';
-import { retryPolicy } from '../policy/retry/index.js';
+import { retryPolicy } from '../config/settings/retry.js';
 import { ANNOTATIONS, hedgingSettings, retryNonIdempotentRoutes, type HedgingSettings } from '../config/extensions.js';
 import type { ConfigCache } from '../config/config-cache.js';
 import type { RoutePolicy } from '../policy/route-policy.js';

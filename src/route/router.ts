@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { cancellationOf, type Cancellation, type CancelListener } from '../core/cancellation.js';
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/errors/index.js';
 import { failDispatch } from '../core/forwarding-handler.js';
 import { rewriteBudgetMs } from '../config/re2.js';
 import { getHeader } from '../core/headers.js';

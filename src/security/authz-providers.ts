@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import type { AuthzRequest } from './request-view.js';
 

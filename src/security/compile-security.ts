@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../core/errors.js';
+import { InvalidConfigError } from '../core/errors/index.js';
 import { compilePolicies } from './authz-compile.js';
 import { resolveAuthorizationOptions, type AuthorizationOptions, type ResolvedProvider } from './authz-providers.js';
 import { Authorizer, type AuthorizerOptions } from './authorizer.js';

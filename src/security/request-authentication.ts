@@ -1,4 +1,4 @@
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../core/duration.js';
 import { fetchUriProblem } from './jwks-fetch.js';
 import { InlineKeys, JWKS_DEFAULTS, type JwksCache, type KeySource, type RemoteKeys, type RemoteKeysLocation } from './jwks-source.js';
 import { findTokens, isCorsPreflight, tokenLocations, type FoundToken, type TokenLocation, type TokenRequest } from './jwt-location.js';

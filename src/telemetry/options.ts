@@ -5,7 +5,7 @@
  * (they cost the API's no-op path when no SDK is registered); the access log is off.
  */
 import * as z from 'zod';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { formatIssues } from '../core/validate.js';
 import { DEFAULT_MAX_PATH_LENGTH, type AccessLogOptions } from './access-log.js';
 import type { OtelMeterProvider as MeterProvider, OtelTracerProvider as TracerProvider } from './api-types.js';

@@ -22,7 +22,7 @@ import {
   id_ce_subjectAltName,
   type Name,
 } from '@peculiar/asn1-x509';
-import { SvidError } from '../core/errors.js';
+import { SvidError } from '../core/errors/index.js';
 
 /** The most certificates one PEM file or chain may hold (a real SVID chain has 1 to 4). */
 export const MAX_CHAIN_CERTIFICATES = 16;

@@ -11,8 +11,8 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidOptionError, SvidError } from '../core/errors.js';
-import { parseDuration } from '../config/duration.js';
+import { InvalidOptionError, SvidError } from '../core/errors/index.js';
+import { parseDuration } from '../core/duration.js';
 import { KeyUsageBits, ExtKeyUsageOids, parsePemCertificates, toPem, type CertificateInfo } from './certificate.js';
 import { createCertificate, generateKeyPair, type KeyType } from './create-certificate.js';
 import { SpiffeId, toSpiffeId, trustDomainProblem } from './spiffe-id.js';

@@ -6,8 +6,8 @@
  * @module
  */
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '../core/errors.js';
-import { MAX_TIMER_MS } from '../config/duration.js';
+import { InvalidOptionError } from '../core/errors/index.js';
+import { MAX_TIMER_MS } from '../core/duration.js';
 import type { KeyType } from './create-certificate.js';
 import { DEFAULT_SVID_TTL_MS, MIN_SVID_TTL_MS, durationMs, issueSvid, loadDevCa, type DevCa } from './dev-ca.js';
 import { BaseIdentitySource } from './identity-source.js';

@@ -6,7 +6,7 @@
  * @module
  */
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError } from '../core/errors/index.js';
 import { FileWatcher, readSnapshotSync, snapshotKey, type FileSnapshot, type SnapshotVerdict } from '../core/file-watcher.js';
 import { SVID_FILES } from './dev-ca.js';
 import { BaseIdentitySource } from './identity-source.js';

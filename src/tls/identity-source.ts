@@ -5,7 +5,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { IdentityNotReadyError } from '../core/errors.js';
+import { IdentityNotReadyError } from '../core/errors/index.js';
 import type { X509Svid } from './svid.js';
 
 /** The events of an {@link IdentitySource}. */

@@ -10,7 +10,7 @@
  * @module
  */
 import { createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { SvidError } from '../core/errors.js';
+import { SvidError } from '../core/errors/index.js';
 import { parseCertificate, type CertificateInfo } from './certificate.js';
 import type { IdentitySource } from './identity-source.js';
 import type { X509Svid } from './svid.js';

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InvalidSpiffeIdError } from '../core/errors.js';
+import { InvalidSpiffeIdError } from '../core/errors/index.js';
 
 export { InvalidSpiffeIdError };
 

@@ -7,7 +7,7 @@
  * @module
  */
 import type { KeyObject } from 'node:crypto';
-import { SvidError } from '../core/errors.js';
+import { SvidError } from '../core/errors/index.js';
 import { ExtKeyUsageOids, KeyUsageBits, type CertificateInfo } from './certificate.js';
 import { SpiffeId, spiffeIdProblem } from './spiffe-id.js';
 

@@ -7,7 +7,7 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import { SvidError } from '../core/errors.js';
+import { SvidError } from '../core/errors/index.js';
 import { parsePemCertificates, toPem, type CertificateInfo } from './certificate.js';
 import type { SpiffeId } from './spiffe-id.js';
 import { keyMismatchProblem } from './svid-rules.js';

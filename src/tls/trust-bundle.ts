@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { SvidError } from '../core/errors.js';
+import { SvidError } from '../core/errors/index.js';
 import { parsePemCertificates, type CertificateInfo } from './certificate.js';
 import { SpiffeId, trustDomainProblem } from './spiffe-id.js';
 

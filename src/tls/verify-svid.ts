@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { SvidError } from '../core/errors.js';
+import { SvidError } from '../core/errors/index.js';
 import type { CertificateInfo } from './certificate.js';
 import { LEAF_RULES, criticalExtensionProblem, oneLine, signingCertProblem, validityProblem } from './svid-rules.js';
 import { SpiffeId } from './spiffe-id.js';

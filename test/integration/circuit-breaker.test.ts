@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request, type Dispatcher } from 'undici';
 import { layer, Stack } from '../../src/core/layer.js';
 import type { ServiceTarget } from '../../src/mesh/types.js';
-import { breakerLayer, breakerSettings, CircuitOpenError, ServiceBreaker } from '../../src/policy/breaker/circuit-breaker.js';
+import { breakerLayer, CircuitOpenError, ServiceBreaker } from '../../src/policy/breaker/index.js';
+import { breakerSettings } from '../../src/config/settings/index.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 
 const target: ServiceTarget = {

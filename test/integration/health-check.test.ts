@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher, MockAgent, setGlobalDispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HealthChecker, healthCheckSettings, type HealthCheckSpec, type HealthCheckTimers } from '../../src/policy/health-check/health-check.js';
+import { HealthChecker, type HealthCheckTimers } from '../../src/policy/health-check/index.js';
+import { healthCheckSettings, type HealthCheckSpec } from '../../src/config/settings/index.js';
 import { Progress } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -336,7 +337,8 @@ describe('HealthChecker against real HTTP servers', () => {
       writeFileSync(
         script,
         [
-          `import { HealthChecker, healthCheckSettings } from ${JSON.stringify(join(root, 'src/policy/health-check/health-check.ts'))};`,
+          `import { HealthChecker } from ${JSON.stringify(join(root, 'src/policy/health-check/health-check.ts'))};`,
+          `import { healthCheckSettings } from ${JSON.stringify(join(root, 'src/config/settings/health-check.ts'))};`,
           `const hc = new HealthChecker({ settings: healthCheckSettings({ interval: '30ms', jitter: 0, timeout: '10s' }, 'test'), service: 'reviews' });`,
           `hc.setEndpoints([{ key: '127.0.0.1:${server.port}', address: '127.0.0.1', port: ${server.port}, healthy: true }]);`,
           // Prints once 3 checks ran, then stops polling: only the checker's timers are left.

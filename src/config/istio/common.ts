@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { durationField, formatDuration, MAX_TIMER_MS, parseDuration } from '../duration.js';
+import { durationField, formatDuration, MAX_TIMER_MS, parseDuration } from '../../core/duration.js';
 import { re2Problem } from '../re2.js';
 import { headerOperationsSchema, requestHeaderOperationsSchema } from './http-fields.js';
 import { labelKeyProblem, labelValueProblem, wildcardDomainProblem } from './names.js';
@@ -7,7 +7,7 @@ import { labelKeyProblem, labelValueProblem, wildcardDomainProblem } from './nam
 /** A host as written (`reviews`, `*.example.com`); which forms a field takes is checked where it is used. */
 export const hostSchema = z.string({ error: 'a host such as "reviews", "reviews.bookinfo.svc.cluster.local" or "*.example.com"' });
 
-export { durationToMs, durationField, MAX_TIMER_MS } from '../duration.js';
+export { durationToMs, durationField, MAX_TIMER_MS } from '../../core/duration.js';
 
 /**
  * A duration field as Istio checks it (`ValidateDuration` and the CRD's

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../../core/duration.js';
 import type { destinationRuleSchema } from './destination-rule.js';
 import type { serviceEntrySchema } from './service-entry.js';
 import type { virtualServiceSchema } from './virtual-service.js';

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { metadataSchema } from '../resource.js';
 import { labelsSchema } from '../istio/common.js';
-import { checkRateLimit, rateLimitSchema, type RateLimitSettings } from '../../inbound/rate-limit-options.js';
+import { checkRateLimit, rateLimitSchema, type RateLimitSettings } from '../settings/rate-limit.js';
 
 /** The API version of proxyless's own kinds. */
 export const PROXYLESS_API_VERSION = 'proxyless.dev/v1alpha1';

@@ -1,4 +1,4 @@
-import { ProxylessError } from '../../core/errors.js';
+import { ProxylessError } from '../../core/errors/index.js';
 import type { DnsFailureReason, DnsRecordType } from './types.js';
 
 /** One server's part in a failed query: which server and what went wrong there. */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { DiscoveryListener, DiscoverySource, DiscoveryWatch, ServiceQuery } from '../types.js';
 import { emitSafely } from '../../core/emit-safely.js';
-import { SourceClosedError } from '../../core/errors.js';
+import { SourceClosedError } from '../../core/errors/index.js';
 import { DnsError } from './dns-error.js';
 import { DnsClient, type DnsTransport } from './internal-client.js';
 import { resolutionSteps } from './internal-names.js';

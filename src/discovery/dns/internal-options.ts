@@ -1,7 +1,7 @@
 import { getServers } from 'node:dns';
 import { isIP } from 'node:net';
 import * as z from 'zod';
-import { InvalidOptionError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
 import { formatIssues, formatValue } from '../../core/validate.js';
 import type { DnsOptions } from './types.js';
 

@@ -3,3 +3,6 @@
  * @module
  */
 export * from './circuit-breaker.js';
+export * from './settings.js';
+export * from './types.js';
+export * from './breaker-layer.js';

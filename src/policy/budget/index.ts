@@ -3,3 +3,4 @@
  * @module
  */
 export * from './retry-budget.js';
+export * from './settings.js';

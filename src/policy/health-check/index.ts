@@ -3,3 +3,4 @@
  * @module
  */
 export * from './health-check.js';
+export * from './settings.js';

@@ -4,3 +4,4 @@
  */
 export * from './hedge-layer.js';
 export * from './latency-tracker.js';
+export * from './settings.js';

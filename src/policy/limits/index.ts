@@ -4,3 +4,4 @@
  */
 export * from './limits-layer.js';
 export * from './connection-pool.js';
+export * from './state.js';

@@ -1,24 +1,24 @@
 import type { Dispatcher } from 'undici';
-import { OverloadError } from '../../core/errors.js';
+import { OverloadError } from '../../core/errors/index.js';
 import { failDispatch } from '../../core/forwarding-handler.js';
 import { ReleaseOnEndHandler } from '../../core/release-on-end-handler.js';
 import { layer, type Layer } from '../../core/layer.js';
-import type { MeshService } from '../../mesh/mesh-service.js';
-import type { ServiceTarget } from '../../mesh/types.js';
+import type { ServiceTarget } from '../../core/target.js';
 import { overflowReason } from './connection-pool.js';
+import { LIMITS_STATE, type LimitsState } from './state.js';
 
 /** Counts a request in flight for its service until it ends. */
 class InFlightCounter extends ReleaseOnEndHandler {
-  readonly #service: MeshService;
+  readonly #state: LimitsState;
 
-  constructor(next: Dispatcher.DispatchHandler, service: MeshService) {
+  constructor(next: Dispatcher.DispatchHandler, state: LimitsState) {
     super(next);
-    this.#service = service;
-    service.activeRequests++;
+    this.#state = state;
+    state.activeRequests++;
   }
 
   protected override released(): void {
-    this.#service.activeRequests--;
+    this.#state.activeRequests--;
   }
 }
 
@@ -28,19 +28,23 @@ class InFlightCounter extends ReleaseOnEndHandler {
  * beyond `http1MaxPendingRequests` waiting for a connection, fails at once with
  * {@link OverloadError} (503 semantics, code `PROXYLESS_ERR_OVERLOADED`): never an
  * unbounded queue or a hang. Without limits configured it adds nothing per request.
+ * It reads the limits and counts requests in the target's {@link LIMITS_STATE} slot; a
+ * target without one has no limits (the layer passes requests through).
  */
 export function limitsLayer(): Layer<ServiceTarget> {
   return layer<ServiceTarget>('limits', (next, target) => {
-    const service = target as MeshService;
+    const state = target.state?.(LIMITS_STATE);
+    if (state === undefined) return next;
+    const host = target.name.host;
     return (opts, handler) => {
-      const limits = service.limits;
+      const limits = state.limits;
       if (limits === undefined || (limits.maxRequests === undefined && limits.maxPendingRequests === undefined)) return next(opts, handler);
-      const reason = overflowReason(limits, service.activeRequests, service.connectionCapacity());
+      const reason = overflowReason(limits, state.activeRequests, state.connectionCapacity());
       if (reason !== undefined) {
         const limit = reason === 'http2MaxRequests' ? limits.maxRequests! : limits.maxPendingRequests!;
-        return failDispatch(handler, new OverloadError(service.name.host, reason, limit, service.activeRequests));
+        return failDispatch(handler, new OverloadError(host, reason, limit, state.activeRequests));
       }
-      const counter = new InFlightCounter(handler, service);
+      const counter = new InFlightCounter(handler, state);
       try {
         return next(opts, counter);
       } catch (error) {

@@ -4,3 +4,4 @@
  */
 export * from './outlier-detection.js';
 export * from './outlier-layer.js';
+export * from './settings.js';

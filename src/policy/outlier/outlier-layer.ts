@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { InvalidOptionError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
 import { ForwardingHandler } from '../../core/forwarding-handler.js';
 import { layer, type Layer } from '../../core/layer.js';
-import type { EndpointTarget } from '../../mesh/types.js';
+import type { EndpointTarget } from '../../core/target.js';
 import { isLocalOriginFailure, isTimeoutOfTry } from './internal-outlier-errors.js';
 import { outlierResultOfStatus, type OutlierDetector, type OutlierHost } from './outlier-detection.js';
 

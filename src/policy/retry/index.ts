@@ -4,3 +4,5 @@
  */
 export * from './retry-layer.js';
 export * from './retry-policy.js';
+export * from './settings.js';
+export * from './state.js';

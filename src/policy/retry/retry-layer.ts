@@ -4,15 +4,19 @@ import type { Duplex } from 'node:stream';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
 import { classifyFailure, type FailureKind } from '../../core/classify-failure.js';
-import { ProxylessError } from '../../core/errors.js';
+import { PerTryTimeoutError } from '../../core/errors/index.js';
+
+// The error class lives with every other in src/core/errors/; re-exported where it was.
+export { PerTryTimeoutError } from '../../core/errors/index.js';
 import { failDispatch } from '../../core/forwarding-handler.js';
 import { FollowingController } from '../../core/following-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
-import type { MeshService } from '../../mesh/mesh-service.js';
-import type { ServiceTarget } from '../../mesh/types.js';
+import type { ServiceTarget } from '../../core/target.js';
 import type { RetryBudget } from '../budget/retry-budget.js';
-import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryPolicy, type RetryVerdict } from './retry-policy.js';
+import { RETRY_STATE, ServiceRetryState, type RetryState } from './state.js';
+import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryVerdict } from './retry-policy.js';
+import type { RetryPolicy } from './settings.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -36,17 +40,6 @@ const DRAIN_LIMIT = 1024 * 1024;
 /** Why a failure was not retried when the policy does not cover it. */
 const NOT_RETRIED = 'the policy does not retry this outcome';
 
-/** One try exceeded the route's `perTryTimeout`. */
-export class PerTryTimeoutError extends ProxylessError {
-  constructor(service: string, ms: number) {
-    super(
-      'PROXYLESS_ERR_PER_TRY_TIMEOUT',
-      `a try to service "${service}" got no response within perTryTimeout ${ms} ms (it is retried when the route's retryOn ` +
-        'names reset, 5xx or gateway-error and retries are left). Raise the VirtualService route\'s retries.perTryTimeout, or look at why the service is slow.',
-    );
-  }
-}
-
 /** Why the last outcome was not retried, attached to errors as `retry`. */
 export interface RetryInfo {
   /** Tries made, the first included. */
@@ -69,7 +62,8 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   readonly #opts: PolicyOptions;
   readonly #caller: Dispatcher.DispatchHandler;
   readonly #policy: RetryPolicy;
-  readonly #service: MeshService;
+  readonly #service: ServiceTarget;
+  readonly #state: RetryState;
   readonly #budget: RetryBudget;
   readonly #parent: Cancellation | undefined;
 
@@ -81,12 +75,13 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   #finished = false;
   #current: TryHandler | undefined;
 
-  constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, caller: Dispatcher.DispatchHandler, policy: RetryPolicy, service: MeshService, budget: RetryBudget) {
+  constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, caller: Dispatcher.DispatchHandler, policy: RetryPolicy, service: ServiceTarget, state: RetryState, budget: RetryBudget) {
     super();
     this.#next = next;
     this.#caller = caller;
     this.#policy = policy;
     this.#service = service;
+    this.#state = state;
     this.#budget = budget;
     this.#parent = cancellationOf(opts);
     this.#opts = opts as PolicyOptions;
@@ -139,7 +134,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   get avoidHosts(): boolean {
     const policy = this.#policy;
     if (!policy.otherEndpoint) return false;
-    return !(policy.keepHostWhenHashed && this.#service.balancer?.name.endsWith('ring-hash') === true);
+    return !(policy.keepHostWhenHashed && this.#service.balancerName.endsWith('ring-hash'));
   }
 
   /** See {@link TriedEndpoints.remotePriorities} (`retryRemoteLocalities`). */
@@ -218,8 +213,8 @@ class RetryCall extends FollowingController implements TriedEndpoints {
       this.#stopReason = 'the request body is a stream, and more of it was read than requestBufferLimit keeps, so it cannot be sent again';
       return false;
     }
-    const maxRetries = this.#service.limits?.maxRetries;
-    if (maxRetries !== undefined && !this.#holdsRetrySlot && this.#service.activeRetries >= maxRetries) {
+    const maxRetries = this.#state.maxRetries;
+    if (maxRetries !== undefined && !this.#holdsRetrySlot && this.#state.activeRetries >= maxRetries) {
       this.#stopReason = `service "${this.#service.name.host}" already has ${maxRetries} retries in flight (DestinationRule connectionPool.http.maxRetries)`;
       return false;
     }
@@ -229,7 +224,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     }
     if (!this.#holdsRetrySlot) {
       this.#holdsRetrySlot = true;
-      this.#service.activeRetries++;
+      this.#state.activeRetries++;
     }
     this.#backoff = this.#backoff ? this.#backoff.next(undefined) : backoffFor(this.#policy.backoffBaseMs).next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
@@ -285,7 +280,7 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   #releaseRetrySlot(): void {
     if (!this.#holdsRetrySlot) return;
     this.#holdsRetrySlot = false;
-    this.#service.activeRetries--;
+    this.#state.activeRetries--;
   }
 
   #failCaller(error: Error): void {
@@ -425,19 +420,22 @@ class TryHandler extends Cancellation implements Dispatcher.DispatchHandler {
  * (`proxyless.dev/retry-non-idempotent`); a streamed body only while the part already
  * read is kept (`requestBufferLimit`). A try cancelled by its `perTryTimeout` while
  * still waiting (for an endpoint, in a pool's queue) is never sent afterwards.
- * `Retry-After` on 429 and 503 is honoured up to 10 s.
+ * `Retry-After` on 429 and 503 is honoured up to 10 s. The budget and the retries in
+ * flight live in the target's {@link RETRY_STATE} slot (a target without one gets its
+ * own state with the default budget).
  */
 export function retryLayer(): Layer<ServiceTarget> {
   return layer<ServiceTarget>('retry', (next, target) => {
-    const service = target as MeshService;
+    // A target without retry state (not a mesh service) gets its own, with the default budget.
+    const state = target.state?.(RETRY_STATE) ?? new ServiceRetryState();
     return (opts, handler) => {
       const policy = routePolicyOf(opts).retry;
-      const budget = service.retryBudget;
+      const budget = state.budget;
       if (policy.retries === 0) {
         budget.deposit();
         return next(opts, handler);
       }
-      return new RetryCall(next, opts, handler, policy, service, budget).start();
+      return new RetryCall(next, opts, handler, policy, target, state, budget).start();
     };
   });
 }

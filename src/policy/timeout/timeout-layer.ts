@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici';
 import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../../core/cancellation.js';
-import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors.js';
+import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors/index.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { withHeader } from '../../core/headers.js';
 import { layer, type Layer } from '../../core/layer.js';
-import type { ServiceTarget } from '../../mesh/types.js';
+import type { ServiceTarget } from '../../core/target.js';
 import { currentDeadline, DEADLINE_HEADER } from '../deadline/deadline.js';
 import { routePolicyOf } from '../route-policy.js';
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkConfig, type ConfigCheck } from '../../../src/config/check-config.js';
-import { renderDiagnostic, type ConfigDiagnostic } from '../../../src/core/errors.js';
+import { checkConfig, type ConfigCheck } from '../../../src/compile/check-config.js';
+import { renderDiagnostic, type ConfigDiagnostic } from '../../../src/core/errors/index.js';
 
 type Verdict = 'accept' | 'accept-with-warning' | 'reject';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { InvalidConfigError } from '../../../src/core/errors.js';
+import { InvalidConfigError } from '../../../src/core/errors/index.js';
 import { parseMeshYaml } from '../../../src/config/parse-mesh-yaml.js';
 import { compileSecurity, JwksCache, type AuthorizationPolicyResource, type PeerAuthenticationResource, type RequestAuthenticationResource, type SecurityFinding } from '../../../src/security/index.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BaseIdentitySource, KeyUsageBits, createMesh, loadSvid, staticEndpoints, type Mesh, type MeshIncomingMessage, type X509Svid } from 'proxyless';
-import { SvidError } from '../../../src/core/errors.js';
+import { SvidError } from '../../../src/core/errors/index.js';
 import { PeerAuthenticationRefusedError } from '../../../src/inbound/mesh-server.js';
 import { closeServer, listen } from '../../helpers/listen.js';
 import { testLeaf, testRoot, type TestCert } from '../../helpers/svid-certs.js';

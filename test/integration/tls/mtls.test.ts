@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SvidError } from '../../../src/core/errors.js';
+import { SvidError } from '../../../src/core/errors/index.js';
 import {
   createDevCa,
   devIdentity,

@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigCache } from '../../../src/config/config-cache.js';
-import { compileConfig } from '../../../src/config/compile-config.js';
+import { compileConfig } from '../../../src/compile/compile-config.js';
 import type { ConfigEntry } from '../../../src/config/load-config.js';
-import { InvalidConfigError } from '../../../src/core/errors.js';
+import { InvalidConfigError } from '../../../src/core/errors/index.js';
 import { ServiceNamer } from '../../../src/discovery/service-name.js';
 
 const namer = new ServiceNamer('shop', 'cluster.local');

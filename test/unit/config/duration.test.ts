@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMesh, InvalidConfigError } from 'proxyless';
-import { durationField, formatDuration, MAX_TIMER_MS, parseDuration } from '../../../src/config/duration.js';
+import { durationField, formatDuration, MAX_TIMER_MS, parseDuration } from '../../../src/core/duration.js';
 
 const ms = (text: string): number | string => {
   const parsed = parseDuration(text);

@@ -3,7 +3,7 @@
 // skipped kinds, one path format, and bounded work on hostile input.
 import { describe, expect, it } from 'vitest';
 import { createMesh, InvalidConfigError, InvalidOptionError } from 'proxyless';
-import { checkConfig } from '../../../src/config/check-config.js';
+import { checkConfig } from '../../../src/compile/check-config.js';
 import { formatConfigPath } from '../../../src/config/config-path.js';
 import { MAX_PREFIX_COMPARISONS } from '../../../src/config/istio/unreachable-rules.js';
 import { MAX_HOST_COMPARISONS } from '../../../src/config/istio/virtual-service-rules.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { InvalidConfigError } from '../../../src/core/errors.js';
+import { InvalidConfigError } from '../../../src/core/errors/index.js';
 import { parseMeshYaml } from '../../../src/config/parse-mesh-yaml.js';
 import { splitDocuments, YamlDocumentCache } from '../../../src/config/yaml-document-cache.js';
 

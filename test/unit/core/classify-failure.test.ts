@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyFailure, isEndpointFailure, neverSent, type FailureKind } from '../../../src/core/classify-failure.js';
-import { breakerSettings, ServiceBreaker } from '../../../src/policy/breaker/circuit-breaker.js';
+import { ServiceBreaker } from '../../../src/policy/breaker/index.js';
+import { breakerSettings } from '../../../src/config/settings/index.js';
 import { isLocalOriginFailure } from '../../../src/policy/outlier/internal-outlier-errors.js';
-import { retriableFailure, retryPolicy } from '../../../src/policy/retry/retry-policy.js';
+import { retriableFailure } from '../../../src/policy/retry/index.js';
+import { retryPolicy } from '../../../src/config/settings/index.js';
 
 const error = (code: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(code), { code, ...extra });
 

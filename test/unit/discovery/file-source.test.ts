@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DiscoveryUpdate, ServiceQuery } from 'proxyless';
 import { EndpointsFileError, file, type FileEndpointsSource } from '../../../src/discovery/file-source.js';
 import { parseEndpointsFile } from '../../../src/discovery/internal-endpoints-file.js';
-import { InvalidOptionError } from '../../../src/core/errors.js';
+import { InvalidOptionError } from '../../../src/core/errors/index.js';
 import { Progress } from '../../helpers/wait.js';
 
 const EXPECTED_SHAPE =

@@ -1,18 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Dispatcher } from 'undici';
-import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors.js';
+import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors/index.js';
 import { layer, Stack } from '../../../src/core/layer.js';
 import type { ServiceTarget } from '../../../src/mesh/types.js';
-import {
-  breakerLayer,
-  breakerPermit,
-  breakerSettings,
-  CircuitOpenError,
-  DEFAULT_BREAKER_SETTINGS,
-  ServiceBreaker,
-  type BreakerOutcome,
-  type BreakerSnapshot,
-} from '../../../src/policy/breaker/circuit-breaker.js';
+import { breakerLayer, breakerPermit, CircuitOpenError, DEFAULT_BREAKER_SETTINGS, ServiceBreaker, type BreakerOutcome, type BreakerSnapshot } from '../../../src/policy/breaker/index.js';
+import { breakerSettings } from '../../../src/config/settings/index.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 

@@ -1,15 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors.js';
-import {
-  DEFAULT_HEALTH_CHECK_SETTINGS,
-  HealthChecker,
-  healthCheckSettings,
-  type HealthCheckerOptions,
-  type HealthCheckResult,
-  type HealthCheckSpec,
-  type HealthCheckTimers,
-} from '../../../src/policy/health-check/health-check.js';
+import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors/index.js';
+import { DEFAULT_HEALTH_CHECK_SETTINGS, HealthChecker, type HealthCheckerOptions, type HealthCheckResult, type HealthCheckTimers } from '../../../src/policy/health-check/index.js';
+import { healthCheckSettings, type HealthCheckSpec } from '../../../src/config/settings/index.js';
 
 const WHERE = 'DestinationRule/reviews (config[0]): metadata.annotations.proxyless.dev/health-check';
 

@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../../src/core/errors.js';
-import {
-  DEFAULT_OUTLIER_SETTINGS,
-  OutlierDetector,
-  outlierResultOfStatus,
-  outlierSettings,
-  type OutlierResult,
-  type OutlierSettings,
-} from '../../../src/policy/outlier/outlier-detection.js';
+import { InvalidOptionError } from '../../../src/core/errors/index.js';
+import { DEFAULT_OUTLIER_SETTINGS, OutlierDetector, outlierResultOfStatus, type OutlierResult, type OutlierSettings } from '../../../src/policy/outlier/index.js';
+import { outlierSettings } from '../../../src/config/settings/index.js';
 
 class Host {
   ejected = false;

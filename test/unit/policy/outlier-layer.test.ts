@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { EndpointLoad } from '../../../src/balance/endpoint-load.js';
-import { InvalidOptionError, MeshClosingError } from '../../../src/core/errors.js';
+import { InvalidOptionError, MeshClosingError } from '../../../src/core/errors/index.js';
 import { layer, Stack, type Dispatch } from '../../../src/core/layer.js';
 import type { EndpointTarget } from '../../../src/mesh/types.js';
-import { OutlierDetector, type OutlierSettings } from '../../../src/policy/outlier/outlier-detection.js';
-import { outlierLayer, type OutlierEndpoint } from '../../../src/policy/outlier/outlier-layer.js';
+import { OutlierDetector, type OutlierSettings } from '../../../src/policy/outlier/index.js';
+import { outlierLayer, type OutlierEndpoint } from '../../../src/policy/outlier/index.js';
 
 type Controller = Dispatcher.DispatchController;
 

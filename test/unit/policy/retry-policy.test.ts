@@ -1,17 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RetryBudget } from '../../../src/policy/budget/retry-budget.js';
+import { RetryBudget } from '../../../src/policy/budget/index.js';
 import { classifyFailure } from '../../../src/core/classify-failure.js';
-import {
-  DEFAULT_RETRY_POLICY,
-  isIdempotent,
-  isReplayable,
-  retriableFailure,
-  retriableStatus,
-  retryAfterMs,
-  retryPolicy,
-  statusVerdict,
-} from '../../../src/policy/retry/retry-policy.js';
+import { DEFAULT_RETRY_POLICY, isIdempotent, isReplayable, retriableFailure, retriableStatus, retryAfterMs, statusVerdict } from '../../../src/policy/retry/index.js';
+import { retryPolicy } from '../../../src/config/settings/index.js';
 
 const err = (code: string) => Object.assign(new Error(code), { code });
 
@@ -20,6 +12,8 @@ describe('retry policy (Istio HTTPRetry, Envoy semantics)', () => {
     expect(retryPolicy(undefined)).toBe(DEFAULT_RETRY_POLICY);
     expect(DEFAULT_RETRY_POLICY.retries).toBe(2);
     expect([...DEFAULT_RETRY_POLICY.on].sort()).toEqual(['cancelled', 'connect-failure', 'refused-stream', 'retriable-status-codes', 'unavailable']);
+    // The default's conditions are written out in the policy; config parses DEFAULT_RETRY_ON to the same set.
+    expect(retryPolicy({ attempts: 2 }).on).toEqual(DEFAULT_RETRY_POLICY.on);
     expect(retriableStatus(DEFAULT_RETRY_POLICY, 503, 'GET')).toBe(false);
     expect(retriableFailure(DEFAULT_RETRY_POLICY, 'connect-failure', 'POST')).toBe(true);
     expect(retriableFailure(DEFAULT_RETRY_POLICY, 'refused-stream', 'POST')).toBe(true);

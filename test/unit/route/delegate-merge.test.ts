@@ -2,7 +2,7 @@
 // a merged match never matches more than the root match it came from.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mergeHttpRoutes, type HttpMatch, type HttpRoute } from '../../../src/route/delegate-merge.js';
+import { mergeHttpRoutes, type HttpMatch, type HttpRoute } from '../../../src/config/delegate-merge.js';
 
 const route = (match?: HttpMatch[], extra: Partial<HttpRoute> = {}): HttpRoute => ({ ...(match ? { match } : {}), route: [{ destination: { host: 'x' } }], ...extra }) as HttpRoute;
 const merge = (root: HttpMatch[] | undefined, delegate: HttpMatch[] | undefined) => {

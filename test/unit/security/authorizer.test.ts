@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors.js';
+import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors/index.js';
 import { compileAuthorization, compileSecurity, explainAuthorization, resolveAuthorizationOptions, type AuthorizationCheck, type DryRunResult } from '../../../src/security/index.js';
 import { request, resources, spiffe } from './security-helpers.js';
 

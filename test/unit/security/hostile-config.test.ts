@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError } from '../../../src/core/errors.js';
+import { InvalidConfigError } from '../../../src/core/errors/index.js';
 import { compileSecurity, JwksCache, type SecurityResources } from '../../../src/security/index.js';
 import { request } from './security-helpers.js';
 

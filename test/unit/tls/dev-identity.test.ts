@@ -4,7 +4,7 @@ import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { InvalidOptionError } from '../../../src/core/errors.js';
+import { InvalidOptionError } from '../../../src/core/errors/index.js';
 import { createDevCa, devIdentity, verifySvid, writeDevCa, type X509Svid } from '../../../src/tls/index.js';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/reviews';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidOptionError, SvidError } from '../../../src/core/errors.js';
+import { InvalidOptionError, SvidError } from '../../../src/core/errors/index.js';
 import { createDevCa, identityFromFiles, issueSvid, type DevCa, type FileIdentitySource, type IssuedSvid, type X509Svid } from '../../../src/tls/index.js';
 import { writeFileAtomic } from '../../../src/tls/dev-ca.js';
 import { nextEvent } from '../../helpers/wait.js';

@@ -2,7 +2,7 @@
 // each broken in one way, each refused with its own rule and code.
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SvidError } from '../../../src/core/errors.js';
+import { SvidError } from '../../../src/core/errors/index.js';
 import { KeyUsageBits, keyMismatchProblem, loadSvid, trustBundleFromPem, verifySvid, type CertificateInfo, type TrustBundle } from '../../../src/tls/index.js';
 import { testIntermediate, testLeaf, testRoot } from '../../helpers/svid-certs.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsSource, type DnsSourceInternals } from '../../../../src/discovery/dns/dns-source.js';
 import { DnsError, type DnsOptions } from '../../../../src/discovery/dns/index.js';
-import { SourceClosedError } from '../../../../src/core/errors.js';
+import { SourceClosedError } from '../../../../src/core/errors/index.js';
 import { ServiceNamer } from '../../../../src/discovery/service-name.js';
 import type { DiscoveryUpdate, ServiceQuery } from '../../../../src/discovery/types.js';
 import { a, aaaa, FakeTransport, srv } from './fake-transport.js';

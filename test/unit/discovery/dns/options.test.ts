@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../../../src/core/errors.js';
+import { InvalidOptionError } from '../../../../src/core/errors/index.js';
 import { dns } from '../../../../src/discovery/dns/index.js';
 import { parseServer, resolveDnsOptions } from '../../../../src/discovery/dns/internal-options.js';
 

@@ -1,10 +1,10 @@
-import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors.js';
+import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors/index.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import { compileConfig } from './compile-config.js';
-import { readConfigInputs } from './config-inputs.js';
-import type { MeshConfig, SkippedResource } from './load-config.js';
+import { readConfigInputs } from '../config/config-inputs.js';
+import type { MeshConfig, SkippedResource } from '../config/load-config.js';
 import { MeshSecurity } from '../mesh/mesh-security.js';
-import type { UnknownFieldsMode } from './validate-resource.js';
+import type { UnknownFieldsMode } from '../config/validate-resource.js';
 
 /** What {@link checkConfig} found. */
 export interface ConfigCheck {

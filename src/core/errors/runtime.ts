@@ -1,90 +1,10 @@
 /**
- * Errors raised by the mesh. Each class has a stable `code` (`PROXYLESS_ERR_*`) that
- * programs can switch on, and a message that says what happened, to which service or
- * endpoint, and what to change.
+ * Errors of a request's way through the mesh (routing, discovery, limits, timeouts,
+ * breakers, retries) and of the mesh's life (not ready, closing, closed).
+ *
+ * @module
  */
-
-/** Base class of every error the mesh raises. */
-export class ProxylessError extends Error {
-  /** Stable machine-readable code, e.g. `PROXYLESS_ERR_INVALID_OPTION`. */
-  readonly code: string;
-
-  /** @param code stable code; @param message what happened and how to fix it */
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
-
-/** An option passed to a factory (`createMesh`, `staticEndpoints`, a layer) is invalid. */
-export class InvalidOptionError extends ProxylessError {
-  /** Every problem found, one line each: `field: value (expected: ...)`. */
-  readonly problems: readonly string[];
-
-  /** @param where the call that received the options, e.g. `createMesh` */
-  constructor(where: string, problems: readonly string[]) {
-    super(
-      'PROXYLESS_ERR_INVALID_OPTION',
-      `${where}: invalid option${problems.length > 1 ? 's' : ''}:\n  ${problems.join('\n  ')}`,
-    );
-    this.problems = problems;
-  }
-}
-
-/**
- * One finding about mesh config: an error (the config is refused), a warning (it loads,
- * but a field is not applied or does something you may not expect) or a note (a
- * resource that is not mesh config, such as a Deployment, was skipped).
- */
-export interface ConfigDiagnostic {
-  /** How it counts. */
-  readonly severity: 'error' | 'warning' | 'note';
-  /** Where: `VirtualService/reviews (mesh.yaml#2)`, or an origin (`mesh.yaml:4:1`); '' when unknown. */
-  readonly where: string;
-  /**
-   * The field path inside the resource, in one format for errors and warnings alike:
-   * `spec.http[0].match[0].headers["@request.auth.claims.group"]` (keys joined with `.`,
-   * list positions `[i]`, keys that are not plain identifiers quoted in brackets); '' when
-   * the finding is about the whole resource or text.
-   */
-  readonly path: string;
-  /** What is wrong (the value) and what is expected, or what happens instead. */
-  readonly message: string;
-}
-
-/** A diagnostic as one line: `where: path: message`. */
-export function renderDiagnostic(d: ConfigDiagnostic): string {
-  return [d.where, d.path, d.message].filter((part) => part !== '').join(': ');
-}
-
-/** A mesh config resource (DestinationRule, ...) is invalid. */
-export class InvalidConfigError extends ProxylessError {
-  /** Every problem found, one line each, naming the document and field path. */
-  readonly problems: readonly string[];
-  /**
-   * Every finding, errors first: the problems with their field paths apart, then the
-   * warnings and notes of the same config (shown with the errors, so fixing one does not
-   * hide the other).
-   */
-  readonly diagnostics: readonly ConfigDiagnostic[];
-  /** The warnings of the same config, one line each (see {@link InvalidConfigError.diagnostics}). */
-  readonly warnings: readonly string[];
-
-  /**
-   * @param problems one line each (`DestinationRule/reviews: spec.host: ...`), or diagnostics
-   * @param options `cause`: an unexpected error behind the problems; `warnings`: findings
-   *   that are not errors, kept for the reader
-   */
-  constructor(problems: readonly (string | ConfigDiagnostic)[], options?: ErrorOptions & { warnings?: readonly ConfigDiagnostic[] }) {
-    const errors = problems.map((p): ConfigDiagnostic => (typeof p === 'string' ? { severity: 'error', where: '', path: '', message: p } : p));
-    const lines = errors.map(renderDiagnostic);
-    super('PROXYLESS_ERR_INVALID_CONFIG', `invalid mesh config:\n  ${lines.join('\n  ')}`, options);
-    this.problems = lines;
-    this.diagnostics = [...errors, ...(options?.warnings ?? [])];
-    this.warnings = (options?.warnings ?? []).filter((d) => d.severity === 'warning').map(renderDiagnostic);
-  }
-}
+import { ProxylessError } from './base.js';
 
 /**
  * The request's host is not a known service and `outboundTrafficPolicy` is
@@ -355,102 +275,76 @@ export class BodyNotReplayableError extends ProxylessError {
   }
 }
 
-/**
- * The SPIFFE X.509-SVID rule an {@link SvidError} reports; its code is
- * `PROXYLESS_ERR_SVID_` followed by the rule in upper case.
- */
-export type SvidRule =
-  /** Not a certificate, key or PEM block we can read (or an extension appears twice). */
-  | 'malformed'
-  /** The leaf carries no URI SAN. */
-  | 'no_uri_san'
-  /** The leaf carries more than one URI SAN. */
-  | 'multiple_uri_sans'
-  /** The URI SAN is not a valid SPIFFE ID (or a leaf's ID has no path). */
-  | 'invalid_spiffe_id'
-  /** The leaf says it is a CA (basicConstraints cA true). */
-  | 'leaf_is_ca'
-  /** The leaf has no keyUsage extension, or it lacks digitalSignature. */
-  | 'no_digital_signature'
-  /** The leaf's keyUsage extension is not marked critical. */
-  | 'key_usage_not_critical'
-  /** The leaf may sign certificates or CRLs (keyCertSign, cRLSign). */
-  | 'leaf_can_sign'
-  /** The leaf has an extendedKeyUsage without both serverAuth and clientAuth. */
-  | 'extended_key_usage'
-  /** A certificate of the chain is past its notAfter. */
-  | 'expired'
-  /** A certificate of the chain is before its notBefore. */
-  | 'not_yet_valid'
-  /** No chain leads from the leaf to a root of the trust bundle. */
-  | 'untrusted'
-  /** An issuer was found by name but its signature on the certificate does not verify. */
-  | 'bad_signature'
-  /** A signing (intermediate) certificate is not a CA with keyCertSign. */
-  | 'signing_cert'
-  /** The chain is longer than a CA's pathLenConstraint or than the bound we accept. */
-  | 'path_length'
-  /** The SVID's trust domain is not the one expected or has no trust bundle. */
-  | 'trust_domain'
-  /** The SPIFFE ID is valid and trusted but not the identity expected. */
-  | 'unexpected_id'
-  /** The private key does not belong to the leaf certificate. */
-  | 'key_mismatch'
-  /** A certificate of the chain has a critical extension we do not process (RFC 5280 §4.2: refuse it). */
-  | 'unhandled_critical_extension';
+/** One try exceeded the route's `perTryTimeout`. */
+export class PerTryTimeoutError extends ProxylessError {
+  constructor(service: string, ms: number) {
+    super(
+      'PROXYLESS_ERR_PER_TRY_TIMEOUT',
+      `a try to service "${service}" got no response within perTryTimeout ${ms} ms (it is retried when the route's retryOn ` +
+        'names reset, 5xx or gateway-error and retries are left). Raise the VirtualService route\'s retries.perTryTimeout, or look at why the service is slow.',
+    );
+  }
+}
 
 /**
- * An X.509-SVID (a workload certificate) broke a rule of the SPIFFE X.509-SVID
- * specification or of the trust it was checked against. `rule` (and `code`) say which;
- * `presented` and `expected` say what the certificate had and what the rule wants.
+ * The service's circuit breaker is open (or half-open with its probe in flight): the
+ * request was refused at once, without being sent (HTTP 503 semantics). Retrying right
+ * away is refused too, until {@link CircuitOpenError.retryAt}.
  */
-export class SvidError extends ProxylessError {
-  /** The rule broken. */
-  readonly rule: SvidRule;
-  /** What the certificate (or key) presented, in words. */
-  readonly presented: string;
-  /** What the rule expected, in words. */
-  readonly expected: string;
+export class CircuitOpenError extends ProxylessError {
+  /** The HTTP status a sidecar would answer with. */
+  readonly statusCode = 503;
+  /** The service. */
+  readonly service: string;
+  /** `open`, or `half-open` when a probe request is in flight. */
+  readonly state: 'open' | 'half-open';
+  /** When the breaker opened, in ms since the epoch. */
+  readonly openedAt: number | undefined;
+  /** When it lets a probe request through, in ms since the epoch (open only). */
+  readonly retryAt: number | undefined;
 
   /**
-   * @param rule the rule; @param subject what was checked (e.g. `leaf certificate of /etc/certs/cert-chain.pem`);
-   * @param presented what it had; @param expected what the rule wants; @param advice what to change
+   * @param service the service; @param state the breaker's state; @param openedAt when it
+   * opened; @param settings its settings, to say how to tune it;
+   * @param successesNeeded half-open: probe successes still needed to close it
    */
-  constructor(rule: SvidRule, subject: string, presented: string, expected: string, advice: string, options?: ErrorOptions) {
+  constructor(
+    service: string,
+    state: 'open' | 'half-open',
+    openedAt: number | undefined,
+    settings: {
+      readonly errorThresholdPercentage: number;
+      readonly volumeThreshold: number;
+      readonly rollingWindowMs: number;
+      readonly resetTimeoutMs: number;
+      readonly failOn: readonly (string | number)[];
+    },
+    successesNeeded = 0,
+  ) {
+    const retryAt = state === 'open' && openedAt !== undefined ? openedAt + settings.resetTimeoutMs : undefined;
+    const opened = openedAt === undefined ? '' : ` since ${new Date(openedAt).toISOString()}`;
+    const why =
+      `it opens when more than ${settings.errorThresholdPercentage} % of at least ${settings.volumeThreshold} requests ` +
+      `within ${formatMs(settings.rollingWindowMs)} fail (failOn: ${settings.failOn.join(', ')})`;
+    const when =
+      state === 'open'
+        ? `it lets a probe request through ${retryAt === undefined ? `after resetTimeout ${formatMs(settings.resetTimeoutMs)}` : `at ${new Date(retryAt).toISOString()} (resetTimeout ${formatMs(settings.resetTimeoutMs)})`}`
+        : `it is half-open: one probe request at a time goes through, one is in flight now, and it closes after ` +
+          `${successesNeeded} more probe success${successesNeeded === 1 ? '' : 'es'}`;
     super(
-      `PROXYLESS_ERR_SVID_${rule.toUpperCase()}`,
-      `${subject}: ${presented} (expected: ${expected}). ${advice}`,
-      options,
+      'PROXYLESS_ERR_CIRCUIT_OPEN',
+      `the circuit breaker of service "${service}" is ${state}${opened}; ${why}; ${when}. The request was refused ` +
+        `at once (503) without being sent. Fix or scale the service, or tune the DestinationRule annotation ` +
+        `"proxyless.dev/circuit-breaker" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
+        `halfOpenSuccesses, failOn).`,
     );
-    this.rule = rule;
-    this.presented = presented;
-    this.expected = expected;
+    this.service = service;
+    this.state = state;
+    this.openedAt = openedAt;
+    this.retryAt = retryAt;
   }
 }
 
-/** An identity source's `ready()` gave up, or the source closed before its first SVID. */
-export class IdentityNotReadyError extends ProxylessError {
-  /** @param source the source's name; @param why what happened; @param last the last error it reported */
-  constructor(source: string, why: string, last: Error | undefined) {
-    super(
-      'PROXYLESS_ERR_IDENTITY_NOT_READY',
-      `identity source ${source} has no SVID: ${why}` + (last ? `; last error: ${last.message}` : '') + '. Check that the certificate files exist and are valid (`proxyless certs inspect`), or the CA directory.',
-      last ? { cause: last } : undefined,
-    );
-  }
-}
-
-/** A string is not a valid SPIFFE ID; `reason` names the rule of the grammar it breaks. */
-export class InvalidSpiffeIdError extends ProxylessError {
-  /** The rule broken, in words. */
-  readonly reason: string;
-
-  /** @param value what was given; @param reason the rule it breaks */
-  constructor(value: string, reason: string) {
-    super(
-      'PROXYLESS_ERR_INVALID_SPIFFE_ID',
-      `${JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value)} is not a valid SPIFFE ID: ${reason}`,
-    );
-    this.reason = reason;
-  }
+function formatMs(ms: number): string {
+  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

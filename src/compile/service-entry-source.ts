@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Located, ServiceEntryResource } from '../config/load-config.js';
-import type { ServiceNamer } from './service-name.js';
+import type { ServiceNamer } from '../discovery/service-name.js';
 import { LOCALITY_LABEL } from '../balance/locality.js';
 import type {
   DiscoveryListener,
@@ -9,7 +9,7 @@ import type {
   DiscoveryWatch,
   Endpoint,
   ServiceQuery,
-} from './types.js';
+} from '../discovery/types.js';
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 

@@ -1,4 +1,4 @@
-import type { VirtualServiceResource } from '../config/load-config.js';
+import type { VirtualServiceResource } from './load-config.js';
 
 /** An `http` route of a VirtualService. */
 export type HttpRoute = NonNullable<VirtualServiceResource['spec']['http']>[number];

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import * as z from 'zod';
-import { InvalidOptionError } from '../core/errors.js';
-import { formatIssues } from '../core/validate.js';
-import { durationToMs, parseDuration, formatDuration, MAX_TIMER_MS } from '../config/duration.js';
+import { InvalidOptionError } from '../../core/errors/index.js';
+import { formatIssues } from '../../core/validate.js';
+import { durationToMs, parseDuration, formatDuration, MAX_TIMER_MS } from '../../core/duration.js';
 
 /**
  * A token bucket, as Envoy's local rate limit: it starts full with `maxTokens`; every

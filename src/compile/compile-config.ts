@@ -1,18 +1,18 @@
 import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
-import { byCreation } from './creation-order.js';
+import { byCreation } from '../config/creation-order.js';
 import { RouteTable } from '../route/route-table.js';
-import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors.js';
-import { outlierSettings } from '../policy/outlier/index.js';
-import { annotationValue, retryBudgetSettings } from './extensions.js';
-import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../policy/health-check/index.js';
-import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../policy/breaker/index.js';
-import type { ConfigCache } from './config-cache.js';
-import { DestinationRuleIndex } from './destination-rule-index.js';
-import { loadConfig, type ConfigEntry, type LoadOptions, type Located, type MeshConfig, type ServiceEntryResource } from './load-config.js';
-import { selectVirtualServices } from './virtual-service-selection.js';
-import { describeExportTo, exportSet, visibleTo } from './visibility.js';
-import { serviceEntryFor } from '../discovery/service-entry-source.js';
+import { InvalidConfigError, InvalidOptionError, type ConfigDiagnostic } from '../core/errors/index.js';
+import { outlierSettings } from '../config/settings/outlier.js';
+import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
+import { HEALTH_CHECK_ANNOTATION, healthCheckSettings } from '../config/settings/health-check.js';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION } from '../config/settings/breaker.js';
+import type { ConfigCache } from '../config/config-cache.js';
+import { DestinationRuleIndex } from '../config/destination-rule-index.js';
+import { loadConfig, type ConfigEntry, type LoadOptions, type Located, type MeshConfig, type ServiceEntryResource } from '../config/load-config.js';
+import { selectVirtualServices } from '../config/virtual-service-selection.js';
+import { describeExportTo, exportSet, visibleTo } from '../config/visibility.js';
+import { serviceEntryFor } from './service-entry-source.js';
 
 /** A validated config with its routes compiled: what the mesh swaps in atomically. */
 export interface CompiledConfig {
