@@ -13,10 +13,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   balance: ['core'],
   discovery: ['core', 'balance'],
   policy: ['core'],
-  config: ['core', 'balance', 'discovery', 'policy'],
+  config: ['core', 'balance', 'discovery', 'policy', 'security'],
   route: ['core', 'config', 'discovery', 'policy'],
-  compile: ['core', 'balance', 'config', 'discovery', 'route'],
-  inbound: ['core', 'config', 'policy', 'telemetry'],
+  compile: ['core', 'balance', 'config', 'discovery', 'route', 'security'],
+  inbound: ['core', 'config', 'policy', 'route', 'security', 'telemetry', 'tls'],
   mesh: ['core', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'security', 'telemetry', 'tls'],
   cli: ['core', 'compile', 'config', 'discovery', 'mesh', 'route', 'tls'],
 };
