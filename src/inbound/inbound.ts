@@ -101,10 +101,12 @@ export class Inbound extends EventEmitter<InboundEvents> {
    * Runs a request through the inbound stack; `proceed` continues to the application
    * (called inside the request's context, unless a step answered first). For adapters.
    * Never throws: a step that throws is reported and the request answered 500.
-   * `setup` runs first, with the new exchange (an adapter sets its `replier` there).
+   * `setup` runs first, with the new exchange (an adapter sets its `replier` there);
+   * `adapterState` becomes the exchange's `adapterState` before it runs.
    */
-  handle(req: IncomingMessage, res: ServerResponse, proceed: () => void, setup?: (exchange: InboundExchange) => void): InboundExchange {
+  handle(req: IncomingMessage, res: ServerResponse, proceed: () => void, setup?: (exchange: InboundExchange) => void, adapterState?: unknown): InboundExchange {
     const exchange = new InboundExchange(req, res, proceed, this.#routeOf, this.#report);
+    exchange.adapterState = adapterState;
     (req as { mesh?: unknown }).mesh = exchange;
     if (setup !== undefined) setup(exchange);
     const server = (req.socket as { server?: unknown }).server;

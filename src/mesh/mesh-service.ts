@@ -1,3 +1,4 @@
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -14,7 +15,7 @@ import type { StateKey } from '../core/target.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { pickUntried } from './pick-untried.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier/index.js';
-import { HealthChecker, type HealthCheckSettings } from '../policy/health-check/index.js';
+import { HealthChecker, type EndpointHealth, type HealthCheckSettings } from '../policy/health-check/index.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/breaker/index.js';
 import { EndpointState, type EndpointOwner } from './endpoint-state.js';
 import { ServiceSources, type ServiceStatus } from './service-sources.js';
@@ -95,7 +96,13 @@ export class MeshService implements ServiceTarget, EndpointOwner {
             },
     };
     this.#connector = transport.connector;
-    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    this.#sources = new ServiceSources(
+      name,
+      sources,
+      () => this.#recompute(),
+      (source, error) => context.onSourceError?.(source, error),
+      context.onSourceRefresh === undefined ? undefined : (source, endpoints) => context.onSourceRefresh!(this, source, endpoints),
+    );
     try {
       this.#sources.open();
     } catch (error) {
@@ -133,6 +140,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** See {@link ServiceTarget.balancerName}. */
   get balancerName(): string {
     return this.balancer?.name ?? 'passthrough';
+  }
+
+  /** See {@link ServiceTarget.events}: the mesh's. */
+  get events(): PolicyEvents | undefined {
+    return this.#context.events;
   }
 
   /** See {@link ServiceTarget.meshExternal}. */
@@ -263,6 +275,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
+        this.#context.onHealth?.(this, endpoint, healthy);
+        this.#context.events?.health(this.name, endpoint.key, healthy);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -273,6 +287,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
     this.#healthChecker.setEndpoints(this.#list);
   }
 
+  /** The typical latency of its endpoints, with the histogram of their answers (for the admin page). */
+  get latency(): ServiceLatency {
+    return this.#latency;
+  }
+
+  /** Each endpoint's active health check state, or undefined without health checks (for the admin page). */
+  healthStatus(): EndpointHealth[] | undefined {
+    return this.#healthChecker?.status();
+  }
+
   /** True while ejections are ignored (`minHealthPercent` panic threshold). */
   get panic(): boolean {
     return this.outlierDetector?.panic === true;
@@ -281,7 +305,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #lastPanic = false;
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
-  ejectionChanged(): void {
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
+    if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
+    if (endpoint !== undefined) this.#context.events?.ejection(this.name, endpoint.key, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

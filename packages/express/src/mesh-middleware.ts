@@ -47,7 +47,7 @@ export function meshMiddleware(mesh: InboundMesh, options: MeshMiddlewareOptions
   const middleware = ((req: Request, res: Response, next: NextFunction): void => {
     // Served by mesh.createServer(app): its inbound stack already ran for this request.
     if (InboundExchange.of(res) !== undefined) return next();
-    side.handle(req, res, () => next());
+    side.handle(req, res, next); // called as x.proceed(): no arguments, as next() wants
   }) as MeshMiddleware;
   Object.defineProperty(middleware, 'inbound', { value: side, enumerable: true });
   middleware.attach = (server) => side.attach(server);

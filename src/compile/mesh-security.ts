@@ -9,7 +9,7 @@
  */
 import { InvalidConfigError, renderDiagnostic } from '../core/errors/index.js';
 import type { MeshConfig } from '../config/load-config.js';
-import { compileSecurityConfig } from '../compile/compile-security-config.js';
+import { compileSecurityConfig } from './compile-security-config.js';
 import type { CompiledSecurity } from '../security/compile-security.js';
 import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { ResolvedProvider } from '../security/authz-providers.js';
