@@ -259,7 +259,8 @@ export { MAX_DEADLINE_MS } from './policy/deadline/index.js';
 export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';
 
 // Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
-export { createAdminHandler, isLoopback } from './admin/index.js';
+export { isLoopback } from './admin/index.js';
+export { createAdminHandler } from './mesh/admin-handler.js';
 export { LatencyHistogram } from './balance/latency-histogram.js';
 export type {
   AdminServer,
