@@ -43,6 +43,9 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'inbound-overload', file: 'inbound-overload.ts', flags: [], timeoutMs: 120_000 },
   { name: 'tls-handshake', file: 'tls-handshake.ts', flags: [], timeoutMs: 120_000 },
   { name: 'authz', file: 'authz.ts', flags: [], timeoutMs: 90_000 },
+  { name: 'mtls', file: 'mtls.ts', flags: [], timeoutMs: 240_000 },
+  // --expose-gc: the memory row reads the heap after full collections.
+  { name: 'telemetry', file: 'telemetry.ts', flags: ['--expose-gc'], timeoutMs: 300_000 },
   { name: 'admin-overhead', file: 'admin-overhead.ts', flags: [], timeoutMs: 120_000 },
 ];
 

@@ -107,9 +107,24 @@ async function main(): Promise<void> {
   }
   server.keepAliveTimeout = 60_000;
   let requests = 0;
-  server.on('request', () => requests++);
+  // The server's own view of latency (request event to response finish, 200s only), so a
+  // benchmark can tell the server's latency from its load generator's event-loop lag.
+  let latencies: number[] = [];
+  server.on('request', (_req, res) => {
+    requests++;
+    const started = performance.now();
+    res.once('finish', () => {
+      if (res.statusCode === 200 && latencies.length < 1_000_000) latencies.push(performance.now() - started);
+    });
+  });
   // CPU per request, whatever the client manages to send: `{ type: 'cpu' }` → used µs and requests so far.
   process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'latency') {
+      // p99 (ms) of the 200s since the last ask, then forget them.
+      const sorted = latencies.sort((a, b) => a - b);
+      process.send?.({ type: 'latency', p99Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Number.NaN, count: sorted.length });
+      latencies = [];
+    }
     if (message?.type === 'cpu') {
       const { user, system } = process.cpuUsage();
       process.send?.({ type: 'cpu', micros: user + system, requests });

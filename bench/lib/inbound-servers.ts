@@ -8,6 +8,8 @@ export interface InboundServer {
   readonly url: string;
   /** The server process's CPU time (µs, user + system) and requests so far. */
   cpu(): Promise<{ micros: number; requests: number }>;
+  /** p99 (ms) of the 200s the server answered since the last call, as the server timed them (request event to response finish). */
+  serverP99(): Promise<{ p99Ms: number; count: number }>;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,16 @@ export function startInboundServer(variant: string, options: object = {}): Promi
             };
             child.on('message', onMessage);
             child.send({ type: 'cpu' });
+          }),
+        serverP99: () =>
+          new Promise((answer) => {
+            const onMessage = (reply: { type: string; p99Ms: number; count: number }): void => {
+              if (reply.type !== 'latency') return;
+              child.off('message', onMessage);
+              answer({ p99Ms: reply.p99Ms, count: reply.count });
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'latency' });
           }),
         close: () =>
           new Promise<void>((done) => {

@@ -1,21 +1,33 @@
 // The drain phase: three replicas of `orders`, real Fastify services with the mesh's
-// server side, behind a mesh client under the demo's callers. First one request is
-// traced: the caller's span and the replica's SERVER span join in one trace across the
-// hop (the replica extracts the W3C traceparent; its handler sees it as
-// request.mesh.trace). Then, halfway, one replica drains as on SIGTERM (mesh.drain()):
+// server side (@proxyless/fastify), behind a mesh client under the demo's callers; each
+// asks `inventory`, an Express service (@proxyless/express), through its own mesh. First
+// one request is traced and its spans printed as a tree: the caller's span, the orders
+// replica's SERVER span as its child, inventory's SERVER span as that one's child (each
+// replica extracts the W3C traceparent; a handler sees it as request.mesh.trace, and runs
+// inside its SERVER span's context). The orders → inventory hop is mTLS: a development CA
+// made in a temp directory issues each workload its SPIFFE identity (devIdentity),
+// inventory's port is STRICT (PeerAuthentication, mesh.createServer), the orders meshes
+// originate mTLS (DestinationRule ISTIO_MUTUAL), and inventory reports the caller's
+// principal it verified. Then, halfway, one replica drains as on SIGTERM (mesh.drain()):
 // readiness 503, its registration removed (here: from the client's static registry),
 // after the drain delay it stops accepting, its requests in flight finish, its mesh closes
 // last. The table shows each replica's share before and after, and that no request failed.
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, trace, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
+import express from 'express';
 import Fastify from 'fastify';
-import { createMesh, lifecycleOf, staticEndpoints, TraceContextPropagator, type Mesh, type StaticEndpointsSource } from 'proxyless';
+import { createDevCa, createMesh, devIdentity, lifecycleOf, staticEndpoints, TraceContextPropagator, writeDevCa, type Mesh, type StaticEndpointsSource } from 'proxyless';
+import { meshMiddleware } from '@proxyless/express';
 import { meshPlugin } from '@proxyless/fastify';
 import { request } from 'undici';
+import { traceTree, WatchedTraces } from './trace-tree.js';
 import { runLoad } from './load.js';
 import { partFailed, waitSeconds, type PartOutcome, type PhaseContext } from './phase-parts.js';
 import { count, painter, percent } from './table.js';
@@ -40,8 +52,8 @@ export interface DrainReport {
   /** Per replica: requests served before and after the drain started. */
   readonly replicas: ReadonlyArray<{ readonly id: string; readonly before: number; readonly after: number }>;
   readonly drained: { readonly id: string; readonly accepted: number; readonly answered: number; readonly events: readonly string[] } | undefined;
-  /** The traced request: caller span → SERVER span, or why not. */
-  readonly trace: string;
+  /** The traced request: its span tree and whether it joined across both hops. */
+  readonly trace: readonly string[];
 }
 
 /** Options of {@link runDrain}. */
@@ -49,25 +61,67 @@ export interface DrainPhaseOptions extends PhaseContext {
   readonly seconds: number;
 }
 
-/** Keeps only the spans of the traces it was told about (the demo traces one request). */
-class WatchedTraces implements SpanProcessor {
-  readonly watched = new Set<string>();
-  readonly spans: ReadableSpan[] = [];
-  onStart(): void {}
-  onEnd(span: ReadableSpan): void {
-    if (this.watched.has(span.spanContext().traceId)) this.spans.push(span);
-  }
-  async forceFlush(): Promise<void> {}
-  async shutdown(): Promise<void> {}
+/** The inventory service: one Express replica with the mesh's server side. */
+interface InventoryReplica {
+  readonly address: string;
+  readonly mesh: Mesh;
+  readonly server: Server;
+  /** The callers' principals inventory verified (mTLS), or 'plaintext'. */
+  readonly callers: Set<string>;
 }
 
-async function startOrdersReplica(id: string): Promise<OrdersReplica> {
-  const mesh = createMesh();
+/** A development CA in a temp directory: each workload's identity is issued from it. */
+function devCa(): { dir: string; identity: (serviceAccount: string) => ReturnType<typeof devIdentity> } {
+  const dir = mkdtempSync(join(tmpdir(), 'proxyless-demo-ca-'));
+  writeDevCa(dir, createDevCa({ trustDomain: 'cluster.local' }));
+  return { dir, identity: (sa) => devIdentity({ caDir: dir, spiffeId: `spiffe://cluster.local/ns/default/sa/${sa}`, ttl: '1h' }) };
+}
+
+/** Headers carrying the active context (the SERVER span's, inside a handler), injected by hand: the mesh's client side does not inject trace context yet. */
+function traceHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagation.inject(context.active(), headers);
+  return headers;
+}
+
+async function startInventory(ca: ReturnType<typeof devCa>): Promise<InventoryReplica> {
+  // Its port accepts mTLS only (STRICT), with the SVID the dev CA issued it.
+  const mesh = createMesh({
+    identity: ca.identity('inventory'),
+    config: [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'default' }, spec: { mtls: { mode: 'STRICT' } } }],
+  });
+  await mesh.identityReady();
+  const callers = new Set<string>();
+  const app = express();
+  app.use(meshMiddleware(mesh));
+  app.get('/items/:id', (req, res) => {
+    trace.getActiveSpan()?.setAttribute('demo.replica', 'inventory'); // the mesh's SERVER span: the handler runs in its context
+    callers.add(req.mesh.peer?.principal ?? 'plaintext');
+    res.json({ id: req.params.id, inStock: 3, remainingMs: req.mesh.remainingMs ?? null });
+  });
+  // mesh.createServer: the port's TLS per PeerAuthentication; meshMiddleware runs the inbound stack (and knows Express's routes).
+  const server = mesh.createServer(app, { inbound: false }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, mesh, server, callers };
+}
+
+async function startOrdersReplica(id: string, inventory: string, ca: ReturnType<typeof devCa>): Promise<OrdersReplica> {
+  // Each replica's own mesh: its server side, and its calls to inventory (mTLS with its own SVID).
+  const mesh = createMesh({
+    identity: ca.identity('orders'),
+    discovery: [staticEndpoints({ inventory: [inventory] })],
+    config: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'inventory' }, spec: { host: 'inventory', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } } }],
+  });
+  await mesh.identityReady();
   const app = Fastify();
   await app.register(meshPlugin, { mesh });
   const replica: OrdersReplica = { id, address: '', mesh, server: app.server, accepted: 0, answered: 0 };
   app.get('/orders/:id', async (req, reply) => {
     replica.accepted++;
+    trace.getActiveSpan()?.setAttribute('demo.replica', id);
+    // A call out while handling the request: the caller's deadline and trace go with it.
+    const stock = await request('http://inventory/items/7', { dispatcher: mesh.dispatcher, headers: traceHeaders() });
+    await stock.body.text();
     await sleep(2 + Math.random() * 3);
     reply.raw.once('finish', () => replica.answered++);
     return reply.header('x-replica', id).header('x-caller-trace', req.mesh.trace?.traceId ?? '-').send(id);
@@ -76,28 +130,23 @@ async function startOrdersReplica(id: string): Promise<OrdersReplica> {
   return Object.assign(replica, { address: `127.0.0.1:${(app.server.address() as AddressInfo).port}` });
 }
 
-/** One request in a client span, its context injected by hand (the mesh's client side does it once telemetry is wired). */
-async function tracedRequest(client: Mesh, processor: WatchedTraces): Promise<string> {
+/** One request in a caller span; its spans printed as a tree, and whether they joined across both hops. */
+async function tracedRequest(client: Mesh, processor: WatchedTraces): Promise<string[]> {
   const tracer = trace.getTracer('demo');
-  const { traceId, replica } = await tracer.startActiveSpan('demo caller', async (span: Span) => {
+  const traceId = await tracer.startActiveSpan('demo caller', async (span: Span) => {
     processor.watched.add(span.spanContext().traceId);
-    const headers: Record<string, string> = {};
-    propagation.inject(context.active(), headers);
-    const res = await request(`http://${SERVICE}/orders/1`, { dispatcher: client.dispatcher, headers });
+    const res = await request(`http://${SERVICE}/orders/1`, { dispatcher: client.dispatcher, headers: traceHeaders() });
     await res.body.text();
     span.end();
-    return { traceId: span.spanContext().traceId, replica: String(res.headers['x-replica']) };
+    return span.spanContext().traceId;
   });
-  // The replica's span ends as its response closes: wait for it (a few ticks at most).
-  for (let i = 0; i < 100 && !processor.spans.some((s) => s.kind === 1); i++) await sleep(5);
-  const caller = processor.spans.find((s) => s.name === 'demo caller');
-  const server = processor.spans.find((s) => s.kind === 1);
-  if (!caller || !server) return 'the trace did not join (no SERVER span seen)';
-  const joined = server.spanContext().traceId === traceId && server.parentSpanContext?.spanId === caller.spanContext().spanId;
-  return (
-    `trace ${traceId.slice(0, 8)}…: "demo caller" ${caller.spanContext().spanId.slice(0, 8)}… → SERVER "${server.name}" at ${replica}, ` +
-    `parent ${server.parentSpanContext?.spanId.slice(0, 8)}…${joined ? ': joined across the hop' : ': NOT joined'}`
-  );
+  // The caller's span and two SERVER spans at least (more once the mesh's client side makes CLIENT spans).
+  const tree = traceTree(await processor.of(traceId, 3));
+  const verdict =
+    tree.joined === tree.spans - 1 && tree.depth >= 3
+      ? `joined across both hops: ${tree.spans} spans, one root, each other span the child of the one above it`
+      : `NOT joined: ${tree.joined} of ${tree.spans - 1} spans found their parent, depth ${tree.depth}`;
+  return [`trace ${traceId.slice(0, 8)}… (caller → orders → inventory):`, ...tree.lines.map((l) => `  ${l}`), verdict];
 }
 
 /**
@@ -108,6 +157,8 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
   const { screen, style, interrupted } = options;
   const paint = painter(style.color);
   const replicas: OrdersReplica[] = [];
+  let inventory: InventoryReplica | undefined;
+  let ca: ReturnType<typeof devCa> | undefined;
   let client: Mesh | undefined;
   const processor = new WatchedTraces();
   const provider = new TracerProvider({ spanProcessors: [processor] });
@@ -116,7 +167,9 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
   propagation.setGlobalPropagator(new TraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   try {
-    for (const id of ['orders-1', 'orders-2', 'orders-3']) replicas.push(await startOrdersReplica(id));
+    ca = devCa();
+    inventory = await startInventory(ca);
+    for (const id of ['orders-1', 'orders-2', 'orders-3']) replicas.push(await startOrdersReplica(id, inventory.address, ca));
     const registry: StaticEndpointsSource = staticEndpoints({ [SERVICE]: replicas.map((r) => r.address) });
     client = createMesh({
       discovery: [registry],
@@ -126,10 +179,11 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
     // The victim's registration: closing it removes the replica from the client's registry, as etcd's would.
     victim.mesh.addRegistration({ close: async () => registry.set(SERVICE, replicas.filter((r) => r !== victim).map((r) => r.address)) });
     screen.print([
-      `▶ drain: 3 Fastify replicas of ${SERVICE} (@proxyless/fastify) behind the mesh, ${options.concurrency} callers for ${options.seconds} s; halfway ${victim.id} drains (mesh.drain(), delay ${DRAIN_DELAY_MS} ms)`,
+      `▶ drain: 3 Fastify replicas of ${SERVICE} (@proxyless/fastify), each calling inventory (Express, @proxyless/express) through its mesh; ${options.concurrency} callers for ${options.seconds} s; halfway ${victim.id} drains (mesh.drain(), delay ${DRAIN_DELAY_MS} ms)`,
     ]);
     const traced = await tracedRequest(client, processor);
-    screen.print([`  ${traced}`]);
+    screen.print(traced.map((line) => `  ${line}`));
+    screen.print([`  orders → inventory over mTLS (STRICT port, SVIDs from a dev CA): inventory verified ${[...inventory.callers].join(', ')}`]);
 
     const served = new Map<string, { before: number; after: number }>(replicas.map((r) => [r.id, { before: 0, after: 0 }]));
     let draining = false;
@@ -206,6 +260,13 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
         await r.mesh.close();
       }),
     );
+    if (inventory !== undefined) {
+      const closed = new Promise((resolve) => inventory!.server.close(resolve));
+      inventory.server.closeAllConnections();
+      await closed;
+      await inventory.mesh.close();
+    }
+    if (ca !== undefined) rmSync(ca.dir, { recursive: true, force: true });
     trace.disable();
     propagation.disable();
     context.disable();

@@ -17,9 +17,10 @@
 // and its traffic stops (discovery-phase.ts). Each of those runs only when its server
 // is installed (Debian: dnsmasq-base, etcd-server); otherwise it says how to get it.
 // Last, the server side (drain-phase.ts): the replicas are Fastify and Express services
-// wired with @proxyless/fastify and @proxyless/express; a traced request joins the
-// caller's trace across the hop, and a replica drains (mesh.drain()) under traffic with
-// no failed request.
+// wired with @proxyless/fastify and @proxyless/express; a traced request's spans print as
+// a tree joined across two hops (caller → orders → inventory, the second hop mTLS with
+// SVIDs from a dev CA in a temp directory), and a replica drains (mesh.drain()) under
+// traffic with no failed request.
 //
 //   npm run demo                               # under a minute; Ctrl-C stops early
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo

@@ -23,6 +23,8 @@ const USAGE = `usage:
       --strict: unknown fields are errors (istioctl's behaviour), not warnings. Exits 1
       if any path is invalid or holds no Istio resource.
   proxyless explain --config FILE_OR_DIR URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port[,host:port]]... [--endpoints-file FILE]...
+  proxyless explain --inbound --config FILE_OR_DIR URL [--peer SPIFFE_ID] [--port N] [--namespace NS] [--label k=v]... [-X METHOD] [-H 'name: value']...
+                                                   the server side: mTLS mode and which AuthorizationPolicy decides (exit 3 when refused)
       Prints what the mesh would do with the request: matching routes, destinations,
       endpoints and policies. --endpoints gives discovery a static list; --endpoints-file
       reads one as file() does (YAML/JSON: service → endpoints).

@@ -2,7 +2,8 @@ import { InvalidConfigError, type ConfigDiagnostic } from '../core/errors/index.
 import { ServiceNamer } from '../discovery/service-name.js';
 import { compileConfig } from './compile-config.js';
 import { readConfigInputs } from '../config/config-inputs.js';
-import type { SkippedResource } from '../config/load-config.js';
+import type { MeshConfig, SkippedResource } from '../config/load-config.js';
+import { MeshSecurity } from './mesh-security.js';
 import type { UnknownFieldsMode } from '../config/validate-resource.js';
 
 /** What {@link checkConfig} found. */
@@ -29,6 +30,30 @@ export interface CheckConfigOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Unknown fields: warnings (default) or errors (istioctl's behaviour, `proxyless check --strict`). */
   readonly unknownFields?: UnknownFieldsMode;
+  /** Istio's root namespace (mesh-wide security policies). Default `istio-system`. */
+  readonly rootNamespace?: string;
+  /**
+   * The CUSTOM authorization providers the code registers (`createMesh({ authorization })`).
+   * Given: a CUSTOM policy naming another is an error, as at run time. Default: unknown
+   * offline, so every name is accepted.
+   */
+  readonly providers?: readonly string[];
+}
+
+/**
+ * The security resources compiled as the mesh compiles them for a workload with
+ * `options.labels` in `options.namespace` (selectors, CUSTOM providers, JWT keys);
+ * errors are thrown as the loader's, warnings returned.
+ */
+function checkSecurity(config: MeshConfig, options: CheckConfigOptions): ConfigDiagnostic[] {
+  const named = options.providers ?? config.authorizationPolicies.map((p) => p.resource.spec?.provider?.name).filter((n): n is string => typeof n === 'string');
+  const providers = new Map(named.map((name) => [name, { name, check: () => true, timeout: 1000, failOpen: false, statusOnError: 403 }]));
+  const security = new MeshSecurity({ namespace: options.namespace ?? 'default', labels: options.labels ?? {}, rootNamespace: options.rootNamespace ?? 'istio-system', providers, identity: undefined, onDryRun: () => {} });
+  try {
+    return security.compile(config).warnings.filter((f) => f.severity === 'warning');
+  } finally {
+    security.close();
+  }
 }
 
 /**
@@ -52,9 +77,10 @@ export function checkConfig(config: string | object | readonly (string | object)
     resources = entries.length;
     for (const file of inputs.files) void file.close();
     const compiled = compileConfig(entries, namer, options.labels ?? {}, undefined, { unknownFields: options.unknownFields ?? 'warn' });
+    const security = checkSecurity(compiled.config, options);
     return {
       errors: [],
-      warnings: compiled.diagnostics.filter((d) => d.severity === 'warning'),
+      warnings: [...compiled.diagnostics.filter((d) => d.severity === 'warning'), ...security],
       notes: compiled.diagnostics.filter((d) => d.severity === 'note'),
       skipped: compiled.config.skipped,
       resources,

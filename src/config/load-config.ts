@@ -7,6 +7,7 @@ import type { NormalizedServiceEntry, NormalizedVirtualService } from './istio/n
 import { shapeProblem } from './limits.js';
 import { resourceName, validateResource, type UnknownFieldsMode } from './validate-resource.js';
 import type { LocalRateLimitResource } from './proxyless/local-rate-limit.js';
+import type { AuthorizationPolicyResource, PeerAuthenticationResource, RequestAuthenticationResource } from '../security/types.js';
 
 /** A validated DestinationRule. */
 export type DestinationRuleResource = z.output<typeof destinationRuleSchema>;
@@ -51,6 +52,12 @@ export interface MeshConfig {
   readonly serviceEntries: readonly Located<ServiceEntryResource>[];
   /** proxyless's `LocalRateLimit` resources in order (the inbound side selects its own). */
   readonly localRateLimits: readonly Located<LocalRateLimitResource>[];
+  /** PeerAuthentications in load order (compiled for this workload by the mesh's security state). */
+  readonly peerAuthentications: readonly Located<PeerAuthenticationResource>[];
+  /** AuthorizationPolicies in load order. */
+  readonly authorizationPolicies: readonly Located<AuthorizationPolicyResource>[];
+  /** RequestAuthentications in load order. */
+  readonly requestAuthentications: readonly Located<RequestAuthenticationResource>[];
   /** Warnings, one line each: fields not applied, unknown fields, conflicting resources. */
   readonly warnings: readonly string[];
   /** The warnings and notes with their field paths apart (see {@link ConfigDiagnostic}). */
@@ -88,6 +95,9 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
   const serviceEntries: Located<ServiceEntryResource>[] = [];
   const validationOptions = { namespace: namer.namespace, unknownFields: options.unknownFields ?? 'warn' } as const;
   const localRateLimits: Located<LocalRateLimitResource>[] = [];
+  const peerAuthentications: Located<PeerAuthenticationResource>[] = [];
+  const authorizationPolicies: Located<AuthorizationPolicyResource>[] = [];
+  const requestAuthentications: Located<RequestAuthenticationResource>[] = [];
 
   for (const entry of entries) {
     let json: string | undefined;
@@ -133,15 +143,18 @@ export function loadConfig(entries: readonly ConfigEntry[], namer: ServiceNamer,
       localRateLimits.push({ resource: parsed as LocalRateLimitResource, where, namespace });
     } else if (kind === 'ServiceEntry') {
       serviceEntries.push({ resource: parsed as ServiceEntryResource, where, namespace });
-    } else {
-      // The security kinds: validated here, applied with the security layers.
-      warnings.push({ severity: 'warning', where, path: '', message: `kind ${kind} is validated but not applied yet; this resource is ignored` });
+    } else if (kind === 'PeerAuthentication') {
+      peerAuthentications.push({ resource: parsed as PeerAuthenticationResource, where, namespace });
+    } else if (kind === 'AuthorizationPolicy') {
+      authorizationPolicies.push({ resource: parsed as AuthorizationPolicyResource, where, namespace });
+    } else if (kind === 'RequestAuthentication') {
+      requestAuthentications.push({ resource: parsed as RequestAuthenticationResource, where, namespace });
     }
   }
 
   const diagnostics = [...warnings, ...skipNotes(skipped)];
   if (problems.length > 0) throw new InvalidConfigError(problems, { warnings: diagnostics });
-  return { destinationRules, virtualServices, serviceEntries, localRateLimits, warnings: warnings.map(renderDiagnostic), diagnostics, skipped };
+  return { destinationRules, virtualServices, serviceEntries, localRateLimits, peerAuthentications, authorizationPolicies, requestAuthentications, warnings: warnings.map(renderDiagnostic), diagnostics, skipped };
 }
 
 /** One note per skipped kind, naming its resources. */

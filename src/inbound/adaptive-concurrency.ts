@@ -117,8 +117,14 @@ const MAX_SAMPLES = 1024;
  * - **every `updateInterval`**: sample = the `percentile` of the latencies since;
  *   gradient = clamp((minRtt × (1 + buffer)) / sample, 0.5, 2); limit = limit × gradient +
  *   √(limit × gradient) (headroom for bursts), within [minConcurrency, maxConcurrency];
- *   it does not grow while fewer than half of it were in flight at once since the last
- *   update (the demand, not the server, set the latency then).
+ * - **demand-limited**: while fewer than half of the limit were in flight at once since the
+ *   last update, the demand, not the server, set the latency: the limit does not grow, and
+ *   comes down halfway to twice that peak each update (never below minConcurrency). A
+ *   limit nobody used is not known to be safe; left high, the next burst would queue up
+ *   to it before the limit came down (RFC 7661 decays a TCP congestion window the
+ *   sender did not use in the same way). With no request completed, the limit stays.
+ * - **stuck at the minimum**: a limit at minConcurrency for 5 updates in a row measures the
+ *   minimum latency again (as Envoy does): the service may have become slower for good.
  */
 export class AdaptiveConcurrencyLimiter {
   /** The validated settings it runs with. */
@@ -135,6 +141,8 @@ export class AdaptiveConcurrencyLimiter {
   #seen = 0;
   /** The most requests in flight at once since the last update. */
   #peakInFlight = 0;
+  /** Updates in a row that ended with the limit at minConcurrency. */
+  #atMinimum = 0;
   readonly #random: () => number;
 
   /** @param settings validated settings; @param now monotonic ms; @param random for the jitter and the reservoir */
@@ -227,17 +235,24 @@ export class AdaptiveConcurrencyLimiter {
     if (this.#sampleCount === 0) return;
     const sample = this.#percentile();
     this.#reset();
+    const peak = this.#peakInFlight;
+    this.#peakInFlight = this.#inFlight;
     const minRtt = this.#minRtt!;
     const target = minRtt * (1 + s.buffer / 100);
     const gradient = sample <= 0 ? 2 : Math.min(2, Math.max(0.5, target / sample));
     const scaled = this.#limit * gradient;
-    const next = Math.min(s.maxConcurrency, Math.max(s.minConcurrency, scaled + Math.sqrt(scaled)));
-    // Demand far below the limit says nothing about a higher one (Netflix's "app-limited"
-    // rule): growing then would leave a limit of 1000 after a quiet period, and the next
-    // burst would queue up to it before the limit came down.
-    const appLimited = this.#peakInFlight * 2 < this.#limit;
-    this.#peakInFlight = this.#inFlight;
-    if (next > this.#limit && appLimited) return;
+    let next = Math.min(s.maxConcurrency, Math.max(s.minConcurrency, scaled + Math.sqrt(scaled)));
+    if (next > this.#limit && peak * 2 < this.#limit) {
+      // Demand-limited (see the class comment): halfway down to twice the peak, never up.
+      const used = Math.max(s.minConcurrency, peak * 2);
+      next = Math.max(used, (this.#limit + used) / 2);
+    }
     this.#limit = next;
+    if (Math.floor(next) <= s.minConcurrency) {
+      if (++this.#atMinimum >= 5) {
+        this.#atMinimum = 0;
+        this.#startMeasuring();
+      }
+    } else this.#atMinimum = 0;
   }
 }

@@ -39,8 +39,6 @@ export class InboundExchange implements RequestMesh {
   readonly res: ServerResponse;
   /** `performance.now()` when the request entered the inbound stack. */
   readonly startedAt: number;
-  /** `Date.now()` when the request entered the inbound stack. */
-  readonly startedEpoch: number;
   /** Deadline (epoch ms), set by the deadline step. */
   deadline: number | undefined;
   /** The caller's identity, set by the identity step (issue 14). */
@@ -62,14 +60,25 @@ export class InboundExchange implements RequestMesh {
   readonly routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   /**
    * Answers through the framework instead of the raw response (Fastify's `reply`, so its
-   * hooks and logs see the answer); set by an adapter.
+   * hooks and logs see the answer); set by an adapter. Called as a method (`this` is the
+   * exchange), so one shared function serves every request.
    */
-  replier: ((status: number, body: string, headers: Readonly<Record<string, string>> | undefined) => void) | undefined = undefined;
+  replier: ((this: InboundExchange, status: number, body: string, headers: Readonly<Record<string, string>> | undefined) => void) | undefined = undefined;
+  /** What an adapter keeps per request (Fastify: its request and reply), so it needs no closure per request. */
+  adapterState: unknown = undefined;
   /** Set once the request ended; finishers ran. */
   ended = false;
   /** True when the inbound itself answered (a refusal, a health check): the application never saw the request. */
   answeredByMesh = false;
-  #finishers: Finisher[] | undefined;
+  /** @internal Its slot among the mesh's requests in flight (-1: not counted). */
+  inFlightSlot = -1;
+  /** @internal The SERVER span, when the telemetry step started one (a field: a WeakMap costs more per request). */
+  span: unknown = undefined;
+  // The first two finishers in fields, more in an array: no array for the usual one to three.
+  #finisher0: Finisher | undefined;
+  #finisher1: Finisher | undefined;
+  #moreFinishers: Finisher[] | undefined;
+  #startedEpoch: number | undefined;
   #controller: AbortController | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #trace: CallerTraceContext | null | undefined;
@@ -94,7 +103,6 @@ export class InboundExchange implements RequestMesh {
     this.proceed = proceed;
     this.routeOf = routeOf;
     this.startedAt = performance.now();
-    this.startedEpoch = Date.now();
     this.deadline = undefined;
     this.peer = undefined;
     this.flags = undefined;
@@ -103,6 +111,15 @@ export class InboundExchange implements RequestMesh {
     this.callerSpanContext = undefined;
     (res as unknown as Record<symbol, InboundExchange>)[kExchange] = this;
     res.on('close', onResponseClose); // 'close' comes once; `on` spares the wrapper `once` allocates
+  }
+
+  /**
+   * The wall-clock time (epoch ms) when the request entered the inbound stack. Read on
+   * first use (the deadline step when a deadline header came, the access log), so a
+   * request that needs neither costs no `Date.now()`.
+   */
+  get startedEpoch(): number {
+    return (this.#startedEpoch ??= Date.now() - (performance.now() - this.startedAt));
   }
 
   /** The exchange of a response, if the inbound handles it. */
@@ -143,7 +160,9 @@ export class InboundExchange implements RequestMesh {
 
   /** Adds a {@link Finisher}; finishers run in the reverse order of their adding (inner steps first). */
   onEnd(finisher: Finisher): void {
-    (this.#finishers ??= []).push(finisher);
+    if (this.#finisher0 === undefined) this.#finisher0 = finisher;
+    else if (this.#finisher1 === undefined) this.#finisher1 = finisher;
+    else (this.#moreFinishers ??= []).push(finisher);
   }
 
   /** Adds a flag (Envoy's short name, e.g. `RL`). */
@@ -159,7 +178,7 @@ export class InboundExchange implements RequestMesh {
     this.answeredByMesh = true;
     const res = this.res;
     if (res.headersSent || res.writableEnded || res.destroyed) return;
-    if (this.replier !== undefined) return this.replier(status, body, headers);
+    if (this.replier !== undefined) return this.replier(status, body, headers); // `this` is the exchange
     res.statusCode = status;
     if (headers) for (const name in headers) res.setHeader(name, headers[name]!);
     res.setHeader('content-type', 'text/plain; charset=utf-8');
@@ -179,14 +198,17 @@ export class InboundExchange implements RequestMesh {
       this.#controller?.abort(new Error('the caller went away before the response was complete'));
     }
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    const finishers = this.#finishers;
-    if (finishers === undefined) return;
-    for (let i = finishers.length - 1; i >= 0; i--) {
-      try {
-        finishers[i]!(this);
-      } catch (error) {
-        this.reportError(error);
-      }
+    const more = this.#moreFinishers;
+    if (more !== undefined) for (let i = more.length - 1; i >= 0; i--) this.#run(more[i]!);
+    if (this.#finisher1 !== undefined) this.#run(this.#finisher1);
+    if (this.#finisher0 !== undefined) this.#run(this.#finisher0);
+  }
+
+  #run(finisher: Finisher): void {
+    try {
+      finisher(this);
+    } catch (error) {
+      this.reportError(error);
     }
   }
 }

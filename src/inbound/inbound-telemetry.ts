@@ -93,11 +93,12 @@ class InboundRecorder {
   #instruments: Instruments | undefined;
   readonly #attributeSets = new Map<string, Attributes>();
   readonly #istioSets = new Map<string, Attributes>();
-  readonly #spans = new WeakMap<InboundExchange, Span>();
   readonly #finish = (x: InboundExchange): void => this.#end(x);
   #seenTracerProvider: unknown;
   #seenMeterProvider: unknown;
   #sdk = false;
+  /** A tracer or meter provider given in the options: something is always registered. */
+  readonly #given: boolean;
 
   constructor(
     api: OtelApiModule | undefined,
@@ -113,6 +114,7 @@ class InboundRecorder {
     this.#tracer = tracing ? (tracerProvider ?? api!.trace).getTracer('proxyless') : undefined;
     this.#names = metrics ? resolved.metricNames : undefined;
     this.#meterProvider = resolved.metrics.meterProvider as MeterProvider | undefined;
+    this.#given = (tracing && tracerProvider !== undefined) || (metrics && this.#meterProvider !== undefined);
     this.#workload = workload;
     this.#service = service;
     this.#log = log;
@@ -147,7 +149,7 @@ class InboundRecorder {
       const agent = req.headers['user-agent'];
       if (agent !== undefined) attributes['user_agent.original'] = agent.slice(0, 512);
       const span = this.#tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: api.SpanKind.SERVER, attributes }, ctx);
-      this.#spans.set(x, span);
+      x.span = span;
       ctx = api.trace.setSpan(ctx, span);
     }
     x.otelContext = ctx;
@@ -155,6 +157,7 @@ class InboundRecorder {
 
   /** Whether an SDK (tracer or meter provider, given or global) or a propagator is registered; compared by identity, so cheap. */
   #anythingRegistered(api: OtelApiModule): boolean {
+    if (this.#given) return true;
     const tracerProvider = api.trace.getTracerProvider() as { getDelegate?: () => object };
     const tracer = typeof tracerProvider.getDelegate === 'function' ? tracerProvider.getDelegate() : tracerProvider;
     const meter = this.#meterProvider ?? api.metrics.getMeterProvider();
@@ -172,9 +175,9 @@ class InboundRecorder {
     const route = routeSafely(x);
     const method = methodOf(x.req.method);
     const errorType = errorTypeOf(x, status);
-    const span = this.#spans.get(x);
+    const span = x.span as Span | undefined;
     if (span !== undefined) {
-      this.#spans.delete(x);
+      x.span = undefined;
       if (status !== undefined) span.setAttribute('http.response.status_code', status);
       if (route !== undefined) {
         span.setAttribute('http.route', route);

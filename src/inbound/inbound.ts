@@ -11,9 +11,11 @@ import { rateLimitSettings, type RateLimitSettings } from '../config/settings/ra
 import { contextLayer, deadlineLayer, drainLayer, healthLayer, loadSheddingLayer, rateLimitLayer, type HealthPaths } from './steps.js';
 import type { InboundOptions, MeshIncomingMessage } from './types.js';
 import { rateLimitFromConfig, type RateLimitConfigMesh } from './rate-limit-config.js';
+import { authorizationLayer, identityLayer, type SecurityMesh } from './security-steps.js';
+import { pathSteps } from '../route/normalize-path.js';
 
-/** What the inbound needs of a mesh: its lifecycle's needs, its namespace and its config's rate limits. */
-export type InboundMesh = LifecycleMesh & RateLimitConfigMesh;
+/** What the inbound needs of a mesh: its lifecycle's needs, its namespace, its config's rate limits and security state. */
+export type InboundMesh = LifecycleMesh & RateLimitConfigMesh & SecurityMesh;
 
 /** Events of an {@link Inbound}. */
 export interface InboundEvents {
@@ -69,6 +71,7 @@ export class Inbound extends EventEmitter<InboundEvents> {
     const shedding = loadSheddingSettings(options.loadShedding, where);
     const view = typeof mesh.inboundConfig === 'function' ? mesh.inboundConfig() : undefined;
     const namespace = view?.namespace ?? 'default';
+    const security = typeof mesh.inboundSecurity === 'function' ? mesh.inboundSecurity() : undefined;
 
     this.lifecycle = lifecycleOf(mesh);
     this.#routeOf = options.route;
@@ -76,8 +79,8 @@ export class Inbound extends EventEmitter<InboundEvents> {
       healthLayer(health, this.lifecycle), // before everything: probes are never traced, limited or refused
       drainLayer(this.lifecycle), // counts every request that reaches the app or is refused below
       telemetryLayer(options.telemetry, { telemetry: view?.telemetry, labels: view?.labels ?? {}, namespace }, where), // sees the refusals below: they are spans, metrics and log lines too
-      inboundLayer('identity', (next) => next), // issue 14: the caller's identity (mTLS peer, JWT)
-      inboundLayer('authorization', (next) => next), // issue 14: AuthorizationPolicy (403)
+      identityLayer(security?.security), // the caller's identity: mTLS peer, then JWT (401)
+      authorizationLayer(security?.security, security?.pathSteps ?? pathSteps('BASE')), // AuthorizationPolicy (403)
       deadlineLayer(), // an expired request costs no rate-limit token
       codeRateLimit !== undefined ? rateLimitLayer(codeRateLimit) : rateLimitFromConfig(mesh, where, (e) => this.#reportError(e)), // 429
       loadSheddingLayer(shedding), // 503, innermost: measures the handler itself
@@ -98,10 +101,12 @@ export class Inbound extends EventEmitter<InboundEvents> {
    * Runs a request through the inbound stack; `proceed` continues to the application
    * (called inside the request's context, unless a step answered first). For adapters.
    * Never throws: a step that throws is reported and the request answered 500.
-   * `setup` runs first, with the new exchange (an adapter sets its `replier` there).
+   * `setup` runs first, with the new exchange (an adapter sets its `replier` there);
+   * `adapterState` becomes the exchange's `adapterState` before it runs.
    */
-  handle(req: IncomingMessage, res: ServerResponse, proceed: () => void, setup?: (exchange: InboundExchange) => void): InboundExchange {
+  handle(req: IncomingMessage, res: ServerResponse, proceed: () => void, setup?: (exchange: InboundExchange) => void, adapterState?: unknown): InboundExchange {
     const exchange = new InboundExchange(req, res, proceed, this.#routeOf, this.#report);
+    exchange.adapterState = adapterState;
     (req as { mesh?: unknown }).mesh = exchange;
     if (setup !== undefined) setup(exchange);
     const server = (req.socket as { server?: unknown }).server;

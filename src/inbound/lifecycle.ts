@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { InvalidOptionError, MeshNotReadyError } from '../core/errors/index.js';
 import { formatIssues } from '../core/validate.js';
 import type { InboundExchange } from './exchange.js';
+import { InFlightSet } from './in-flight.js';
 
 /**
  * Graceful drain, as Istio's agent and Envoy drain a pod: readiness fails at once, the
@@ -91,7 +92,7 @@ export class MeshLifecycle extends EventEmitter<LifecycleEvents> {
   readonly #registrations = new Set<DrainRegistration>();
   #pendingRegistrations = 0;
   readonly #servers = new Set<Server>();
-  readonly #inFlight = new Set<InboundExchange>();
+  readonly #inFlight = new InFlightSet<InboundExchange>();
   #delay = 5000;
   #grace = 20_000;
   #configuredDelay = false;
@@ -215,7 +216,7 @@ export class MeshLifecycle extends EventEmitter<LifecycleEvents> {
     for (const [name, listener] of this.#signals) process.off(name, listener);
     this.#signals.clear();
     // Readiness is 503 from here on (state), and responses from now close their connections.
-    for (const exchange of this.#inFlight) closeAfterResponse(exchange);
+    for (const exchange of this.#inFlight.snapshot()) closeAfterResponse(exchange);
     this.#emitSafely('draining');
     // Registrations first: clients stop picking this workload before it stops accepting.
     await withTimeout(

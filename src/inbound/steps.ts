@@ -1,14 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import { otelApi, type OtelApiModule } from '../telemetry/otel-api.js';
-import { runWithDeadline } from '../policy/deadline/index.js';
+import { DEADLINE_HEADER, currentDeadline, runWithDeadline } from '../policy/deadline/index.js';
 import { AdaptiveConcurrencyLimiter, type LoadSheddingSettings } from './adaptive-concurrency.js';
 import type { InboundExchange } from './exchange.js';
 import { inboundLayer, type InboundLayer } from './inbound-stack.js';
 import type { MeshLifecycle } from './lifecycle.js';
 import { LocalRateLimiter, type TokenBucket } from './rate-limit.js';
 import type { RateLimitSettings } from '../config/settings/rate-limit.js';
-import { requestDeadline } from './request-deadline.js';
+import { GRPC_TIMEOUT_HEADER, requestDeadline } from './request-deadline.js';
 import { pathOf } from './inbound-telemetry.js';
 
 /** The health endpoints' paths. */
@@ -53,7 +53,10 @@ export function drainLayer(lifecycle: MeshLifecycle): InboundLayer {
 /** `deadline`: the caller's deadline; a request whose deadline already passed gets 504 at once. */
 export function deadlineLayer(): InboundLayer {
   return inboundLayer('deadline', (next) => (x) => {
-    const deadline = requestDeadline(x.req.headers, x.startedEpoch);
+    const headers = x.req.headers;
+    // The common case, no deadline header: no clock read.
+    if (headers[DEADLINE_HEADER] === undefined && headers[GRPC_TIMEOUT_HEADER] === undefined) return next(x);
+    const deadline = requestDeadline(headers, x.startedEpoch);
     if (deadline !== undefined) {
       x.deadline = deadline;
       if (deadline <= x.startedEpoch) {
@@ -125,10 +128,17 @@ export function loadSheddingLayer(settings: LoadSheddingSettings | undefined): I
  * the user.
  */
 export function contextLayer(): InboundLayer {
-  return inboundLayer('context', () => (x) => enterRequestContext(x, () => {
-    keepContextForBody(x.req);
-    x.proceed();
-  }));
+  return inboundLayer('context', () => (x) => {
+    // No trace context, no deadline and none to clear (no SDK, no deadline header): the
+    // handler runs in the connection's context as it is, with no closure and no context switch.
+    if (x.otelContext === undefined && x.deadline === undefined && currentDeadline() === undefined) return proceedNow(x);
+    enterRequestContext(x, () => proceedNow(x));
+  });
+}
+
+function proceedNow(x: InboundExchange): void {
+  keepContextForBody(x.req);
+  x.proceed();
 }
 
 /**

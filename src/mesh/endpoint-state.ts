@@ -16,6 +16,8 @@ export interface EndpointContext {
   readonly poolOptions: Pool.Options;
   /** TLS to the endpoints (the caller used an https:// URL). */
   readonly secure?: boolean;
+  /** The connector of one endpoint's pool, when it differs from `poolOptions.connect` (mesh mTLS, DestinationRule tls). */
+  readonly connectorFor?: ((endpoint: EndpointState) => Pool.Options['connect'] | undefined) | undefined;
 }
 
 /** What an endpoint needs from its service for outlier detection. */
@@ -25,7 +27,7 @@ export interface EndpointOwner {
   /** True while too few endpoints are healthy (`minHealthPercent`): ejections are ignored. */
   readonly panic: boolean;
   /** An endpoint was ejected or returned: the panic state may have changed. */
-  ejectionChanged(): void;
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void;
   /** An endpoint's {@link EndpointState.available} changed (the service's capacity and the balancer's priority loads depend on it). */
   availabilityChanged?(): void;
 }
@@ -76,7 +78,7 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
     if (value === this.#ejected) return;
     this.#ejected = value;
     this.refreshAvailable();
-    this.#owner?.ejectionChanged();
+    this.#owner?.ejectionChanged(this, value);
   }
 
   /** Failing its active health checks. */
@@ -148,7 +150,9 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
   openPool(): Pool {
     if (!this.#pool) {
       const host = this.address.includes(':') ? `[${this.address}]` : this.address;
-      this.#pool = new Pool(`${this.#context.secure ? 'https' : 'http'}://${host}:${this.port}`, this.#context.poolOptions);
+      const connect = this.#context.connectorFor?.(this);
+      const options = connect === undefined ? this.#context.poolOptions : { ...this.#context.poolOptions, connect };
+      this.#pool = new Pool(`${this.#context.secure ? 'https' : 'http'}://${host}:${this.port}`, options);
     }
     return this.#pool;
   }

@@ -1,3 +1,4 @@
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -43,7 +44,7 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   readonly #context: ServiceContext;
   readonly #sources: ServiceSources;
   /** What this service's endpoints are built with; a reload of the connection settings replaces `poolOptions`. */
-  readonly #endpointContext: { readonly buildEndpointStack: (endpoint: EndpointState) => Dispatch; readonly secure: boolean; poolOptions: Pool.Options };
+  readonly #endpointContext: { readonly buildEndpointStack: (endpoint: EndpointState) => Dispatch; readonly secure: boolean; poolOptions: Pool.Options; readonly connectorFor: ((endpoint: EndpointState) => Pool.Options['connect'] | undefined) | undefined };
   /** TLS to the endpoints for https:// services: the pools' and the health checks'. */
   #connector: buildConnector.connector | undefined;
   readonly #endpoints = new Map<string, EndpointState>();
@@ -81,9 +82,27 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       [ENDPOINT_PICKER, this],
     ]);
     const transport = context.endpointTransport(policy.limits);
-    this.#endpointContext = { buildEndpointStack: context.buildEndpointStack, secure: context.secure, poolOptions: transport.poolOptions };
+    const endpointConnector = context.endpointConnector;
+    this.#endpointContext = {
+      buildEndpointStack: context.buildEndpointStack,
+      secure: context.secure,
+      poolOptions: transport.poolOptions,
+      connectorFor:
+        endpointConnector === undefined
+          ? undefined
+          : (endpoint) => {
+              const { connect, connectTimeout } = this.#endpointContext.poolOptions;
+              return connect === undefined || typeof connect !== 'function' ? undefined : endpointConnector(endpoint, this, connect, connectTimeout ?? 10_000);
+            },
+    };
     this.#connector = transport.connector;
-    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    this.#sources = new ServiceSources(
+      name,
+      sources,
+      () => this.#recompute(),
+      (source, error) => context.onSourceError?.(source, error),
+      context.onSourceRefresh === undefined ? undefined : (source, endpoints) => context.onSourceRefresh!(this, source, endpoints),
+    );
     try {
       this.#sources.open();
     } catch (error) {
@@ -121,6 +140,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** See {@link ServiceTarget.balancerName}. */
   get balancerName(): string {
     return this.balancer?.name ?? 'passthrough';
+  }
+
+  /** See {@link ServiceTarget.events}: the mesh's. */
+  get events(): PolicyEvents | undefined {
+    return this.#context.events;
   }
 
   /** See {@link ServiceTarget.meshExternal}. */
@@ -251,6 +275,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
+        this.#context.onHealth?.(this, endpoint, healthy);
+        this.#context.events?.health(this.name, endpoint.key, healthy);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -279,7 +305,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #lastPanic = false;
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
-  ejectionChanged(): void {
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
+    if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
+    if (endpoint !== undefined) this.#context.events?.ejection(this.name, endpoint.key, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;
@@ -331,6 +359,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   }
 
   /** The DestinationRule subset this service stands for, if any. */
+  /** The DestinationRule `tls` in force (each new connection reads it). */
+  get tlsPolicy(): ServicePolicy['tls'] {
+    return this.#policy.tls;
+  }
+
   get subset(): string | undefined {
     return this.name.subset;
   }

@@ -3,11 +3,9 @@ import { buildConnector } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { localityBalancer } from '../balance/locality-balancer.js';
 import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
-import { balanceLayer } from '../balance/balance-layer.js';
-import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { ConnectingSockets } from '../core/connecting-sockets.js';
-import { MeshClosedError, MeshClosingError } from '../core/errors/index.js';
+import { IdentityNotReadyError, MeshClosedError, MeshClosingError } from '../core/errors/index.js';
 import { emitSafely } from '../core/emit-safely.js';
 import { Stack } from '../core/layer.js';
 import { compileConfig, serviceNamespaceOf, type CompiledConfig, type ConfigClient } from '../compile/compile-config.js';
@@ -18,13 +16,13 @@ import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
 import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, connectionPoolLimits, HEALTH_CHECK_ANNOTATION, healthCheckSettings, outlierSettings } from '../config/settings/index.js';
-import { breakerLayer, type BreakerSnapshot, type ServiceBreaker } from '../policy/breaker/index.js';
+import type { BreakerSnapshot, ServiceBreaker } from '../policy/breaker/index.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../compile/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { explainRequest, type Explanation } from '../route/explain.js';
-import { pathSteps } from '../route/normalize-path.js';
+import { pathSteps, type PathSteps } from '../route/normalize-path.js';
 import { ServiceNamer } from '../discovery/service-name.js';
 import type { DiscoverySource, DiscoverySourceState } from '../discovery/types.js';
 import { FileConfigSource } from '../config/file-config-source.js';
@@ -35,17 +33,28 @@ import { MeshService, type EndpointTransport, type ServiceContext, type ServiceP
 import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
 import { meshFetch, type GlobalFetchDispatcher, type MeshFetch } from './mesh-fetch.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
-import { poolLayer } from './pool-layer.js';
+import { endpointLayers, serviceLayers } from './default-layers.js';
+import { policyEventSink, type BudgetExhaustedEvent, type EndpointEvent, type HealthChangedEvent, type HedgeEvent, type RetryEvent } from './policy-event-sink.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
 import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { checkDrainOptions, lifecycleOf, type DrainOptions, type DrainRegistration } from '../inbound/lifecycle.js';
 import type { InboundConfigView } from '../inbound/rate-limit-config.js';
-import { limitsLayer, type ConnectionPoolLimits } from '../policy/limits/index.js';
-import { outlierLayer } from '../policy/outlier/index.js';
-import { retryLayer } from '../policy/retry/index.js';
-import { hedgeLayer } from '../policy/hedge/index.js';
-import { timeoutLayer } from '../policy/timeout/index.js';
+import type { ConnectionPoolLimits } from '../policy/limits/index.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
+import { MeshSecurity } from '../compile/mesh-security.js';
+import { ClientTls } from './client-tls.js';
+import { explainInbound, type InboundExplanation, type InboundRequestSpec } from './explain-inbound.js';
+import type { ServerResponse } from 'node:http';
+import { createMeshServer, type MeshServer, type CreateServerOptions } from '../inbound/mesh-server.js';
+import type { MeshIncomingMessage } from '../inbound/types.js';
+import type { CompiledSecurity } from '../security/compile-security.js';
+import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
+import type { IdentitySource } from '../tls/identity-source.js';
+import type { AuthzRequest } from '../security/request-view.js';
+import type { SvidSummary } from '../tls/svid.js';
+import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
+import { telemetryLayer } from '../telemetry/telemetry-layer.js';
+import { wireMeshTelemetry } from '../telemetry/mesh-events.js';
 import { startAdmin, type AdminOptions, type AdminServer } from '../admin/admin-server.js';
 import type { ConfigRecord, MeshAdminView } from '../admin/mesh-view.js';
 
@@ -108,6 +117,12 @@ export interface CircuitEvent {
   readonly retryAt?: number;
 }
 
+/** What {@link Mesh.securityStats} reports. */
+export interface SecurityStats {
+  /** Dry-run AuthorizationPolicy results since the mesh was created (as Envoy's `istio_dry_run_*` counters). */
+  readonly dryRun: Readonly<DryRunCounters>;
+}
+
 /** Typed events of a {@link Mesh}. */
 export interface MeshEvents {
   /** A discovery source reported an error; it keeps serving its last known good set. */
@@ -124,6 +139,28 @@ export interface MeshEvents {
   circuitClose: [info: CircuitEvent];
   /** The service table reached `maxServices`: these idle services were evicted (their pools and watches closed). */
   servicesEvicted: [info: ServicesEvictedInfo];
+  /**
+   * A dry-run AuthorizationPolicy (`istio.io/dry-run: "true"`) was evaluated for a
+   * request: what enforcing it would have done. Never enforced; counted in
+   * `mesh.securityStats()`. Do not keep `req` (it is reused).
+   */
+  authorizationDryRun: [result: DryRunResult, req: AuthzRequest];
+  /** The workload's identity rotated: new connections (both ways) use the new SVID. */
+  identityRotated: [identity: SvidSummary];
+  /** The identity source reported a problem; the current SVID stays in use. */
+  identityError: [error: Error];
+  /** Outlier detection ejected an endpoint. */
+  endpointEjected: [info: EndpointEvent];
+  /** An ejected endpoint came back. */
+  endpointRestored: [info: EndpointEvent];
+  /** Active health checking found an endpoint healthy or unhealthy. */
+  healthChanged: [info: HealthChangedEvent];
+  /** A retry was scheduled after a failed try. */
+  retry: [info: RetryEvent];
+  /** A hedged (backup) try was sent. */
+  hedge: [info: HedgeEvent];
+  /** A retry or hedge was wanted and its budget refused it. */
+  retryBudgetExhausted: [info: BudgetExhaustedEvent];
 }
 
 /**
@@ -150,6 +187,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #configWatches: Array<{ close(): void }> = [];
   readonly #breakerSnapshots = new Map<string, unknown>();
   #compiled: CompiledConfig;
+  /** The security resources of the config in force, compiled for this workload, and the identity. */
+  readonly #security: MeshSecurity;
+  /** Connectors for DestinationRule tls modes and auto mTLS. */
+  readonly #clientTls: ClientTls;
+  readonly #identityListeners: Array<() => void> = [];
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
   /** The balancers' latency samples leave out this process's stalls while the mesh is open (acquired last in the constructor). */
@@ -170,6 +212,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Set when the services are being closed: no service may be made after that. */
   #shutDown = false;
   #shutdownDone: Promise<void> | undefined;
+  /** Spans, metrics, access log and diagnostics channels of the calls (src/telemetry). */
+  readonly #telemetry: OutboundTelemetry;
   /** The last config version applied, and the last one rejected (for the admin page). */
   #lastApplied: ConfigRecord | undefined;
   #lastRejected: ConfigRecord | undefined;
@@ -183,33 +227,36 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
     this.#services = new ServiceTable(o.maxServices, (service) => this.#keepBreakerState(service));
+    this.#telemetry = new OutboundTelemetry(o.telemetry, o.labels, o.namespace);
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
-    this.#compiled = compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: o.unknownFields });
+    this.#clientTls = new ClientTls(o.identity);
+    this.#security = new MeshSecurity({
+      namespace: o.namespace,
+      labels: o.labels,
+      rootNamespace: o.rootNamespace,
+      providers: o.authorization,
+      identity: o.identity,
+      onDryRun: (result, req) => this.#emitSafely('authorizationDryRun', result, req),
+    });
+    const first = this.#compileAll(this.#configEntries());
+    this.#compiled = first.compiled;
+    this.#security.commit(first.security);
     this.#configCache.commit();
     this.#lastApplied = { source: 'createMesh', at: Date.now(), resources: this.#compiled.resources, warnings: this.#compiled.warnings };
-    for (const warning of this.#compiled.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
+    for (const warning of this.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
     this.#serviceEntries = new ServiceEntrySource(this.#namer);
     this.#serviceEntries.setEntries(this.#compiled.serviceEntries);
     this.#discovery = [this.#serviceEntries, ...o.discovery];
 
-    // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
-    this.#serviceStack = new Stack<ServiceTarget>('service', [
-      timeoutLayer(), // the route timeout and the request's deadline cover every try
-      retryLayer(), // each try goes down the rest of the stack, another endpoint if possible
-      hedgeLayer(), // a slow try gets a backup on another endpoint (opt-in per VirtualService)
-      breakerLayer((s) => (s as MeshService).breaker), // an open circuit refuses tries at once (opt-in)
-      limitsLayer(), // connectionPool overflow fails fast, per try, before an endpoint is picked
-      balanceLayer(),
-    ]);
-    this.#endpointStack = new Stack<EndpointTarget>('endpoint', [
-      loadLayer(), // outermost at the endpoint, so queueing in the pool counts as load
-      // Counts 5xx, gateway errors and connection failures toward ejection (DestinationRule outlierDetection).
-      outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
-      poolLayer(), // terminal: the endpoint's undici Pool
-    ]);
+    // Outermost first (default-layers.ts says why each sits where it does). `balance` is
+    // terminal: it picks an endpoint and enters its stack; `pool` is the endpoint's.
+    const l = serviceLayers;
+    this.#serviceStack = new Stack<ServiceTarget>('service', [l.timeout, l.retry, l.hedge, l.breaker, l.limits, l.balance]);
+    const e = endpointLayers;
+    this.#endpointStack = new Stack<EndpointTarget>('endpoint', [e.telemetry, e.load, e.outlier, e.pool]);
     o.stacks.service?.(this.#serviceStack);
     o.stacks.endpoint?.(this.#endpointStack);
 
@@ -220,6 +267,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
+      ...wireMeshTelemetry(this, this.#telemetry, () => this.#services.values()),
+      events: policyEventSink(this),
     };
     if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
@@ -238,6 +287,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         connect: this.#connecting.wrap(buildConnector({ timeout: o.pool.connectTimeout })),
       },
       pathSteps: pathSteps(o.pathNormalization),
+      telemetry: this.#telemetry,
     }) as MeshDispatcher & GlobalFetchDispatcher;
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
@@ -254,15 +304,109 @@ export class Mesh extends EventEmitter<MeshEvents> {
         this.#sourceErrorListeners.set(source, listener);
       }
       this.#watchConfigSources();
+      this.#watchIdentity();
     } catch (error) {
       // Nothing of a mesh that failed to construct stays behind: no watch, no listener, no hold.
       for (const watch of this.#configWatches) watch.close();
+      for (const stop of this.#identityListeners) stop();
+      this.#security.close();
       for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
       for (const source of this.#heldSources) abandonHold(source);
       for (const file of this.#configInputs.files) void file.close();
+      this.#telemetry.close();
       throw error;
     }
     this.#releaseStallClock = stallClock.acquire();
+  }
+
+  /**
+   * Follows the identity source: rotations and errors become mesh events; a first SVID
+   * (or one of another trust domain) recompiles the security resources, whose principals
+   * are read in the workload's trust domain.
+   */
+  #watchIdentity(): void {
+    const identity = this.#options.identity;
+    if (identity === undefined) return;
+    let trustDomain = this.#security.trustDomain;
+    const onRotated = (svid: import('../tls/svid.js').X509Svid): void => {
+      if (svid.spiffeId.trustDomain !== trustDomain) {
+        trustDomain = svid.spiffeId.trustDomain;
+        try {
+          this.#apply(this.#compileAll(this.#configEntries()), `identity(${identity.name})`);
+        } catch (error) {
+          this.#emitSafely('configError', error as Error, `identity(${identity.name})`);
+        }
+      }
+      this.#emitSafely('identityRotated', svid.toJSON());
+    };
+    const onError = (error: Error): void => this.#emitSafely('identityError', error);
+    identity.on('rotated', onRotated);
+    identity.on('error', onError);
+    this.#identityListeners.push(() => {
+      identity.off('rotated', onRotated);
+      identity.off('error', onError);
+    });
+  }
+
+  /**
+   * This workload's identity now: its SPIFFE ID, trust domain, validity and serial
+   * number (never the key), or undefined when the mesh has no identity source or the
+   * source has no SVID yet (await `mesh.identityReady()`).
+   */
+  identity(): SvidSummary | undefined {
+    return this.#options.identity?.current()?.toJSON();
+  }
+
+  /** Resolves with the identity once the source has its first SVID (at once if it has one). Rejects without an identity source. */
+  async identityReady(options: { readonly timeout?: number } = {}): Promise<SvidSummary> {
+    const identity = this.#options.identity;
+    if (identity === undefined) throw new IdentityNotReadyError('(none)', 'createMesh({ identity }) was not given an identity source', undefined);
+    return (await identity.ready(options)).toJSON();
+  }
+
+  /**
+   * The security state for the inbound side: identity source and compiled resources.
+   *
+   * @internal
+   */
+  inboundSecurity(): { readonly identity: IdentitySource | undefined; readonly security: MeshSecurity; readonly pathSteps: PathSteps } {
+    return { identity: this.#options.identity, security: this.#security, pathSteps: pathSteps(this.#options.pathNormalization) };
+  }
+
+  /**
+   * A node:http server for this workload whose port speaks what PeerAuthentication says
+   * (STRICT: mTLS only; PERMISSIVE, the default: mTLS and plaintext on one port; DISABLE:
+   * plaintext), with the inbound stack (health, telemetry, identity, authorization,
+   * deadline, limits) in front of `listener`. mTLS uses the mesh's identity, rotated
+   * without a restart; `req.mesh.peer` is the verified caller.
+   *
+   * ```ts
+   * mesh.createServer(app).listen(8080);                                          // Express
+   * Fastify({ serverFactory: (handler) => mesh.createServer(handler, { inbound: false }) }); // with meshPlugin
+   * ```
+   */
+  createServer(listener: (req: MeshIncomingMessage, res: ServerResponse) => unknown, options?: CreateServerOptions): MeshServer {
+    return createMeshServer(this, listener, options);
+  }
+
+  /**
+   * What this workload's server side would do with a request, and why, without serving
+   * it: the port's mTLS mode and the PeerAuthentication that set it, then which
+   * AuthorizationPolicy allowed or denied it (every policy and rule, the field that
+   * failed, with what it wanted and what the request had).
+   *
+   * ```ts
+   * mesh.explainInbound({ url: '/admin', peer: 'spiffe://cluster.local/ns/default/sa/productpage' }).lines;
+   * // [ 'mTLS: STRICT on port 80, ...', 'DENIED (403) by DENY policy default/deny-admin, rule 0', ... ]
+   * ```
+   */
+  explainInbound(request: InboundRequestSpec): InboundExplanation {
+    return explainInbound(this.#security.current.compiled, request, pathSteps(this.#options.pathNormalization));
+  }
+
+  /** Dry-run AuthorizationPolicy results so far (what enforcing them would have done). */
+  securityStats(): SecurityStats {
+    return { dryRun: { ...this.#security.dryRunCounters } };
   }
 
   /**
@@ -275,9 +419,16 @@ export class Mesh extends EventEmitter<MeshEvents> {
     emitSafely(this as EventEmitter, event, ...args);
   }
 
-  /** Warnings of the config in force (fields not supported or not enforced yet, conflicts). */
+  /** Warnings of the config in force (fields not supported or not enforced yet, conflicts), security resources included. */
   get warnings(): readonly string[] {
-    return this.#compiled.warnings;
+    const security = this.#security.current.warnings;
+    return security.length === 0 ? this.#compiled.warnings : [...this.#compiled.warnings, ...security];
+  }
+
+  /** Validates and compiles a config version: routing and policies, and the security resources for this workload. */
+  #compileAll(entries: readonly ConfigEntry[]): { compiled: CompiledConfig; security: CompiledSecurity } {
+    const compiled = compileConfig(entries, this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields });
+    return { compiled, security: this.#security.compile(compiled.config) };
   }
 
   /**
@@ -288,12 +439,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
   applyConfig(config: string | object | readonly (string | object)[]): void {
     // A closed mesh's services must not remake their health checks, breakers or sweeps.
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
-    let compiled: CompiledConfig;
+    let compiled: { compiled: CompiledConfig; security: CompiledSecurity };
     let inputs: ConfigInputs;
     try {
       inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-      compiled = compileConfig([...inputs.inline, ...this.#sourceEntriesFlat()], this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields });
+      compiled = this.#compileAll([...inputs.inline, ...this.#sourceEntriesFlat()]);
     } catch (error) {
+      // A rejected version (proxyless.config.reloads.rejected, proxyless:config:rejected); the caller gets the error.
+      this.#telemetry.configRejected('applyConfig', error);
       this.#rejected('applyConfig', error);
       throw error;
     }
@@ -323,7 +476,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         const previous = this.#sourceEntries.get(source);
         this.#sourceEntries.set(source, located);
         try {
-          this.#apply(compileConfig(this.#configEntries(), this.#namer, this.#configClient(), this.#configCache, { unknownFields: this.#options.unknownFields }), source.name);
+          this.#apply(this.#compileAll(this.#configEntries()), source.name);
         } catch (error) {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
@@ -337,15 +490,16 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /** Swaps a compiled config in: routes, ServiceEntries and every service's policy at once. */
-  #apply(compiled: CompiledConfig, source: string): void {
+  #apply({ compiled, security }: { compiled: CompiledConfig; security: CompiledSecurity }, source: string): void {
     this.#compiled = compiled;
+    this.#security.commit(security);
     this.#configCache.commit();
     this.#serviceEntries.setEntries(compiled.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
     this.#lastApplied = { source, at: Date.now(), resources: compiled.resources, warnings: compiled.warnings };
     // Safely: a listener that throws must not look like an invalid config (it is in force now).
-    this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: compiled.warnings });
+    this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: this.warnings });
   }
 
   /** Remembers a rejected config version for the admin page (its message only: the resources stay out). */
@@ -417,7 +571,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const healthCheck = healthSpec === undefined ? undefined : healthCheckSettings(healthSpec, rule!.where);
     const breakerSpec = rule ? annotationValue(rule.annotations, CIRCUIT_BREAKER_ANNOTATION, rule.where) : undefined;
     const breaker = breakerSpec === undefined ? undefined : breakerSettings(breakerSpec, rule!.where);
-    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal };
+    const common = { subsetLabels, limits, retryBudget, outlier: outlierSettings(resolved.outlierDetection), healthCheck, breaker, meshExternal, tls: resolved.trafficPolicy?.tls };
     if (settings?.simple === 'PASSTHROUGH') return { balancer: undefined, balancerKey: 'passthrough', ...common };
     // Locality failover needs outlier detection, as in Istio (loadbalancer.go: ApplyToCluster).
     const failover = resolved.outlierDetection !== undefined;
@@ -505,6 +659,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * library wants a `fetch`.
    */
   readonly fetch: MeshFetch = (input, init) => meshFetch(this.dispatcher, input, init);
+
+  /**
+   * `await using mesh = createMesh(...)`: the mesh closes (as {@link Mesh.close}) when
+   * the block that holds it ends.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 
   /**
    * Resolves once every discovery and config source has its first answer. Rejects with
@@ -606,6 +768,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   async #shutdownOnce(error: Error | undefined): Promise<void> {
     this.#shutDown = true;
     this.#releaseStallClock();
+    this.#telemetry.close();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
     // waiting for discovery or an endpoint) ends now, each caller answered at once.
@@ -620,6 +783,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#connecting.destroyAll(reason);
     // Stop listening before releasing: a source another mesh still holds keeps running.
     for (const watch of this.#configWatches) watch.close();
+    for (const stop of this.#identityListeners) stop();
+    this.#security.close();
     for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
     // Everything is closed before close() settles, even when a source's close() throws:
     // the first such error is then the outcome (Promise.all would settle at it, with pools
@@ -632,6 +797,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       // The files this mesh opened are its own; the caller's sources close with their last holder.
       ...this.#configInputs.files.map((s) => s.close()),
       ...this.#heldSources.map((s) => releaseSource(s)),
+      // The identity source given to this mesh closes with it (its timers and file watches).
+      ...(this.#options.identity !== undefined ? [this.#options.identity.close()] : []),
     ]);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -663,7 +830,18 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** What a service needs from the mesh, with the transport to its endpoints (TLS for https:// URLs). */
   #serviceContext(name: ServiceName, secure: boolean): ServiceContext {
-    return { ...this.#context, secure, endpointTransport: (limits) => this.#endpointTransport(name, secure, limits) };
+    return {
+      ...this.#context,
+      secure,
+      endpointTransport: (limits) => this.#endpointTransport(name, secure, limits),
+      // http:// services: the mesh decides per connection whether to originate (m)TLS.
+      endpointConnector: secure
+        ? undefined
+        : (endpoint, service, base, timeoutMs) => {
+            const target = { fqdn: name.fqdn, port: service.name.port, subset: service.subset, namespace: serviceNamespaceOf(name, this.#namer, this.#compiled.serviceEntries) };
+            return this.#connecting.wrap(this.#clientTls.endpointConnector(() => endpoint.labels, target, () => service.tlsPolicy, base as buildConnector.connector, timeoutMs));
+          },
+    };
   }
 
   /** An evicted service's open or half-open breaker comes back with it (a bounded map: oldest dropped first). */

@@ -4,6 +4,8 @@ import { formatIssues } from '../core/validate.js';
 import { checkEndpointTls, type EndpointTls } from './endpoint-tls.js';
 import type { MeshOptions } from './types.js';
 import type { PathNormalization } from '../route/normalize-path.js';
+import type { IdentitySource } from '../tls/identity-source.js';
+import { resolveAuthorizationOptions, type AuthorizationOptions, type ResolvedProvider } from '../security/authz-providers.js';
 import { TELEMETRY_ALLOWED_KEYS, telemetryDefaults, telemetryOptionsSchema, type ResolvedTelemetryOptions } from '../telemetry/options.js';
 
 const isSource = (v: unknown): boolean =>
@@ -84,11 +86,20 @@ const meshOptionsSchema = z.strictObject({
     .optional(),
   telemetry: telemetryOptionsSchema.optional(),
   unknownFields: z.enum(['warn', 'error'], { error: '"warn" (the default) or "error"' }).optional(),
+  identity: z.custom((v) => isIdentitySource(v), { error: 'an identity source such as identityFromFiles({ dir }) or devIdentity({ caDir, spiffeId })' }).optional(),
+  // Checked by resolveAuthorizationOptions (provider names, functions, timeouts).
+  authorization: z.unknown().optional(),
 });
+
+const isIdentitySource = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && typeof (v as { current?: unknown }).current === 'function' &&
+  typeof (v as { ready?: unknown }).ready === 'function' && typeof (v as { on?: unknown }).on === 'function' &&
+  typeof (v as { close?: unknown }).close === 'function';
 
 const ALLOWED_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(meshOptionsSchema.shape),
   endpointPool: ['connections', 'keepAliveTimeout', 'connectTimeout', 'tls'],
+  authorization: ['providers'],
   stacks: ['service', 'endpoint'],
   outboundTrafficPolicy: ['mode'],
   pathNormalization: ['normalization'],
@@ -125,6 +136,10 @@ export interface ResolvedMeshOptions {
   readonly pathNormalization: PathNormalization;
   /** Telemetry settings (src/telemetry/options.ts); checked here, not yet used by the layers. */
   readonly telemetry: ResolvedTelemetryOptions;
+  /** The workload's identity source, if any. */
+  readonly identity: IdentitySource | undefined;
+  /** CUSTOM authorization providers, resolved. */
+  readonly authorization: ReadonlyMap<string, ResolvedProvider>;
 }
 
 /** Validates {@link MeshOptions} and fills in the defaults; throws {@link InvalidOptionError}. */
@@ -137,6 +152,15 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
   const pool = (options as { endpointPool?: unknown } | undefined)?.endpointPool;
   const tls = typeof pool === 'object' && pool !== null ? checkEndpointTls((pool as { tls?: unknown }).tls) : { tls: undefined, problems: [] };
   problems.push(...tls.problems);
+  let authorization: ReadonlyMap<string, ResolvedProvider> = new Map();
+  const authzInput = (options as { authorization?: unknown } | undefined)?.authorization;
+  if (authzInput !== undefined) {
+    try {
+      authorization = resolveAuthorizationOptions(authzInput as AuthorizationOptions);
+    } catch (error) {
+      problems.push(...(error instanceof InvalidOptionError ? error.problems : [`authorization: ${(error as Error).message}`]));
+    }
+  }
   if (!result.success || problems.length > 0) throw new InvalidOptionError('createMesh', problems);
   const o = result.data as MeshOptions;
   return {
@@ -163,5 +187,7 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
     stacks: o.stacks ?? {},
     pathNormalization: o.pathNormalization === undefined || o.pathNormalization.normalization === 'DEFAULT' ? 'BASE' : o.pathNormalization.normalization,
     telemetry: telemetryDefaults(o.telemetry),
+    identity: o.identity,
+    authorization,
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { isIP } from 'node:net';
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
@@ -16,6 +17,7 @@ import type { HealthCheckSettings } from '../policy/health-check/index.js';
 import type { OutlierSettings } from '../policy/outlier/index.js';
 import type { EndpointState } from './endpoint-state.js';
 import type { MeshService } from './mesh-service.js';
+import type { ClientTlsSettings } from './client-tls.js';
 
 /** How a service's endpoints connect: their undici Pool options and, for https:// services, the TLS connector. */
 export interface EndpointTransport {
@@ -35,6 +37,11 @@ export interface ServiceContext {
   readonly secure: boolean;
   /** The transport to the endpoints for the DestinationRule `connectionPool` limits in force. */
   endpointTransport(limits: ConnectionPoolLimits | undefined): EndpointTransport;
+  /**
+   * The connector of one endpoint's pool, deciding per connection what it speaks (mesh
+   * mTLS, DestinationRule tls); `base` makes plaintext connections. Undefined: `base`.
+   */
+  readonly endpointConnector?: ((endpoint: EndpointState, service: MeshService, base: NonNullable<Pool.Options['connect']>, timeoutMs: number) => Pool.Options['connect']) | undefined;
   /** How long a request waits for a first endpoint, in ms. */
   readonly discoveryTimeout: number;
   /** Called when a service makes a circuit breaker (the mesh forwards its events). */
@@ -43,6 +50,14 @@ export interface ServiceContext {
   readonly mergeSources?: boolean;
   /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
   readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
+  /** Hears each good update of a source for this service (telemetry; must not throw). */
+  readonly onSourceRefresh?: (service: MeshService, source: DiscoverySource, endpoints: number) => void;
+  /** Hears an endpoint's change of active health (telemetry; must not throw). */
+  readonly onHealth?: (service: MeshService, endpoint: EndpointState, healthy: boolean) => void;
+  /** Hears an endpoint's ejection by outlier detection, or its return (telemetry; must not throw). */
+  readonly onEjection?: (service: MeshService, endpoint: EndpointState, ejected: boolean) => void;
+  /** Hears the policies' and endpoints' reports: the mesh's events (must not throw). */
+  readonly events?: PolicyEvents;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */
@@ -65,6 +80,8 @@ export interface ServicePolicy {
   readonly breaker?: BreakerSettings | undefined;
   /** A ServiceEntry with location MESH_EXTERNAL serves it: mesh headers are not sent. */
   readonly meshExternal?: boolean | undefined;
+  /** DestinationRule `tls` in force for this port and subset (read per new connection). */
+  readonly tls?: ClientTlsSettings | undefined;
 }
 
 /**

@@ -3,6 +3,8 @@ import type { EndpointTarget, ServiceTarget } from '../core/target.js';
 import type { DiscoverySource } from '../discovery/types.js';
 import type { EndpointTlsOptions } from './endpoint-tls.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
+import type { IdentitySource } from '../tls/identity-source.js';
+import type { AuthorizationOptions } from '../security/authz-providers.js';
 
 export type { ServiceTarget, EndpointTarget } from '../core/target.js';
 
@@ -125,6 +127,22 @@ export interface MeshOptions {
    * (Validated now; the layers report through it once telemetry is wired in.)
    */
   telemetry?: TelemetryOptions;
+  /**
+   * This workload's identity: where its X.509-SVID comes from (`identityFromFiles({ dir })`,
+   * `devIdentity({ caDir, spiffeId })`, or any {@link IdentitySource}). With one, the mesh
+   * speaks mutual TLS: `mesh.createServer` serves with it (PeerAuthentication decides per
+   * port), and calls to endpoints labelled `security.istio.io/tlsMode: istio` (or whose
+   * DestinationRule says `ISTIO_MUTUAL`) present it. A rotation reaches new connections;
+   * open ones finish on the old certificate. The mesh closes the source when it closes.
+   * See docs/identity.md.
+   */
+  identity?: IdentitySource;
+  /**
+   * AuthorizationPolicy `CUSTOM` providers, by the name policies give in `provider.name`:
+   * `{ providers: { 'ext-authz': async (check) => ({ allowed: true }) } }`. A CUSTOM policy
+   * naming a provider not here is a config error. See docs/security.md.
+   */
+  authorization?: AuthorizationOptions;
 }
 
 /** Istio MeshConfig `pathNormalization`: how request paths are normalised before routing. */

@@ -6,7 +6,7 @@ import { JwksCache, type RemoteKeys } from './jwks-source.js';
 import { resolvePeerAuthentication, type PeerAuthenticationDecision } from './peer-authentication.js';
 import { compileRequestAuthentication, type RequestAuthenticator } from './request-authentication.js';
 import { shapeFinding } from './resource-shape.js';
-import { renderFinding, type AuthorizationPolicyResource, type PeerAuthenticationResource, type RequestAuthenticationResource, type SecurityFinding, type SecurityMeshSettings, type SecurityWorkload } from './types.js';
+import { type AuthorizationPolicyResource, type PeerAuthenticationResource, type RequestAuthenticationResource, type SecurityFinding, type SecurityMeshSettings, type SecurityWorkload } from './types.js';
 
 /**
  * Istio's security resources compiled into the decisions of one workload, once per config
@@ -123,6 +123,7 @@ export function compileSecurity(resources: SecurityResources, options: CompileSe
   const authn = compileRequestAuthentication(wellFormed(resources.requestAuthentications, 'RequestAuthentication', findings), options.workload, { ...(options.rootNamespace !== undefined && { rootNamespace: options.rootNamespace }), jwks });
   findings.push(...authn.findings);
   const errors = findings.filter((f) => f.severity === 'error');
-  if (errors.length > 0) throw new InvalidConfigError(errors.map(renderFinding));
+  // Findings have the loader's diagnostic shape: `proxyless check` shows their field paths apart.
+  if (errors.length > 0) throw new InvalidConfigError(errors, { warnings: findings.filter((f) => f.severity === 'warning') });
   return { peerAuthentication, authorizer: authorization.authorizer!, requestAuthenticator: authn.authenticator, jwks, remoteKeys: authn.remoteKeys, warnings: findings };
 }

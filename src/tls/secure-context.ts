@@ -185,6 +185,12 @@ export interface ServeWithIdentityOptions extends ServerTlsOptions {
   readonly expect?: IdentityExpectation;
   /** Each verified client, with its socket (e.g. to attach the peer to requests). */
   readonly onPeer?: (verified: VerifiedSvid, socket: TLSSocket) => void;
+  /**
+   * How a refused client's connection ends. Default: destroyed. A mesh server answers a
+   * short HTTP error naming the rule first, so that a TLS 1.3 client (which learns of the
+   * refusal only at its first read) still sees why. It must end or destroy the socket.
+   */
+  readonly refuse?: (socket: TLSSocket, error: Error) => void;
 }
 
 /**
@@ -226,7 +232,8 @@ export function serveWithIdentity(server: TlsServerLike, source: IdentitySource,
       }
       options.onPeer?.(verified, socket);
     } catch (error) {
-      socket.destroy();
+      if (options.refuse !== undefined) options.refuse(socket, error as Error);
+      else socket.destroy();
       server.emit('tlsClientError', error as Error, socket);
     }
   };

@@ -13,13 +13,15 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   balance: ['core'],
   discovery: ['core', 'balance'],
   policy: ['core'],
-  config: ['core', 'balance', 'discovery', 'policy'],
+  config: ['core', 'balance', 'discovery', 'policy', 'security'],
   route: ['core', 'config', 'discovery', 'policy'],
-  compile: ['core', 'balance', 'config', 'discovery', 'route'],
-  inbound: ['core', 'config', 'policy', 'telemetry'],
+  compile: ['core', 'balance', 'config', 'discovery', 'route', 'security', 'tls'],
+  inbound: ['core', 'config', 'policy', 'route', 'security', 'telemetry', 'tls'],
   admin: ['core', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'tls'],
   mesh: ['core', 'admin', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'security', 'telemetry', 'tls'],
   cli: ['core', 'admin', 'compile', 'config', 'discovery', 'mesh', 'route', 'tls'],
+  // The published subpath entries (proxyless/balance, /policy, /config, /discovery): re-exports only.
+  entries: ['balance', 'compile', 'config', 'core', 'discovery', 'policy'],
 };
 
 const edges = importEdges();

@@ -8,13 +8,16 @@
 // half-open and closes), discovery from DNS (dnsmasq's SRV weights 1:2:3 become the round
 // robin split) and from etcd (a replica that closes its registration gets no request once
 // the mesh dropped it), then the exit (by itself, code 0) and the cleanup (dnsmasq, etcd
-// and their temp directories gone), the drain (a traced request joins across the hop into
-// a Fastify replica; a replica drained with mesh.drain() leaves with every request it
-// accepted answered and none failed). More runs stop it with Ctrl-C in each phase, and
+// and their temp directories gone), the drain (a traced request's spans, printed as a
+// tree, join across two hops: caller → Fastify replica → Express service, the second hop
+// mTLS with SVIDs from a dev CA; a replica
+// drained with mesh.drain() leaves with every request it accepted answered and none failed). More runs stop it with Ctrl-C in each phase, and
 // without dnsmasq or etcd (each named with its package and skipped). CI installs both.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, createMesh, outlierSettings, parseMeshYaml, staticEndpoints } from 'proxyless';
+import { createMesh, staticEndpoints } from 'proxyless';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, outlierSettings } from 'proxyless/policy';
+import { parseMeshYaml } from 'proxyless/config';
 import { CANARY_YAML, canaryYaml, ROLLOUT } from '../../examples/demo/canary-config.js';
 import { RESILIENCE_YAML } from '../../examples/demo/resilience-phase.js';
 import { startExample, type Exit, type RunningExample } from './run-example.js';
@@ -544,11 +547,24 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(stdout).toMatch(/^ {2}discovery, etcd: fast-3 [\d.]+% → 0\.0% after deregistering, 0 failed of [\d,]+ requests$/m);
   });
 
-  it('drain: the replicas are Fastify services; a traced request joins the caller\'s trace across the hop; a draining replica leaves with every accepted request answered, none failed', () => {
+  it('drain: Fastify replicas calling an Express service; a traced request\'s spans print as a tree joined across both hops; a draining replica leaves with every accepted request answered, none failed', () => {
     const at = stdout.indexOf('▶ drain: ');
     expect(at, 'the drain phase runs').toBeGreaterThanOrEqual(0);
     const text = stdout.slice(at, stdout.indexOf('\nSummary\n'));
-    expect(text).toMatch(/^ {2}trace [0-9a-f]{8}…: "demo caller" ([0-9a-f]{8})… → SERVER "GET \/orders\/:id" at orders-\d, parent \1…: joined across the hop$/m);
+    expect(text).toMatch(/^ {2}trace [0-9a-f]{8}… \(caller → orders → inventory\):$/m);
+    // The tree: the caller's span at the root, the orders replica's SERVER span under it,
+    // inventory's SERVER span under that one (CLIENT spans may sit between them).
+    const tree = text.split('\n').filter((line) => /^ {4}\S|^ {4}[ │]*[└├]─ /.test(line));
+    expect(tree[0], text).toMatch(/^ {4}demo caller +INTERNAL +demo +[\d.]+ ms$/);
+    const orders = tree.findIndex((line) => /[└├]─ GET \/orders\/:id +SERVER +orders-\d +[\d.]+ ms$/.test(line));
+    const items = tree.findIndex((line) => /[└├]─ GET \/items\/:id +SERVER +inventory +[\d.]+ ms$/.test(line));
+    expect(orders, text).toBeGreaterThan(0);
+    expect(items, text).toBeGreaterThan(orders);
+    const indent = (line: string): number => line.search(/[└├]/);
+    expect(indent(tree[items]!)).toBeGreaterThan(indent(tree[orders]!));
+    expect(text).toMatch(/^ {2}joined across both hops: \d+ spans, one root, each other span the child of the one above it$/m);
+    // The hop to inventory is mTLS: inventory's STRICT port verified the orders replicas' SVID (and saw no plaintext caller).
+    expect(text).toMatch(/^ {2}orders → inventory over mTLS \(STRICT port, SVIDs from a dev CA\): inventory verified cluster\.local\/ns\/default\/sa\/orders$/m);
     expect(text).toMatch(/^ {2}[\d,]+ requests · 0 failed$/m);
     const accepted = /^ {2}orders-3 accepted ([\d,]+) requests and answered ([\d,]+)$/m.exec(text);
     expect(accepted, text).not.toBeNull();

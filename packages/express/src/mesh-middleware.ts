@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { Inbound, type InboundMesh, type InboundOptions, type RequestMesh } from 'proxyless';
+import { Inbound, InboundExchange, type InboundMesh, type InboundOptions, type RequestMesh } from 'proxyless';
 
 declare global {
   // Express's own extension point for request properties.
@@ -45,7 +45,9 @@ export interface MeshMiddleware extends RequestHandler {
 export function meshMiddleware(mesh: InboundMesh, options: MeshMiddlewareOptions = {}): MeshMiddleware {
   const side = new Inbound(mesh, { ...options, route: options?.route ?? expressRoute }, 'meshMiddleware');
   const middleware = ((req: Request, res: Response, next: NextFunction): void => {
-    side.handle(req, res, () => next());
+    // Served by mesh.createServer(app): its inbound stack already ran for this request.
+    if (InboundExchange.of(res) !== undefined) return next();
+    side.handle(req, res, next); // called as x.proceed(): no arguments, as next() wants
   }) as MeshMiddleware;
   Object.defineProperty(middleware, 'inbound', { value: side, enumerable: true });
   middleware.attach = (server) => side.attach(server);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { Inbound, InboundExchange, InvalidOptionError, type InboundMesh, type InboundOptions, type RequestMesh } from 'proxyless';
 
@@ -20,7 +20,19 @@ export type MeshPluginOptions = InboundOptions & {
   mesh: InboundMesh;
 };
 
-const kRequest = Symbol('proxyless.fastifyRequest');
+/**
+ * The `setup` of every request, one shared function (no closure per request): the
+ * exchange's `adapterState` is Fastify's reply (`reply.request` is the request).
+ */
+function setup(exchange: InboundExchange): void {
+  (exchange.adapterState as FastifyReply).request.mesh = exchange;
+  // Refusals go through Fastify's reply, so its hooks and logs see them.
+  exchange.replier = replyThroughFastify;
+}
+
+function replyThroughFastify(this: InboundExchange, status: number, body: string, headers: Readonly<Record<string, string>> | undefined): void {
+  void (this.adapterState as FastifyReply).code(status).headers(headers ?? {}).type('text/plain; charset=utf-8').send(body);
+}
 
 const plugin: FastifyPluginCallback<MeshPluginOptions> = (fastify: FastifyInstance, opts, done) => {
   const { mesh, ...options } = (opts ?? {}) as MeshPluginOptions;
@@ -38,14 +50,14 @@ const plugin: FastifyPluginCallback<MeshPluginOptions> = (fastify: FastifyInstan
   side.attach(fastify.server);
 
   fastify.addHook('onRequest', (request, reply, next) => {
-    (request.raw as unknown as Record<symbol, FastifyRequest>)[kRequest] = request;
-    side.handle(request.raw, reply.raw, next, (exchange) => {
-      request.mesh = exchange;
-      // Refusals go through Fastify's reply, so its hooks and logs see them.
-      exchange.replier = (status, body, headers) => {
-        void reply.code(status).headers(headers ?? {}).type('text/plain; charset=utf-8').send(body);
-      };
-    });
+    // Served by mesh.createServer (serverFactory) with its own inbound stack: it already ran.
+    const served = InboundExchange.of(reply.raw);
+    if (served !== undefined) {
+      request.mesh = served;
+      served.adapterState ??= reply;
+      return next();
+    }
+    side.handle(request.raw, reply.raw, next, setup, reply);
   });
   fastify.addHook('onError', (request, reply, error, next) => {
     const exchange = InboundExchange.of(reply.raw);
@@ -64,8 +76,9 @@ const plugin: FastifyPluginCallback<MeshPluginOptions> = (fastify: FastifyInstan
 
 /** The template of the route Fastify matched (`/orders/:id`); undefined for a 404. */
 function fastifyRoute(req: IncomingMessage): string | undefined {
-  const request = (req as unknown as Record<symbol, FastifyRequest | undefined>)[kRequest];
-  return request?.is404 === true ? undefined : request?.routeOptions?.url;
+  const reply = (req as { mesh?: InboundExchange }).mesh?.adapterState as FastifyReply | undefined;
+  const request = reply?.request;
+  return request === undefined || request.is404 ? undefined : request.routeOptions?.url;
 }
 
 /**

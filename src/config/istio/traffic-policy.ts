@@ -137,14 +137,14 @@ export const clientTlsSchema = z.strictObject({
   clientCertificate: z.string().optional(),
   privateKey: z.string().optional(),
   caCertificates: z.string().optional(),
-  credentialName: z.string().optional(),
+  credentialName: notSupported(z.string().optional(), 'reads the client certificate, key and CA from a Kubernetes Secret (proxyless reads files: clientCertificate, privateKey, caCertificates)'),
   subjectAltNames: z.array(z.string()).optional(),
   sni: z.string().optional(),
   insecureSkipVerify: z.boolean().optional(),
-  caCrl: z.string().optional(),
+  caCrl: notSupported(z.string().optional(), 'refuses server certificates listed in this certificate revocation list'),
 });
 
-const tlsField = () => notSupported(clientTlsSchema.optional(), 'originates TLS to the endpoints (SIMPLE, MUTUAL, ISTIO_MUTUAL) with these certificates; an https:// URL gets TLS from proxyless without it');
+const tlsField = () => supported(clientTlsSchema.optional(), 'for http:// calls: DISABLE, SIMPLE, MUTUAL (files), ISTIO_MUTUAL (the workload SVID); unset: auto mTLS by endpoint label; see [Client side](security.md#client-side-destinationrule-tls-and-auto-mtls)');
 
 /** Istio `PortSelector` in port-level settings: any number (Istio checks no range; see the rules' warning). */
 const portLevelPortSchema = z.strictObject({ number: uint32.optional() });

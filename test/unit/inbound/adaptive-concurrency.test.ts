@@ -56,10 +56,52 @@ describe('AdaptiveConcurrencyLimiter (gradient controller)', () => {
     expect(limits.at(-1)).toBe(40);
   });
 
-  it('does not grow while demand stays below half the limit (a quiet period leaves no limit of 1000 for the next burst)', () => {
-    const l = new AdaptiveConcurrencyLimiter(settings({ updateInterval: 10, minRttRequests: 5, initialLimit: 20 }), 0, () => 0.5);
-    const { limits } = simulate(l, 1000, 5, 2, 500); // 2 in flight, latency always at the minimum
-    expect(limits.at(-1)).toBe(20);
+  it('does not grow while demand stays below half the limit, and comes down halfway to twice the peak demand each update', () => {
+    const l = new AdaptiveConcurrencyLimiter(settings({ updateInterval: 10, minRttRequests: 5, initialLimit: 20, minConcurrency: 2 }), 0, () => 0.5);
+    const { limits } = simulate(l, 1000, 5, 3, 500); // 3 in flight, latency always at the minimum
+    const after = limits.slice(limits.findIndex((x) => x === 20)); // from the end of the minRTT measurement
+    const distinct = after.filter((x, i) => i === 0 || x !== after[i - 1]);
+    // 20 → 13 → 9.5 → 7.75 → 6.9 → ... → 6 (twice the peak of 3), floored
+    expect(distinct.slice(0, 5)).toEqual([20, 13, 9, 7, 6]);
+    expect(Math.max(...after)).toBe(20);
+    expect(Math.min(...after)).toBe(6);
+  });
+
+  it('an idle period (no request completed) leaves the limit where it was', () => {
+    const l = new AdaptiveConcurrencyLimiter(settings({ updateInterval: 10, minRttRequests: 2, initialLimit: 20 }), 0, () => 0.5);
+    simulate(l, 100, 5, 2, 1); // measures the minimum latency: limit 20
+    expect(l.limit).toBe(20);
+    for (let t = 100; t < 10_000; t += 10) expect(l.tryAcquire(t) && (l.release(t, undefined), true)).toBe(true); // no latency sample
+    expect(l.limit).toBe(20);
+  });
+
+  it('a limit at minConcurrency for 5 updates in a row measures the minimum latency again (the service became slower for good)', () => {
+    const l = new AdaptiveConcurrencyLimiter(settings({ updateInterval: 10, minRttRequests: 3, minConcurrency: 2, initialLimit: 2, maxConcurrency: 50 }), 0, () => 0.5);
+    simulate(l, 1, 10, 2, 3); // 2 at a time on 1 slot: minRtt measured at 20 ms
+    const first = l.minRtt!;
+    // From now on every request takes 10x longer: the limit sits at 2 and the minimum is measured again.
+    let now = 1000;
+    let measured = false;
+    for (let i = 0; i < 200 && !measured; i++) {
+      const admitted = [l.tryAcquire(now), l.tryAcquire(now)].filter(Boolean).length;
+      now += 200;
+      for (let k = 0; k < admitted; k++) l.release(now, 200);
+      measured = l.minRtt !== first;
+    }
+    expect(measured).toBe(true);
+    expect(l.minRtt).toBe(200);
+  });
+
+  it('the next measurement of the minimum latency comes after minRttInterval plus up to jitter percent of it', () => {
+    const l = new AdaptiveConcurrencyLimiter(settings({ minRttInterval: 1000, jitter: 50, minRttRequests: 1, minConcurrency: 3 }), 0, () => 0.999);
+    expect(l.tryAcquire(0)).toBe(true);
+    l.release(10, 10); // measured at t=10: next one at 10 + 1000 × (1 + 0.5 × 0.999)
+    expect(l.limit).toBe(10);
+    l.tryAcquire(1400);
+    expect(l.limit).toBe(10); // not yet: the jitter pushed it past 1400
+    l.release(1400, undefined);
+    l.tryAcquire(1510);
+    expect(l.limit).toBe(3);
   });
 
   it('measures the minimum latency again every minRttInterval (with jitter), pinned meanwhile', () => {
