@@ -300,8 +300,11 @@ export type { ClientTlsSettings, ClientTlsTarget, ClientTlsDecision } from './me
 export type { InboundExplanation, InboundRequestSpec } from './mesh/explain-inbound.js';
 export type { SecurityVersion } from './compile/mesh-security.js';
 export type { SecurityStats } from './mesh/mesh.js';
+
 // Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
-export { createAdminHandler, isLoopback } from './admin/index.js';
+export { isLoopback } from './admin/index.js';
+export { createAdminHandler } from './mesh/admin-handler.js';
+export { LatencyHistogram } from './balance/latency-histogram.js';
 export type {
   AdminServer,
   AdminHandler,

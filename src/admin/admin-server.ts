@@ -62,7 +62,7 @@ export async function startAdmin(mesh: AdminMesh, options: AdminOptions): Promis
   return admin;
 }
 
-/** Options of {@link createAdminHandler}: the admin options but the listening ones, and a path prefix. */
+/** Options of `createAdminHandler()`: the admin options but the listening ones, and a path prefix. */
 export interface AdminHandlerOptions extends Omit<AdminOptions, 'port' | 'maxConnections'> {
   /** The path the admin is mounted under, e.g. `/admin` (default: the root). */
   prefix?: string;
@@ -77,17 +77,12 @@ export interface AdminHandler {
 }
 
 /**
- * The admin endpoints as a request handler, for a server you already run:
+ * The admin endpoints as a request handler; the public `createAdminHandler(mesh)`
+ * (src/mesh/admin-handler.ts) calls it with the mesh.
  *
- * ```ts
- * const admin = createAdminHandler(mesh, { prefix: '/admin', token });
- * http.createServer((req, res) => { if (!admin.handle(req, res)) app(req, res); });
- * ```
- *
- * The token rules are those of `mesh.admin()`; `host` is what `Host` headers may name
- * besides loopback addresses (default `127.0.0.1`).
+ * @internal
  */
-export function createAdminHandler(mesh: AdminMesh, options: AdminHandlerOptions = {}): AdminHandler {
+export function createAdminHandlerFor(mesh: AdminMesh, options: AdminHandlerOptions = {}): AdminHandler {
   const { prefix = '', ...rest } = options;
   if (typeof prefix !== 'string' || (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))) {
     throw new InvalidOptionError('createAdminHandler', [`prefix: ${formatValue(prefix)} (expected: a path such as /admin, without a trailing slash)`]);

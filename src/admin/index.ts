@@ -2,7 +2,7 @@
  * The admin module: an HTTP admin server for a mesh (JSON endpoints, a live dashboard,
  * Prometheus text), or the same as a handler to mount. See docs/admin.md.
  */
-export { startAdmin, createAdminHandler } from './admin-server.js';
+export { startAdmin, createAdminHandlerFor } from './admin-server.js';
 export type { AdminServer, AdminHandler, AdminHandlerOptions } from './admin-server.js';
 export { resolveAdminOptions, isLoopback } from './options.js';
 export type { AdminOptions, AdminLogger, PrometheusSource, PrometheusExporterLike, ResolvedAdminOptions } from './options.js';

@@ -24,7 +24,7 @@ export interface ConfigRecord {
  * An endpoint as the admin reads it (the mesh's `AdminEndpoint`; the admin sits below
  * the mesh in the import order, so it names only what it reads).
  *
- * @internal
+ * Not part of the public API (the admin's own view of the mesh).
  */
 export interface AdminEndpoint {
   readonly key: string;
@@ -44,7 +44,7 @@ export interface AdminEndpoint {
 /**
  * A service as the admin reads it (the mesh's `AdminService`).
  *
- * @internal
+ * Not part of the public API (the admin's own view of the mesh).
  */
 export interface AdminService {
   readonly name: { readonly fqdn: string; readonly host: string; readonly port: number };
@@ -63,7 +63,7 @@ export interface AdminService {
 /**
  * The mesh as the admin uses it: `Mesh` has all of it.
  *
- * @internal
+ * Not part of the public API (the admin's own view of the mesh).
  */
 export interface AdminMesh {
   adminView(): MeshAdminView;
@@ -81,7 +81,7 @@ export interface AdminMesh {
  * copied on the request path; the admin reads it when asked (and once a second for the
  * dashboard).
  *
- * @internal
+ * Not part of the public API (the admin's own view of the mesh).
  */
 export interface MeshAdminView {
   /** The services made so far. */

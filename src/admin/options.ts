@@ -22,7 +22,7 @@ export interface PrometheusExporterLike {
   getMetricsRequestHandler(req: IncomingMessage, res: ServerResponse): void;
 }
 
-/** Options of `mesh.admin()` and {@link createAdminHandler}. Every field is validated. */
+/** Options of `mesh.admin()` and `createAdminHandler()`. Every field is validated. */
 export interface AdminOptions {
   /** TCP port; 0 (default) picks a free one (see `AdminServer.url`). */
   port?: number;

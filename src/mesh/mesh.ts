@@ -513,7 +513,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
    */
   async admin(options: AdminOptions = {}): Promise<AdminServer> {
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('admin');
-    const server = await startAdmin(this, options);
+    // `/certs` shows the mesh's own identity unless the caller gives another.
+    const identity = this.#options.identity;
+    const server = await startAdmin(this, options.identity === undefined && identity !== undefined ? { ...options, identity } : options);
     this.#admins.add(server);
     server.onClose = () => this.#admins.delete(server);
     return server;

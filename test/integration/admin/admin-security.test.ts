@@ -108,6 +108,14 @@ describe('admin tokens and binding', () => {
       expect(after.chain[0]!.serialNumber).not.toBe(first.leaf.serialNumber);
       const events = (await (await fetch(`${admin.url}/events`)).json()) as { events: Array<{ kind: string }> };
       expect(events.events.map((e) => e.kind)).toContain('certificate-rotated');
+      // A mesh created with an identity shows it without being told again.
+      const withIdentity = createMesh({ identity, discovery: [staticEndpoints({ reviews: backends.map((b) => b.address) })] });
+      try {
+        const own = await withIdentity.admin();
+        expect(((await (await fetch(`${own.url}/certs`)).json()) as { spiffeId: string }).spiffeId).toBe('spiffe://cluster.local/ns/default/sa/reviews');
+      } finally {
+        await withIdentity.close();
+      }
     } finally {
       await admin.close();
       await identity.close();

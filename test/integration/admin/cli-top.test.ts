@@ -11,10 +11,13 @@ const TSX = `${root}node_modules/.bin/tsx`;
 const ARGS = ['--conditions=proxyless-source', 'src/cli/main.ts'];
 const TOKEN = 'cli-token-0123456789abcdef';
 
-/** Runs the CLI to its end (`code` null when the guard had to kill a hung child). */
+/**
+ * Runs the CLI to its end (`code` null when the guard had to kill a hung child; the guard
+ * is long because starting tsx takes tens of seconds at a load average of 20).
+ */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(TSX, [...ARGS, ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 25_000 }, (error, stdout, stderr) => {
+    execFile(TSX, [...ARGS, ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 80_000 }, (error, stdout, stderr) => {
       const killed = error !== null && (error as { killed?: boolean }).killed === true;
       resolve({ code: killed ? null : error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
@@ -37,7 +40,7 @@ describe('proxyless status and top', () => {
   afterAll(async () => {
     await mesh.close();
     await closeAll(backends);
-  });
+  }, 90_000);
 
   it('status prints one snapshot: services and their endpoints', async () => {
     const r = await cli(['status', '--admin', url]);
@@ -47,7 +50,7 @@ describe('proxyless status and top', () => {
     expect(r.stdout).toMatch(/SERVICE\s+STATUS\s+RPS\s+ERR\/S\s+P50 MS\s+P99 MS\s+IN FLIGHT\s+ENDPOINTS\s+EJECTED\s+CIRCUIT/);
     expect(r.stdout).toMatch(/reviews\.default\.svc\.cluster\.local:80\s+known\s/);
     for (const b of backends) expect(r.stdout).toContain(b.address);
-  });
+  }, 90_000);
 
   it('status --json prints the frame as JSON', async () => {
     const r = await cli(['status', '--admin', url, '--json']);
@@ -55,7 +58,7 @@ describe('proxyless status and top', () => {
     const frame = JSON.parse(r.stdout);
     expect(frame.services[0].key).toBe('reviews.default.svc.cluster.local:80');
     expect(frame.services[0].endpoints.map((e: any) => e.requests).reduce((a: number, b: number) => a + b, 0)).toBeGreaterThanOrEqual(10);
-  });
+  }, 90_000);
 
   it('refuses with a clear message when the admin endpoint needs a token, and works with it (flag or environment)', async () => {
     // Four runs at once (each starts tsx, slow on a loaded machine).
@@ -70,7 +73,7 @@ describe('proxyless status and top', () => {
     expect(wrong.stderr).toContain('refused the token (401)');
     expect(flag.code).toBe(0);
     expect(env.code).toBe(0);
-  }, 60_000);
+  }, 90_000);
 
   it('refuses with a clear message when the admin endpoint is unreachable, or not given', async () => {
     const closed = await new Promise<number>((resolve) => {
@@ -88,7 +91,7 @@ describe('proxyless status and top', () => {
     const none = await cli(['top'], { PROXYLESS_ADMIN: '' });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('give the admin endpoint: --admin http://127.0.0.1:PORT');
-  });
+  }, 90_000);
 
   it('top redraws with each frame and quits on q', async () => {
     const child = spawn(TSX, [...ARGS, 'top', '--admin', url, '--interval', '200'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -109,5 +112,5 @@ describe('proxyless status and top', () => {
     expect(stderr).toBe('');
     expect(stdout).toContain(`proxyless top  ${url}`);
     expect(stdout).toMatch(/reviews\.default\.svc\.cluster\.local:80\s+known\s/);
-  });
+  }, 90_000);
 });
