@@ -6,6 +6,8 @@ export default defineConfig({
     // Tests and examples import 'proxyless' as users do; here it means the sources.
     alias: [
       { find: /^proxyless$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      // The subpath entries (package.json "exports"): proxyless/balance, /policy, /config, /discovery.
+      { find: /^proxyless\/(balance|policy|config|discovery)$/, replacement: fileURLToPath(new URL('./src/entries/$1.ts', import.meta.url)) },
       // The adapters too, for examples that use them (the demo's replicas).
       { find: /^@proxyless\/(etcd|express|fastify)$/, replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)) },
     ],

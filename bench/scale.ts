@@ -24,16 +24,8 @@
  */
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
-import {
-  createMesh,
-  layer,
-  p2cPeakEwma,
-  ringHash,
-  roundRobin,
-  staticEndpoints,
-  type Balancer,
-  type EndpointTarget,
-} from 'proxyless';
+import { createMesh, layer, staticEndpoints, type EndpointTarget } from 'proxyless';
+import { p2cPeakEwma, ringHash, roundRobin, type Balancer } from 'proxyless/balance';
 import { EndpointState, type EndpointContext } from '../src/mesh/endpoint-state.js';
 import { ServiceLatency } from '../src/balance/service-latency.js';
 import { runIfMain } from './lib/entry.js';

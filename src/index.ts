@@ -4,13 +4,15 @@
  *
  * @packageDocumentation
  */
+// The application's API: the mesh, discovery sources, config, errors, deadlines and
+// stacks. Building blocks live in subpath entries (src/entries/): proxyless/balance,
+// proxyless/policy, proxyless/config, proxyless/discovery. docs/api.md lists every
+// export, one line each (test/package/exports.test.ts holds the two together).
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
 export type { EndpointSnapshot, ServiceSnapshot, MeshEvents, ConfigAppliedInfo, CircuitEvent } from './mesh/mesh.js';
 export type { ServiceStats, ServicesEvictedInfo, ReadyOptions } from './mesh/mesh.js';
-export { holdSource } from './discovery/source-holds.js';
-export type { HoldableSource } from './discovery/source-holds.js';
-export { SourceClosedError, DiscoverySourceError, MeshNotReadyError } from './core/errors/index.js';
+export type { EndpointEvent, HealthChangedEvent, RetryEvent, HedgeEvent, BudgetExhaustedEvent } from './mesh/policy-event-sink.js';
 export { MeshDispatcher } from './mesh/mesh-dispatcher.js';
 export type { MeshFetch, MeshFetchInput, MeshFetchInit, GlobalFetchDispatcher } from './mesh/mesh-fetch.js';
 export type { ServiceStatus } from './mesh/mesh-service.js';
@@ -24,9 +26,20 @@ export type {
   PathNormalizationOption,
 } from './mesh/types.js';
 export type { EndpointTlsOptions, PemInput } from './mesh/endpoint-tls.js';
+export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
+export { formatExplanation } from './route/explain.js';
+export type { BreakerSnapshot, BreakerState } from './policy/breaker/index.js';
+export type { EndpointHealth } from './policy/health-check/index.js';
 
+// Discovery sources.
+export { holdSource } from './discovery/source-holds.js';
+export type { HoldableSource } from './discovery/source-holds.js';
 export { staticEndpoints, StaticEndpointsSource } from './discovery/static-endpoints.js';
 export type { StaticEndpointsMap } from './discovery/static-endpoints.js';
+export { file, FileEndpointsSource } from './discovery/file-source.js';
+export type { FileSourceOptions, FileSourceState } from './discovery/file-source.js';
+export { dns, DnsSource } from './discovery/dns/index.js';
+export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
 export type {
   DiscoverySource,
   DiscoverySourceState,
@@ -44,10 +57,23 @@ export type {
   ServiceQuery,
 } from './discovery/types.js';
 
+// Stacks: layers, and the default ones by role (to put a removed layer back elsewhere).
 export { layer, Stack } from './core/layer.js';
 export type { Layer, Dispatch } from './core/layer.js';
 export { ForwardingHandler } from './core/forwarding-handler.js';
 export { getHeader, hasHeader, withHeader } from './core/headers.js';
+export { serviceLayers, endpointLayers } from './mesh/default-layers.js';
+export type { ServiceLayers, EndpointLayers } from './mesh/default-layers.js';
+export type { FailureKind } from './core/classify-failure.js';
+// The layer contract's typed per-policy state slots (src/core/target.ts).
+export { stateKey } from './core/target.js';
+export type { StateKey, EndpointLoadView } from './core/target.js';
+export type { PolicyEvents, ReportedService } from './core/policy-events.js';
+
+// Deadlines.
+export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER, MAX_DEADLINE_MS } from './policy/deadline/index.js';
+
+// Errors, every class the mesh and its sources raise (etcd's are @proxyless/etcd's).
 export {
   ProxylessError,
   InvalidOptionError,
@@ -63,39 +89,46 @@ export {
   DeadlineExceededError,
   NoHealthyUpstreamError,
   BodyNotReplayableError,
+  SourceClosedError,
+  DiscoverySourceError,
+  MeshNotReadyError,
 } from './core/errors/index.js';
-export type { FailureKind } from './core/classify-failure.js';
-export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER } from './policy/deadline/index.js';
-export { PerTryTimeoutError } from './policy/retry/index.js';
+export { CircuitOpenError } from './core/errors/index.js';
+export { PerTryTimeoutError } from './core/errors/index.js';
 export type { RetryInfo } from './policy/retry/index.js';
-
-export * from './balance/index.js';
-export type { DestinationRule, TrafficPolicy, ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
-export { parseMeshYaml } from './config/parse-mesh-yaml.js';
-export { checkConfig } from './compile/check-config.js';
-export type { ConfigCheck, CheckConfigOptions } from './compile/check-config.js';
-export type { SkippedResource } from './config/load-config.js';
-export type { UnknownFieldsMode } from './config/validate-resource.js';
-export { renderDiagnostic } from './core/errors/index.js';
+export { EndpointsFileError } from './discovery/file-source.js';
+export { DnsError } from './discovery/dns/index.js';
 export type { ConfigDiagnostic } from './core/errors/index.js';
-export { declaresNoResources, EMPTY_CONFIG_MARKER } from './config/empty-config.js';
-export { CatalogSource } from './discovery/catalog-source.js';
-export { file, FileEndpointsSource, EndpointsFileError } from './discovery/file-source.js';
-export type { FileSourceOptions, FileSourceState } from './discovery/file-source.js';
-export { parseEndpoint, endpointKey } from './discovery/parse-endpoint.js';
-export { dns, DnsSource, DnsError } from './discovery/dns/index.js';
-export type { DnsOptions, DnsSrvOptions, DnsSourceState, DnsRecordType, DnsFailureReason, DnsAttemptFailure } from './discovery/dns/index.js';
-export type { Explanation, RouteVerdict, ExplainedDestination, ExplainedEndpoint } from './route/explain.js';
-export { formatExplanation } from './route/explain.js';
-export { CircuitOpenError, ServiceBreaker, breakerLayer, breakerPermit, DEFAULT_BREAKER_SETTINGS } from './policy/breaker/index.js';
-export { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, healthCheckSettings, outlierSettings } from './config/settings/index.js';
-export type { HealthCheckSpec } from './config/settings/index.js';
-export type { BreakerSnapshot, BreakerSettings, BreakerState, BreakerStats, FailCondition, BreakerEvents, BreakerOpenEvent, BreakerHalfOpenEvent, BreakerCloseEvent, BreakerOutcome, BreakerPermit } from './policy/breaker/index.js';
-export { HealthChecker, DEFAULT_HEALTH_CHECK_SETTINGS } from './policy/health-check/index.js';
-export type { HealthCheckSettings, StatusRange, HealthCheckedEndpoint, HealthCheckResult, HealthCheckFunction, HealthCheckTimers, HealthCheckerOptions, EndpointHealth } from './policy/health-check/index.js';
-export { OutlierDetector, DEFAULT_OUTLIER_SETTINGS } from './policy/outlier/index.js';
-export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats } from './policy/outlier/index.js';
-export type { RetryBudgetSettings, HedgingSettings } from './config/extensions.js';
+// Errors looked for through fetch's `TypeError: fetch failed` (issue 11).
+export { isProxylessError, proxylessErrorOf } from './core/errors/index.js';
+export type { ProxylessErrorOptions } from './core/errors/index.js';
+
+// Config: sources, and config from TypeScript (resource types derived from the loader's
+// schemas, builders that validate at once, typed options for our extensions).
+export type { ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
+export type { UnknownFieldsMode } from './config/validate-resource.js';
+export { virtualService, destinationRule, serviceEntry } from './compile/builders.js';
+export type {
+  VirtualService,
+  DestinationRule,
+  ServiceEntry,
+  VirtualServiceInput,
+  DestinationRuleInput,
+  ServiceEntryInput,
+  DurationInput,
+  RetryBudgetOptions,
+  HedgingOptions,
+  CircuitBreakerOptions,
+  HealthCheckOptions,
+  StatusInput,
+  StatusRangeInput,
+  WithDurations,
+  ResourceMetadataInput,
+  VirtualServiceSpec,
+  DestinationRuleSpec,
+  ServiceEntrySpec,
+  RetryNonIdempotentOptions,
+} from './config/from-code/index.js';
 
 export * from './telemetry/index.js';
 // Workload identity (SPIFFE X.509-SVIDs): see docs/identity.md.
@@ -255,12 +288,6 @@ export type {
   ClaimToHeaderSpec,
 } from './security/index.js';
 export * from './inbound/index.js';
-export { MAX_DEADLINE_MS } from './policy/deadline/index.js';
-export { PROXYLESS_API_VERSION } from './config/proxyless/local-rate-limit.js';
-
-// Structure (issue 11): the layer contract's typed per-policy state slots (src/core/target.ts).
-export { stateKey } from './core/target.js';
-export type { StateKey, EndpointLoadView } from './core/target.js';
 
 // Identity and security wired into the mesh (issue 14, helper S): the server and its
 // refusals, the client side's TLS modes, the inbound explanation.

@@ -5,7 +5,7 @@
 //   service stack, once per logical service:   timeout → retry → hedge → breaker → limits → balance
 //                                              (route timeout, retries, backup requests, circuit
 //                                              breaker, connection-pool limits, pick an endpoint)
-//   endpoint stack, once per endpoint:         load → outlier → pool
+//   endpoint stack, once per endpoint:         telemetry → load → outlier → pool
 //                                              (tracks load, counts failures, sends)
 //
 // This example inserts two layers of its own:

@@ -1,6 +1,7 @@
 // The load balancers the demo compares, each chosen the way a user would choose it: with
 // an Istio DestinationRule for the service (or none, for the mesh's default).
-import type { DestinationRule, LoadBalancerSettings } from 'proxyless';
+import type { DestinationRule } from 'proxyless';
+import type { LoadBalancerSettings } from 'proxyless/balance';
 
 /** The logical service the demo calls; discovery maps it to the replicas. */
 export const SERVICE = 'reviews';

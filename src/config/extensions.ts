@@ -26,7 +26,8 @@ export const ANNOTATIONS = {
   retryNonIdempotent: 'proxyless.dev/retry-non-idempotent',
 } as const;
 
-const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
+/** The retry-non-idempotent annotation's JSON. */
+export const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
 
 /**
  * The routes of a VirtualService that opt in to replaying non-idempotent requests
@@ -40,7 +41,8 @@ export function retryNonIdempotentRoutes(annotations: unknown, where: string): (
   return routes === undefined ? () => true : (route) => routes.includes(route);
 }
 
-const retryBudgetSchema = z.strictObject({
+/** The retry budget annotation's JSON. */
+export const retryBudgetSchema = z.strictObject({
   disabled: z.boolean().optional(),
   percent: z.number().min(0).max(1000).optional(),
   minRetriesPerSecond: z.number().min(0).max(100_000).optional(),
@@ -49,7 +51,8 @@ const retryBudgetSchema = z.strictObject({
   ttl: durationField({ min: 1000, max: 60_000, minReason: 'a retry budget counts the requests of at least the last second', maxReason: 'longer lets a retry storm build up for minutes' }).optional(),
 });
 
-const hedgingSchema = z
+/** The hedging annotation's JSON. */
+export const hedgingSchema = z
   .strictObject({
     delay: durationSchema.optional(),
     percentile: z.number().min(50).max(99.9).optional(),

@@ -1,5 +1,3 @@
-import type { LoadBalancerSettings } from '../balance/types.js';
-
 /** Kubernetes object metadata, as the mesh reads it. */
 export interface ResourceMetadata {
   /** The resource's name (DNS-1123). */
@@ -8,36 +6,6 @@ export interface ResourceMetadata {
   namespace?: string;
   /** Other metadata (labels, annotations) is accepted and not used. */
   [key: string]: unknown;
-}
-
-/**
- * Istio `TrafficPolicy`: typed here for the load balancer; `connectionPool`,
- * `outlierDetection`, `portLevelSettings` and `tls` are accepted as Istio documents them
- * (see the README's DestinationRule table).
- */
-export interface TrafficPolicy {
-  /** How requests are spread over the endpoints. Unset: P2C Peak EWMA. */
-  loadBalancer?: LoadBalancerSettings;
-}
-
-/**
- * An Istio DestinationRule (`networking.istio.io/v1`, `v1beta1` or `v1alpha3`): what
- * happens to traffic for a service after routing.
- */
-export interface DestinationRule {
-  /** `networking.istio.io/v1`, `v1beta1` or `v1alpha3`. */
-  apiVersion: 'networking.istio.io/v1' | 'networking.istio.io/v1beta1' | 'networking.istio.io/v1alpha3';
-  /** Always `DestinationRule`. */
-  kind: 'DestinationRule';
-  /** Name and namespace. */
-  metadata: ResourceMetadata;
-  /** The rule. */
-  spec: {
-    /** The service it applies to: `reviews`, `reviews.bookinfo`, or an FQDN. */
-    host: string;
-    /** Policies for all its traffic. */
-    trafficPolicy?: TrafficPolicy;
-  };
 }
 
 /** A running watch of a {@link ConfigSource}. */

@@ -66,10 +66,14 @@ export class ReplayableBody {
   #whenComplete: Array<(body: Buffer | undefined) => void> | undefined;
   #closed = false;
 
-  /** @param source the stream or iterable; @param limit bytes kept for replays */
-  constructor(source: Body, limit: number) {
+  /** The service the request goes to, named by {@link BodyNotReplayableError}. */
+  readonly service: string | undefined;
+
+  /** @param source the stream or iterable; @param limit bytes kept for replays; @param service the service, for errors */
+  constructor(source: Body, limit: number, service?: string) {
     this.#source = source;
     this.limit = limit;
+    this.service = service;
   }
 
   /** True while every chunk read so far is kept (or none was read): a new view can start from the beginning. */
@@ -111,7 +115,7 @@ export class ReplayableBody {
           view.index++;
           return { done: false, value: this.#last };
         }
-        throw new BodyNotReplayableError(this.limit);
+        throw new BodyNotReplayableError(this.limit, this.service);
       }
       if (this.#done) {
         if (this.#failed) throw this.#error;

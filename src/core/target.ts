@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { PolicyEvents } from './policy-events.js';
 
 /**
  * A service name as the mesh asks for it. `names` lists every spelling that denotes the
@@ -93,6 +94,8 @@ export interface ServiceTarget {
    * `state` at all) gets the layer's documented fallback.
    */
   state?<T>(key: StateKey<T>): T | undefined;
+  /** Where a layer reports what it decided (a retry, a hedge, a spent budget): the mesh's events. */
+  readonly events?: PolicyEvents | undefined;
 }
 
 /** What an endpoint-stack layer is built for: one endpoint of one service. */

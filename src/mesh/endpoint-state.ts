@@ -27,7 +27,7 @@ export interface EndpointOwner {
   /** True while too few endpoints are healthy (`minHealthPercent`): ejections are ignored. */
   readonly panic: boolean;
   /** An endpoint was ejected or returned: the panic state may have changed. */
-  ejectionChanged(): void;
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void;
   /** An endpoint's {@link EndpointState.available} changed (the service's capacity and the balancer's priority loads depend on it). */
   availabilityChanged?(): void;
 }
@@ -78,7 +78,7 @@ export class EndpointState extends EndpointLoad implements BalancerEndpoint, End
     if (value === this.#ejected) return;
     this.#ejected = value;
     this.refreshAvailable();
-    this.#owner?.ejectionChanged();
+    this.#owner?.ejectionChanged(this, value);
   }
 
   /** Failing its active health checks. */

@@ -16,6 +16,10 @@ import { RequestView } from '../route/request-view.js';
 import type { CompiledVirtualService } from '../route/route-table.js';
 import { routeRequest, type RouterContext } from '../route/router.js';
 import type { MeshService } from './mesh-service.js';
+import { callTelemetryOf, kCallTelemetry } from '../telemetry/call-hooks.js';
+import type { CallTelemetry } from '../telemetry/call-telemetry.js';
+import { sendAttempt } from '../telemetry/attempt-telemetry.js';
+import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
 
 /** undici ships `Dispatcher1Wrapper.wrapHandler` without a type declaration. */
 interface LegacyWrapper {
@@ -56,6 +60,20 @@ export interface DispatcherContext {
   readonly passthroughOptions: Agent.Options;
   /** How request paths are normalised before routing (Istio's `pathNormalization`). */
   readonly pathSteps: PathSteps;
+  /** The mesh's outbound telemetry. */
+  readonly telemetry?: DispatcherTelemetry | undefined;
+}
+
+/**
+ * What the dispatcher asks of the mesh's outbound telemetry (`OutboundTelemetry`), in
+ * types that name nothing of `@opentelemetry/api` (an optional peer: the package's
+ * declarations must not import it).
+ */
+export interface DispatcherTelemetry {
+  /** The call's telemetry, a handler around `caller`; undefined when nothing would see the call. `parent`: the call a mirror copies. */
+  begin(caller: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions, origin: string, parent?: object): Dispatcher.DispatchHandler | undefined;
+  /** The dispatcher picked `service` for the call on `opts` (`passthrough`: a host no source knows). */
+  toService(opts: Dispatcher.DispatchOptions, service: MeshService, passthrough?: boolean): void;
 }
 
 /** The handler of a mirrored copy: its response is dropped, it never affects the caller. */
@@ -150,11 +168,13 @@ export class MeshDispatcher extends Dispatcher {
         return failDispatch(handler, error as Error);
       }
     }
-    const call = this.#track(new RootCall(handler, this));
+    // The call's telemetry sits between the call and the caller: it sees how the call ends.
+    const telemetry = this.#context.telemetry?.begin(handler, opts, key) as CallTelemetry | undefined;
+    const call = this.#track(new RootCall(telemetry ?? handler, this));
     try {
       // An abort before the request was made (an already-aborted signal) sends nothing.
       if (!call.begin()) return true;
-      this.#send(route, this.#callOptions(opts, call, route), call);
+      this.#send(route, this.#callOptions(opts, call, route, telemetry), call);
     } catch (error) {
       // A layer threw (e.g. a user layer's wrap); the caller gets the error, never a hang.
       failDispatch(call, error as Error);
@@ -167,12 +187,12 @@ export class MeshDispatcher extends Dispatcher {
    * `host` header when no VirtualService routes it (the router writes its own), and a
    * streamed body made replayable.
    */
-  #callOptions(opts: Dispatcher.DispatchOptions, call: RootCall, route: Route): Dispatcher.DispatchOptions {
+  #callOptions(opts: Dispatcher.DispatchOptions, call: RootCall, route: Route, telemetry: CallTelemetry | undefined): Dispatcher.DispatchOptions {
     const headers = route.virtualService === undefined && !hasHeader(opts.headers, 'host') ? withHeader(opts.headers, 'host', route.authority) : opts.headers;
-    if (!isStreamBody(opts.body)) return { ...opts, headers, [kCancellation]: call } as Dispatcher.DispatchOptions;
-    const body = new ReplayableBody(opts.body, this.#context.requestBufferLimit);
+    if (!isStreamBody(opts.body)) return { ...opts, headers, [kCancellation]: call, [kCallTelemetry]: telemetry } as Dispatcher.DispatchOptions;
+    const body = new ReplayableBody(opts.body, this.#context.requestBufferLimit, route.service.name.host);
     call.body = body;
-    return { ...opts, headers, body: body.view(), [kCancellation]: call } as unknown as Dispatcher.DispatchOptions;
+    return { ...opts, headers, body: body.view(), [kCancellation]: call, [kCallTelemetry]: telemetry } as unknown as Dispatcher.DispatchOptions;
   }
 
   #track(call: RootCall): RootCall {
@@ -234,11 +254,14 @@ export class MeshDispatcher extends Dispatcher {
       mirror: (destination, port, opts) => {
         // A copy is its own call: the caller's abort does not end it, the mesh closing does.
         if (this.#closed) return;
-        const call = this.#track(new RootCall(DISCARD, this, false));
+        const main = callTelemetryOf(opts);
+        const telemetry = (main === undefined ? undefined : this.#context.telemetry?.begin(DISCARD, opts, main.origin, main)) as CallTelemetry | undefined;
+        const call = this.#track(new RootCall(telemetry ?? DISCARD, this, false));
         if (!call.begin()) return;
         const service = this.#context.service(destination.name, port, route.protocol === 'https:', destination.subset);
         try {
-          this.#sendToService(service, { ...opts, [kCancellation]: call } as Dispatcher.DispatchOptions, call, false);
+          const copy = { ...opts, [kCancellation]: call } as Dispatcher.DispatchOptions;
+          this.#sendToService(service, telemetry === undefined ? copy : OutboundTelemetry.attach(copy, telemetry), call, false);
         } catch (error) {
           failDispatch(call, error as Error);
         }
@@ -265,13 +288,14 @@ export class MeshDispatcher extends Dispatcher {
   #sendTracked(service: MeshService, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, mayPassThrough: boolean): boolean {
     switch (service.status) {
       case 'known':
-        if (service.balancer === undefined) return this.#passThrough(opts, handler);
+        if (service.balancer === undefined) return this.#passThrough(opts, handler, service, false);
+        this.#context.telemetry?.toService(opts, service);
         return service.dispatch(opts, handler);
       case 'missing':
         if (this.#context.registryOnly || !mayPassThrough) {
           return failDispatch(handler, new UnknownServiceError(service.name.host, service.sourceNames(), mayPassThrough ? undefined : 'route'));
         }
-        return this.#passThrough(opts, handler);
+        return this.#passThrough(opts, handler, service, true);
       default: {
         // Discovery has not answered yet for this host: wait for it, bounded.
         const timeout = this.#context.discoveryTimeout;
@@ -289,9 +313,14 @@ export class MeshDispatcher extends Dispatcher {
     }
   }
 
-  #passThrough(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  #passThrough(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, service: MeshService, unknown: boolean): boolean {
     const agent = this.#passthrough ?? (this.#passthrough = new Agent(this.#context.passthroughOptions));
-    return agent.dispatch(opts, handler);
+    const telemetry = callTelemetryOf(opts);
+    if (telemetry === undefined) return agent.dispatch(opts, handler);
+    // Traced and propagated as a sidecar's outbound passthrough is: one try, to the host itself.
+    const host = telemetry.hub.passthroughTarget(service, unknown);
+    telemetry.hub.toService(opts, service, unknown);
+    return sendAttempt(telemetry, host, opts, handler, (o, h) => agent.dispatch(o, h));
   }
 
   #route(origin: string): Route {

@@ -1,3 +1,4 @@
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Dispatcher, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import { ServiceLatency } from '../balance/service-latency.js';
@@ -95,7 +96,13 @@ export class MeshService implements ServiceTarget, EndpointOwner {
             },
     };
     this.#connector = transport.connector;
-    this.#sources = new ServiceSources(name, sources, () => this.#recompute(), (source, error) => context.onSourceError?.(source, error));
+    this.#sources = new ServiceSources(
+      name,
+      sources,
+      () => this.#recompute(),
+      (source, error) => context.onSourceError?.(source, error),
+      context.onSourceRefresh === undefined ? undefined : (source, endpoints) => context.onSourceRefresh!(this, source, endpoints),
+    );
     try {
       this.#sources.open();
     } catch (error) {
@@ -133,6 +140,11 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   /** See {@link ServiceTarget.balancerName}. */
   get balancerName(): string {
     return this.balancer?.name ?? 'passthrough';
+  }
+
+  /** See {@link ServiceTarget.events}: the mesh's. */
+  get events(): PolicyEvents | undefined {
+    return this.#context.events;
   }
 
   /** See {@link ServiceTarget.meshExternal}. */
@@ -263,6 +275,8 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
       onChange: (endpoint, healthy) => {
+        this.#context.onHealth?.(this, endpoint, healthy);
+        this.#context.events?.health(this.name, endpoint.key, healthy);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -281,7 +295,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
   #lastPanic = false;
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
-  ejectionChanged(): void {
+  ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
+    if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
+    if (endpoint !== undefined) this.#context.events?.ejection(this.name, endpoint.key, ejected === true);
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

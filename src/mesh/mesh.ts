@@ -3,8 +3,6 @@ import { buildConnector } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { localityBalancer } from '../balance/locality-balancer.js';
 import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
-import { balanceLayer } from '../balance/balance-layer.js';
-import { loadLayer } from '../balance/load-layer.js';
 import { stallClock } from '../balance/stall-clock.js';
 import { ConnectingSockets } from '../core/connecting-sockets.js';
 import { IdentityNotReadyError, MeshClosedError, MeshClosingError } from '../core/errors/index.js';
@@ -18,7 +16,7 @@ import type { ConfigEntry } from '../config/load-config.js';
 import { resolvePolicy } from '../config/service-policy.js';
 import { annotationValue, retryBudgetSettings } from '../config/extensions.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, connectionPoolLimits, HEALTH_CHECK_ANNOTATION, healthCheckSettings, outlierSettings } from '../config/settings/index.js';
-import { breakerLayer, type BreakerSnapshot, type ServiceBreaker } from '../policy/breaker/index.js';
+import type { BreakerSnapshot, ServiceBreaker } from '../policy/breaker/index.js';
 import type { ConfigSource } from '../config/types.js';
 import { ServiceEntrySource } from '../compile/service-entry-source.js';
 import type { ServiceName } from '../discovery/types.js';
@@ -35,16 +33,13 @@ import { MeshService, type EndpointTransport, type ServiceContext, type ServiceP
 import { endpointConnector, unverifiedTlsWarning } from './endpoint-tls.js';
 import { meshFetch, type GlobalFetchDispatcher, type MeshFetch } from './mesh-fetch.js';
 import { resolveMeshOptions, type ResolvedMeshOptions } from './options.js';
-import { poolLayer } from './pool-layer.js';
+import { endpointLayers, serviceLayers } from './default-layers.js';
+import { policyEventSink, type BudgetExhaustedEvent, type EndpointEvent, type HealthChangedEvent, type HedgeEvent, type RetryEvent } from './policy-event-sink.js';
 import { ServiceTable, type ServicesEvictedInfo, type ServiceStats } from './service-table.js';
 import { waitForSources, type ReadyOptions } from './wait-for-sources.js';
 import { checkDrainOptions, lifecycleOf, type DrainOptions, type DrainRegistration } from '../inbound/lifecycle.js';
 import type { InboundConfigView } from '../inbound/rate-limit-config.js';
-import { limitsLayer, type ConnectionPoolLimits } from '../policy/limits/index.js';
-import { outlierLayer } from '../policy/outlier/index.js';
-import { retryLayer } from '../policy/retry/index.js';
-import { hedgeLayer } from '../policy/hedge/index.js';
-import { timeoutLayer } from '../policy/timeout/index.js';
+import type { ConnectionPoolLimits } from '../policy/limits/index.js';
 import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 import { MeshSecurity } from '../compile/mesh-security.js';
 import { ClientTls } from './client-tls.js';
@@ -57,6 +52,9 @@ import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 import type { AuthzRequest } from '../security/request-view.js';
 import type { SvidSummary } from '../tls/svid.js';
+import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
+import { telemetryLayer } from '../telemetry/telemetry-layer.js';
+import { wireMeshTelemetry } from '../telemetry/mesh-events.js';
 
 export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
 export type { ReadyOptions } from './wait-for-sources.js';
@@ -149,6 +147,18 @@ export interface MeshEvents {
   identityRotated: [identity: SvidSummary];
   /** The identity source reported a problem; the current SVID stays in use. */
   identityError: [error: Error];
+  /** Outlier detection ejected an endpoint. */
+  endpointEjected: [info: EndpointEvent];
+  /** An ejected endpoint came back. */
+  endpointRestored: [info: EndpointEvent];
+  /** Active health checking found an endpoint healthy or unhealthy. */
+  healthChanged: [info: HealthChangedEvent];
+  /** A retry was scheduled after a failed try. */
+  retry: [info: RetryEvent];
+  /** A hedged (backup) try was sent. */
+  hedge: [info: HedgeEvent];
+  /** A retry or hedge was wanted and its budget refused it. */
+  retryBudgetExhausted: [info: BudgetExhaustedEvent];
 }
 
 /**
@@ -200,6 +210,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Set when the services are being closed: no service may be made after that. */
   #shutDown = false;
   #shutdownDone: Promise<void> | undefined;
+  /** Spans, metrics, access log and diagnostics channels of the calls (src/telemetry). */
+  readonly #telemetry: OutboundTelemetry;
 
   /** Use {@link createMesh}, which validates the options. */
   constructor(options: MeshOptions | undefined) {
@@ -208,6 +220,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
     this.#services = new ServiceTable(o.maxServices, (service) => this.#keepBreakerState(service));
+    this.#telemetry = new OutboundTelemetry(o.telemetry, o.labels, o.namespace);
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);
@@ -230,21 +243,12 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceEntries.setEntries(this.#compiled.serviceEntries);
     this.#discovery = [this.#serviceEntries, ...o.discovery];
 
-    // Outermost first. `balance` is terminal: it picks an endpoint and enters its stack.
-    this.#serviceStack = new Stack<ServiceTarget>('service', [
-      timeoutLayer(), // the route timeout and the request's deadline cover every try
-      retryLayer(), // each try goes down the rest of the stack, another endpoint if possible
-      hedgeLayer(), // a slow try gets a backup on another endpoint (opt-in per VirtualService)
-      breakerLayer((s) => (s as MeshService).breaker), // an open circuit refuses tries at once (opt-in)
-      limitsLayer(), // connectionPool overflow fails fast, per try, before an endpoint is picked
-      balanceLayer(),
-    ]);
-    this.#endpointStack = new Stack<EndpointTarget>('endpoint', [
-      loadLayer(), // outermost at the endpoint, so queueing in the pool counts as load
-      // Counts 5xx, gateway errors and connection failures toward ejection (DestinationRule outlierDetection).
-      outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
-      poolLayer(), // terminal: the endpoint's undici Pool
-    ]);
+    // Outermost first (default-layers.ts says why each sits where it does). `balance` is
+    // terminal: it picks an endpoint and enters its stack; `pool` is the endpoint's.
+    const l = serviceLayers;
+    this.#serviceStack = new Stack<ServiceTarget>('service', [l.timeout, l.retry, l.hedge, l.breaker, l.limits, l.balance]);
+    const e = endpointLayers;
+    this.#endpointStack = new Stack<EndpointTarget>('endpoint', [e.telemetry, e.load, e.outlier, e.pool]);
     o.stacks.service?.(this.#serviceStack);
     o.stacks.endpoint?.(this.#endpointStack);
 
@@ -255,6 +259,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
       mergeSources: o.mergeSources,
       onBreaker: (service, breaker) => this.#watchBreaker(service, breaker),
       onSourceError: (source, error) => this.#emitSafely('discoveryError', error, source.name),
+      ...wireMeshTelemetry(this, this.#telemetry, () => this.#services.values()),
+      events: policyEventSink(this),
     };
     if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
 
@@ -273,6 +279,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         connect: this.#connecting.wrap(buildConnector({ timeout: o.pool.connectTimeout })),
       },
       pathSteps: pathSteps(o.pathNormalization),
+      telemetry: this.#telemetry,
     }) as MeshDispatcher & GlobalFetchDispatcher;
     this.dispatcher.onClose = () => this.close();
     this.dispatcher.onDestroy = (error) => this.#shutdown(error ?? new MeshClosingError(0));
@@ -298,6 +305,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       for (const [source, listener] of this.#sourceErrorListeners) source.off('error', listener);
       for (const source of this.#heldSources) abandonHold(source);
       for (const file of this.#configInputs.files) void file.close();
+      this.#telemetry.close();
       throw error;
     }
     this.#releaseStallClock = stallClock.acquire();
@@ -423,8 +431,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
   applyConfig(config: string | object | readonly (string | object)[]): void {
     // A closed mesh's services must not remake their health checks, breakers or sweeps.
     if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('applyConfig');
-    const inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
-    this.#apply(this.#compileAll([...inputs.inline, ...this.#sourceEntriesFlat()]), 'applyConfig');
+    let compiled: { compiled: CompiledConfig; security: CompiledSecurity };
+    let inputs: ConfigInputs;
+    try {
+      inputs = readConfigInputs(Array.isArray(config) ? config : [config as string | object], { inlineOnly: true });
+      compiled = this.#compileAll([...inputs.inline, ...this.#sourceEntriesFlat()]);
+    } catch (error) {
+      // A rejected version (proxyless.config.reloads.rejected, proxyless:config:rejected); the caller gets the error.
+      this.#telemetry.configRejected('applyConfig', error);
+      throw error;
+    }
+    this.#apply(compiled, 'applyConfig');
     this.#inline = inputs.inline;
   }
 
@@ -597,6 +614,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly fetch: MeshFetch = (input, init) => meshFetch(this.dispatcher, input, init);
 
   /**
+   * `await using mesh = createMesh(...)`: the mesh closes (as {@link Mesh.close}) when
+   * the block that holds it ends.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
    * Resolves once every discovery and config source has its first answer. Rejects with
    * `MeshNotReadyError` naming the sources still silent after `timeout` ms (default: the
    * `discoveryTimeout` option), with the signal's reason when `signal` aborts, and with a
@@ -696,6 +721,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   async #shutdownOnce(error: Error | undefined): Promise<void> {
     this.#shutDown = true;
     this.#releaseStallClock();
+    this.#telemetry.close();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests
     // waiting for discovery or an endpoint) ends now, each caller answered at once.

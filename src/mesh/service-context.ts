@@ -5,6 +5,7 @@
  * @module
  */
 import { isIP } from 'node:net';
+import type { PolicyEvents } from '../core/policy-events.js';
 import type { buildConnector, Pool } from 'undici';
 import type { Balancer } from '../balance/types.js';
 import type { Dispatch } from '../core/layer.js';
@@ -49,6 +50,14 @@ export interface ServiceContext {
   readonly mergeSources?: boolean;
   /** Hears a source's misbehaviour for this service (a malformed update, a throwing watch). */
   readonly onSourceError?: (source: DiscoverySource, error: Error) => void;
+  /** Hears each good update of a source for this service (telemetry; must not throw). */
+  readonly onSourceRefresh?: (service: MeshService, source: DiscoverySource, endpoints: number) => void;
+  /** Hears an endpoint's change of active health (telemetry; must not throw). */
+  readonly onHealth?: (service: MeshService, endpoint: EndpointState, healthy: boolean) => void;
+  /** Hears an endpoint's ejection by outlier detection, or its return (telemetry; must not throw). */
+  readonly onEjection?: (service: MeshService, endpoint: EndpointState, ejected: boolean) => void;
+  /** Hears the policies' and endpoints' reports: the mesh's events (must not throw). */
+  readonly events?: PolicyEvents;
 }
 
 /** How the mesh balances one service, from its DestinationRule (and subset). */

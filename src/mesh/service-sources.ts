@@ -27,6 +27,7 @@ export class ServiceSources {
   readonly #views: SourceView[];
   readonly #onChange: () => void;
   readonly #onSourceError: (source: DiscoverySource, error: Error) => void;
+  readonly #onRefresh: ((source: DiscoverySource, endpoints: number) => void) | undefined;
   #open = false;
   #closed = false;
 
@@ -39,7 +40,9 @@ export class ServiceSources {
     sources: readonly DiscoverySource[],
     onChange: () => void,
     onSourceError: (source: DiscoverySource, error: Error) => void,
+    onRefresh?: (source: DiscoverySource, endpoints: number) => void,
   ) {
+    this.#onRefresh = onRefresh;
     this.#query = query;
     this.#views = sources.map((source) => ({ source, watch: undefined, answered: false, known: false, endpoints: new Map() }));
     this.#onChange = onChange;
@@ -134,6 +137,8 @@ export class ServiceSources {
         view.endpoints = new Map();
         break;
     }
+    // Telemetry (proxyless.discovery.refreshes, proxyless:discovery:refresh); it never throws.
+    this.#onRefresh?.(view.source, view.endpoints.size);
     // A source answering inside open() is applied once open() is done (the caller recomputes then).
     if (this.#open) this.#onChange();
   }

@@ -12,6 +12,8 @@ import { kRoutePolicy, type RoutePolicy } from '../policy/route-policy.js';
 import type { RequestView } from './request-view.js';
 import type { CompiledDestination, CompiledRoute, CompiledVirtualService } from './route-table.js';
 import { respond } from './synthetic-response.js';
+import { callHooksOf as callTelemetryOf } from '../core/call-hooks.js';
+import { routeLabels } from '../core/route-labels.js';
 
 /** What the router needs from the mesh. */
 export interface RouterContext {
@@ -69,11 +71,13 @@ export function findRoute(vs: CompiledVirtualService, request: RequestView): { r
 export function routeRequest(vs: CompiledVirtualService, request: RequestView, handler: Dispatcher.DispatchHandler, ctx: RouterContext): boolean {
   const found = findRoute(vs, request);
   if (!found) {
+    callTelemetryOf(request.opts)?.noRoute();
     return respond(handler, 404, { 'x-proxyless-route': 'none' }, `no route of ${vs.where} matched ${request.method} ${request.path}\n`);
   }
   const { route, uriPrefix } = found;
   const fault = route.fault;
   if (fault !== undefined && fault.delayPercent > 0 && ctx.random() * 100 < fault.delayPercent) {
+    callTelemetryOf(request.opts)?.fault('delay');
     new FaultDelay(route, uriPrefix, request, handler, ctx, cancellationOf(request.opts)).start(fault.delayMs);
     return true;
   }
@@ -120,8 +124,14 @@ class FaultDelay implements CancelListener {
 }
 
 function afterDelay(route: CompiledRoute, uriPrefix: string | undefined, request: RequestView, handler: Dispatcher.DispatchHandler, ctx: RouterContext): boolean {
+  const telemetry = callTelemetryOf(request.opts);
+  if (telemetry !== undefined) {
+    const labels = routeLabels(route);
+    telemetry.routed(labels.virtualService, labels.route, labels.label);
+  }
   const fault = route.fault;
   if (fault !== undefined && fault.abortPercent > 0 && ctx.random() * 100 < fault.abortPercent) {
+    telemetry?.fault('abort');
     if (fault.abortGrpcStatus !== undefined) {
       // A gRPC trailers-only response, as Envoy's fault filter answers a grpc_status abort.
       return respond(handler, 200, { 'content-type': 'application/grpc', 'grpc-status': String(fault.abortGrpcStatus), 'grpc-message': 'fault filter abort', 'x-proxyless-fault': 'abort' }, '');

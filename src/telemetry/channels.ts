@@ -52,6 +52,9 @@ export const CHANNEL_NAMES = {
   discoveryRefresh: 'proxyless:discovery:refresh',
   /** A discovery source failed; it keeps its last good endpoints ({@link DiscoveryErrorMessage}). */
   discoveryError: 'proxyless:discovery:error',
+  // Policy events (issue 11), published by src/mesh/policy-event-sink.ts.
+  /** A retry or hedge was wanted and its budget refused it ({@link BudgetExhaustedMessage}). */
+  budgetExhausted: 'proxyless:client:budget:exhausted',
 } as const;
 
 /** A channel whose messages are of type `T`. */
@@ -162,7 +165,7 @@ export interface HealthMessage {
   readonly endpoint: string;
   /** Whether it is healthy now. */
   readonly healthy: boolean;
-  /** What the last check saw, e.g. `status 503`, `timeout`, `ECONNREFUSED`. */
+  /** `passed` or `failed`: the checks' verdict that changed the endpoint's health. */
   readonly detail: string;
 }
 
@@ -214,6 +217,14 @@ export interface DiscoveryErrorMessage {
   readonly error: Error;
 }
 
+/** A retry or hedge refused by its budget (issue 11's policy events). */
+export interface BudgetExhaustedMessage {
+  /** The service (`fqdn:port`). */
+  readonly service: string;
+  /** `retry` (the DestinationRule's retry budget) or `hedge` (the hedging `maxExtraPercent`). */
+  readonly kind: 'retry' | 'hedge';
+}
+
 /** The channels, typed by message; see {@link CHANNEL_NAMES} for what each reports. */
 export const channels = {
   /** The `callStart` channel; see {@link CHANNEL_NAMES}. */
@@ -242,4 +253,7 @@ export const channels = {
   discoveryRefresh: channel(CHANNEL_NAMES.discoveryRefresh) as TypedChannel<DiscoveryRefreshMessage>,
   /** The `discoveryError` channel; see {@link CHANNEL_NAMES}. */
   discoveryError: channel(CHANNEL_NAMES.discoveryError) as TypedChannel<DiscoveryErrorMessage>,
+  // Policy events (issue 11).
+  /** The `budgetExhausted` channel; see {@link CHANNEL_NAMES}. */
+  budgetExhausted: channel(CHANNEL_NAMES.budgetExhausted) as TypedChannel<BudgetExhaustedMessage>,
 } as const;

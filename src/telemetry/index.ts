@@ -53,6 +53,7 @@ export type {
   ConfigRejectedMessage,
   DiscoveryRefreshMessage,
   DiscoveryErrorMessage,
+  BudgetExhaustedMessage,
 } from './channels.js';
 export { AccessLog, clusterName, isErrorEntry, DEFAULT_MAX_PATH_LENGTH, MAX_FIELD_LENGTH } from './access-log.js';
 export type { AccessLogger, AccessLogFilter, AccessLogOptions, AccessLogEntry } from './access-log.js';

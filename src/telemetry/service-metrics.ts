@@ -8,7 +8,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { Admission, child, newMap, statusKey } from './internal-attribute-cache.js';
 import { ATTR, OTHER, methodAttribute, type IstioLabel } from './metric-definitions.js';
 import type { Instruments } from './metrics-recorder.js';
-import { formatResponseFlags } from './response-flags.js';
+import { formatResponseFlags, sidecarStatusOf } from './response-flags.js';
 import { UNKNOWN, namespaceOfService, type WorkloadIdentity } from './workload.js';
 
 /** What a {@link ServiceMetrics} is for. */
@@ -246,7 +246,8 @@ export class ServiceMetrics {
       destination_canonical_service: peer.canonicalService,
       destination_canonical_revision: peer.canonicalRevision,
       destination_cluster: peer.cluster,
-      response_code: String(status),
+      // No response (0): the status an Istio sidecar would have answered with for these flags.
+      response_code: String(status === 0 ? sidecarStatusOf(flags) : status),
       response_flags: formatResponseFlags(flags),
     };
   }

@@ -19,6 +19,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   inbound: ['core', 'config', 'policy', 'route', 'security', 'telemetry', 'tls'],
   mesh: ['core', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'security', 'telemetry', 'tls'],
   cli: ['core', 'compile', 'config', 'discovery', 'mesh', 'route', 'tls'],
+  // The published subpath entries (proxyless/balance, /policy, /config, /discovery): re-exports only.
+  entries: ['balance', 'compile', 'config', 'core', 'discovery', 'policy'],
 };
 
 const edges = importEdges();

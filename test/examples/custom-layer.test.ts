@@ -18,7 +18,7 @@ describe('examples/custom-layer', () => {
     expect(run.stderr()).toBe('');
 
     expect(stdout).toContain('service stack:  request-id → timeout → retry → hedge → breaker → limits → balance\n');
-    expect(stdout).toContain('endpoint stack: load → request-count → outlier → pool\n');
+    expect(stdout).toContain('endpoint stack: telemetry → load → request-count → outlier → pool\n');
 
     // What the backends printed they received: one line per request, in order.
     const seen = [...stdout.matchAll(/^ {2}(replica-[ab]) {2}(\S+) +x-request-id: (.+)$/gm)].map((m) => ({

@@ -15,7 +15,9 @@
 // without dnsmasq or etcd (each named with its package and skipped). CI installs both.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, createMesh, outlierSettings, parseMeshYaml, staticEndpoints } from 'proxyless';
+import { createMesh, staticEndpoints } from 'proxyless';
+import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, outlierSettings } from 'proxyless/policy';
+import { parseMeshYaml } from 'proxyless/config';
 import { CANARY_YAML, canaryYaml, ROLLOUT } from '../../examples/demo/canary-config.js';
 import { RESILIENCE_YAML } from '../../examples/demo/resilience-phase.js';
 import { startExample, type Exit, type RunningExample } from './run-example.js';
@@ -550,8 +552,8 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(at, 'the drain phase runs').toBeGreaterThanOrEqual(0);
     const text = stdout.slice(at, stdout.indexOf('\nSummary\n'));
     expect(text).toMatch(/^ {2}trace [0-9a-f]{8}… \(caller → orders → inventory\):$/m);
-    // The tree: the caller's span at the root, the orders replica's SERVER span under it,
-    // inventory's SERVER span under that one (CLIENT spans may sit between them).
+    // The tree: the caller's span at the root; per hop the mesh's call span, its CLIENT
+    // span (whose context went on the wire), then the replica's SERVER span, each one level deeper.
     const tree = text.split('\n').filter((line) => /^ {4}\S|^ {4}[ │]*[└├]─ /.test(line));
     expect(tree[0], text).toMatch(/^ {4}demo caller +INTERNAL +demo +[\d.]+ ms$/);
     const orders = tree.findIndex((line) => /[└├]─ GET \/orders\/:id +SERVER +orders-\d +[\d.]+ ms$/.test(line));
@@ -560,6 +562,14 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(items, text).toBeGreaterThan(orders);
     const indent = (line: string): number => line.search(/[└├]/);
     expect(indent(tree[items]!)).toBeGreaterThan(indent(tree[orders]!));
+    const hop = (server: number): string[] => [tree[server - 2]!, tree[server - 1]!];
+    for (const server of [orders, items]) {
+      const [call, client] = hop(server);
+      expect(call, text).toMatch(/[└├]─ mesh GET +INTERNAL /);
+      expect(client, text).toMatch(/[└├]─ \S.* +CLIENT /);
+      expect(indent(client)).toBe(indent(call) + 3);
+      expect(indent(tree[server]!)).toBe(indent(client) + 3);
+    }
     expect(text).toMatch(/^ {2}joined across both hops: \d+ spans, one root, each other span the child of the one above it$/m);
     // The hop to inventory is mTLS: inventory's STRICT port verified the orders replicas' SVID (and saw no plaintext caller).
     expect(text).toMatch(/^ {2}orders → inventory over mTLS \(STRICT port, SVIDs from a dev CA\): inventory verified cluster\.local\/ns\/default\/sa\/orders$/m);

@@ -10,22 +10,7 @@ import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import {
-  createMesh,
-  DiscoverySourceError,
-  holdSource,
-  InvalidConfigError,
-  MeshNotReadyError,
-  SourceClosedError,
-  staticEndpoints,
-  type ConfigSource,
-  type DiscoveryListener,
-  type DiscoverySource,
-  type DiscoverySourceState,
-  type Mesh,
-  type ServiceQuery,
-  type ServicesEvictedInfo,
-} from 'proxyless';
+import { createMesh, DiscoverySourceError, holdSource, InvalidConfigError, MeshNotReadyError, SourceClosedError, staticEndpoints, type ConfigSource, type DiscoveryListener, type DiscoverySource, type DiscoverySourceState, type Mesh, type ServiceQuery, type ServicesEvictedInfo } from 'proxyless';
 import { dns } from '../../src/discovery/dns/index.js';
 import { file } from '../../src/discovery/file-source.js';
 import { closeAll, startBackends, type Backend } from '../helpers/backends.js';

@@ -50,7 +50,7 @@ describe('user layers in the default stacks', () => {
       discovery: [staticEndpoints({ reviews: backends.map((b) => b.address) })],
       stacks: {
         endpoint(stack) {
-          expect(stack.roles()).toEqual(['load', 'outlier', 'pool']);
+          expect(stack.roles()).toEqual(['telemetry', 'load', 'outlier', 'pool']);
           stack.insertAfter('load', layer<EndpointTarget>('record-status', (next, target) => (opts, handler) => next(opts, new StatusRecorder(handler, target.key))));
         },
       },

@@ -91,7 +91,7 @@ describe('the packed packages, installed in a fresh project', () => {
   });
 
   for (const [node, nodeDir] of [['24', currentNodeDir], ['22', node22Dir]] as const) {
-    it(`imports (ESM) and requires (CJS) on Node ${node}: requests reach a real server through the mesh, three ways`, async () => {
+    it(`imports (ESM) and requires (CJS) on Node ${node}: requests reach a real server through the mesh, three ways; each subpath entry loads`, async () => {
       for (const [format, script] of [['esm', 'smoke.mjs'], ['cjs', 'smoke.cjs']] as const) {
         const result = ok(await run(join(nodeDir, 'node'), [script], { cwd: project, env: env(nodeDir), timeoutMs: 60_000 }), `node ${script}`);
         expect(JSON.parse(result.stdout)).toEqual({
@@ -100,12 +100,15 @@ describe('the packed packages, installed in a fresh project', () => {
           platformResponse: true,
           bodies: ['hello reviews', 'hello reviews', 'hello reviews'],
           etcdDiscovery: 'function',
+          // proxyless/balance, /policy, /config and /discovery load, and a subpath's error
+          // is the root's class.
+          subpaths: { balance: 'function', sharedErrorClass: true, config: 1, discovery: '[::1]:80' },
         });
       }
     }, 120_000);
   }
 
-  it('type-checks with tsc --strict and skipLibCheck false: node16 (ESM and CJS), bundler, and the DOM lib', async () => {
+  it('type-checks with tsc --strict and skipLibCheck false: node16 (ESM and CJS), bundler, and the DOM lib; the root and every subpath entry, global fetch taking mesh.dispatcher without a cast', async () => {
     const check = async (config: string): Promise<void> => {
       ok(await run(process.execPath, [tsc, '-p', config], { cwd: project, env: env(), timeoutMs: 180_000 }), `tsc -p ${config}`);
     };

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IKeyValue } from 'etcd3';
-import { declaresNoResources, InvalidConfigError, parseMeshYaml, SourceClosedError, type ConfigSource } from 'proxyless';
+import { InvalidConfigError, SourceClosedError, type ConfigSource } from 'proxyless';
+import { declaresNoResources, parseMeshYaml } from 'proxyless/config';
 import { EtcdUnavailableError, errorText } from './errors.js';
 import { checkOptions, connect, show, throwIfProblems, type Connection, type EtcdConnectionOptions } from './internal-options.js';
 import { RangeWatch } from './internal-range-watch.js';

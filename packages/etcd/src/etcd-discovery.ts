@@ -1,5 +1,6 @@
 import type { IKeyValue } from 'etcd3';
-import { CatalogSource, type Endpoint } from 'proxyless';
+import { type Endpoint } from 'proxyless';
+import { CatalogSource } from 'proxyless/discovery';
 import { EtcdUnavailableError, EtcdValueError, errorText } from './errors.js';
 import { endpointKey, parseRegistrationValue } from './internal-endpoint-value.js';
 import {

@@ -1,4 +1,5 @@
-import { endpointKey, parseEndpoint, type Endpoint, type EndpointSpec } from 'proxyless';
+import { type Endpoint, type EndpointSpec } from 'proxyless';
+import { endpointKey, parseEndpoint } from 'proxyless/discovery';
 import { show } from './internal-options.js';
 
 /**

@@ -23,7 +23,8 @@ import { durationSchema, durationToMs } from '../istio/common.js';
 /** The DestinationRule annotation that holds a service's breaker settings, as JSON. */
 export const CIRCUIT_BREAKER_ANNOTATION = 'proxyless.dev/circuit-breaker';
 
-const specObject = z.strictObject({
+/** The breaker annotation's JSON fields, before the checks across fields (the input type of `CircuitBreakerOptions`). */
+export const breakerAnnotationObject = z.strictObject({
   errorThresholdPercentage: z.number({ error: PERCENT }).min(0, { error: PERCENT }).lt(100, { error: PERCENT }).default(50),
   volumeThreshold: z.int({ error: VOLUME }).min(0, { error: VOLUME }).max(1_000_000_000, { error: VOLUME }).default(20),
   rollingWindow: durationSchema.default('10s'),
@@ -36,7 +37,7 @@ const specObject = z.strictObject({
     .default(['5xx', 'connect-failure', 'reset']),
 });
 
-const specSchema = specObject.superRefine((spec, ctx) => {
+const specSchema = breakerAnnotationObject.superRefine((spec, ctx) => {
   const windowMs = durationToMs(spec.rollingWindow);
   const resetMs = durationToMs(spec.resetTimeout);
   if (windowMs < 1 || windowMs > MAX_TIMER_MS) {
@@ -54,7 +55,7 @@ const specSchema = specObject.superRefine((spec, ctx) => {
   }
 });
 
-const SPEC_KEYS = Object.keys(specObject.shape);
+const SPEC_KEYS = Object.keys(breakerAnnotationObject.shape);
 
 /**
  * Validates a service's circuit-breaker settings (the JSON of the DestinationRule

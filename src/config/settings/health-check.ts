@@ -121,7 +121,8 @@ function readStatusEntry(value: unknown): StatusRange | undefined {
   return undefined;
 }
 
-const specSchema = z
+/** The health-check annotation's JSON, validated into health check settings (the input type of `HealthCheckOptions`). */
+export const healthCheckAnnotationSchema = z
   .strictObject(
     {
       path: z
@@ -182,7 +183,7 @@ export function healthCheckSettings(spec: unknown, where: string): HealthCheckSe
       ]);
     }
   }
-  const result = specSchema.safeParse(value, { reportInput: true });
+  const result = healthCheckAnnotationSchema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const lines = formatIssues(result.error.issues, '', (path) => (path.length === 0 ? FIELDS : undefined));
   throw new InvalidConfigError(lines.map((line) => `${where}: ${line.startsWith('(root): ') ? line.slice('(root): '.length) : line}`));

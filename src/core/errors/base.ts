@@ -4,17 +4,81 @@
  * endpoint, and what to change.
  */
 
-/** Base class of every error the mesh raises. */
+/** What a {@link ProxylessError} carries besides its message: the cause, the service, the status. */
+export interface ProxylessErrorOptions extends ErrorOptions {
+  /** The service the error is about (its host as the request or route wrote it, e.g. `reviews`), when there is one. */
+  readonly service?: string | undefined;
+  /** The HTTP status a sidecar would have answered with, when the error stands for a response. */
+  readonly statusCode?: number | undefined;
+}
+
+/**
+ * Base class of every error the mesh raises. Each has a `code`, names the service it is
+ * about in `service` (undefined when it is about none: an option, the mesh itself, a
+ * certificate) and, when it stands for a response a sidecar would have sent (overload,
+ * timeout, open circuit, no healthy upstream), that response's `statusCode`.
+ *
+ * Through `fetch` (the platform's, or `mesh.fetch`) these errors arrive as the
+ * `cause` of a `TypeError: fetch failed`: {@link isProxylessError} and
+ * {@link proxylessErrorOf} look through it.
+ */
 export class ProxylessError extends Error {
   /** Stable machine-readable code, e.g. `PROXYLESS_ERR_INVALID_OPTION`. */
   readonly code: string;
+  /** The service the error is about: its host as the request or route wrote it (`reviews`); undefined when none. */
+  readonly service: string | undefined;
+  /** The HTTP status a sidecar would have answered with (503, 504, ...); undefined when no response is implied. */
+  readonly statusCode: number | undefined;
 
-  /** @param code stable code; @param message what happened and how to fix it */
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
+  /** @param code stable code; @param message what happened and how to fix it; @param options cause, service and status */
+  constructor(code: string, message: string, options?: ProxylessErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.service = options?.service;
+    this.statusCode = options?.statusCode;
   }
+}
+
+/** How deep {@link proxylessErrorOf} follows `cause` links (a cycle or a long chain ends there). */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * The {@link ProxylessError} behind `error`: the error itself, or the first one found
+ * following `cause` links (at most 8 deep, so a cycle ends), as in the
+ * `TypeError: fetch failed` that `fetch` throws with the mesh's error as its cause, or an
+ * `AggregateError`'s errors. Undefined when there is none.
+ *
+ * ```ts
+ * try { await mesh.fetch('http://reviews/'); }
+ * catch (e) { const err = proxylessErrorOf(e); if (err?.statusCode === 503) ... }
+ * ```
+ */
+export function proxylessErrorOf(error: unknown): ProxylessError | undefined {
+  return find(error, 0);
+}
+
+function find(error: unknown, depth: number): ProxylessError | undefined {
+  if (error instanceof ProxylessError) return error;
+  if (depth >= MAX_CAUSE_DEPTH || error === null || typeof error !== 'object') return undefined;
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors.slice(0, MAX_CAUSE_DEPTH)) {
+      const found = find(inner, depth + 1);
+      if (found) return found;
+    }
+  }
+  return find((error as { cause?: unknown }).cause, depth + 1);
+}
+
+/**
+ * Whether `error` is, or was caused by, a {@link ProxylessError} (see
+ * {@link proxylessErrorOf}, which returns it), optionally one with the given `code`.
+ * True for the `TypeError: fetch failed` that `fetch` throws when the mesh refused or
+ * failed the request.
+ */
+export function isProxylessError(error: unknown, code?: string): boolean {
+  const found = find(error, 0);
+  return found !== undefined && (code === undefined || found.code === code);
 }
 
 /** An option passed to a factory (`createMesh`, `staticEndpoints`, a layer) is invalid. */

@@ -13,6 +13,13 @@ import { ProxylessError } from './base.js';
 export class UnknownServiceError extends ProxylessError {
   /** The host as written in the URL or the route. */
   readonly host: string;
+  /** The host, as the service the request was for. */
+  declare readonly service: string;
+  /**
+   * 502 as Istio answers a host outside the registry under `REGISTRY_ONLY`
+   * (BlackHoleCluster); 503 for a route to an unknown host (Envoy's `NC`, no cluster).
+   */
+  declare readonly statusCode: 502 | 503;
 
   /**
    * @param host the host; @param sources names of the discovery sources asked;
@@ -28,6 +35,7 @@ export class UnknownServiceError extends ProxylessError {
             `and outboundTrafficPolicy is REGISTRY_ONLY. Register it with a discovery source ` +
             `(e.g. staticEndpoints({ "${host}": ["10.0.0.1:8080"] })) or set ` +
             `outboundTrafficPolicy: { mode: "ALLOW_ANY" } to pass unknown hosts through.`,
+      { service: host, statusCode: as === 'route' ? 503 : 502 },
     );
     this.host = host;
   }
@@ -40,9 +48,9 @@ export class UnknownServiceError extends ProxylessError {
  */
 export class OverloadError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** The service. */
-  readonly service: string;
+  declare readonly service: string;
   /** The limit that refused it: `http2MaxRequests` or `http1MaxPendingRequests`. */
   readonly limit: string;
 
@@ -56,8 +64,8 @@ export class OverloadError extends ProxylessError {
       `service "${service}" is overloaded: ${inFlight} requests in flight reached DestinationRule ` +
         `connectionPool.http.${limit} (${value}); the request was refused at once (503). ` +
         `Raise the limit, add endpoints, or slow the caller down.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
     this.limit = limit;
   }
 }
@@ -68,7 +76,9 @@ export class OverloadError extends ProxylessError {
  */
 export class RouteTimeoutError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 504;
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
 
   /** @param service the destination; @param ms the timeout; @param where the route that set it */
   constructor(service: string, ms: number, where: string) {
@@ -76,6 +86,7 @@ export class RouteTimeoutError extends ProxylessError {
       'PROXYLESS_ERR_TIMEOUT',
       `the call to service "${service}" took longer than its route timeout of ${ms} ms (${where}), retries included; ` +
         `it was cancelled and not retried. Raise the VirtualService route's timeout, or look at why the service is slow.`,
+      { service, statusCode: 504 },
     );
   }
 }
@@ -83,7 +94,9 @@ export class RouteTimeoutError extends ProxylessError {
 /** The request's deadline (from the request being served) had passed: nothing was sent. */
 export class DeadlineExceededError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 504;
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
 
   /** @param service the destination; @param lateMs how long ago the deadline passed */
   constructor(service: string, lateMs: number) {
@@ -92,6 +105,7 @@ export class DeadlineExceededError extends ProxylessError {
       `the call to service "${service}" was not made: the deadline of the request being handled ` +
         (lateMs > 0 ? `passed ${Math.round(lateMs)} ms ago` : 'ran out while it waited') +
         ` (set by withDeadline or the caller's x-envoy-expected-rq-timeout-ms). Give the incoming request more time or do less before this call.`,
+      { service, statusCode: 504 },
     );
   }
 }
@@ -99,7 +113,9 @@ export class DeadlineExceededError extends ProxylessError {
 /** A known service had no endpoint within `discoveryTimeout`. */
 export class NoEndpointsError extends ProxylessError {
   /** The logical service name. */
-  readonly service: string;
+  declare readonly service: string;
+  /** 503, as Envoy answers a cluster without endpoints (`UH`). */
+  declare readonly statusCode: 503;
 
   /**
    * @param service the service; @param sources the sources asked;
@@ -111,8 +127,8 @@ export class NoEndpointsError extends ProxylessError {
       `service "${service}" has no available endpoint after waiting ${waitedMs} ms ` +
         `(sources asked: ${sources.join(', ') || 'none'}). Check that the service has running ` +
         `instances registered with a discovery source, or raise discoveryTimeout.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
   }
 }
 
@@ -120,6 +136,10 @@ export class NoEndpointsError extends ProxylessError {
 export class DiscoveryTimeoutError extends ProxylessError {
   /** The host as written in the URL. */
   readonly host: string;
+  /** The host, as the service the request was for. */
+  declare readonly service: string;
+  /** 503: no response came from the service. */
+  declare readonly statusCode: 503;
 
   /** @param host the URL's host; @param pending the sources that had not answered */
   constructor(host: string, pending: readonly string[], waitedMs: number) {
@@ -128,6 +148,7 @@ export class DiscoveryTimeoutError extends ProxylessError {
       `discovery did not answer for "${host}" within ${waitedMs} ms (still waiting on: ` +
         `${pending.join(', ')}). Check that those sources can reach their servers, or raise ` +
         `discoveryTimeout.`,
+      { service: host, statusCode: 503 },
     );
     this.host = host;
   }
@@ -197,7 +218,7 @@ export class DiscoverySourceError extends ProxylessError {
   /** The source's name. */
   readonly source: string;
   /** The service (`fqdn:port`) the update or watch was for. */
-  readonly service: string;
+  declare readonly service: string;
   /** What was wrong, one line: `endpoints[0].port: "80" (expected: an integer from 1 to 65535)`. */
   readonly problem: string;
 
@@ -206,9 +227,8 @@ export class DiscoverySourceError extends ProxylessError {
    * wrong; @param consequence what the mesh does about it; @param options the cause
    */
   constructor(source: string, service: string, problem: string, consequence: string, options?: ErrorOptions) {
-    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, options);
+    super('PROXYLESS_ERR_DISCOVERY_SOURCE', `discovery source ${source}, service ${service}: ${problem}; ${consequence}`, { cause: options?.cause, service });
     this.source = source;
-    this.service = service;
     this.problem = problem;
   }
 }
@@ -237,11 +257,11 @@ export class MeshNotReadyError extends ProxylessError {
  */
 export class NoHealthyUpstreamError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** Envoy's response flag for this outcome. */
   readonly responseFlag = 'UH';
   /** The logical service name. */
-  readonly service: string;
+  declare readonly service: string;
 
   /**
    * @param service the service; @param endpoints how many it has;
@@ -254,8 +274,8 @@ export class NoHealthyUpstreamError extends ProxylessError {
         `(${ejected} ejected by outlier detection, ${unhealthy} failing health checks); the request was refused at once (503). ` +
         `Look at why the endpoints fail (mesh.services() shows each one), or relax the DestinationRule's outlierDetection ` +
         `(maxEjectionPercent, minHealthPercent) or health-check annotation.`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
   }
 }
 
@@ -265,23 +285,31 @@ export class NoHealthyUpstreamError extends ProxylessError {
  * a mirror could not have the whole body.
  */
 export class BodyNotReplayableError extends ProxylessError {
-  /** @param limit the buffer limit in bytes */
-  constructor(limit: number) {
+  /** @param limit the buffer limit in bytes; @param service the service the request was for, when known */
+  constructor(limit: number, service?: string) {
     super(
       'PROXYLESS_ERR_BODY_NOT_REPLAYABLE',
-      `the request body is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
+      `the request body${service === undefined ? '' : ` to service "${service}"`} is a stream larger than requestBufferLimit (${limit} bytes) and part of it was already sent, ` +
         `so it cannot be sent again; raise requestBufferLimit, or send the body as a string or bytes.`,
+      { service },
     );
   }
 }
 
 /** One try exceeded the route's `perTryTimeout`. */
 export class PerTryTimeoutError extends ProxylessError {
+  /** 504, as Envoy answers a try that timed out (`UT`) when no retry is left. */
+  declare readonly statusCode: 504;
+  /** The destination service. */
+  declare readonly service: string;
+
+  /** @param service the destination; @param ms the route's perTryTimeout */
   constructor(service: string, ms: number) {
     super(
       'PROXYLESS_ERR_PER_TRY_TIMEOUT',
       `a try to service "${service}" got no response within perTryTimeout ${ms} ms (it is retried when the route's retryOn ` +
         'names reset, 5xx or gateway-error and retries are left). Raise the VirtualService route\'s retries.perTryTimeout, or look at why the service is slow.',
+      { service, statusCode: 504 },
     );
   }
 }
@@ -293,9 +321,9 @@ export class PerTryTimeoutError extends ProxylessError {
  */
 export class CircuitOpenError extends ProxylessError {
   /** The HTTP status a sidecar would answer with. */
-  readonly statusCode = 503;
+  declare readonly statusCode: 503;
   /** The service. */
-  readonly service: string;
+  declare readonly service: string;
   /** `open`, or `half-open` when a probe request is in flight. */
   readonly state: 'open' | 'half-open';
   /** When the breaker opened, in ms since the epoch. */
@@ -337,8 +365,8 @@ export class CircuitOpenError extends ProxylessError {
         `at once (503) without being sent. Fix or scale the service, or tune the DestinationRule annotation ` +
         `"proxyless.dev/circuit-breaker" (errorThresholdPercentage, volumeThreshold, rollingWindow, resetTimeout, ` +
         `halfOpenSuccesses, failOn).`,
+      { service, statusCode: 503 },
     );
-    this.service = service;
     this.state = state;
     this.openedAt = openedAt;
     this.retryAt = retryAt;

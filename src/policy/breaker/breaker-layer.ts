@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { callHooksOf } from '../../core/call-hooks.js';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { InvalidOptionError } from '../../core/errors/index.js';
@@ -66,7 +67,10 @@ export function breakerLayer(breakerFor: (service: ServiceTarget) => ServiceBrea
     const breaker = breakerFor(target);
     if (breaker === undefined) return next(opts, handler);
     const counted = new BreakerHandler(handler, breaker);
-    if (!breaker.tryPass(counted)) return failDispatch(handler, breaker.openError());
+    if (!breaker.tryPass(counted)) {
+      callHooksOf(opts)?.breakerRefused();
+      return failDispatch(handler, breaker.openError());
+    }
     try {
       return next(opts, counted);
     } catch (error) {

@@ -12,6 +12,7 @@ import { LatencyTracker } from './latency-tracker.js';
 import { RetryBudget } from '../budget/retry-budget.js';
 import { isIdempotent } from '../retry/retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
+import { callHooksOf as callTelemetryOf } from '../../core/call-hooks.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -50,7 +51,7 @@ class HedgedCall extends FollowingController {
   }
 
   /** Sends the primary try; with a delay, a backup may follow (budget allowing). */
-  start(delayMs: number | undefined, budget: RetryBudget): boolean {
+  start(delayMs: number | undefined, budget: RetryBudget, target: ServiceTarget): boolean {
     budget.deposit();
     this.follow(this.#parent);
     if (this.cancelled) return true;
@@ -60,7 +61,11 @@ class HedgedCall extends FollowingController {
       this.#timer = undefined;
       if (this.#winner !== undefined || this.#finished || this.aborted) return;
       // A streamed body is hedged only while the part already sent is kept.
-      if (isReplayable(this.#opts.body) && budget.tryWithdraw()) this.#send(true);
+      if (!isReplayable(this.#opts.body)) return;
+      if (!budget.tryWithdraw()) return target.events?.budgetExhausted(target.name, 'hedge');
+      callTelemetryOf(this.#opts)?.hedgeFired(performance.now() - this.#started);
+      target.events?.hedge(target.name, performance.now() - this.#started);
+      this.#send(true);
     }, delayMs);
     return true;
   }
@@ -94,6 +99,7 @@ class HedgedCall extends FollowingController {
     if (this.#finished) return false;
     if (this.#winner !== undefined) return this.#winner === attempt;
     this.#winner = attempt;
+    if (attempt !== this.#tries[0]) callTelemetryOf(this.#opts)?.hedgeWon();
     this.current = attempt.controller;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -239,7 +245,7 @@ class HedgeTry extends Cancellation implements Dispatcher.DispatchHandler {
  * cancel both tries and the pending backup.
  */
 export function hedgeLayer(): Layer<ServiceTarget> {
-  return layer<ServiceTarget>('hedge', (next) => {
+  return layer<ServiceTarget>('hedge', (next, target) => {
     // Made on the first hedged call: most services are never hedged, and the tracker
     // holds 8 KB of samples (a mesh may hold a thousand services).
     let tracker: LatencyTracker | undefined;
@@ -252,7 +258,7 @@ export function hedgeLayer(): Layer<ServiceTarget> {
       let budget = budgets.get(hedge.maxExtraPercent);
       if (budget === undefined) budgets.set(hedge.maxExtraPercent, (budget = new RetryBudget({ percent: hedge.maxExtraPercent, minPerSecond: 1 })));
       // Without enough samples for the percentile yet, the call is measured, not hedged.
-      return new HedgedCall(next, opts, handler, tracker).start(delay, budget);
+      return new HedgedCall(next, opts, handler, tracker).start(delay, budget, target);
     };
   });
 }

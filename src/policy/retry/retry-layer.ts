@@ -18,6 +18,7 @@ import { RETRY_STATE, ServiceRetryState, type RetryState } from './state.js';
 import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryVerdict } from './retry-policy.js';
 import type { RetryPolicy } from './settings.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
+import { callHooksOf as callTelemetryOf } from '../../core/call-hooks.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -183,19 +184,20 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     if (this.aborted || !this.#allowed(statusVerdict(this.#policy, status, headers, this.#opts.method))) return false;
     const after = retryAfterMs(status, headers, RETRY_AFTER_CAP_MS);
     if (after === Infinity) return false;
-    return this.#mayRetry(after);
+    return this.#mayRetry(after, status);
   }
 
   /** Decides on a failure without a response: true to retry it. */
   retryFailure(kind: FailureKind): boolean {
     if (this.aborted || this.#responded) return false;
     if (!this.#allowed(failureVerdict(this.#policy, kind, this.#opts.method))) return false;
-    return this.#mayRetry(undefined);
+    return this.#mayRetry(undefined, kind);
   }
 
   /** True for a `retry` verdict; a `not-idempotent` one is remembered as the reason given to the caller. */
   #allowed(verdict: RetryVerdict): boolean {
     if (verdict === 'not-idempotent') this.#stopReason = notIdempotentReason(this.#opts.method);
+    if (verdict !== 'retry') callTelemetryOf(this.#opts)?.retryStopped('not_retryable');
     return verdict === 'retry';
   }
 
@@ -204,22 +206,28 @@ class RetryCall extends FollowingController implements TriedEndpoints {
   #holdsRetrySlot = false;
   #stopReason = NOT_RETRIED;
 
-  #mayRetry(retryAfter: number | undefined): boolean {
+  #mayRetry(retryAfter: number | undefined, reason: string | number): boolean {
+    const telemetry = callTelemetryOf(this.#opts);
     if (this.#tries > this.#policy.retries) {
       this.#stopReason = `all ${this.#policy.retries} retries were used`;
+      telemetry?.retryStopped('attempts');
       return false;
     }
     if (!isReplayable(this.#opts.body)) {
       this.#stopReason = 'the request body is a stream, and more of it was read than requestBufferLimit keeps, so it cannot be sent again';
+      telemetry?.retryStopped('not_retryable');
       return false;
     }
     const maxRetries = this.#state.maxRetries;
     if (maxRetries !== undefined && !this.#holdsRetrySlot && this.#state.activeRetries >= maxRetries) {
       this.#stopReason = `service "${this.#service.name.host}" already has ${maxRetries} retries in flight (DestinationRule connectionPool.http.maxRetries)`;
+      telemetry?.retryStopped('budget');
       return false;
     }
     if (!this.#budget.tryWithdraw()) {
       this.#stopReason = `the retry budget of service "${this.#service.name.host}" is spent (retries are capped at 20 % of requests + 10/s)`;
+      telemetry?.retryStopped('budget');
+      this.#service.events?.budgetExhausted(this.#service.name, 'retry');
       return false;
     }
     if (!this.#holdsRetrySlot) {
@@ -228,6 +236,8 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     }
     this.#backoff = this.#backoff ? this.#backoff.next(undefined) : backoffFor(this.#policy.backoffBaseMs).next();
     this.#retryDelay = Math.max(this.#backoff.duration, retryAfter ?? 0);
+    telemetry?.retryScheduled(this.#tries + 1, String(reason), this.#retryDelay);
+    this.#service.events?.retry(this.#service.name, this.#tries + 1, String(reason), this.#retryDelay);
     return true;
   }
 

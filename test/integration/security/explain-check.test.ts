@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkConfig, createMesh } from 'proxyless';
+import { createMesh } from 'proxyless';
+import { checkConfig } from 'proxyless/config';
 import { explain } from '../../../src/cli/explain.js';
 
 const CONFIG = `apiVersion: security.istio.io/v1

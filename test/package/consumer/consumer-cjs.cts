@@ -1,6 +1,13 @@
 // The same from a CommonJS module: the `require` declarations (index.d.cts).
-import { createMesh, staticEndpoints } from 'proxyless';
+import { createMesh, InvalidConfigError, staticEndpoints } from 'proxyless';
 import { etcdDiscovery } from '@proxyless/etcd';
+import { roundRobin } from 'proxyless/balance';
+import { breakerSettings, type BreakerSettings } from 'proxyless/policy';
+import { parseMeshYaml } from 'proxyless/config';
+import { endpointKey } from 'proxyless/discovery';
+
+const breaker: BreakerSettings = breakerSettings({}, 'consumer');
+console.log(roundRobin(), breaker, parseMeshYaml('', 'empty.yaml').length, endpointKey({ address: '::1', port: 80 }), InvalidConfigError.name);
 
 async function main(): Promise<void> {
   const mesh = createMesh({ discovery: [staticEndpoints({ reviews: ['127.0.0.1:9080'] }), etcdDiscovery({ endpoints: ['http://127.0.0.1:2379'] })] });

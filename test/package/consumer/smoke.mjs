@@ -1,7 +1,23 @@
 // ESM: a request through the mesh to a real server, three ways. Prints one JSON line.
 import { createServer } from 'node:http';
-import { createMesh, staticEndpoints } from 'proxyless';
+import { createMesh, InvalidConfigError, staticEndpoints } from 'proxyless';
 import { etcdDiscovery } from '@proxyless/etcd';
+import { roundRobin } from 'proxyless/balance';
+import { breakerSettings } from 'proxyless/policy';
+import { parseMeshYaml } from 'proxyless/config';
+import { endpointKey } from 'proxyless/discovery';
+
+// Each subpath entry loads, and shares the root's classes (one InvalidConfigError).
+function subpaths() {
+  let sharedErrorClass = false;
+  try {
+    breakerSettings({ volumeThreshold: -1 }, 'smoke');
+  } catch (error) {
+    sharedErrorClass = error instanceof InvalidConfigError;
+  }
+  const resources = parseMeshYaml('apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: r }\nspec: { host: r }\n', 'smoke.yaml');
+  return { balance: typeof roundRobin().pick, sharedErrorClass, config: resources.length, discovery: endpointKey({ address: '::1', port: 80 }) };
+}
 
 const server = createServer((req, res) => res.end(`hello ${req.headers.host}`));
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -15,6 +31,7 @@ console.log(JSON.stringify({
   platformResponse: res instanceof Response,
   bodies: [await res.text(), await viaRequest.text(), await viaGlobal.text()],
   etcdDiscovery: typeof etcdDiscovery,
+  subpaths: subpaths(),
 }));
 await mesh.close();
 server.close();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createMesh, InvalidConfigError, parseEndpoint, staticEndpoints } from 'proxyless';
+import { createMesh, InvalidConfigError, staticEndpoints } from 'proxyless';
+import { parseEndpoint } from 'proxyless/discovery';
 
 function problemsOf(config: string): readonly string[] {
   try {

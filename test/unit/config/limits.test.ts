@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createMesh, InvalidConfigError, parseMeshYaml } from 'proxyless';
+import { createMesh, InvalidConfigError } from 'proxyless';
+import { parseMeshYaml } from 'proxyless/config';
 import { MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES, shapeProblem } from '../../../src/config/limits.js';
 
 /** The problems of an InvalidConfigError thrown by `f`; fails on any other outcome. */

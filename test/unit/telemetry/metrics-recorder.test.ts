@@ -140,7 +140,9 @@ describe('ServiceMetrics: what each record carries', () => {
       response_flags: '-',
       connection_security_policy: 'unknown',
     });
-    expect(m.points('istio_requests_total', { response_code: '0' })[0]!.attributes).toMatchObject({ response_flags: 'UH', destination_workload: 'unknown' });
+    // No response: Istio's response_code is the status a sidecar answers with for the flags (UH: 503).
+    expect(m.points('istio_requests_total', { response_code: '0' })).toEqual([]);
+    expect(m.points('istio_requests_total', { response_code: '503' })[0]!.attributes).toMatchObject({ response_flags: 'UH', destination_workload: 'unknown' });
     expect((m.points('istio_request_duration_milliseconds', { response_code: '200' })[0]!.value as HistogramPoint).sum).toBe(42);
   });
 

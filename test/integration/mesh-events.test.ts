@@ -1,0 +1,153 @@
+// The mesh's policy events (mesh.on: retry, hedge, retryBudgetExhausted, endpointEjected,
+// endpointRestored, healthChanged, and the circuit events), the budget channel
+// proxyless:client:budget:exhausted, and `await using`. Real servers on 127.0.0.1; the
+// tests wait for events, never for time.
+import { once } from 'node:events';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import {
+  CHANNEL_NAMES,
+  createMesh,
+  destinationRule,
+  staticEndpoints,
+  virtualService,
+  type BudgetExhaustedEvent,
+  type EndpointEvent,
+  type HealthChangedEvent,
+  type HedgeEvent,
+  type Mesh,
+  type RetryEvent,
+} from 'proxyless';
+import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+
+const servers: Backend[] = [];
+const meshes: Mesh[] = [];
+afterEach(async () => {
+  await Promise.all(meshes.splice(0).map((m) => m.close()));
+  await closeAll(servers.splice(0));
+});
+
+const SERVICE = 'api.default.svc.cluster.local:80';
+const route = { route: [{ destination: { host: 'api' } }] };
+
+async function call(mesh: Mesh): Promise<number | string> {
+  try {
+    const res = await request('http://api/', { dispatcher: mesh.dispatcher });
+    await res.body.text();
+    return res.statusCode;
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  }
+}
+
+describe('mesh events', () => {
+  it('retry and retryBudgetExhausted: one event per retry scheduled, one per retry the budget refused, also on the channel', async () => {
+    const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = 503; res.end(); } });
+    servers.push(api);
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ api: [api.address] })],
+      config: [
+        virtualService({ metadata: { name: 'api' }, spec: { hosts: ['api'], http: [{ ...route, retries: { attempts: 2, retryOn: '5xx' } }] } }),
+        // A reserve of 2 retries (0.05/s over 40 s), no share of the traffic.
+        destinationRule({ metadata: { name: 'api' }, spec: { host: 'api' }, retryBudget: { percent: 0, minRetriesPerSecond: 0.05, ttl: 40_000 } }),
+      ],
+    });
+    meshes.push(mesh);
+    const retries: RetryEvent[] = [];
+    const refused: BudgetExhaustedEvent[] = [];
+    const published: unknown[] = [];
+    const onMessage = (message: unknown): void => void published.push(message);
+    mesh.on('retry', (e) => retries.push(e));
+    mesh.on('retryBudgetExhausted', (e) => refused.push(e));
+    subscribe(CHANNEL_NAMES.budgetExhausted, onMessage);
+    try {
+      // First call: 2 retries (the whole reserve); second call: its first retry is refused.
+      expect(await call(mesh)).toBe(503);
+      expect(await call(mesh)).toBe(503);
+    } finally {
+      unsubscribe(CHANNEL_NAMES.budgetExhausted, onMessage);
+    }
+    expect(api.requests).toBe(4);
+    expect(retries).toEqual([
+      { service: SERVICE, attempt: 2, reason: '503', backoffMs: expect.any(Number) },
+      { service: SERVICE, attempt: 3, reason: '503', backoffMs: expect.any(Number) },
+    ]);
+    expect(refused).toEqual([{ service: SERVICE, kind: 'retry' }]);
+    expect(published).toEqual([{ service: SERVICE, kind: 'retry' }]);
+  });
+
+  it('hedge: an event when the backup try is sent', async () => {
+    const silent = await startBackend({ id: 'silent', handle: () => {} });
+    const fast = await startBackend({ id: 'fast' });
+    servers.push(silent, fast);
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ api: [silent.address, fast.address] })],
+      config: [
+        virtualService({ metadata: { name: 'api' }, spec: { hosts: ['api'], http: [route] }, hedging: { delay: 50, maxExtraPercent: 100 } }),
+        destinationRule({ metadata: { name: 'api' }, spec: { host: 'api', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } } }),
+      ],
+    });
+    meshes.push(mesh);
+    const hedges: HedgeEvent[] = [];
+    mesh.on('hedge', (e) => hedges.push(e));
+    // Round robin: of two calls, one starts on the endpoint that never answers.
+    for (let i = 0; i < 2; i++) expect(await call(mesh)).toBe(200);
+    expect(hedges.length).toBeGreaterThanOrEqual(1);
+    for (const hedge of hedges) {
+      expect(hedge.service).toBe(SERVICE);
+      expect(hedge.afterMs).toBeGreaterThan(0);
+    }
+  });
+
+  it('endpointEjected then endpointRestored, for the endpoint outlier detection took out', async () => {
+    let failing = true;
+    const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = failing ? 503 : 200; res.end(); } });
+    servers.push(api);
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ api: [api.address] })],
+      config: [destinationRule({ metadata: { name: 'api' }, spec: { host: 'api', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 2, interval: '50ms', baseEjectionTime: '100ms', maxEjectionPercent: 100 } } } })],
+    });
+    meshes.push(mesh);
+    const ejected = once(mesh, 'endpointEjected') as Promise<[EndpointEvent]>;
+    const restored = once(mesh, 'endpointRestored') as Promise<[EndpointEvent]>;
+    await call(mesh);
+    await call(mesh);
+    expect((await ejected)[0]).toEqual({ service: SERVICE, endpoint: api.address });
+    failing = false;
+    expect((await restored)[0]).toEqual({ service: SERVICE, endpoint: api.address });
+  });
+
+  it('healthChanged: unhealthy when its checks fail, healthy again when they pass', async () => {
+    let healthy = true;
+    const api = await startBackend({ id: 'api', handle: (req, res) => { res.statusCode = req.url === '/healthz' && !healthy ? 503 : 200; res.end(); } });
+    servers.push(api);
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ api: [api.address] })],
+      config: [destinationRule({ metadata: { name: 'api' }, spec: { host: 'api' }, healthCheck: { path: '/healthz', interval: 20, jitter: 0, unhealthyThreshold: 1, healthyThreshold: 1 } })],
+    });
+    meshes.push(mesh);
+    const changes: HealthChangedEvent[] = [];
+    mesh.on('healthChanged', (e) => changes.push(e));
+    healthy = false;
+    expect(await call(mesh)).toBe(200); // makes the service (and its health checks)
+    const [down] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
+    expect(down).toEqual({ service: SERVICE, endpoint: api.address, healthy: false });
+    healthy = true;
+    const [up] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
+    expect(up).toEqual({ service: SERVICE, endpoint: api.address, healthy: true });
+    expect(changes.map((c) => c.healthy)).toEqual([false, true]);
+  });
+
+  it('await using: the mesh is closed when its block ends', async () => {
+    const api = await startBackend({ id: 'api' });
+    servers.push(api);
+    let outside: Mesh;
+    {
+      await using mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })] });
+      outside = mesh;
+      expect(await call(mesh)).toBe(200);
+    }
+    expect(await call(outside)).toBe('PROXYLESS_ERR_MESH_CLOSED');
+  });
+});
