@@ -46,6 +46,7 @@ const BENCHMARKS: readonly Entry[] = [
   { name: 'mtls', file: 'mtls.ts', flags: [], timeoutMs: 240_000 },
   // --expose-gc: the memory row reads the heap after full collections.
   { name: 'telemetry', file: 'telemetry.ts', flags: ['--expose-gc'], timeoutMs: 300_000 },
+  { name: 'admin-overhead', file: 'admin-overhead.ts', flags: [], timeoutMs: 120_000 },
 ];
 
 /** Runs one benchmark in a child process; resolves with its output or rejects with why it failed. */

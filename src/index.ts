@@ -300,3 +300,31 @@ export type { ClientTlsSettings, ClientTlsTarget, ClientTlsDecision } from './me
 export type { InboundExplanation, InboundRequestSpec } from './mesh/explain-inbound.js';
 export type { SecurityVersion } from './compile/mesh-security.js';
 export type { SecurityStats } from './mesh/mesh.js';
+// Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
+export { createAdminHandler, isLoopback } from './admin/index.js';
+export type {
+  AdminServer,
+  AdminHandler,
+  AdminHandlerOptions,
+  AdminOptions,
+  AdminLogger,
+  PrometheusSource,
+  PrometheusExporterLike,
+  Cluster,
+  ClusterEndpoint,
+  ClusterOutlier,
+  ClusterActiveHealth,
+  ClusterCircuit,
+  ClusterCounts,
+  ConfigDump,
+  DumpedResource,
+  RouteDump,
+  RouteDestinationDump,
+  ConfigRecord,
+  AdminEvent,
+  DashboardFrame,
+  FrameService,
+  FrameHistory,
+  FrameTotals,
+  FrameSplit,
+} from './admin/index.js';

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
+import type { DemoAdmin } from './admin.js';
 import { startV2Replicas, type Replica, type ReplicaTiming } from './backends.js';
 import { SERVICE } from './balancers.js';
 import { CANARY_YAML, canaryYaml, ROLLOUT, writeAtomically, type CanaryWeights } from './canary-config.js';
@@ -30,6 +31,8 @@ export interface CanaryPhase extends PhaseContext {
   readonly timing: ReplicaTiming;
   /** How long each split stays in force, in seconds. */
   readonly stepSeconds: number;
+  /** Starts the mesh's admin server (the dashboard shows the split moving). */
+  readonly admin?: DemoAdmin | undefined;
 }
 
 /** Runs the canary phase (or until Ctrl-C) and returns what it measured. */
@@ -49,6 +52,7 @@ export async function runCanary(phase: CanaryPhase): Promise<CanaryReport> {
       discovery: [staticEndpoints({ [SERVICE]: [...phase.v1, ...v2].map(endpoint) })],
       config: path,
     });
+    await phase.admin?.attach(mesh);
     const events = watchConfig(mesh, stats, screen);
     events.stepStarted(stats.startStep('createMesh'), (split) => eventLine(0, `createMesh({ config: path }) read the file → ${split}`));
 

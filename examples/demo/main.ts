@@ -36,6 +36,7 @@
 // traffic run has 100 answers; the tests use it).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMesh, staticEndpoints, type DestinationRule, type Mesh } from 'proxyless';
+import { DemoAdmin } from './admin.js';
 import { startReplicas, type Replica } from './backends.js';
 import { BALANCERS, SERVICE, type BalancerChoice } from './balancers.js';
 import { runCanary } from './canary.js';
@@ -85,6 +86,8 @@ interface Context {
   readonly style: Style;
   /** Aborted on Ctrl-C. */
   readonly interrupted: AbortSignal;
+  /** Each phase's mesh serves the dashboard on this admin port. */
+  readonly admin: DemoAdmin;
 }
 
 async function main(): Promise<void> {
@@ -125,7 +128,8 @@ async function main(): Promise<void> {
       jitterMs: JITTER_MS,
       slowExtraMs: options.slowExtraMs,
     });
-    const context: Context = { options, replicas, screen, style, interrupted: interrupt.signal };
+    const admin = await DemoAdmin.start(process.env);
+    const context: Context = { options, replicas, screen, style, interrupted: interrupt.signal, admin };
     const phaseContext: PhaseContext = {
       concurrency: options.concurrency,
       distinctUsers: options.distinctUsers,
@@ -137,6 +141,7 @@ async function main(): Promise<void> {
     };
     const timing = { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs };
     screen.print(intro(options, replicas));
+    screen.print([`dashboard: ${admin.dashboardUrl} (live while the balancer and canary phases run; also proxyless top --admin http://127.0.0.1:${admin.port})`, '']);
     await warmUp(context);
     for (const [index, choice] of BALANCERS.entries()) {
       if (interrupt.signal.aborted) break;
@@ -147,6 +152,7 @@ async function main(): Promise<void> {
         v1: replicas.filter((r) => !r.slow),
         timing,
         stepSeconds: options.secondsPerCanaryStep,
+        admin,
         ...phaseContext,
       });
     }
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
 async function runPhase(choice: BalancerChoice, index: number, context: Context): Promise<PhaseReport> {
   const { options, replicas, screen, style, interrupted } = context;
   const mesh = meshFor(replicas, choice.rule);
+  await context.admin.attach(mesh);
   const stats = new PhaseStats(choice.label, options.secondsPerBalancer, replicas);
   if (!screen.live) screen.print([`▶ ${index + 1}/${BALANCERS.length} ${choice.label}: ${options.secondsPerBalancer} s of traffic…`]);
 

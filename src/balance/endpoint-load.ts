@@ -62,6 +62,8 @@ export class EndpointLoad implements EndpointLoadView {
   pending = 0;
   /** Requests that finished with `ok = false` (for stats). */
   failures = 0;
+  /** Requests started so far (for stats: the admin page's rates and shares). */
+  requests = 0;
   /** Latency samples taken so far (0: the estimate is still the default). */
   samples = 0;
 
@@ -181,6 +183,7 @@ export class EndpointLoad implements EndpointLoadView {
   /** A request to this endpoint starts. */
   start(): void {
     this.pending++;
+    this.requests++;
   }
 
   /**
@@ -191,6 +194,7 @@ export class EndpointLoad implements EndpointLoadView {
     if (this.pending > 0) this.pending--;
     if (ok) {
       this.observe(rttMs, nowMs);
+      this.peers?.histogram.record(rttMs);
       // The service's typical estimate follows its endpoints' estimates after real answers
       // (not after failure penalties or cut-off tries).
       this.peers?.observe(this.estimateMs, nowMs, this);

@@ -1,3 +1,5 @@
+import { LatencyHistogram } from './latency-histogram.js';
+
 /**
  * The typical latency estimate of one service: where an endpoint with no sample of its
  * own starts, and what "in line with the service" is measured against at light load.
@@ -46,6 +48,8 @@ export class ServiceLatency {
   #previousBlockMax = Number.NaN;
   #inBlock = 0;
   readonly #decayMs: number;
+  /** Every successful answer's latency, for the admin page's percentiles. */
+  readonly histogram = new LatencyHistogram();
 
   /** @param decayMs τ of the decay between samples, in ms (the endpoints' own; default 10 000) */
   constructor(decayMs = 10_000) {

@@ -4,12 +4,16 @@
  *
  *   proxyless check [--strict] FILE_OR_DIR...   validate mesh config as Istio does; exit 1 on any error (for CI)
  *   proxyless explain --config FILE URL [-X METHOD] [-H 'name: value']... [--endpoints svc=host:port,...]... [--endpoints-file FILE]...
+ *   proxyless top --admin URL [--token TOKEN]       live view of a running mesh (its admin endpoint)
+ *   proxyless status --admin URL [--json]           one snapshot of it
  *
  * @module
  */
 import { check, type CliOutput } from './check.js';
 import { explain } from './explain.js';
 import { certs } from './certs.js';
+import { status } from './status.js';
+import { top } from './top.js';
 
 const USAGE = `usage:
   proxyless check [--strict] FILE_OR_DIR...
@@ -24,7 +28,13 @@ const USAGE = `usage:
       Prints what the mesh would do with the request: matching routes, destinations,
       endpoints and policies. --endpoints gives discovery a static list; --endpoints-file
       reads one as file() does (YAML/JSON: service → endpoints).
-  proxyless certs (ca create | issue | inspect | verify) ...      dev CA, SVIDs and their checks; see proxyless certs --help`;
+  proxyless certs (ca create | issue | inspect | verify) ...      dev CA, SVIDs and their checks; see proxyless certs --help
+  proxyless top --admin URL [--token TOKEN] [--interval MS]
+      A live view of a running mesh through its admin endpoint (mesh.admin()): services,
+      endpoints, rates, latency, errors, ejections. q quits. PROXYLESS_ADMIN and
+      PROXYLESS_ADMIN_TOKEN stand for --admin and --token.
+  proxyless status --admin URL [--token TOKEN] [--json]
+      One snapshot of the same, as text or JSON (the dashboard's frame).`;
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: readonly string[], out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
@@ -33,6 +43,8 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   if (command === 'check') return check(rest, io, USAGE);
   if (command === 'explain') return explain(rest, io, USAGE);
   if (command === 'certs') return certs(rest, io);
+  if (command === 'status') return status(rest, io, USAGE);
+  if (command === 'top') return top(rest, io, USAGE);
   err(command === undefined || command === '--help' || command === '-h' ? USAGE : `unknown command ${JSON.stringify(command)}\n${USAGE}`);
   return command === '--help' || command === '-h' ? 0 : 2;
 }

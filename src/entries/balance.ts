@@ -6,3 +6,4 @@
  * @module proxyless/balance
  */
 export * from '../balance/index.js';
+export { LatencyHistogram } from '../balance/latency-histogram.js';

@@ -15,7 +15,7 @@ import type { StateKey } from '../core/target.js';
 import { kTriedEndpoints, type PolicyOptions, type TriedEndpoints } from '../policy/route-policy.js';
 import { pickUntried } from './pick-untried.js';
 import { OutlierDetector, type OutlierSettings } from '../policy/outlier/index.js';
-import { HealthChecker, type HealthCheckSettings } from '../policy/health-check/index.js';
+import { HealthChecker, type EndpointHealth, type HealthCheckSettings } from '../policy/health-check/index.js';
 import { ServiceBreaker, type BreakerSettings } from '../policy/breaker/index.js';
 import { EndpointState, type EndpointOwner } from './endpoint-state.js';
 import { ServiceSources, type ServiceStatus } from './service-sources.js';
@@ -285,6 +285,16 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       },
     });
     this.#healthChecker.setEndpoints(this.#list);
+  }
+
+  /** The typical latency of its endpoints, with the histogram of their answers (for the admin page). */
+  get latency(): ServiceLatency {
+    return this.#latency;
+  }
+
+  /** Each endpoint's active health check state, or undefined without health checks (for the admin page). */
+  healthStatus(): EndpointHealth[] | undefined {
+    return this.#healthChecker?.status();
   }
 
   /** True while ejections are ignored (`minHealthPercent` panic threshold). */

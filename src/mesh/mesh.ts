@@ -55,6 +55,8 @@ import type { SvidSummary } from '../tls/svid.js';
 import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
 import { telemetryLayer } from '../telemetry/telemetry-layer.js';
 import { wireMeshTelemetry } from '../telemetry/mesh-events.js';
+import { startAdmin, type AdminOptions, type AdminServer } from '../admin/admin-server.js';
+import type { ConfigRecord, MeshAdminView } from '../admin/mesh-view.js';
 
 export type { ServiceStats, ServicesEvictedInfo } from './service-table.js';
 export type { ReadyOptions } from './wait-for-sources.js';
@@ -212,6 +214,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   #shutdownDone: Promise<void> | undefined;
   /** Spans, metrics, access log and diagnostics channels of the calls (src/telemetry). */
   readonly #telemetry: OutboundTelemetry;
+  /** The last config version applied, and the last one rejected (for the admin page). */
+  #lastApplied: ConfigRecord | undefined;
+  #lastRejected: ConfigRecord | undefined;
+  /** Admin servers started by {@link Mesh.admin}, closed with the mesh. */
+  readonly #admins = new Set<AdminServer>();
 
   /** Use {@link createMesh}, which validates the options. */
   constructor(options: MeshOptions | undefined) {
@@ -237,6 +244,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#compiled = first.compiled;
     this.#security.commit(first.security);
     this.#configCache.commit();
+    this.#lastApplied = { source: 'createMesh', at: Date.now(), resources: this.#compiled.resources, warnings: this.#compiled.warnings };
     for (const warning of this.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     // ServiceEntries are a registry too, asked before the user's sources.
     this.#serviceEntries = new ServiceEntrySource(this.#namer);
@@ -439,6 +447,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     } catch (error) {
       // A rejected version (proxyless.config.reloads.rejected, proxyless:config:rejected); the caller gets the error.
       this.#telemetry.configRejected('applyConfig', error);
+      this.#rejected('applyConfig', error);
       throw error;
     }
     this.#apply(compiled, 'applyConfig');
@@ -472,6 +481,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
           // Keep the last good config: restore this source's previous resources.
           if (previous) this.#sourceEntries.set(source, previous);
           else this.#sourceEntries.delete(source);
+          this.#rejected(source.name, error);
           this.#emitSafely('configError', error as Error, source.name);
         }
       });
@@ -487,8 +497,45 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#serviceEntries.setEntries(compiled.serviceEntries);
     for (const service of this.#services.values()) service.applyPolicy(this.#policyFor(service.name, service.name.port, service.subset));
     this.dispatcher.forgetRoutes();
+    this.#lastApplied = { source, at: Date.now(), resources: compiled.resources, warnings: compiled.warnings };
     // Safely: a listener that throws must not look like an invalid config (it is in force now).
     this.#emitSafely('configApplied', { source, resources: compiled.resources, warnings: this.warnings });
+  }
+
+  /** Remembers a rejected config version for the admin page (its message only: the resources stay out). */
+  #rejected(source: string, error: unknown): void {
+    this.#lastRejected = { source, at: Date.now(), resources: 0, warnings: [], error: error instanceof Error ? error.message : String(error) };
+  }
+
+  /**
+   * Starts an admin server for this mesh (JSON endpoints, `/dashboard`, `/stats`): on
+   * 127.0.0.1 and an ephemeral port by default; another host needs a `token`, and every
+   * mutating endpoint needs it too. Closed with the mesh. See docs/admin.md.
+   */
+  async admin(options: AdminOptions = {}): Promise<AdminServer> {
+    if (this.#closing !== undefined || this.#shutDown) throw new MeshClosedError('admin');
+    const server = await startAdmin(this, options);
+    this.#admins.add(server);
+    server.onClose = () => this.#admins.delete(server);
+    return server;
+  }
+
+  /**
+   * What the admin module reads: the services themselves, the config in force with its
+   * origins, and the last applied and rejected versions.
+   *
+   * @internal
+   */
+  adminView(): MeshAdminView {
+    return {
+      services: () => this.#services.values(),
+      entries: () => this.#configEntries(),
+      compiled: () => this.#compiled,
+      lastApplied: () => this.#lastApplied,
+      lastRejected: () => this.#lastRejected,
+      namespace: this.#options.namespace,
+      closed: () => this.#closing !== undefined || this.#shutDown,
+    };
   }
 
   /** This workload's locality (the `locality` option, else its own labels) and labels, for locality load balancing. */
@@ -743,6 +790,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     // the first such error is then the outcome (Promise.all would settle at it, with pools
     // and other sources still closing).
     const outcomes = await Promise.allSettled([
+      ...[...this.#admins].map((a) => a.close()),
       ...services.map((s) => s.close()),
       this.dispatcher.closePassthrough(reason),
       this.#serviceEntries.close(),

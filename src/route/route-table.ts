@@ -164,6 +164,15 @@ export class RouteTable {
     return undefined;
   }
 
+  /**
+   * Every host bound (FQDNs, then wildcard patterns) with the VirtualServices claiming it,
+   * the one in force first (for the admin page's `/routes`).
+   */
+  *hosts(): IterableIterator<[host: string, virtualServices: readonly CompiledVirtualService[]]> {
+    yield* this.#exact;
+    for (const { pattern, list } of this.#wildcards) yield [pattern, list];
+  }
+
   /** Number of hosts bound. */
   get size(): number {
     return this.#exact.size + this.#wildcards.length;

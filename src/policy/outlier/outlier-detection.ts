@@ -47,6 +47,10 @@ export interface OutlierHostStats {
   readonly consecutiveGatewayErrors: number;
   /** Current consecutive local-origin failure count (split mode only). */
   readonly consecutiveLocalOriginFailures: number;
+  /** Which count made the current or last ejection, or `undefined` if never ejected. */
+  readonly ejectionReason: 'consecutive5xx' | 'consecutiveGatewayErrors' | 'consecutiveLocalOriginFailures' | undefined;
+  /** How long the current or last ejection lasts (ms): `min(base × multiplier, max)`; 0 if never ejected. */
+  readonly ejectionTimeMs: number;
 }
 
 /** Per-host counters. Plain number fields so that `record` touches one small object. */
@@ -61,10 +65,15 @@ class HostRecord {
   ejectedAt = Number.NaN;
   /** -Infinity until the first return to service (the multiplier is 0 until then anyway). */
   restoredAt = Number.NEGATIVE_INFINITY;
+  /** The count that made the last ejection (for the admin page). */
+  reason: Counter | undefined = undefined;
 }
 
 /** The name of one consecutive count of a host record. */
 type Counter = 'consecutive5xx' | 'consecutiveGateway' | 'consecutiveLocal';
+
+/** A count's name as {@link OutlierHostStats.ejectionReason} reports it (Istio's field names). */
+const REASONS = { consecutive5xx: 'consecutive5xx', consecutiveGateway: 'consecutiveGatewayErrors', consecutiveLocal: 'consecutiveLocalOriginFailures' } as const;
 
 /**
  * Envoy's consecutive-error outlier detection for the hosts of one service, without
@@ -253,6 +262,8 @@ export class OutlierDetector<H extends OutlierHost> {
       consecutive5xx: record.consecutive5xx,
       consecutiveGatewayErrors: record.consecutiveGateway,
       consecutiveLocalOriginFailures: record.consecutiveLocal,
+      ejectionReason: record.reason === undefined ? undefined : REASONS[record.reason],
+      ejectionTimeMs: record.timesEjected > 0 ? Math.min(this.settings.baseEjectionTimeMs * record.multiplier, this.settings.maxEjectionTimeMs) : 0,
     };
   }
 
@@ -280,6 +291,7 @@ export class OutlierDetector<H extends OutlierHost> {
   #onThreshold(host: H, record: HostRecord, counter: Counter, now: number): boolean {
     if (record.ejected) return false;
     const ejected = this.#eject(host, record, now);
+    if (ejected) record.reason = counter;
     record[counter] = 0;
     return ejected;
   }
