@@ -147,6 +147,15 @@ async function tracedRequest(client: Mesh, processor: WatchedTraces): Promise<st
   return [`trace ${traceId.slice(0, 8)}… (caller → orders → inventory):`, ...tree.lines.map((l) => `  ${l}`), verdict];
 }
 
+/** The client mesh's admin endpoint (closed with the mesh): its dashboard URL, and what its /clusters says of orders right now. */
+async function adminLine(client: Mesh): Promise<string> {
+  const admin = await client.admin(); // 127.0.0.1, a free port
+  const res = await request(`${admin.url}/clusters`);
+  const { clusters } = (await res.body.json()) as { clusters: Array<{ key: string; endpoints: unknown[] }> };
+  const orders = clusters.find((c) => c.key.includes(SERVICE));
+  return `admin: dashboard at ${admin.dashboardUrl} while the phase runs (mesh.admin()); /clusters: ${orders?.key ?? 'no orders cluster'} with ${orders?.endpoints.length ?? 0} endpoints`;
+}
+
 /**
  * Runs the phase: three replicas, a traced request, traffic for `seconds`, one replica
  * drained halfway. Prints its lines as it goes and returns the report.
@@ -182,6 +191,7 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
     const traced = await tracedRequest(client, processor);
     screen.print(traced.map((line) => `  ${line}`));
     screen.print([`  orders → inventory over mTLS (STRICT port, SVIDs from a dev CA): inventory verified ${[...inventory.callers].join(', ')}`]);
+    screen.print([`  ${await adminLine(client)}`]);
 
     const served = new Map<string, { before: number; after: number }>(replicas.map((r) => [r.id, { before: 0, after: 0 }]));
     let draining = false;

@@ -573,6 +573,8 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(text).toMatch(/^ {2}joined across both hops: \d+ spans, one root, each other span the child of the one above it$/m);
     // The hop to inventory is mTLS: inventory's STRICT port verified the orders replicas' SVID (and saw no plaintext caller).
     expect(text).toMatch(/^ {2}orders → inventory over mTLS \(STRICT port, SVIDs from a dev CA\): inventory verified cluster\.local\/ns\/default\/sa\/orders$/m);
+    // The client mesh's admin endpoint answered: its dashboard URL, and its /clusters listing the three orders replicas.
+    expect(text).toMatch(/^ {2}admin: dashboard at http:\/\/127\.0\.0\.1:\d+\/dashboard while the phase runs \(mesh\.admin\(\)\); \/clusters: orders\S* with 3 endpoints$/m);
     expect(text).toMatch(/^ {2}[\d,]+ requests · 0 failed$/m);
     const accepted = /^ {2}orders-3 accepted ([\d,]+) requests and answered ([\d,]+)$/m.exec(text);
     expect(accepted, text).not.toBeNull();
