@@ -19,7 +19,9 @@
  *    keeps it enabled for the mesh's runs too (both set-ups at once: undici's channels
  *    fire for each of the mesh's requests and the instrumentation makes a non-recording
  *    span and records its own duration metric for each).
- * 4. Memory with metrics and tracing on, in-process: the endpoint stack's `pool` layer
+ * 4. The first two again in-process, in CPU time per call (see `inProcess`): steadier on
+ *    a shared machine, and harsher (no socket work dilutes the telemetry's cost).
+ * 5. Memory with metrics and tracing on, in-process: the endpoint stack's `pool` layer
  *    replaced by one that answers at once (no sockets, so a million calls run in seconds;
  *    every telemetry step still runs), with a mix of paths, methods and statuses; heap
  *    retained after full GCs at checkpoints. Target: growth from the first checkpoint to
@@ -138,6 +140,59 @@ async function toggledRuns(log: Log, instrumentation: UndiciInstrumentation, bas
   return out;
 }
 
+/**
+ * CPU per call in this process, through meshes whose endpoint stack answers at once (no
+ * sockets): telemetry on against off, alternating rounds, medians. CPU time
+ * (`process.cpuUsage`) rather than wall time, so other processes on the machine matter
+ * less than in the socket rows. Harsher than those: no socket work dilutes the cost.
+ */
+async function inProcess(log: Log, sdk: boolean): Promise<BenchResult> {
+  const shutdown = sdk ? registerSdk() : undefined;
+  const make = (telemetry: object | undefined): Mesh =>
+    createMesh({ ...instantPool(), discovery: [staticEndpoints({ api: ['127.0.0.1:1'] })], ...(telemetry ? { telemetry } : {}) });
+  const settings = { on: undefined, off: { tracing: false, metrics: false } } as const;
+  const calls = scaled(20_000, 2_000);
+  // A fresh mesh per run: two long-lived meshes measured against each other differed by
+  // up to 20 % with identical settings (an A/A check), from which one was made first.
+  const cpuPerCall = async (which: 'on' | 'off'): Promise<number> => {
+    const mesh = make(process.env.BENCH_TELEMETRY_AA === '1' ? settings.off : settings[which]);
+    try {
+      for (let i = 0; i < 320; i += 32) {
+        await Promise.all(Array.from({ length: 32 }, () => request('http://api/x', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump())));
+      }
+      const before = process.cpuUsage();
+      for (let i = 0; i < calls; i += 32) {
+        await Promise.all(Array.from({ length: 32 }, () => request('http://api/x', { dispatcher: mesh.dispatcher }).then((r) => r.body.dump())));
+      }
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / calls;
+    } finally {
+      await mesh.close();
+    }
+  };
+  const times: { on: number[]; off: number[] } = { on: [], off: [] };
+  try {
+    for (let round = 0; round < 10; round++) {
+      const order = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+      for (const which of order) times[which].push(await cpuPerCall(which));
+    }
+  } finally {
+    await shutdown?.();
+  }
+  // The first two rounds warm up (JIT, attribute sets).
+  const onUs = median(times.on.slice(2));
+  const offUs = median(times.off.slice(2));
+  log(`in-process${sdk ? ' SDK' : ''}: ${onUs.toFixed(1)} µs CPU per call with telemetry, ${offUs.toFixed(1)} without`);
+  return result({
+    benchmark: BENCHMARK,
+    metric: `${sdk ? 'SDK registered' : 'no SDK'}: calls per CPU-second in-process, telemetry on (baseline: telemetry off; no sockets)`,
+    unit: 'calls/s',
+    mesh: 1e6 / onUs,
+    baseline: 1e6 / offUs,
+    target: { on: 'ratio', op: '>=', value: sdk ? 0.85 : 0.98 },
+  });
+}
+
 async function memory(log: Log): Promise<BenchResult> {
   const shutdown = registerSdk();
   const mesh = createMesh({
@@ -240,6 +295,7 @@ export async function telemetryOverhead(log: Log): Promise<BenchmarkOutput> {
     await agent.close();
     await backends.close();
   }
+  results.push(await inProcess(log, false), await inProcess(log, true));
   results.push(await memory(log));
   return {
     results,

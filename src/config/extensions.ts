@@ -26,7 +26,9 @@ export const ANNOTATIONS = {
   retryNonIdempotent: 'proxyless.dev/retry-non-idempotent',
 } as const;
 
-/** The retry-non-idempotent annotation's JSON. */
+/** The retry-non-idempotent annotation's JSON. 
+ * @hidden
+ */
 export const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
 
 /**
@@ -41,7 +43,9 @@ export function retryNonIdempotentRoutes(annotations: unknown, where: string): (
   return routes === undefined ? () => true : (route) => routes.includes(route);
 }
 
-/** The retry budget annotation's JSON. */
+/** The retry budget annotation's JSON. 
+ * @hidden
+ */
 export const retryBudgetSchema = z.strictObject({
   disabled: z.boolean().optional(),
   percent: z.number().min(0).max(1000).optional(),
@@ -51,7 +55,9 @@ export const retryBudgetSchema = z.strictObject({
   ttl: durationField({ min: 1000, max: 60_000, minReason: 'a retry budget counts the requests of at least the last second', maxReason: 'longer lets a retry storm build up for minutes' }).optional(),
 });
 
-/** The hedging annotation's JSON. */
+/** The hedging annotation's JSON. 
+ * @hidden
+ */
 export const hedgingSchema = z
   .strictObject({
     delay: durationSchema.optional(),

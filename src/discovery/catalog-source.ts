@@ -27,7 +27,7 @@ interface Watcher {
  * ({@link CatalogSource.reportError}: an `error` event, never a throw into a request).
  *
  * Names are matched as written, lower case; a watch matches every spelling in its
- * {@link ServiceName.names} (`reviews`, `reviews.default`, the FQDN, ...), the first
+ * `ServiceName.names` (`reviews`, `reviews.default`, the FQDN, ...), the first
  * present winning.
  */
 export abstract class CatalogSource extends EventEmitter implements DiscoverySource {

@@ -32,5 +32,4 @@ export type {
 } from '../policy/health-check/index.js';
 export { OutlierDetector, DEFAULT_OUTLIER_SETTINGS, outlierLayer } from '../policy/outlier/index.js';
 export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats, OutlierEndpoint, OutlierLayerOptions } from '../policy/outlier/index.js';
-export { RetryBudget } from '../policy/budget/index.js';
 export type { RetryBudgetSettings, HedgingSettings } from '../config/extensions.js';

@@ -53,7 +53,6 @@ import type { IdentitySource } from '../tls/identity-source.js';
 import type { AuthzRequest } from '../security/request-view.js';
 import type { SvidSummary } from '../tls/svid.js';
 import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
-import { telemetryLayer } from '../telemetry/telemetry-layer.js';
 import { wireMeshTelemetry } from '../telemetry/mesh-events.js';
 import { startAdmin, type AdminOptions, type AdminServer } from '../admin/admin-server.js';
 import type { ConfigRecord, MeshAdminView } from '../admin/mesh-view.js';

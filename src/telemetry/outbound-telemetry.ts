@@ -59,6 +59,11 @@ export interface CalledService {
   readonly breaker?: { state(): 'closed' | 'open' | 'half-open' } | undefined;
 }
 
+/** Where `@opentelemetry/api` 1.x keeps what is registered (its `GLOBAL_OPENTELEMETRY_API_KEY`). */
+const API_REGISTRY = Symbol.for('opentelemetry.js.api.1');
+/** Stands for "never looked": no registry can be this object. */
+const NOT_SEEN = {};
+
 /** The most origins whose `server.address`/`server.port` are kept parsed. */
 const MAX_ORIGINS = 1024;
 
@@ -144,8 +149,22 @@ export class OutboundTelemetry {
     const api = this.api;
     if (api === undefined) return false;
     if (this.#givenTracer !== undefined || (this.#givenMeter && this.recorder !== undefined)) return true;
-    return this.#checkSdk() || api.propagation.fields().length > 0;
+    // Fast path: the API keeps what is registered in one object on globalThis (shared by
+    // every copy of the API 1.x); while its tracer, meter and propagator entries are the
+    // ones seen last, the answer is the one computed last.
+    const registry = (globalThis as Record<symbol, { trace?: unknown; metrics?: unknown; propagation?: unknown } | undefined>)[API_REGISTRY];
+    if (registry === this.#registry && registry?.trace === this.#seenEntries[0] && registry?.metrics === this.#seenEntries[1] && registry?.propagation === this.#seenEntries[2]) {
+      return this.#liveAnswer;
+    }
+    this.#registry = registry;
+    this.#seenEntries = [registry?.trace, registry?.metrics, registry?.propagation];
+    this.#liveAnswer = this.#checkSdk() || api.propagation.fields().length > 0;
+    return this.#liveAnswer;
   }
+
+  #registry: object | undefined = NOT_SEEN;
+  #seenEntries: unknown[] = [];
+  #liveAnswer = false;
 
   /** Whether an SDK's tracer or meter provider is registered globally; compared by identity, so cheap. */
   #checkSdk(): boolean {

@@ -22,10 +22,12 @@ export interface Given {
   readonly type: string;
 }
 
-/** One ```ts block of a page. */
+/** One ```ts (or ```yaml) block of a page. */
 export interface CodeBlock {
   /** The page, relative to the repository root (`README.md`, `docs/discovery.md`). */
   readonly file: string;
+  /** `ts` or `yaml`. */
+  readonly lang: 'ts' | 'yaml';
   /** 1-based line of the opening fence. */
   readonly line: number;
   readonly code: string;
@@ -37,13 +39,14 @@ export interface CodeBlock {
 /** The types of the names a `given` directive may list without writing a type. */
 export const KNOWN_GIVENS: Readonly<Record<string, string>> = {
   mesh: "import('proxyless').Mesh",
-  registry: "import('proxyless').StaticEndpointsSource",
+  registry: "ReturnType<typeof import('proxyless').staticEndpoints>",
   handler: "import('node:http').RequestListener",
 };
 
 const FENCE = /^( *)(`{3,}|~{3,})\s*([\w-]*)/;
 const DIRECTIVE = /^\s*<!--\s*(run|fragment|given|no-check)\s*(?::\s*([\s\S]*?))?\s*-->\s*$/;
 const TS_LANGS = new Set(['ts', 'typescript', 'tsx', 'mts']);
+const YAML_LANGS = new Set(['yaml', 'yml']);
 
 /** The pages whose blocks are tested: README.md and every `docs/*.md`. */
 export function documentationPages(root: string): string[] {
@@ -54,7 +57,7 @@ export function documentationPages(root: string): string[] {
   return ['README.md', ...docs];
 }
 
-/** Every TypeScript block of one page, with its directive. */
+/** Every TypeScript and YAML block of one page, with its directive. */
 export function extractBlocks(file: string, text: string): CodeBlock[] {
   const lines = text.split('\n');
   const blocks: CodeBlock[] = [];
@@ -69,10 +72,13 @@ export function extractBlocks(file: string, text: string): CodeBlock[] {
       if (close && close[2]![0] === fence![0] && close[2]!.length >= fence!.length && close[3] === '') break;
       end++;
     }
-    if (TS_LANGS.has(lang!.toLowerCase())) {
+    const kind = TS_LANGS.has(lang!.toLowerCase()) ? 'ts' : YAML_LANGS.has(lang!.toLowerCase()) ? 'yaml' : undefined;
+    if (kind !== undefined) {
       const body = lines.slice(i + 1, end).map((l) => (l.startsWith(indent!) ? l.slice(indent!.length) : l.trimStart()));
       const { directive, error } = directiveAbove(lines, i);
-      blocks.push({ file, line: i + 1, code: body.join('\n'), directive, ...(error ? { directiveError: error } : {}) });
+      const unfit = kind === 'yaml' && directive.kind !== 'check' && directive.kind !== 'no-check' ? `<!-- ${directive.kind} --> is for ts blocks; a yaml block takes none or <!-- no-check: ... -->` : undefined;
+      const problem = error ?? unfit;
+      blocks.push({ file, lang: kind, line: i + 1, code: body.join('\n'), directive, ...(problem ? { directiveError: problem } : {}) });
     }
     i = end;
   }
@@ -135,6 +141,14 @@ function splitTopLevel(text: string): string[] {
   }
   parts.push(text.slice(start));
   return parts.filter((p) => p.trim() !== '');
+}
+
+/**
+ * Whether a YAML block is whole Istio (or proxyless.dev) resources, which the loader can
+ * check: a top-level `apiVersion` and `kind`. Snippets of one field are not.
+ */
+export function isWholeResource(block: CodeBlock): boolean {
+  return block.lang === 'yaml' && /^apiVersion:\s*\S/m.test(block.code) && /^kind:\s*\S/m.test(block.code);
 }
 
 /** Every block of README.md and docs/*.md. */

@@ -23,7 +23,13 @@ const dirs: string[] = [];
 afterEach(async () => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
   for (const example of running.splice(0)) {
-    example.signalGroup('SIGINT');
+    // One that ended by itself (a port taken meanwhile, then retried) has no group left.
+    if (example.child.exitCode !== null || example.child.signalCode !== null) continue;
+    try {
+      example.signalGroup('SIGINT');
+    } catch {
+      continue; // it ended between the check and the signal
+    }
     await example.exit(30_000).catch(() => example.kill());
   }
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });

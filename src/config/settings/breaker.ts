@@ -23,7 +23,9 @@ import { durationSchema, durationToMs } from '../istio/common.js';
 /** The DestinationRule annotation that holds a service's breaker settings, as JSON. */
 export const CIRCUIT_BREAKER_ANNOTATION = 'proxyless.dev/circuit-breaker';
 
-/** The breaker annotation's JSON fields, before the checks across fields (the input type of `CircuitBreakerOptions`). */
+/** The breaker annotation's JSON fields, before the checks across fields (the input type of `CircuitBreakerOptions`). 
+ * @hidden
+ */
 export const breakerAnnotationObject = z.strictObject({
   errorThresholdPercentage: z.number({ error: PERCENT }).min(0, { error: PERCENT }).lt(100, { error: PERCENT }).default(50),
   volumeThreshold: z.int({ error: VOLUME }).min(0, { error: VOLUME }).max(1_000_000_000, { error: VOLUME }).default(20),
@@ -70,7 +72,7 @@ const SPEC_KEYS = Object.keys(breakerAnnotationObject.shape);
  *
  * @param spec the annotation's value: JSON text, or the parsed object
  * @param where what to name in errors, e.g. `DestinationRule/reviews: metadata.annotations["proxyless.dev/circuit-breaker"]`
- * @throws {@link InvalidConfigError} listing every problem as `where: field: value (expected: ...)`
+ * @throws `InvalidConfigError` listing every problem as `where: field: value (expected: ...)`
  */
 export function breakerSettings(spec: unknown, where: string): BreakerSettings {
   let value = spec;

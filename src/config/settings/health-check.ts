@@ -121,7 +121,9 @@ function readStatusEntry(value: unknown): StatusRange | undefined {
   return undefined;
 }
 
-/** The health-check annotation's JSON, validated into health check settings (the input type of `HealthCheckOptions`). */
+/** The health-check annotation's JSON, validated into health check settings (the input type of `HealthCheckOptions`). 
+ * @hidden
+ */
 export const healthCheckAnnotationSchema = z
   .strictObject(
     {

@@ -50,7 +50,7 @@ class BreakerHandler extends ForwardingHandler implements BreakerPermit {
 /**
  * The service-stack layer with role `breaker`: while the service's breaker is open (or
  * half-open with its probe in flight) a request fails at once with
- * {@link CircuitOpenError} (503, code `PROXYLESS_ERR_CIRCUIT_OPEN`), never sent;
+ * `CircuitOpenError` (503, code `PROXYLESS_ERR_CIRCUIT_OPEN`), never sent;
  * otherwise it goes on, and its outcome is reported to the breaker when the response
  * starts (the status) or the request fails (the error); see {@link ServiceBreaker}. One
  * handler object per request, nothing else.

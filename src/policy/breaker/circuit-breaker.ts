@@ -8,7 +8,7 @@
  *   `halfOpenSuccesses`, outcomes reported when a response starts rather than when a
  *   promise settles, a caller abort counted as neither success nor failure, and a state
  *   snapshot that survives a restart.
- * - {@link breakerLayer} refuses requests at once with {@link CircuitOpenError} while the
+ * - {@link breakerLayer} refuses requests at once with `CircuitOpenError` while the
  *   breaker is open.
  *
  * @module
@@ -134,7 +134,7 @@ export class ServiceBreaker {
   /**
    * @param service the service's name, for errors and events
    * @param settings validated settings (config's `breakerSettings` makes them from the annotation); default {@link DEFAULT_BREAKER_SETTINGS}
-   * @throws {@link InvalidOptionError} when a setting is out of range
+   * @throws `InvalidOptionError` when a setting is out of range
    */
   constructor(service: string, settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS) {
     const problems: string[] = [];
@@ -279,7 +279,7 @@ export class ServiceBreaker {
    * the newest bucket when the snapshot is younger than one window (so they age out one
    * window after the import), and dropped when older. Emits no events.
    *
-   * @throws {@link InvalidOptionError} for a malformed snapshot or another service's
+   * @throws `InvalidOptionError` for a malformed snapshot or another service's
    */
   importState(snapshot: unknown): void {
     const parsed = snapshotSchema.safeParse(snapshot, { reportInput: true });

@@ -66,8 +66,8 @@ export interface BreakerEvents {
 }
 
 /**
- * A breaker's state as plain JSON, from {@link ServiceBreaker.exportState}, for
- * {@link ServiceBreaker.importState} in a restarted process.
+ * A breaker's state as plain JSON, from `ServiceBreaker.exportState`, for
+ * `ServiceBreaker.importState` in a restarted process.
  */
 export interface BreakerSnapshot {
   /** Format version: 1. */

@@ -3,8 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
-import { classifyFailure, type FailureKind } from '../../core/classify-failure.js';
-import { PerTryTimeoutError } from '../../core/errors/index.js';
+import type { FailureKind } from '../../core/classify-failure.js';
 
 // The error class lives with every other in src/core/errors/; re-exported where it was.
 export { PerTryTimeoutError } from '../../core/errors/index.js';
@@ -15,6 +14,7 @@ import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../core/target.js';
 import type { RetryBudget } from '../budget/retry-budget.js';
 import { RETRY_STATE, ServiceRetryState, type RetryState } from './state.js';
+import { TryHandler } from './try-handler.js';
 import { failureVerdict, notIdempotentReason, retryAfterMs, statusVerdict, type RetryVerdict } from './retry-policy.js';
 import type { RetryPolicy } from './settings.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
@@ -35,8 +35,6 @@ function backoffFor(baseMs: number): ExponentialBackoff<unknown> {
 }
 /** A Retry-After longer than this is not waited for: the response goes to the caller. */
 const RETRY_AFTER_CAP_MS = 10_000;
-/** A discarded response body (before a retry) is read up to this size, then the try is dropped. */
-const DRAIN_LIMIT = 1024 * 1024;
 
 /** Why a failure was not retried when the policy does not cover it. */
 const NOT_RETRIED = 'the policy does not retry this outcome';
@@ -55,8 +53,10 @@ export interface RetryInfo {
  * `abort()` cancels the try in flight, a try still waiting, and any retry to come), the
  * call's cancellation scope (it follows the one it was given), and the set of endpoints
  * tried so far (read by the balance layer): one object per call, not four.
+ *
+ * @internal exported for its {@link TryHandler} only
  */
-class RetryCall extends FollowingController implements TriedEndpoints {
+export class RetryCall extends FollowingController implements TriedEndpoints {
   #tried0: unknown;
   #triedMore: unknown[] | undefined;
   readonly #next: Dispatch;
@@ -308,113 +308,6 @@ class RetryCall extends FollowingController implements TriedEndpoints {
     }
     this.#failCaller(reason);
     this.#current?.cancel(reason);
-  }
-}
-
-/**
- * The handler of one try, and the try's cancellation scope: a per-try timeout or the
- * call's abort cancels it, which ends what the try waits for below (an endpoint, a
- * pool's queue) and aborts its request if it is on a connection, or when it gets one.
- */
-class TryHandler extends Cancellation implements Dispatcher.DispatchHandler {
-  readonly #call: RetryCall;
-  #draining = false;
-  #drained = 0;
-  #done = false;
-  #started = false;
-  #timer: NodeJS.Timeout | undefined;
-  #controller: Controller | undefined;
-
-  constructor(call: RetryCall, perTryTimeoutMs: number | undefined, service: string) {
-    super();
-    this.#call = call;
-    if (perTryTimeoutMs !== undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.cancel(new PerTryTimeoutError(service, perTryTimeoutMs));
-      }, perTryTimeoutMs);
-    }
-  }
-
-  /** Cancelled: abort the request on its connection, or end the try now when it has none. */
-  protected override whenCancelled(reason: Error): void {
-    this.#clear();
-    if (this.#controller !== undefined) this.#controller.abort(reason);
-    else this.onResponseError(null as unknown as Controller, reason);
-  }
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.#controller = controller;
-    if (this.#done || this.cancelled) {
-      // The try ended while it waited (a per-try timeout in a pool's queue): never send it.
-      controller.abort(this.cancelReason ?? new Error('proxyless: the try ended before it was sent'));
-      return;
-    }
-    this.#started = true;
-    this.#call.tryStarted(this, controller, context);
-  }
-
-  onRequestSent(): void {
-    if (!this.#done) this.#call.requestSent(this);
-  }
-
-  onBodySent(chunk: Buffer): void {
-    if (!this.#done) this.#call.bodySent(this, chunk);
-  }
-
-  onResponseStarted(): void {
-    if (!this.#done) this.#call.responseStarted(this);
-  }
-
-  onRequestUpgrade(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    if (this.#done) {
-      socket.destroy();
-      return;
-    }
-    this.#done = true;
-    this.#clear();
-    this.#call.upgrade(statusCode, headers, socket);
-  }
-
-  onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (this.#done) return;
-    if (statusCode < 200) return; // interim responses (100, 103) are not passed on
-    this.#clear();
-    if (this.#call.retryStatus(statusCode, headers)) {
-      this.#draining = true;
-      return;
-    }
-    this.#call.responseStart(statusCode, headers, statusMessage);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#done) return;
-    if (this.#draining) {
-      this.#drained += chunk.length;
-      if (this.#drained > DRAIN_LIMIT) controller.abort(new Error('proxyless: dropping a large response body before a retry'));
-      return;
-    }
-    this.#call.responseData(chunk);
-  }
-
-  onResponseEnd(_controller: Controller, trailers: IncomingHttpHeaders): void {
-    if (this.#done) return;
-    this.#done = true;
-    if (this.#draining) this.#call.retryLater();
-    else this.#call.responseEnd(trailers);
-  }
-
-  onResponseError(_controller: Controller, error: Error): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#clear();
-    if (this.#draining || this.#call.retryFailure(classifyFailure(error, this.#started))) this.#call.retryLater();
-    else this.#call.fail(error);
-  }
-
-  #clear(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 }
 
