@@ -580,8 +580,14 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(accepted, text).not.toBeNull();
     expect(accepted![2]).toBe(accepted![1]);
     expect(text).toMatch(/^ {2}orders-3: readiness 503, deregistered \+0 ms, stopped accepting \+\d+ ms, drained, mesh closed \+\d+ ms$/m);
-    const after = /^ {2}orders-1 +[\d.]+% +([\d.]+)%$/m.exec(text);
-    expect(Number(after![1])).toBeGreaterThan(40); // the other two carry its share
+    // The other two carry its share: each gets more after the drain than the drained one
+    // (the phase's second half is short, a few dozen requests on a loaded machine, so no
+    // tighter split is asserted), and together most of it.
+    const afterShare = (id: string): number => Number(new RegExp(`^ {2}${id} +[\\d.]+% +([\\d.]+)%`, 'm').exec(text)![1]);
+    const [one, two, three] = ['orders-1', 'orders-2', 'orders-3'].map(afterShare) as [number, number, number];
+    expect(one).toBeGreaterThan(three);
+    expect(two).toBeGreaterThan(three);
+    expect(one + two).toBeGreaterThan(75);
     expect(stdout).toMatch(/^ {2}drain: orders-3 left, answered ([\d,]+) of \1 accepted, 0 failed of [\d,]+ requests$/m);
   });
 
