@@ -3,7 +3,8 @@ import { ServiceNamer } from '../discovery/service-name.js';
 import { compileConfig } from './compile-config.js';
 import { readConfigInputs } from '../config/config-inputs.js';
 import type { MeshConfig, SkippedResource } from '../config/load-config.js';
-import { MeshSecurity } from './mesh-security.js';
+import { compileSecurityConfig } from './compile-security-config.js';
+import { JwksCache } from '../security/jwks-source.js';
 import type { UnknownFieldsMode } from '../config/validate-resource.js';
 
 /** What {@link checkConfig} found. */
@@ -48,11 +49,12 @@ export interface CheckConfigOptions {
 function checkSecurity(config: MeshConfig, options: CheckConfigOptions): ConfigDiagnostic[] {
   const named = options.providers ?? config.authorizationPolicies.map((p) => p.resource.spec?.provider?.name).filter((n): n is string => typeof n === 'string');
   const providers = new Map(named.map((name) => [name, { name, check: () => true, timeout: 1000, failOpen: false, statusOnError: 403 }]));
-  const security = new MeshSecurity({ namespace: options.namespace ?? 'default', labels: options.labels ?? {}, rootNamespace: options.rootNamespace ?? 'istio-system', providers, identity: undefined, onDryRun: () => {} });
+  const jwks = new JwksCache();
   try {
-    return security.compile(config).warnings.filter((f) => f.severity === 'warning');
+    const compiled = compileSecurityConfig(config, { workload: { namespace: options.namespace ?? 'default', labels: options.labels ?? {} }, rootNamespace: options.rootNamespace ?? 'istio-system', trustDomain: 'cluster.local', providers, jwks });
+    return compiled.warnings.filter((f) => f.severity === 'warning');
   } finally {
-    security.close();
+    jwks.close();
   }
 }
 

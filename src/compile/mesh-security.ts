@@ -8,13 +8,13 @@
  * @module
  */
 import { InvalidConfigError, renderDiagnostic } from '../core/errors/index.js';
-import type { Located, MeshConfig } from '../config/load-config.js';
-import { compileSecurity, type CompiledSecurity } from '../security/compile-security.js';
+import type { MeshConfig } from '../config/load-config.js';
+import { compileSecurityConfig } from './compile-security-config.js';
+import type { CompiledSecurity } from '../security/compile-security.js';
 import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { ResolvedProvider } from '../security/authz-providers.js';
 import { JwksCache } from '../security/jwks-source.js';
 import type { AuthzRequest } from '../security/request-view.js';
-import type { SecurityMetadata } from '../security/types.js';
 import type { IdentitySource } from '../tls/identity-source.js';
 
 /** The trust domain policies are read in when the workload has no identity (Istio's default). */
@@ -46,10 +46,6 @@ export interface SecurityVersion {
   readonly warnings: readonly string[];
 }
 
-/** Resources with their namespace filled from where they were loaded. */
-function withNamespaces<T extends { readonly metadata: SecurityMetadata }>(located: readonly Located<T>[]): T[] {
-  return located.map(({ resource, namespace }) => (resource.metadata?.namespace !== undefined ? resource : { ...resource, metadata: { ...resource.metadata, namespace } }));
-}
 
 /** See the module comment. */
 export class MeshSecurity {
@@ -79,28 +75,21 @@ export class MeshSecurity {
   compile(config: MeshConfig): CompiledSecurity {
     const counters = this.#dryRuns;
     const onDryRun = this.#settings.onDryRun;
-    return compileSecurity(
-      {
-        peerAuthentications: withNamespaces(config.peerAuthentications),
-        authorizationPolicies: withNamespaces(config.authorizationPolicies),
-        requestAuthentications: withNamespaces(config.requestAuthentications),
+    return compileSecurityConfig(config, {
+      workload: { namespace: this.#settings.namespace, labels: this.#settings.labels },
+      rootNamespace: this.#settings.rootNamespace,
+      trustDomain: this.trustDomain,
+      providers: this.#settings.providers,
+      jwks: this.#jwks,
+      onDryRun: (result, req) => {
+        if (result.action === 'ALLOW') {
+          if (result.wouldAllow) counters.allowShadowAllowed++;
+          else counters.allowShadowDenied++;
+        } else if (result.wouldAllow) counters.denyShadowAllowed++;
+        else counters.denyShadowDenied++;
+        onDryRun(result, req);
       },
-      {
-        workload: { namespace: this.#settings.namespace, labels: this.#settings.labels },
-        rootNamespace: this.#settings.rootNamespace,
-        trustDomain: this.trustDomain,
-        authorization: this.#settings.providers,
-        jwks: this.#jwks,
-        onDryRun: (result, req) => {
-          if (result.action === 'ALLOW') {
-            if (result.wouldAllow) counters.allowShadowAllowed++;
-            else counters.allowShadowDenied++;
-          } else if (result.wouldAllow) counters.denyShadowAllowed++;
-          else counters.denyShadowDenied++;
-          onDryRun(result, req);
-        },
-      },
-    );
+    });
   }
 
   /** Puts a compiled version in force: new requests are decided by it; remote key sets no longer named are closed. */

@@ -41,8 +41,8 @@ export function inboundLayer(role: string, wrap: (next: InboundHandler, target: 
  * | `health` | answers the health endpoints before anything else (not traced, never limited) |
  * | `drain` | counts requests in flight; during a drain, responses carry `Connection: close` |
  * | `telemetry` | trace context in, SERVER span, `http.server.request.duration`, access log: it sees every refusal below |
- * | `identity` | the caller's identity (mTLS peer, JWT): a pass-through until the security layers land |
- * | `authorization` | AuthorizationPolicy: a pass-through until the security layers land |
+ * | `identity` | the caller's identity: the mTLS peer the mesh's server verified, then RequestAuthentication (401) |
+ * | `authorization` | AuthorizationPolicy: CUSTOM, DENY, ALLOW (403 `RBAC: access denied`); one check when no policy applies |
  * | `deadline` | the caller's deadline; already expired: 504 at once (before it costs a rate-limit token) |
  * | `rate-limit` | local token buckets: 429 |
  * | `load-shedding` | adaptive concurrency limit: 503, innermost so it measures the handler's own latency |

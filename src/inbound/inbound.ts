@@ -4,7 +4,7 @@ import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
 import { loadSheddingSettings } from './adaptive-concurrency.js';
 import { InboundExchange } from './exchange.js';
-import { InboundStack, inboundLayer, type InboundHandler } from './inbound-stack.js';
+import { InboundStack, type InboundHandler } from './inbound-stack.js';
 import { telemetryLayer } from './inbound-telemetry.js';
 import { checkDrainOptions, lifecycleOf, type LifecycleMesh, type MeshLifecycle, type LifecycleState } from './lifecycle.js';
 import { rateLimitSettings, type RateLimitSettings } from '../config/settings/rate-limit.js';

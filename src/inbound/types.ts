@@ -18,8 +18,8 @@ export interface CallerTraceContext {
 }
 
 /**
- * The caller's workload identity (mTLS peer). Filled by the identity step of the
- * security layers (issue 14); `undefined` until then and for plaintext callers.
+ * The caller's workload identity (mTLS peer), verified by the mesh's server
+ * (`mesh.createServer`) and set by the `identity` step; undefined for plaintext callers.
  */
 export interface PeerIdentity {
   /** `spiffe://cluster.local/ns/default/sa/reviews`. */
@@ -43,7 +43,7 @@ export interface RequestMesh {
   readonly deadline: number | undefined;
   /** Milliseconds left before the deadline (0 when passed); undefined without a deadline. */
   readonly remainingMs: number | undefined;
-  /** The caller's workload identity (mTLS); undefined for plaintext callers and until the security layers land. */
+  /** The caller's workload identity (mTLS, verified by `mesh.createServer`); undefined for plaintext callers. */
   readonly peer: PeerIdentity | undefined;
   /**
    * Aborted when the caller goes away before the response is complete, or when the

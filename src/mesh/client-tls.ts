@@ -140,7 +140,7 @@ export class ClientTls {
       }
       const servername = tls?.sni ?? (mode === 'ISTIO_MUTUAL' ? `outbound_.${target.port}_.${target.subset ?? ''}_.${target.fqdn}` : target.fqdn);
       // The pool's origin is http://: TLS is the mesh's, so the connector is told to speak it.
-      connector({ ...options, protocol: 'https:', servername }, callback);
+      return connector({ ...options, protocol: 'https:', servername }, callback);
     };
   }
 

@@ -155,6 +155,9 @@ export function resolveMeshOptions(options: MeshOptions | undefined): ResolvedMe
   let authorization: ReadonlyMap<string, ResolvedProvider> = new Map();
   const authzInput = (options as { authorization?: unknown } | undefined)?.authorization;
   if (authzInput !== undefined) {
+    if (authzInput !== null && typeof authzInput === 'object') {
+      for (const key of Object.keys(authzInput)) if (key !== 'providers') problems.push(`authorization.${key}: unknown field (expected one of: providers)`);
+    }
     try {
       authorization = resolveAuthorizationOptions(authzInput as AuthorizationOptions);
     } catch (error) {

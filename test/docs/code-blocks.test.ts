@@ -7,9 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeServer } from '../helpers/listen.js';
 import { root, startExample } from '../examples/run-example.js';
-// What `proxyless check` runs. (With the subpath entries of issue 11 these two live in
-// 'proxyless/config'.)
-import { checkConfig, renderDiagnostic } from 'proxyless';
+// What `proxyless check` runs (the subpath entry for config tooling).
+import { checkConfig, renderDiagnostic } from 'proxyless/config';
 import { allBlocks, isWholeResource, type CodeBlock } from './blocks.js';
 import { scratchProject, typeCheck, writeBlock, type ScratchProject } from './check-blocks.js';
 

@@ -191,6 +191,15 @@ describe.skipIf(tools.skip)(`attack matrix: mesh.createServer under STRICT refus
     expect(out).toContain(`hello ${CLIENT_ID}`);
   });
 
+  it("clients offering only Istio's ALPN values (istio-http/1.1, istio) are served", async () => {
+    const paths = files('alpn', testLeaf(root, CLIENT_ID));
+    for (const alpn of ['istio-http/1.1', 'istio']) {
+      const out = await sClient(['-cert', paths.cert, '-key', paths.key, '-alpn', alpn]);
+      expect(out).toContain(`ALPN protocol: ${alpn}`);
+      expect(out).toContain(`hello ${CLIENT_ID}`);
+    }
+  });
+
   it('the mesh as client, expecting another server identity: refused by the client, the error says expected and presented', async () => {
     const leaf = testLeaf(root, CLIENT_ID);
     const client = createMesh({
