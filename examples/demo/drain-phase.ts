@@ -77,13 +77,6 @@ function devCa(): { dir: string; identity: (serviceAccount: string) => ReturnTyp
   return { dir, identity: (sa) => devIdentity({ caDir: dir, spiffeId: `spiffe://cluster.local/ns/default/sa/${sa}`, ttl: '1h' }) };
 }
 
-/** Headers carrying the active context (the SERVER span's, inside a handler), injected by hand: the mesh's client side does not inject trace context yet. */
-function traceHeaders(): Record<string, string> {
-  const headers: Record<string, string> = {};
-  propagation.inject(context.active(), headers);
-  return headers;
-}
-
 async function startInventory(ca: ReturnType<typeof devCa>): Promise<InventoryReplica> {
   // Its port accepts mTLS only (STRICT), with the SVID the dev CA issued it.
   const mesh = createMesh({
@@ -120,7 +113,7 @@ async function startOrdersReplica(id: string, inventory: string, ca: ReturnType<
     replica.accepted++;
     trace.getActiveSpan()?.setAttribute('demo.replica', id);
     // A call out while handling the request: the caller's deadline and trace go with it.
-    const stock = await request('http://inventory/items/7', { dispatcher: mesh.dispatcher, headers: traceHeaders() });
+    const stock = await request('http://inventory/items/7', { dispatcher: mesh.dispatcher });
     await stock.body.text();
     await sleep(2 + Math.random() * 3);
     reply.raw.once('finish', () => replica.answered++);
@@ -130,23 +123,37 @@ async function startOrdersReplica(id: string, inventory: string, ca: ReturnType<
   return Object.assign(replica, { address: `127.0.0.1:${(app.server.address() as AddressInfo).port}` });
 }
 
-/** One request in a caller span; its spans printed as a tree, and whether they joined across both hops. */
+/**
+ * One request in a caller span; its spans printed as a tree, and whether they joined
+ * across both hops. The meshes send the trace on by themselves: at each hop a call span
+ * (`mesh GET`), a CLIENT span for the try (its context goes on the wire), then the
+ * replica's SERVER span.
+ */
 async function tracedRequest(client: Mesh, processor: WatchedTraces): Promise<string[]> {
   const tracer = trace.getTracer('demo');
   const traceId = await tracer.startActiveSpan('demo caller', async (span: Span) => {
     processor.watched.add(span.spanContext().traceId);
-    const res = await request(`http://${SERVICE}/orders/1`, { dispatcher: client.dispatcher, headers: traceHeaders() });
+    const res = await request(`http://${SERVICE}/orders/1`, { dispatcher: client.dispatcher });
     await res.body.text();
     span.end();
     return span.spanContext().traceId;
   });
-  // The caller's span and two SERVER spans at least (more once the mesh's client side makes CLIENT spans).
-  const tree = traceTree(await processor.of(traceId, 3));
+  // The caller's span, then per hop a call span, a CLIENT span and a SERVER span.
+  const tree = traceTree(await processor.of(traceId, 7));
   const verdict =
-    tree.joined === tree.spans - 1 && tree.depth >= 3
+    tree.joined === tree.spans - 1 && tree.depth >= 7
       ? `joined across both hops: ${tree.spans} spans, one root, each other span the child of the one above it`
       : `NOT joined: ${tree.joined} of ${tree.spans - 1} spans found their parent, depth ${tree.depth}`;
   return [`trace ${traceId.slice(0, 8)}… (caller → orders → inventory):`, ...tree.lines.map((l) => `  ${l}`), verdict];
+}
+
+/** The client mesh's admin endpoint (closed with the mesh): its dashboard URL, and what its /clusters says of orders right now. */
+async function adminLine(client: Mesh): Promise<string> {
+  const admin = await client.admin(); // 127.0.0.1, a free port
+  const res = await request(`${admin.url}/clusters`);
+  const { clusters } = (await res.body.json()) as { clusters: Array<{ key: string; endpoints: unknown[] }> };
+  const orders = clusters.find((c) => c.key.includes(SERVICE));
+  return `admin: dashboard at ${admin.dashboardUrl} while the phase runs (mesh.admin()); /clusters: ${orders?.key ?? 'no orders cluster'} with ${orders?.endpoints.length ?? 0} endpoints`;
 }
 
 /**
@@ -184,6 +191,7 @@ export async function runDrain(options: DrainPhaseOptions): Promise<PartOutcome<
     const traced = await tracedRequest(client, processor);
     screen.print(traced.map((line) => `  ${line}`));
     screen.print([`  orders → inventory over mTLS (STRICT port, SVIDs from a dev CA): inventory verified ${[...inventory.callers].join(', ')}`]);
+    screen.print([`  ${await adminLine(client)}`]);
 
     const served = new Map<string, { before: number; after: number }>(replicas.map((r) => [r.id, { before: 0, after: 0 }]));
     let draining = false;

@@ -19,8 +19,8 @@
 // Last, the server side (drain-phase.ts): the replicas are Fastify and Express services
 // wired with @proxyless/fastify and @proxyless/express; a traced request's spans print as
 // a tree joined across two hops (caller → orders → inventory, the second hop mTLS with
-// SVIDs from a dev CA in a temp directory), and a replica drains (mesh.drain()) under
-// traffic with no failed request.
+// SVIDs from a dev CA in a temp directory), the client mesh's admin dashboard URL is
+// printed, and a replica drains (mesh.drain()) under traffic with no failed request.
 //
 //   npm run demo                               # under a minute; Ctrl-C stops early
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo

@@ -36,12 +36,10 @@ export class WatchedTraces implements SpanProcessor {
 
 const KIND = ['INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
 
-/** Where a span ran: the `demo.replica` attribute its handler set, else the server address. */
-function placeOf(span: ReadableSpan): string {
+/** Where a span ran: the `demo.replica` attribute a handler set on its SERVER span, else where its parent ran. */
+function placeOf(span: ReadableSpan, parentPlace: string): string {
   const replica = span.attributes['demo.replica'];
-  if (typeof replica === 'string') return replica;
-  const address = span.attributes['server.address'];
-  return typeof address === 'string' ? address : 'demo';
+  return typeof replica === 'string' ? replica : parentPlace;
 }
 
 function millis(span: ReadableSpan): string {
@@ -60,11 +58,13 @@ export interface TraceTree {
 }
 
 /**
- * The spans as a tree, roots first, children in start order:
+ * The spans as a tree, roots first, children in start order, each with its kind, the
+ * process it ran in and its duration:
  *
  *     demo caller                INTERNAL  demo         4.1 ms
- *     └─ GET /orders/:id         SERVER    orders-2     3.0 ms
- *        └─ GET /items/:id       SERVER    inventory    0.6 ms
+ *     └─ mesh GET                INTERNAL  demo         4.0 ms
+ *        └─ GET                  CLIENT    demo         3.8 ms
+ *           └─ GET /orders/:id   SERVER    orders-2     3.0 ms
  */
 export function traceTree(spans: readonly ReadableSpan[]): TraceTree {
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
@@ -81,17 +81,18 @@ export function traceTree(spans: readonly ReadableSpan[]): TraceTree {
     } else roots.push(span);
   }
   const start = (s: ReadableSpan): number => s.startTime[0] * 1e9 + s.startTime[1];
-  const rows: Array<[string, ReadableSpan]> = [];
+  const rows: Array<[string, ReadableSpan, string]> = [];
   let depth = 0;
-  const walk = (span: ReadableSpan, prefix: string, branch: string, level: number): void => {
+  const walk = (span: ReadableSpan, prefix: string, branch: string, level: number, parentPlace: string): void => {
     depth = Math.max(depth, level);
-    rows.push([`${prefix}${branch}${span.name}`, span]);
+    const place = placeOf(span, parentPlace);
+    rows.push([`${prefix}${branch}${span.name}`, span, place]);
     const kids = [...(children.get(span.spanContext().spanId) ?? [])].sort((a, b) => start(a) - start(b));
     const inner = prefix + (branch === '' ? '' : branch === '└─ ' ? '   ' : '│  ');
-    kids.forEach((kid, i) => walk(kid, inner, i === kids.length - 1 ? '└─ ' : '├─ ', level + 1));
+    kids.forEach((kid, i) => walk(kid, inner, i === kids.length - 1 ? '└─ ' : '├─ ', level + 1, place));
   };
-  for (const root of [...roots].sort((a, b) => start(a) - start(b))) walk(root, '', '', 1);
+  for (const root of [...roots].sort((a, b) => start(a) - start(b))) walk(root, '', '', 1, 'demo');
   const width = Math.max(...rows.map(([label]) => label.length), 10) + 2;
-  const lines = rows.map(([label, span]) => `${label.padEnd(width)}${(KIND[span.kind] ?? '?').padEnd(10)}${placeOf(span).padEnd(13)}${millis(span)}`);
+  const lines = rows.map(([label, span, place]) => `${label.padEnd(width)}${(KIND[span.kind] ?? '?').padEnd(10)}${place.padEnd(13)}${millis(span)}`);
   return { lines, joined, spans: spans.length, depth };
 }

@@ -552,8 +552,8 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(at, 'the drain phase runs').toBeGreaterThanOrEqual(0);
     const text = stdout.slice(at, stdout.indexOf('\nSummary\n'));
     expect(text).toMatch(/^ {2}trace [0-9a-f]{8}… \(caller → orders → inventory\):$/m);
-    // The tree: the caller's span at the root, the orders replica's SERVER span under it,
-    // inventory's SERVER span under that one (CLIENT spans may sit between them).
+    // The tree: the caller's span at the root; per hop the mesh's call span, its CLIENT
+    // span (whose context went on the wire), then the replica's SERVER span, each one level deeper.
     const tree = text.split('\n').filter((line) => /^ {4}\S|^ {4}[ │]*[└├]─ /.test(line));
     expect(tree[0], text).toMatch(/^ {4}demo caller +INTERNAL +demo +[\d.]+ ms$/);
     const orders = tree.findIndex((line) => /[└├]─ GET \/orders\/:id +SERVER +orders-\d +[\d.]+ ms$/.test(line));
@@ -562,16 +562,32 @@ describe('examples/demo: one full run, checked phase by phase', () => {
     expect(items, text).toBeGreaterThan(orders);
     const indent = (line: string): number => line.search(/[└├]/);
     expect(indent(tree[items]!)).toBeGreaterThan(indent(tree[orders]!));
+    const hop = (server: number): string[] => [tree[server - 2]!, tree[server - 1]!];
+    for (const server of [orders, items]) {
+      const [call, client] = hop(server);
+      expect(call, text).toMatch(/[└├]─ mesh GET +INTERNAL /);
+      expect(client, text).toMatch(/[└├]─ \S.* +CLIENT /);
+      expect(indent(client)).toBe(indent(call) + 3);
+      expect(indent(tree[server]!)).toBe(indent(client) + 3);
+    }
     expect(text).toMatch(/^ {2}joined across both hops: \d+ spans, one root, each other span the child of the one above it$/m);
     // The hop to inventory is mTLS: inventory's STRICT port verified the orders replicas' SVID (and saw no plaintext caller).
     expect(text).toMatch(/^ {2}orders → inventory over mTLS \(STRICT port, SVIDs from a dev CA\): inventory verified cluster\.local\/ns\/default\/sa\/orders$/m);
+    // The client mesh's admin endpoint answered: its dashboard URL, and its /clusters listing the three orders replicas.
+    expect(text).toMatch(/^ {2}admin: dashboard at http:\/\/127\.0\.0\.1:\d+\/dashboard while the phase runs \(mesh\.admin\(\)\); \/clusters: orders\S* with 3 endpoints$/m);
     expect(text).toMatch(/^ {2}[\d,]+ requests · 0 failed$/m);
     const accepted = /^ {2}orders-3 accepted ([\d,]+) requests and answered ([\d,]+)$/m.exec(text);
     expect(accepted, text).not.toBeNull();
     expect(accepted![2]).toBe(accepted![1]);
     expect(text).toMatch(/^ {2}orders-3: readiness 503, deregistered \+0 ms, stopped accepting \+\d+ ms, drained, mesh closed \+\d+ ms$/m);
-    const after = /^ {2}orders-1 +[\d.]+% +([\d.]+)%$/m.exec(text);
-    expect(Number(after![1])).toBeGreaterThan(40); // the other two carry its share
+    // The other two carry its share: each gets more after the drain than the drained one
+    // (the phase's second half is short, a few dozen requests on a loaded machine, so no
+    // tighter split is asserted), and together most of it.
+    const afterShare = (id: string): number => Number(new RegExp(`^ {2}${id} +[\\d.]+% +([\\d.]+)%`, 'm').exec(text)![1]);
+    const [one, two, three] = ['orders-1', 'orders-2', 'orders-3'].map(afterShare) as [number, number, number];
+    expect(one).toBeGreaterThan(three);
+    expect(two).toBeGreaterThan(three);
+    expect(one + two).toBeGreaterThan(75);
     expect(stdout).toMatch(/^ {2}drain: orders-3 left, answered ([\d,]+) of \1 accepted, 0 failed of [\d,]+ requests$/m);
   });
 
