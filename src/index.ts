@@ -304,7 +304,6 @@ export type { SecurityStats } from './mesh/mesh.js';
 // Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
 export { isLoopback } from './admin/index.js';
 export { createAdminHandler } from './mesh/admin-handler.js';
-export { LatencyHistogram } from './balance/latency-histogram.js';
 export type {
   AdminServer,
   AdminHandler,
