@@ -50,6 +50,7 @@ class LoadTrackingHandler extends ForwardingHandler {
   constructor(next: Dispatcher.DispatchHandler, load: EndpointLoadView) {
     super(next);
     this.#load = load;
+    stallClock.enter();
     this.#start = performance.now();
     this.#stalledAtStart = stallClock.read(this.#start);
     load.start();
@@ -84,6 +85,7 @@ class LoadTrackingHandler extends ForwardingHandler {
     if (!this.#done) {
       if (controller?.aborted) {
         this.#done = true;
+        stallClock.leave();
         const now = performance.now();
         if (this.#rtt !== NOT_YET) this.#report(this.#rtt, this.#rttCensored, now, true);
         else if (!this.#written) this.#load.finishWithoutSample();
@@ -99,12 +101,14 @@ class LoadTrackingHandler extends ForwardingHandler {
   abandon(): void {
     if (this.#done) return;
     this.#done = true;
+    stallClock.leave();
     this.#load.finishWithoutSample();
   }
 
   #finish(ok: boolean): void {
     if (this.#done) return;
     this.#done = true;
+    stallClock.leave();
     const now = performance.now();
     if (this.#rtt !== NOT_YET) this.#report(this.#rtt, this.#rttCensored, now, ok);
     else this.#report(this.#elapsed(now), this.#censored, now, ok);

@@ -16,14 +16,20 @@
  * ({@link StallClock.read}) also counts a tick that is overdue right now, because after a
  * stall Node handles the I/O that waited (the responses) before it runs the timers: the
  * stall must be visible to the response callbacks that come first. The timer is unref'd
- * (it never keeps the process alive) and runs only while something holds the clock
- * ({@link StallClock.acquire}).
+ * (it never keeps the process alive) and runs only while requests are in flight
+ * ({@link StallClock.enter}, called by the load layer per request) or something holds
+ * the clock ({@link StallClock.acquire}); once neither has been the case for
+ * {@link StallClock.IDLE_STOP_MS}, the timer stops itself, so a process whose meshes
+ * have no traffic pays no 5 ms wake-ups. The grace keeps a steady trickle of requests
+ * from starting and stopping an interval for each one.
  */
 export class StallClock {
   /** Interval of the measuring timer, in ms. */
   static readonly TICK_MS = 5;
   /** Lateness of a tick that is timer jitter, not a stall, in ms. */
   static readonly SLACK_MS = 1;
+  /** How long the clock keeps ticking after the last request in flight ended, in ms. */
+  static readonly IDLE_STOP_MS = 1000;
 
   #stalledMs = 0;
   /**
@@ -32,6 +38,10 @@ export class StallClock {
    */
   #episodeMs = 0;
   #holders = 0;
+  /** Requests in flight ({@link StallClock.enter} minus {@link StallClock.leave}). */
+  #active = 0;
+  /** When the last request in flight ended (`performance.now()`). */
+  #idleSince = 0;
   #timer: NodeJS.Timeout | undefined;
   #due = 0;
 
@@ -80,8 +90,18 @@ export class StallClock {
     return () => {
       if (!held) return;
       held = false;
-      if (--this.#holders === 0) this.#stop();
+      if (--this.#holders === 0 && this.#active === 0) this.#stop();
     };
+  }
+
+  /** A request starts: the clock runs (from now) until requests have been idle a while. */
+  enter(): void {
+    if (this.#active++ === 0 && this.#timer === undefined) this.#start();
+  }
+
+  /** A request ended (call once per {@link StallClock.enter}). */
+  leave(): void {
+    if (this.#active > 0 && --this.#active === 0) this.#idleSince = performance.now();
   }
 
   #start(): void {
@@ -92,6 +112,7 @@ export class StallClock {
       if (late > StallClock.SLACK_MS) this.#stalledMs += late;
       this.#episodeMs = late > StallClock.TICK_MS ? this.#episodeMs + late : 0;
       this.#due = now + StallClock.TICK_MS;
+      if (this.#active === 0 && this.#holders === 0 && now - this.#idleSince >= StallClock.IDLE_STOP_MS) this.#stop();
     }, StallClock.TICK_MS);
     this.#timer.unref();
   }

@@ -3,7 +3,6 @@ import { buildConnector } from 'undici';
 import { balancerFromSettings } from '../balance/from-load-balancer-settings.js';
 import { localityBalancer } from '../balance/locality-balancer.js';
 import { localityOfLabels, parseLocality, type LocalityClient } from '../balance/locality.js';
-import { stallClock } from '../balance/stall-clock.js';
 import { ConnectingSockets } from '../core/connecting-sockets.js';
 import { IdentityNotReadyError, MeshClosedError, MeshClosingError } from '../core/errors/index.js';
 import { emitSafely } from '../core/emit-safely.js';
@@ -194,7 +193,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** What each resource validated and compiled to, so a reload redoes only what changed. */
   readonly #configCache = new ConfigCache();
   /** The balancers' latency samples leave out this process's stalls while the mesh is open (acquired last in the constructor). */
-  #releaseStallClock: () => void = () => {};
   readonly #serviceEntries: ServiceEntrySource;
   readonly #discovery: readonly DiscoverySource[];
   readonly #services: ServiceTable;
@@ -315,7 +313,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
       this.#telemetry.close();
       throw error;
     }
-    this.#releaseStallClock = stallClock.acquire();
   }
 
   /**
@@ -768,7 +765,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   async #shutdownOnce(error: Error | undefined): Promise<void> {
     this.#shutDown = true;
-    this.#releaseStallClock();
     this.#telemetry.close();
     void this.dispatcher.drain(0);
     // Whatever still runs (requests past the grace period, mirrored copies, requests

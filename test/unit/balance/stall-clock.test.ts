@@ -83,4 +83,53 @@ describe('StallClock', () => {
     await nextTimers();
     expect(clock.read(performance.now())).toBe(stopped);
   });
+
+  describe('runs only while there is traffic (fake timers: only the schedule is checked here)', () => {
+    it('is stopped with nothing in flight, starts with the first request, stops itself after IDLE_STOP_MS without any', () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance'] });
+      try {
+        const clock = new StallClock();
+        expect(clock.running).toBe(false);
+        clock.enter();
+        clock.enter();
+        expect(clock.running).toBe(true);
+        clock.leave();
+        vi.advanceTimersByTime(StallClock.IDLE_STOP_MS * 2);
+        expect(clock.running, 'one request is still in flight').toBe(true);
+        clock.leave();
+        vi.advanceTimersByTime(StallClock.IDLE_STOP_MS - StallClock.TICK_MS * 2);
+        expect(clock.running, 'within the idle grace').toBe(true);
+        vi.advanceTimersByTime(StallClock.TICK_MS * 3);
+        expect(clock.running, 'idle for IDLE_STOP_MS').toBe(false);
+        clock.enter();
+        expect(clock.running, 'the next request starts it again').toBe(true);
+        clock.leave();
+        clock.leave(); // an extra leave never drives the count below zero
+        clock.enter();
+        vi.advanceTimersByTime(StallClock.IDLE_STOP_MS * 2);
+        expect(clock.running, 'the request after the extra leave still counts').toBe(true);
+        clock.leave();
+        vi.advanceTimersByTime(StallClock.IDLE_STOP_MS + StallClock.TICK_MS);
+        expect(clock.running).toBe(false);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('an acquired clock keeps running with no request in flight, until released', () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance'] });
+      try {
+        const clock = new StallClock();
+        const release = clock.acquire();
+        clock.enter();
+        clock.leave();
+        vi.advanceTimersByTime(StallClock.IDLE_STOP_MS * 3);
+        expect(clock.running).toBe(true);
+        release();
+        expect(clock.running, 'released with nothing in flight').toBe(false);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  });
 });
