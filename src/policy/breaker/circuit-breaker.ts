@@ -49,17 +49,19 @@ export function breakerPermit(): BreakerPermit {
 }
 
 // opossum runs an action per call and watches the promise it returns. Ours is one
-// module-level function: it hands the promise's settle functions to the permit, so no
-// closure is made per request (the executor below is module-level too).
-let arming: BreakerPermit | undefined;
-function armPermit(resolve: (value?: unknown) => void, reject: (reason?: unknown) => void): void {
-  arming!.breakerResolve = resolve;
-  arming!.breakerReject = reject;
-  arming = undefined;
-}
+// module-level function: opossum passes it the permit given to `call()` as its argument,
+// and it hands the promise's settle functions to that permit (one executor closure per
+// admitted request, beside the promise itself; no module-level slot). Whether opossum admitted the request
+// is read right after `call()` returns: opossum 10 checks its state and invokes the
+// action within `call()` (its documented `fire`/`call` contract: the action runs unless
+// the circuit is open or half-open with a call in flight, in which case the returned
+// promise rejects). The breaker tests pin this; should a future opossum defer the
+// action, every request would be refused and those tests fail, not pass silently.
 function runAction(permit: BreakerPermit): Promise<unknown> {
-  arming = permit;
-  return new Promise(armPermit);
+  return new Promise((resolve, reject) => {
+    permit.breakerResolve = resolve;
+    permit.breakerReject = reject;
+  });
 }
 function ignore(): void {}
 
