@@ -49,14 +49,11 @@ export function breakerPermit(): BreakerPermit {
 }
 
 // opossum runs an action per call and watches the promise it returns. Ours is one
-// module-level function: opossum passes it the permit given to `call()` as its argument,
-// and it hands the promise's settle functions to that permit (one executor closure per
-// admitted request, beside the promise itself; no module-level slot). Whether opossum admitted the request
-// is read right after `call()` returns: opossum 10 checks its state and invokes the
-// action within `call()` (its documented `fire`/`call` contract: the action runs unless
-// the circuit is open or half-open with a call in flight, in which case the returned
-// promise rejects). The breaker tests pin this; should a future opossum defer the
-// action, every request would be refused and those tests fail, not pass silently.
+// module-level function: opossum passes it the permit given to `call()`, and it hands
+// the promise's settle functions to that permit (no module-level slot). Admission is
+// read right after `call()` returns: opossum 10 invokes the action within `call()`
+// unless the circuit is open (or half-open with a call in flight). The breaker tests
+// pin this: were a future opossum to defer the action, every request would be refused.
 function runAction(permit: BreakerPermit): Promise<unknown> {
   return new Promise((resolve, reject) => {
     permit.breakerResolve = resolve;
