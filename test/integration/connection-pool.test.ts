@@ -109,6 +109,9 @@ describe('connectionPool limits', () => {
           spec: {
             host: 'httpbin',
             trafficPolicy: {
+              // Round robin: the closed b2 is picked within two requests, so it gets ejected
+              // (P2C could keep preferring the other endpoint and never try b2: seen once in CI).
+              loadBalancer: { simple: 'ROUND_ROBIN' },
               connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } },
               outlierDetection: { consecutive5xxErrors: 1, maxEjectionPercent: 100, baseEjectionTime: '1h' },
             },
