@@ -108,27 +108,7 @@ export type { ProxylessErrorOptions } from './core/errors/index.js';
 export type { ResourceMetadata, ConfigSource, ConfigWatch } from './config/types.js';
 export type { UnknownFieldsMode } from './config/validate-resource.js';
 export { virtualService, destinationRule, serviceEntry } from './compile/builders.js';
-export type {
-  VirtualService,
-  DestinationRule,
-  ServiceEntry,
-  VirtualServiceInput,
-  DestinationRuleInput,
-  ServiceEntryInput,
-  DurationInput,
-  RetryBudgetOptions,
-  HedgingOptions,
-  CircuitBreakerOptions,
-  HealthCheckOptions,
-  StatusInput,
-  StatusRangeInput,
-  WithDurations,
-  ResourceMetadataInput,
-  VirtualServiceSpec,
-  DestinationRuleSpec,
-  ServiceEntrySpec,
-  RetryNonIdempotentOptions,
-} from './config/from-code/index.js';
+export type * from './config/from-code/index.js';
 
 export * from './telemetry/index.js';
 // Workload identity (SPIFFE X.509-SVIDs): see docs/identity.md.
