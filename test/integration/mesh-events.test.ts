@@ -113,7 +113,8 @@ describe('mesh events', () => {
     const restored = once(mesh, 'endpointRestored') as Promise<[EndpointEvent]>;
     await call(mesh);
     await call(mesh);
-    expect((await ejected)[0]).toEqual({ service: SERVICE, endpoint: api.address });
+    // 503 is a gateway error and a 5xx; only consecutive5xxErrors is set, so that count ejects it.
+    expect((await ejected)[0]).toEqual({ service: SERVICE, endpoint: api.address, reason: 'CONSECUTIVE_5XX' });
     failing = false;
     expect((await restored)[0]).toEqual({ service: SERVICE, endpoint: api.address });
   });
@@ -132,10 +133,10 @@ describe('mesh events', () => {
     healthy = false;
     expect(await call(mesh)).toBe(200); // makes the service (and its health checks)
     const [down] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
-    expect(down).toEqual({ service: SERVICE, endpoint: api.address, healthy: false });
+    expect(down).toEqual({ service: SERVICE, endpoint: api.address, healthy: false, detail: 'status 503 (expected 200-399)', failure: 'ACTIVE' });
     healthy = true;
     const [up] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
-    expect(up).toEqual({ service: SERVICE, endpoint: api.address, healthy: true });
+    expect(up).toEqual({ service: SERVICE, endpoint: api.address, healthy: true, detail: 'status 200' });
     expect(changes.map((c) => c.healthy)).toEqual([false, true]);
   });
 
