@@ -18,18 +18,15 @@
 import type { Context, Span } from '@opentelemetry/api';
 import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { cancellationOf } from '../core/cancellation.js';
-import { ForwardingHandler } from '../core/forwarding-handler.js';
 import type { CallTelemetry, TryKind } from './call-telemetry.js';
 import { channels, type AttemptMessage } from './channels.js';
 import { formatResponseFlags, responseFlagOfError } from './response-flags.js';
+import { OutcomeHandler } from './outcome-handler.js';
 import { errorTypeOf } from './service-metrics.js';
 import { CALL_SPAN_EVENTS, CLIENT_SPAN_ATTRIBUTES as A, clientSpanName } from './span-definitions.js';
 import { methodAttribute, OTHER } from './metric-definitions.js';
 
-type Controller = Dispatcher.DispatchController;
 type Headers = Dispatcher.DispatchOptions['headers'];
 
 /** The endpoint a try goes to. */
@@ -80,7 +77,7 @@ export function sendAttempt(call: CallTelemetry, endpoint: AttemptEndpoint, opts
 }
 
 /** See the module's notes. */
-export class AttemptTelemetry extends ForwardingHandler {
+export class AttemptTelemetry extends OutcomeHandler {
   readonly #call: CallTelemetry;
   readonly #endpoint: AttemptEndpoint;
   readonly #number: number;
@@ -92,9 +89,6 @@ export class AttemptTelemetry extends ForwardingHandler {
   /** The try's context (its span's), what goes on the wire. */
   readonly context: Context | undefined;
   readonly #message: AttemptMessage | undefined;
-  #status = 0;
-  #bytes = 0;
-  #done = false;
 
   constructor(call: CallTelemetry, endpoint: AttemptEndpoint, handler: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions) {
     super(handler);
@@ -146,46 +140,14 @@ export class AttemptTelemetry extends ForwardingHandler {
     return replaceHeaders(headers, carrier, TRACE_HEADERS);
   }
 
-  override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (statusCode >= 200) this.#status = statusCode;
-    super.onResponseStart(controller, statusCode, headers, statusMessage);
+  protected override reportFailure(failure: unknown): void {
+    this.#call.hub.reportFailure(failure);
   }
 
-  override onResponseData(controller: Controller, chunk: Buffer): void {
-    this.#bytes += chunk.length;
-    super.onResponseData(controller, chunk);
-  }
-
-  override onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
-    this.#finish(undefined);
-    super.onResponseEnd(controller, trailers);
-  }
-
-  override onResponseError(controller: Controller, error: Error): void {
-    this.#finish(error);
-    super.onResponseError(controller, error);
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.#status = statusCode;
-    this.#finish(undefined);
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  #finish(error: Error | undefined): void {
-    if (this.#done) return;
-    this.#done = true;
-    try {
-      this.#report(error);
-    } catch (failure) {
-      this.#call.hub.reportFailure(failure);
-    }
-  }
-
-  #report(error: Error | undefined): void {
+  protected override report(error: Error | undefined): void {
     const call = this.#call;
     const ms = performance.now() - this.#start;
-    const status = error === undefined ? this.#status : 0;
+    const status = error === undefined ? this.status : 0;
     // Ended by the mesh (a hedge that lost, a per-try or route timeout, the caller's abort).
     const cancelled = error !== undefined && cancellationOf(this.#opts)?.cancelled === true;
     const errorType = cancelled && error !== undefined && responseFlagOfError(error) === 0 ? 'cancelled' : errorTypeOf(error, status);
@@ -217,7 +179,7 @@ export class AttemptTelemetry extends ForwardingHandler {
     }
     const log = call.hub.log;
     if (log !== undefined && log.per === 'attempt' && log.sample()) {
-      log.write(call.hub.entry(call, status, flags, ms, this.#endpoint.key, this.#number, this.#bytes, this.#start));
+      log.write(call.hub.entry(call, status, flags, ms, this.#endpoint.key, this.#number, this.bytes, this.#start));
     }
   }
 }
