@@ -7,6 +7,7 @@ import type { FailureKind } from '../../core/classify-failure.js';
 // The error class lives with every other in src/core/errors/; re-exported where it was.
 export { PerTryTimeoutError } from '../../core/errors/index.js';
 import { RelayingController } from '../../core/relaying-controller.js';
+import { tryDeadlineHeaders } from '../deadline/try-deadline.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../core/target.js';
@@ -104,12 +105,14 @@ export class RetryCall extends RelayingController implements TriedEndpoints {
     this.#tries++;
     const attempt = new TryHandler(this, this.#policy.perTryTimeoutMs, this.#service.name.host);
     this.#current = attempt;
-    // Each try has its own cancellation (a per-try timeout ends its waits) and, after the
-    // first, its own reading of a streamed body. Every try records its endpoint on this
+    // Each try has its own cancellation (a per-try timeout ends its waits), its own
+    // x-envoy-expected-rq-timeout-ms (as Envoy's router writes it for each try) and, after
+    // the first, its own reading of a streamed body. Every try records its endpoint on this
     // call, so a retry can avoid it (previous-hosts predicate).
     const base = this.#opts;
     const opts = {
       ...base,
+      headers: this.#service.meshExternal === true ? base.headers : tryDeadlineHeaders(base, this.#policy.perTryTimeoutMs, this.#tries === 1),
       [kCancellation]: attempt,
       [kTriedEndpoints]: this.avoidHosts || this.remotePriorities ? this : base[kTriedEndpoints],
       body: this.#tries === 1 ? base.body : replay(base.body),
