@@ -53,14 +53,28 @@ export interface HealthCheckTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * Why a health check failed, as Envoy's health check event log names it (`failure_type`):
+ * `ACTIVE`, the endpoint answered and the answer failed the check (a status outside
+ * `expectedStatuses`, a custom check's `false`); `NETWORK`, no answer (connection refused
+ * or reset, a TLS failure, a custom check that threw); `NETWORK_TIMEOUT`, no answer within
+ * `timeoutMs`.
+ */
+export type HealthCheckFailureType = 'ACTIVE' | 'NETWORK' | 'NETWORK_TIMEOUT';
+
 /** Options for {@link HealthChecker}. */
 export interface HealthCheckerOptions<E extends HealthCheckedEndpoint> {
   /** Validated settings, from config's `healthCheckSettings` (or `DEFAULT_HEALTH_CHECK_SETTINGS`). */
   readonly settings: HealthCheckSettings;
   /** The service's logical host (`reviews`, `reviews.default.svc.cluster.local`): the Host header unless `settings.host` is set, and the name in warnings. */
   readonly service: string;
-  /** Called each time the checker changes an endpoint's `healthy` (after writing it). Must not throw; an exception is reported as a process warning. */
-  readonly onChange?: ((endpoint: E, healthy: boolean) => void) | undefined;
+  /**
+   * Called each time the checker changes an endpoint's `healthy` (after writing it), with
+   * what the check that decided it saw (`detail`: `status 503 (expected 200-399)`,
+   * `timed out after 1000 ms`, ...) and, when it failed, why (`failure`). Must not throw;
+   * an exception is reported as a process warning.
+   */
+  readonly onChange?: ((endpoint: E, healthy: boolean, result: { readonly detail: string; readonly failure: HealthCheckFailureType | undefined }) => void) | undefined;
   /** Replaces the HTTP check (tests; other protocols). Default: an HTTP request per {@link HealthCheckSettings} on the checker's own undici Agent. */
   readonly check?: HealthCheckFunction<E> | undefined;
   /**
@@ -109,6 +123,8 @@ interface Tracked<E> {
   failures: number;
   lastCheckedAt: number | undefined;
   lastResult: string | undefined;
+  /** Why the last check failed (undefined after a pass). */
+  lastFailure: HealthCheckFailureType | undefined;
   /** The timer for the next check, while waiting. */
   next: unknown;
   /** The timeout timer of the check in flight. */
@@ -181,7 +197,7 @@ const optionsShape = z.object({
 export class HealthChecker<E extends HealthCheckedEndpoint> {
   readonly #settings: HealthCheckSettings;
   readonly #service: string;
-  readonly #onChange: ((endpoint: E, healthy: boolean) => void) | undefined;
+  readonly #onChange: HealthCheckerOptions<E>['onChange'];
   readonly #check: HealthCheckFunction<E>;
   readonly #timers: HealthCheckTimers;
   readonly #random: () => number;
@@ -293,6 +309,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
       failures: 0,
       lastCheckedAt: undefined,
       lastResult: undefined,
+      lastFailure: undefined,
       next: undefined,
       deadline: undefined,
       inFlight: undefined,
@@ -315,14 +332,14 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     const controller = new AbortController();
     tracked.inFlight = controller;
     let settled = false;
-    const finish = (healthy: boolean, detail: string): void => {
+    const finish = (healthy: boolean, detail: string, failure: HealthCheckFailureType | undefined): void => {
       if (settled) return;
       settled = true;
       if (tracked.deadline !== undefined) this.#timers.clearTimeout(tracked.deadline);
       tracked.deadline = undefined;
       tracked.inFlight = undefined;
       if (tracked.gone) return;
-      this.#record(tracked, healthy, detail);
+      this.#record(tracked, healthy, detail, healthy ? undefined : failure);
       if (tracked.gone) return; // onChange may have closed the checker or removed the endpoint
       const { intervalMs, jitter } = this.#settings;
       // Written so rounding never takes it past interval × (1 + jitter).
@@ -333,7 +350,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
       tracked.deadline = undefined;
       const detail = `timed out after ${timeoutMs} ms`;
       controller.abort(new Error(`health check of ${tracked.endpoint.key} (${this.#service}) ${detail}`));
-      finish(false, detail);
+      finish(false, detail, 'NETWORK_TIMEOUT');
     }, timeoutMs);
     let pending: Promise<boolean | HealthCheckResult>;
     try {
@@ -343,17 +360,18 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     }
     pending.then(
       (result) => {
-        if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed');
-        else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'));
+        if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed', 'ACTIVE');
+        else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'), 'ACTIVE');
       },
-      (error: unknown) => finish(false, describeError(error)),
+      (error: unknown) => finish(false, describeError(error), 'NETWORK'),
     );
   }
 
-  #record(tracked: Tracked<E>, passed: boolean, detail: string): void {
+  #record(tracked: Tracked<E>, passed: boolean, detail: string, failure: HealthCheckFailureType | undefined): void {
     tracked.checks++;
     tracked.lastCheckedAt = this.#now();
     tracked.lastResult = detail;
+    tracked.lastFailure = failure;
     const first = tracked.checks === 1;
     if (passed) {
       tracked.failures = 0;
@@ -378,7 +396,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     endpoint.healthy = tracked.healthy;
     if (!this.#onChange) return;
     try {
-      this.#onChange(endpoint, tracked.healthy);
+      this.#onChange(endpoint, tracked.healthy, { detail: tracked.lastResult ?? (tracked.healthy ? 'passed' : 'failed'), failure: tracked.healthy ? undefined : tracked.lastFailure });
     } catch (error) {
       process.emitWarning(
         `health checker for "${this.#service}": onChange threw for ${endpoint.key} (healthy: ${tracked.healthy}); checks go on: ${describeError(error)}`,
