@@ -87,6 +87,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const o = this.#options;
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
     this.#telemetry = new OutboundTelemetry(o.telemetry, o.labels, o.namespace);
+    // The access log's protocol: what the connections to each upstream negotiated.
+    this.#telemetry.protocolOf = (upstream) => this.#connecting.protocolOf(upstream);
     this.#security = new WorkloadSecurity(o, this.#emit);
     this.#config = new ConfigInForce({
       namer: this.#namer,
