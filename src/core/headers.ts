@@ -68,3 +68,52 @@ export function withHeader(headers: Headers | null | undefined, name: string, va
   }
   return { ...(headers as Record<string, string>), [name]: value };
 }
+
+/**
+ * `headers` (any shape undici takes) with each of `set`'s headers in place of any of the
+ * same name, and without any named in `remove` (names in `set` and `remove` in lower
+ * case; the request's compared case-insensitively); the caller's object is never
+ * changed. Nothing to set or remove: the same `headers`.
+ *
+ * @internal
+ */
+export function replaceHeaders(headers: Headers, set: Record<string, string>, remove: readonly string[] = NONE): Headers {
+  let empty = true;
+  for (const _ in set) {
+    empty = false;
+    break;
+  }
+  if (empty && (remove.length === 0 || headers == null)) return headers;
+  if (headers == null) return { ...set } as Headers;
+  if (Array.isArray(headers)) {
+    const out: string[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) if (!replaced(String(headers[i]), set, remove)) out.push(String(headers[i]), headers[i + 1] as string);
+    for (const name in set) out.push(name, set[name]!);
+    return out as Headers;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    const out: string[] = [];
+    for (const [name, value] of headers as Iterable<[string, string | string[]]>) {
+      if (replaced(name, set, remove)) continue;
+      if (Array.isArray(value)) for (const v of value) out.push(name, v);
+      else out.push(name, String(value));
+    }
+    for (const name in set) out.push(name, set[name]!);
+    return out as Headers;
+  }
+  const record: Record<string, string | string[] | undefined> = {};
+  const given = headers as Record<string, string | string[] | undefined>;
+  for (const name in given) if (!replaced(name, set, remove)) record[name] = given[name];
+  for (const name in set) record[name] = set[name];
+  return record as Headers;
+}
+
+const NONE: readonly string[] = [];
+
+/** Whether a header named `name` is set or removed (names compared in lower case). */
+function replaced(name: string, set: Record<string, string>, remove: readonly string[]): boolean {
+  const lower = name.toLowerCase();
+  if (set[lower] !== undefined) return true;
+  for (let i = 0; i < remove.length; i++) if (remove[i] === lower) return true;
+  return false;
+}

@@ -18,18 +18,16 @@
 import type { Context, Span } from '@opentelemetry/api';
 import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { cancellationOf } from '../core/cancellation.js';
-import { ForwardingHandler } from '../core/forwarding-handler.js';
+import { replaceHeaders } from '../core/headers.js';
 import type { CallTelemetry, TryKind } from './call-telemetry.js';
 import { channels, type AttemptMessage } from './channels.js';
 import { formatResponseFlags, responseFlagOfError } from './response-flags.js';
+import { OutcomeHandler } from './outcome-handler.js';
 import { errorTypeOf } from './service-metrics.js';
 import { CALL_SPAN_EVENTS, CLIENT_SPAN_ATTRIBUTES as A, clientSpanName } from './span-definitions.js';
 import { methodAttribute, OTHER } from './metric-definitions.js';
 
-type Controller = Dispatcher.DispatchController;
 type Headers = Dispatcher.DispatchOptions['headers'];
 
 /** The endpoint a try goes to. */
@@ -80,7 +78,7 @@ export function sendAttempt(call: CallTelemetry, endpoint: AttemptEndpoint, opts
 }
 
 /** See the module's notes. */
-export class AttemptTelemetry extends ForwardingHandler {
+export class AttemptTelemetry extends OutcomeHandler {
   readonly #call: CallTelemetry;
   readonly #endpoint: AttemptEndpoint;
   readonly #number: number;
@@ -92,9 +90,6 @@ export class AttemptTelemetry extends ForwardingHandler {
   /** The try's context (its span's), what goes on the wire. */
   readonly context: Context | undefined;
   readonly #message: AttemptMessage | undefined;
-  #status = 0;
-  #bytes = 0;
-  #done = false;
 
   constructor(call: CallTelemetry, endpoint: AttemptEndpoint, handler: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions) {
     super(handler);
@@ -146,46 +141,14 @@ export class AttemptTelemetry extends ForwardingHandler {
     return replaceHeaders(headers, carrier, TRACE_HEADERS);
   }
 
-  override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (statusCode >= 200) this.#status = statusCode;
-    super.onResponseStart(controller, statusCode, headers, statusMessage);
+  protected override reportFailure(failure: unknown): void {
+    this.#call.hub.reportFailure(failure);
   }
 
-  override onResponseData(controller: Controller, chunk: Buffer): void {
-    this.#bytes += chunk.length;
-    super.onResponseData(controller, chunk);
-  }
-
-  override onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
-    this.#finish(undefined);
-    super.onResponseEnd(controller, trailers);
-  }
-
-  override onResponseError(controller: Controller, error: Error): void {
-    this.#finish(error);
-    super.onResponseError(controller, error);
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.#status = statusCode;
-    this.#finish(undefined);
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  #finish(error: Error | undefined): void {
-    if (this.#done) return;
-    this.#done = true;
-    try {
-      this.#report(error);
-    } catch (failure) {
-      this.#call.hub.reportFailure(failure);
-    }
-  }
-
-  #report(error: Error | undefined): void {
+  protected override report(error: Error | undefined): void {
     const call = this.#call;
     const ms = performance.now() - this.#start;
-    const status = error === undefined ? this.#status : 0;
+    const status = error === undefined ? this.status : 0;
     // Ended by the mesh (a hedge that lost, a per-try or route timeout, the caller's abort).
     const cancelled = error !== undefined && cancellationOf(this.#opts)?.cancelled === true;
     const errorType = cancelled && error !== undefined && responseFlagOfError(error) === 0 ? 'cancelled' : errorTypeOf(error, status);
@@ -217,55 +180,10 @@ export class AttemptTelemetry extends ForwardingHandler {
     }
     const log = call.hub.log;
     if (log !== undefined && log.per === 'attempt' && log.sample()) {
-      log.write(call.hub.entry(call, status, flags, ms, this.#endpoint.key, this.#number, this.#bytes, this.#start));
+      log.write(call.hub.entry(call, status, flags, ms, this.#endpoint.key, this.#number, this.bytes, this.#start));
     }
   }
 }
 
-/**
- * `headers` (any shape undici takes) with each of `set`'s headers in place of any of the
- * same name, and without any named in `remove` (case-insensitive); the caller's object is
- * never changed. Nothing to set or remove: the same `headers`.
- */
-export function replaceHeaders(headers: Headers, set: Record<string, string>, remove: readonly string[] = NONE): Headers {
-  let empty = true;
-  for (const _ in set) {
-    empty = false;
-    break;
-  }
-  if (empty && (remove.length === 0 || headers == null)) return headers;
-  if (headers == null) return { ...set } as Headers;
-  if (Array.isArray(headers)) {
-    const out: string[] = [];
-    for (let i = 0; i + 1 < headers.length; i += 2) if (!replaced(String(headers[i]), set, remove)) out.push(String(headers[i]), headers[i + 1] as string);
-    for (const name in set) out.push(name, set[name]!);
-    return out as Headers;
-  }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    const out: string[] = [];
-    for (const [name, value] of headers as Iterable<[string, string | string[]]>) {
-      if (replaced(name, set, remove)) continue;
-      if (Array.isArray(value)) for (const v of value) out.push(name, v);
-      else out.push(name, String(value));
-    }
-    for (const name in set) out.push(name, set[name]!);
-    return out as Headers;
-  }
-  const record: Record<string, string | string[] | undefined> = {};
-  const given = headers as Record<string, string | string[] | undefined>;
-  for (const name in given) if (!replaced(name, set, remove)) record[name] = given[name];
-  for (const name in set) record[name] = set[name];
-  return record as Headers;
-}
-
-const NONE: readonly string[] = [];
 /** The W3C and baggage headers: a try sends its own or none. */
 const TRACE_HEADERS: readonly string[] = ['traceparent', 'tracestate', 'baggage'];
-
-/** Whether a header named `name` is set or removed (names compared in lower case). */
-function replaced(name: string, set: Record<string, string>, remove: readonly string[]): boolean {
-  const lower = name.toLowerCase();
-  if (set[lower] !== undefined) return true;
-  for (let i = 0; i < remove.length; i++) if (remove[i] === lower) return true;
-  return false;
-}

@@ -15,9 +15,7 @@
  */
 import type { Context, Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { ForwardingHandler } from '../core/forwarding-handler.js';
+import { OutcomeHandler } from './outcome-handler.js';
 import { clusterName } from './access-log.js';
 import type { CallHooks, RetryStop } from '../core/call-hooks.js';
 import { channels, type CallMessage } from './channels.js';
@@ -28,13 +26,11 @@ import { errorTypeOf } from './service-metrics.js';
 import { CALL_SPAN_ATTRIBUTES as CALL, CALL_SPAN_EVENTS as EVENTS, callSpanName } from './span-definitions.js';
 import type { WorkloadIdentity } from './workload.js';
 
-type Controller = Dispatcher.DispatchController;
-
 /** The kind of the next try a layer sends. */
 export type TryKind = 'first' | 'retry' | 'hedge' | 'mirror';
 
 /** See the module's notes. */
-export class CallTelemetry extends ForwardingHandler implements CallHooks {
+export class CallTelemetry extends OutcomeHandler implements CallHooks {
   readonly hub: OutboundTelemetry;
   /** The request method as given. */
   readonly method: string;
@@ -68,10 +64,6 @@ export class CallTelemetry extends ForwardingHandler implements CallHooks {
   flags = 0;
   /** The retry layer's last reason not to retry. */
   stop: RetryStop | undefined;
-  /** The status the caller got, 0 until then. */
-  status = 0;
-  /** Response body bytes delivered to the caller. */
-  bytes = 0;
   /**
    * Request body bytes (for the access log): the body's length when it is a string or
    * bytes, else what the last try wrote of it (undici's `onBodySent`).
@@ -84,7 +76,6 @@ export class CallTelemetry extends ForwardingHandler implements CallHooks {
   peer: WorkloadIdentity | undefined;
   /** The `proxyless:client:call:*` message, when someone subscribes. */
   readonly message: CallMessage | undefined;
-  #done = false;
 
   constructor(hub: OutboundTelemetry, caller: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions, origin: string, parent: Context | undefined, mirror: boolean) {
     super(caller);
@@ -195,44 +186,12 @@ export class CallTelemetry extends ForwardingHandler implements CallHooks {
     super.onBodySent(chunk);
   }
 
-  override onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    this.status = statusCode;
-    super.onResponseStart(controller, statusCode, headers, statusMessage);
+  /** Telemetry never fails a call: an SDK, exporter or logger that throws costs its report. */
+  protected override reportFailure(failure: unknown): void {
+    this.hub.reportFailure(failure);
   }
 
-  override onResponseData(controller: Controller, chunk: Buffer): void {
-    this.bytes += chunk.length;
-    super.onResponseData(controller, chunk);
-  }
-
-  override onResponseEnd(controller: Controller, trailers: IncomingHttpHeaders): void {
-    this.#finish(undefined);
-    super.onResponseEnd(controller, trailers);
-  }
-
-  override onResponseError(controller: Controller, error: Error): void {
-    this.#finish(error);
-    super.onResponseError(controller, error);
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    this.status = statusCode;
-    this.#finish(undefined);
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  #finish(error: Error | undefined): void {
-    if (this.#done) return;
-    this.#done = true;
-    try {
-      this.#report(error);
-    } catch (failure) {
-      // Telemetry never fails a call: an SDK, exporter or logger that throws costs its report.
-      this.hub.reportFailure(failure);
-    }
-  }
-
-  #report(error: Error | undefined): void {
+  protected override report(error: Error | undefined): void {
     const ms = performance.now() - this.startTime;
     const status = error === undefined ? this.status : 0;
     let flags = this.flags;

@@ -2,8 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
-import { failDispatch } from '../../core/forwarding-handler.js';
-import { FollowingController } from '../../core/following-controller.js';
+import { RelayingController } from '../../core/relaying-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../core/target.js';
@@ -25,8 +24,7 @@ const LOST = new Error('proxyless: hedged try lost to a faster one');
  * cancellation scope: an abort (the caller's, a route timeout, the mesh closing) answers
  * the caller at once, stops the hedge timer, and cancels every try, sent or waiting.
  */
-class HedgedCall extends FollowingController {
-  readonly #caller: Dispatcher.DispatchHandler;
+class HedgedCall extends RelayingController {
   readonly #next: Dispatch;
   readonly #opts: PolicyOptions;
   readonly #tries: HedgeTry[] = [];
@@ -36,13 +34,10 @@ class HedgedCall extends FollowingController {
   readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #winner: HedgeTry | undefined;
-  #callerStarted = false;
-  #finished = false;
 
   constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, caller: Dispatcher.DispatchHandler, tracker: LatencyTracker) {
-    super();
+    super(caller);
     this.#next = next;
-    this.#caller = caller;
     this.#tracker = tracker;
     this.#parent = cancellationOf(opts);
     this.#opts = opts as PolicyOptions;
@@ -56,10 +51,10 @@ class HedgedCall extends FollowingController {
     this.follow(this.#parent);
     if (this.cancelled) return true;
     this.#send(false);
-    if (delayMs === undefined || this.#finished) return true;
+    if (delayMs === undefined || this.finished) return true;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#winner !== undefined || this.#finished || this.aborted) return;
+      if (this.#winner !== undefined || this.finished || this.aborted) return;
       // A streamed body is hedged only while the part already sent is kept.
       if (!isReplayable(this.#opts.body)) return;
       if (!budget.tryWithdraw()) return target.events?.budgetExhausted(target.name, 'hedge');
@@ -83,20 +78,17 @@ class HedgedCall extends FollowingController {
 
   /** A try has a connection: followed when it is the first, aborted when the call is over or another won. */
   started(attempt: HedgeTry, controller: Controller, context: unknown): void {
-    if (this.#finished || this.aborted || (this.#winner !== undefined && this.#winner !== attempt)) {
+    if (this.finished || this.aborted || (this.#winner !== undefined && this.#winner !== attempt)) {
       controller.abort(this.cancelReason ?? LOST);
       return;
     }
     if (this.current === undefined && !this.adopt(controller)) return;
-    if (!this.#callerStarted) {
-      this.#callerStarted = true;
-      this.#caller.onRequestStart?.(this, context);
-    }
+    this.startCaller(context);
   }
 
   /** A try has response headers: the first one wins; the others are cancelled. */
   claim(attempt: HedgeTry): boolean {
-    if (this.#finished) return false;
+    if (this.finished) return false;
     if (this.#winner !== undefined) return this.#winner === attempt;
     this.#winner = attempt;
     if (attempt !== this.#tries[0]) callTelemetryOf(this.#opts)?.hedgeWon();
@@ -109,64 +101,29 @@ class HedgedCall extends FollowingController {
   }
 
   /** Progress of the request is reported from the try the caller follows. */
-  follows(attempt: HedgeTry): boolean {
-    return !this.#finished && attempt.controller !== undefined && attempt.controller === this.current;
-  }
-
-  requestSent(): void {
-    this.#caller.onRequestSent?.();
-  }
-  bodySent(chunk: Buffer): void {
-    this.#caller.onBodySent?.(chunk);
-  }
-  responseStarted(): void {
-    this.#caller.onResponseStarted?.();
-  }
-  responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
-    this.#caller.onResponseStart?.(this, status, headers, message);
-  }
-  responseData(chunk: Buffer): void {
-    this.#caller.onResponseData?.(this, chunk);
-  }
-  responseEnd(trailers: IncomingHttpHeaders): void {
-    if (this.#finished) return;
-    this.#end();
-    this.#caller.onResponseEnd?.(this, trailers);
-  }
-  upgrade(status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    if (this.#finished) return;
-    this.#end();
-    this.#caller.onRequestUpgrade?.(this, status, headers, socket);
+  protected override follows(attempt: HedgeTry): boolean {
+    return attempt.controller !== undefined && attempt.controller === this.current;
   }
 
   /** A try failed: the caller hears of it only when no other try can still answer. */
   failed(attempt: HedgeTry, error: Error): void {
-    if (this.#winner === attempt) return this.#fail(error);
+    if (this.#winner === attempt) return this.failCaller(error);
     if (this.#winner !== undefined) return;
     const pending = this.#tries.some((t) => t !== attempt && !t.done);
     if (pending && !this.aborted) return;
     // The primary failed before the backup was sent: report now rather than hedge an
     // error (retries, if any, are the retry layer's job).
-    this.#fail(error);
+    this.failCaller(error);
   }
 
-  #end(): void {
-    this.#finished = true;
+  protected override callEnded(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.unfollow();
-  }
-
-  #fail(error: Error): void {
-    if (this.#finished) return;
-    this.#end();
-    if (this.#callerStarted) this.#caller.onResponseError?.(this, error);
-    else failDispatch(this.#caller, error);
   }
 
   /** Aborted: the caller hears the reason now; every try, sent or still waiting, is cancelled. */
   protected override cancelCall(reason: Error): void {
-    this.#fail(reason);
+    this.failCaller(reason);
     for (const attempt of this.#tries) attempt.cancel(reason);
   }
 }
@@ -196,13 +153,13 @@ class HedgeTry extends Cancellation implements Dispatcher.DispatchHandler {
     this.#call.started(this, controller, context);
   }
   onRequestSent(): void {
-    if (this.#call.follows(this)) this.#call.requestSent();
+    this.#call.requestSent(this);
   }
   onBodySent(chunk: Buffer): void {
-    if (this.#call.follows(this)) this.#call.bodySent(chunk);
+    this.#call.bodySent(this, chunk);
   }
   onResponseStarted(): void {
-    if (this.#call.follows(this)) this.#call.responseStarted();
+    this.#call.responseStarted(this);
   }
   onRequestUpgrade(_c: Controller, status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
     if (this.cancelled || !this.#call.claim(this)) {

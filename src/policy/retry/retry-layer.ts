@@ -1,14 +1,13 @@
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
 import type { FailureKind } from '../../core/classify-failure.js';
 
 // The error class lives with every other in src/core/errors/; re-exported where it was.
 export { PerTryTimeoutError } from '../../core/errors/index.js';
-import { failDispatch } from '../../core/forwarding-handler.js';
-import { FollowingController } from '../../core/following-controller.js';
+import { RelayingController } from '../../core/relaying-controller.js';
+import { tryDeadlineHeaders } from '../deadline/try-deadline.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../core/target.js';
@@ -56,12 +55,11 @@ export interface RetryInfo {
  *
  * @internal exported for its {@link TryHandler} only
  */
-export class RetryCall extends FollowingController implements TriedEndpoints {
+export class RetryCall extends RelayingController implements TriedEndpoints {
   #tried0: unknown;
   #triedMore: unknown[] | undefined;
   readonly #next: Dispatch;
   readonly #opts: PolicyOptions;
-  readonly #caller: Dispatcher.DispatchHandler;
   readonly #policy: RetryPolicy;
   readonly #service: ServiceTarget;
   readonly #state: RetryState;
@@ -71,15 +69,12 @@ export class RetryCall extends FollowingController implements TriedEndpoints {
   #tries = 0;
   #backoff: IBackoff<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #started = false;
   #responded = false;
-  #finished = false;
   #current: TryHandler | undefined;
 
   constructor(next: Dispatch, opts: Dispatcher.DispatchOptions, caller: Dispatcher.DispatchHandler, policy: RetryPolicy, service: ServiceTarget, state: RetryState, budget: RetryBudget) {
-    super();
+    super(caller);
     this.#next = next;
-    this.#caller = caller;
     this.#policy = policy;
     this.#service = service;
     this.#state = state;
@@ -110,12 +105,14 @@ export class RetryCall extends FollowingController implements TriedEndpoints {
     this.#tries++;
     const attempt = new TryHandler(this, this.#policy.perTryTimeoutMs, this.#service.name.host);
     this.#current = attempt;
-    // Each try has its own cancellation (a per-try timeout ends its waits) and, after the
-    // first, its own reading of a streamed body. Every try records its endpoint on this
+    // Each try has its own cancellation (a per-try timeout ends its waits), its own
+    // x-envoy-expected-rq-timeout-ms (as Envoy's router writes it for each try) and, after
+    // the first, its own reading of a streamed body. Every try records its endpoint on this
     // call, so a retry can avoid it (previous-hosts predicate).
     const base = this.#opts;
     const opts = {
       ...base,
+      headers: this.#service.meshExternal === true ? base.headers : tryDeadlineHeaders(base, this.#policy.perTryTimeoutMs, this.#tries === 1),
       [kCancellation]: attempt,
       [kTriedEndpoints]: this.avoidHosts || this.remotePriorities ? this : base[kTriedEndpoints],
       body: this.#tries === 1 ? base.body : replay(base.body),
@@ -152,31 +149,18 @@ export class RetryCall extends FollowingController implements TriedEndpoints {
 
   /** The try's request started on a connection (`false`: the call is over, the try was aborted). */
   tryStarted(attempt: TryHandler, controller: Controller, context: unknown): boolean {
-    if (attempt !== this.#current || this.#finished) {
+    if (attempt !== this.#current || this.finished) {
       controller.abort(this.cancelReason ?? new Error('proxyless: a retried try started after the call moved on'));
       return false;
     }
     if (!this.adopt(controller)) return false;
-    if (!this.#started) {
-      this.#started = true;
-      this.#caller.onRequestStart?.(this, context);
-    }
+    this.startCaller(context);
     return true;
   }
 
-  /** The current try wrote its request (forwarded to the caller). */
-  requestSent(attempt: TryHandler): void {
-    if (attempt === this.#current && !this.#finished) this.#caller.onRequestSent?.();
-  }
-
-  /** The current try wrote a chunk of its body (forwarded; a replayed body is reported again). */
-  bodySent(attempt: TryHandler, chunk: Buffer): void {
-    if (attempt === this.#current && !this.#finished) this.#caller.onBodySent?.(chunk);
-  }
-
-  /** The current try's response began arriving (forwarded). */
-  responseStarted(attempt: TryHandler): void {
-    if (attempt === this.#current && !this.#finished) this.#caller.onResponseStarted?.();
+  /** The caller is told of the current try's progress only. */
+  protected override follows(attempt: unknown): boolean {
+    return attempt === this.#current;
   }
 
   /** Decides on a response status: true to retry it (the try then drains its body). */
@@ -243,33 +227,18 @@ export class RetryCall extends FollowingController implements TriedEndpoints {
 
   /** The try ended in a way we retry: wait the backoff (cancellable), then try again. */
   retryLater(): void {
-    if (this.aborted) return this.#failCaller(this.reason!);
+    if (this.aborted) return this.failCaller(this.reason!);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.aborted) return this.#failCaller(this.reason!);
+      if (this.aborted) return this.failCaller(this.reason!);
       this.#try();
     }, this.#retryDelay);
   }
 
-  responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
+  /** The response the caller gets (no retry of this call after it). */
+  override responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
     this.#responded = true;
-    this.#caller.onResponseStart?.(this, status, headers, message);
-  }
-
-  responseData(chunk: Buffer): void {
-    this.#caller.onResponseData?.(this, chunk);
-  }
-
-  responseEnd(trailers: IncomingHttpHeaders): void {
-    if (this.#finished) return;
-    this.#end();
-    this.#caller.onResponseEnd?.(this, trailers);
-  }
-
-  upgrade(statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
-    if (this.#finished) return;
-    this.#end();
-    this.#caller.onRequestUpgrade?.(this, statusCode, headers, socket);
+    super.responseStart(status, headers, message);
   }
 
   /** The final error goes to the caller, with what the retries did. */
@@ -278,26 +247,14 @@ export class RetryCall extends FollowingController implements TriedEndpoints {
     if (this.#tries > 1 || this.#stopReason !== NOT_RETRIED) {
       Object.defineProperty(error, 'retry', { value: { tries: this.#tries, stoppedBecause: this.#stopReason } satisfies RetryInfo, enumerable: false, configurable: true });
     }
-    this.#failCaller(error);
+    this.failCaller(error);
   }
 
-  #end(): void {
-    this.#finished = true;
-    this.#releaseRetrySlot();
-    this.unfollow();
-  }
-
-  #releaseRetrySlot(): void {
+  /** The call is over: its retry slot, if it holds one, is free again. */
+  protected override callEnded(): void {
     if (!this.#holdsRetrySlot) return;
     this.#holdsRetrySlot = false;
     this.#state.activeRetries--;
-  }
-
-  #failCaller(error: Error): void {
-    if (this.#finished) return;
-    this.#end();
-    if (this.#started) this.#caller.onResponseError?.(this, error);
-    else failDispatch(this.#caller, error);
   }
 
   /** The call was aborted: stop the backoff, the try in flight or waiting, and answer the caller. */
@@ -306,7 +263,7 @@ export class RetryCall extends FollowingController implements TriedEndpoints {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    this.#failCaller(reason);
+    this.failCaller(reason);
     this.#current?.cancel(reason);
   }
 }

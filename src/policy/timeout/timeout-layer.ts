@@ -2,10 +2,11 @@ import type { Dispatcher } from 'undici';
 import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../../core/cancellation.js';
 import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors/index.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
-import { withHeader } from '../../core/headers.js';
+import { replaceHeaders } from '../../core/headers.js';
 import { layer, type Layer } from '../../core/layer.js';
 import type { ServiceTarget } from '../../core/target.js';
 import { currentDeadline, DEADLINE_HEADER } from '../deadline/deadline.js';
+import { kCallEnds } from '../deadline/try-deadline.js';
 import { routePolicyOf } from '../route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -117,7 +118,8 @@ class TimeoutHandler extends ForwardingHandler implements CancelListener {
  * (Envoy's route timeout) and ends the call with {@link RouteTimeoutError} (504, never
  * retried); a deadline from {@link withDeadline} (a server request's own deadline) caps
  * it too, and a call with no time left fails at once with {@link DeadlineExceededError}.
- * The time left travels to the callee in `x-envoy-expected-rq-timeout-ms`, except to a
+ * The time left travels to the callee in `x-envoy-expected-rq-timeout-ms` (the retry layer
+ * writes each try's own, as Envoy's router does), except to a
  * MESH_EXTERNAL service (a ServiceEntry outside the mesh): mesh headers stay in the mesh.
  * A mirrored copy has the route's timeout of its own and ignores the deadline of the
  * request being served.
@@ -137,7 +139,8 @@ export function timeoutLayer(): Layer<ServiceTarget> {
       () => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : new DeadlineExceededError(target.name.host, 0)),
       cancellationOf(opts),
     );
-    const headers = target.meshExternal === true ? opts.headers : withHeader(opts.headers, DEADLINE_HEADER, String(Math.max(1, Math.floor(ms))));
-    return next({ ...opts, headers, [kCancellation]: timed.scope } as Dispatcher.DispatchOptions, timed);
+    // Set, not added: a header the caller wrote is replaced (one value on the wire, as Envoy's).
+    const headers = target.meshExternal === true ? opts.headers : replaceHeaders(opts.headers, { [DEADLINE_HEADER]: String(Math.max(1, Math.floor(ms))) });
+    return next({ ...opts, headers, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms } as Dispatcher.DispatchOptions, timed);
   });
 }

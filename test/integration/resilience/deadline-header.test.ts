@@ -1,9 +1,11 @@
 // The deadline travels to the callee in x-envoy-expected-rq-timeout-ms inside the mesh,
 // and never to a service outside it (a ServiceEntry with location MESH_EXTERNAL, Istio's
-// default location).
+// default location). Each try carries its own value, as Envoy's router writes it
+// (FilterUtility::setTimeoutHeaders, again on each retry): the per-try timeout when the
+// route has one below its timeout, else the route's time left.
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createMesh, type Mesh } from 'proxyless';
+import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
 
 const servers: Backend[] = [];
@@ -53,5 +55,84 @@ describe('the deadline header', () => {
 
   it('is sent to a MESH_INTERNAL service', async () => {
     expect(await headersSeen('location: MESH_INTERNAL')).toMatchObject({ 'x-envoy-expected-rq-timeout-ms': '3000' });
+  });
+});
+
+/**
+ * The header each try of one call carried, in order. The server answers each try with
+ * `answers[n]` (a status, and a Retry-After in seconds when given), 200 after the last.
+ */
+async function triesSeen(route: string, answers: Array<{ status: number; retryAfter?: number }>, headers?: string[], where = 'static'): Promise<Array<string | undefined>> {
+  const seen: Array<string | undefined> = [];
+  const backend = await startBackend({
+    id: 'tries',
+    handle: (req, res) => {
+      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string | undefined);
+      const answer = answers[seen.length - 1];
+      res.statusCode = answer?.status ?? 200;
+      if (answer?.retryAfter !== undefined) res.setHeader('retry-after', String(answer.retryAfter));
+      res.end();
+    },
+  });
+  servers.push(backend);
+  const host = where === 'static' ? 'api' : 'pay.example.com';
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [${host}]
+  http:
+  - ${route}
+    route: [{ destination: { host: ${host} } }]
+`;
+  const m =
+    where === 'static'
+      ? createMesh({ discovery: [staticEndpoints({ api: [backend.address] })], config: vs })
+      : createMesh({ config: [entry(host, backend.port, where).split('---')[0]!, vs] });
+  meshes.push(m);
+  const res = await request(`http://${host}/`, { dispatcher: m.dispatcher, headers });
+  await res.body.dump();
+  expect(res.statusCode).toBe(200);
+  return seen;
+}
+
+describe('the deadline header of each try (Envoy: the per-try timeout, or the time left)', () => {
+  it('a per-try timeout below the route timeout is what the first try and the retry carry', async () => {
+    const seen = await triesSeen('timeout: 5s\n    retries: { attempts: 2, perTryTimeout: 1s, retryOn: 5xx }', [{ status: 503 }]);
+    expect(seen).toEqual(['1000', '1000']);
+  });
+
+  it('without a per-try timeout, a retry carries the route time left, not the whole timeout', async () => {
+    // Retry-After: 1 makes the retry wait at least 1 s, so at most 3 s of the 4 s are left.
+    const seen = await triesSeen('timeout: 4s\n    retries: { attempts: 2, retryOn: 5xx }', [{ status: 503, retryAfter: 1 }]);
+    expect(seen[0]).toBe('4000');
+    expect(Number(seen[1])).toBeGreaterThan(0);
+    expect(Number(seen[1])).toBeLessThanOrEqual(3000);
+  });
+
+  it('a per-try timeout longer than the time left gives way to it (on the retry after a 1 s wait: at most 2 s of 3 s)', async () => {
+    const seen = await triesSeen('timeout: 3s\n    retries: { attempts: 2, perTryTimeout: 2500ms, retryOn: 5xx }', [{ status: 503, retryAfter: 1 }]);
+    expect(seen[0]).toBe('2500');
+    expect(Number(seen[1])).toBeLessThanOrEqual(2000);
+  });
+
+  it('a per-try timeout not below the route timeout is ignored: the first try carries the route timeout', async () => {
+    const seen = await triesSeen('timeout: 1s\n    retries: { attempts: 1, perTryTimeout: 2s, retryOn: 5xx }', []);
+    expect(seen).toEqual(['1000']);
+  });
+
+  it('a per-try timeout with no route timeout is what each try carries (Envoy: a route timeout of 0 is none)', async () => {
+    const seen = await triesSeen('retries: { attempts: 2, perTryTimeout: 700ms, retryOn: 5xx }', [{ status: 503 }]);
+    expect(seen).toEqual(['700', '700']);
+  });
+
+  it("replaces the caller's own header, whatever its case: one value on the wire", async () => {
+    const seen = await triesSeen('timeout: 3s\n    retries: { attempts: 2, perTryTimeout: 1s, retryOn: 5xx }', [{ status: 503 }], ['X-Envoy-Expected-Rq-Timeout-Ms', '99999']);
+    expect(seen).toEqual(['1000', '1000']);
+  });
+
+  it('no try to a MESH_EXTERNAL service carries it, retries included', async () => {
+    const seen = await triesSeen('timeout: 3s\n    retries: { attempts: 2, perTryTimeout: 1s, retryOn: 5xx }', [{ status: 503 }], undefined, 'location: MESH_EXTERNAL');
+    expect(seen).toEqual([undefined, undefined]);
   });
 });

@@ -1,0 +1,101 @@
+import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { failDispatch } from './forwarding-handler.js';
+import { FollowingController } from './following-controller.js';
+
+/**
+ * A call made of several tries (retries, hedged backups) as its caller sees it: the
+ * {@link FollowingController} the caller holds, and the one place that relays the
+ * followed try's callbacks to the caller's handler, with itself as the controller. The
+ * caller hears `onRequestStart` once (when the first try starts) and one end: the
+ * response's, an upgrade, or an error ({@link RelayingController.failCaller}), never
+ * two. The retry and hedge layers' calls are subclasses; they decide which try is
+ * followed and when the call ends, this class says it to the caller.
+ */
+export abstract class RelayingController extends FollowingController {
+  /** The caller's handler. */
+  protected readonly caller: Dispatcher.DispatchHandler;
+  #callerStarted = false;
+  #finished = false;
+
+  /** @param caller the handler every relayed callback goes to */
+  constructor(caller: Dispatcher.DispatchHandler) {
+    super();
+    this.caller = caller;
+  }
+
+  /** True once the caller has had its end (a response's, an upgrade or an error). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** True when `attempt` is the try whose progress the caller is told of. */
+  protected abstract follows(attempt: unknown): boolean;
+
+  /** The call ended (its caller has or is about to have its end): release what it holds (timers, slots). */
+  protected abstract callEnded(): void;
+
+  /** Gives the caller its controller (this call) when the first try starts; later tries start silently. */
+  protected startCaller(context: unknown): void {
+    if (this.#callerStarted) return;
+    this.#callerStarted = true;
+    this.caller.onRequestStart?.(this, context);
+  }
+
+  /** `attempt` wrote its request: relayed when it is followed. */
+  requestSent(attempt: unknown): void {
+    if (!this.#finished && this.follows(attempt)) this.caller.onRequestSent?.();
+  }
+
+  /** `attempt` wrote a chunk of its body: relayed when it is followed (a replayed body is reported again). */
+  bodySent(attempt: unknown, chunk: Buffer): void {
+    if (!this.#finished && this.follows(attempt)) this.caller.onBodySent?.(chunk);
+  }
+
+  /** `attempt`'s response began arriving: relayed when it is followed. */
+  responseStarted(attempt: unknown): void {
+    if (!this.#finished && this.follows(attempt)) this.caller.onResponseStarted?.();
+  }
+
+  /** The response the caller gets: its status line and headers. */
+  responseStart(status: number, headers: IncomingHttpHeaders, message?: string): void {
+    this.caller.onResponseStart?.(this, status, headers, message);
+  }
+
+  /** A chunk of the response's body. */
+  responseData(chunk: Buffer): void {
+    this.caller.onResponseData?.(this, chunk);
+  }
+
+  /** The response ended: the call is over. */
+  responseEnd(trailers: IncomingHttpHeaders): void {
+    if (this.#finished) return;
+    this.#end();
+    this.caller.onResponseEnd?.(this, trailers);
+  }
+
+  /** The request was upgraded: the call is over, the socket is the caller's. */
+  upgrade(status: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    if (this.#finished) return;
+    this.#end();
+    this.caller.onRequestUpgrade?.(this, status, headers, socket);
+  }
+
+  /**
+   * Ends the call with `error` (once): through `onResponseError` when the caller has its
+   * controller, else as undici fails a request that never started.
+   */
+  protected failCaller(error: Error): void {
+    if (this.#finished) return;
+    this.#end();
+    if (this.#callerStarted) this.caller.onResponseError?.(this, error);
+    else failDispatch(this.caller, error);
+  }
+
+  #end(): void {
+    this.#finished = true;
+    this.callEnded();
+    this.unfollow();
+  }
+}
