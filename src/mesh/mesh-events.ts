@@ -1,7 +1,6 @@
 /**
- * The public event and snapshot types of a {@link Mesh}: what `mesh.on(...)` hears (the
- * policy events' payloads are in `policy-event-sink.ts`, with the sink that emits them)
- * and what `mesh.services()` and `mesh.securityStats()` report. Re-exported by `mesh.ts`,
+ * The public event and snapshot types of a {@link Mesh}: what `mesh.on(...)` hears and
+ * what `mesh.services()` and `mesh.securityStats()` report. Re-exported by `mesh.ts`,
  * so the public surface names them where it always did.
  *
  * @module
@@ -10,7 +9,6 @@ import type { DryRunCounters, DryRunResult } from '../security/authorizer.js';
 import type { AuthzRequest } from '../security/request-view.js';
 import type { SvidSummary } from '../tls/svid.js';
 import type { MeshService, ServiceStatus } from './mesh-service.js';
-import type { BudgetExhaustedEvent, EndpointEvent, HealthChangedEvent, HedgeEvent, RetryEvent } from './policy-event-sink.js';
 import type { ServicesEvictedInfo, ServiceStats } from './service-table.js';
 // For the {@link} links of the TSDoc below.
 import type { Mesh } from './mesh.js';
@@ -75,6 +73,64 @@ export interface CircuitEvent {
 export interface SecurityStats {
   /** Dry-run AuthorizationPolicy results since the mesh was created (as Envoy's `istio_dry_run_*` counters). */
   readonly dryRun: Readonly<DryRunCounters>;
+}
+
+/** An endpoint's event: `endpointEjected`, `endpointRestored`. */
+export interface EndpointEvent {
+  /** The service, `fqdn:port`. */
+  readonly service: string;
+  /** The endpoint, `address:port`. */
+  readonly endpoint: string;
+  /**
+   * `endpointEjected` only: why, as Envoy's outlier event log names it:
+   * `CONSECUTIVE_5XX` (`consecutive5xxErrors` reached), `CONSECUTIVE_GATEWAY_FAILURE`
+   * (`consecutiveGatewayErrors`), `CONSECUTIVE_LOCAL_ORIGIN_FAILURE`
+   * (`consecutiveLocalOriginFailures`). An endpoint failing its active health checks is
+   * reported by `healthChanged` instead.
+   */
+  readonly reason?: 'CONSECUTIVE_5XX' | 'CONSECUTIVE_GATEWAY_FAILURE' | 'CONSECUTIVE_LOCAL_ORIGIN_FAILURE';
+}
+
+/** `healthChanged`: active health checking found an endpoint healthy or unhealthy. */
+export interface HealthChangedEvent extends EndpointEvent {
+  /** Whether it passes its checks now. */
+  readonly healthy: boolean;
+  /** What the check that decided it saw: `status 200`, `status 503 (expected 200-399)`, `timed out after 1000 ms`, `connect ECONNREFUSED ...`. */
+  readonly detail: string;
+  /**
+   * When unhealthy, why the check failed, as Envoy's health check event log names it
+   * (`failure_type`): `ACTIVE` (the endpoint answered, and the answer failed the check),
+   * `NETWORK` (no answer: refused, reset, TLS), `NETWORK_TIMEOUT` (no answer in time).
+   */
+  readonly failure?: 'ACTIVE' | 'NETWORK' | 'NETWORK_TIMEOUT';
+}
+
+/** `retry`: a retry was scheduled after a failed try. */
+export interface RetryEvent {
+  /** The service, `fqdn:port`. */
+  readonly service: string;
+  /** The number of the try that will be sent (2 for the first retry). */
+  readonly attempt: number;
+  /** What made the last try retriable: a status code (`"503"`) or a failure kind (`"connect-failure"`, `"reset"`, ...). */
+  readonly reason: string;
+  /** The backoff before the retry, in ms. */
+  readonly backoffMs: number;
+}
+
+/** `hedge`: a backup try was sent while the first was still running. */
+export interface HedgeEvent {
+  /** The service, `fqdn:port`. */
+  readonly service: string;
+  /** How long the first try had run, in ms. */
+  readonly afterMs: number;
+}
+
+/** `retryBudgetExhausted`: a retry or a hedge was wanted, and its budget refused it. */
+export interface BudgetExhaustedEvent {
+  /** The service, `fqdn:port`. */
+  readonly service: string;
+  /** `retry` (the DestinationRule's retry budget) or `hedge` (the hedging `maxExtraPercent`). */
+  readonly kind: 'retry' | 'hedge';
 }
 
 /** Typed events of a {@link Mesh}. */
