@@ -4,6 +4,18 @@ import type { Duplex } from 'node:stream';
 import { failDispatch } from './forwarding-handler.js';
 import { FollowingController } from './following-controller.js';
 
+/** Where a call of several tries stands, for an error that must say what was happening. */
+export interface CallProgress {
+  /**
+   * `try`: a try is on a connection (its request sent or being sent, or its response
+   * arriving); `backoff`: waiting to retry; `waiting`: the try in force waits for an
+   * endpoint or a connection and nothing of it was sent.
+   */
+  readonly phase: 'waiting' | 'backoff' | 'try';
+  /** The number of the try in force (1 for the first), or of the last one sent while in `backoff`. */
+  readonly attempt: number;
+}
+
 /**
  * A call made of several tries (retries, hedged backups) as its caller sees it: the
  * {@link FollowingController} the caller holds, and the one place that relays the
@@ -35,6 +47,9 @@ export abstract class RelayingController extends FollowingController {
 
   /** The call ended (its caller has or is about to have its end): release what it holds (timers, slots). */
   protected abstract callEnded(): void;
+
+  /** Where the call stands now (see {@link CallProgress}). */
+  abstract progress(): CallProgress;
 
   /** Gives the caller its controller (this call) when the first try starts; later tries start silently. */
   protected startCaller(context: unknown): void {

@@ -149,7 +149,16 @@ export class OutboundTelemetry {
 
   /** Whether anything would see a call. */
   #live(): boolean {
-    if (this.log !== undefined || channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || channels.attemptEnd.hasSubscribers) {
+    // Every proxyless:client:* channel counts: a subscriber to the retry or hedge channel alone must see messages too.
+    if (
+      this.log !== undefined ||
+      channels.callStart.hasSubscribers ||
+      channels.callEnd.hasSubscribers ||
+      channels.attemptStart.hasSubscribers ||
+      channels.attemptEnd.hasSubscribers ||
+      channels.retry.hasSubscribers ||
+      channels.hedge.hasSubscribers
+    ) {
       this.#checkSdk();
       return true;
     }

@@ -86,7 +86,7 @@ const optionsShape = z.object({
 export class HealthChecker<E extends HealthCheckedEndpoint> {
   readonly #settings: HealthCheckSettings;
   readonly #service: string;
-  readonly #onChange: ((endpoint: E, healthy: boolean) => void) | undefined;
+  readonly #onChange: HealthCheckerOptions<E>['onChange'];
   readonly #check: HealthCheckFunction<E>;
   readonly #timers: HealthCheckTimers;
   /** The timers probes use: unref'd. */
@@ -202,10 +202,10 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
 
   #run(tracked: Tracked<E>): void {
     if (tracked.gone) return;
-    tracked.inFlight = startProbe(this.#check, tracked.endpoint, this.#settings.timeoutMs, this.#probeTimers, `${tracked.endpoint.key} (${this.#service})`, (healthy, detail) => {
+    tracked.inFlight = startProbe(this.#check, tracked.endpoint, this.#settings.timeoutMs, this.#probeTimers, `${tracked.endpoint.key} (${this.#service})`, (healthy, detail, failure) => {
       tracked.inFlight = undefined;
       if (tracked.gone) return;
-      if (recordCheck(tracked, this.#settings, healthy, detail, this.#now())) this.#write(tracked);
+      if (recordCheck(tracked, this.#settings, healthy, detail, failure, this.#now())) this.#write(tracked);
       if (tracked.gone) return; // onChange may have closed the checker or removed the endpoint
       const { intervalMs, jitter } = this.#settings;
       // Written so rounding never takes it past interval × (1 + jitter).
@@ -220,7 +220,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     endpoint.healthy = tracked.healthy;
     if (!this.#onChange) return;
     try {
-      this.#onChange(endpoint, tracked.healthy);
+      this.#onChange(endpoint, tracked.healthy, { detail: tracked.lastResult ?? (tracked.healthy ? 'passed' : 'failed'), failure: tracked.healthy ? undefined : tracked.lastFailure });
     } catch (error) {
       process.emitWarning(
         `health checker for "${this.#service}": onChange threw for ${endpoint.key} (healthy: ${tracked.healthy}); checks go on: ${describeError(error)}`,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { HealthCheckSettings } from './settings.js';
-import type { EndpointHealth, HealthCheckedEndpoint } from './types.js';
+import type { EndpointHealth, HealthCheckedEndpoint, HealthCheckFailureType } from './types.js';
 import type { Probe } from './internal-probe.js';
 
 /** Per-endpoint checking state. */
@@ -17,6 +17,8 @@ export interface Tracked<E extends HealthCheckedEndpoint> {
   failures: number;
   lastCheckedAt: number | undefined;
   lastResult: string | undefined;
+  /** Why the last check failed (undefined after a pass). */
+  lastFailure: HealthCheckFailureType | undefined;
   /** The timer for the next check, while waiting. */
   next: unknown;
   /** The check in flight. */
@@ -35,6 +37,7 @@ export function newTracked<E extends HealthCheckedEndpoint>(endpoint: E): Tracke
     failures: 0,
     lastCheckedAt: undefined,
     lastResult: undefined,
+    lastFailure: undefined,
     next: undefined,
     inFlight: undefined,
     gone: false,
@@ -46,10 +49,11 @@ export function newTracked<E extends HealthCheckedEndpoint>(endpoint: E): Tracke
  * `healthyThreshold` passes in a row mark it healthy, `unhealthyThreshold` failures in a
  * row (or a failure of its first check) unhealthy.
  */
-export function recordCheck(tracked: Tracked<HealthCheckedEndpoint>, settings: HealthCheckSettings, passed: boolean, detail: string, now: number): boolean {
+export function recordCheck(tracked: Tracked<HealthCheckedEndpoint>, settings: HealthCheckSettings, passed: boolean, detail: string, failure: HealthCheckFailureType | undefined, now: number): boolean {
   tracked.checks++;
   tracked.lastCheckedAt = now;
   tracked.lastResult = detail;
+  tracked.lastFailure = passed ? undefined : failure;
   const first = tracked.checks === 1;
   if (passed) {
     tracked.failures = 0;

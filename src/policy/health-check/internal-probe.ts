@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { HealthCheckFunction, HealthCheckResult, HealthCheckTimers } from './types.js';
+import type { HealthCheckFailureType, HealthCheckFunction, HealthCheckResult, HealthCheckTimers } from './types.js';
 
 /** A probe in flight. */
 export interface Probe {
@@ -15,9 +15,10 @@ export interface Probe {
 }
 
 /**
- * Starts `check` on `endpoint` and calls `done` once with its verdict: its own answer,
- * a failure when it rejects or throws, or a failure `timed out after <timeoutMs> ms` (the
- * check's signal aborted) when it has not answered by then.
+ * Starts `check` on `endpoint` and calls `done` once with its verdict: its own answer
+ * (a failure of type `ACTIVE`), a failure when it rejects or throws (`NETWORK`), or a
+ * failure `timed out after <timeoutMs> ms` (`NETWORK_TIMEOUT`; the check's signal aborted)
+ * when it has not answered by then. `failure` is undefined when the check passed.
  *
  * @param name names the probe in the abort reason, e.g. `10.0.0.1:80 (reviews)`
  */
@@ -27,21 +28,21 @@ export function startProbe<E>(
   timeoutMs: number,
   timers: HealthCheckTimers,
   name: string,
-  done: (healthy: boolean, detail: string) => void,
+  done: (healthy: boolean, detail: string, failure: HealthCheckFailureType | undefined) => void,
 ): Probe {
   const controller = new AbortController();
   let settled = false;
   let deadline: unknown;
-  const finish = (healthy: boolean, detail: string): void => {
+  const finish = (healthy: boolean, detail: string, failure: HealthCheckFailureType): void => {
     if (settled) return;
     settled = true;
     timers.clearTimeout(deadline);
-    done(healthy, detail);
+    done(healthy, detail, healthy ? undefined : failure);
   };
   deadline = timers.setTimeout(() => {
     const detail = `timed out after ${timeoutMs} ms`;
     controller.abort(new Error(`health check of ${name} ${detail}`));
-    finish(false, detail);
+    finish(false, detail, 'NETWORK_TIMEOUT');
   }, timeoutMs);
   let pending: Promise<boolean | HealthCheckResult>;
   try {
@@ -51,10 +52,10 @@ export function startProbe<E>(
   }
   pending.then(
     (result) => {
-      if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed');
-      else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'));
+      if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed', 'ACTIVE');
+      else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'), 'ACTIVE');
     },
-    (error: unknown) => finish(false, describeError(error)),
+    (error: unknown) => finish(false, describeError(error), 'NETWORK'),
   );
   return {
     stop(reason) {

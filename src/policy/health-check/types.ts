@@ -43,14 +43,28 @@ export interface HealthCheckTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * Why a health check failed, as Envoy's health check event log names it (`failure_type`):
+ * `ACTIVE`, the endpoint answered and the answer failed the check (a status outside
+ * `expectedStatuses`, a custom check's `false`); `NETWORK`, no answer (connection refused
+ * or reset, a TLS failure, a custom check that threw); `NETWORK_TIMEOUT`, no answer within
+ * `timeoutMs`.
+ */
+export type HealthCheckFailureType = 'ACTIVE' | 'NETWORK' | 'NETWORK_TIMEOUT';
+
 /** Options for {@link HealthChecker}. */
 export interface HealthCheckerOptions<E extends HealthCheckedEndpoint> {
   /** Validated settings, from config's `healthCheckSettings` (or `DEFAULT_HEALTH_CHECK_SETTINGS`). */
   readonly settings: HealthCheckSettings;
   /** The service's logical host (`reviews`, `reviews.default.svc.cluster.local`): the Host header unless `settings.host` is set, and the name in warnings. */
   readonly service: string;
-  /** Called each time the checker changes an endpoint's `healthy` (after writing it). Must not throw; an exception is reported as a process warning. */
-  readonly onChange?: ((endpoint: E, healthy: boolean) => void) | undefined;
+  /**
+   * Called each time the checker changes an endpoint's `healthy` (after writing it), with
+   * what the check that decided it saw (`detail`: `status 503 (expected 200-399)`,
+   * `timed out after 1000 ms`, ...) and, when it failed, why (`failure`). Must not throw;
+   * an exception is reported as a process warning.
+   */
+  readonly onChange?: ((endpoint: E, healthy: boolean, result: { readonly detail: string; readonly failure: HealthCheckFailureType | undefined }) => void) | undefined;
   /** Replaces the HTTP check (tests; other protocols). Default: an HTTP request per {@link HealthCheckSettings} on the checker's own undici Agent. */
   readonly check?: HealthCheckFunction<E> | undefined;
   /**

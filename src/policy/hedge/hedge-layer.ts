@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
-import { RelayingController } from '../../core/relaying-controller.js';
+import { RelayingController, type CallProgress } from '../../core/relaying-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../core/target.js';
@@ -98,6 +98,12 @@ class HedgedCall extends RelayingController {
     this.#tracker.record(performance.now() - this.#started);
     for (const other of this.#tries) if (other !== attempt) other.cancel(LOST);
     return true;
+  }
+
+  /** See {@link RelayingController.progress}: a try is in flight while one has a connection and has not ended. */
+  progress(): CallProgress {
+    const inFlight = this.#tries.some((t) => t.controller !== undefined && !t.done);
+    return { phase: inFlight ? 'try' : 'waiting', attempt: this.#tries.length };
   }
 
   /** Progress of the request is reported from the try the caller follows. */

@@ -6,7 +6,7 @@ import type { FailureKind } from '../../core/classify-failure.js';
 
 // The error class lives with every other in src/core/errors/; re-exported where it was.
 export { PerTryTimeoutError } from '../../core/errors/index.js';
-import { RelayingController } from '../../core/relaying-controller.js';
+import { RelayingController, type CallProgress } from '../../core/relaying-controller.js';
 import { tryDeadlineHeaders } from '../deadline/try-deadline.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
@@ -156,6 +156,12 @@ export class RetryCall extends RelayingController implements TriedEndpoints {
     if (!this.adopt(controller)) return false;
     this.startCaller(context);
     return true;
+  }
+
+  /** See {@link RelayingController.progress}. */
+  progress(): CallProgress {
+    const phase = this.#timer !== undefined ? 'backoff' : this.#current?.inFlight === true ? 'try' : 'waiting';
+    return { phase, attempt: this.#tries };
   }
 
   /** The caller is told of the current try's progress only. */

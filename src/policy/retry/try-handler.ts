@@ -36,6 +36,11 @@ export class TryHandler extends Cancellation implements Dispatcher.DispatchHandl
     }
   }
 
+  /** True while the try's request is on a connection (started, not yet ended). */
+  get inFlight(): boolean {
+    return this.#started && !this.#done;
+  }
+
   /** Cancelled: abort the request on its connection, or end the try now when it has none. */
   protected override whenCancelled(reason: Error): void {
     this.#clear();

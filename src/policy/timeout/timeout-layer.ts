@@ -4,6 +4,7 @@ import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors/inde
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { replaceHeaders } from '../../core/headers.js';
 import { layer, type Layer } from '../../core/layer.js';
+import { RelayingController } from '../../core/relaying-controller.js';
 import type { ServiceTarget } from '../../core/target.js';
 import { currentDeadline, DEADLINE_HEADER } from '../deadline/deadline.js';
 import { kCallEnds } from '../deadline/try-deadline.js';
@@ -26,12 +27,12 @@ class TimeoutHandler extends ForwardingHandler implements CancelListener {
   #timedOut: Error | undefined;
   #done = false;
 
-  constructor(next: Dispatcher.DispatchHandler, ms: number, error: () => Error, parent: Cancellation | undefined) {
+  constructor(next: Dispatcher.DispatchHandler, ms: number, error: (below: Controller | undefined) => Error, parent: Cancellation | undefined) {
     super(next);
     this.#parent = parent;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#timedOut = error();
+      this.#timedOut = error(this.#controller);
       this.#fail(this.#timedOut);
       this.scope.cancel(this.#timedOut);
       this.#controller?.abort(this.#timedOut);
@@ -114,6 +115,18 @@ class TimeoutHandler extends ForwardingHandler implements CancelListener {
 }
 
 /**
+ * The deadline ran out during the call: where it was, from the controller the layers below
+ * gave (none: nothing started yet; a call of several tries says where it stands; any
+ * other: the one try, in flight).
+ */
+function deadlineRanOut(service: string, budgetMs: number, below: Controller | undefined): DeadlineExceededError {
+  if (below === undefined) return new DeadlineExceededError(service, 'waiting', budgetMs);
+  if (!(below instanceof RelayingController)) return new DeadlineExceededError(service, 'try', budgetMs);
+  const { phase, attempt } = below.progress();
+  return new DeadlineExceededError(service, phase, budgetMs, attempt);
+}
+
+/**
  * The service-stack layer with role `timeout`: the route's `timeout` covers every try
  * (Envoy's route timeout) and ends the call with {@link RouteTimeoutError} (504, never
  * retried); a deadline from {@link withDeadline} (a server request's own deadline) caps
@@ -130,13 +143,13 @@ export function timeoutLayer(): Layer<ServiceTarget> {
     const deadline = policy.mirror === true ? undefined : currentDeadline();
     if (policy.timeoutMs === undefined && deadline === undefined) return next(opts, handler);
     const left = deadline === undefined ? Infinity : deadline - Date.now();
-    if (left <= 0) return failDispatch(handler, new DeadlineExceededError(target.name.host, -left));
+    if (left <= 0) return failDispatch(handler, new DeadlineExceededError(target.name.host, 'before', -left));
     const ms = Math.min(policy.timeoutMs ?? Infinity, left);
     const byRoute = policy.timeoutMs !== undefined && policy.timeoutMs <= left;
     const timed = new TimeoutHandler(
       handler,
       ms,
-      () => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : new DeadlineExceededError(target.name.host, 0)),
+      (below) => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : deadlineRanOut(target.name.host, ms, below)),
       cancellationOf(opts),
     );
     // Set, not added: a header the caller wrote is replaced (one value on the wire, as Envoy's).

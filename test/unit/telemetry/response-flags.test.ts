@@ -13,6 +13,8 @@ import {
   PerTryTimeoutError,
   RouteTimeoutError,
   UnknownServiceError,
+} from 'proxyless';
+import {
   RESPONSE_FLAGS,
   ResponseFlag,
   formatResponseFlags,
@@ -20,7 +22,7 @@ import {
   responseFlagOfError,
   responseFlagsOf,
   sidecarStatusOf,
-} from 'proxyless';
+} from 'proxyless/telemetry';
 
 const flagsOf = (error: unknown) => formatResponseFlags(responseFlagOfError(error));
 
@@ -61,7 +63,7 @@ describe("responseFlagOfError: the mesh's errors", () => {
     ['OverloadError', new OverloadError('reviews', 'http2MaxRequests', 10, 10), 'UO'],
     ['CircuitOpenError', Object.create(CircuitOpenError.prototype, { code: { value: 'PROXYLESS_ERR_CIRCUIT_OPEN' } }), 'UO'],
     ['RouteTimeoutError', new RouteTimeoutError('reviews', 100, 'VirtualService/reviews'), 'UT'],
-    ['DeadlineExceededError', new DeadlineExceededError('reviews', 5), 'UT'],
+    ['DeadlineExceededError', new DeadlineExceededError('reviews', 'before', 5), 'UT'],
     ['UnknownServiceError', new UnknownServiceError('x.example.com', ['static']), 'NR'],
     ['MeshClosedError', new MeshClosedError(), 'LR'],
     ['InvalidRequestError', new InvalidRequestError('bad URL'), 'DPE'],
