@@ -266,6 +266,7 @@ export type {
   PeerAuthenticationMtls,
   JwtHeaderSpec,
   ClaimToHeaderSpec,
+  PolicyTargetsSpec,
 } from './security/index.js';
 export * from './inbound/index.js';
 

@@ -49,6 +49,7 @@ export type {
   SecurityMetadata,
   WorkloadSelectorSpec,
   TargetRefSpec,
+  PolicyTargetsSpec,
   SecurityWorkload,
   SecurityMeshSettings,
   SecurityFinding,
