@@ -30,6 +30,8 @@ export interface LoadOptions {
   signal: AbortSignal;
   /** Counts the answers as they come, for a phase that waits for enough of them (see `waitWindow`). */
   answers?: AnswerCount;
+  /** A pause after each answer, in ms (light traffic); default none. */
+  pauseMs?: number;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function runLoad(options: LoadOptions): Promise<void> {
   await Promise.all(Array.from({ length: options.concurrency }, () => worker({ ...options, stats })));
 }
 
-async function worker({ dispatcher, url, distinctUsers, stats, signal }: LoadOptions): Promise<void> {
+async function worker({ dispatcher, url, distinctUsers, stats, signal, pauseMs }: LoadOptions): Promise<void> {
   while (!signal.aborted) {
     // Every request carries a user id; only the ring hash balancer looks at it.
     const headers = { [HASH_HEADER]: `user-${Math.floor(Math.random() * distinctUsers)}` };
@@ -65,6 +67,7 @@ async function worker({ dispatcher, url, distinctUsers, stats, signal }: LoadOpt
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
       const replica = res.headers['x-replica'];
       stats.record(typeof replica === 'string' ? replica : undefined, performance.now() - started);
+      if (pauseMs) await sleep(pauseMs, undefined, { signal }).catch(() => undefined);
     } catch (error) {
       stats.recordError(error);
       // Do not spin when every request fails at once (e.g. the replicas are gone).

@@ -22,7 +22,12 @@
 // SVIDs from a dev CA in a temp directory), the client mesh's admin dashboard URL is
 // printed, and a replica drains (mesh.drain()) under traffic with no failed request.
 //
-//   npm run demo                               # under a minute; Ctrl-C stops early
+// On a terminal (or with --keep) it then keeps running (keep-phase.ts): the replicas, a
+// mesh and its admin server stay up with light traffic, so the dashboard can be opened;
+// Ctrl-C stops it cleanly. Off a terminal (CI, the tests) it ends after the phases.
+//
+//   npm run demo                               # under a minute, then kept running; Ctrl-C stops
+//   npm run demo -- --keep | tee demo.log      # kept running off a terminal too
 //   DEMO_SECONDS_PER_BALANCER=2 npm run demo
 //
 // Environment: DEMO_SECONDS_PER_BALANCER (5), DEMO_SECONDS_PER_CANARY_STEP (3.5, or
@@ -52,6 +57,7 @@ import { resilienceSummary } from './resilience-table.js';
 import { drainSummary, runDrain, type DrainReport } from './drain-phase.js';
 import type { PartOutcome } from './phase-parts.js';
 import { PhaseStats, type PhaseReport } from './stats.js';
+import { keepRequested, keepRunning, type KeepReport } from './keep-phase.js';
 import { columnNotes, renderPhase, renderSummary, type Style } from './table.js';
 
 /** The demo's settings, from the environment. */
@@ -120,6 +126,8 @@ async function main(): Promise<void> {
   let resilience: ResilienceReport | undefined;
   let discovery: DiscoveryReport | undefined;
   let drain: PartOutcome<DrainReport> | undefined;
+  let admin: DemoAdmin | undefined;
+  let phasesDone = false;
   try {
     replicas = await startReplicas({
       fast: options.fastReplicas,
@@ -128,7 +136,7 @@ async function main(): Promise<void> {
       jitterMs: JITTER_MS,
       slowExtraMs: options.slowExtraMs,
     });
-    const admin = await DemoAdmin.start(process.env);
+    admin = await DemoAdmin.start(process.env);
     const context: Context = { options, replicas, screen, style, interrupted: interrupt.signal, admin };
     const phaseContext: PhaseContext = {
       concurrency: options.concurrency,
@@ -141,7 +149,8 @@ async function main(): Promise<void> {
     };
     const timing = { baseMs: BASE_MS, jitterMs: JITTER_MS, slowExtraMs: options.slowExtraMs };
     screen.print(intro(options, replicas));
-    screen.print([`dashboard: ${admin.dashboardUrl} (live while the balancer and canary phases run; also proxyless top --admin http://127.0.0.1:${admin.port})`, '']);
+    const kept = keepRequested(process.argv.slice(2), process.stdout.isTTY === true) ? '; after the phases it keeps running with light traffic until Ctrl-C' : '; run with --keep to keep it up after the phases';
+    screen.print([`dashboard: ${admin.dashboardUrl} (live while the balancer and canary phases run${kept}; also proxyless top --admin http://127.0.0.1:${admin.port})`, '']);
     await warmUp(context);
     for (const [index, choice] of BALANCERS.entries()) {
       if (interrupt.signal.aborted) break;
@@ -173,8 +182,8 @@ async function main(): Promise<void> {
     if (!interrupt.signal.aborted) {
       drain = await runDrain({ seconds: options.secondsPerDiscovery, ...phaseContext });
     }
+    phasesDone = true;
   } finally {
-    await Promise.all(replicas.map((r) => r.close()));
     const headline =
       `${options.fastReplicas} fast replicas (${BASE_MS}–${BASE_MS + JITTER_MS} ms), 1 slow (+${options.slowExtraMs} ms), ` +
       `${options.concurrency} callers, ${options.secondsPerBalancer} s each`;
@@ -183,6 +192,18 @@ async function main(): Promise<void> {
       ...(resilience ? resilienceSummary(resilience) : []),
       ...(discovery ? discoverySummary(discovery) : []),
       ...(drain ? drainSummary(drain) : []),
+    ]);
+    let kept: KeepReport | undefined;
+    try {
+      if (phasesDone && admin !== undefined && !interrupt.signal.aborted && keepRequested(process.argv.slice(2), process.stdout.isTTY === true)) {
+        screen.print(['']);
+        kept = await keepRunning({ mesh: meshFor(replicas, undefined), admin, screen, interrupted: interrupt.signal });
+      }
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+    screen.print([
+      ...(kept ? [`  kept running: ${kept.seconds.toFixed(1)} s, ${kept.failed} failed of ${kept.requests} requests`] : []),
       `Total: ${(performance.now() / 1000).toFixed(1)} s`,
     ]);
     screen.restore();

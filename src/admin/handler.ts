@@ -197,6 +197,11 @@ export function handleAdminRequest(req: IncomingMessage, res: ServerResponse, co
     return true;
   }
   if (path === '/' || path === '') {
+    // A browser (it asks for HTML first) lands on the dashboard; anything else gets the index.
+    if (req.method === 'GET' && /^\s*text\/html\b/i.test(String(req.headers.accept ?? ''))) {
+      res.writeHead(302, { location: `${prefix}/dashboard`, 'content-length': '0' }).end();
+      return true;
+    }
     json(res, 200, { endpoints: adminIndex(prefix) });
     return true;
   }

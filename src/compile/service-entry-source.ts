@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Located, ServiceEntryResource } from '../config/load-config.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import { LOCALITY_LABEL } from '../balance/locality.js';
+import { serviceEntryIndex } from './service-entry-index.js';
 import type {
   DiscoveryListener,
   DiscoverySource,
@@ -65,9 +66,8 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
 
   /** What the entries say about a host and port, or undefined. */
   answer(query: ServiceQuery): ServiceEntryAnswer | undefined {
-    for (const { resource, where, namespace } of this.#entries) {
+    for (const { resource, where } of serviceEntryIndex(this.#entries, this.#namer).declaring(query)) {
       const spec = resource.spec;
-      if (!spec.hosts.some((h) => hostMatches(this.#namer, h, namespace, query))) continue;
       const port = spec.ports.find((p) => p.number === query.port);
       if (!port) continue;
       const resolution = spec.resolution ?? 'NONE';
@@ -119,23 +119,9 @@ export class ServiceEntrySource extends EventEmitter implements DiscoverySource 
   }
 }
 
-/**
- * Whether a ServiceEntry host names the service: `*` matches every name, a wildcard
- * (`*.example.com`, or the partial `*foo.example.com`) by suffix, any other host exactly
- * (short hosts resolved in the entry's namespace).
- */
-function hostMatches(namer: ServiceNamer, host: string, namespace: string, query: Pick<ServiceQuery, 'host' | 'fqdn'>): boolean {
-  if (host === '*') return true;
-  if (host.startsWith('*')) {
-    const suffix = host.slice(1).toLowerCase();
-    return query.host.endsWith(suffix) || query.fqdn.endsWith(suffix);
-  }
-  return namer.nameIn(host, namespace).fqdn === query.fqdn;
-}
-
 /** The first of `entries` that declares the service (on any port), if any. */
 export function serviceEntryFor(entries: readonly Located<ServiceEntryResource>[], namer: ServiceNamer, name: Pick<ServiceQuery, 'host' | 'fqdn'>): Located<ServiceEntryResource> | undefined {
-  return entries.find(({ resource, namespace }) => resource.spec.hosts.some((h) => hostMatches(namer, h, namespace, name)));
+  return serviceEntryIndex(entries, namer).first(name);
 }
 
 /**

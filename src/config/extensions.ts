@@ -1,7 +1,5 @@
 import * as z from 'zod';
-import { InvalidConfigError } from '../core/errors/index.js';
-import { formatIssues, formatValue } from '../core/validate.js';
-import { shapeProblem } from './limits.js';
+import { annotationRaw, parseAnnotationJson, readAnnotation, type AnnotationSchema } from './annotation-json.js';
 import { durationField, durationSchema, durationToMs } from './istio/common.js';
 import type { RetryBudgetSettings } from '../policy/budget/settings.js';
 import type { HedgingSettings } from '../policy/hedge/settings.js';
@@ -30,6 +28,12 @@ export const ANNOTATIONS = {
  * @hidden
  */
 export const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.string().min(1)).optional() });
+const RETRY_NON_IDEMPOTENT: AnnotationSchema<z.output<typeof retryNonIdempotentSchema>> = {
+  key: ANNOTATIONS.retryNonIdempotent,
+  schema: retryNonIdempotentSchema,
+  example: '{"routes": ["checkout"]}',
+  fields: Object.keys(retryNonIdempotentSchema.shape),
+};
 
 /**
  * The routes of a VirtualService that opt in to replaying non-idempotent requests
@@ -37,7 +41,7 @@ export const retryNonIdempotentSchema = z.strictObject({ routes: z.array(z.strin
  * for all its routes): a predicate on the route name, or undefined when absent.
  */
 export function retryNonIdempotentRoutes(annotations: unknown, where: string): ((route: string) => boolean) | undefined {
-  const spec = parseAnnotation(annotations, ANNOTATIONS.retryNonIdempotent, retryNonIdempotentSchema, where);
+  const spec = readAnnotation(annotations, RETRY_NON_IDEMPOTENT, where);
   if (!spec) return undefined;
   const routes = spec.routes;
   return routes === undefined ? () => true : (route) => routes.includes(route);
@@ -67,19 +71,22 @@ export const hedgingSchema = z
   })
   .refine((h) => (h.delay === undefined) !== (h.percentile === undefined), { error: 'exactly one of delay, percentile' });
 
-function parseAnnotation<T>(annotations: unknown, key: string, schema: z.ZodType<T>, where: string): T | undefined {
-  const value = annotationValue(annotations, key, where);
-  if (value === undefined) return undefined;
-  const result = schema.safeParse(value, { reportInput: true });
-  if (!result.success) {
-    throw new InvalidConfigError(formatIssues(result.error.issues, `metadata.annotations["${key}"]`).map((l) => `${where}: ${l}`));
-  }
-  return result.data;
-}
+const RETRY_BUDGET: AnnotationSchema<z.output<typeof retryBudgetSchema>> = {
+  key: ANNOTATIONS.retryBudget,
+  schema: retryBudgetSchema,
+  example: '{"percent": 20, "minRetriesPerSecond": 10, "ttl": "10s"}',
+  fields: Object.keys(retryBudgetSchema.shape),
+};
+const HEDGING: AnnotationSchema<z.output<typeof hedgingSchema>> = {
+  key: ANNOTATIONS.hedging,
+  schema: hedgingSchema,
+  example: '{"percentile": 95, "maxExtraPercent": 5}',
+  fields: Object.keys(hedgingSchema.shape),
+};
 
 /** The retry budget annotation of a DestinationRule, with defaults; undefined when absent. */
 export function retryBudgetSettings(annotations: unknown, where: string): RetryBudgetSettings | undefined {
-  const spec = parseAnnotation(annotations, ANNOTATIONS.retryBudget, retryBudgetSchema, where);
+  const spec = readAnnotation(annotations, RETRY_BUDGET, where);
   if (!spec) return undefined;
   return {
     disabled: spec.disabled ?? false,
@@ -91,7 +98,7 @@ export function retryBudgetSettings(annotations: unknown, where: string): RetryB
 
 /** The hedging annotation of a VirtualService; undefined when absent. */
 export function hedgingSettings(annotations: unknown, where: string): HedgingSettings | undefined {
-  const spec = parseAnnotation(annotations, ANNOTATIONS.hedging, hedgingSchema, where);
+  const spec = readAnnotation(annotations, HEDGING, where);
   if (!spec) return undefined;
   return {
     delayMs: spec.delay ? durationToMs(spec.delay) : undefined,
@@ -103,21 +110,10 @@ export function hedgingSettings(annotations: unknown, where: string): HedgingSet
 
 /**
  * An annotation's value: its JSON text parsed (an object given in place of text is
- * taken as it is), or undefined when absent. The breaker and health checks validate it
- * with their own schemas; the settings above with theirs.
+ * taken as it is), bounded, or undefined when absent. The breaker and health checks
+ * validate it with their own schemas; see {@link parseAnnotationJson}, the one parser.
  */
 export function annotationValue(annotations: unknown, key: string, where: string): unknown {
-  if (annotations === null || typeof annotations !== 'object') return undefined;
-  const raw = (annotations as Record<string, unknown>)[key];
-  if (raw === undefined || typeof raw !== 'string') return raw;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${formatValue(raw)} (expected: a JSON object; ${(error as Error).message})`]);
-  }
-  // Its schema recurses: bound the JSON first, as the resource around it was.
-  const shape = shapeProblem(value);
-  if (shape !== undefined) throw new InvalidConfigError([`${where}: metadata.annotations["${key}"]: ${shape}`]);
-  return value;
+  const raw = annotationRaw(annotations, key);
+  return raw === undefined ? undefined : parseAnnotationJson(raw, key, where);
 }

@@ -18,10 +18,34 @@
 import type { Socket } from 'node:net';
 import type { buildConnector } from 'undici';
 
-/** Connection attempts in progress through the connectors it wrapped. */
+/** The HTTP version a connection speaks, in the access log's words (Envoy's `%PROTOCOL%`). */
+export type ConnectionProtocol = 'HTTP/1.1' | 'HTTP/2';
+
+/** The most targets whose connections' protocol is remembered (then the memory starts again). */
+const MAX_PROTOCOLS = 4096;
+
+/**
+ * Connection attempts in progress through the connectors it wrapped, and the HTTP
+ * version each target's latest connection speaks (for the access log's `protocol`).
+ */
 export class ConnectingSockets {
   readonly #pending = new Set<Socket>();
+  /** `host:port` (IPv6 in brackets) → the protocol of the latest connection made to it. */
+  readonly #protocols = new Map<string, ConnectionProtocol>();
   #closedWith: Error | undefined;
+
+  /**
+   * The HTTP version of the latest connection these connectors made to `target`
+   * (`address:port`, an IPv6 address in brackets, as endpoint keys are written), or
+   * undefined when none reached it. undici's rule: HTTP/2 when TLS negotiated `h2` by
+   * ALPN, else HTTP/1.1. A pool's connections to one endpoint share one connector and one
+   * ALPN offer, so they agree unless the server changes its answer between connections;
+   * this is the protocol a request to that endpoint went out in, not one read from the
+   * request itself (undici's handler API does not say which connection carried it).
+   */
+  protocolOf(target: string): ConnectionProtocol | undefined {
+    return this.#protocols.get(target);
+  }
 
   /** Attempts in progress now. */
   get size(): number {
@@ -44,12 +68,24 @@ export class ConnectingSockets {
       socket = connector(options, (...outcome: Parameters<buildConnector.Callback>) => {
         settled = true;
         if (socket !== undefined) this.#pending.delete(socket);
+        const connected = outcome[1];
+        if (outcome[0] == null && connected != null) this.#remember(options, connected);
         callback(...outcome);
       }) as unknown as Socket | undefined;
       // A connector may answer synchronously (an immediate error): nothing to track then.
       if (!settled && socket !== undefined) this.#pending.add(socket);
       return socket as Socket;
     };
+  }
+
+  /** Notes the protocol of a connection just made (undici's choice: `h2` by ALPN, else HTTP/1.1). */
+  #remember(options: buildConnector.Options, socket: Socket): void {
+    const port = options.port === '' || options.port === undefined ? (options.protocol === 'https:' ? '443' : '80') : String(options.port);
+    const key = `${options.hostname}:${port}`;
+    const protocol: ConnectionProtocol = (socket as { alpnProtocol?: string | false | null }).alpnProtocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1';
+    if (this.#protocols.get(key) === protocol) return;
+    if (this.#protocols.size >= MAX_PROTOCOLS) this.#protocols.clear();
+    this.#protocols.set(key, protocol);
   }
 
   /** Ends every attempt in progress with `error` (their callbacks get it) and refuses new ones. */

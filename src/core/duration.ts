@@ -132,28 +132,50 @@ export interface DurationBounds {
   readonly maxReason?: string;
   /** Why the minimum, said in the error. */
   readonly minReason?: string;
+  /**
+   * The whole expectation, said for every failure (syntax or bounds) in place of the
+   * default words, for fields documented by their range (`a duration from 1ms to 24h`).
+   */
+  readonly expected?: string;
+  /** Also accept zero (`0`, `0s`) below `min`: a field where zero turns something off. */
+  readonly zero?: boolean;
+  /** Refuse finer precision than whole milliseconds or whole seconds (Istio's `ValidateDuration` rules). */
+  readonly whole?: 'ms' | 's';
 }
+
+const WHOLE: Readonly<Record<'ms' | 's', { readonly ns: bigint; readonly message: string }>> = {
+  ms: { ns: 1_000_000n, message: 'a whole number of milliseconds (Istio refuses finer precision)' },
+  s: { ns: 1_000_000_000n, message: 'a whole number of seconds (Istio refuses finer precision here)' },
+};
 
 const TIMER_REASON = "2^31-1 ms, the longest timer Node.js runs: a longer one would fire at once";
 
 /**
  * A zod schema for one duration field: a string in Go duration syntax within `bounds`
  * (by default from 0 to {@link MAX_TIMER_MS}, because every duration we run becomes a
- * timer). The parsed value stays a string (read it with {@link durationToMs}); errors
+ * timer). The one duration schema: Istio's fields (through `istioDuration`), our
+ * annotations and our options all build on it. The parsed value stays a string (read it with {@link durationToMs}); errors
  * say which rule failed: the syntax, or which bound and why.
  */
 export function durationField(bounds: DurationBounds = {}): z.ZodType<string> {
   const min = bounds.min ?? 0;
   const max = bounds.max ?? MAX_TIMER_MS;
   const maxReason = bounds.maxReason ?? (bounds.max === undefined ? TIMER_REASON : undefined);
-  return z.string({ error: SYNTAX }).superRefine((text, ctx) => {
+  const expected = bounds.expected;
+  // Whole seconds are whole milliseconds too: the finer rule is named first, as Istio does.
+  const steps = bounds.whole === 's' ? [WHOLE.ms, WHOLE.s] : bounds.whole === 'ms' ? [WHOLE.ms] : [];
+  const problem = (text: string): string | undefined => {
     const parsed = parseDuration(text);
-    if ('problem' in parsed) {
-      ctx.addIssue({ code: 'custom', input: text, message: SYNTAX });
-    } else if (parsed.ms < min) {
-      ctx.addIssue({ code: 'custom', input: text, message: `a duration of at least ${formatDuration(min)}${bounds.minReason ? ` (${bounds.minReason})` : ''}` });
-    } else if (parsed.ms > max) {
-      ctx.addIssue({ code: 'custom', input: text, message: `a duration of at most ${formatDuration(max)}${maxReason ? ` (${maxReason})` : ''}` });
-    }
+    if ('problem' in parsed) return SYNTAX;
+    if (parsed.ns === 0n && bounds.zero) return undefined;
+    if (parsed.ms < min) return `a duration of at least ${formatDuration(min)}${bounds.minReason ? ` (${bounds.minReason})` : ''}`;
+    const coarser = steps.find((step) => parsed.ns % step.ns !== 0n);
+    if (coarser !== undefined) return coarser.message;
+    if (parsed.ms > max) return `a duration of at most ${formatDuration(max)}${maxReason ? ` (${maxReason})` : ''}`;
+    return undefined;
+  };
+  return z.string({ error: expected ?? SYNTAX }).superRefine((text, ctx) => {
+    const message = problem(text);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', input: text, message: expected ?? message });
   });
 }

@@ -23,8 +23,15 @@ export interface PolicyEvents {
   hedge(service: ReportedService, afterMs: number): void;
   /** A retry (or a hedge) was wanted but its budget was spent. */
   budgetExhausted(service: ReportedService, kind: 'retry' | 'hedge'): void;
-  /** Outlier detection ejected an endpoint (`ejected`), or let it back in. */
-  ejection(service: ReportedService, endpoint: string, ejected: boolean): void;
-  /** Active health checking found an endpoint healthy or unhealthy. */
-  health(service: ReportedService, endpoint: string, healthy: boolean): void;
+  /**
+   * Outlier detection ejected an endpoint (`ejected`, with Envoy's name of the reason:
+   * `CONSECUTIVE_5XX`, `CONSECUTIVE_GATEWAY_FAILURE`, `CONSECUTIVE_LOCAL_ORIGIN_FAILURE`),
+   * or let it back in (no reason).
+   */
+  ejection(service: ReportedService, endpoint: string, ejected: boolean, reason?: string): void;
+  /**
+   * Active health checking found an endpoint healthy or unhealthy: what the deciding check
+   * saw (`detail`) and, when unhealthy, Envoy's failure type (`ACTIVE`, `NETWORK`, `NETWORK_TIMEOUT`).
+   */
+  health(service: ReportedService, endpoint: string, healthy: boolean, check?: { readonly detail: string; readonly failure: string | undefined }): void;
 }

@@ -13,12 +13,20 @@ const TYPE_WORDS: Record<string, string> = {
 /** A zod issue as reported with `reportInput: true`. */
 export type Issue = z.core.$ZodIssue & { input?: unknown };
 
+/** The longest field name a path shows whole; a longer one (hostile input) is cut, as values are. */
+const MAX_PATH_PART = 80;
+
 /** Renders a field path the way a user writes it: `discovery[0].servers`. */
 export function formatPath(path: readonly PropertyKey[], root = ''): string {
   let out = root;
   for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    if (typeof part === 'number') {
+      out += `[${part}]`;
+      continue;
+    }
+    const name = String(part);
+    const shown = name.length > MAX_PATH_PART ? `${name.slice(0, MAX_PATH_PART - 3)}...` : name;
+    out += out ? `.${shown}` : shown;
   }
   return out || '(root)';
 }

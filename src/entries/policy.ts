@@ -29,7 +29,8 @@ export type {
   HealthCheckFunction,
   HealthCheckTimers,
   HealthCheckerOptions,
+  HealthCheckFailureType,
 } from '../policy/health-check/index.js';
 export { OutlierDetector, DEFAULT_OUTLIER_SETTINGS, outlierLayer } from '../policy/outlier/index.js';
-export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats, OutlierEndpoint, OutlierLayerOptions } from '../policy/outlier/index.js';
+export type { OutlierSettings, OutlierHost, OutlierResult, OutlierHostStats, OutlierEndpoint, OutlierLayerOptions, OutlierEjectionType } from '../policy/outlier/index.js';
 export type { RetryBudgetSettings, HedgingSettings } from '../config/extensions.js';

@@ -1,7 +1,7 @@
 import type { Attributes, Counter, Histogram, MeterProvider, Span, Tracer } from '@opentelemetry/api';
 import { InvalidOptionError } from '../core/errors/index.js';
 import { formatValue } from '../core/validate.js';
-import { AccessLog, clusterName, type AccessLogOptions } from '../telemetry/access-log.js';
+import { AccessLog, clusterName, protocolName, type AccessLogOptions } from '../telemetry/access-log.js';
 import { METRICS, type MetricDefinition, type MetricNames } from '../telemetry/metric-definitions.js';
 import { resolveTelemetryOptions, telemetryDefaults, type ResolvedTelemetryOptions } from '../telemetry/options.js';
 import { otelApi, type OtelApiModule } from '../telemetry/otel-api.js';
@@ -207,7 +207,7 @@ class InboundRecorder {
       start_time: new Date(x.startedEpoch).toISOString(),
       method: req.method ?? '-',
       path: req.url ?? '/',
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: protocolName(req.httpVersion),
       response_code: status ?? 0,
       response_flags: x.flags ?? '-',
       bytes_received: Number(req.headers['content-length']) || 0,

@@ -274,9 +274,9 @@ export class MeshService implements ServiceTarget, EndpointOwner {
       service: this.name.host,
       // The same TLS as the traffic (trust, client certificate, SNI) for https:// services.
       tls: this.#connector === undefined ? undefined : { connect: checkConnector(this.#connector, this.name.host) },
-      onChange: (endpoint, healthy) => {
-        this.#context.onHealth?.(this, endpoint, healthy);
-        this.#context.events?.health(this.name, endpoint.key, healthy);
+      onChange: (endpoint, healthy, check) => {
+        this.#context.onHealth?.(this, endpoint, healthy, check);
+        this.#context.events?.health(this.name, endpoint.key, healthy, check);
         if (!healthy) return;
         // Back in health: a new warmup window (Envoy's slow start restarts here), and it may
         // be what a waiting request needs.
@@ -306,8 +306,12 @@ export class MeshService implements ServiceTarget, EndpointOwner {
 
   /** See {@link EndpointOwner.ejectionChanged}: entering or leaving panic changes every endpoint. */
   ejectionChanged(endpoint?: EndpointState, ejected?: boolean): void {
-    if (endpoint !== undefined) this.#context.onEjection?.(this, endpoint, ejected === true);
-    if (endpoint !== undefined) this.#context.events?.ejection(this.name, endpoint.key, ejected === true);
+    if (endpoint !== undefined) {
+      // Envoy's name of the count that ejected it (CONSECUTIVE_5XX, ...); none on return.
+      const reason = ejected === true ? this.outlierDetector?.inspect(endpoint)?.ejectionType : undefined;
+      this.#context.onEjection?.(this, endpoint, ejected === true, reason);
+      this.#context.events?.ejection(this.name, endpoint.key, ejected === true, reason);
+    }
     // An endpoint back from ejection may be what a waiting request needs.
     this.#wake();
     const panic = this.panic;

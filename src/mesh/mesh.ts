@@ -225,6 +225,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.#namer = new ServiceNamer(o.namespace, o.clusterDomain);
     this.#services = new ServiceTable(o.maxServices, (service) => this.#keepBreakerState(service));
     this.#telemetry = new OutboundTelemetry(o.telemetry, o.labels, o.namespace);
+    // The access log's protocol: what the connections to each upstream negotiated.
+    this.#telemetry.protocolOf = (upstream) => this.#connecting.protocolOf(upstream);
     this.#configInputs = readConfigInputs(o.config);
     this.#inline = this.#configInputs.inline;
     for (const file of this.#configInputs.files) this.#sourceEntries.set(file, file.located);

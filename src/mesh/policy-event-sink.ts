@@ -19,12 +19,28 @@ export interface EndpointEvent {
   readonly service: string;
   /** The endpoint, `address:port`. */
   readonly endpoint: string;
+  /**
+   * `endpointEjected` only: why, as Envoy's outlier event log names it:
+   * `CONSECUTIVE_5XX` (`consecutive5xxErrors` reached), `CONSECUTIVE_GATEWAY_FAILURE`
+   * (`consecutiveGatewayErrors`), `CONSECUTIVE_LOCAL_ORIGIN_FAILURE`
+   * (`consecutiveLocalOriginFailures`). An endpoint failing its active health checks is
+   * reported by `healthChanged` instead.
+   */
+  readonly reason?: 'CONSECUTIVE_5XX' | 'CONSECUTIVE_GATEWAY_FAILURE' | 'CONSECUTIVE_LOCAL_ORIGIN_FAILURE';
 }
 
 /** `healthChanged`: active health checking found an endpoint healthy or unhealthy. */
 export interface HealthChangedEvent extends EndpointEvent {
   /** Whether it passes its checks now. */
   readonly healthy: boolean;
+  /** What the check that decided it saw: `status 200`, `status 503 (expected 200-399)`, `timed out after 1000 ms`, `connect ECONNREFUSED ...`. */
+  readonly detail: string;
+  /**
+   * When unhealthy, why the check failed, as Envoy's health check event log names it
+   * (`failure_type`): `ACTIVE` (the endpoint answered, and the answer failed the check),
+   * `NETWORK` (no answer: refused, reset, TLS), `NETWORK_TIMEOUT` (no answer in time).
+   */
+  readonly failure?: 'ACTIVE' | 'NETWORK' | 'NETWORK_TIMEOUT';
 }
 
 /** `retry`: a retry was scheduled after a failed try. */
@@ -91,12 +107,15 @@ export function policyEventSink(mesh: EventEmitter): PolicyEvents {
       if (subscribed) channels.budgetExhausted.publish(info);
       emit('retryBudgetExhausted', info);
     },
-    ejection(service, endpoint, ejected) {
+    ejection(service, endpoint, ejected, reason) {
       const event = ejected ? 'endpointEjected' : 'endpointRestored';
-      if (listened(event)) emit(event, { service: id(service), endpoint });
+      if (!listened(event)) return;
+      emit(event, ejected && reason !== undefined ? { service: id(service), endpoint, reason: reason as EndpointEvent['reason'] } : { service: id(service), endpoint });
     },
-    health(service, endpoint, healthy) {
-      if (listened('healthChanged')) emit('healthChanged', { service: id(service), endpoint, healthy });
+    health(service, endpoint, healthy, check) {
+      if (!listened('healthChanged')) return;
+      const failure = healthy ? undefined : (check?.failure as HealthChangedEvent['failure']);
+      emit('healthChanged', { service: id(service), endpoint, healthy, detail: check?.detail ?? (healthy ? 'passed' : 'failed'), ...(failure !== undefined ? { failure } : {}) });
     },
   };
 }

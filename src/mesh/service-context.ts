@@ -53,9 +53,9 @@ export interface ServiceContext {
   /** Hears each good update of a source for this service (telemetry; must not throw). */
   readonly onSourceRefresh?: (service: MeshService, source: DiscoverySource, endpoints: number) => void;
   /** Hears an endpoint's change of active health (telemetry; must not throw). */
-  readonly onHealth?: (service: MeshService, endpoint: EndpointState, healthy: boolean) => void;
+  readonly onHealth?: (service: MeshService, endpoint: EndpointState, healthy: boolean, check: { readonly detail: string; readonly failure: string | undefined }) => void;
   /** Hears an endpoint's ejection by outlier detection, or its return (telemetry; must not throw). */
-  readonly onEjection?: (service: MeshService, endpoint: EndpointState, ejected: boolean) => void;
+  readonly onEjection?: (service: MeshService, endpoint: EndpointState, ejected: boolean, reason: string | undefined) => void;
   /** Hears the policies' and endpoints' reports: the mesh's events (must not throw). */
   readonly events?: PolicyEvents;
 }

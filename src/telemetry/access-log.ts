@@ -47,8 +47,13 @@ export interface AccessLogEntry {
   method: string;
   /** The path and query as sent (cut to `maxPathLength`). */
   path: string;
-  /** `HTTP/1.1` or `HTTP/2`. */
-  protocol: string;
+  /**
+   * The HTTP version, as Envoy's `%PROTOCOL%` writes it: `HTTP/1.1`, `HTTP/1.0`, `HTTP/2`.
+   * Inbound: what the request arrived in. Outbound: what the connection to the upstream
+   * speaks (HTTP/2 when TLS negotiated `h2`, else HTTP/1.1), as the mesh's connectors saw
+   * it; `null` when that is not known (no connection made, or a pool a custom layer built).
+   */
+  protocol: string | null;
   /** The status the caller got; 0 when it got none. */
   response_code: number;
   /** Envoy's response flags, `-` for none (`UF,URX`). */
@@ -86,6 +91,11 @@ export const DEFAULT_MAX_PATH_LENGTH = 1024;
 /** The most characters written for other text fields (authority, user agent, request id, names). */
 export const MAX_FIELD_LENGTH = 256;
 const MAX_METHOD_LENGTH = 32;
+
+/** Envoy's name of an HTTP version as Node reports it (`req.httpVersion`): `2.0` is `HTTP/2`, `1.1` is `HTTP/1.1`. */
+export function protocolName(httpVersion: string): string {
+  return httpVersion === '2.0' || httpVersion === '2' ? 'HTTP/2' : `HTTP/${httpVersion.slice(0, 8)}`;
+}
 
 /** Cuts `text` to `max` characters, marking the cut with `...`; null stays null. */
 function cut(text: string | null | undefined, max: number): string | null {

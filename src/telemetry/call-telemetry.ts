@@ -98,7 +98,8 @@ export class CallTelemetry extends OutcomeHandler implements CallHooks {
     } else {
       this.context = parent;
     }
-    if (channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers) {
+    // The retry and hedge messages carry the call's, so it is made for their subscribers too.
+    if (channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || channels.retry.hasSubscribers || channels.hedge.hasSubscribers) {
       this.message = { direction: 'outbound', method: this.method, origin, path: this.path, service: undefined, startTime: this.startTime };
       if (channels.callStart.hasSubscribers) channels.callStart.publish(this.message);
     }

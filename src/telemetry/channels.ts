@@ -149,7 +149,12 @@ export interface EjectionMessage {
   readonly endpoint: string;
   /** True when ejected, false when it came back. */
   readonly ejected: boolean;
-  /** Why it was ejected (`consecutive5xx`, `consecutiveGatewayErrors`, `consecutiveLocalOriginFailures`); undefined on return. */
+  /**
+   * Why it was ejected, as Envoy's outlier event log names it: `CONSECUTIVE_5XX`
+   * (`consecutive5xxErrors` reached), `CONSECUTIVE_GATEWAY_FAILURE`
+   * (`consecutiveGatewayErrors`), `CONSECUTIVE_LOCAL_ORIGIN_FAILURE`
+   * (`consecutiveLocalOriginFailures`); undefined on return.
+   */
   readonly reason: string | undefined;
   /** How many times it has been ejected so far. */
   readonly times: number;
@@ -165,8 +170,10 @@ export interface HealthMessage {
   readonly endpoint: string;
   /** Whether it is healthy now. */
   readonly healthy: boolean;
-  /** `passed` or `failed`: the checks' verdict that changed the endpoint's health. */
+  /** What the check that changed the endpoint's health saw: `status 200`, `status 503 (expected 200-399)`, `timed out after 1000 ms`, `connect ECONNREFUSED ...` (a custom check: its `detail`, else `passed` or `failed`). */
   readonly detail: string;
+  /** When unhealthy, why the check failed, as Envoy's health check event log names it: `ACTIVE` (it answered, wrongly), `NETWORK` (no answer), `NETWORK_TIMEOUT`; undefined when healthy. */
+  readonly failure: string | undefined;
 }
 
 /** A circuit breaker's state change. */

@@ -37,8 +37,8 @@ export function wireMeshTelemetry<S extends HookedService, E extends HookedEndpo
   services: () => Iterable<S>,
 ): {
   onSourceRefresh: (service: S, source: NamedSource, endpoints: number) => void;
-  onEjection: (service: S, endpoint: E, ejected: boolean) => void;
-  onHealth: (service: S, endpoint: E, healthy: boolean) => void;
+  onEjection: (service: S, endpoint: E, ejected: boolean, reason: string | undefined) => void;
+  onHealth: (service: S, endpoint: E, healthy: boolean, check: { readonly detail: string; readonly failure: string | undefined }) => void;
 } {
   const safely = (fn: () => void): void => {
     try {
@@ -83,13 +83,13 @@ export function wireMeshTelemetry<S extends HookedService, E extends HookedEndpo
         telemetry.discovery(source.name, undefined);
         if (channels.discoveryRefresh.hasSubscribers) channels.discoveryRefresh.publish({ source: source.name, service: `${service.name.fqdn}:${service.name.port}`, endpoints });
       }),
-    onHealth: (service, endpoint, healthy) =>
+    onHealth: (service, endpoint, healthy, check) =>
       safely(() => {
         if (channels.health.hasSubscribers) {
-          channels.health.publish({ service: `${service.name.fqdn}:${service.name.port}`, endpoint: endpoint.key, healthy, detail: healthy ? 'passed' : 'failed' });
+          channels.health.publish({ service: `${service.name.fqdn}:${service.name.port}`, endpoint: endpoint.key, healthy, detail: check.detail, failure: check.failure });
         }
       }),
-    onEjection: (service, endpoint, ejected) =>
+    onEjection: (service, endpoint, ejected, reason) =>
       safely(() => {
         if (ejected) telemetry.serviceMetrics(service, service.name.fqdn, service.name.port)?.ejection();
         if (!channels.ejection.hasSubscribers) return;
@@ -97,7 +97,7 @@ export function wireMeshTelemetry<S extends HookedService, E extends HookedEndpo
         const stats = detector?.inspect(endpoint as never);
         const s = detector?.settings;
         const durationMs = ejected && stats !== undefined && s !== undefined ? Math.min(s.baseEjectionTimeMs * stats.multiplier, s.maxEjectionTimeMs) : undefined;
-        channels.ejection.publish({ service: `${service.name.fqdn}:${service.name.port}`, endpoint: endpoint.key, ejected, reason: undefined, times: stats?.timesEjected ?? 0, durationMs });
+        channels.ejection.publish({ service: `${service.name.fqdn}:${service.name.port}`, endpoint: endpoint.key, ejected, reason, times: stats?.timesEjected ?? 0, durationMs });
       }),
   };
 }

@@ -77,6 +77,13 @@ export class OutboundTelemetry {
   readonly log: AccessLog | undefined;
   /** Whether Istio's metrics are recorded (they need the answering peer's identity). */
   readonly istio: boolean;
+  /**
+   * The HTTP version spoken to an upstream (`address:port`), for the access log's
+   * `protocol`: the mesh sets it to what its connectors saw negotiated
+   * (`ConnectingSockets.protocolOf`). Unknown (a pool a layer made itself, no
+   * connection yet): `protocol` is null.
+   */
+  protocolOf: ((upstream: string) => string | undefined) | undefined;
   readonly #tracing: boolean;
   readonly #givenTracer: Tracer | undefined;
   readonly #givenMeter: boolean;
@@ -142,7 +149,16 @@ export class OutboundTelemetry {
 
   /** Whether anything would see a call. */
   #live(): boolean {
-    if (this.log !== undefined || channels.callStart.hasSubscribers || channels.callEnd.hasSubscribers || channels.attemptEnd.hasSubscribers) {
+    // Every proxyless:client:* channel counts: a subscriber to the retry or hedge channel alone must see messages too.
+    if (
+      this.log !== undefined ||
+      channels.callStart.hasSubscribers ||
+      channels.callEnd.hasSubscribers ||
+      channels.attemptStart.hasSubscribers ||
+      channels.attemptEnd.hasSubscribers ||
+      channels.retry.hasSubscribers ||
+      channels.hedge.hasSubscribers
+    ) {
       this.#checkSdk();
       return true;
     }
@@ -289,7 +305,7 @@ export class OutboundTelemetry {
       start_time: new Date(performance.timeOrigin + start).toISOString(),
       method: call.method,
       path: call.path,
-      protocol: 'HTTP/1.1',
+      protocol: (upstream === undefined ? undefined : this.protocolOf?.(upstream)) ?? null,
       response_code: status,
       response_flags: formatResponseFlags(flags),
       bytes_received: call.requestBytes,

@@ -35,17 +35,17 @@ export interface RunningExample {
 }
 
 /**
- * Starts `node --import tsx --conditions=proxyless-source <script>` (the project's Node)
+ * Starts `node --import tsx --conditions=proxyless-source <script> [args]` (the project's Node)
  * in its own process group (so a test can send it Ctrl-C's SIGINT like a terminal would).
  */
-export function startExample(script: string, env: Record<string, string> = {}): RunningExample {
+export function startExample(script: string, env: Record<string, string> = {}, args: readonly string[] = []): RunningExample {
   const started = performance.now();
   // The child must not inherit this vitest worker's own variables, nor DEMO_* settings
   // from the developer's shell: each test states the ones it means.
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && !k.startsWith('DEMO_') && k !== 'NODE_OPTIONS'),
   );
-  const child = spawn(`${root}node_modules/.bin/node`, ['--import', 'tsx', '--conditions=proxyless-source', script], {
+  const child = spawn(`${root}node_modules/.bin/node`, ['--import', 'tsx', '--conditions=proxyless-source', script, ...args], {
     cwd: root,
     env: { ...inherited, PATH: `${root}node_modules/.bin:${process.env.PATH ?? ''}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -42,7 +42,7 @@ async function call(mesh: Mesh): Promise<number | string> {
 }
 
 describe('mesh events', () => {
-  it('retry and retryBudgetExhausted: one event per retry scheduled, one per retry the budget refused, also on the channel', async () => {
+  it('retry and retryBudgetExhausted: one event per retry scheduled, one per retry the budget refused, also on their channels', async () => {
     const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = 503; res.end(); } });
     servers.push(api);
     const mesh = createMesh({
@@ -60,14 +60,23 @@ describe('mesh events', () => {
     const onMessage = (message: unknown): void => void published.push(message);
     mesh.on('retry', (e) => retries.push(e));
     mesh.on('retryBudgetExhausted', (e) => refused.push(e));
+    // The retry channel subscribed on its own (no call channel): it still hears each retry.
+    const retryMessages: Array<{ attempt: number; reason: string }> = [];
+    const onRetry = (message: unknown): void => void retryMessages.push(message as (typeof retryMessages)[number]);
     subscribe(CHANNEL_NAMES.budgetExhausted, onMessage);
+    subscribe(CHANNEL_NAMES.retry, onRetry);
     try {
       // First call: 2 retries (the whole reserve); second call: its first retry is refused.
       expect(await call(mesh)).toBe(503);
       expect(await call(mesh)).toBe(503);
     } finally {
       unsubscribe(CHANNEL_NAMES.budgetExhausted, onMessage);
+      unsubscribe(CHANNEL_NAMES.retry, onRetry);
     }
+    expect(retryMessages.map((m) => [m.attempt, m.reason])).toEqual([
+      [2, '503'],
+      [3, '503'],
+    ]);
     expect(api.requests).toBe(4);
     expect(retries).toEqual([
       { service: SERVICE, attempt: 2, reason: '503', backoffMs: expect.any(Number) },
@@ -77,7 +86,7 @@ describe('mesh events', () => {
     expect(published).toEqual([{ service: SERVICE, kind: 'retry' }]);
   });
 
-  it('hedge: an event when the backup try is sent', async () => {
+  it('hedge: an event when the backup try is sent, and a message on proxyless:client:hedge', async () => {
     const silent = await startBackend({ id: 'silent', handle: () => {} });
     const fast = await startBackend({ id: 'fast' });
     servers.push(silent, fast);
@@ -90,13 +99,27 @@ describe('mesh events', () => {
     });
     meshes.push(mesh);
     const hedges: HedgeEvent[] = [];
+    const published: Array<{ call: { service?: string }; attempt: number; afterMs: number }> = [];
+    const onMessage = (message: unknown): void => void published.push(message as (typeof published)[number]);
     mesh.on('hedge', (e) => hedges.push(e));
-    // Round robin: of two calls, one starts on the endpoint that never answers.
-    for (let i = 0; i < 2; i++) expect(await call(mesh)).toBe(200);
+    subscribe(CHANNEL_NAMES.hedge, onMessage);
+    try {
+      // Round robin: of two calls, one starts on the endpoint that never answers.
+      for (let i = 0; i < 2; i++) expect(await call(mesh)).toBe(200);
+    } finally {
+      unsubscribe(CHANNEL_NAMES.hedge, onMessage);
+    }
     expect(hedges.length).toBeGreaterThanOrEqual(1);
     for (const hedge of hedges) {
       expect(hedge.service).toBe(SERVICE);
       expect(hedge.afterMs).toBeGreaterThan(0);
+    }
+    // The channel carries the same hedges, each naming its call and the try it adds.
+    expect(published).toHaveLength(hedges.length);
+    for (const message of published) {
+      expect(message.call.service).toBe('api.default.svc.cluster.local');
+      expect(message.attempt).toBe(2);
+      expect(message.afterMs).toBeGreaterThan(0);
     }
   });
 
@@ -113,7 +136,8 @@ describe('mesh events', () => {
     const restored = once(mesh, 'endpointRestored') as Promise<[EndpointEvent]>;
     await call(mesh);
     await call(mesh);
-    expect((await ejected)[0]).toEqual({ service: SERVICE, endpoint: api.address });
+    // 503 is a gateway error and a 5xx; only consecutive5xxErrors is set, so that count ejects it.
+    expect((await ejected)[0]).toEqual({ service: SERVICE, endpoint: api.address, reason: 'CONSECUTIVE_5XX' });
     failing = false;
     expect((await restored)[0]).toEqual({ service: SERVICE, endpoint: api.address });
   });
@@ -132,10 +156,10 @@ describe('mesh events', () => {
     healthy = false;
     expect(await call(mesh)).toBe(200); // makes the service (and its health checks)
     const [down] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
-    expect(down).toEqual({ service: SERVICE, endpoint: api.address, healthy: false });
+    expect(down).toEqual({ service: SERVICE, endpoint: api.address, healthy: false, detail: 'status 503 (expected 200-399)', failure: 'ACTIVE' });
     healthy = true;
     const [up] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
-    expect(up).toEqual({ service: SERVICE, endpoint: api.address, healthy: true });
+    expect(up).toEqual({ service: SERVICE, endpoint: api.address, healthy: true, detail: 'status 200' });
     expect(changes.map((c) => c.healthy)).toEqual([false, true]);
   });
 

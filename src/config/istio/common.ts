@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { durationField, formatDuration, MAX_TIMER_MS, parseDuration } from '../../core/duration.js';
+import { durationField } from '../../core/duration.js';
 import { re2Problem } from '../re2.js';
 import { headerOperationsSchema, requestHeaderOperationsSchema } from './http-fields.js';
 import { labelKeyProblem, labelValueProblem, wildcardDomainProblem } from './names.js';
@@ -17,16 +17,12 @@ export { durationToMs, durationField, MAX_TIMER_MS } from '../../core/duration.j
  * `max` (ms) bounds fields that become a timer here (default: Node's timer limit).
  */
 export function istioDuration(options: { zero?: boolean; seconds?: boolean; max?: number } = {}): z.ZodType<string> {
-  const max = options.max ?? MAX_TIMER_MS;
-  return z.string({ error: 'a duration such as "10s" or "100ms"' }).superRefine((text, ctx) => {
-    const parsed = parseDuration(text);
-    const fail = (message: string): void => ctx.addIssue({ code: 'custom', input: text, message });
-    if ('problem' in parsed) fail('a duration such as "10s" or "100ms"');
-    else if (parsed.ns === 0n && options.zero) return;
-    else if (parsed.ns < 1_000_000n) fail(`a duration of at least 1ms (Istio's minimum${options.zero ? '; 0s turns it off' : ''})`);
-    else if (parsed.ns % 1_000_000n !== 0n) fail('a whole number of milliseconds (Istio refuses finer precision)');
-    else if (options.seconds && parsed.ns % 1_000_000_000n !== 0n) fail('a whole number of seconds (Istio refuses finer precision here)');
-    else if (parsed.ms > max) fail(`a duration of at most ${formatDuration(max)}${options.max === undefined ? ' (2^31-1 ms, the longest timer Node.js runs: a longer one would fire at once)' : ''}`);
+  return durationField({
+    min: 1,
+    minReason: `Istio's minimum${options.zero ? '; 0s turns it off' : ''}`,
+    zero: options.zero,
+    whole: options.seconds ? 's' : 'ms',
+    max: options.max,
   });
 }
 

@@ -6,10 +6,9 @@
  * @module
  */
 import * as z from 'zod';
-import { InvalidConfigError } from '../../core/errors/index.js';
-import { formatIssues, formatValue } from '../../core/validate.js';
 import { MAX_MS, type HealthCheckSettings, type StatusRange } from '../../policy/health-check/settings.js';
-import { durationToMs, parseDuration } from '../../core/duration.js';
+import { durationField, durationToMs } from '../../core/duration.js';
+import { checkAnnotation, type AnnotationSchema } from '../annotation-json.js';
 
 /** The DestinationRule annotation that enables active health checks; its value is JSON ({@link HealthCheckSpec}). */
 export const HEALTH_CHECK_ANNOTATION = 'proxyless.dev/health-check';
@@ -77,14 +76,8 @@ export interface HealthCheckSpec {
   host?: string;
 }
 
-const FIELDS = ['path', 'interval', 'jitter', 'timeout', 'healthyThreshold', 'unhealthyThreshold', 'expectedStatuses', 'method', 'host'] as const;
 const durationMs = (example: string) =>
-  z
-    .string({ error: `a duration from 1ms to 24h such as "${example}"` })
-    .refine((d) => { const p = parseDuration(d); return 'ms' in p && p.ms >= 1 && p.ms <= MAX_MS; }, {
-      error: `a duration from 1ms to 24h such as "${example}"`,
-    })
-    .transform((d) => durationToMs(d));
+  durationField({ min: 1, max: MAX_MS, expected: `a duration from 1ms to 24h such as "${example}"` }).transform(durationToMs);
 
 const threshold = (example: number) => {
   const error = `a whole number >= 1, such as ${example}`;
@@ -166,27 +159,21 @@ export const healthCheckAnnotationSchema = z
     }),
   );
 
+const HEALTH_CHECK: AnnotationSchema<HealthCheckSettings> = {
+  key: HEALTH_CHECK_ANNOTATION,
+  schema: healthCheckAnnotationSchema,
+  example: '{"path": "/healthz", "interval": "10s"}',
+  fields: Object.keys(healthCheckAnnotationSchema.in.shape),
+};
+
 /**
  * Validates health check settings and fills in the defaults (see {@link HealthCheckSpec}).
  *
  * @param spec the annotation's value: a JSON string, or the object it parses to
- * @param where who holds the settings, starting every problem line, e.g.
- *   `DestinationRule/reviews (config[0]): metadata.annotations.proxyless.dev/health-check`
- * @throws InvalidConfigError with one line per problem: `where: field: value (expected: ...)`
+ * @param where who holds the settings, starting every problem line, e.g. `DestinationRule/reviews (config[0])`
+ * @throws InvalidConfigError with one line per problem:
+ *   `where: metadata.annotations["proxyless.dev/health-check"].field: value (expected: ...)`
  */
 export function healthCheckSettings(spec: unknown, where: string): HealthCheckSettings {
-  let value = spec;
-  if (typeof spec === 'string') {
-    try {
-      value = JSON.parse(spec) as unknown;
-    } catch (error) {
-      throw new InvalidConfigError([
-        `${where}: ${formatValue(spec)} (expected: JSON such as {"path": "/healthz", "interval": "10s"}; ${(error as Error).message})`,
-      ]);
-    }
-  }
-  const result = healthCheckAnnotationSchema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  const lines = formatIssues(result.error.issues, '', (path) => (path.length === 0 ? FIELDS : undefined));
-  throw new InvalidConfigError(lines.map((line) => `${where}: ${line.startsWith('(root): ') ? line.slice('(root): '.length) : line}`));
+  return checkAnnotation(spec, HEALTH_CHECK, where);
 }

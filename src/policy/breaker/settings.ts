@@ -6,6 +6,7 @@
  * @module
  */
 import * as z from 'zod';
+import { MAX_TIMER_MS } from '../../core/duration.js';
 
 // ---------------------------------------------------------------------------------------
 // Settings
@@ -95,8 +96,6 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = Object.freeze({
   failOn: Object.freeze(['5xx', 'connect-failure', 'reset'] as const),
 });
 
-/** The longest delay a Node timer takes (about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 // The expected values named in errors, shared by the annotation's JSON and settings built in code.
 export const PERCENT = 'a number from 0 up to, not including, 100 (the breaker opens when the failure percentage exceeds it)';

@@ -6,6 +6,10 @@
  * where Envoy has none. Passive outlier detection still applies on top: a check says
  * whether an endpoint *can* serve, outlier detection whether it *does*.
  *
+ * This file schedules the checks; `internal-probe.ts` runs one under its deadline,
+ * `internal-endpoint-state.ts` holds an endpoint's counts and the threshold rule, and
+ * `internal-health-http-check.ts` is the HTTP request itself.
+ *
  * @module
  */
 import { buildConnector, type Dispatcher } from 'undici';
@@ -15,109 +19,10 @@ import { InvalidOptionError } from '../../core/errors/index.js';
 import { checkWithSchema } from '../../core/validate.js';
 import { MAX_MS, type HealthCheckSettings } from './settings.js';
 import { healthCheckAgent, httpHealthCheck } from './internal-health-http-check.js';
+import { healthOf, newTracked, recordCheck, type Tracked } from './internal-endpoint-state.js';
+import type { EndpointHealth, HealthCheckedEndpoint, HealthCheckerOptions, HealthCheckFunction, HealthCheckTimers } from './types.js';
+import { describeError, startProbe } from './internal-probe.js';
 
-
-/** What a health checker needs from an endpoint; it writes `healthy`. */
-export interface HealthCheckedEndpoint {
-  /** Identity, `address:port`; an endpoint given again with the same key keeps its state. */
-  readonly key: string;
-  /** IP address or host name checked. */
-  readonly address: string;
-  /** TCP port checked. */
-  readonly port: number;
-  /** Written by the checker: false once the endpoint failed its checks. */
-  healthy: boolean;
-}
-
-/** A check's verdict with a short description (`status 500 (expected 200-399)`). */
-export interface HealthCheckResult {
-  /** Whether the check passed. */
-  readonly healthy: boolean;
-  /** What was seen, for {@link HealthChecker.status}. */
-  readonly detail?: string | undefined;
-}
-
-/**
- * A check of one endpoint. Resolving `true` (or `{ healthy: true }`) is a pass;
- * `false`, `{ healthy: false }`, a rejection or a throw is a failure. `signal` aborts when
- * the timeout passes or the endpoint is removed; a check still pending at the timeout
- * counts as failed whether or not it honours the signal.
- */
-export type HealthCheckFunction<E> = (endpoint: E, signal: AbortSignal) => Promise<boolean | HealthCheckResult>;
-
-/** The timer functions a checker uses (tests inject fakes). Handles with an `unref()` method are unref'd. */
-export interface HealthCheckTimers {
-  /** Runs `callback` once after `ms`; returns a handle for `clearTimeout`. */
-  setTimeout(callback: () => void, ms: number): unknown;
-  /** Cancels a timer set by `setTimeout` (a handle already fired or cleared is ignored). */
-  clearTimeout(handle: unknown): void;
-}
-
-/** Options for {@link HealthChecker}. */
-export interface HealthCheckerOptions<E extends HealthCheckedEndpoint> {
-  /** Validated settings, from config's `healthCheckSettings` (or `DEFAULT_HEALTH_CHECK_SETTINGS`). */
-  readonly settings: HealthCheckSettings;
-  /** The service's logical host (`reviews`, `reviews.default.svc.cluster.local`): the Host header unless `settings.host` is set, and the name in warnings. */
-  readonly service: string;
-  /** Called each time the checker changes an endpoint's `healthy` (after writing it). Must not throw; an exception is reported as a process warning. */
-  readonly onChange?: ((endpoint: E, healthy: boolean) => void) | undefined;
-  /** Replaces the HTTP check (tests; other protocols). Default: an HTTP request per {@link HealthCheckSettings} on the checker's own undici Agent. */
-  readonly check?: HealthCheckFunction<E> | undefined;
-  /**
-   * Check over TLS (`https://`) with this connector: give the one the service's traffic
-   * uses (undici's `buildConnector(...)` with its trust, client certificate and SNI), so
-   * the checks see the endpoint as the requests do. Default: plain HTTP.
-   */
-  readonly tls?:
-    | {
-        /** The connector of the service's traffic (undici `buildConnector(...)`). */
-        readonly connect: buildConnector.connector;
-      }
-    | undefined;
-  /** Timer functions. Default: the global `setTimeout` and `clearTimeout`, looked up at each call. */
-  readonly timers?: HealthCheckTimers | undefined;
-  /** Uniform random numbers in [0, 1) for jitter. Default `Math.random`. */
-  readonly random?: (() => number) | undefined;
-  /** Clock for {@link EndpointHealth.lastCheckedAt}, in ms. Default `Date.now`. */
-  readonly now?: (() => number) | undefined;
-}
-
-/** One endpoint's health as the checker sees it (a snapshot). */
-export interface EndpointHealth {
-  /** The endpoint's key, `address:port`. */
-  readonly key: string;
-  /** Whether the endpoint counts as healthy. */
-  readonly healthy: boolean;
-  /** Checks completed since the endpoint was added. */
-  readonly checks: number;
-  /** Passing checks in a row (0 after a failure). */
-  readonly consecutivePasses: number;
-  /** Failing checks in a row (0 after a pass). */
-  readonly consecutiveFailures: number;
-  /** When the last check completed (`now()`), or undefined before the first. */
-  readonly lastCheckedAt: number | undefined;
-  /** What the last check saw: `status 200`, `timed out after 1000 ms`, `connect ECONNREFUSED ...`. */
-  readonly lastResult: string | undefined;
-}
-
-/** Per-endpoint checking state. */
-interface Tracked<E> {
-  endpoint: E;
-  healthy: boolean;
-  checks: number;
-  passes: number;
-  failures: number;
-  lastCheckedAt: number | undefined;
-  lastResult: string | undefined;
-  /** The timer for the next check, while waiting. */
-  next: unknown;
-  /** The timeout timer of the check in flight. */
-  deadline: unknown;
-  /** Aborts the check in flight. */
-  inFlight: AbortController | undefined;
-  /** Set once the endpoint is removed or the checker closed: late results are dropped. */
-  gone: boolean;
-}
 
 const DEFAULT_TIMERS: HealthCheckTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
@@ -181,9 +86,14 @@ const optionsShape = z.object({
 export class HealthChecker<E extends HealthCheckedEndpoint> {
   readonly #settings: HealthCheckSettings;
   readonly #service: string;
-  readonly #onChange: ((endpoint: E, healthy: boolean) => void) | undefined;
+  readonly #onChange: HealthCheckerOptions<E>['onChange'];
   readonly #check: HealthCheckFunction<E>;
   readonly #timers: HealthCheckTimers;
+  /** The timers probes use: unref'd. */
+  readonly #probeTimers: HealthCheckTimers = {
+    setTimeout: (callback, ms) => this.#timer(callback, ms),
+    clearTimeout: (handle) => this.#timers.clearTimeout(handle),
+  };
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #tracked = new Map<string, Tracked<E>>();
@@ -257,15 +167,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
 
   /** A snapshot of every endpoint checked, in the order they were added. */
   status(): EndpointHealth[] {
-    return [...this.#tracked.values()].map((t) => ({
-      key: t.endpoint.key,
-      healthy: t.healthy,
-      checks: t.checks,
-      consecutivePasses: t.passes,
-      consecutiveFailures: t.failures,
-      lastCheckedAt: t.lastCheckedAt,
-      lastResult: t.lastResult,
-    }));
+    return [...this.#tracked.values()].map(healthOf);
   }
 
   /**
@@ -285,19 +187,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
   }
 
   #adopt(endpoint: E): void {
-    const tracked: Tracked<E> = {
-      endpoint,
-      healthy: true,
-      checks: 0,
-      passes: 0,
-      failures: 0,
-      lastCheckedAt: undefined,
-      lastResult: undefined,
-      next: undefined,
-      deadline: undefined,
-      inFlight: undefined,
-      gone: false,
-    };
+    const tracked = newTracked(endpoint);
     this.#tracked.set(endpoint.key, tracked);
     if (endpoint.healthy !== true) this.#write(tracked);
     this.#schedule(tracked, this.#settings.intervalMs * (this.#random() * this.#settings.jitter));
@@ -312,65 +202,17 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
 
   #run(tracked: Tracked<E>): void {
     if (tracked.gone) return;
-    const controller = new AbortController();
-    tracked.inFlight = controller;
-    let settled = false;
-    const finish = (healthy: boolean, detail: string): void => {
-      if (settled) return;
-      settled = true;
-      if (tracked.deadline !== undefined) this.#timers.clearTimeout(tracked.deadline);
-      tracked.deadline = undefined;
+    tracked.inFlight = startProbe(this.#check, tracked.endpoint, this.#settings.timeoutMs, this.#probeTimers, `${tracked.endpoint.key} (${this.#service})`, (healthy, detail, failure) => {
       tracked.inFlight = undefined;
       if (tracked.gone) return;
-      this.#record(tracked, healthy, detail);
+      if (recordCheck(tracked, this.#settings, healthy, detail, failure, this.#now())) this.#write(tracked);
       if (tracked.gone) return; // onChange may have closed the checker or removed the endpoint
       const { intervalMs, jitter } = this.#settings;
       // Written so rounding never takes it past interval × (1 + jitter).
       this.#schedule(tracked, intervalMs * (1 + this.#random() * jitter));
-    };
-    const timeoutMs = this.#settings.timeoutMs;
-    tracked.deadline = this.#timer(() => {
-      tracked.deadline = undefined;
-      const detail = `timed out after ${timeoutMs} ms`;
-      controller.abort(new Error(`health check of ${tracked.endpoint.key} (${this.#service}) ${detail}`));
-      finish(false, detail);
-    }, timeoutMs);
-    let pending: Promise<boolean | HealthCheckResult>;
-    try {
-      pending = Promise.resolve(this.#check(tracked.endpoint, controller.signal));
-    } catch (error) {
-      pending = Promise.reject(error as Error);
-    }
-    pending.then(
-      (result) => {
-        if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed');
-        else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'));
-      },
-      (error: unknown) => finish(false, describeError(error)),
-    );
+    });
   }
 
-  #record(tracked: Tracked<E>, passed: boolean, detail: string): void {
-    tracked.checks++;
-    tracked.lastCheckedAt = this.#now();
-    tracked.lastResult = detail;
-    const first = tracked.checks === 1;
-    if (passed) {
-      tracked.failures = 0;
-      tracked.passes++;
-      if (!tracked.healthy && tracked.passes >= this.#settings.healthyThreshold) {
-        tracked.healthy = true;
-        this.#write(tracked);
-      }
-    } else {
-      tracked.passes = 0;
-      tracked.failures++;
-      if (tracked.healthy && (first || tracked.failures >= this.#settings.unhealthyThreshold)) {
-        tracked.healthy = false;
-        this.#write(tracked);
-      }
-    }
-  }
 
   /** Writes the tracked state onto the endpoint and tells `onChange`. */
   #write(tracked: Tracked<E>): void {
@@ -378,7 +220,7 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     endpoint.healthy = tracked.healthy;
     if (!this.#onChange) return;
     try {
-      this.#onChange(endpoint, tracked.healthy);
+      this.#onChange(endpoint, tracked.healthy, { detail: tracked.lastResult ?? (tracked.healthy ? 'passed' : 'failed'), failure: tracked.healthy ? undefined : tracked.lastFailure });
     } catch (error) {
       process.emitWarning(
         `health checker for "${this.#service}": onChange threw for ${endpoint.key} (healthy: ${tracked.healthy}); checks go on: ${describeError(error)}`,
@@ -390,9 +232,8 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
   #stop(tracked: Tracked<E>): void {
     tracked.gone = true;
     if (tracked.next !== undefined) this.#timers.clearTimeout(tracked.next);
-    if (tracked.deadline !== undefined) this.#timers.clearTimeout(tracked.deadline);
-    tracked.next = tracked.deadline = undefined;
-    tracked.inFlight?.abort(new Error(`health check of ${tracked.endpoint.key} (${this.#service}) stopped: endpoint removed or checker closed`));
+    tracked.next = undefined;
+    tracked.inFlight?.stop(new Error(`health check of ${tracked.endpoint.key} (${this.#service}) stopped: endpoint removed or checker closed`));
     tracked.inFlight = undefined;
   }
 
@@ -401,14 +242,4 @@ export class HealthChecker<E extends HealthCheckedEndpoint> {
     (handle as { unref?: () => void } | undefined)?.unref?.();
     return handle;
   }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const message = error.message || (error instanceof AggregateError ? error.errors.map((e: unknown) => describeError(e)).join('; ') : '');
-    if (message) return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
-    return typeof code === 'string' ? code : error.name;
-  }
-  return String(error);
 }

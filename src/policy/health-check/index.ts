@@ -3,4 +3,5 @@
  * @module
  */
 export * from './health-check.js';
+export * from './types.js';
 export * from './settings.js';

@@ -28,6 +28,15 @@ export function outlierResultOfStatus(statusCode: number): OutlierResult {
   return 'success';
 }
 
+/**
+ * Why outlier detection ejected a host, as Envoy names it (the `type` of its outlier
+ * detection event log, `envoy.data.cluster.v3.OutlierEjectionType`): `CONSECUTIVE_5XX`
+ * (`consecutive5xxErrors` reached), `CONSECUTIVE_GATEWAY_FAILURE`
+ * (`consecutiveGatewayErrors`), `CONSECUTIVE_LOCAL_ORIGIN_FAILURE`
+ * (`consecutiveLocalOriginFailures`, with `splitExternalLocalOriginErrors`).
+ */
+export type OutlierEjectionType = 'CONSECUTIVE_5XX' | 'CONSECUTIVE_GATEWAY_FAILURE' | 'CONSECUTIVE_LOCAL_ORIGIN_FAILURE';
+
 /** What {@link OutlierDetector.inspect} tells about one host (for tests, stats, the admin page). */
 export interface OutlierHostStats {
   /** Ejected now. */
@@ -49,6 +58,8 @@ export interface OutlierHostStats {
   readonly consecutiveLocalOriginFailures: number;
   /** Which count made the current or last ejection, or `undefined` if never ejected. */
   readonly ejectionReason: 'consecutive5xx' | 'consecutiveGatewayErrors' | 'consecutiveLocalOriginFailures' | undefined;
+  /** The same reason as Envoy names it (the diagnostics channel's and `endpointEjected`'s `reason`), or `undefined` if never ejected. */
+  readonly ejectionType: OutlierEjectionType | undefined;
   /** How long the current or last ejection lasts (ms): `min(base × multiplier, max)`; 0 if never ejected. */
   readonly ejectionTimeMs: number;
 }
@@ -74,6 +85,8 @@ type Counter = 'consecutive5xx' | 'consecutiveGateway' | 'consecutiveLocal';
 
 /** A count's name as {@link OutlierHostStats.ejectionReason} reports it (Istio's field names). */
 const REASONS = { consecutive5xx: 'consecutive5xx', consecutiveGateway: 'consecutiveGatewayErrors', consecutiveLocal: 'consecutiveLocalOriginFailures' } as const;
+/** A count's name as Envoy's outlier event log writes the ejection's type. */
+const ENVOY_TYPES = { consecutive5xx: 'CONSECUTIVE_5XX', consecutiveGateway: 'CONSECUTIVE_GATEWAY_FAILURE', consecutiveLocal: 'CONSECUTIVE_LOCAL_ORIGIN_FAILURE' } as const;
 
 /**
  * Envoy's consecutive-error outlier detection for the hosts of one service, without
@@ -263,6 +276,7 @@ export class OutlierDetector<H extends OutlierHost> {
       consecutiveGatewayErrors: record.consecutiveGateway,
       consecutiveLocalOriginFailures: record.consecutiveLocal,
       ejectionReason: record.reason === undefined ? undefined : REASONS[record.reason],
+      ejectionType: record.reason === undefined ? undefined : ENVOY_TYPES[record.reason],
       ejectionTimeMs: record.timesEjected > 0 ? Math.min(this.settings.baseEjectionTimeMs * record.multiplier, this.settings.maxEjectionTimeMs) : 0,
     };
   }
@@ -290,13 +304,12 @@ export class OutlierDetector<H extends OutlierHost> {
    */
   #onThreshold(host: H, record: HostRecord, counter: Counter, now: number): boolean {
     if (record.ejected) return false;
-    const ejected = this.#eject(host, record, now);
-    if (ejected) record.reason = counter;
+    const ejected = this.#eject(host, record, now, counter);
     record[counter] = 0;
     return ejected;
   }
 
-  #eject(host: H, record: HostRecord, now: number): boolean {
+  #eject(host: H, record: HostRecord, now: number, counter: Counter): boolean {
     const s = this.settings;
     const ejected = this.#ejectedCount;
     // 100 × (ejected + 1) / hosts ≤ maxEjectionPercent, without dividing.
@@ -309,6 +322,9 @@ export class OutlierDetector<H extends OutlierHost> {
     // that the decay back to the base time is bounded.
     if (record.multiplier * s.baseEjectionTimeMs < s.maxEjectionTimeMs + s.baseEjectionTimeMs) record.multiplier++;
     this.#ejectedCount++;
+    // The reason first: writing `host.ejected` may call the host's owner at once (an
+    // accessor), which reads the reason to report the ejection.
+    record.reason = counter;
     host.ejected = true;
     return true;
   }

@@ -200,6 +200,18 @@ describe('admin endpoints', () => {
     expect((await raw(`${url}/healthz`, { headers: { host: `localhost:${new URL(url).port}` } })).status).toBe(200);
   });
 
+  it('/ answers the index as JSON, and sends a browser (Accept: text/html first) to the dashboard', async () => {
+    const index = await getJson(`${url}/`);
+    expect(index.status).toBe(200);
+    expect(index.body.endpoints.map((e: any) => e.path)).toContain('/dashboard');
+    const browser = await raw(url, { path: '/', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(browser.status).toBe(302);
+    expect(browser.headers.location).toBe('/dashboard');
+    const page = await fetch(`${url}/`, { headers: { accept: 'text/html' } });
+    expect(page.url).toBe(`${url}/dashboard`);
+    expect(await page.text()).toContain('<title>proxyless dashboard</title>');
+  });
+
   it('serves the dashboard page and one frame of its data', async () => {
     const page = await fetch(`${url}/dashboard`);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);

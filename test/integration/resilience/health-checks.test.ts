@@ -78,6 +78,6 @@ describe('active health checks', () => {
           },
         ],
       }),
-    ).toThrow(/DestinationRule\/api \(config\[0\]\): interval: "often"/);
+    ).toThrow(/DestinationRule\/api \(config\[0\]\): metadata\.annotations\["proxyless\.dev\/health-check"\]\.interval: "often" \(expected: a duration/);
   });
 });

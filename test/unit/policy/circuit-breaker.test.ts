@@ -85,7 +85,8 @@ describe('breakerSettings', () => {
   });
 
   it('reports every problem at once, naming where, the field, the value and what was expected', () => {
-    const where = 'DestinationRule/reviews: metadata.annotations["proxyless.dev/circuit-breaker"]';
+    const where = 'DestinationRule/reviews (config[0])';
+    const at = `${where}: metadata.annotations["proxyless.dev/circuit-breaker"]`;
     let error: InvalidConfigError | undefined;
     try {
       breakerSettings(
@@ -106,25 +107,29 @@ describe('breakerSettings', () => {
     expect(error).toBeInstanceOf(InvalidConfigError);
     expect(error!.code).toBe('PROXYLESS_ERR_INVALID_CONFIG');
     expect(error!.problems).toEqual([
-      `${where}: errorThresholdPercentage: 100 (expected: a number from 0 up to, not including, 100 (the breaker opens when the failure percentage exceeds it))`,
-      `${where}: volumeThreshold: -1 (expected: an integer >= 0 (requests in the window before the breaker may open))`,
-      `${where}: rollingWindow: "10 s" (expected: a duration such as "10s" or "100ms")`,
-      `${where}: resetTimeout: 30 (expected: a duration such as "10s" or "100ms")`,
-      `${where}: halfOpenSuccesses: 0 (expected: an integer from 1 to 1000 (probe successes in a row that close the breaker))`,
-      `${where}: failOn[1]: 404 (expected: one of "5xx", "gateway-error", "connect-failure", "reset", "timeout", "error" or a status code 500..599; 4xx responses never count as failures (they are the caller's mistakes))`,
-      `${where}: failOn[2]: "bogus" (expected: one of "5xx", "gateway-error", "connect-failure", "reset", "timeout", "error" or a status code 500..599)`,
-      `${where}: treshold: unknown field (expected one of: errorThresholdPercentage, volumeThreshold, rollingWindow, rollingBuckets, resetTimeout, halfOpenSuccesses, failOn)`,
+      `${at}.errorThresholdPercentage: 100 (expected: a number from 0 up to, not including, 100 (the breaker opens when the failure percentage exceeds it))`,
+      `${at}.volumeThreshold: -1 (expected: an integer >= 0 (requests in the window before the breaker may open))`,
+      `${at}.rollingWindow: "10 s" (expected: a duration such as "10s" or "100ms")`,
+      `${at}.resetTimeout: 30 (expected: a duration such as "10s" or "100ms")`,
+      `${at}.halfOpenSuccesses: 0 (expected: an integer from 1 to 1000 (probe successes in a row that close the breaker))`,
+      `${at}.failOn[1]: 404 (expected: one of "5xx", "gateway-error", "connect-failure", "reset", "timeout", "error" or a status code 500..599; 4xx responses never count as failures (they are the caller's mistakes))`,
+      `${at}.failOn[2]: "bogus" (expected: one of "5xx", "gateway-error", "connect-failure", "reset", "timeout", "error" or a status code 500..599)`,
+      `${at}.treshold: unknown field (expected one of: errorThresholdPercentage, volumeThreshold, rollingWindow, rollingBuckets, resetTimeout, halfOpenSuccesses, failOn)`,
     ]);
   });
 
   it('checks the window divides into whole-millisecond buckets, failOn is not empty, and the JSON parses', () => {
+    const w = 'w: metadata.annotations["proxyless.dev/circuit-breaker"]';
     expect(() => breakerSettings({ rollingWindow: '1s', rollingBuckets: 7 }, 'w')).toThrow(
-      'w: rollingBuckets: 7 (expected: a count that divides rollingWindow "1s" (1000 ms) into buckets of whole milliseconds)',
+      `${w}.rollingBuckets: 7 (expected: a count that divides rollingWindow "1s" (1000 ms) into buckets of whole milliseconds)`,
     );
-    expect(() => breakerSettings({ failOn: [] }, 'w')).toThrow('w: failOn: [] (expected: at least one condition (to turn the breaker off, remove the annotation))');
-    expect(() => breakerSettings({ resetTimeout: '0s' }, 'w')).toThrow('w: resetTimeout: "0s" (expected: a duration from 1ms to 24d)');
-    expect(() => breakerSettings('{"volumeThreshold": 5,}', 'w')).toThrow(/^invalid mesh config:\n {2}w: "\{\\"volumeThreshold\\": 5,\}" is not JSON: .* \(expected: a JSON object/);
-    expect(() => breakerSettings('[1]', 'w')).toThrow('w: (root): [1] (expected: an object)');
+    expect(() => breakerSettings({ failOn: [] }, 'w')).toThrow(`${w}.failOn: [] (expected: at least one condition (to turn the breaker off, remove the annotation))`);
+    expect(() => breakerSettings({ resetTimeout: '0s' }, 'w')).toThrow(`${w}.resetTimeout: "0s" (expected: a duration of at least 1ms)`);
+    expect(() => breakerSettings({ rollingWindow: '600h' }, 'w')).toThrow(`${w}.rollingWindow: "600h" (expected: a duration of at most 596h31m23.647s (2^31-1 ms`);
+    expect(() => breakerSettings('{"volumeThreshold": 5,}', 'w')).toThrow(
+      /^invalid mesh config:\n {2}w: metadata\.annotations\["proxyless\.dev\/circuit-breaker"\]: "\{\\"volumeThreshold\\": 5,\}" \(expected: a JSON object such as \{"volumeThreshold": 20, "resetTimeout": "30s"\}; .*JSON/,
+    );
+    expect(() => breakerSettings('[1]', 'w')).toThrow(`${w}: [1] (expected: an object)`);
   });
 
   it('ServiceBreaker checks settings built in code', () => {

@@ -4,7 +4,9 @@ import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors
 import { DEFAULT_HEALTH_CHECK_SETTINGS, HealthChecker, type HealthCheckerOptions, type HealthCheckResult, type HealthCheckTimers } from '../../../src/policy/health-check/index.js';
 import { healthCheckSettings, type HealthCheckSpec } from '../../../src/config/settings/index.js';
 
-const WHERE = 'DestinationRule/reviews (config[0]): metadata.annotations.proxyless.dev/health-check';
+const WHERE = 'DestinationRule/reviews (config[0])';
+/** Where every problem line starts: the resource, then the annotation's key. */
+const AT = `${WHERE}: metadata.annotations["proxyless.dev/health-check"]`;
 
 function problems(spec: unknown): readonly string[] {
   try {
@@ -65,49 +67,48 @@ describe('healthCheckSettings', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['path without a slash', { path: 'healthz' }, 'path: "healthz" (expected: a path starting with "/"'],
-    ['path with a space', { path: '/a b' }, 'path: "/a b" (expected: a path starting with "/" without spaces'],
-    ['zero interval', { interval: '0s' }, 'interval: "0s" (expected: a duration from 1ms to 24h such as "10s")'],
-    ['interval without a unit', { interval: '10' }, 'interval: "10" (expected: a duration from 1ms to 24h'],
-    ['interval as a number', { interval: 10 }, 'interval: 10 (expected: a duration from 1ms to 24h'],
-    ['interval above 24h', { interval: '25h' }, 'interval: "25h" (expected: a duration from 1ms to 24h'],
-    ['timeout below 1ms', { timeout: '10us' }, 'timeout: "10us" (expected: a duration from 1ms to 24h such as "1s")'],
-    ['jitter above 1', { jitter: 1.5 }, 'jitter: 1.5 (expected: a fraction of interval from 0 to 1, such as 0.1)'],
-    ['negative jitter', { jitter: -0.1 }, 'jitter: -0.1 (expected: a fraction of interval from 0 to 1'],
-    ['jitter as a percent string', { jitter: '10%' }, 'jitter: "10%" (expected: a fraction of interval from 0 to 1'],
-    ['healthyThreshold 0', { healthyThreshold: 0 }, 'healthyThreshold: 0 (expected: a whole number >= 1, such as 2)'],
-    ['unhealthyThreshold fractional', { unhealthyThreshold: 2.5 }, 'unhealthyThreshold: 2.5 (expected: a whole number >= 1, such as 3)'],
-    ['method POST', { method: 'POST' }, 'method: "POST" (expected: one of "GET", "HEAD")'],
-    ['lower-case method', { method: 'get' }, 'method: "get" (expected: one of "GET", "HEAD")'],
-    ['host with a space', { host: 'a b' }, 'host: "a b" (expected: a Host header value without spaces'],
-    ['empty host', { host: '' }, 'host: "" (expected: a Host header value'],
-    ['status below 100', { expectedStatuses: [99] }, 'expectedStatuses[0]: 99 (expected: a status code such as 204, an inclusive range such as "200-399", or a half-open range such as {"start": 200, "end": 400}, with codes from 100 to 599)'],
-    ['status 600', { expectedStatuses: [200, 600] }, 'expectedStatuses[1]: 600 (expected: a status code'],
-    ['reversed range', { expectedStatuses: ['400-300'] }, 'expectedStatuses[0]: "400-300" (expected: a status code'],
-    ['empty half-open range', { expectedStatuses: [{ start: 400, end: 400 }] }, 'expectedStatuses[0]: {"start":400,"end":400} (expected:'],
-    ['range past 600', { expectedStatuses: [{ start: 500, end: 601 }] }, 'expectedStatuses[0]: {"start":500,"end":601} (expected:'],
-    ['range with an extra key', { expectedStatuses: [{ start: 200, end: 300, inclusive: true }] }, 'expectedStatuses[0]: {"start":200,"end":300,"inclusive":true}'],
-    ['status as a word', { expectedStatuses: ['ok'] }, 'expectedStatuses[0]: "ok" (expected: a status code'],
-    ['empty status list', { expectedStatuses: [] }, 'expectedStatuses: [] (expected: at least one status code or range, such as [200])'],
-    ['status list not a list', { expectedStatuses: 200 }, 'expectedStatuses: 200 (expected: a list of status codes and ranges, such as [200, "300-399"])'],
-    ['misspelt field', { intervall: '5s' }, 'intervall: unknown field (expected one of: path, interval, jitter, timeout, healthyThreshold, unhealthyThreshold, expectedStatuses, method, host)'],
-    ['Envoy snake_case field', { healthy_threshold: 2 }, 'healthy_threshold: unknown field (expected one of: path, interval,'],
-    ['a number', 5, '5 (expected: a JSON object of health check settings, such as {"path": "/healthz", "interval": "10s"})'],
-    ['null', null, 'null (expected: a JSON object of health check settings'],
-    ['an array', [], '[] (expected: a JSON object of health check settings'],
-    ['JSON that does not parse', '{interval: 5s}', '"{interval: 5s}" (expected: JSON such as {"path": "/healthz", "interval": "10s"}; '],
-    ['an empty annotation', '', '"" (expected: JSON such as'],
-    ['JSON of a string', '"10s"', '"10s" (expected: a JSON object of health check settings'],
+    ['path without a slash', { path: 'healthz' }, '.path: "healthz" (expected: a path starting with "/"'],
+    ['path with a space', { path: '/a b' }, '.path: "/a b" (expected: a path starting with "/" without spaces'],
+    ['zero interval', { interval: '0s' }, '.interval: "0s" (expected: a duration from 1ms to 24h such as "10s")'],
+    ['interval without a unit', { interval: '10' }, '.interval: "10" (expected: a duration from 1ms to 24h'],
+    ['interval as a number', { interval: 10 }, '.interval: 10 (expected: a duration from 1ms to 24h'],
+    ['interval above 24h', { interval: '25h' }, '.interval: "25h" (expected: a duration from 1ms to 24h'],
+    ['timeout below 1ms', { timeout: '10us' }, '.timeout: "10us" (expected: a duration from 1ms to 24h such as "1s")'],
+    ['jitter above 1', { jitter: 1.5 }, '.jitter: 1.5 (expected: a fraction of interval from 0 to 1, such as 0.1)'],
+    ['negative jitter', { jitter: -0.1 }, '.jitter: -0.1 (expected: a fraction of interval from 0 to 1'],
+    ['jitter as a percent string', { jitter: '10%' }, '.jitter: "10%" (expected: a fraction of interval from 0 to 1'],
+    ['healthyThreshold 0', { healthyThreshold: 0 }, '.healthyThreshold: 0 (expected: a whole number >= 1, such as 2)'],
+    ['unhealthyThreshold fractional', { unhealthyThreshold: 2.5 }, '.unhealthyThreshold: 2.5 (expected: a whole number >= 1, such as 3)'],
+    ['method POST', { method: 'POST' }, '.method: "POST" (expected: one of "GET", "HEAD")'],
+    ['lower-case method', { method: 'get' }, '.method: "get" (expected: one of "GET", "HEAD")'],
+    ['host with a space', { host: 'a b' }, '.host: "a b" (expected: a Host header value without spaces'],
+    ['empty host', { host: '' }, '.host: "" (expected: a Host header value'],
+    ['status below 100', { expectedStatuses: [99] }, '.expectedStatuses[0]: 99 (expected: a status code such as 204, an inclusive range such as "200-399", or a half-open range such as {"start": 200, "end": 400}, with codes from 100 to 599)'],
+    ['status 600', { expectedStatuses: [200, 600] }, '.expectedStatuses[1]: 600 (expected: a status code'],
+    ['reversed range', { expectedStatuses: ['400-300'] }, '.expectedStatuses[0]: "400-300" (expected: a status code'],
+    ['empty half-open range', { expectedStatuses: [{ start: 400, end: 400 }] }, '.expectedStatuses[0]: {"start":400,"end":400} (expected:'],
+    ['range past 600', { expectedStatuses: [{ start: 500, end: 601 }] }, '.expectedStatuses[0]: {"start":500,"end":601} (expected:'],
+    ['range with an extra key', { expectedStatuses: [{ start: 200, end: 300, inclusive: true }] }, '.expectedStatuses[0]: {"start":200,"end":300,"inclusive":true}'],
+    ['status as a word', { expectedStatuses: ['ok'] }, '.expectedStatuses[0]: "ok" (expected: a status code'],
+    ['empty status list', { expectedStatuses: [] }, '.expectedStatuses: [] (expected: at least one status code or range, such as [200])'],
+    ['status list not a list', { expectedStatuses: 200 }, '.expectedStatuses: 200 (expected: a list of status codes and ranges, such as [200, "300-399"])'],
+    ['misspelt field', { intervall: '5s' }, '.intervall: unknown field (expected one of: path, interval, jitter, timeout, healthyThreshold, unhealthyThreshold, expectedStatuses, method, host)'],
+    ['Envoy snake_case field', { healthy_threshold: 2 }, '.healthy_threshold: unknown field (expected one of: path, interval,'],
+    ['a number', 5, ': 5 (expected: a JSON object of health check settings, such as {"path": "/healthz", "interval": "10s"})'],
+    ['null', null, ': null (expected: a JSON object of health check settings'],
+    ['an array', [], ': [] (expected: a JSON object of health check settings'],
+    ['JSON that does not parse', '{interval: 5s}', ': "{interval: 5s}" (expected: a JSON object such as {"path": "/healthz", "interval": "10s"}; Expected property name'],
+    ['an empty annotation', '', ': "" (expected: a JSON object such as'],
+    ['JSON of a string', '"10s"', ': "10s" (expected: a JSON object of health check settings'],
   ])('%s is refused with a line naming where, field, value and expectation', (_name, spec, expected) => {
     const lines = problems(spec);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toBe(`${WHERE}: ${lines[0]!.slice(WHERE.length + 2)}`);
-    expect(lines[0], `got:\n${lines.join('\n')}`).toContain(`${WHERE}: ${expected}`);
+    expect(lines[0], `got:\n${lines.join('\n')}`).toContain(`${AT}${expected}`);
   });
 
   it('reports every problem at once, one line each', () => {
     const lines = problems({ interval: '0s', timeout: 'soon', jitter: 2, method: 'PUT', expectedStatuses: [200, 'x'] });
-    expect(lines.map((l) => l.slice(WHERE.length + 2).split(':')[0])).toEqual(['interval', 'jitter', 'timeout', 'expectedStatuses[1]', 'method']);
+    expect(lines.map((l) => l.slice(AT.length + 1).split(':')[0])).toEqual(['interval', 'jitter', 'timeout', 'expectedStatuses[1]', 'method']);
   });
 });
 
