@@ -1,13 +1,22 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// The subpath entries as package.json "exports" publishes them (proxyless/balance, /policy,
+// /config, /discovery, /telemetry, /security, /tls, /inbound): each to its source file.
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { exports: Record<string, string | Record<string, unknown>> };
+const subpaths = Object.entries(pkg.exports).flatMap(([key, target]) =>
+  key !== '.' && typeof target === 'object' && typeof target['proxyless-source'] === 'string'
+    ? [{ find: `proxyless/${key.slice(2)}`, replacement: fileURLToPath(new URL(target['proxyless-source'], import.meta.url)) }]
+    : [],
+);
 
 export default defineConfig({
   resolve: {
     // Tests and examples import 'proxyless' as users do; here it means the sources.
     alias: [
       { find: /^proxyless$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
-      // The subpath entries (package.json "exports"): proxyless/balance, /policy, /config, /discovery.
-      { find: /^proxyless\/(balance|policy|config|discovery)$/, replacement: fileURLToPath(new URL('./src/entries/$1.ts', import.meta.url)) },
+      ...subpaths,
       // The adapters too, for examples that use them (the demo's replicas).
       { find: /^@proxyless\/(etcd|express|fastify)$/, replacement: fileURLToPath(new URL('./packages/$1/src/index.ts', import.meta.url)) },
     ],

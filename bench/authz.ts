@@ -14,7 +14,8 @@
  * alternated with the measured runs, so the ratio says what 100 policies add. CUSTOM
  * providers are left out: they are the application's own (async) code.
  */
-import { compileAuthorization, type AuthorizationPolicyResource, type AuthzRequest } from '../src/security/index.js';
+import { compileAuthorization, type AuthorizationPolicyResource } from '../src/security/index.js';
+import type { AuthzRequest } from '../src/security/request-view.js';
 import { runIfMain } from './lib/entry.js';
 import type { Log } from './lib/log.js';
 import { loadavg } from 'node:os';

@@ -21,7 +21,7 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { Agent, request } from 'undici';
-import { loadSheddingSettings } from 'proxyless';
+import { loadSheddingSettings } from 'proxyless/inbound';
 import { runIfMain } from './lib/entry.js';
 import { startInboundServer, type InboundServer } from './lib/inbound-servers.js';
 import { LatencyRecorder } from './lib/latency.js';

@@ -13,6 +13,10 @@ export const ENTRIES = [
   { subpath: 'proxyless/policy', file: 'src/entries/policy.ts' },
   { subpath: 'proxyless/config', file: 'src/entries/config.ts' },
   { subpath: 'proxyless/discovery', file: 'src/entries/discovery.ts' },
+  { subpath: 'proxyless/telemetry', file: 'src/entries/telemetry.ts' },
+  { subpath: 'proxyless/security', file: 'src/entries/security.ts' },
+  { subpath: 'proxyless/tls', file: 'src/entries/tls.ts' },
+  { subpath: 'proxyless/inbound', file: 'src/entries/inbound.ts' },
 ] as const;
 
 /** One export of an entry. */
@@ -93,11 +97,18 @@ const HEADER = `# API
 Every export of proxyless's entries, one line each, grouped by the folder of \`src/\` it
 comes from. The root entry, \`proxyless\`, holds what an application uses: the mesh,
 discovery sources, config types and builders, every error, deadlines, stacks and their
-default layers, and the telemetry, identity, security and server APIs. Building blocks
-live in subpath entries: \`proxyless/balance\` (balancers), \`proxyless/policy\` (breaker,
+default layers, the telemetry options with the propagator and the channels to subscribe
+to, the identity sources and authorization providers given to \`createMesh\`, the server
+side (\`inbound\`, its stack and options) and the admin server. Building blocks live in
+subpath entries: \`proxyless/balance\` (balancers), \`proxyless/policy\` (breaker,
 outlier detector, health checker, retry budget, their settings and layers),
-\`proxyless/config\` (YAML parsing, \`checkConfig\`, the extension annotations' schemas)
-and \`proxyless/discovery\` (what a discovery source is built from). Each subpath works
+\`proxyless/config\` (YAML parsing, \`checkConfig\`, the extension annotations' schemas),
+\`proxyless/discovery\` (what a discovery source is built from), \`proxyless/telemetry\`
+(trace-context parsing, metric and span definitions, response flags, the access log
+writer), \`proxyless/security\` (the compilers, matchers and explainers of Istio's security
+resources, JWT key sources), \`proxyless/tls\` (SPIFFE IDs, SVIDs, certificates and trust
+bundles, the dev CA, mTLS options and connector) and \`proxyless/inbound\` (what the
+server adapters are built from: lifecycle, limiters, deadline parsing). Each subpath works
 from \`import\` and \`require\`, with types for both.
 
 \`test/package/exports.test.ts\` fails when an entry exports a name this page does not

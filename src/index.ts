@@ -6,7 +6,8 @@
  */
 // The application's API: the mesh, discovery sources, config, errors, deadlines and
 // stacks. Building blocks live in subpath entries (src/entries/): proxyless/balance,
-// proxyless/policy, proxyless/config, proxyless/discovery. docs/api.md lists every
+// proxyless/policy, proxyless/config, proxyless/discovery, proxyless/telemetry,
+// proxyless/security, proxyless/tls, proxyless/inbound. docs/api.md lists every
 // export, one line each (test/package/exports.test.ts holds the two together).
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
@@ -73,7 +74,8 @@ export type { PolicyEvents, ReportedService } from './core/policy-events.js';
 // Deadlines.
 export { withDeadline, currentDeadline, deadlineFromHeader, DEADLINE_HEADER, MAX_DEADLINE_MS } from './policy/deadline/index.js';
 
-// Errors, every class the mesh and its sources raise (etcd's are @proxyless/etcd's).
+// Errors, every class the mesh, its sources and its server raise (etcd's are
+// @proxyless/etcd's).
 export {
   ProxylessError,
   InvalidOptionError,
@@ -99,6 +101,11 @@ export type { RetryInfo } from './policy/retry/index.js';
 export { EndpointsFileError } from './discovery/file-source.js';
 export { DnsError } from './discovery/dns/index.js';
 export type { ConfigDiagnostic } from './core/errors/index.js';
+export { SvidError, IdentityNotReadyError } from './core/errors/index.js';
+export type { SvidRule } from './core/errors/index.js';
+export { InvalidSpiffeIdError } from './tls/spiffe-id.js';
+export { PeerAuthenticationRefusedError } from './inbound/mesh-server.js';
+export { ClientTlsError } from './mesh/client-tls.js';
 // Errors looked for through fetch's `TypeError: fetch failed` (issue 11).
 export { isProxylessError, proxylessErrorOf } from './core/errors/index.js';
 export type { ProxylessErrorOptions } from './core/errors/index.js';
@@ -110,177 +117,52 @@ export type { UnknownFieldsMode } from './config/validate-resource.js';
 export { virtualService, destinationRule, serviceEntry } from './compile/builders.js';
 export type * from './config/from-code/index.js';
 
-export * from './telemetry/index.js';
-// Workload identity (SPIFFE X.509-SVIDs): see docs/identity.md.
-export {
-  SpiffeId,
-  InvalidSpiffeIdError,
-  X509Svid,
-  loadSvid,
-  verifySvid,
-  trustBundleFromPem,
-  parsePemCertificates,
-  KeyUsageBits,
-  ExtKeyUsageOids,
-  MESH_SESSION_ID_CONTEXT,
-  BaseIdentitySource,
-  identityFromFiles,
-  FileIdentitySource,
-  devIdentity,
-  DevIdentitySource,
-  createDevCa,
-  issueSvid,
-  writeDevCa,
-  loadDevCa,
-  clientTlsOptions,
-  serverTlsOptions,
-  serveWithIdentity,
-  verifyClient,
-  meshAlpnCallback,
-  mtlsConnector,
-} from './tls/index.js';
-export type {
-  CertificateInfo,
-  KeyUsageInfo,
-  BasicConstraintsInfo,
-  SvidSummary,
-  ClientConnectionOptions,
-  MeshServerOptions,
-  MtlsConnector,
-  TrustBundle,
-  TrustBundles,
-  VerifySvidOptions,
-  VerifiedSvid,
-  IdentityExpectation,
-  SvidPem,
-  KeyType,
-  DevCa,
-  CreateDevCaOptions,
-  IssueSvidOptions,
-  IssuedSvid,
-  IdentitySource,
-  IdentitySourceEvents,
-  FileIdentityOptions,
-  DevIdentityOptions,
-  ClientTlsOptions,
-  ServerTlsOptions,
-  ServeWithIdentityOptions,
-  ServerExpectation,
-  TlsServerLike,
-  MtlsConnectorOptions,
-  Connector,
-} from './tls/index.js';
-export { SvidError, IdentityNotReadyError } from './core/errors/index.js';
-export type { SvidRule } from './core/errors/index.js';
+// Telemetry an application sets up: its options, the W3C propagator to register with its
+// OpenTelemetry SDK, and the diagnostics channels to subscribe to (docs/telemetry.md).
+// The building blocks are proxyless/telemetry's.
+export type { TelemetryOptions, TracingOptions, MetricsOptions } from './telemetry/options.js';
+export type { AccessLogger, AccessLogFilter, AccessLogOptions, AccessLogEntry } from './telemetry/access-log.js';
+export type { WorkloadOptions } from './telemetry/workload.js';
+export type { OtelTracerProvider, OtelMeterProvider } from './telemetry/api-types.js';
+export { TraceContextPropagator } from './telemetry/w3c-propagator.js';
+export type { TraceContextPropagatorOptions } from './telemetry/w3c-propagator.js';
+export { CHANNEL_NAMES } from './telemetry/channels.js';
+export type { CallMessage, AttemptMessage, RetryMessage, HedgeMessage, BudgetExhaustedMessage } from './telemetry/channels.js';
+export type { EjectionMessage, HealthMessage, BreakerMessage } from './telemetry/channels.js';
+export type { ConfigAppliedMessage, ConfigRejectedMessage, DiscoveryRefreshMessage, DiscoveryErrorMessage } from './telemetry/channels.js';
 
-// Security resources as decisions (PeerAuthentication, AuthorizationPolicy,
-// RequestAuthentication): see docs/security.md.
-export {
-  compileSecurity,
-  compileAuthorization,
-  resolvePeerAuthentication,
-  Authorizer,
-  AUTHZ_DENIED_STATUS,
-  AUTHZ_DENIED_BODY,
-  explainAuthorization,
-  resolveAuthorizationOptions,
-  RequestAuthenticator,
-  compileRequestAuthentication,
-  JwksCache,
-  RemoteKeys,
-} from './security/index.js';
-export type {
-  SecurityResources,
-  CompileSecurityOptions,
-  CompiledSecurity,
-  CompiledAuthorization,
-  PeerAuthenticationDecision,
-  PeerAuthenticationExplanation,
-  AuthzDecision,
-  AuthorizeOutcome,
-  DryRunResult,
-  DryRunCounters,
-  AuthzExplanation,
-  PolicyExplanation,
-  RuleExplanation,
-  FailedCheck,
-  AuthorizationOptions,
-  AuthorizationProvider,
-  AuthorizationCheck,
-  AuthorizationCheckContext,
-  AuthorizationVerdict,
-  ProviderOutcome,
-  JwtOutcome,
-  TokenRequest,
-  TokenProblem,
-  AuthzRequest,
-  RequestAuth,
-  ClaimValue,
-  MtlsMode,
-  SecurityWorkload,
-  SecurityMeshSettings,
-  SecurityFinding,
-  AuthorizationPolicyResource,
-  PeerAuthenticationResource,
-  RequestAuthenticationResource,
-  AuthorizationAction,
-  AuthorizationRuleSpec,
-  AuthorizationSourceSpec,
-  AuthorizationOperationSpec,
-  AuthorizationConditionSpec,
-  PeerAuthenticationMode,
-  JwtRuleSpec,
-  SecurityMetadata,
-  WorkloadSelectorSpec,
-  TargetRefSpec,
-  AuthorizerOptions,
-  CompiledPolicy,
-  CompiledRule,
-  Clause,
-  Predicate,
-  AttributeMatcher,
-  CompileRequestAuthenticationOptions,
-  CompiledRequestAuthentication,
-  PeerAuthenticationSource,
-  ResolvePeerAuthenticationOptions,
-  ResolvedProvider,
-  RemoteKeysOptions,
-  KeySource,
-  KeyResolver,
-  TokenLocation,
-  FoundToken,
-  IndexKey,
-  IndexedAttribute,
-  ProviderAsked,
-  ProviderDenial,
-  ChosenPeerAuthentications,
-  RemoteKeysLocation,
-  JwksUriLocation,
-  IssuerLocation,
-  HeaderTokenLocation,
-  NamedTokenLocation,
-  ProviderAllowance,
-  AuthorizationRuleFrom,
-  AuthorizationRuleTo,
-  AuthorizationProviderRef,
-  PeerAuthenticationMtls,
-  JwtHeaderSpec,
-  ClaimToHeaderSpec,
-  PolicyTargetsSpec,
-} from './security/index.js';
-export * from './inbound/index.js';
+// Workload identity: the sources an application passes to createMesh({ identity })
+// (docs/identity.md). SVIDs, certificates, the dev CA and mTLS helpers: proxyless/tls.
+export { identityFromFiles, FileIdentitySource } from './tls/file-identity.js';
+export type { FileIdentityOptions } from './tls/file-identity.js';
+export { devIdentity, DevIdentitySource } from './tls/dev-identity.js';
+export type { DevIdentityOptions } from './tls/dev-identity.js';
+export type { IdentitySource, IdentitySourceEvents } from './tls/identity-source.js';
 
-// Identity and security wired into the mesh (issue 14, helper S): the server and its
-// refusals, the client side's TLS modes, the inbound explanation.
-export { PeerAuthenticationRefusedError } from './inbound/mesh-server.js';
-export type { MeshServer, CreateServerOptions, MeshServerMesh } from './inbound/mesh-server.js';
-export { socketPeer, requestAuthOf } from './inbound/security-steps.js';
-export type { SecurityMesh, InboundSecurityView } from './inbound/security-steps.js';
-export { ClientTlsError, TLS_MODE_LABEL, SERVICE_ACCOUNT_LABEL, clientTlsMode, expectedServerIdentity } from './mesh/client-tls.js';
-export type { ClientTlsSettings, ClientTlsTarget, ClientTlsDecision } from './mesh/client-tls.js';
-export type { InboundExplanation, InboundRequestSpec } from './mesh/explain-inbound.js';
-export type { SecurityVersion } from './compile/mesh-security.js';
+// Authorization: the CUSTOM providers an application passes to createMesh({ authorization })
+// and what they receive; the dry-run results the mesh reports (docs/security.md). The
+// compilers, matchers and resource types: proxyless/security.
+export type { AuthorizationOptions, AuthorizationProvider, AuthorizationCheck, AuthorizationCheckContext, AuthorizationVerdict } from './security/authz-providers.js';
+export type { AuthzRequest, RequestAuth, ClaimValue } from './security/request-view.js';
+export type { DryRunResult, DryRunCounters } from './security/authorizer.js';
 export type { SecurityStats } from './mesh/mesh.js';
+export type { InboundExplanation, InboundRequestSpec } from './mesh/explain-inbound.js';
+
+// Serving: the inbound side for node:http servers, its stack and layers (edited like the
+// client's), its options, and what a request carries (docs/serving.md). What adapters and
+// custom servers are built from: proxyless/inbound.
+export { inbound, Inbound } from './inbound/inbound.js';
+export type { InboundEvents } from './inbound/inbound.js';
+export type { InboundOptions, RequestMesh, CallerTraceContext, PeerIdentity, MeshIncomingMessage } from './inbound/types.js';
+export { InboundExchange } from './inbound/exchange.js';
+export type { Finisher } from './inbound/exchange.js';
+export { InboundStack, inboundLayer } from './inbound/inbound-stack.js';
+export type { InboundLayer, InboundHandler } from './inbound/inbound-stack.js';
+export type { DrainOptions, DrainedInfo } from './inbound/lifecycle.js';
+export type { PathMatch, RateLimitOptions, RateLimitDescriptorOptions, TokenBucketOptions } from './config/settings/rate-limit.js';
+export type { LoadSheddingOptions } from './inbound/adaptive-concurrency.js';
+export type { InboundTelemetryOptions } from './inbound/inbound-telemetry.js';
+export type { MeshServer, CreateServerOptions } from './inbound/mesh-server.js';
 
 // Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
 export { isLoopback } from './admin/index.js';

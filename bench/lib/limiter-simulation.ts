@@ -5,7 +5,7 @@
  * open loop sends them. No timers, no sockets, no other process: the figures are the
  * algorithm's alone, the same on every machine for a given seed.
  */
-import { AdaptiveConcurrencyLimiter, type LoadSheddingSettings } from 'proxyless';
+import { AdaptiveConcurrencyLimiter, type LoadSheddingSettings } from 'proxyless/inbound';
 
 /** What one simulated run measured. */
 export interface SimulatedOverload {

@@ -19,7 +19,8 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { createMesh, devIdentity, type X509Svid } from 'proxyless';
+import { createMesh, devIdentity } from 'proxyless';
+import type { X509Svid } from 'proxyless/tls';
 import { meshPlugin } from '@proxyless/fastify';
 
 /** How many AuthorizationPolicies the `fastify-mesh` server has. */

@@ -1,5 +1,5 @@
 // scratch: discrete-event simulation of the limiter against a 4-slot 20 ms backend (virtual time)
-import { AdaptiveConcurrencyLimiter, loadSheddingSettings } from 'proxyless';
+import { AdaptiveConcurrencyLimiter, loadSheddingSettings } from 'proxyless/inbound';
 
 type Ev = { t: number; seq: number; fn: () => void };
 function simulate(opts: object, seed = 1, jitterMs = 2, overloadMs = 5000) {

@@ -1,4 +1,4 @@
-import { loadSheddingSettings } from 'proxyless';
+import { loadSheddingSettings } from 'proxyless/inbound';
 import { simulateOverload } from './limiter-simulation.js';
 const opts = JSON.parse(process.argv[2] ?? '{}');
 for (const stalls of [undefined, { every: 50, ms: 5 }, { every: 30, ms: 10 }, { every: 20, ms: 15 }]) {

@@ -23,7 +23,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import express from 'express';
 import Fastify from 'fastify';
-import { createDevCa, createMesh, devIdentity, lifecycleOf, staticEndpoints, TraceContextPropagator, writeDevCa, type Mesh, type StaticEndpointsSource } from 'proxyless';
+import { createMesh, devIdentity, staticEndpoints, TraceContextPropagator, type Mesh, type StaticEndpointsSource } from 'proxyless';
+import { lifecycleOf } from 'proxyless/inbound';
+import { createDevCa, writeDevCa } from 'proxyless/tls';
 import { meshMiddleware } from '@proxyless/express';
 import { meshPlugin } from '@proxyless/fastify';
 import { request } from 'undici';

@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { createDevCa, createMesh, devIdentity, staticEndpoints, writeDevCa, type Mesh, type MeshIncomingMessage } from 'proxyless';
+import { createMesh, devIdentity, staticEndpoints, type Mesh, type MeshIncomingMessage } from 'proxyless';
+import { createDevCa, writeDevCa } from 'proxyless/tls';
 
 const caDir = mkdtempSync(join(tmpdir(), 'proxyless-example-ca-'));
 writeDevCa(caDir, createDevCa({ trustDomain: 'cluster.local' }));

@@ -1,24 +1,27 @@
 /**
- * The server side of the mesh: the inbound stack (health, drain, telemetry, identity and
- * authorization slots, deadline, rate limit, load shedding, context) for node:http
- * servers, and the core the Express and Fastify adapters wrap.
+ * The server side's building blocks, published as `proxyless/inbound`
+ * (src/entries/inbound.ts): what the Express and Fastify adapters wrap (the structural
+ * mesh types `inbound()` and the server take), the drain lifecycle, the rate limiter and
+ * the adaptive concurrency limiter with their settings, deadline parsing, and the peer
+ * and token of a request. What an application uses to serve (`inbound`, the inbound stack
+ * and its layers, the options, the request's `mesh` view) is in the root entry,
+ * src/index.ts. See docs/serving.md.
  */
-export { inbound, Inbound } from './inbound.js';
-export type { InboundEvents, InboundMesh } from './inbound.js';
-export { InboundExchange } from './exchange.js';
-export type { Finisher, CallerSpanContext } from './exchange.js';
-export { InboundStack, inboundLayer } from './inbound-stack.js';
-export type { InboundLayer, InboundHandler } from './inbound-stack.js';
+export type { InboundMesh } from './inbound.js';
+export type { CallerSpanContext } from './exchange.js';
 export { enterRequestContext } from './steps.js';
 export { MeshLifecycle, lifecycleOf } from './lifecycle.js';
-export type { DrainedInfo, DrainOptions, DrainRegistration, LifecycleEvents, LifecycleState, LifecycleMesh } from './lifecycle.js';
+export type { DrainRegistration, LifecycleEvents, LifecycleState, LifecycleMesh } from './lifecycle.js';
 export { TokenBucket, LocalRateLimiter } from './rate-limit.js';
 export type { RateLimitDecision } from './rate-limit.js';
 export { MIN_FILL_INTERVAL_MS } from '../config/settings/rate-limit.js';
-export type { PathMatch, RateLimitOptions, RateLimitDescriptorOptions, TokenBucketOptions, RateLimitSettings, DescriptorSettings, TokenBucketSettings } from '../config/settings/rate-limit.js';
+export type { RateLimitSettings, DescriptorSettings, TokenBucketSettings } from '../config/settings/rate-limit.js';
 export { AdaptiveConcurrencyLimiter, loadSheddingSettings } from './adaptive-concurrency.js';
-export type { LoadSheddingOptions, LoadSheddingSettings } from './adaptive-concurrency.js';
+export type { LoadSheddingSettings } from './adaptive-concurrency.js';
 export { requestDeadline, parseGrpcTimeout, GRPC_TIMEOUT_HEADER } from './request-deadline.js';
-export type { InboundTelemetryOptions, TelemetryView } from './inbound-telemetry.js';
+export type { TelemetryView } from './inbound-telemetry.js';
 export type { RateLimitConfigMesh } from './rate-limit-config.js';
-export type { InboundOptions, RequestMesh, CallerTraceContext, PeerIdentity, MeshIncomingMessage, InboundTarget } from './types.js';
+export type { InboundTarget } from './types.js';
+export type { MeshServerMesh } from './mesh-server.js';
+export { socketPeer, requestAuthOf } from './security-steps.js';
+export type { SecurityMesh, InboundSecurityView } from './security-steps.js';

@@ -12,7 +12,7 @@
  */
 import { balanceLayer } from '../balance/balance-layer.js';
 import { loadLayer } from '../balance/load-layer.js';
-import type { Layer } from '../core/layer.js';
+import { Stack, type Layer } from '../core/layer.js';
 import { breakerLayer } from '../policy/breaker/index.js';
 import { hedgeLayer } from '../policy/hedge/index.js';
 import { limitsLayer } from '../policy/limits/index.js';
@@ -23,7 +23,7 @@ import type { EndpointState } from './endpoint-state.js';
 import type { MeshService } from './mesh-service.js';
 import { poolLayer } from './pool-layer.js';
 import { telemetryLayer } from '../telemetry/telemetry-layer.js';
-import type { EndpointTarget, ServiceTarget } from './types.js';
+import type { EndpointTarget, MeshOptions, ServiceTarget } from './types.js';
 
 /** The service stack's default layers, outermost first. */
 export interface ServiceLayers {
@@ -70,3 +70,18 @@ export const endpointLayers: EndpointLayers = Object.freeze({
   outlier: outlierLayer<EndpointTarget & { ejected: boolean }>((e) => (e as EndpointState).outlierDetector),
   pool: poolLayer(),
 });
+
+/**
+ * A mesh's two stacks: the default layers, outermost first (the interfaces above say why
+ * each sits where it does; `balance` is terminal: it picks an endpoint and enters its
+ * stack; `pool` is the endpoint's), then the `stacks` option's changes.
+ */
+export function meshStacks(customize: NonNullable<MeshOptions['stacks']>): { readonly service: Stack<ServiceTarget>; readonly endpoint: Stack<EndpointTarget> } {
+  const l = serviceLayers;
+  const service = new Stack<ServiceTarget>('service', [l.timeout, l.retry, l.hedge, l.breaker, l.limits, l.balance]);
+  const e = endpointLayers;
+  const endpoint = new Stack<EndpointTarget>('endpoint', [e.telemetry, e.load, e.outlier, e.pool]);
+  customize.service?.(service);
+  customize.endpoint?.(endpoint);
+  return { service, endpoint };
+}

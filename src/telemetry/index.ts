@@ -1,11 +1,12 @@
 /**
- * The telemetry module: W3C trace-context propagation, metric definitions and the
- * metrics recorder, Envoy response flags, access logs and diagnostics channels. Shared by
- * the client (outbound) and the server (inbound) sides. See docs/telemetry.md.
+ * The telemetry module's building blocks, published as `proxyless/telemetry`
+ * (src/entries/telemetry.ts): trace-context parsing, metric and span definitions, Envoy
+ * response flags, the access log and the channels as published. What an application sets
+ * up (the options, `TraceContextPropagator`, `CHANNEL_NAMES` and the channels' message
+ * types) is in the root entry, src/index.ts. See docs/telemetry.md.
  */
-export type { OtelContext, OtelTextMapGetter, OtelTextMapSetter, OtelTraceState, OtelTracerProvider, OtelMeterProvider } from './api-types.js';
+export type { OtelContext, OtelTextMapGetter, OtelTextMapSetter, OtelTraceState } from './api-types.js';
 export {
-  TraceContextPropagator,
   parseTraceParent,
   formatTraceParent,
   isValidTraceId,
@@ -16,7 +17,7 @@ export {
   FLAG_RANDOM,
   MAX_TRACEPARENT_INPUT,
 } from './w3c-propagator.js';
-export type { TraceParent, TraceContextPropagatorOptions } from './w3c-propagator.js';
+export type { TraceParent } from './w3c-propagator.js';
 export {
   W3CTraceState,
   isTraceStateKey,
@@ -39,26 +40,11 @@ export {
   sidecarStatusOf,
 } from './response-flags.js';
 export type { ResponseFlagInfo, ResponseFlagName, CallFlagContext } from './response-flags.js';
-export { CHANNEL_NAMES, channels } from './channels.js';
-export type {
-  TypedChannel,
-  CallMessage,
-  AttemptMessage,
-  RetryMessage,
-  HedgeMessage,
-  EjectionMessage,
-  HealthMessage,
-  BreakerMessage,
-  ConfigAppliedMessage,
-  ConfigRejectedMessage,
-  DiscoveryRefreshMessage,
-  DiscoveryErrorMessage,
-  BudgetExhaustedMessage,
-} from './channels.js';
+export { channels } from './channels.js';
+export type { TypedChannel } from './channels.js';
 export { AccessLog, clusterName, isErrorEntry, DEFAULT_MAX_PATH_LENGTH, MAX_FIELD_LENGTH } from './access-log.js';
-export type { AccessLogger, AccessLogFilter, AccessLogOptions, AccessLogEntry } from './access-log.js';
 export { resolveTelemetryOptions, TELEMETRY_ALLOWED_KEYS } from './options.js';
-export type { TelemetryOptions, TracingOptions, MetricsOptions, ResolvedTelemetryOptions, ResolvedTracingOptions, ResolvedMetricsOptions } from './options.js';
+export type { ResolvedTelemetryOptions, ResolvedTracingOptions, ResolvedMetricsOptions } from './options.js';
 export {
   METRICS,
   HTTP_DURATION_BUCKETS,
@@ -72,5 +58,5 @@ export {
 } from './metric-definitions.js';
 export type { MetricDefinition, InstrumentKind, MetricFamily, MetricKey, MetricNames, IstioLabel } from './metric-definitions.js';
 export { resolveWorkload, peerFromLabels, parseResourceAttributes, workloadFromPodName, namespaceOfService, UNKNOWN } from './workload.js';
-export type { WorkloadOptions, WorkloadIdentity } from './workload.js';
+export type { WorkloadIdentity } from './workload.js';
 export { CLIENT_SPAN_ATTRIBUTES, CALL_SPAN_ATTRIBUTES, CALL_SPAN_EVENTS, clientSpanName, callSpanName, redactUrl } from './span-definitions.js';

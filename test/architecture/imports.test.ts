@@ -20,8 +20,9 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   admin: ['core', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'tls'],
   mesh: ['core', 'admin', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'security', 'telemetry', 'tls'],
   cli: ['core', 'admin', 'compile', 'config', 'discovery', 'mesh', 'route', 'tls'],
-  // The published subpath entries (proxyless/balance, /policy, /config, /discovery): re-exports only.
-  entries: ['balance', 'compile', 'config', 'core', 'discovery', 'policy'],
+  // The published subpath entries (proxyless/balance, /policy, /config, /discovery,
+  // /telemetry, /security, /tls, /inbound): re-exports only.
+  entries: ['balance', 'compile', 'config', 'core', 'discovery', 'inbound', 'mesh', 'policy', 'security', 'telemetry', 'tls'],
 };
 
 const edges = importEdges();

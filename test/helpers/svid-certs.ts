@@ -1,6 +1,7 @@
 // Certificates made at test time: a CA per trust domain, intermediates, and leaves that
 // follow every SVID rule unless a test asks for one broken.
-import { ExtKeyUsageOids, KeyUsageBits, createCertificate, generateKeyPair, parseCertificate, toPem, type CertificateInfo, type CertificateSpec } from '../../src/tls/index.js';
+import { ExtKeyUsageOids, KeyUsageBits, parseCertificate, toPem, type CertificateInfo } from '../../src/tls/certificate.js';
+import { createCertificate, generateKeyPair, type CertificateSpec } from '../../src/tls/create-certificate.js';
 import type { KeyObject } from 'node:crypto';
 
 /** A certificate with its key. */

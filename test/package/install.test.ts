@@ -100,9 +100,20 @@ describe('the packed packages, installed in a fresh project', () => {
           platformResponse: true,
           bodies: ['hello reviews', 'hello reviews', 'hello reviews'],
           etcdDiscovery: 'function',
-          // proxyless/balance, /policy, /config and /discovery load, and a subpath's error
-          // is the root's class.
-          subpaths: { balance: 'function', sharedErrorClass: true, config: 1, discovery: '[::1]:80' },
+          // Every subpath entry loads and works (proxyless/balance, /policy, /config,
+          // /discovery, /telemetry, /security, /tls, /inbound), and an error a subpath
+          // throws is the root's class (InvalidConfigError, InvalidSpiffeIdError).
+          subpaths: {
+            balance: 'function',
+            sharedErrorClass: true,
+            config: 1,
+            discovery: '[::1]:80',
+            telemetry: '4bf92f3577b34da6a3ce929d0e0e4736',
+            security: 'PERMISSIVE',
+            tls: 'cluster.local',
+            sharedTlsErrorClass: true,
+            inbound: 2000,
+          },
         });
       }
     }, 120_000);

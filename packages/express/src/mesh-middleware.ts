@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { Inbound, InboundExchange, type InboundMesh, type InboundOptions, type RequestMesh } from 'proxyless';
+import { Inbound, InboundExchange, type InboundOptions, type RequestMesh } from 'proxyless';
+import type { InboundMesh } from 'proxyless/inbound';
 
 declare global {
   // Express's own extension point for request properties.

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
-import { Inbound, InboundExchange, InvalidOptionError, type InboundMesh, type InboundOptions, type RequestMesh } from 'proxyless';
+import { Inbound, InboundExchange, InvalidOptionError, type InboundOptions, type RequestMesh } from 'proxyless';
+import type { InboundMesh } from 'proxyless/inbound';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, createMesh, devIdentity, staticEndpoints, writeDevCa, type DevIdentitySource, type Mesh, type MeshIncomingMessage } from 'proxyless';
+import { createMesh, devIdentity, staticEndpoints, type DevIdentitySource, type Mesh, type MeshIncomingMessage } from 'proxyless';
+import { createDevCa, writeDevCa } from 'proxyless/tls';
 import { closeServer, listen } from '../../helpers/listen.js';
 import { testLeaf, testRoot } from '../../helpers/svid-certs.js';
 

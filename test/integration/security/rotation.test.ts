@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, createMesh, devIdentity, staticEndpoints, writeDevCa, type MeshIncomingMessage } from 'proxyless';
+import { createMesh, devIdentity, staticEndpoints, type MeshIncomingMessage } from 'proxyless';
+import { createDevCa, writeDevCa } from 'proxyless/tls';
 import { closeServer, listen } from '../../helpers/listen.js';
 import { Progress } from '../../helpers/wait.js';
 

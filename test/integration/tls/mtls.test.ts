@@ -13,19 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SvidError } from '../../../src/core/errors/index.js';
 import {
   createDevCa,
-  devIdentity,
   issueSvid,
   loadSvid,
   mtlsConnector,
   serveWithIdentity,
   serverTlsOptions,
   writeDevCa,
-  type DevIdentitySource,
-  type IdentitySource,
   type VerifiedSvid,
   type X509Svid,
 } from '../../../src/tls/index.js';
-import { BaseIdentitySource } from '../../../src/tls/identity-source.js';
+import { BaseIdentitySource, type IdentitySource } from '../../../src/tls/identity-source.js';
+import { devIdentity, type DevIdentitySource } from '../../../src/tls/dev-identity.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
 import { testIntermediate, testLeaf, testRoot } from '../../helpers/svid-certs.js';

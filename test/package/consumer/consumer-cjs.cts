@@ -5,8 +5,13 @@ import { roundRobin } from 'proxyless/balance';
 import { breakerSettings, type BreakerSettings } from 'proxyless/policy';
 import { parseMeshYaml } from 'proxyless/config';
 import { endpointKey } from 'proxyless/discovery';
+import { parseTraceParent } from 'proxyless/telemetry';
+import { compileSecurity } from 'proxyless/security';
+import { SpiffeId } from 'proxyless/tls';
+import { parseGrpcTimeout } from 'proxyless/inbound';
 
 const breaker: BreakerSettings = breakerSettings({}, 'consumer');
+console.log(parseTraceParent('')?.traceId, compileSecurity({}, { workload: { namespace: 'default', labels: {} } }).warnings, SpiffeId.parse('spiffe://cluster.local/x').path, parseGrpcTimeout('1S'));
 console.log(roundRobin(), breaker, parseMeshYaml('', 'empty.yaml').length, endpointKey({ address: '::1', port: 80 }), InvalidConfigError.name);
 
 async function main(): Promise<void> {

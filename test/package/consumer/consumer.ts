@@ -5,6 +5,10 @@ import { roundRobin, type Balancer, type BalancerEndpoint } from 'proxyless/bala
 import { breakerSettings, type BreakerSettings } from 'proxyless/policy';
 import { checkConfig, parseMeshYaml, type ConfigCheck } from 'proxyless/config';
 import { CatalogSource, endpointKey } from 'proxyless/discovery';
+import { AccessLog, parseTraceParent, type TraceParent } from 'proxyless/telemetry';
+import { compileSecurity, explainAuthorization, type CompiledSecurity, type AuthorizationPolicyResource } from 'proxyless/security';
+import { BaseIdentitySource, SpiffeId, loadSvid, mtlsConnector, type VerifiedSvid } from 'proxyless/tls';
+import { lifecycleOf, LocalRateLimiter, parseGrpcTimeout, type InboundMesh, type LifecycleState } from 'proxyless/inbound';
 
 // The subpath entries, typed.
 const balancer: Balancer<BalancerEndpoint> = roundRobin();
@@ -12,6 +16,14 @@ const breaker: BreakerSettings = breakerSettings({ volumeThreshold: 5 }, 'consum
 const checked: ConfigCheck = checkConfig(parseMeshYaml('kind: DestinationRule', 'consumer.yaml') as object[]);
 const key: string = endpointKey({ address: '10.0.0.1', port: 80 });
 console.log(balancer, breaker.volumeThreshold, checked.errors.length, key, typeof CatalogSource);
+const parent: TraceParent | undefined = parseTraceParent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+const policy: AuthorizationPolicyResource = { metadata: { name: 'deny-all', namespace: 'default' }, spec: { action: 'DENY', rules: [{}] } };
+const security: CompiledSecurity = compileSecurity({ authorizationPolicies: [policy] }, { workload: { namespace: 'default', labels: {} } });
+const trustDomain: string = SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b').trustDomain;
+const grpcMs: number | undefined = parseGrpcTimeout('2S');
+const verified: VerifiedSvid | undefined = undefined;
+console.log(parent?.traceId, security.peerAuthentication.mode(8080), typeof explainAuthorization, typeof AccessLog, trustDomain, grpcMs, verified);
+console.log(typeof BaseIdentitySource, typeof loadSvid, typeof mtlsConnector, typeof lifecycleOf, typeof LocalRateLimiter);
 // Config from code: typed extension options, no JSON strings.
 const rule: DestinationRule = destinationRule({
   metadata: { name: 'reviews' },
@@ -41,4 +53,8 @@ const viaGlobal: Response = await fetch('http://reviews/', { dispatcher: mesh.di
 // mesh.fetch fits where a library asks for a fetch.
 const asFetch: typeof fetch = mesh.fetch;
 console.log(viaMesh.status, viaRequest.status, viaGlobal.status, asFetch);
+// The mesh is what the server side's building blocks take.
+const inboundMesh: InboundMesh = mesh;
+const state: LifecycleState = lifecycleOf(inboundMesh).state;
+console.log(state);
 await mesh.close();

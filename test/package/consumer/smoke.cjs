@@ -1,13 +1,18 @@
 // CommonJS: the same through require().
 const { createServer } = require('node:http');
-const { createMesh, InvalidConfigError, staticEndpoints } = require('proxyless');
+const { createMesh, InvalidConfigError, InvalidSpiffeIdError, staticEndpoints } = require('proxyless');
 const { etcdDiscovery } = require('@proxyless/etcd');
 const { roundRobin } = require('proxyless/balance');
 const { breakerSettings } = require('proxyless/policy');
 const { parseMeshYaml } = require('proxyless/config');
 const { endpointKey } = require('proxyless/discovery');
+const { parseTraceParent } = require('proxyless/telemetry');
+const { compileSecurity } = require('proxyless/security');
+const { SpiffeId } = require('proxyless/tls');
+const { parseGrpcTimeout } = require('proxyless/inbound');
 
-// Each subpath entry loads, and shares the root's classes (one InvalidConfigError).
+// Each subpath entry loads, and shares the root's classes (one InvalidConfigError, one
+// InvalidSpiffeIdError).
 function subpaths() {
   let sharedErrorClass = false;
   try {
@@ -16,7 +21,23 @@ function subpaths() {
     sharedErrorClass = error instanceof InvalidConfigError;
   }
   const resources = parseMeshYaml('apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: r }\nspec: { host: r }\n', 'smoke.yaml');
-  return { balance: typeof roundRobin().pick, sharedErrorClass, config: resources.length, discovery: endpointKey({ address: '::1', port: 80 }) };
+  let sharedTlsErrorClass = false;
+  try {
+    SpiffeId.parse('spiffe://Bad/x');
+  } catch (error) {
+    sharedTlsErrorClass = error instanceof InvalidSpiffeIdError;
+  }
+  return {
+    balance: typeof roundRobin().pick,
+    sharedErrorClass,
+    config: resources.length,
+    discovery: endpointKey({ address: '::1', port: 80 }),
+    telemetry: parseTraceParent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')?.traceId,
+    security: compileSecurity({}, { workload: { namespace: 'default', labels: {} } }).peerAuthentication.mode(8080),
+    tls: SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b').trustDomain,
+    sharedTlsErrorClass,
+    inbound: parseGrpcTimeout('2S'),
+  };
 }
 
 (async () => {

@@ -1,13 +1,18 @@
 // ESM: a request through the mesh to a real server, three ways. Prints one JSON line.
 import { createServer } from 'node:http';
-import { createMesh, InvalidConfigError, staticEndpoints } from 'proxyless';
+import { createMesh, InvalidConfigError, InvalidSpiffeIdError, staticEndpoints } from 'proxyless';
 import { etcdDiscovery } from '@proxyless/etcd';
 import { roundRobin } from 'proxyless/balance';
 import { breakerSettings } from 'proxyless/policy';
 import { parseMeshYaml } from 'proxyless/config';
 import { endpointKey } from 'proxyless/discovery';
+import { parseTraceParent } from 'proxyless/telemetry';
+import { compileSecurity } from 'proxyless/security';
+import { SpiffeId } from 'proxyless/tls';
+import { parseGrpcTimeout } from 'proxyless/inbound';
 
-// Each subpath entry loads, and shares the root's classes (one InvalidConfigError).
+// Each subpath entry loads, and shares the root's classes (one InvalidConfigError, one
+// InvalidSpiffeIdError).
 function subpaths() {
   let sharedErrorClass = false;
   try {
@@ -16,7 +21,23 @@ function subpaths() {
     sharedErrorClass = error instanceof InvalidConfigError;
   }
   const resources = parseMeshYaml('apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: r }\nspec: { host: r }\n', 'smoke.yaml');
-  return { balance: typeof roundRobin().pick, sharedErrorClass, config: resources.length, discovery: endpointKey({ address: '::1', port: 80 }) };
+  let sharedTlsErrorClass = false;
+  try {
+    SpiffeId.parse('spiffe://Bad/x');
+  } catch (error) {
+    sharedTlsErrorClass = error instanceof InvalidSpiffeIdError;
+  }
+  return {
+    balance: typeof roundRobin().pick,
+    sharedErrorClass,
+    config: resources.length,
+    discovery: endpointKey({ address: '::1', port: 80 }),
+    telemetry: parseTraceParent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')?.traceId,
+    security: compileSecurity({}, { workload: { namespace: 'default', labels: {} } }).peerAuthentication.mode(8080),
+    tls: SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b').trustDomain,
+    sharedTlsErrorClass,
+    inbound: parseGrpcTimeout('2S'),
+  };
 }
 
 const server = createServer((req, res) => res.end(`hello ${req.headers.host}`));

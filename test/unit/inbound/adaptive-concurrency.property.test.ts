@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AdaptiveConcurrencyLimiter, loadSheddingSettings, type LoadSheddingOptions } from 'proxyless';
+import type { LoadSheddingOptions } from 'proxyless';
+import { AdaptiveConcurrencyLimiter, loadSheddingSettings } from 'proxyless/inbound';
 
 const settings = (o: LoadSheddingOptions = {}) => loadSheddingSettings(o, 'test')!;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AdaptiveConcurrencyLimiter, InvalidOptionError, loadSheddingSettings, type LoadSheddingOptions } from 'proxyless';
+import { InvalidOptionError, type LoadSheddingOptions } from 'proxyless';
+import { AdaptiveConcurrencyLimiter, loadSheddingSettings } from 'proxyless/inbound';
 
 const settings = (o: LoadSheddingOptions = {}) => loadSheddingSettings(o, 'test')!;
 

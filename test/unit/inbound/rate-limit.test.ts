@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, LocalRateLimiter, TokenBucket, inbound, createMesh, staticEndpoints, type RateLimitOptions } from 'proxyless';
+import { InvalidOptionError, inbound, createMesh, staticEndpoints, type RateLimitOptions } from 'proxyless';
+import { LocalRateLimiter, TokenBucket } from 'proxyless/inbound';
 import { checkRateLimit, rateLimitSettings } from '../../../src/config/settings/rate-limit.js';
 
 const req = (method = 'GET', headers: Record<string, string> = {}) => ({ method, headers }) as unknown as IncomingMessage;

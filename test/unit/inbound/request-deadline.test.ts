@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { currentDeadline, deadlineFromHeader, InvalidOptionError, MAX_DEADLINE_MS, parseGrpcTimeout, requestDeadline, withDeadline } from 'proxyless';
+import { currentDeadline, deadlineFromHeader, InvalidOptionError, MAX_DEADLINE_MS, withDeadline } from 'proxyless';
+import { parseGrpcTimeout, requestDeadline } from 'proxyless/inbound';
 
 const NOW = 1_700_000_000_000;
 

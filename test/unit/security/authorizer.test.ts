@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidConfigError, InvalidOptionError } from '../../../src/core/errors/index.js';
-import { compileAuthorization, compileSecurity, explainAuthorization, resolveAuthorizationOptions, type AuthorizationCheck, type DryRunResult } from '../../../src/security/index.js';
+import type { AuthorizationCheck } from '../../../src/security/authz-providers.js';
+import type { DryRunResult } from '../../../src/security/authorizer.js';
+import { compileAuthorization, compileSecurity, explainAuthorization, resolveAuthorizationOptions } from '../../../src/security/index.js';
 import { request, resources, spiffe } from './security-helpers.js';
 
 const FOO = { namespace: 'foo', labels: { app: 'httpbin' } };

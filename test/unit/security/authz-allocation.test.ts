@@ -1,7 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { compileAuthorization, type AuthzRequest } from '../../../src/security/index.js';
+import { compileAuthorization } from '../../../src/security/index.js';
+import type { AuthzRequest } from '../../../src/security/request-view.js';
 import { jwtAuth, request, resources, spiffe } from './security-helpers.js';
 
 /**

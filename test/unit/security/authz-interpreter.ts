@@ -1,5 +1,6 @@
 import { BlockList, isIPv4 } from 'node:net';
-import type { AuthorizationPolicyResource, AuthorizationRuleSpec, AuthzRequest } from '../../../src/security/index.js';
+import type { AuthorizationPolicyResource, AuthorizationRuleSpec } from '../../../src/security/index.js';
+import type { AuthzRequest } from '../../../src/security/request-view.js';
 
 /**
  * A slow, obvious interpreter of AuthorizationPolicies, written straight from Istio's

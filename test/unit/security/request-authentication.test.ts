@@ -1,7 +1,8 @@
 import { createPublicKey } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { base64url, SignJWT, UnsecuredJWT } from 'jose';
-import { compileRequestAuthentication, JwksCache, MAX_TOKEN_LENGTH, type JwtOutcome, type RequestAuthenticationResource } from '../../../src/security/index.js';
+import { MAX_TOKEN_LENGTH } from '../../../src/security/jwt-location.js';
+import { compileRequestAuthentication, JwksCache, type JwtOutcome, type RequestAuthenticationResource } from '../../../src/security/index.js';
 import { jwksOf, sign, startJwksServer, testKey, tokenRequest, type JwksServer, type TestKey } from './jwt-test-kit.js';
 
 /**

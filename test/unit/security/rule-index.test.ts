@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicies, type AuthorizationPolicyResource } from '../../../src/security/index.js';
+import { compilePolicies } from '../../../src/security/authz-compile.js';
+import type { AuthorizationPolicyResource } from '../../../src/security/index.js';
 import { PolicyGroup, ruleKey } from '../../../src/security/rule-index.js';
 import { request, spiffe } from './security-helpers.js';
 

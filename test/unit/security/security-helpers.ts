@@ -1,5 +1,6 @@
 import { parseAllDocuments } from 'yaml';
-import type { AuthorizationPolicyResource, AuthzRequest, PeerAuthenticationResource, RequestAuth, RequestAuthenticationResource } from '../../../src/security/index.js';
+import type { AuthorizationPolicyResource, PeerAuthenticationResource, RequestAuthenticationResource } from '../../../src/security/index.js';
+import type { AuthzRequest, RequestAuth } from '../../../src/security/request-view.js';
 
 /** The security resources of a YAML text (several documents), by kind. */
 export function resources(text: string): {

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { AccessLog, clusterName, isErrorEntry, type AccessLogEntry } from 'proxyless';
+import type { AccessLogEntry } from 'proxyless';
+import { AccessLog, clusterName, isErrorEntry } from 'proxyless/telemetry';
 
 const entry = (over: Partial<AccessLogEntry> = {}): AccessLogEntry => ({
   start_time: '2026-12-02T10:00:00.000Z',

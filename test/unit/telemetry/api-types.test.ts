@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { propagation, ROOT_CONTEXT, type Context, type TextMapPropagator, type TraceState, type MeterProvider as ApiMeterProvider, type TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
-import { TraceContextPropagator, W3CTraceState, type OtelContext, type TelemetryOptions } from 'proxyless';
+import { TraceContextPropagator, type TelemetryOptions } from 'proxyless';
+import { W3CTraceState, type OtelContext } from 'proxyless/telemetry';
 
 describe('the public shapes of API types', () => {
   it('our propagator is a TextMapPropagator, our list a TraceState, SDK providers fit the options', () => {

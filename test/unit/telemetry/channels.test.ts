@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe, channel as nodeChannel } from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import { CHANNEL_NAMES, channels, type CallMessage } from 'proxyless';
+import { CHANNEL_NAMES, type CallMessage } from 'proxyless';
+import { channels } from 'proxyless/telemetry';
 
 describe('diagnostics channels', () => {
   it('every channel is named proxyless:*, once, and is the channel Node gives for that name', () => {

@@ -3,7 +3,8 @@
 // page fails here.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CHANNEL_NAMES, ISTIO_LABELS, METRICS, RESPONSE_FLAGS, TELEMETRY_ALLOWED_KEYS } from 'proxyless';
+import { CHANNEL_NAMES } from 'proxyless';
+import { ISTIO_LABELS, METRICS, RESPONSE_FLAGS, TELEMETRY_ALLOWED_KEYS } from 'proxyless/telemetry';
 
 const page = readFileSync(new URL('../../../docs/telemetry.md', import.meta.url), 'utf8');
 const ACCESS_LOG_FIELDS = [

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { metrics as metricsApi, type Attributes } from '@opentelemetry/api';
 import type { Histogram as HistogramPoint } from '@opentelemetry/sdk-metrics';
-import { HTTP_DURATION_BUCKETS, ISTIO_DURATION_BUCKETS, ISTIO_LABELS, METRICS, ResponseFlag } from 'proxyless';
+import { HTTP_DURATION_BUCKETS, ISTIO_DURATION_BUCKETS, ISTIO_LABELS, METRICS, ResponseFlag } from 'proxyless/telemetry';
 import { MetricsRecorder, type ServiceStateView } from '../../../src/telemetry/metrics-recorder.js';
 import { errorTypeOf, MAX_ROUTES, UNKNOWN_PEER } from '../../../src/telemetry/service-metrics.js';
 import { setOtelApiLoaderForTests } from '../../../src/telemetry/otel-api.js';

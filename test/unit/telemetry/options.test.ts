@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
-import { createMesh, InvalidOptionError, resolveTelemetryOptions } from 'proxyless';
+import { createMesh, InvalidOptionError } from 'proxyless';
+import { resolveTelemetryOptions } from 'proxyless/telemetry';
 import { resolveMeshOptions } from '../../../src/mesh/options.js';
 
 /** createMesh's problem lines for `telemetry`. */

@@ -13,6 +13,8 @@ import {
   PerTryTimeoutError,
   RouteTimeoutError,
   UnknownServiceError,
+} from 'proxyless';
+import {
   RESPONSE_FLAGS,
   ResponseFlag,
   formatResponseFlags,
@@ -20,7 +22,7 @@ import {
   responseFlagOfError,
   responseFlagsOf,
   sidecarStatusOf,
-} from 'proxyless';
+} from 'proxyless/telemetry';
 
 const flagsOf = (error: unknown) => formatResponseFlags(responseFlagOfError(error));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callSpanName, clientSpanName, redactUrl, CALL_SPAN_ATTRIBUTES, CLIENT_SPAN_ATTRIBUTES } from 'proxyless';
+import { callSpanName, clientSpanName, redactUrl, CALL_SPAN_ATTRIBUTES, CLIENT_SPAN_ATTRIBUTES } from 'proxyless/telemetry';
 
 describe('span names', () => {
   it('follow the HTTP conventions: the method, or HTTP for an unknown one', () => {

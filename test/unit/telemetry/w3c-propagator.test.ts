@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace, defaultTextMapGetter, defaultTextMapSetter, type Context, type TextMapGetter } from '@opentelemetry/api';
 import { suppressTracing, TraceState as CoreTraceState } from '@opentelemetry/core';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
-import { TraceContextPropagator, W3CTraceState, parseTraceParent, formatTraceParent, MAX_TRACESTATE_FIELDS } from 'proxyless';
+import { TraceContextPropagator } from 'proxyless';
+import { W3CTraceState, parseTraceParent, formatTraceParent, MAX_TRACESTATE_FIELDS } from 'proxyless/telemetry';
 import { setOtelApiLoaderForTests } from '../../../src/telemetry/otel-api.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { namespaceOfService, parseResourceAttributes, peerFromLabels, resolveWorkload, workloadFromPodName } from 'proxyless';
+import { namespaceOfService, parseResourceAttributes, peerFromLabels, resolveWorkload, workloadFromPodName } from 'proxyless/telemetry';
 
 describe('resolveWorkload', () => {
   it('options first, then the environment, then the defaults', () => {

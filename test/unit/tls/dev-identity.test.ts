@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../../src/core/errors/index.js';
-import { createDevCa, devIdentity, verifySvid, writeDevCa, type X509Svid } from '../../../src/tls/index.js';
+import { devIdentity } from '../../../src/tls/dev-identity.js';
+import { createDevCa, verifySvid, writeDevCa, type X509Svid } from '../../../src/tls/index.js';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/reviews';
 let caDir: string;

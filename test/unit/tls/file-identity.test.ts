@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError, SvidError } from '../../../src/core/errors/index.js';
-import { createDevCa, identityFromFiles, issueSvid, type DevCa, type FileIdentitySource, type IssuedSvid, type X509Svid } from '../../../src/tls/index.js';
+import { identityFromFiles, type FileIdentitySource } from '../../../src/tls/file-identity.js';
+import { createDevCa, issueSvid, type DevCa, type IssuedSvid, type X509Svid } from '../../../src/tls/index.js';
 import { writeFileAtomic } from '../../../src/tls/dev-ca.js';
 import { nextEvent } from '../../helpers/wait.js';
 

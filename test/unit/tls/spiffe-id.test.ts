@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidSpiffeIdError, SpiffeId, spiffeIdProblem } from '../../../src/tls/index.js';
+import { InvalidSpiffeIdError, SpiffeId, spiffeIdProblem } from '../../../src/tls/spiffe-id.js';
 
 describe('SpiffeId', () => {
   it('parses the trust domain and path, and gives Istio principal', () => {

@@ -3,7 +3,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SvidError } from '../../../src/core/errors/index.js';
-import { KeyUsageBits, keyMismatchProblem, loadSvid, trustBundleFromPem, verifySvid, type CertificateInfo, type TrustBundle } from '../../../src/tls/index.js';
+import { keyMismatchProblem } from '../../../src/tls/svid-rules.js';
+import { KeyUsageBits, loadSvid, trustBundleFromPem, verifySvid, type CertificateInfo, type TrustBundle } from '../../../src/tls/index.js';
 import { testIntermediate, testLeaf, testRoot } from '../../helpers/svid-certs.js';
 
 const TD = 'cluster.local';

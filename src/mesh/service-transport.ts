@@ -1,0 +1,69 @@
+/**
+ * How a service's endpoints connect: the undici Pool options for the DestinationRule
+ * connection settings in force, TLS for https:// URLs, and for http:// ones the mesh's
+ * per-connection choice of (m)TLS (auto mTLS, DestinationRule `tls`).
+ *
+ * @module
+ */
+import { buildConnector } from 'undici';
+import { serviceNamespaceOf, type CompiledConfig } from '../compile/compile-config.js';
+import type { ConnectingSockets } from '../core/connecting-sockets.js';
+import type { ServiceNamer } from '../discovery/service-name.js';
+import type { ServiceName } from '../discovery/types.js';
+import type { ConnectionPoolLimits } from '../policy/limits/index.js';
+import type { ClientTls } from './client-tls.js';
+import { endpointConnector } from './endpoint-tls.js';
+import type { EndpointTransport, ServiceContext } from './service-context.js';
+import type { ResolvedMeshOptions } from './options.js';
+
+/** What the transports are made from. */
+export interface TransportParts {
+  /** The mesh's endpoint pool options. */
+  readonly pool: ResolvedMeshOptions['pool'];
+  readonly namer: ServiceNamer;
+  /** The config in force (read when a connection is made: a reload applies). */
+  readonly config: { readonly compiled: CompiledConfig };
+  /** Connection attempts of every pool, ended at once on shutdown. */
+  readonly connecting: ConnectingSockets;
+  /** Connectors for DestinationRule tls modes and auto mTLS. */
+  readonly clientTls: ClientTls;
+}
+
+/** What a service needs from the mesh (`base`), with the transport to its endpoints (TLS for https:// URLs). */
+export function serviceContext(parts: TransportParts, base: Omit<ServiceContext, 'secure' | 'endpointTransport'>, name: ServiceName, secure: boolean): ServiceContext {
+  return {
+    ...base,
+    secure,
+    endpointTransport: (limits) => endpointTransport(parts, name, secure, limits),
+    // http:// services: the mesh decides per connection whether to originate (m)TLS.
+    endpointConnector: secure
+      ? undefined
+      : (endpoint, service, baseConnector, timeoutMs) => {
+          const target = { fqdn: name.fqdn, port: service.name.port, subset: service.subset, namespace: serviceNamespaceOf(name, parts.namer, parts.config.compiled.serviceEntries) };
+          return parts.connecting.wrap(parts.clientTls.endpointConnector(() => endpoint.labels, target, () => service.tlsPolicy, baseConnector as buildConnector.connector, timeoutMs));
+        },
+  };
+}
+
+/**
+ * How a service's endpoints connect, for the DestinationRule connection settings in
+ * force (a reload applies them to pools made from then on): `endpointPool` overridden
+ * by `connectionPool`, and for https:// URLs TLS with `endpointPool.tls`, verified
+ * against the logical host name (sent as SNI) unless `tls.servername` says otherwise.
+ * The health checks of https:// services use the same connector.
+ */
+function endpointTransport({ pool, connecting }: TransportParts, name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
+  const connectTimeout = limits?.connectTimeoutMs ?? pool.connectTimeout;
+  // Attempts are tracked so that shutdown can end them (see ConnectingSockets).
+  const connector = secure ? connecting.wrap(endpointConnector(pool.tls, name.host, connectTimeout)) : undefined;
+  return {
+    connector,
+    poolOptions: {
+      connections: limits?.maxConnectionsPerEndpoint ?? pool.connections,
+      connectTimeout,
+      keepAliveTimeout: limits?.idleTimeoutMs ?? pool.keepAliveTimeout,
+      ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
+      connect: connector ?? connecting.wrap(buildConnector({ timeout: connectTimeout })),
+    },
+  };
+}
