@@ -12,6 +12,7 @@ import { RetryBudget } from '../budget/retry-budget.js';
 import { isIdempotent } from '../retry/retry-policy.js';
 import { kTriedEndpoints, routePolicyOf, type PolicyOptions, type TriedEndpoints } from '../route-policy.js';
 import { callHooksOf as callTelemetryOf } from '../../core/call-hooks.js';
+import { deadlineHeadersNow } from '../deadline/try-deadline.js';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -68,7 +69,9 @@ class HedgedCall extends RelayingController {
   #send(backup: boolean): void {
     const attempt = new HedgeTry(this);
     this.#tries.push(attempt);
-    const opts = { ...this.#opts, [kCancellation]: attempt, [kTriedEndpoints]: this.#tried, body: backup ? replay(this.#opts.body) : this.#opts.body } as PolicyOptions;
+    // A backup leaves later: the deadline header the mesh wrote says the time left now.
+    const base = backup ? deadlineHeadersNow(this.#opts) : this.#opts;
+    const opts = { ...base, [kCancellation]: attempt, [kTriedEndpoints]: this.#tried, body: backup ? replay(this.#opts.body) : this.#opts.body } as PolicyOptions;
     try {
       this.#next(opts, attempt);
     } catch (error) {

@@ -111,8 +111,7 @@ export class RetryCall extends RelayingController implements TriedEndpoints {
     // call, so a retry can avoid it (previous-hosts predicate).
     const base = this.#opts;
     const opts = {
-      ...base,
-      headers: this.#service.meshExternal === true ? base.headers : tryDeadlineHeaders(base, this.#policy.perTryTimeoutMs, this.#tries === 1),
+      ...(this.#service.meshExternal === true ? base : tryDeadlineHeaders(base, this.#policy.perTryTimeoutMs, this.#tries === 1)),
       [kCancellation]: attempt,
       [kTriedEndpoints]: this.avoidHosts || this.remotePriorities ? this : base[kTriedEndpoints],
       body: this.#tries === 1 ? base.body : replay(base.body),

@@ -2,12 +2,11 @@ import type { Dispatcher } from 'undici';
 import { Cancellation, cancellationOf, kCancellation, type CancelListener } from '../../core/cancellation.js';
 import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors/index.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
-import { replaceHeaders } from '../../core/headers.js';
 import { layer, type Layer } from '../../core/layer.js';
 import { RelayingController } from '../../core/relaying-controller.js';
 import type { ServiceTarget } from '../../core/target.js';
-import { currentDeadline, DEADLINE_HEADER } from '../deadline/deadline.js';
-import { kCallEnds } from '../deadline/try-deadline.js';
+import { currentDeadline } from '../deadline/deadline.js';
+import { kCallEnds, withDeadlineHeader } from '../deadline/try-deadline.js';
 import { routePolicyOf } from '../route-policy.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -153,7 +152,7 @@ export function timeoutLayer(): Layer<ServiceTarget> {
       cancellationOf(opts),
     );
     // Set, not added: a header the caller wrote is replaced (one value on the wire, as Envoy's).
-    const headers = target.meshExternal === true ? opts.headers : replaceHeaders(opts.headers, { [DEADLINE_HEADER]: String(Math.max(1, Math.floor(ms))) });
-    return next({ ...opts, headers, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms } as Dispatcher.DispatchOptions, timed);
+    const sent = target.meshExternal === true ? opts : withDeadlineHeader(opts, ms);
+    return next({ ...sent, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms } as Dispatcher.DispatchOptions, timed);
   });
 }

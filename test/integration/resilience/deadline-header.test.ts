@@ -136,3 +136,80 @@ describe('the deadline header of each try (Envoy: the per-try timeout, or the ti
     expect(seen).toEqual([undefined, undefined]);
   });
 });
+
+describe('the deadline header of a hedged backup (Envoy writes it for each upstream request with the time elapsed)', () => {
+  /**
+   * The header each try carried: two endpoints share one handler, the first try is held
+   * (never answered, so the backup fires after its delay), the backup is answered.
+   */
+  async function hedgedSeen(route: string, delay: string): Promise<string[]> {
+    const seen: string[] = [];
+    const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string);
+      if (seen.length > 1) res.end('backup');
+    };
+    const a = await startBackend({ id: 'a', handle });
+    const b = await startBackend({ id: 'b', handle });
+    servers.push(a, b);
+    const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: api
+  annotations:
+    proxyless.dev/hedging: '{"delay": "${delay}", "maxExtraPercent": 100}'
+spec:
+  hosts: [api]
+  http:
+  - ${route}
+    route: [{ destination: { host: api } }]
+`;
+    const m = createMesh({ discovery: [staticEndpoints({ api: [a.address, b.address] })], config: vs });
+    meshes.push(m);
+    const res = await request('http://api/', { dispatcher: m.dispatcher });
+    expect(await res.body.text()).toBe('backup');
+    return seen;
+  }
+
+  it('a backup sent after the delay carries the route time left then, not the time left when the try began', async () => {
+    // The backup leaves at least 400 ms after the first try (a timer never fires early by
+    // more than a millisecond): it has at most 5000 - 399 ms left.
+    const seen = await hedgedSeen('timeout: 5s', '400ms');
+    expect(seen[0]).toBe('5000');
+    expect(Number(seen[1])).toBeGreaterThan(0);
+    expect(Number(seen[1])).toBeLessThanOrEqual(4601);
+  });
+
+  it("a backup within a per-try timeout carries what is left of the try's time (the backup runs inside that try)", async () => {
+    const seen = await hedgedSeen('timeout: 5s\n    retries: { attempts: 1, perTryTimeout: 2s, retryOn: 5xx }', '400ms');
+    expect(seen[0]).toBe('2000');
+    expect(Number(seen[1])).toBeGreaterThan(0);
+    expect(Number(seen[1])).toBeLessThanOrEqual(1601);
+  });
+
+  it("without a route timeout, per-try timeout or deadline the caller's own header goes to both tries as written", async () => {
+    const seen: string[] = [];
+    const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string);
+      if (seen.length > 1) res.end('backup');
+    };
+    const a = await startBackend({ id: 'a', handle });
+    const b = await startBackend({ id: 'b', handle });
+    servers.push(a, b);
+    const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: api
+  annotations:
+    proxyless.dev/hedging: '{"delay": "50ms", "maxExtraPercent": 100}'
+spec:
+  hosts: [api]
+  http:
+  - route: [{ destination: { host: api } }]
+`;
+    const m = createMesh({ discovery: [staticEndpoints({ api: [a.address, b.address] })], config: vs });
+    meshes.push(m);
+    const res = await request('http://api/', { dispatcher: m.dispatcher, headers: { 'x-envoy-expected-rq-timeout-ms': '7777' } });
+    expect(await res.body.text()).toBe('backup');
+    expect(seen).toEqual(['7777', '7777']);
+  });
+});
