@@ -31,8 +31,8 @@ const MAX_NS = 2n ** 63n - 1n;
 /** Go syntax also takes `1m30s`, `1.5h`, `+5s`; the message stays the short one users know. */
 const SYNTAX = 'a duration such as "10s" or "100ms"';
 
-/** Why a text is not a duration, or its length in nanoseconds. */
-type Parsed = { readonly ns: bigint } | { readonly problem: string };
+/** Why a text is not a duration (`overflow`: written correctly, but past Go's limit that way), or its length in nanoseconds. */
+type Parsed = { readonly ns: bigint } | { readonly problem: string; readonly overflow?: 1 | -1 };
 
 function isDigit(c: string | undefined): boolean {
   return c !== undefined && c >= '0' && c <= '9';
@@ -69,7 +69,7 @@ function parseNs(text: string): Parsed {
     let part = BigInt(whole === '' ? '0' : whole) * perUnit;
     if (fraction !== '') part += (BigInt(fraction) * perUnit) / 10n ** BigInt(fraction.length);
     total += part;
-    if (total > MAX_NS + (negative ? 1n : 0n)) return { problem: 'longer than Go allows (about 292 years)' };
+    if (total > MAX_NS + (negative ? 1n : 0n)) return { problem: 'longer than Go allows (about 292 years)', overflow: negative ? -1 : 1 };
   }
   return { ns: negative ? -total : total };
 }
@@ -79,7 +79,7 @@ function parseNs(text: string): Parsed {
  * nanoseconds (for rules such as Istio's "no sub-millisecond precision"), or a sentence
  * saying why the text is not a duration.
  */
-export function parseDuration(text: string): { readonly ms: number; readonly ns: bigint } | { readonly problem: string } {
+export function parseDuration(text: string): { readonly ms: number; readonly ns: bigint } | { readonly problem: string; readonly overflow?: 1 | -1 } {
   const parsed = parseNs(text);
   if ('problem' in parsed) return parsed;
   // Whole milliseconds and the sub-millisecond rest separately: exact for every bound we use.
@@ -148,6 +148,9 @@ const WHOLE: Readonly<Record<'ms' | 's', { readonly ns: bigint; readonly message
   s: { ns: 1_000_000_000n, message: 'a whole number of seconds (Istio refuses finer precision here)' },
 };
 
+/** Go's longest duration, 2^63-1 ns, as Go writes it. */
+const GO_MAX = '2562047h47m16.854775807s';
+
 const TIMER_REASON = "2^31-1 ms, the longest timer Node.js runs: a longer one would fire at once";
 
 /**
@@ -166,12 +169,15 @@ export function durationField(bounds: DurationBounds = {}): z.ZodType<string> {
   const steps = bounds.whole === 's' ? [WHOLE.ms, WHOLE.s] : bounds.whole === 'ms' ? [WHOLE.ms] : [];
   const problem = (text: string): string | undefined => {
     const parsed = parseDuration(text);
-    if ('problem' in parsed) return SYNTAX;
+    const atLeast = `a duration of at least ${formatDuration(min)}${bounds.minReason ? ` (${bounds.minReason})` : ''}`;
+    // Past Go's limit is past the field's too: say the bound, not "bad syntax", for a text written right.
+    const atMost = Number.isFinite(max) ? `a duration of at most ${formatDuration(max)}${maxReason ? ` (${maxReason})` : ''}` : `a duration of at most ${GO_MAX} (the longest Go allows)`;
+    if ('problem' in parsed) return parsed.overflow === undefined ? SYNTAX : parsed.overflow > 0 ? atMost : atLeast;
     if (parsed.ns === 0n && bounds.zero) return undefined;
-    if (parsed.ms < min) return `a duration of at least ${formatDuration(min)}${bounds.minReason ? ` (${bounds.minReason})` : ''}`;
+    if (parsed.ms < min) return atLeast;
     const coarser = steps.find((step) => parsed.ns % step.ns !== 0n);
     if (coarser !== undefined) return coarser.message;
-    if (parsed.ms > max) return `a duration of at most ${formatDuration(max)}${maxReason ? ` (${maxReason})` : ''}`;
+    if (parsed.ms > max) return atMost;
     return undefined;
   };
   return z.string({ error: expected ?? SYNTAX }).superRefine((text, ctx) => {

@@ -91,7 +91,7 @@ describe('absurd durations are refused at load, naming the bound', () => {
     `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: app\n  annotations:\n    ${annotation}: '${JSON.stringify(value)}'\nspec: { host: app }\n`;
   it.each<[string, string, RegExp]>([
     ['route timeout 600h', vs('  - timeout: 600h\n    route: [{ destination: { host: app } }]\n'), /timeout: "600h" \(expected: a duration of at most 596h31m23\.647s \(2\^31-1 ms/],
-    ['per-try timeout past Go’s limit', vs('  - retries: { attempts: 1, perTryTimeout: 9999999999999h }\n    route: [{ destination: { host: app } }]\n'), /perTryTimeout: "9999999999999h" \(expected: a duration such as "10s" or "100ms"\)/],
+    ['per-try timeout past Go’s limit', vs('  - retries: { attempts: 1, perTryTimeout: 9999999999999h }\n    route: [{ destination: { host: app } }]\n'), /perTryTimeout: "9999999999999h" \(expected: a duration of at most 596h31m23\.647s \(2\^31-1 ms/],
     ['fault delay of 25 days', vs('  - fault: { delay: { fixedDelay: 600h1m, percentage: { value: 100 } } }\n    route: [{ destination: { host: app } }]\n'), /fixedDelay: "600h1m" \(expected: a duration of at most/],
     ['a negative timeout', vs('  - timeout: -1s\n    route: [{ destination: { host: app } }]\n'), /timeout: "-1s" \(expected: a duration of at least 1ms \(Istio's minimum\)\)/],
     ['outlier interval of 30 days', 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: app }\nspec: { host: app, trafficPolicy: { outlierDetection: { interval: 720h } } }\n', /outlierDetection\.interval: "720h" \(expected: a duration of at most/],

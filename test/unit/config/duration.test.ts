@@ -113,6 +113,15 @@ describe('duration fields are bounded', () => {
     expect(problems(field, 5)).toEqual(['a duration such as "10s" or "100ms"']);
   });
 
+  it('a duration past Go’s limit (about 292 years) is refused by the bound, not as bad syntax', () => {
+    const field = durationField();
+    const atMost = 'a duration of at most 596h31m23.647s (2^31-1 ms, the longest timer Node.js runs: a longer one would fire at once)';
+    expect(problems(field, '9999999h')).toEqual([atMost]);
+    expect(problems(field, '1'.repeat(40) + 's')).toEqual([atMost]);
+    expect(problems(field, '-9999999h')).toEqual(['a duration of at least 0s']);
+    expect(problems(durationField({ max: Infinity }), '9999999h')).toEqual(['a duration of at most 2562047h47m16.854775807s (the longest Go allows)']);
+  });
+
   // Regression: `timeout: 600h` passed validation, then Node clamped the timer to 1 ms and
   // every request on the route failed at once.
   it.each<[string, string, string]>([
