@@ -81,7 +81,9 @@ export class ConnectingSockets {
   /** Notes the protocol of a connection just made (undici's choice: `h2` by ALPN, else HTTP/1.1). */
   #remember(options: buildConnector.Options, socket: Socket): void {
     const port = options.port === '' || options.port === undefined ? (options.protocol === 'https:' ? '443' : '80') : String(options.port);
-    const key = `${options.hostname}:${port}`;
+    // undici strips an IPv6 address's brackets before calling the connector; endpoint keys keep them.
+    const host = options.hostname.includes(':') && !options.hostname.startsWith('[') ? `[${options.hostname}]` : options.hostname;
+    const key = `${host}:${port}`;
     const protocol: ConnectionProtocol = (socket as { alpnProtocol?: string | false | null }).alpnProtocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1';
     if (this.#protocols.get(key) === protocol) return;
     if (this.#protocols.size >= MAX_PROTOCOLS) this.#protocols.clear();

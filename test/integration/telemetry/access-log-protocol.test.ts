@@ -125,3 +125,30 @@ describe.skipIf(openssl.skip)(`access log protocol: the HTTP version spoken${ope
     ]);
   });
 });
+
+describe('access log protocol of an IPv6 endpoint', () => {
+  const meshes: Mesh[] = [];
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(meshes.splice(0).map((m) => m.close()));
+    await Promise.all(servers.splice(0).map((s) => closeServer(s)));
+  });
+
+  // undici hands its connector an IPv6 hostname without brackets (client.js strips them),
+  // while endpoint keys (upstream_host) are written with them: both must name one endpoint.
+  it('outbound to [::1] in the clear: HTTP/1.1, as for an IPv4 endpoint', async () => {
+    const server: Server = createHttpServer((_req, res) => res.end('v6'));
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    servers.push(server);
+    const address = `[::1]:${(server.address() as AddressInfo).port}`;
+    const entries: AccessLogEntry[] = [];
+    const mesh = createMesh({
+      discovery: [staticEndpoints({ api: [address] })],
+      telemetry: { accessLog: { logger: { info: (entry) => void entries.push(entry as AccessLogEntry) } } },
+    });
+    meshes.push(mesh);
+    const res = await request('http://api/', { dispatcher: mesh.dispatcher });
+    expect(await res.body.text()).toBe('v6');
+    expect(entries.map((e) => [e.protocol, e.upstream_host])).toEqual([['HTTP/1.1', address]]);
+  });
+});
