@@ -35,6 +35,26 @@ export type FailureKind =
 /** HTTP/2's REFUSED_STREAM error code (RFC 9113 §7). */
 const REFUSED_STREAM = 7;
 
+/**
+ * OpenSSL's certificate verification codes (Node's `error.code` when the peer's
+ * certificate is refused): a failed handshake, a connect failure to every classifier
+ * (this module's `connect-failure`, the access log's `UF`).
+ */
+export const CERTIFICATE_FAILURE_CODES: readonly string[] = [
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'HOSTNAME_MISMATCH',
+];
+
 /** Codes of errors that mean no connection could be made (never sent). */
 const CONNECT_FAILURE: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
@@ -51,19 +71,8 @@ const CONNECT_FAILURE: ReadonlySet<string> = new Set([
   'ERR_SOCKET_CONNECTION_TIMEOUT',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'ERR_TLS_HANDSHAKE_TIMEOUT',
-  // OpenSSL certificate verification: the handshake failed, so nothing was written.
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'HOSTNAME_MISMATCH',
+  // The handshake failed, so nothing was written.
+  ...CERTIFICATE_FAILURE_CODES,
 ]);
 
 /** Codes of a broken connection or a malformed response (maybe sent). */

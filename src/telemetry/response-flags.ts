@@ -7,6 +7,7 @@
  * order (`UF,URX`), or `-` for none. The text of each mask is made once and kept, so
  * reporting allocates nothing after the first time.
  */
+import { CERTIFICATE_FAILURE_CODES } from '../core/classify-failure.js';
 
 /** One response flag: Envoy's short and long names, what it means, the status Envoy answers with. */
 export interface ResponseFlagInfo {
@@ -163,20 +164,7 @@ const BY_CODE: ReadonlyMap<string, number> = new Map<string, number>([
   ['EPIPE', ResponseFlag.UC],
   ['ETIMEDOUT', ResponseFlag.UC],
   // OpenSSL certificate verification: the handshake failed.
-  ...[
-    'CERT_HAS_EXPIRED',
-    'CERT_NOT_YET_VALID',
-    'CERT_REVOKED',
-    'CERT_UNTRUSTED',
-    'CERT_REJECTED',
-    'CERT_SIGNATURE_FAILURE',
-    'DEPTH_ZERO_SELF_SIGNED_CERT',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'HOSTNAME_MISMATCH',
-  ].map((code) => [code, ResponseFlag.UF] as [string, number]),
+  ...CERTIFICATE_FAILURE_CODES.map((code) => [code, ResponseFlag.UF] as [string, number]),
 ]);
 
 /** Syscalls whose failure means no connection was made. */
