@@ -1,4 +1,4 @@
-// A circuit breaker, from a DestinationRule annotation: a replica that starts failing
+// A circuit breaker, set on a DestinationRule from TypeScript: a replica that starts failing
 // opens the circuit, calls are then refused at once (no request reaches the replica),
 // and after `resetTimeout` probes go through and close it again once the replica is back.
 //
@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMesh, staticEndpoints } from 'proxyless';
+import { createMesh, destinationRule, staticEndpoints } from 'proxyless';
 
 // One `payments` replica; it answers 500 until `healthy` is set.
 let healthy = false;
@@ -22,18 +22,17 @@ const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 const mesh = createMesh({
   discovery: [staticEndpoints({ payments: [address] })],
-  config: `
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: payments
-  annotations:
-    # Opens when more than half of at least 5 tries in the last 10 s failed; probes after 2 s;
-    # 2 successful probes in a row close it. (A JSON string: annotations are strings.)
-    proxyless.dev/circuit-breaker: '{"volumeThreshold": 5, "errorThresholdPercentage": 50, "rollingWindow": "10s", "resetTimeout": "2s", "halfOpenSuccesses": 2}'
-spec:
-  host: payments
-`,
+  config: [
+    // A DestinationRule with the breaker typed from TypeScript; in YAML the same settings are
+    // the `proxyless.dev/circuit-breaker` annotation (docs/config-from-code.md shows both).
+    destinationRule({
+      metadata: { name: 'payments' },
+      spec: { host: 'payments' },
+      // Opens when more than half of at least 5 tries in the last 10 s failed; probes after
+      // 2 s; 2 successful probes in a row close it.
+      circuitBreaker: { volumeThreshold: 5, errorThresholdPercentage: 50, rollingWindow: '10s', resetTimeout: '2s', halfOpenSuccesses: 2 },
+    }),
+  ],
 });
 const started = performance.now();
 const at = (): string => `+${((performance.now() - started) / 1000).toFixed(2)} s`;

@@ -1,4 +1,5 @@
 import type { LatencyHistogram } from '../balance/latency-histogram.js';
+import type { ClusterEndpoint } from './clusters.js';
 import type { CompiledConfig } from '../compile/compile-config.js';
 import type { ConfigEntry } from '../config/load-config.js';
 import type { DiscoverySourceState } from '../discovery/types.js';
@@ -22,22 +23,18 @@ export interface ConfigRecord {
 
 /**
  * An endpoint as the admin reads it (the mesh's `AdminEndpoint`; the admin sits below
- * the mesh in the import order, so it names only what it reads).
+ * the mesh in the import order, so it names only what it reads). What `/clusters` shows
+ * of it as is (identity, weight, labels, availability, request counts) is typed, and
+ * documented, once: on {@link ClusterEndpoint}.
  *
  * Not part of the public API (the admin's own view of the mesh).
  */
-export interface AdminEndpoint {
-  readonly key: string;
-  readonly address: string;
-  readonly port: number;
-  readonly weight: number;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly available: boolean;
+export interface AdminEndpoint extends Pick<ClusterEndpoint, 'key' | 'address' | 'port' | 'weight' | 'labels' | 'available' | 'pending' | 'requests' | 'failures'> {
+  /** Ejected by outlier detection. */
   readonly ejected: boolean;
+  /** Failing its active health checks. */
   readonly unhealthy: boolean;
-  readonly pending: number;
-  readonly requests: number;
-  readonly failures: number;
+  /** The balancer's Peak EWMA cost at `nowMs`, in ms (its load counted against `weight`). */
   cost(nowMs: number, weight?: number): number;
 }
 

@@ -36,9 +36,26 @@ export type FailureKind =
 const REFUSED_STREAM = 7;
 
 /**
- * OpenSSL's certificate verification codes (Node's `error.code` when the peer's
- * certificate is refused): a failed handshake, a connect failure to every classifier
- * (this module's `connect-failure`, the access log's `UF`).
+ * Node's socket and name-resolution codes that mean no connection was made (Envoy's
+ * `connect-failure`, flag UF): shared with the access log's response flags.
+ */
+export const NO_CONNECTION_CODES: readonly string[] = [
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+];
+
+/**
+ * OpenSSL's certificate verification codes: the TLS handshake failed, so nothing was
+ * written (a connect failure, flag UF). Shared with the access log's response flags.
  */
 export const CERTIFICATE_FAILURE_CODES: readonly string[] = [
   'CERT_HAS_EXPIRED',
@@ -57,21 +74,10 @@ export const CERTIFICATE_FAILURE_CODES: readonly string[] = [
 
 /** Codes of errors that mean no connection could be made (never sent). */
 const CONNECT_FAILURE: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EADDRNOTAVAIL',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EAI_NONAME',
+  ...NO_CONNECTION_CODES,
   'UND_ERR_CONNECT_TIMEOUT',
-  'ERR_SOCKET_CONNECTION_TIMEOUT',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'ERR_TLS_HANDSHAKE_TIMEOUT',
-  // The handshake failed, so nothing was written.
   ...CERTIFICATE_FAILURE_CODES,
 ]);
 
@@ -118,8 +124,8 @@ const REFUSED: ReadonlySet<string> = new Set([
   'PROXYLESS_ERR_INVALID_REQUEST',
 ]);
 
-/** Syscalls whose failure means the connection was never made. */
-const CONNECT_SYSCALLS: ReadonlySet<string> = new Set(['connect', 'getaddrinfo', 'lookup']);
+/** Syscalls whose failure means the connection was never made (shared with the access log's response flags). */
+export const CONNECT_SYSCALLS: ReadonlySet<string> = new Set(['connect', 'getaddrinfo', 'lookup']);
 
 /** The kind one error object's own fields say, or undefined when they say nothing. */
 function kindOfOne(error: object): FailureKind | undefined {

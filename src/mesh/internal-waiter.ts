@@ -43,3 +43,28 @@ export class Waiter implements CancelListener {
     this.#done(outcome);
   }
 }
+
+/**
+ * The requests waiting on one service, woken when something they may wait for happens
+ * (a discovery update, an endpoint restored to health, the service closing).
+ */
+export class Waiters {
+  readonly #waiters = new Set<Waiter>();
+
+  /**
+   * Waits for `condition()` to hold (checked on every {@link Waiters.wake}), for at most
+   * `timeoutMs`, or until `cancellation` is cancelled. `done` gets `true` (the condition
+   * holds), `false` (timed out) or the cancellation's reason.
+   */
+  wait(timeoutMs: number, condition: () => boolean, cancellation: Cancellation | undefined, done: (outcome: boolean | Error) => void): void {
+    if (condition()) return done(true);
+    if (cancellation?.cancelled) return done(cancellation.cancelReason!);
+    new Waiter(this.#waiters, condition, cancellation, done).start(timeoutMs);
+  }
+
+  /** Something changed: each waiter whose condition holds now ends. */
+  wake(): void {
+    if (this.#waiters.size === 0) return;
+    for (const waiter of [...this.#waiters]) waiter.check();
+  }
+}

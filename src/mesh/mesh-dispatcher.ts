@@ -20,6 +20,7 @@ import { callTelemetryOf, kCallTelemetry } from '../telemetry/call-hooks.js';
 import type { CallTelemetry } from '../telemetry/call-telemetry.js';
 import { sendAttempt } from '../telemetry/attempt-telemetry.js';
 import { OutboundTelemetry } from '../telemetry/outbound-telemetry.js';
+import { OpenCalls } from './open-calls.js';
 
 /** undici ships `Dispatcher1Wrapper.wrapHandler` without a type declaration. */
 interface LegacyWrapper {
@@ -98,16 +99,9 @@ export class MeshDispatcher extends Dispatcher {
   readonly #context: DispatcherContext;
   readonly #routes = new Map<string, Route>();
   #passthrough: Agent | undefined;
-  /**
-   * Every call not finished yet, mirrored copies included: cancelled when the mesh shuts
-   * down. A list threaded through the calls themselves: a Set reallocated its table on
-   * nearly every add and delete at low concurrency (120 bytes per request).
-   */
-  #calls: RootCall | undefined;
-  #callCount = 0;
-  #inFlight = 0;
+  /** Every call not finished yet, mirrored copies included: cancelled when the mesh shuts down. */
+  readonly #calls = new OpenCalls();
   #closed = false;
-  #idle: (() => void) | undefined;
 
   /**
    * Made by the mesh; use `mesh.dispatcher`.
@@ -120,7 +114,7 @@ export class MeshDispatcher extends Dispatcher {
 
   /** Requests dispatched and not yet finished. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#calls.inFlight;
   }
 
   /** True after `close()` began. */
@@ -170,7 +164,7 @@ export class MeshDispatcher extends Dispatcher {
     }
     // The call's telemetry sits between the call and the caller: it sees how the call ends.
     const telemetry = this.#context.telemetry?.begin(handler, opts, key) as CallTelemetry | undefined;
-    const call = this.#track(new RootCall(telemetry ?? handler, this));
+    const call = this.#calls.track(new RootCall(telemetry ?? handler, this.#calls));
     try {
       // An abort before the request was made (an already-aborted signal) sends nothing.
       if (!call.begin()) return true;
@@ -195,41 +189,13 @@ export class MeshDispatcher extends Dispatcher {
     return { ...opts, headers, body: body.view(), [kCancellation]: call, [kCallTelemetry]: telemetry } as unknown as Dispatcher.DispatchOptions;
   }
 
-  #track(call: RootCall): RootCall {
-    const head = this.#calls;
-    call.nextCall = head;
-    if (head !== undefined) head.previousCall = call;
-    this.#calls = call;
-    this.#callCount++;
-    if (call.counted) this.#inFlight++;
-    return call;
-  }
-
-  /**
-   * A call ended.
-   * @internal
-   */
-  callFinished(call: RootCall): void {
-    const { previousCall: previous, nextCall: next } = call;
-    if (previous === undefined && this.#calls !== call) return; // not tracked, or already removed
-    if (previous !== undefined) previous.nextCall = next;
-    else this.#calls = next;
-    if (next !== undefined) next.previousCall = previous;
-    call.previousCall = call.nextCall = undefined;
-    this.#callCount--;
-    if (call.counted) this.#inFlight--;
-    if (this.#callCount === 0 && this.#idle) this.#idle();
-  }
-
   /**
    * Ends every call still running (requests and mirrored copies) with `error`: each
    * caller is answered at once, each wait ends, each request on a connection is aborted.
    * @internal
    */
   cancelAll(error: Error): void {
-    const calls: RootCall[] = [];
-    for (let call = this.#calls; call !== undefined; call = call.nextCall) calls.push(call);
-    for (const call of calls) call.cancel(error);
+    this.#calls.cancelAll(error);
   }
 
   #send(route: Route, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -256,7 +222,7 @@ export class MeshDispatcher extends Dispatcher {
         if (this.#closed) return;
         const main = callTelemetryOf(opts);
         const telemetry = (main === undefined ? undefined : this.#context.telemetry?.begin(DISCARD, opts, main.origin, main)) as CallTelemetry | undefined;
-        const call = this.#track(new RootCall(telemetry ?? DISCARD, this, false));
+        const call = this.#calls.track(new RootCall(telemetry ?? DISCARD, this.#calls, false));
         if (!call.begin()) return;
         const service = this.#context.service(destination.name, port, route.protocol === 'https:', destination.subset);
         try {
@@ -363,18 +329,7 @@ export class MeshDispatcher extends Dispatcher {
    */
   drain(graceMs: number): Promise<boolean> {
     this.#closed = true;
-    if (this.#callCount === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#idle = undefined;
-        resolve(false);
-      }, graceMs);
-      this.#idle = () => {
-        clearTimeout(timer);
-        this.#idle = undefined;
-        resolve(true);
-      };
-    });
+    return this.#calls.whenIdle(graceMs);
   }
 
   /**

@@ -1,18 +1,22 @@
 /**
  * How a service's endpoints connect: the undici Pool options for the DestinationRule
  * connection settings in force, TLS for https:// URLs, and for http:// ones the mesh's
- * per-connection choice of (m)TLS (auto mTLS, DestinationRule `tls`).
+ * per-connection choice of (m)TLS (auto mTLS, DestinationRule `tls`); and the transport
+ * in force for one service, which a reload of its connection settings replaces.
  *
  * @module
  */
-import { buildConnector } from 'undici';
+import { buildConnector, type Pool } from 'undici';
 import { serviceNamespaceOf, type CompiledConfig } from '../compile/compile-config.js';
 import type { ConnectingSockets } from '../core/connecting-sockets.js';
 import type { ServiceNamer } from '../discovery/service-name.js';
 import type { ServiceName } from '../discovery/types.js';
+import type { Dispatch } from '../core/layer.js';
 import type { ConnectionPoolLimits } from '../policy/limits/index.js';
 import type { ClientTls } from './client-tls.js';
 import { endpointConnector } from './endpoint-tls.js';
+import type { EndpointContext, EndpointState } from './endpoint-state.js';
+import type { MeshService } from './mesh-service.js';
 import type { EndpointTransport, ServiceContext } from './service-context.js';
 import type { ResolvedMeshOptions } from './options.js';
 
@@ -66,4 +70,46 @@ function endpointTransport({ pool, connecting }: TransportParts, name: ServiceNa
       connect: connector ?? connecting.wrap(buildConnector({ timeout: connectTimeout })),
     },
   };
+}
+
+/**
+ * The transport in force for one service: what its endpoints' pools are built with (it
+ * is their {@link EndpointContext}), and the TLS its health checks use. A reload of the
+ * connection settings replaces it for pools made from then on; pools already made keep
+ * their connections.
+ */
+export class ServiceTransport implements EndpointContext {
+  readonly buildEndpointStack: (endpoint: EndpointState) => Dispatch;
+  readonly secure: boolean;
+  /** Options of the pools made from now on. */
+  poolOptions: Pool.Options;
+  /** TLS to the endpoints for https:// services: the pools' and the health checks'. */
+  connector: buildConnector.connector | undefined;
+  readonly connectorFor: ((endpoint: EndpointState) => Pool.Options['connect'] | undefined) | undefined;
+  readonly #context: ServiceContext;
+
+  /** The transport of `service` for the `connectionPool` limits in force. */
+  constructor(context: ServiceContext, service: MeshService, limits: ConnectionPoolLimits | undefined) {
+    this.#context = context;
+    this.buildEndpointStack = context.buildEndpointStack;
+    this.secure = context.secure;
+    const transport = context.endpointTransport(limits);
+    this.poolOptions = transport.poolOptions;
+    this.connector = transport.connector;
+    const endpointConnector = context.endpointConnector;
+    this.connectorFor =
+      endpointConnector === undefined
+        ? undefined
+        : (endpoint) => {
+            const { connect, connectTimeout } = this.poolOptions;
+            return connect === undefined || typeof connect !== 'function' ? undefined : endpointConnector(endpoint, service, connect, connectTimeout ?? 10_000);
+          };
+  }
+
+  /** New `connectionPool` limits: pools made from now on use them. */
+  update(limits: ConnectionPoolLimits | undefined): void {
+    const transport = this.#context.endpointTransport(limits);
+    this.poolOptions = transport.poolOptions;
+    this.connector = transport.connector;
+  }
 }

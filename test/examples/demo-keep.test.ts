@@ -1,9 +1,10 @@
 // The demo with `--keep` (what a terminal gets by default): after its phases it keeps the
 // replicas, a mesh and its admin server running with light traffic, prints the dashboard
 // URL, serves the dashboard (HTML), its JSON frame and its live stream while traffic
-// flows, and on Ctrl-C stops the callers, lets their requests finish, closes everything
-// and exits 0 with none failed. The phases are made short, and DNS and etcd are skipped
-// (their servers named missing): what is checked here is the part after them.
+// flows, and on Ctrl-C or SIGTERM stops the callers, lets their requests finish, closes
+// everything and exits 0 with none failed; Ctrl-C during the phases ends it there. The
+// phases are made short, and DNS and etcd are skipped (their servers named missing):
+// what is checked here is the part after them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startExample, type RunningExample } from './run-example.js';
 
@@ -43,14 +44,17 @@ async function frameFromStream(url: string, wanted: (frame: Frame) => boolean): 
   throw new Error('the dashboard stream ended before a frame with traffic');
 }
 
-describe('examples/demo --keep: kept running after the phases, until Ctrl-C', () => {
+describe('examples/demo --keep: kept running after the phases, until Ctrl-C or SIGTERM', () => {
   let run: RunningExample | undefined;
   afterEach(() => {
     run?.kill();
     run = undefined;
   });
 
-  it('prints the dashboard line, serves the dashboard, its JSON frame and a moving stream, then stops cleanly on Ctrl-C with exit 0 and none failed', async () => {
+  it.each([
+    ['Ctrl-C (SIGINT)', 'SIGINT'],
+    ['SIGTERM', 'SIGTERM'],
+  ] as const)('prints the dashboard line, serves the dashboard, its JSON frame and a moving stream, then stops cleanly on %s with exit 0 and none failed', async (_name, signal) => {
     run = startExample(
       DEMO,
       { DEMO_SECONDS_PER_BALANCER: '0.2', DEMO_SECONDS_PER_DISCOVERY: '0.3', DNSMASQ_BIN: '/nonexistent/dnsmasq', ETCD_BIN: '/nonexistent/etcd' },
@@ -83,7 +87,7 @@ describe('examples/demo --keep: kept running after the phases, until Ctrl-C', ()
     const moving = await frameFromStream(`${url}/stream`, (f) => f.totals.rate > 0);
     expect(moving.totals.available).toBe(replicas);
 
-    run.signalGroup('SIGINT');
+    run.signalGroup(signal);
     const exit = await run.exit(40_000);
     const out = run.stdout();
     expect(exit, out + run.stderr()).toMatchObject({ code: 0, signal: null });
@@ -96,4 +100,19 @@ describe('examples/demo --keep: kept running after the phases, until Ctrl-C', ()
     // The admin server closed with the mesh.
     await expect(fetch(url)).rejects.toThrow();
   }, 200_000);
+
+  it('Ctrl-C during the phases ends the demo there, as without --keep: nothing is kept running', async () => {
+    run = startExample(DEMO, { DEMO_SECONDS_PER_BALANCER: '60', DEMO_PROGRESS: '1' }, ['--keep']);
+    // The first balancer's traffic has had 100 answers: well inside its 60 s.
+    await run.waitForOutput(/▶ 1\/5 simple: ROUND_ROBIN[\s\S]*?\n {2}… 100 requests answered\n/, 60_000);
+    run.signalGroup('SIGINT');
+    const exit = await run.exit(40_000);
+    const out = run.stdout();
+    expect(exit, out + run.stderr()).toMatchObject({ code: 0, signal: null });
+    expect(run.stderr()).toBe('');
+    expect(out).toContain('\nSummary\n');
+    expect(out).not.toMatch(DASHBOARD_LINE);
+    expect(out).not.toContain('kept running');
+    expect(out).toMatch(/^Total: [\d.]+ s$/m);
+  }, 120_000);
 });

@@ -26,7 +26,8 @@ function run(file: string, args: string[]): Promise<Result> {
 
 const cli = (...args: string[]): Promise<Result> => run(`${root}node_modules/.bin/tsx`, ['--conditions=proxyless-source', 'src/cli/main.ts', 'certs', ...args]);
 
-describe('proxyless certs', () => {
+// Each test starts the CLI (tsx) up to four times: allow for a loaded machine.
+describe('proxyless certs', { timeout: 90_000 }, () => {
   let dir: string;
   let outputs: string[];
   beforeAll(async () => {
