@@ -12,6 +12,7 @@ export default defineConfig({
     security: 'src/entries/security.ts',
     tls: 'src/entries/tls.ts',
     inbound: 'src/entries/inbound.ts',
+    admin: 'src/entries/admin.ts',
     cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

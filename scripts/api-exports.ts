@@ -17,6 +17,7 @@ export const ENTRIES = [
   { subpath: 'proxyless/security', file: 'src/entries/security.ts' },
   { subpath: 'proxyless/tls', file: 'src/entries/tls.ts' },
   { subpath: 'proxyless/inbound', file: 'src/entries/inbound.ts' },
+  { subpath: 'proxyless/admin', file: 'src/entries/admin.ts' },
 ] as const;
 
 /** One export of an entry. */
@@ -108,7 +109,8 @@ outlier detector, health checker, retry budget, their settings and layers),
 writer), \`proxyless/security\` (the compilers, matchers and explainers of Istio's security
 resources, JWT key sources), \`proxyless/tls\` (SPIFFE IDs, SVIDs, certificates and trust
 bundles, the dev CA, mTLS options and connector) and \`proxyless/inbound\` (what the
-server adapters are built from: lifecycle, limiters, deadline parsing). Each subpath works
+server adapters are built from: lifecycle, limiters, deadline parsing); \`proxyless/admin\`
+holds only types (the JSON the admin endpoints answer). Each subpath works
 from \`import\` and \`require\`, with types for both.
 
 \`test/package/exports.test.ts\` fails when an entry exports a name this page does not

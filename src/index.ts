@@ -7,7 +7,7 @@
 // The application's API: the mesh, discovery sources, config, errors, deadlines and
 // stacks. Building blocks live in subpath entries (src/entries/): proxyless/balance,
 // proxyless/policy, proxyless/config, proxyless/discovery, proxyless/telemetry,
-// proxyless/security, proxyless/tls, proxyless/inbound. docs/api.md lists every
+// proxyless/security, proxyless/tls, proxyless/inbound, proxyless/admin. docs/api.md lists every
 // export, one line each (test/package/exports.test.ts holds the two together).
 export { createMesh } from './mesh/create-mesh.js';
 export { Mesh } from './mesh/mesh.js';
@@ -164,32 +164,8 @@ export type { LoadSheddingOptions } from './inbound/adaptive-concurrency.js';
 export type { InboundTelemetryOptions } from './inbound/inbound-telemetry.js';
 export type { MeshServer, CreateServerOptions } from './inbound/mesh-server.js';
 
-// Admin server, dashboard and their data (issue 15, src/admin; docs/admin.md).
-export { isLoopback } from './admin/index.js';
+// The admin server an application starts (mesh.admin()) or mounts (createAdminHandler),
+// and its options (docs/admin.md). The JSON its endpoints answer, typed: proxyless/admin.
 export { createAdminHandler } from './mesh/admin-handler.js';
-export type {
-  AdminServer,
-  AdminHandler,
-  AdminHandlerOptions,
-  AdminOptions,
-  AdminLogger,
-  PrometheusSource,
-  PrometheusExporterLike,
-  Cluster,
-  ClusterEndpoint,
-  ClusterOutlier,
-  ClusterActiveHealth,
-  ClusterCircuit,
-  ClusterCounts,
-  ConfigDump,
-  DumpedResource,
-  RouteDump,
-  RouteDestinationDump,
-  ConfigRecord,
-  AdminEvent,
-  DashboardFrame,
-  FrameService,
-  FrameHistory,
-  FrameTotals,
-  FrameSplit,
-} from './admin/index.js';
+export type { AdminServer, AdminHandler, AdminHandlerOptions } from './admin/admin-server.js';
+export type { AdminOptions, AdminLogger, PrometheusSource, PrometheusExporterLike } from './admin/options.js';

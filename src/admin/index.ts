@@ -1,11 +1,10 @@
 /**
- * The admin module: an HTTP admin server for a mesh (JSON endpoints, a live dashboard,
- * Prometheus text), or the same as a handler to mount. See docs/admin.md.
+ * What the admin endpoints answer, typed, published as `proxyless/admin`
+ * (src/entries/admin.ts): the JSON of `/clusters`, `/config_dump`, `/events` and the
+ * dashboard's frames, for a tool that reads them. The admin server itself
+ * (`mesh.admin()`, `createAdminHandler`) and its options are in the root entry,
+ * src/index.ts. See docs/admin.md.
  */
-export { startAdmin, createAdminHandlerFor } from './admin-server.js';
-export type { AdminServer, AdminHandler, AdminHandlerOptions } from './admin-server.js';
-export { resolveAdminOptions, isLoopback } from './options.js';
-export type { AdminOptions, AdminLogger, PrometheusSource, PrometheusExporterLike, ResolvedAdminOptions } from './options.js';
 export type { Cluster, ClusterEndpoint, ClusterOutlier, ClusterActiveHealth, ClusterCircuit, ClusterCounts } from './clusters.js';
 export type { ConfigDump, DumpedResource, RouteDump, RouteDestinationDump } from './config-dump.js';
 export type { ConfigRecord } from './mesh-view.js';

@@ -1,6 +1,6 @@
 import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, LeastRequestOptions, PickRequest } from './types.js';
-import { Warmup } from './warmup.js';
+import { PickRuntime } from './warmup.js';
 
 /** Rounds of candidates drawn before scanning for an available endpoint (1 + 5 re-picks). */
 const MAX_ROUNDS = 6;
@@ -40,9 +40,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
   /** Candidates of the current pick (weighted mode, for the duplicate check). */
   private readonly drawn: Int32Array;
   private readonly choiceCount: number;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private readonly warmup: Warmup | undefined;
+  private readonly rt: PickRuntime;
 
   /** Use {@link leastRequest} to create one. */
   constructor(options: LeastRequestOptions = {}, runtime: BalancerRuntime = {}) {
@@ -52,9 +50,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     }
     this.choiceCount = choiceCount;
     this.drawn = new Int32Array(choiceCount);
-    this.random = runtime.random ?? Math.random;
-    this.now = runtime.now ?? (() => performance.now());
-    this.warmup = options.warmup ? new Warmup(options.warmup) : undefined;
+    this.rt = new PickRuntime(runtime, options);
   }
 
   /** Replaces the endpoints; builds the alias table when weights differ: O(n). */
@@ -64,7 +60,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     this.order = new Int32Array(n);
     for (let i = 0; i < n; i++) this.order[i] = i;
     this.table = AliasTable.forWeights(endpoints);
-    this.warmup?.update(endpoints);
+    this.rt.warmup?.update(endpoints);
   }
 
   /** The available candidate with the least pending requests; the request is not looked at. */
@@ -76,9 +72,9 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
     const choices = this.choiceCount < n ? this.choiceCount : n;
     let now = 0;
     let reference = 0;
-    if (this.warmup !== undefined) {
-      now = this.now();
-      reference = this.warmup.reference(now);
+    if (this.rt.warmup !== undefined) {
+      now = this.rt.now();
+      reference = this.rt.warmup.reference(now);
     }
     let thrownBack: E | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -92,8 +88,8 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
           // draw this candidate again (up to 8 draws), so candidates come in proportion to
           // weight × factor.
           for (let tries = 1; index >= 0; tries++) {
-            const share = this.warmup!.share(endpoints[index], now, reference);
-            if (share >= 1 || this.random() < share) {
+            const share = this.rt.warmup!.share(endpoints[index], now, reference);
+            if (share >= 1 || this.rt.random() < share) {
               weight = endpoints[index].weight * share;
               break;
             }
@@ -117,13 +113,13 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
       }
       if (best !== undefined) return best;
     }
-    return thrownBack ?? firstAvailableFrom(endpoints, this.random());
+    return thrownBack ?? firstAvailableFrom(endpoints, this.rt.random());
   }
 
   /** Candidate `c` of a uniform pick: one step of a Fisher-Yates shuffle, so all distinct. */
   private drawUniform(c: number, n: number): number {
     const order = this.order;
-    const j = c + Math.floor(this.random() * (n - c));
+    const j = c + Math.floor(this.rt.random() * (n - c));
     const index = order[j];
     order[j] = order[c];
     order[c] = index;
@@ -134,7 +130,7 @@ export class LeastRequestBalancer<E extends BalancerEndpoint = BalancerEndpoint>
   private drawWeighted(c: number): number {
     const drawn = this.drawn;
     for (let attempt = 0; attempt <= MAX_REDRAWS; attempt++) {
-      const index = this.table!.sample(this.random());
+      const index = this.table!.sample(this.rt.random());
       let duplicate = false;
       for (let k = 0; k < c; k++) if (drawn[k] === index) duplicate = true;
       if (!duplicate) {

@@ -1,7 +1,7 @@
 import { IN_LINE_RATIO, IN_LINE_SLACK_MS } from './endpoint-load.js';
 import { AliasTable, firstAvailableFrom } from './internal-alias-table.js';
 import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest, WarmupOptions } from './types.js';
-import { Warmup } from './warmup.js';
+import { PickRuntime } from './warmup.js';
 
 /** Re-picks when both candidates are unavailable, before scanning. */
 const MAX_REPICKS = 5;
@@ -73,15 +73,11 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
   /** Weight of each endpoint divided by the smallest weight. */
   private relativeWeight = new Float64Array(0);
   private table: AliasTable | undefined;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private readonly warmup: Warmup | undefined;
+  private readonly rt: PickRuntime;
 
   /** Use {@link p2cPeakEwma} to create one. */
   constructor(runtime: BalancerRuntime = {}, options: WarmupOptions = {}) {
-    this.random = runtime.random ?? Math.random;
-    this.now = runtime.now ?? (() => performance.now());
-    this.warmup = options.warmup ? new Warmup(options.warmup) : undefined;
+    this.rt = new PickRuntime(runtime, options);
   }
 
   /** Replaces the endpoints; builds the alias table when weights differ: O(n). */
@@ -97,7 +93,7 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
       if (endpoints[i].weight !== lightest) weighted = true;
     }
     this.table = weighted ? new AliasTable(this.relativeWeight) : undefined;
-    this.warmup?.update(endpoints);
+    this.rt.warmup?.update(endpoints);
   }
 
   /** The cheaper of two random available endpoints; the request is not looked at. */
@@ -106,8 +102,8 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
     const n = endpoints.length;
     if (n === 0) return undefined;
     if (n === 1) return endpoints[0].available ? endpoints[0] : undefined;
-    const now = this.now();
-    const warmup = this.warmup;
+    const now = this.rt.now();
+    const warmup = this.rt.warmup;
     const reference = warmup === undefined ? 0 : warmup.reference(now);
     for (let attempt = 0; attempt <= MAX_REPICKS; attempt++) {
       const a = this.draw(-1, n, now, reference);
@@ -120,7 +116,7 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
       }
       if (second.available) return second;
     }
-    return firstAvailableFrom(endpoints, this.random());
+    return firstAvailableFrom(endpoints, this.rt.random());
   }
 
   /** The candidate to send to: the first unless the second is cheaper (see the class comment). */
@@ -133,8 +129,8 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
     let weightA = this.relativeWeight[a];
     let weightB = this.relativeWeight[b];
     if (reference > 0) {
-      weightA *= this.warmup!.share(first, now, reference);
-      weightB *= this.warmup!.share(second, now, reference);
+      weightA *= this.rt.warmup!.share(first, now, reference);
+      weightB *= this.rt.warmup!.share(second, now, reference);
     }
     // One clearly faster than the other by their recent answers: cost it at its recent
     // latency, not at its peak (both decay alike between samples, so a slower endpoint is
@@ -156,18 +152,18 @@ export class P2cPeakEwmaBalancer<E extends BalancerEndpoint = BalancerEndpoint> 
     let index = 0;
     for (let tries = 0; tries < MAX_WARMUP_DRAWS; tries++) {
       if (table === undefined) {
-        if (other < 0) index = Math.floor(this.random() * n);
+        if (other < 0) index = Math.floor(this.rt.random() * n);
         else {
-          index = Math.floor(this.random() * (n - 1));
+          index = Math.floor(this.rt.random() * (n - 1));
           if (index >= other) index++; // distinct, still uniform
         }
       } else {
-        index = table.sample(this.random());
-        for (let redraw = 0; index === other && redraw < MAX_REDRAWS; redraw++) index = table.sample(this.random());
+        index = table.sample(this.rt.random());
+        for (let redraw = 0; index === other && redraw < MAX_REDRAWS; redraw++) index = table.sample(this.rt.random());
       }
       if (reference <= 0) return index;
-      const share = this.warmup!.share(this.endpoints[index], now, reference);
-      if (share >= 1 || this.random() < share) return index;
+      const share = this.rt.warmup!.share(this.endpoints[index], now, reference);
+      if (share >= 1 || this.rt.random() < share) return index;
     }
     return index;
   }

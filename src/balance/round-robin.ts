@@ -1,5 +1,5 @@
 import type { Balancer, BalancerEndpoint, BalancerRuntime, PickRequest, WarmupOptions } from './types.js';
-import { Warmup } from './warmup.js';
+import { PickRuntime } from './warmup.js';
 
 /**
  * Earliest-deadline-first order over weights: entry `i` is due at `(c + 0.5) / w` where
@@ -101,21 +101,17 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
   private cursor = 0;
   /** Where the fallback scan resumes. */
   private scanCursor = 0;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private readonly warmup: Warmup | undefined;
+  private readonly rt: PickRuntime;
 
   /** Use {@link roundRobin} to create one. */
   constructor(runtime: BalancerRuntime = {}, options: WarmupOptions = {}) {
-    this.random = runtime.random ?? Math.random;
-    this.now = runtime.now ?? (() => performance.now());
-    this.warmup = options.warmup ? new Warmup(options.warmup) : undefined;
+    this.rt = new PickRuntime(runtime, options);
   }
 
   /** Replaces the endpoints and precomputes the weighted cycle: O(Σweight · log n). */
   update(endpoints: readonly E[]): void {
     this.endpoints = endpoints.slice();
-    this.warmup?.update(endpoints);
+    this.rt.warmup?.update(endpoints);
     this.schedule = undefined;
     this.heap = undefined;
     const n = endpoints.length;
@@ -128,7 +124,7 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
       else integers = false;
     }
     if (equal) {
-      this.cursor = Math.floor(this.random() * n);
+      this.cursor = Math.floor(this.rt.random() * n);
       this.scanCursor = this.cursor;
       return;
     }
@@ -139,14 +135,14 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
     if (!integers || length > RoundRobinBalancer.MAX_SCHEDULE_LENGTH) {
       this.heap = heap;
       // A random start for the heap: skip a random part of the first cycle.
-      for (let skip = Math.floor(this.random() * Math.min(n, length)); skip > 0; skip--) heap.next();
+      for (let skip = Math.floor(this.rt.random() * Math.min(n, length)); skip > 0; skip--) heap.next();
       this.scanCursor = 0;
       return;
     }
     const schedule = new Int32Array(length);
     for (let i = 0; i < length; i++) schedule[i] = heap.next();
     this.schedule = schedule;
-    this.cursor = Math.floor(this.random() * length);
+    this.cursor = Math.floor(this.rt.random() * length);
     this.scanCursor = 0;
   }
 
@@ -159,9 +155,9 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
     const heap = this.heap;
     let now = 0;
     let reference = 0;
-    if (this.warmup !== undefined) {
-      now = this.now();
-      reference = this.warmup.reference(now);
+    if (this.rt.warmup !== undefined) {
+      now = this.rt.now();
+      reference = this.rt.warmup.reference(now);
     }
     if (schedule === undefined && heap === undefined) {
       // Plain round robin: n steps visit every endpoint once.
@@ -199,8 +195,8 @@ export class RoundRobinBalancer<E extends BalancerEndpoint = BalancerEndpoint> i
 
   /** Warmup: whether a warming endpoint takes this turn (probability `factor / largest factor`). */
   private takesTurn(endpoint: E, now: number, reference: number): boolean {
-    const share = this.warmup!.share(endpoint, now, reference);
-    return share >= 1 || this.random() < share;
+    const share = this.rt.warmup!.share(endpoint, now, reference);
+    return share >= 1 || this.rt.random() < share;
   }
 
   /** The next available endpoint in list order, O(n). */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { BalancerEndpoint } from './types.js';
+import type { BalancerEndpoint, BalancerRuntime, WarmupOptions } from './types.js';
 
 /** Validated warmup settings (from Istio's `warmup`, or `warmupDurationSecs` with the defaults). */
 export interface WarmupSettings {
@@ -98,5 +98,25 @@ export class Warmup {
     if (since === undefined || !(nowMs - since < this.settings.durationMs) || reference <= 0) return 1;
     const share = warmupFactor(this.settings, nowMs - since) / reference;
     return share < 1 ? share : 1;
+  }
+}
+
+/**
+ * What the weighted balancers (round robin, least request, P2C) draw on: their source of
+ * randomness, their clock and their warmup, the defaults filled in once, at construction.
+ * Held in one field, so a pick reads `rt.random()` and allocates nothing.
+ */
+export class PickRuntime {
+  /** Uniform random in [0, 1): the runtime's, or `Math.random`. */
+  readonly random: () => number;
+  /** Monotonic milliseconds: the runtime's, or `performance.now`. */
+  readonly now: () => number;
+  /** The warmup ramp, when the balancer's options set one. */
+  readonly warmup: Warmup | undefined;
+
+  constructor(runtime: BalancerRuntime, options: WarmupOptions) {
+    this.random = runtime.random ?? Math.random;
+    this.now = runtime.now ?? (() => performance.now());
+    this.warmup = options.warmup ? new Warmup(options.warmup) : undefined;
   }
 }

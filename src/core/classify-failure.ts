@@ -35,8 +35,11 @@ export type FailureKind =
 /** HTTP/2's REFUSED_STREAM error code (RFC 9113 §7). */
 const REFUSED_STREAM = 7;
 
-/** Codes of errors that mean no connection could be made (never sent). */
-const CONNECT_FAILURE: ReadonlySet<string> = new Set([
+/**
+ * Node's socket and name-resolution codes that mean no connection was made (Envoy's
+ * `connect-failure`, flag UF): shared with the access log's response flags.
+ */
+export const NO_CONNECTION_CODES: readonly string[] = [
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'EHOSTDOWN',
@@ -47,11 +50,14 @@ const CONNECT_FAILURE: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
   'EAI_FAIL',
   'EAI_NONAME',
-  'UND_ERR_CONNECT_TIMEOUT',
   'ERR_SOCKET_CONNECTION_TIMEOUT',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_TLS_HANDSHAKE_TIMEOUT',
-  // OpenSSL certificate verification: the handshake failed, so nothing was written.
+];
+
+/**
+ * OpenSSL's certificate verification codes: the TLS handshake failed, so nothing was
+ * written (a connect failure, flag UF). Shared with the access log's response flags.
+ */
+export const CERTIFICATE_FAILURE_CODES: readonly string[] = [
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
   'CERT_REVOKED',
@@ -64,6 +70,15 @@ const CONNECT_FAILURE: ReadonlySet<string> = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'HOSTNAME_MISMATCH',
+];
+
+/** Codes of errors that mean no connection could be made (never sent). */
+const CONNECT_FAILURE: ReadonlySet<string> = new Set([
+  ...NO_CONNECTION_CODES,
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+  ...CERTIFICATE_FAILURE_CODES,
 ]);
 
 /** Codes of a broken connection or a malformed response (maybe sent). */
@@ -109,8 +124,8 @@ const REFUSED: ReadonlySet<string> = new Set([
   'PROXYLESS_ERR_INVALID_REQUEST',
 ]);
 
-/** Syscalls whose failure means the connection was never made. */
-const CONNECT_SYSCALLS: ReadonlySet<string> = new Set(['connect', 'getaddrinfo', 'lookup']);
+/** Syscalls whose failure means the connection was never made (shared with the access log's response flags). */
+export const CONNECT_SYSCALLS: ReadonlySet<string> = new Set(['connect', 'getaddrinfo', 'lookup']);
 
 /** The kind one error object's own fields say, or undefined when they say nothing. */
 function kindOfOne(error: object): FailureKind | undefined {

@@ -1,5 +1,6 @@
 import { Dispatcher1Wrapper, type Dispatcher } from 'undici';
 import { InvalidOptionError } from './errors/index.js';
+import { RoleList } from './role-list.js';
 
 /** undici's dispatch function: takes the request options and a handler. */
 export type Dispatch = (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => boolean;
@@ -35,57 +36,41 @@ export function layer<T>(role: string, wrap: (next: Dispatch, target: T) => Disp
  * call `next`). Users edit the mesh's default stacks by role name, without forking them.
  */
 export class Stack<T> {
-  #layers: Layer<T>[];
+  readonly #list: RoleList<Layer<T>>;
   readonly #name: string;
 
   /** @param name `service` or `endpoint`, used in error messages; @param layers outermost first */
   constructor(name: string, layers: readonly Layer<T>[]) {
     this.#name = name;
-    this.#layers = [...layers];
+    this.#list = new RoleList({ owner: `${name} stack`, step: 'layer', factory: 'layer(role, wrap)' }, layers);
   }
 
   /** Role names, outermost first. */
   roles(): string[] {
-    return this.#layers.map((l) => l.role);
+    return this.#list.roles();
   }
 
   /** Inserts `added` just outside (before) the layer with `role`. */
   insertBefore(role: string, added: Layer<T>): this {
-    this.#checkNew(added);
-    this.#layers.splice(this.#indexOf(role), 0, added);
+    this.#list.insertBefore(role, added);
     return this;
   }
 
   /** Inserts `added` just inside (after) the layer with `role`. Not after the terminal. */
   insertAfter(role: string, added: Layer<T>): this {
-    this.#checkNew(added);
-    const index = this.#indexOf(role);
-    if (index === this.#layers.length - 1) {
-      throw new InvalidOptionError(`${this.#name} stack`, [
-        `insertAfter: ${JSON.stringify(role)} is the terminal layer (expected: a role before it; use insertBefore("${role}", ...))`,
-      ]);
-    }
-    this.#layers.splice(index + 1, 0, added);
+    this.#list.insertAfter(role, added);
     return this;
   }
 
   /** Replaces the layer with `role` by `replacement` (which may have another role). */
   replace(role: string, replacement: Layer<T>): this {
-    const index = this.#indexOf(role);
-    if (replacement.role !== role) this.#checkNew(replacement);
-    this.#layers[index] = replacement;
+    this.#list.replace(role, replacement);
     return this;
   }
 
   /** Removes the layer with `role`. The terminal layer cannot be removed. */
   remove(role: string): this {
-    const index = this.#indexOf(role);
-    if (index === this.#layers.length - 1) {
-      throw new InvalidOptionError(`${this.#name} stack`, [
-        `remove: ${JSON.stringify(role)} is the terminal layer (expected: a non-terminal role; use replace to swap it)`,
-      ]);
-    }
-    this.#layers.splice(index, 1);
+    this.#list.remove(role);
     return this;
   }
 
@@ -94,36 +79,16 @@ export class Stack<T> {
    * (last) layer gets a `next` that fails loudly, since nothing sits below it.
    */
   build(target: T): Dispatch {
+    const layers = this.#list.steps;
     let dispatch: Dispatch = terminalNext;
-    for (let i = this.#layers.length - 1; i >= 0; i--) {
-      const role = this.#layers[i]!.role;
-      dispatch = this.#layers[i]!.wrap(i === this.#layers.length - 1 ? dispatch : checkedNext(dispatch, this.#name, role), target);
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const role = layers[i]!.role;
+      dispatch = layers[i]!.wrap(i === layers.length - 1 ? dispatch : checkedNext(dispatch, this.#name, role), target);
       if (typeof dispatch !== 'function') {
         throw new TypeError(`${this.#name} stack: layer "${role}" returned ${typeof dispatch} from wrap (expected: a dispatch function)`);
       }
     }
     return dispatch;
-  }
-
-  #indexOf(role: string): number {
-    const index = this.#layers.findIndex((l) => l.role === role);
-    if (index < 0) {
-      throw new InvalidOptionError(`${this.#name} stack`, [
-        `role: ${JSON.stringify(role)} (expected: one of ${this.roles().map((r) => JSON.stringify(r)).join(', ')})`,
-      ]);
-    }
-    return index;
-  }
-
-  #checkNew(added: Layer<T>): void {
-    if (!added || typeof added.wrap !== 'function' || typeof added.role !== 'string') {
-      throw new InvalidOptionError(`${this.#name} stack`, [`layer: ${String(added)} (expected: a layer made with layer(role, wrap))`]);
-    }
-    if (this.#layers.some((l) => l.role === added.role)) {
-      throw new InvalidOptionError(`${this.#name} stack`, [
-        `role: ${JSON.stringify(added.role)} is already in the stack (expected: a new role name, or use replace)`,
-      ]);
-    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../core/errors/index.js';
+import { RoleList } from '../core/role-list.js';
 import type { InboundExchange } from './exchange.js';
 import type { InboundTarget } from './types.js';
 
@@ -49,83 +50,54 @@ export function inboundLayer(role: string, wrap: (next: InboundHandler, target: 
  * | `context` | terminal: runs the application inside the trace context and deadline (AsyncLocalStorage) |
  */
 export class InboundStack {
-  #layers: InboundLayer[];
+  readonly #list: RoleList<InboundLayer>;
 
   /** @param layers outermost first; the last one is terminal */
   constructor(layers: readonly InboundLayer[]) {
-    this.#layers = [...layers];
+    this.#list = new RoleList({ owner: 'inbound stack', step: 'step', factory: 'inboundLayer(role, wrap)' }, layers);
   }
 
   /** Role names, outermost first. */
   roles(): string[] {
-    return this.#layers.map((l) => l.role);
+    return this.#list.roles();
   }
 
   /** Inserts `added` just outside (before) the step with `role`. */
   insertBefore(role: string, added: InboundLayer): this {
-    this.#checkNew(added);
-    this.#layers.splice(this.#indexOf(role), 0, added);
+    this.#list.insertBefore(role, added);
     return this;
   }
 
   /** Inserts `added` just inside (after) the step with `role`. Not after the terminal step. */
   insertAfter(role: string, added: InboundLayer): this {
-    this.#checkNew(added);
-    const index = this.#indexOf(role);
-    if (index === this.#layers.length - 1) {
-      throw new InvalidOptionError('inbound stack', [`insertAfter: ${JSON.stringify(role)} is the terminal step (expected: a role before it; use insertBefore("${role}", ...))`]);
-    }
-    this.#layers.splice(index + 1, 0, added);
+    this.#list.insertAfter(role, added);
     return this;
   }
 
   /** Replaces the step with `role` (the security layers replace `identity` and `authorization`). */
   replace(role: string, replacement: InboundLayer): this {
-    const index = this.#indexOf(role);
-    if (!replacement || typeof replacement.wrap !== 'function') this.#checkNew(replacement);
-    if (replacement.role !== role) this.#checkNew(replacement);
-    this.#layers[index] = replacement;
+    this.#list.replace(role, replacement);
     return this;
   }
 
   /** Removes the step with `role`. The terminal step cannot be removed. */
   remove(role: string): this {
-    const index = this.#indexOf(role);
-    if (index === this.#layers.length - 1) {
-      throw new InvalidOptionError('inbound stack', [`remove: ${JSON.stringify(role)} is the terminal step (expected: a non-terminal role)`]);
-    }
-    this.#layers.splice(index, 1);
+    this.#list.remove(role);
     return this;
   }
 
   /** Composes the steps into one handler. */
   build(target: InboundTarget): InboundHandler {
+    const layers = this.#list.steps;
     let handler: InboundHandler = terminalNext;
-    for (let i = this.#layers.length - 1; i >= 0; i--) {
-      const layer = this.#layers[i]!;
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const layer = layers[i]!;
       handler = layer.wrap(handler, target);
       if (typeof handler !== 'function') {
         throw new TypeError(`inbound stack: step "${layer.role}" returned ${typeof handler} from wrap (expected: a function (exchange) => void)`);
       }
     }
     return handler;
-  }
-
-  #indexOf(role: string): number {
-    const index = this.#layers.findIndex((l) => l.role === role);
-    if (index < 0) {
-      throw new InvalidOptionError('inbound stack', [`role: ${JSON.stringify(role)} (expected: one of ${this.roles().map((r) => JSON.stringify(r)).join(', ')})`]);
-    }
-    return index;
-  }
-
-  #checkNew(added: InboundLayer): void {
-    if (!added || typeof added.wrap !== 'function' || typeof added.role !== 'string') {
-      throw new InvalidOptionError('inbound stack', [`layer: ${String(added)} (expected: a step made with inboundLayer(role, wrap))`]);
-    }
-    if (this.#layers.some((l) => l.role === added.role)) {
-      throw new InvalidOptionError('inbound stack', [`role: ${JSON.stringify(added.role)} is already in the stack (expected: a new role name, or use replace)`]);
-    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { createAdminHandlerFor, type AdminHandler, type AdminHandlerOptions } from '../admin/index.js';
+import { createAdminHandlerFor, type AdminHandler, type AdminHandlerOptions } from '../admin/admin-server.js';
 import type { Mesh } from './mesh.js';
 
 /**

@@ -240,7 +240,7 @@ export class IpMatcher implements AttributeMatcher {
     return this.attribute === 'remoteIp' ? (req.remoteIp ?? req.sourceIp) : req[this.attribute];
   }
   matches(req: AuthzRequest): boolean {
-    return this.blocks.contains(this.address(req));
+    return this.blocks.matches(this.address(req));
   }
   observed(req: AuthzRequest): string {
     return `${this.attribute === 'sourceIp' ? 'source' : this.attribute === 'remoteIp' ? 'remote' : 'destination'} address ${text(this.address(req), 'unknown')}`;

@@ -154,26 +154,24 @@ export function compileCondition(key: string, values: readonly string[], context
   return shared(context, `when:${key}`, values, () => makeCondition(key, values, context));
 }
 
+/** The `when` keys that test what a rule's field tests: compiled (and shared) as that field. */
+const CONDITION_FIELDS: ReadonlyMap<string, FieldName> = new Map<string, FieldName>([
+  ['source.ip', 'ipBlocks'],
+  ['remote.ip', 'remoteIpBlocks'],
+  ['destination.port', 'ports'],
+  ['source.namespace', 'namespaces'],
+  ['source.serviceAccount', 'serviceAccounts'],
+  ['source.principal', 'principals'],
+  ['source.trustDomain', 'trustDomains'],
+  ['request.auth.principal', 'requestPrincipals'],
+]);
+
 function makeCondition(key: string, values: readonly string[], context: AttributeContext): AttributeMatcher | undefined {
+  const field = CONDITION_FIELDS.get(key);
+  if (field !== undefined) return compileField(field, values, context);
   switch (key) {
-    case 'source.ip':
-      return compileField('ipBlocks', values, context);
-    case 'remote.ip':
-      return compileField('remoteIpBlocks', values, context);
     case 'destination.ip':
       return new IpMatcher('destinationIp', new IpBlockSet(values));
-    case 'destination.port':
-      return compileField('ports', values, context);
-    case 'source.namespace':
-      return compileField('namespaces', values, context);
-    case 'source.serviceAccount':
-      return compileField('serviceAccounts', values, context);
-    case 'source.principal':
-      return compileField('principals', values, context);
-    case 'source.trustDomain':
-      return compileField('trustDomains', values, context);
-    case 'request.auth.principal':
-      return compileField('requestPrincipals', values, context);
     case 'request.auth.audiences':
       return new ClaimMatcher(['aud'], new ValueSet(values, 'plain'));
     case 'request.auth.presenter':

@@ -1,5 +1,5 @@
 import { compileCondition, compileField, type AttributeContext, type AttributeMatcher, type FieldName } from './authz-attributes.js';
-import { applicable, DEFAULT_ROOT_NAMESPACE, type Scoped } from './policy-scope.js';
+import { applicable, DEFAULT_ROOT_NAMESPACE, hasTargetRefs, targetRefsFinding, type Scoped } from './policy-scope.js';
 import type { AuthorizationAction, AuthorizationPolicyResource, AuthorizationRuleSpec, SecurityFinding, SecurityWorkload } from './types.js';
 
 /**
@@ -189,10 +189,7 @@ export function compilePolicies(resources: readonly AuthorizationPolicyResource[
   const findings: SecurityFinding[] = [];
   const policies: CompiledPolicy[] = [];
   for (const resource of resources) {
-    const where = `AuthorizationPolicy/${resource.metadata.namespace ?? workload.namespace}/${resource.metadata.name}`;
-    if (resource.spec.targetRef !== undefined || (resource.spec.targetRefs?.length ?? 0) > 0) {
-      findings.push({ severity: 'warning', where, path: resource.spec.targetRefs !== undefined ? 'spec.targetRefs' : 'spec.targetRef', message: 'a policy with targetRefs applies to gateways and waypoints, never to an in-process workload: it is ignored here' });
-    }
+    if (hasTargetRefs(resource.spec)) findings.push(targetRefsFinding(resource.spec, `AuthorizationPolicy/${resource.metadata.namespace ?? workload.namespace}/${resource.metadata.name}`));
   }
   const sharedMatchers = new Map();
   for (const scoped of applicable(resources, workload, root)) policies.push(compilePolicy(scoped, { policyNamespace: scoped.namespace, trustDomains, shared: sharedMatchers }, findings));

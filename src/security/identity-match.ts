@@ -19,6 +19,8 @@
  * @module
  */
 
+import { RememberingSet } from './remembering-set.js';
+
 const SPIFFE = 'spiffe://';
 
 /** Whether `parts` occur in `value` in order, without overlapping, starting at `from`. */
@@ -52,18 +54,15 @@ function nsOccurrences(id: string): number {
 }
 
 /** A compiled list of `namespaces` values. */
-export class NamespaceSet {
+export class NamespaceSet extends RememberingSet {
   private readonly patterns: readonly (readonly string[])[];
   /** Each pattern's first part (it starts with `/ns/`) and the parts after it. */
   private readonly heads: readonly string[];
   /** Each head's first character after `/ns/` (-1 when the head is `/ns/` alone): a cheap first test. */
   private readonly firsts: Int32Array;
   private readonly tails: readonly (readonly string[])[];
-  /** The values as written. */
-  readonly values: readonly string[];
-
   constructor(values: readonly string[]) {
-    this.values = values;
+    super(values);
     this.patterns = values.map((value) => {
       const parts = value.split('*');
       parts[0] = `/ns/${parts[0]}`;
@@ -75,19 +74,7 @@ export class NamespaceSet {
     this.tails = this.patterns.map((p) => p.slice(1));
   }
 
-  private lastId: string | undefined | null = null;
-  private lastResult = false;
-
-  /** Whether the peer's SPIFFE ID is in one of the namespaces; no peer is in none. */
-  matches(spiffeId: string | undefined): boolean {
-    if (spiffeId === this.lastId) return this.lastResult;
-    const result = spiffeId !== undefined && this.compute(spiffeId);
-    this.lastId = spiffeId;
-    this.lastResult = result;
-    return result;
-  }
-
-  private compute(spiffeId: string): boolean {
+  protected override compute(spiffeId: string): boolean {
     const count = nsOccurrences(spiffeId);
     for (let p = 0; p < this.heads.length; p++) {
       if (count < 0) {
@@ -125,14 +112,11 @@ function serviceAccountMatches(id: string, nsPart: string, saPart: string): bool
 }
 
 /** A compiled list of `serviceAccounts` values. */
-export class ServiceAccountSet {
+export class ServiceAccountSet extends RememberingSet {
   private readonly accounts: readonly { readonly ns: string; readonly sa: string }[];
-  /** The values as written. */
-  readonly values: readonly string[];
-
   /** @param policyNamespace the namespace of `sa` values without one */
   constructor(values: readonly string[], policyNamespace: string) {
-    this.values = values;
+    super(values);
     this.accounts = values.map((value) => {
       const slash = value.indexOf('/');
       const [ns, sa] = slash < 0 ? [policyNamespace, value] : [value.slice(0, slash), value.slice(slash + 1)];
@@ -140,19 +124,7 @@ export class ServiceAccountSet {
     });
   }
 
-  private lastId: string | undefined | null = null;
-  private lastResult = false;
-
-  /** Whether the peer's SPIFFE ID is one of the service accounts; no peer is none. */
-  matches(spiffeId: string | undefined): boolean {
-    if (spiffeId === this.lastId) return this.lastResult;
-    const result = spiffeId !== undefined && this.compute(spiffeId);
-    this.lastId = spiffeId;
-    this.lastResult = result;
-    return result;
-  }
-
-  private compute(spiffeId: string): boolean {
+  protected override compute(spiffeId: string): boolean {
     for (let i = 0; i < this.accounts.length; i++) {
       const account = this.accounts[i]!;
       if (serviceAccountMatches(spiffeId, account.ns, account.sa)) return true;
@@ -162,16 +134,13 @@ export class ServiceAccountSet {
 }
 
 /** A compiled list of `trustDomains` values (aliases expanded). */
-export class TrustDomainSet {
+export class TrustDomainSet extends RememberingSet {
   private readonly exact: readonly string[];
   private readonly affixes: readonly { readonly prefix: string; readonly suffix: string }[];
   private readonly any: boolean;
-  /** The values as written. */
-  readonly values: readonly string[];
-
   /** @param trustDomains the mesh's trust domain and aliases (a listed one stands for all) */
   constructor(values: readonly string[], trustDomains: readonly string[]) {
-    this.values = values;
+    super(values);
     const expanded = [...new Set(values.flatMap((v) => (trustDomains.includes(v) ? trustDomains : [v])))];
     this.any = expanded.includes('*');
     this.exact = expanded.filter((v) => !v.includes('*')).map((v) => `${SPIFFE}${v}/`);
@@ -183,19 +152,7 @@ export class TrustDomainSet {
       });
   }
 
-  private lastId: string | undefined | null = null;
-  private lastResult = false;
-
-  /** Whether the peer's SPIFFE ID is in one of the trust domains; no peer is in none. */
-  matches(spiffeId: string | undefined): boolean {
-    if (spiffeId === this.lastId) return this.lastResult;
-    const result = spiffeId !== undefined && this.compute(spiffeId);
-    this.lastId = spiffeId;
-    this.lastResult = result;
-    return result;
-  }
-
-  private compute(spiffeId: string): boolean {
+  protected override compute(spiffeId: string): boolean {
     if (!spiffeId.startsWith(SPIFFE)) return false;
     if (this.any) return true;
     for (let i = 0; i < this.exact.length; i++) if (spiffeId.startsWith(this.exact[i]!)) return true;

@@ -45,6 +45,7 @@ export type {
   SecurityMetadata,
   WorkloadSelectorSpec,
   TargetRefSpec,
+  PolicyTargetsSpec,
   SecurityWorkload,
   SecurityMeshSettings,
   SecurityFinding,

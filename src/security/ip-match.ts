@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { RememberingSet } from './remembering-set.js';
 
 /** A parsed CIDR block. */
 interface Block {
@@ -178,14 +179,12 @@ function inBlock(block: Block): boolean {
 }
 
 /** A compiled list of CIDR blocks (any may contain the address). */
-export class IpBlockSet {
+export class IpBlockSet extends RememberingSet {
   private readonly blocks: readonly Block[];
-  /** The blocks as written, for explanations. */
-  readonly values: readonly string[];
 
   /** @throws Error naming the first value that is not an address or a CIDR block */
   constructor(values: readonly string[]) {
-    this.values = values;
+    super(values);
     this.blocks = values.map((value) => {
       const block = parseBlock(value);
       if (block === undefined) throw new Error(`"${value}" is not an IP address or a CIDR block`);
@@ -193,20 +192,8 @@ export class IpBlockSet {
     });
   }
 
-  private lastAddress: string | undefined | null = null;
-  private lastResult = false;
-
-  /** Whether `address` is in one of the blocks; an absent or unreadable address is in none. */
-  contains(address: string | undefined): boolean {
-    if (address === this.lastAddress) return this.lastResult;
-    const result = this.compute(address);
-    this.lastAddress = address;
-    this.lastResult = result;
-    return result;
-  }
-
-  private compute(address: string | undefined): boolean {
-    if (address === undefined) return false;
+  /** Whether `address` is in one of the blocks; an unreadable address is in none. */
+  protected override compute(address: string): boolean {
     const family = read(address);
     if (family === 0) return false;
     const blocks = this.blocks;

@@ -19,7 +19,7 @@ const BLOCKED = new IpBlockSet(['169.254.0.0/16', 'fe80::/10', '224.0.0.0/24', '
 
 /** Why `address` may not be fetched from, or undefined. */
 export function blockedAddressProblem(address: string): string | undefined {
-  return BLOCKED.contains(address) ? `${address} is a link-local or cloud metadata address, which key sets are never fetched from` : undefined;
+  return BLOCKED.matches(address) ? `${address} is a link-local or cloud metadata address, which key sets are never fetched from` : undefined;
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;

@@ -1,4 +1,4 @@
-import type { SecurityMetadata, SecurityWorkload, TargetRefSpec, WorkloadSelectorSpec } from './types.js';
+import type { PolicyTargetsSpec, SecurityFinding, SecurityMetadata, SecurityWorkload, WorkloadSelectorSpec } from './types.js';
 
 /**
  * Which security resources apply to this workload, and in which order, as Istio selects
@@ -35,8 +35,14 @@ export function selectsWholeNamespace(selector: WorkloadSelectorSpec | undefined
 }
 
 /** Whether a policy names targets (gateways, waypoints) instead of selecting workloads. */
-export function hasTargetRefs(spec: { readonly targetRef?: TargetRefSpec | undefined; readonly targetRefs?: readonly TargetRefSpec[] | undefined }): boolean {
+export function hasTargetRefs(spec: PolicyTargetsSpec): boolean {
   return spec.targetRef !== undefined || (spec.targetRefs?.length ?? 0) > 0;
+}
+
+/** The warning for a policy (`where`) that names targets: it is ignored in a process. */
+export function targetRefsFinding(spec: PolicyTargetsSpec, where: string): SecurityFinding {
+  const path = spec.targetRefs !== undefined ? 'spec.targetRefs' : 'spec.targetRef';
+  return { severity: 'warning', where, path, message: 'a policy with targetRefs applies to gateways and waypoints, never to an in-process workload: it is ignored here' };
 }
 
 /** Milliseconds since the epoch of a creation timestamp; absent or unreadable is the oldest. */
@@ -69,7 +75,7 @@ export interface Scoped<T> {
  * selector subset of the workload's labels, no targetRefs), sorted oldest first; root
  * namespace resources first, as Istio lists them for authorization.
  */
-export function applicable<T extends { readonly metadata: SecurityMetadata; readonly spec: { readonly selector?: WorkloadSelectorSpec | undefined; readonly targetRef?: TargetRefSpec | undefined; readonly targetRefs?: readonly TargetRefSpec[] | undefined } }>(
+export function applicable<T extends { readonly metadata: SecurityMetadata; readonly spec: PolicyTargetsSpec }>(
   resources: readonly T[],
   workload: SecurityWorkload,
   rootNamespace: string,

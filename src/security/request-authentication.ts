@@ -3,7 +3,7 @@ import { fetchUriProblem } from './jwks-fetch.js';
 import { InlineKeys, JWKS_DEFAULTS, type JwksCache, type KeySource, type RemoteKeys, type RemoteKeysLocation } from './jwks-source.js';
 import { findTokens, isCorsPreflight, tokenLocations, type FoundToken, type TokenLocation, type TokenRequest } from './jwt-location.js';
 import { normalizeAudience, TOKEN_PROBLEM_TEXT, verifyToken, type TokenPayload, type TokenProblem, type TokenRule } from './jwt-verify.js';
-import { applicable, DEFAULT_ROOT_NAMESPACE, hasTargetRefs } from './policy-scope.js';
+import { applicable, DEFAULT_ROOT_NAMESPACE, hasTargetRefs, targetRefsFinding } from './policy-scope.js';
 import type { ClaimValue, RequestAuth } from './request-view.js';
 import type { JwtRuleSpec, RequestAuthenticationResource, SecurityFinding, SecurityWorkload } from './types.js';
 
@@ -257,10 +257,7 @@ export function compileRequestAuthentication(resources: readonly RequestAuthenti
   const remoteKeys = new Set<RemoteKeys>();
   const rules: CompiledJwtRule[] = [];
   for (const resource of resources) {
-    if (hasTargetRefs(resource.spec ?? {})) {
-      const where = `RequestAuthentication/${resource.metadata.namespace ?? workload.namespace}/${resource.metadata.name}`;
-      findings.push({ severity: 'warning', where, path: resource.spec.targetRefs !== undefined ? 'spec.targetRefs' : 'spec.targetRef', message: 'a policy with targetRefs applies to gateways and waypoints, never to an in-process workload: it is ignored here' });
-    }
+    if (hasTargetRefs(resource.spec ?? {})) findings.push(targetRefsFinding(resource.spec, `RequestAuthentication/${resource.metadata.namespace ?? workload.namespace}/${resource.metadata.name}`));
   }
   for (const { resource, namespace, id } of applicable(resources, workload, options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE)) {
     const where = `RequestAuthentication/${namespace}/${resource.metadata.name}`;

@@ -163,6 +163,19 @@ export interface PeerAuthenticationMtls {
   readonly mode?: PeerAuthenticationMode | undefined;
 }
 
+/**
+ * Whom an AuthorizationPolicy or a RequestAuthentication applies to: a workload selector,
+ * or gateway and waypoint targets (which never select an in-process workload).
+ */
+export interface PolicyTargetsSpec {
+  /** Workloads it applies to (absent: all of its namespace, or of the mesh in the root namespace). */
+  readonly selector?: WorkloadSelectorSpec | undefined;
+  /** A gateway or waypoint target: the policy never applies to an in-process workload. */
+  readonly targetRef?: TargetRefSpec | undefined;
+  /** Gateway or waypoint targets, as `targetRef`. */
+  readonly targetRefs?: readonly TargetRefSpec[] | undefined;
+}
+
 /** An AuthorizationPolicy action; absent is `ALLOW`. */
 export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
 
@@ -173,13 +186,7 @@ export interface AuthorizationPolicyResource {
   /** Name, namespace, `istio.io/dry-run`, creation time. */
   readonly metadata: SecurityMetadata;
   /** The policy. */
-  readonly spec: {
-    /** Workloads it applies to (absent: all of its namespace, or of the mesh in the root namespace). */
-    readonly selector?: WorkloadSelectorSpec | undefined;
-    /** A gateway or waypoint target: the policy never applies to an in-process workload. */
-    readonly targetRef?: TargetRefSpec | undefined;
-    /** Gateway or waypoint targets, as `targetRef`. */
-    readonly targetRefs?: readonly TargetRefSpec[] | undefined;
+  readonly spec: PolicyTargetsSpec & {
     /** The rules; none matches nothing, one empty rule matches everything. */
     readonly rules?: readonly AuthorizationRuleSpec[] | undefined;
     /** What a match does; absent is `ALLOW`. */
@@ -242,13 +249,7 @@ export interface RequestAuthenticationResource {
   /** Name, namespace, creation time. */
   readonly metadata: SecurityMetadata;
   /** The policy. */
-  readonly spec: {
-    /** Workloads it applies to. */
-    readonly selector?: WorkloadSelectorSpec | undefined;
-    /** A gateway or waypoint target: the policy never applies to an in-process workload. */
-    readonly targetRef?: TargetRefSpec | undefined;
-    /** Gateway or waypoint targets, as `targetRef`. */
-    readonly targetRefs?: readonly TargetRefSpec[] | undefined;
+  readonly spec: PolicyTargetsSpec & {
     /** The token issuers accepted. */
     readonly jwtRules?: readonly JwtRuleSpec[] | undefined;
   };

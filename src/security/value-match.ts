@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { RememberingSet } from './remembering-set.js';
 
 /** How `*` and case work for one attribute (see the module comment). */
 export type ValueKind = 'plain' | 'header' | 'host' | 'spiffe';
@@ -66,7 +67,7 @@ function hasUpperAscii(value: string): boolean {
  * A compiled list of values (any may match). `matches(undefined)` is false: an absent
  * attribute matches no value, so the `not` form of a list matches it.
  */
-export class ValueSet {
+export class ValueSet extends RememberingSet {
   private readonly exact: ReadonlySet<string>;
   /** The exact values as a list, for comparisons ignoring case. */
   private readonly exactList: readonly string[];
@@ -75,10 +76,8 @@ export class ValueSet {
   private readonly any: boolean;
   private readonly presentIsEnough: boolean;
   private readonly ignoreCase: boolean;
-  /** The values as written, for explanations. */
-  readonly values: readonly string[];
-
   constructor(values: readonly string[], kind: ValueKind) {
+    super(values);
     const exact = new Set<string>();
     const affixes: Affix[] = [];
     let any = false;
@@ -97,25 +96,9 @@ export class ValueSet {
     this.any = any;
     this.presentIsEnough = kind === 'header' || kind === 'host';
     this.ignoreCase = ignoreCase;
-    this.values = values;
   }
 
-  // The last value asked about and its answer: one request asks the same set (shared by
-  // every rule that lists the same values) about the same value many times.
-  private lastValue: string | undefined | null = null;
-  private lastResult = false;
-
-  /** Whether `value` matches one of the values. */
-  matches(value: string | undefined): boolean {
-    if (value === this.lastValue) return this.lastResult;
-    const result = this.compute(value);
-    this.lastValue = value;
-    this.lastResult = result;
-    return result;
-  }
-
-  private compute(value: string | undefined): boolean {
-    if (value === undefined) return false;
+  protected override compute(value: string): boolean {
     if (this.any && (this.presentIsEnough || value.length > 0)) return true;
     // Hosts are nearly always lower case already; a mixed-case one is compared letter by letter.
     if (this.ignoreCase && hasUpperAscii(value)) return this.matchesIgnoringCase(value);

@@ -7,6 +7,7 @@
  * order (`UF,URX`), or `-` for none. The text of each mask is made once and kept, so
  * reporting allocates nothing after the first time.
  */
+import { CERTIFICATE_FAILURE_CODES, CONNECT_SYSCALLS, NO_CONNECTION_CODES } from '../core/classify-failure.js';
 
 /** One response flag: Envoy's short and long names, what it means, the status Envoy answers with. */
 export interface ResponseFlagInfo {
@@ -147,40 +148,14 @@ const BY_CODE: ReadonlyMap<string, number> = new Map<string, number>([
   ['ERR_HTTP2_GOAWAY_SESSION', ResponseFlag.UC],
   ['ERR_HTTP2_SESSION_ERROR', ResponseFlag.UC],
   // Node's sockets and name resolution.
-  ['ECONNREFUSED', ResponseFlag.UF],
-  ['EHOSTUNREACH', ResponseFlag.UF],
-  ['EHOSTDOWN', ResponseFlag.UF],
-  ['ENETUNREACH', ResponseFlag.UF],
-  ['ENETDOWN', ResponseFlag.UF],
-  ['EADDRNOTAVAIL', ResponseFlag.UF],
-  ['ENOTFOUND', ResponseFlag.UF],
-  ['EAI_AGAIN', ResponseFlag.UF],
-  ['EAI_FAIL', ResponseFlag.UF],
-  ['EAI_NONAME', ResponseFlag.UF],
-  ['ERR_SOCKET_CONNECTION_TIMEOUT', ResponseFlag.UF],
+  ...NO_CONNECTION_CODES.map((code) => [code, ResponseFlag.UF] as [string, number]),
   ['ECONNRESET', ResponseFlag.UC],
   ['ECONNABORTED', ResponseFlag.UC],
   ['EPIPE', ResponseFlag.UC],
   ['ETIMEDOUT', ResponseFlag.UC],
   // OpenSSL certificate verification: the handshake failed.
-  ...[
-    'CERT_HAS_EXPIRED',
-    'CERT_NOT_YET_VALID',
-    'CERT_REVOKED',
-    'CERT_UNTRUSTED',
-    'CERT_REJECTED',
-    'CERT_SIGNATURE_FAILURE',
-    'DEPTH_ZERO_SELF_SIGNED_CERT',
-    'SELF_SIGNED_CERT_IN_CHAIN',
-    'UNABLE_TO_GET_ISSUER_CERT',
-    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-    'HOSTNAME_MISMATCH',
-  ].map((code) => [code, ResponseFlag.UF] as [string, number]),
+  ...CERTIFICATE_FAILURE_CODES.map((code) => [code, ResponseFlag.UF] as [string, number]),
 ]);
-
-/** Syscalls whose failure means no connection was made. */
-const CONNECT_SYSCALLS: ReadonlySet<string> = new Set(['connect', 'getaddrinfo', 'lookup']);
 
 /** The flag one error object's own fields name, or 0. */
 function flagOfOne(error: object): number {

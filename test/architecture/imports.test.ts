@@ -21,8 +21,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   mesh: ['core', 'admin', 'balance', 'compile', 'config', 'discovery', 'inbound', 'policy', 'route', 'security', 'telemetry', 'tls'],
   cli: ['core', 'admin', 'compile', 'config', 'discovery', 'mesh', 'route', 'tls'],
   // The published subpath entries (proxyless/balance, /policy, /config, /discovery,
-  // /telemetry, /security, /tls, /inbound): re-exports only.
-  entries: ['balance', 'compile', 'config', 'core', 'discovery', 'inbound', 'mesh', 'policy', 'security', 'telemetry', 'tls'],
+  // /telemetry, /security, /tls, /inbound, /admin): re-exports only.
+  entries: ['admin', 'balance', 'compile', 'config', 'core', 'discovery', 'inbound', 'mesh', 'policy', 'security', 'telemetry', 'tls'],
 };
 
 const edges = importEdges();

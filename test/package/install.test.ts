@@ -101,8 +101,9 @@ describe('the packed packages, installed in a fresh project', () => {
           bodies: ['hello reviews', 'hello reviews', 'hello reviews'],
           etcdDiscovery: 'function',
           // Every subpath entry loads and works (proxyless/balance, /policy, /config,
-          // /discovery, /telemetry, /security, /tls, /inbound), and an error a subpath
-          // throws is the root's class (InvalidConfigError, InvalidSpiffeIdError).
+          // /discovery, /telemetry, /security, /tls, /inbound; /admin has types only), and
+          // an error a subpath throws is the root's class (InvalidConfigError,
+          // InvalidSpiffeIdError).
           subpaths: {
             balance: 'function',
             sharedErrorClass: true,
@@ -113,6 +114,7 @@ describe('the packed packages, installed in a fresh project', () => {
             tls: 'cluster.local',
             sharedTlsErrorClass: true,
             inbound: 2000,
+            adminValues: 0,
           },
         });
       }

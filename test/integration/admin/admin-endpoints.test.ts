@@ -1,7 +1,8 @@
 // The admin server against a real mesh with real backends on 127.0.0.1.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
-import { closeAll, startBackends, type Backend } from '../../helpers/backends.js';
+import type { Backend } from '../../helpers/backends.js';
+import { testRig } from '../../helpers/rig.js';
 import { getJson, raw, until } from './helpers.js';
 
 const CONFIG = `apiVersion: networking.istio.io/v1
@@ -46,20 +47,18 @@ spec:
     jwks: '{"keys":[]}'
 `;
 
+const rig = testRig({ scope: 'file' });
+
 describe('admin endpoints', () => {
   let backends: Backend[];
   let mesh: Mesh;
   let url: string;
 
   beforeAll(async () => {
-    backends = await startBackends(3);
+    backends = await rig.backends(3);
     const endpoints = backends.map((b, i) => ({ address: '127.0.0.1', port: b.port, labels: { version: i === 2 ? 'v2' : 'v1' } }));
-    mesh = createMesh({ discovery: [staticEndpoints({ reviews: endpoints })], config: CONFIG });
+    mesh = rig.mesh({ discovery: [staticEndpoints({ reviews: endpoints })], config: CONFIG });
     url = (await mesh.admin({ intervalMs: 100 })).url;
-  });
-  afterAll(async () => {
-    await mesh.close();
-    await closeAll(backends);
   });
 
   it('binds to 127.0.0.1 by default', () => {

@@ -1,28 +1,27 @@
 // Tokens, binding rules, mounting, and a client opening 1,000 dashboard streams.
 import { createServer, request, type ClientRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAdminHandler, createMesh, devIdentity, staticEndpoints, type Mesh } from 'proxyless';
 import { createDevCa, writeDevCa } from 'proxyless/tls';
-import { closeAll, startBackends, type Backend } from '../../helpers/backends.js';
+import type { Backend } from '../../helpers/backends.js';
+import { testRig } from '../../helpers/rig.js';
 import { listen, closeServer } from '../../helpers/listen.js';
 import { getJson, raw } from './helpers.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
+
+const rig = testRig({ scope: 'file' });
 
 describe('admin tokens and binding', () => {
   let backends: Backend[];
   let mesh: Mesh;
 
   beforeAll(async () => {
-    backends = await startBackends(2);
-    mesh = createMesh({ discovery: [staticEndpoints({ reviews: backends.map((b) => b.address) })] });
-  });
-  afterAll(async () => {
-    await mesh.close();
-    await closeAll(backends);
+    backends = await rig.backends(2);
+    mesh = rig.meshOver({ reviews: backends });
   });
 
   it('refuses at start to bind a non-loopback address without a token', async () => {
@@ -157,12 +156,8 @@ describe('admin: a client opening 1,000 dashboard streams', () => {
   let mesh: Mesh;
 
   beforeAll(async () => {
-    backends = await startBackends(2);
-    mesh = createMesh({ discovery: [staticEndpoints({ reviews: backends.map((b) => b.address) })] });
-  });
-  afterAll(async () => {
-    await mesh.close();
-    await closeAll(backends);
+    backends = await rig.backends(2);
+    mesh = rig.meshOver({ reviews: backends });
   });
 
   it('opens at most maxStreams; the others get 503 or are not accepted; requests through the mesh keep working', async () => {

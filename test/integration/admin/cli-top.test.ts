@@ -2,9 +2,10 @@
 // against a mesh with its admin server in this process.
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
-import { closeAll, startBackends, type Backend } from '../../helpers/backends.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Mesh } from 'proxyless';
+import type { Backend } from '../../helpers/backends.js';
+import { testRig } from '../../helpers/rig.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const TSX = `${root}node_modules/.bin/tsx`;
@@ -24,6 +25,9 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+// 90 s as the file's other timeouts: the full suite at a load average of 23 killed shorter ones.
+const rig = testRig({ scope: 'file', closeTimeoutMs: 90_000 });
+
 describe('proxyless status and top', () => {
   let backends: Backend[];
   let mesh: Mesh;
@@ -31,16 +35,12 @@ describe('proxyless status and top', () => {
   let guarded: string;
 
   beforeAll(async () => {
-    backends = await startBackends(2);
-    mesh = createMesh({ discovery: [staticEndpoints({ reviews: backends.map((b) => b.address) })] });
+    backends = await rig.backends(2);
+    mesh = rig.meshOver({ reviews: backends });
     for (let i = 0; i < 10; i++) await (await mesh.fetch('http://reviews/')).text();
     url = (await mesh.admin({ intervalMs: 200 })).url;
     guarded = (await mesh.admin({ intervalMs: 200, token: TOKEN, protectReads: true })).url;
   });
-  afterAll(async () => {
-    await mesh.close();
-    await closeAll(backends);
-  }, 90_000);
 
   it('status prints one snapshot: services and their endpoints', async () => {
     const r = await cli(['status', '--admin', url]);

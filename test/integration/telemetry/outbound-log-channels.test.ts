@@ -1,19 +1,15 @@
 // The access log of outbound calls (per call and per try, sampling, the errors filter,
 // a pino logger) and the proxyless:* diagnostics channels, with no OpenTelemetry SDK
 // registered: both work without one. Real servers on 127.0.0.1.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { CHANNEL_NAMES, createMesh, staticEndpoints, type AccessLogEntry, type Mesh } from 'proxyless';
-import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+import { CHANNEL_NAMES, type AccessLogEntry, type Mesh } from 'proxyless';
+import type { Backend } from '../../helpers/backends.js';
+import { testRig } from '../../helpers/rig.js';
 
-const servers: Backend[] = [];
-const meshes: Mesh[] = [];
-afterEach(async () => {
-  await Promise.all(meshes.splice(0).map((m) => m.close()));
-  await closeAll(servers.splice(0));
-});
+const rig = testRig();
 
 const retrying = {
   apiVersion: 'networking.istio.io/v1',
@@ -24,8 +20,7 @@ const retrying = {
 
 async function flaky(): Promise<Backend> {
   let n = 0;
-  const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = n++ % 2 === 0 ? 503 : 200; res.end('hello'); } });
-  servers.push(api);
+  const api = await rig.backend({ id: 'api', handle: (_req, res) => { res.statusCode = n++ % 2 === 0 ? 503 : 200; res.end('hello'); } });
   return api;
 }
 
@@ -40,8 +35,7 @@ describe('access log', () => {
     const api = await flaky();
     const lines: string[] = [];
     const logger = pino(new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
-    const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [retrying], telemetry: { accessLog: { logger } } });
-    meshes.push(mesh);
+    const mesh = rig.meshOver({ api: [api] }, { config: [retrying], telemetry: { accessLog: { logger } } });
     expect(await get(mesh, 'http://api/items?x=1', { 'user-agent': 'test-agent', 'x-request-id': 'r-1' })).toBe(200);
     expect(lines).toHaveLength(1);
     const entry = JSON.parse(lines[0]!) as AccessLogEntry & { msg: string };
@@ -66,11 +60,9 @@ describe('access log', () => {
   });
 
   it('bytes_received is the request body\'s length', async () => {
-    const api = await startBackend({ id: 'api' });
-    servers.push(api);
+    const api = await rig.backend({ id: 'api' });
     const entries: AccessLogEntry[] = [];
-    const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], telemetry: { accessLog: { logger: { info: (e: object) => void entries.push(e as AccessLogEntry) } } } });
-    meshes.push(mesh);
+    const mesh = rig.meshOver({ api: [api] }, { telemetry: { accessLog: { logger: { info: (e: object) => void entries.push(e as AccessLogEntry) } } } });
     const res = await mesh.fetch('http://api/', { method: 'POST', body: 'héllo world' });
     await res.arrayBuffer();
     expect(entries.map((e) => [e.method, e.bytes_received, e.bytes_sent])).toEqual([['POST', 12, 3]]);
@@ -83,8 +75,7 @@ describe('access log', () => {
     const none: AccessLogEntry[] = [];
     const logTo = (into: AccessLogEntry[]) => ({ info: (entry: object) => void into.push(entry as AccessLogEntry) });
     const make = (accessLog: object) => {
-      const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [retrying], telemetry: { accessLog } });
-      meshes.push(mesh);
+      const mesh = rig.meshOver({ api: [api] }, { config: [retrying], telemetry: { accessLog } });
       return mesh;
     };
     const a = make({ logger: logTo(perTry), per: 'attempt' });
@@ -113,8 +104,7 @@ describe('diagnostics channels', () => {
     subscribe(CHANNEL_NAMES.callStart, keepStart);
     subscribe(CHANNEL_NAMES.callEnd, keepEnd);
     try {
-      const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [retrying] });
-      meshes.push(mesh);
+      const mesh = rig.meshOver({ api: [api] }, { config: [retrying] });
       expect(await get(mesh, 'http://api/x')).toBe(200);
     } finally {
       for (const [name, fn] of listeners) unsubscribe(name, fn);
@@ -139,8 +129,7 @@ describe('diagnostics channels', () => {
   });
 
   it('circuit breaker transitions and config reloads are published', async () => {
-    const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = 500; res.end(); } });
-    servers.push(api);
+    const api = await rig.backend({ id: 'api', handle: (_req, res) => { res.statusCode = 500; res.end(); } });
     const breakers: unknown[] = [];
     const configs: unknown[] = [];
     const onBreaker = (m: unknown) => breakers.push(m);
@@ -148,11 +137,9 @@ describe('diagnostics channels', () => {
     subscribe(CHANNEL_NAMES.breaker, onBreaker);
     subscribe(CHANNEL_NAMES.configApplied, onConfig);
     try {
-      const mesh = createMesh({
-        discovery: [staticEndpoints({ api: [api.address] })],
+      const mesh = rig.meshOver({ api: [api] }, {
         config: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', annotations: { 'proxyless.dev/circuit-breaker': JSON.stringify({ volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: '1h' }) } }, spec: { host: 'api' } }],
       });
-      meshes.push(mesh);
       const opened = new Promise((resolve) => mesh.once('circuitOpen', resolve));
       for (let i = 0; i < 2; i++) await get(mesh, 'http://api/');
       await opened;

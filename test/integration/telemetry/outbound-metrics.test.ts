@@ -2,17 +2,12 @@
 // per-try durations, per-call counters under both naming presets, retry stop reasons,
 // the state gauges sampled at collection, discovery and config counters, and the bound
 // on passthrough hosts. Real servers on 127.0.0.1.
-import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
-import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+import { describe, expect, it } from 'vitest';
+import { staticEndpoints, type Mesh } from 'proxyless';
+import { testRig } from '../../helpers/rig.js';
 import { metricsSdk } from '../../helpers/metrics-sdk.js';
 
-const servers: Backend[] = [];
-const meshes: Mesh[] = [];
-afterEach(async () => {
-  await Promise.all(meshes.splice(0).map((m) => m.close()));
-  await closeAll(servers.splice(0));
-});
+const rig = testRig();
 
 const retrying = {
   apiVersion: 'networking.istio.io/v1',
@@ -35,15 +30,13 @@ describe('outbound metrics', () => {
   it('per try and per call, OpenTelemetry and Istio names; retries and why they stopped', async () => {
     // 503, then 200 (call 1 retried once); 503, 503 (call 2 runs out of retries: URX).
     const statuses = [503, 200, 503, 503];
-    const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = statuses.shift() ?? 200; res.end('x'); } });
-    servers.push(api);
+    const api = await rig.backend({ id: 'api', handle: (_req, res) => { res.statusCode = statuses.shift() ?? 200; res.end('x'); } });
     const { provider, collect } = metricsSdk();
-    const mesh = createMesh({
+    const mesh = rig.mesh({
       discovery: [staticEndpoints({ api: [{ address: '127.0.0.1', port: api.port, labels: { workload: 'api-v1', app: 'api', version: 'v1' } }] })],
       config: [retrying],
       telemetry: { metrics: { meterProvider: provider }, metricNames: 'both', workload: { name: 'caller', namespace: 'shop' } },
     });
-    meshes.push(mesh);
     expect(await get(mesh, 'http://api/a')).toBe(200);
     expect(await get(mesh, 'http://api/b')).toBe(503);
     const m = await collect();
@@ -90,8 +83,7 @@ describe('outbound metrics', () => {
   it('no response: Istio\'s response_code is the sidecar\'s status for the flags (UF: 503), ours 0', async () => {
     const { provider, collect } = metricsSdk();
     // A port nothing listens on: connection refused, retried by Istio's default policy, then failed.
-    const mesh = createMesh({ discovery: [staticEndpoints({ api: ['127.0.0.1:1'] })], telemetry: { metrics: { meterProvider: provider }, metricNames: 'both' } });
-    meshes.push(mesh);
+    const mesh = rig.mesh({ discovery: [staticEndpoints({ api: ['127.0.0.1:1'] })], telemetry: { metrics: { meterProvider: provider }, metricNames: 'both' } });
     expect(await get(mesh, 'http://api/')).toBe(0);
     const m = await collect();
     const ours = m.points('proxyless.client.requests');
@@ -100,11 +92,9 @@ describe('outbound metrics', () => {
   });
 
   it('config reloads and rejected reloads are counted; passthrough hosts past maxPassthroughHosts are _OTHER', async () => {
-    const outside = await startBackend({ id: 'outside' });
-    servers.push(outside);
+    const outside = await rig.backend({ id: 'outside' });
     const { provider, collect } = metricsSdk();
-    const mesh = createMesh({ discovery: [staticEndpoints({})], telemetry: { metrics: { meterProvider: provider, maxPassthroughHosts: 1 } } });
-    meshes.push(mesh);
+    const mesh = rig.mesh({ discovery: [staticEndpoints({})], telemetry: { metrics: { meterProvider: provider, maxPassthroughHosts: 1 } } });
     mesh.applyConfig([retrying]);
     expect(() => mesh.applyConfig([{ ...retrying, spec: { hosts: 'not-a-list' } }])).toThrow();
     await get(mesh, `http://127.0.0.1:${outside.port}/`);

@@ -1,11 +1,11 @@
 // Spans through the mesh's policies with the real SDK registered: hedges, per-try and
 // route timeouts, circuit breaker refusals, fault injection, no route, mirrors and
 // passthrough hosts. Real servers on 127.0.0.1; spans read after a forceFlush.
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { trace, SpanKind, type Tracer } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
-import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+import { staticEndpoints, type Mesh } from 'proxyless';
+import { testRig } from '../../helpers/rig.js';
 import { registerTestSdk, type TestSdk } from '../../helpers/otel-sdk.js';
 
 let sdk: TestSdk;
@@ -16,12 +16,7 @@ beforeAll(() => {
 });
 afterAll(() => sdk.shutdown());
 
-const servers: Backend[] = [];
-const meshes: Mesh[] = [];
-afterEach(async () => {
-  await Promise.all(meshes.splice(0).map((m) => m.close()));
-  await closeAll(servers.splice(0));
-});
+const rig = testRig();
 
 const vs = (http: object[], annotations?: Record<string, string>) => ({
   apiVersion: 'networking.istio.io/v1',
@@ -68,17 +63,14 @@ async function get(mesh: Mesh, url: string): Promise<number> {
 
 describe('spans through the policies', () => {
   it('a hedge: its own CLIENT span marked hedge, the call marked hedged with a hedge.fired event; the lost try ends cancelled', async () => {
-    const slow = await startBackend({ id: 'slow', handle: () => {} });
-    const fast = await startBackend({ id: 'fast' });
-    servers.push(slow, fast);
-    const mesh = createMesh({
-      discovery: [staticEndpoints({ api: [slow.address, fast.address] })],
+    const slow = await rig.backend({ id: 'slow', handle: () => {} });
+    const fast = await rig.backend({ id: 'fast' });
+    const mesh = rig.meshOver({ api: [slow, fast] }, {
       config: [
         vs([{ route: [{ destination: { host: 'api' } }] }], { 'proxyless.dev/hedging': JSON.stringify({ delay: '200ms', maxExtraPercent: 100 }) }),
         { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api' }, spec: { host: 'api', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } } },
       ],
     });
-    meshes.push(mesh);
     // Round robin: of two calls, one has its first try on the silent endpoint and is hedged.
     let hedgedCall: ReadableSpan | undefined;
     let spans: ReadableSpan[] = [];
@@ -106,13 +98,10 @@ describe('spans through the policies', () => {
 
   it('a per-try timeout ends its try with error.type naming it; the retry succeeds', async () => {
     let n = 0;
-    const api = await startBackend({ id: 'api', handle: (_req, res) => (n++ === 0 ? undefined : res.end('ok')) });
-    servers.push(api);
-    const mesh = createMesh({
-      discovery: [staticEndpoints({ api: [api.address] })],
+    const api = await rig.backend({ id: 'api', handle: (_req, res) => (n++ === 0 ? undefined : res.end('ok')) });
+    const mesh = rig.meshOver({ api: [api] }, {
       config: [vs([{ route: [{ destination: { host: 'api' } }], retries: { attempts: 2, perTryTimeout: '300ms', retryOn: 'reset,5xx' } }])],
     });
-    meshes.push(mesh);
     const { spans, root } = await traceOf(() => get(mesh, 'http://api/'), (s) => s.filter((x) => x.kind === SpanKind.CLIENT).length === 2);
     const call = callOf(spans, root);
     const tries = children(spans, call).sort((a, b) => Number(a.attributes['http.request.resend_count'] ?? 0) - Number(b.attributes['http.request.resend_count'] ?? 0));
@@ -122,10 +111,8 @@ describe('spans through the policies', () => {
   });
 
   it('a route timeout: the call ends with UT and an error status', async () => {
-    const api = await startBackend({ id: 'api', handle: () => {} });
-    servers.push(api);
-    const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [vs([{ route: [{ destination: { host: 'api' } }], timeout: '200ms' }])] });
-    meshes.push(mesh);
+    const api = await rig.backend({ id: 'api', handle: () => {} });
+    const mesh = rig.meshOver({ api: [api] }, { config: [vs([{ route: [{ destination: { host: 'api' } }], timeout: '200ms' }])] });
     const { spans, root } = await traceOf(() => get(mesh, 'http://api/'));
     const call = callOf(spans, root);
     expect(call.attributes['proxyless.response_flags']).toBe('UT');
@@ -133,13 +120,10 @@ describe('spans through the policies', () => {
   });
 
   it('fault abort: FI and the fault status, no CLIENT span; no route: NR and 404', async () => {
-    const api = await startBackend({ id: 'api' });
-    servers.push(api);
-    const mesh = createMesh({
-      discovery: [staticEndpoints({ api: [api.address] })],
+    const api = await rig.backend({ id: 'api' });
+    const mesh = rig.meshOver({ api: [api] }, {
       config: [vs([{ match: [{ uri: { prefix: '/faulty' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [{ destination: { host: 'api' } }] }])],
     });
-    meshes.push(mesh);
     const faulty = await traceOf(() => get(mesh, 'http://api/faulty'));
     const call = callOf(faulty.spans, faulty.root);
     expect(call.attributes).toMatchObject({ 'proxyless.response_flags': 'FI', 'http.response.status_code': 418, 'proxyless.attempts': 0 });
@@ -150,10 +134,8 @@ describe('spans through the policies', () => {
   });
 
   it('an open circuit breaker: the call fails with UO and its circuit state, no try reaches the wire', async () => {
-    const api = await startBackend({ id: 'api', handle: (_req, res) => { res.statusCode = 500; res.end(); } });
-    servers.push(api);
-    const mesh = createMesh({
-      discovery: [staticEndpoints({ api: [api.address] })],
+    const api = await rig.backend({ id: 'api', handle: (_req, res) => { res.statusCode = 500; res.end(); } });
+    const mesh = rig.meshOver({ api: [api] }, {
       config: [
         {
           apiVersion: 'networking.istio.io/v1',
@@ -163,7 +145,6 @@ describe('spans through the policies', () => {
         },
       ],
     });
-    meshes.push(mesh);
     const opened = new Promise((resolve) => mesh.once('circuitOpen', resolve));
     for (let i = 0; i < 3; i++) await get(mesh, 'http://api/');
     await opened;
@@ -178,15 +159,12 @@ describe('spans through the policies', () => {
   });
 
   it('a mirror: its own call span marked mirror under the call, its own CLIENT span and traceparent', async () => {
-    const api = await startBackend({ id: 'api' });
+    const api = await rig.backend({ id: 'api' });
     const shadowHeaders: string[][] = [];
-    const shadow = await startBackend({ id: 'shadow', handle: (req, res) => { shadowHeaders.push(req.rawHeaders); res.end('shadow'); } });
-    servers.push(api, shadow);
-    const mesh = createMesh({
-      discovery: [staticEndpoints({ api: [api.address], shadow: [shadow.address] })],
+    const shadow = await rig.backend({ id: 'shadow', handle: (req, res) => { shadowHeaders.push(req.rawHeaders); res.end('shadow'); } });
+    const mesh = rig.meshOver({ api: [api], shadow: [shadow] }, {
       config: [vs([{ route: [{ destination: { host: 'api' } }], mirror: { host: 'shadow' }, mirrorPercentage: { value: 100 } }])],
     });
-    meshes.push(mesh);
     const { spans, root } = await traceOf(() => get(mesh, 'http://api/'), (s) => s.filter((x) => x.name === 'mesh GET').length === 2 && s.filter((x) => x.kind === SpanKind.CLIENT).length === 2);
     const call = callOf(spans, root);
     const mirrors = children(spans, call).filter((s) => s.name === 'mesh GET');
@@ -200,10 +178,8 @@ describe('spans through the policies', () => {
 
   it('a passthrough host (ALLOW_ANY): traced with proxyless.passthrough and its context propagated', async () => {
     const seen: string[][] = [];
-    const outside = await startBackend({ id: 'outside', handle: (req, res) => { seen.push(req.rawHeaders); res.end('x'); } });
-    servers.push(outside);
-    const mesh = createMesh({ discovery: [staticEndpoints({})] });
-    meshes.push(mesh);
+    const outside = await rig.backend({ id: 'outside', handle: (req, res) => { seen.push(req.rawHeaders); res.end('x'); } });
+    const mesh = rig.mesh({ discovery: [staticEndpoints({})] });
     const { spans, root } = await traceOf(() => get(mesh, `http://127.0.0.1:${outside.port}/x`));
     const call = callOf(spans, root);
     expect(call.attributes).toMatchObject({ 'proxyless.passthrough': true, 'proxyless.balancer': 'passthrough' });

@@ -1,11 +1,11 @@
 // Spans of outbound calls with the real OpenTelemetry SDK (3.x, in-memory exporter,
 // SimpleSpanProcessor, flushed before reading) registered globally, against real servers
 // on 127.0.0.1 that record the headers they receive.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { context, ROOT_CONTEXT, trace, SpanKind, type Tracer } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
-import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
+import type { Backend } from '../../helpers/backends.js';
+import { testRig } from '../../helpers/rig.js';
 import { registerTestSdk, type TestSdk } from '../../helpers/otel-sdk.js';
 import { ManualSource } from '../../helpers/manual-source.js';
 
@@ -17,17 +17,12 @@ beforeAll(() => {
 });
 afterAll(() => sdk.shutdown());
 
-const servers: Backend[] = [];
-const meshes: Mesh[] = [];
-afterEach(async () => {
-  await Promise.all(meshes.splice(0).map((m) => m.close()));
-  await closeAll(servers.splice(0));
-});
+const rig = testRig();
 
 /** A backend that records the trace headers of each request, and answers `statuses` in turn (then 200). */
 async function recording(id: string, statuses: number[] = []): Promise<Backend & { seen: Array<{ traceparent: string[]; tracestate: string[]; baggage: string[] }> }> {
   const seen: Array<{ traceparent: string[]; tracestate: string[]; baggage: string[] }> = [];
-  const backend = await startBackend({
+  const backend = await rig.backend({
     id,
     handle: (req, res) => {
       const all = (name: string): string[] => {
@@ -40,7 +35,6 @@ async function recording(id: string, statuses: number[] = []): Promise<Backend &
       res.end(id);
     },
   });
-  servers.push(backend);
   return Object.assign(backend, { seen });
 }
 
@@ -63,8 +57,7 @@ async function traced<T>(name: string, fn: () => Promise<T>): Promise<{ result: 
 describe('outbound spans', () => {
   it('one INTERNAL call span under the caller, one CLIENT span per try; each try sends its own traceparent, once', async () => {
     const api = await recording('api', [503, 503]);
-    const mesh = createMesh({
-      discovery: [staticEndpoints({ api: [api.address] })],
+    const mesh = rig.meshOver({ api: [api] }, {
       config: [
         {
           apiVersion: 'networking.istio.io/v1',
@@ -74,7 +67,6 @@ describe('outbound spans', () => {
         },
       ],
     });
-    meshes.push(mesh);
     const { result, traceId, spanId } = await traced('caller', async () => {
       const res = await mesh.fetch('http://api/items?id=1');
       await res.text();
@@ -122,8 +114,7 @@ describe('outbound spans', () => {
   it("a call that waited for discovery: the caller's span is still the parent, the try the call span's child", async () => {
     const api = await recording('late');
     const source = new ManualSource('late-registry');
-    const mesh = createMesh({ discovery: [source] });
-    meshes.push(mesh);
+    const mesh = rig.mesh({ discovery: [source] });
     const { result, traceId, spanId } = await traced('caller', async () => {
       const pending = mesh.fetch('http://late/');
       // Answered only once the call waits (its service watches the source), from another async context.

@@ -9,9 +9,11 @@ import { parseTraceParent } from 'proxyless/telemetry';
 import { compileSecurity } from 'proxyless/security';
 import { SpiffeId } from 'proxyless/tls';
 import { parseGrpcTimeout } from 'proxyless/inbound';
+import type { ConfigDump } from 'proxyless/admin';
 
 const breaker: BreakerSettings = breakerSettings({}, 'consumer');
-console.log(parseTraceParent('')?.traceId, compileSecurity({}, { workload: { namespace: 'default', labels: {} } }).warnings, SpiffeId.parse('spiffe://cluster.local/x').path, parseGrpcTimeout('1S'));
+const dump: ConfigDump | undefined = undefined;
+console.log(dump, parseTraceParent('')?.traceId, compileSecurity({}, { workload: { namespace: 'default', labels: {} } }).warnings, SpiffeId.parse('spiffe://cluster.local/x').path, parseGrpcTimeout('1S'));
 console.log(roundRobin(), breaker, parseMeshYaml('', 'empty.yaml').length, endpointKey({ address: '::1', port: 80 }), InvalidConfigError.name);
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@ import { CatalogSource, endpointKey } from 'proxyless/discovery';
 import { AccessLog, parseTraceParent, type TraceParent } from 'proxyless/telemetry';
 import { compileSecurity, explainAuthorization, type CompiledSecurity, type AuthorizationPolicyResource } from 'proxyless/security';
 import { BaseIdentitySource, SpiffeId, loadSvid, mtlsConnector, type VerifiedSvid } from 'proxyless/tls';
+import type { Cluster, ConfigDump, DashboardFrame } from 'proxyless/admin';
 import { lifecycleOf, LocalRateLimiter, parseGrpcTimeout, type InboundMesh, type LifecycleState } from 'proxyless/inbound';
 
 // The subpath entries, typed.
@@ -57,4 +58,11 @@ console.log(viaMesh.status, viaRequest.status, viaGlobal.status, asFetch);
 const inboundMesh: InboundMesh = mesh;
 const state: LifecycleState = lifecycleOf(inboundMesh).state;
 console.log(state);
+// What the admin endpoints answer, typed.
+const admin = await mesh.admin({ port: 0 });
+const clusters = (await (await fetch(`${admin.url}/clusters?format=json`)).json()) as Cluster[];
+const dump: ConfigDump | undefined = undefined;
+const frame: DashboardFrame | undefined = undefined;
+console.log(clusters.length, dump, frame);
+await admin.close();
 await mesh.close();

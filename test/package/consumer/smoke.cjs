@@ -10,6 +10,8 @@ const { parseTraceParent } = require('proxyless/telemetry');
 const { compileSecurity } = require('proxyless/security');
 const { SpiffeId } = require('proxyless/tls');
 const { parseGrpcTimeout } = require('proxyless/inbound');
+// Types only: the entry loads, with no values.
+const adminEntry = require('proxyless/admin');
 
 // Each subpath entry loads, and shares the root's classes (one InvalidConfigError, one
 // InvalidSpiffeIdError).
@@ -37,6 +39,7 @@ function subpaths() {
     tls: SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b').trustDomain,
     sharedTlsErrorClass,
     inbound: parseGrpcTimeout('2S'),
+    adminValues: Object.keys(adminEntry).length,
   };
 }
 

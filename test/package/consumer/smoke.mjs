@@ -10,6 +10,8 @@ import { parseTraceParent } from 'proxyless/telemetry';
 import { compileSecurity } from 'proxyless/security';
 import { SpiffeId } from 'proxyless/tls';
 import { parseGrpcTimeout } from 'proxyless/inbound';
+// Types only: the entry loads, with no values.
+import * as adminEntry from 'proxyless/admin';
 
 // Each subpath entry loads, and shares the root's classes (one InvalidConfigError, one
 // InvalidSpiffeIdError).
@@ -37,6 +39,7 @@ function subpaths() {
     tls: SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b').trustDomain,
     sharedTlsErrorClass,
     inbound: parseGrpcTimeout('2S'),
+    adminValues: Object.keys(adminEntry).length,
   };
 }
 
