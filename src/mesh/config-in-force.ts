@@ -132,9 +132,14 @@ export class ConfigInForce {
     }
   }
 
-  /** Stops listening to the files and sources (closing them is the mesh's: it holds them). */
+  /** Stops listening to the files and sources (the sources close with their last holder: see `holdSource`). */
   stopWatching(): void {
     for (const watch of this.#watches) watch.close();
+  }
+
+  /** Closes the files the `config` option named: they are this mesh's own (one promise each). */
+  closeFiles(): Promise<void>[] {
+    return this.inputs.files.map((file) => file.close());
   }
 
   /**

@@ -29,7 +29,7 @@ type ServiceEventName = 'discoveryError' | 'servicesEvicted' | 'circuitOpen' | '
 /** What the services need from their mesh. */
 export interface MeshServicesHost extends TransportParts {
   /** The options the services read (bounds, stacks, discovery, locality). */
-  readonly options: Pick<ResolvedMeshOptions, 'discovery' | 'discoveryTimeout' | 'mergeSources' | 'maxServices' | 'stacks' | 'locality' | 'labels'>;
+  readonly options: Pick<ResolvedMeshOptions, 'pool' | 'discovery' | 'discoveryTimeout' | 'mergeSources' | 'maxServices' | 'stacks' | 'locality' | 'labels'>;
   /** What each service reports through: telemetry's hooks and the policy events. */
   readonly hooks: Pick<ServiceContext, 'onSourceRefresh' | 'onHealth' | 'onEjection' | 'events'>;
   /** Emits a mesh event safely. */

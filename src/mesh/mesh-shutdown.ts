@@ -39,11 +39,17 @@ export class MeshShutdown {
   #shutDown = false;
   #done: Promise<void> | undefined;
 
-  /** @param graceMs `closeGracePeriod`; @param parts what to end, read when the shutdown starts */
+  /**
+   * Takes over the dispatcher's `close()` (the same as the mesh's) and `destroy()` (a
+   * shutdown at once). @param graceMs `closeGracePeriod`; @param parts what to end, read
+   * when the shutdown starts
+   */
   constructor(graceMs: number, dispatcher: MeshDispatcher, parts: () => ShutdownParts) {
     this.#grace = graceMs;
     this.#dispatcher = dispatcher;
     this.#parts = parts;
+    dispatcher.onClose = () => this.close();
+    dispatcher.onDestroy = (error) => this.shutdown(error ?? new MeshClosingError(0));
   }
 
   /** Closing or closed: nothing new may start (a service, a reload, an admin server). */

@@ -73,7 +73,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly #admins = new Set<AdminServer>();
   /** How a URL finds its service: the dispatcher's way, which `explain` follows too. */
   readonly #routing: Pick<DispatcherContext, 'service' | 'name' | 'virtualService' | 'discoveryTimeout' | 'pathSteps'>;
-
   /**
    * Emits a mesh event from inside a source's callback (timer, socket, file watch): a
    * listener that throws must not unwind into the source; its error is rethrown on its own tick.
@@ -106,7 +105,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (const warning of this.warnings) process.emitWarning(warning, { code: 'PROXYLESS_W_CONFIG' });
     this.#services = new MeshServices({
       options: o,
-      pool: o.pool,
       namer: this.#namer,
       config: this.#config,
       connecting: this.#connecting,
@@ -117,7 +115,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
       forgetRoutes: () => this.dispatcher.forgetRoutes(),
     });
     if (o.pool.tls?.options.rejectUnauthorized === false) process.emitWarning(unverifiedTlsWarning(), { code: 'PROXYLESS_W_TLS_UNVERIFIED' });
-
     this.#routing = {
       service: (name, port, secure, subset) => this.#services.service(name, port, secure, subset),
       name: (host) => this.#namer.name(host),
@@ -139,8 +136,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
       telemetry: this.#telemetry,
     }) as MeshDispatcher & GlobalFetchDispatcher;
     this.#shutdown = new MeshShutdown(o.closeGracePeriod, this.dispatcher, () => this.#shutdownParts());
-    this.dispatcher.onClose = () => this.close();
-    this.dispatcher.onDestroy = (error) => this.#shutdown.shutdown(error ?? new MeshClosingError(0));
     this.#held = new HeldSources((error, source) => this.#emit('discoveryError', error, source));
     try {
       // Holds the caller's sources (the last mesh to close one closes it; see holdSource).
@@ -152,7 +147,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       this.#config.stopWatching();
       this.#security.close();
       this.#held.abandon();
-      for (const file of this.#config.inputs.files) void file.close();
+      void Promise.allSettled(this.#config.closeFiles());
       this.#telemetry.close();
       throw error;
     }
@@ -174,7 +169,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /**
    * The security state for the inbound side: identity source and compiled resources.
-   *
    * @internal
    */
   inboundSecurity(): ReturnType<WorkloadSecurity['inboundSecurity']> {
@@ -251,7 +245,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /**
    * What the admin module reads: the services themselves, the config in force with its
    * origins, and the last applied and rejected versions.
-   *
    * @internal
    */
   adminView(): MeshAdminView {
@@ -354,7 +347,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /**
    * The config in force as the inbound side reads it.
-   *
    * @internal
    */
   inboundConfig(): InboundConfigView {
@@ -399,11 +391,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
       },
       closeRest: () => [
         this.#services.serviceEntries.close(),
-        // The files this mesh opened are its own; the caller's sources close with their last holder.
-        ...this.#config.inputs.files.map((s) => s.close()),
+        ...this.#config.closeFiles(),
         ...this.#held.release(),
-        // The identity source given to this mesh closes with it (its timers and file watches).
-        ...(this.#options.identity !== undefined ? [this.#options.identity.close()] : []),
+        ...this.#security.closeIdentitySource(),
       ],
     };
   }

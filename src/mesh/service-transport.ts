@@ -22,8 +22,8 @@ import type { ResolvedMeshOptions } from './options.js';
 
 /** What the transports are made from. */
 export interface TransportParts {
-  /** The mesh's endpoint pool options. */
-  readonly pool: ResolvedMeshOptions['pool'];
+  /** The mesh's options: `pool`, the endpoint pool options. */
+  readonly options: Pick<ResolvedMeshOptions, 'pool'>;
   readonly namer: ServiceNamer;
   /** The config in force (read when a connection is made: a reload applies). */
   readonly config: { readonly compiled: CompiledConfig };
@@ -56,7 +56,7 @@ export function serviceContext(parts: TransportParts, base: Omit<ServiceContext,
  * against the logical host name (sent as SNI) unless `tls.servername` says otherwise.
  * The health checks of https:// services use the same connector.
  */
-function endpointTransport({ pool, connecting }: TransportParts, name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
+function endpointTransport({ options: { pool }, connecting }: TransportParts, name: ServiceName, secure: boolean, limits: ConnectionPoolLimits | undefined): EndpointTransport {
   const connectTimeout = limits?.connectTimeoutMs ?? pool.connectTimeout;
   // Attempts are tracked so that shutdown can end them (see ConnectingSockets).
   const connector = secure ? connecting.wrap(endpointConnector(pool.tls, name.host, connectTimeout)) : undefined;

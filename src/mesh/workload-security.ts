@@ -98,6 +98,12 @@ export class WorkloadSecurity {
     return { dryRun: { ...this.security.dryRunCounters } };
   }
 
+  /** Closes the identity source given to the mesh (its timers and file watches): it closes with the mesh. */
+  closeIdentitySource(): Promise<void>[] {
+    const identity = this.#options.identity;
+    return identity === undefined ? [] : [identity.close()];
+  }
+
   /** Stops following the identity source and closes the compiled state (the source itself closes with the mesh). */
   close(): void {
     for (const stop of this.#identityListeners) stop();

@@ -7,4 +7,5 @@
  */
 export * from './base.js';
 export * from './runtime.js';
+export * from './timeouts.js';
 export * from './identity.js';
