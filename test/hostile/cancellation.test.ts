@@ -208,6 +208,31 @@ describe('cancellation at every stage (hostile)', { timeout: 15_000 }, () => {
     expect([...a.arrivals, ...b.arrivals].filter((r) => r.url === '/held')).toHaveLength(2);
   });
 
+  it('mid-body of a hedged response: the winner\'s download stops and its connection closes; the loser was cancelled when the winner answered', async () => {
+    const hold = (a: { url: string }) => a.url === '/held';
+    const [a, b] = [await held({ hold }), await held({ hold })];
+    const hedging = `  annotations:\n    proxyless.dev/hedging: '{"delay": "20ms", "maxExtraPercent": 100}'\n`;
+    const m = meshOf([a.address, b.address], [vs('  - route: [{ destination: { host: api } }]\n', hedging), roundRobin]);
+    const controller = new AbortController();
+    const responding = request('http://api/held', { dispatcher: m.dispatcher, signal: controller.signal });
+    // Both tries in flight; server a answers part of a body (its try wins, primary or backup).
+    const [arrival] = await Promise.all([a.arrival(0), b.arrival(0)]);
+    const [winner, loser] = [a, b];
+    arrival.res.writeHead(200, { 'content-type': 'text/plain' });
+    arrival.res.write('part one;');
+    const res = await responding;
+    await loser.closed(0); // the losing try was cancelled when the winner's headers came
+    const ended = new Promise<void>((resolve, reject) => {
+      res.body.on('end', () => resolve());
+      res.body.on('error', reject);
+    });
+    await new Promise<void>((resolve) => res.body.once('data', () => resolve()));
+    await abortAndExpectPrompt(m, controller, ended);
+    await winner.closed(0);
+    expect(await send(m, '/after')).toEqual({ status: 200, body: 'ok' });
+    expect([...a.arrivals, ...b.arrivals].filter((r) => r.url === '/held')).toHaveLength(2);
+  });
+
   it('before the hedge backup is sent: the backup never goes out', async () => {
     const hold = (a: { url: string }) => a.url.startsWith('/held');
     const [a, b] = [await held({ hold }), await held({ hold })];
