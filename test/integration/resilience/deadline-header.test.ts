@@ -213,3 +213,44 @@ spec:
     expect(seen).toEqual(['7777', '7777']);
   });
 });
+
+describe('the deadline header of hedged tries to a MESH_EXTERNAL service', () => {
+  it('neither the primary nor the backup carries it', async () => {
+    const seen: Array<string | undefined> = [];
+    const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string | undefined);
+      if (seen.length > 1) res.end('backup');
+    };
+    const a = await startBackend({ id: 'a', handle });
+    const b = await startBackend({ id: 'b', handle });
+    servers.push(a, b);
+    const config = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: pay }
+spec:
+  hosts: [pay.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http }]
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${a.port} } }, { address: 127.0.0.1, ports: { http: ${b.port} } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: pay
+  annotations:
+    proxyless.dev/hedging: '{"delay": "50ms", "maxExtraPercent": 100}'
+spec:
+  hosts: [pay.example.com]
+  http:
+  - timeout: 5s
+    retries: { attempts: 1, perTryTimeout: 2s, retryOn: 5xx }
+    route: [{ destination: { host: pay.example.com } }]
+`;
+    const m = createMesh({ config });
+    meshes.push(m);
+    const res = await request('http://pay.example.com/', { dispatcher: m.dispatcher });
+    expect(await res.body.text()).toBe('backup');
+    expect(seen).toEqual([undefined, undefined]);
+  });
+});
