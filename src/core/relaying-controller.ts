@@ -17,6 +17,30 @@ export interface CallProgress {
 }
 
 /**
+ * The options key of a {@link CallProgressSlot}: the timeout layer puts one on the options
+ * it sends down, so that the call of several tries below can say where it stands even
+ * when no try has connected yet (the caller then has no controller to ask: every try
+ * failed to connect, or waits for one).
+ */
+export const kCallProgress = Symbol.for('proxyless.callProgress');
+
+/** Where the outermost call of several tries below registers itself (see {@link kCallProgress}). */
+export interface CallProgressSlot {
+  /** The outermost {@link RelayingController} below, once it exists. */
+  source: RelayingController | undefined;
+}
+
+/**
+ * Registers `call` in the options' {@link CallProgressSlot}, if they carry one and no
+ * call above it did (the retry call holds the hedged calls of its tries: it says where
+ * the whole call stands).
+ */
+export function reportProgressTo(opts: Dispatcher.DispatchOptions, call: RelayingController): void {
+  const slot = (opts as { [kCallProgress]?: CallProgressSlot })[kCallProgress];
+  if (slot !== undefined && slot.source === undefined) slot.source = call;
+}
+
+/**
  * A call made of several tries (retries, hedged backups) as its caller sees it: the
  * {@link FollowingController} the caller holds, and the one place that relays the
  * followed try's callbacks to the caller's handler, with itself as the controller. The

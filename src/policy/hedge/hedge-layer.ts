@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Cancellation, cancellationOf, kCancellation } from '../../core/cancellation.js';
-import { RelayingController, type CallProgress } from '../../core/relaying-controller.js';
+import { RelayingController, reportProgressTo, type CallProgress } from '../../core/relaying-controller.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
 import type { ServiceTarget } from '../../core/target.js';
@@ -42,6 +42,7 @@ class HedgedCall extends RelayingController {
     this.#tracker = tracker;
     this.#parent = cancellationOf(opts);
     this.#opts = opts as PolicyOptions;
+    reportProgressTo(opts, this);
     // The backup must go to another endpoint: both tries share the tried set.
     this.#tried = this.#opts[kTriedEndpoints] ?? new Set<unknown>();
   }

@@ -6,7 +6,7 @@ import type { FailureKind } from '../../core/classify-failure.js';
 
 // The error class lives with every other in src/core/errors/; re-exported where it was.
 export { PerTryTimeoutError } from '../../core/errors/index.js';
-import { RelayingController, type CallProgress } from '../../core/relaying-controller.js';
+import { RelayingController, reportProgressTo, type CallProgress } from '../../core/relaying-controller.js';
 import { tryDeadlineHeaders } from '../deadline/try-deadline.js';
 import { layer, type Dispatch, type Layer } from '../../core/layer.js';
 import { isReplayable, replay } from '../../core/replayable-body.js';
@@ -81,6 +81,7 @@ export class RetryCall extends RelayingController implements TriedEndpoints {
     this.#budget = budget;
     this.#parent = cancellationOf(opts);
     this.#opts = opts as PolicyOptions;
+    reportProgressTo(opts, this);
   }
 
   /** See {@link TriedEndpoints.has}. */

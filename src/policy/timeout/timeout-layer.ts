@@ -3,7 +3,7 @@ import { Cancellation, cancellationOf, kCancellation, type CancelListener } from
 import { DeadlineExceededError, RouteTimeoutError } from '../../core/errors/index.js';
 import { failDispatch, ForwardingHandler } from '../../core/forwarding-handler.js';
 import { layer, type Layer } from '../../core/layer.js';
-import { RelayingController } from '../../core/relaying-controller.js';
+import { kCallProgress, RelayingController, type CallProgressSlot } from '../../core/relaying-controller.js';
 import type { ServiceTarget } from '../../core/target.js';
 import { currentDeadline } from '../deadline/deadline.js';
 import { kCallEnds, withDeadlineHeader } from '../deadline/try-deadline.js';
@@ -114,9 +114,10 @@ class TimeoutHandler extends ForwardingHandler implements CancelListener {
 }
 
 /**
- * The deadline ran out during the call: where it was, from the controller the layers below
- * gave (none: nothing started yet; a call of several tries says where it stands; any
- * other: the one try, in flight).
+ * The deadline ran out during the call: where it was, from the call of several tries
+ * below (registered in the options' progress slot, so known before any try connects), or
+ * else from the controller the layers below gave (none: nothing started yet; any other:
+ * the one try, in flight).
  */
 function deadlineRanOut(service: string, budgetMs: number, below: Controller | undefined): DeadlineExceededError {
   if (below === undefined) return new DeadlineExceededError(service, 'waiting', budgetMs);
@@ -145,14 +146,16 @@ export function timeoutLayer(): Layer<ServiceTarget> {
     if (left <= 0) return failDispatch(handler, new DeadlineExceededError(target.name.host, 'before', -left));
     const ms = Math.min(policy.timeoutMs ?? Infinity, left);
     const byRoute = policy.timeoutMs !== undefined && policy.timeoutMs <= left;
+    // The call of several tries below says where it stands, even before a try connects.
+    const progress: CallProgressSlot = { source: undefined };
     const timed = new TimeoutHandler(
       handler,
       ms,
-      (below) => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : deadlineRanOut(target.name.host, ms, below)),
+      (below) => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : deadlineRanOut(target.name.host, ms, progress.source ?? below)),
       cancellationOf(opts),
     );
     // Set, not added: a header the caller wrote is replaced (one value on the wire, as Envoy's).
     const sent = target.meshExternal === true ? opts : withDeadlineHeader(opts, ms);
-    return next({ ...sent, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms } as Dispatcher.DispatchOptions, timed);
+    return next({ ...sent, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms, [kCallProgress]: progress } as Dispatcher.DispatchOptions, timed);
   });
 }

@@ -119,3 +119,42 @@ describe('DeadlineExceededError says where the call was', () => {
     expect(server.arrivals).toHaveLength(2);
   });
 });
+
+describe('DeadlineExceededError when no try ever connected (connect failures retried)', () => {
+  it('names the try in force and the stage of the retrying call, not "try 1 waited"', async () => {
+    // A port nothing listens on: every try fails to connect, and is retried at once.
+    const { createServer } = await import('node:net');
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as import('node:net').AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const config = [
+      `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: api
+  annotations:
+    proxyless.dev/retry-budget: '{"disabled": true}'
+spec: { host: api }`,
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api]
+  http:
+  - retries: { attempts: 1000, retryOn: connect-failure }
+    route: [{ destination: { host: api } }]`,
+    ];
+    const mesh = createMesh({ discovery: [staticEndpoints({ api: [`127.0.0.1:${port}`] })], config });
+    meshes.push(mesh);
+    const retries: number[] = [];
+    mesh.on('retry', (e) => void retries.push(e.attempt));
+    const error = await failure(mesh, 300);
+    // However loaded the machine, the message follows the retries seen (a retry event comes
+    // as its backoff starts): after N of them the call waits to retry after try N, or
+    // try N+1 waits for its connection.
+    const n = retries.length;
+    expect(['backoff', 'waiting']).toContain(error.stage);
+    expect(error.message).toContain(error.stage === 'backoff' ? `waited to retry after try ${n};` : `while try ${n + 1} waited for an endpoint or a connection`);
+  });
+});
