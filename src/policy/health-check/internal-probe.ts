@@ -6,7 +6,11 @@
  *
  * @module
  */
+import { formatValue } from '../../core/validate.js';
 import type { HealthCheckFailureType, HealthCheckFunction, HealthCheckResult, HealthCheckTimers } from './types.js';
+
+/** The longest `detail` of a check's answer kept (it goes to events, channels and the admin pages). */
+const MAX_DETAIL = 1024;
 
 /** A probe in flight. */
 export interface Probe {
@@ -51,9 +55,15 @@ export function startProbe<E>(
     pending = Promise.reject(error as Error);
   }
   pending.then(
-    (result) => {
+    (result: unknown) => {
       if (typeof result === 'boolean') finish(result, result ? 'passed' : 'failed', 'ACTIVE');
-      else finish(result.healthy === true, result.detail ?? (result.healthy === true ? 'passed' : 'failed'), 'ACTIVE');
+      // A check written in JavaScript may answer anything: reading `healthy` of undefined
+      // would throw here, an unhandled rejection, and the probe would never settle.
+      else if (result === null || typeof result !== 'object') finish(false, `the check answered ${formatValue(result)} (expected: true, false or { healthy, detail })`, 'ACTIVE');
+      else {
+        const { healthy, detail } = result as HealthCheckResult;
+        finish(healthy === true, typeof detail === 'string' ? detail.slice(0, MAX_DETAIL) : healthy === true ? 'passed' : 'failed', 'ACTIVE');
+      }
     },
     (error: unknown) => finish(false, describeError(error), 'NETWORK'),
   );

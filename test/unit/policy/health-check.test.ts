@@ -313,6 +313,37 @@ describe('HealthChecker (fake timers, scripted checks)', () => {
     await sync.checker.close();
   });
 
+  it('a check answering neither a boolean nor a result (undefined, null, a string) fails at once, naming what it answered; nothing is left unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const answer of [undefined, null, 'ok']) {
+        const { checker } = harness({}, { check: async () => answer as unknown as boolean });
+        const a = new Endpoint('10.0.0.1:80');
+        checker.setEndpoints([a]);
+        await vi.advanceTimersByTimeAsync(0);
+        expect(checker.status()[0]).toMatchObject({ checks: 1, healthy: false, consecutiveFailures: 1 });
+        expect(checker.status()[0]!.lastResult).toContain(`answered ${JSON.stringify(answer) ?? 'undefined'}`);
+        await checker.close();
+      }
+      // An unhandled rejection is reported before the next turn of the (real) event loop: let one pass.
+      vi.useRealTimers();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it("a check's detail is kept to 1024 characters (it goes to events, channels and the admin pages)", async () => {
+    const { checker } = harness({}, { check: async () => ({ healthy: false, detail: 'x'.repeat(100_000) }) });
+    checker.setEndpoints([new Endpoint('10.0.0.1:80')]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(checker.status()[0]!.lastResult).toBe('x'.repeat(1024));
+    await checker.close();
+  });
+
   it('one endpoint never has two checks in flight: a slow check delays the next', async () => {
     const record: Array<{ key: string; at: number }> = [];
     const { checker } = harness(
