@@ -40,7 +40,8 @@ export function formatValue(value: unknown): string {
   // JSON writes NaN and the infinities as null, which would name the wrong value.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
-    const text = JSON.stringify(value);
+    // A BigInt inside (JSON has none) is written as one, rather than failing the whole value.
+    const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
   } catch {
     return Object.prototype.toString.call(value);
