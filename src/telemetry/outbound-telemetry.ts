@@ -11,6 +11,7 @@
  */
 import type { Context, Tracer } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
+import { getHeader } from '../core/headers.js';
 import { AccessLog, type AccessLogEntry } from './access-log.js';
 import { CallTelemetry } from './call-telemetry.js';
 import { callTelemetryOf, kCallTelemetry } from './call-hooks.js';
@@ -313,10 +314,10 @@ export class OutboundTelemetry {
       duration: Math.round(ms),
       upstream_host: upstream ?? null,
       upstream_cluster: call.cluster(),
-      authority: header(call.headers, 'host') ?? this.serverOf(call.origin).address,
+      authority: getHeader(call.headers, 'host') ?? this.serverOf(call.origin).address,
       route_name: call.route ?? null,
-      user_agent: header(call.headers, 'user-agent'),
-      request_id: header(call.headers, 'x-request-id'),
+      user_agent: getHeader(call.headers, 'user-agent') ?? null,
+      request_id: getHeader(call.headers, 'x-request-id') ?? null,
       attempts,
       trace_id: trace === undefined || /^0+$/.test(trace) ? null : trace,
       direction: 'outbound',
@@ -367,25 +368,6 @@ export class OutboundTelemetry {
     }
     process.emitWarning(`telemetry failed while reporting a call (${text.slice(0, 200)}); calls go on, later failures are not reported`, { code: 'PROXYLESS_W_TELEMETRY' });
   }
-}
-
-function header(headers: Dispatcher.DispatchOptions['headers'], name: string): string | null {
-  if (headers == null) return null;
-  if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
-    return null;
-  }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [k, v] of headers as Iterable<[string, string | string[]]>) if (k.toLowerCase() === name) return Array.isArray(v) ? v.join(',') : String(v);
-    return null;
-  }
-  for (const k in headers as Record<string, unknown>) {
-    if (k.toLowerCase() === name) {
-      const v = (headers as Record<string, string | string[]>)[k];
-      return Array.isArray(v) ? v.join(',') : String(v);
-    }
-  }
-  return null;
 }
 
 /** The recorder's view of the services, built at collection time. */

@@ -16,13 +16,13 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-const config = (delay: string) => [
+const config = (delay: string, hedgeDelay: string) => [
   `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
   name: api
   annotations:
-    proxyless.dev/hedging: '{"delay": "30ms", "maxExtraPercent": 100}'
+    proxyless.dev/hedging: '{"delay": "${hedgeDelay}", "maxExtraPercent": 100}'
 spec:
   hosts: [api]
   http:
@@ -39,7 +39,7 @@ spec: { host: api, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } } }
 ];
 
 /** Two replicas and a shadow, all holding /held* requests until the test answers them; /503 answers 503 once per path. */
-async function setUp(delay = '20ms', extra: Partial<MeshOptions> = {}): Promise<{ mesh: Mesh; api: HeldServer[]; shadow: HeldServer; arrived: Progress; all: () => Arrival[] }> {
+async function setUp(delay = '20ms', extra: Partial<MeshOptions> = {}, hedgeDelay = '30ms'): Promise<{ mesh: Mesh; api: HeldServer[]; shadow: HeldServer; arrived: Progress; all: () => Arrival[] }> {
   const arrived = new Progress();
   const seen = new Set<string>();
   const options = {
@@ -59,7 +59,7 @@ async function setUp(delay = '20ms', extra: Partial<MeshOptions> = {}): Promise<
   servers.push(...api, shadow);
   const mesh = createMesh({
     discovery: [staticEndpoints({ api: api.map((s) => s.address), shadow: [shadow.address] })],
-    config: config(delay),
+    config: config(delay, hedgeDelay),
     closeGracePeriod: 2000,
     ...extra,
   });
@@ -138,7 +138,9 @@ describe('fault delay + retries + hedging + mirror on one route, the caller abor
           tryEnded();
         }
       })(handler)));
-    const t = await setUp('20ms', { stacks: { service: (stack) => void stack.insertAfter('retry', observe) } });
+    // Hedging stays on the route, but its backup must not race the 503: with the usual
+    // 30 ms, a try slowed past it on a loaded machine sent a backup before the backoff.
+    const t = await setUp('20ms', { stacks: { service: (stack) => void stack.insertAfter('retry', observe) } }, '10s');
     const controller = new AbortController();
     const pending = request('http://api/503-a', { dispatcher: t.mesh.dispatcher, signal: controller.signal });
     await firstTryEnded;
