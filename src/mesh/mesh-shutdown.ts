@@ -21,7 +21,7 @@ export interface ShutdownParts {
   readonly services: readonly MeshService[];
   /** Connection attempts of every pool. */
   readonly connecting: ConnectingSockets;
-  /** Admin servers started by the mesh (closed first, as they read the services). */
+  /** Admin servers started by the mesh: closed together with the services (an admin request arriving during shutdown may see services closing). */
   readonly admins: readonly { close(): Promise<void> }[];
   /** Stops the mesh's listeners (config watches, identity, sources' errors): first, so a source another mesh holds keeps running. */
   stopListening(): void;
