@@ -8,6 +8,7 @@ import { parseMeshYaml } from 'proxyless/config';
 import { hedgingSettings, retryBudgetSettings } from '../../src/config/extensions.js';
 import { breakerSettings, CIRCUIT_BREAKER_ANNOTATION, HEALTH_CHECK_ANNOTATION, healthCheckSettings } from 'proxyless/policy';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+import { statusOf } from '../helpers/status-of.js';
 
 const servers: Backend[] = [];
 const meshes: Mesh[] = [];
@@ -69,16 +70,6 @@ const hedgingFromCode = (): [VirtualService, DestinationRule] => [
 
 const annotations = (resource: { metadata: { annotations?: Record<string, string> } }) => resource.metadata.annotations;
 
-async function status(mesh: Mesh): Promise<number | string> {
-  try {
-    const res = await request('http://api/', { dispatcher: mesh.dispatcher });
-    await res.body.text();
-    return res.statusCode;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
-
 describe('config from code', () => {
   it('the typed extension options compile to the settings their YAML annotations give', () => {
     const [, yamlRule] = parseMeshYaml(RETRIES_YAML, 'retries.yaml') as [unknown, DestinationRule];
@@ -111,7 +102,7 @@ describe('config from code', () => {
       servers.push(api);
       const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config });
       meshes.push(mesh);
-      for (let i = 0; i < 5; i++) expect(await status(mesh)).toBe(503);
+      for (let i = 0; i < 5; i++) expect(await statusOf(mesh)).toBe(503);
       counts.push(api.requests);
     }
     // 5 calls of up to 4 tries each, but the budget holds 3 retries: 5 + 3.
@@ -149,7 +140,7 @@ spec: { host: api }`;
       const mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config });
       meshes.push(mesh);
       const outcomes: Array<number | string> = [];
-      for (let i = 0; i < 6; i++) outcomes.push(await status(mesh));
+      for (let i = 0; i < 6; i++) outcomes.push(await statusOf(mesh));
       expect(outcomes.at(-1)).toBe('PROXYLESS_ERR_CIRCUIT_OPEN');
       reached.push(api.requests);
     }

@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { CHANNEL_NAMES, createMesh, destinationRule, staticEndpoints, type EndpointEvent, type HealthChangedEvent, type Mesh } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+import { statusOf } from '../helpers/status-of.js';
 
 const SERVICE = 'api.default.svc.cluster.local:80';
 const servers: Backend[] = [];
@@ -37,17 +37,6 @@ async function backend(handle: (req: IncomingMessage, res: ServerResponse) => vo
   return b;
 }
 
-/** One call through the mesh; its status, or the error's code when it failed. */
-async function call(mesh: Mesh): Promise<number | string> {
-  try {
-    const res = await request('http://api/', { dispatcher: mesh.dispatcher });
-    await res.body.text();
-    return res.statusCode;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
-
 describe('ejection reasons: endpointEjected and the ejection channel say which count ejected the endpoint', () => {
   /** Sends calls to a mesh with `outlierDetection` until `endpointEjected`; returns the event and the channel's message. */
   async function ejectedBy(handle: (req: IncomingMessage, res: ServerResponse) => void, outlierDetection: object): Promise<{ event: EndpointEvent; message: unknown; address: string }> {
@@ -62,7 +51,7 @@ describe('ejection reasons: endpointEjected and the ejection channel say which c
     let done = false;
     void ejected.then(() => (done = true));
     // Each call's result is counted before it returns; the event comes with the threshold's call.
-    while (!done) await call(mesh);
+    while (!done) await statusOf(mesh);
     const [event] = await ejected;
     return { event, message: messages.find((m) => (m as { ejected: boolean }).ejected), address: api.address };
   }
@@ -101,7 +90,7 @@ describe('ejection reasons: endpointEjected and the ejection channel say which c
     const messages = listen(CHANNEL_NAMES.ejection);
     const ejected = once(mesh, 'endpointEjected') as Promise<[EndpointEvent]>;
     const restored = once(mesh, 'endpointRestored') as Promise<[EndpointEvent]>;
-    await call(mesh);
+    await statusOf(mesh);
     expect((await ejected)[0].reason).toBe('CONSECUTIVE_5XX');
     failing = false;
     expect((await restored)[0]).toEqual({ service: SERVICE, endpoint: api.address });
@@ -123,7 +112,7 @@ describe('health check failures: healthChanged and the health channel say what t
     meshes.push(mesh);
     const messages = listen(CHANNEL_NAMES.health);
     const changed = once(mesh, 'healthChanged') as Promise<[HealthChangedEvent]>;
-    expect(await call(mesh)).toBe(200); // makes the service, and so its health checks
+    expect(await statusOf(mesh)).toBe(200); // makes the service, and so its health checks
     const [event] = await changed;
     return { event, message: messages[0] };
   }

@@ -5,7 +5,6 @@
 import { once } from 'node:events';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import {
   CHANNEL_NAMES,
   createMesh,
@@ -20,6 +19,7 @@ import {
   type RetryEvent,
 } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../helpers/backends.js';
+import { statusOf } from '../helpers/status-of.js';
 
 const servers: Backend[] = [];
 const meshes: Mesh[] = [];
@@ -30,16 +30,6 @@ afterEach(async () => {
 
 const SERVICE = 'api.default.svc.cluster.local:80';
 const route = { route: [{ destination: { host: 'api' } }] };
-
-async function call(mesh: Mesh): Promise<number | string> {
-  try {
-    const res = await request('http://api/', { dispatcher: mesh.dispatcher });
-    await res.body.text();
-    return res.statusCode;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
 
 describe('mesh events', () => {
   it('retry and retryBudgetExhausted: one event per retry scheduled, one per retry the budget refused, also on their channels', async () => {
@@ -67,8 +57,8 @@ describe('mesh events', () => {
     subscribe(CHANNEL_NAMES.retry, onRetry);
     try {
       // First call: 2 retries (the whole reserve); second call: its first retry is refused.
-      expect(await call(mesh)).toBe(503);
-      expect(await call(mesh)).toBe(503);
+      expect(await statusOf(mesh)).toBe(503);
+      expect(await statusOf(mesh)).toBe(503);
     } finally {
       unsubscribe(CHANNEL_NAMES.budgetExhausted, onMessage);
       unsubscribe(CHANNEL_NAMES.retry, onRetry);
@@ -105,7 +95,7 @@ describe('mesh events', () => {
     subscribe(CHANNEL_NAMES.hedge, onMessage);
     try {
       // Round robin: of two calls, one starts on the endpoint that never answers.
-      for (let i = 0; i < 2; i++) expect(await call(mesh)).toBe(200);
+      for (let i = 0; i < 2; i++) expect(await statusOf(mesh)).toBe(200);
     } finally {
       unsubscribe(CHANNEL_NAMES.hedge, onMessage);
     }
@@ -134,8 +124,8 @@ describe('mesh events', () => {
     meshes.push(mesh);
     const ejected = once(mesh, 'endpointEjected') as Promise<[EndpointEvent]>;
     const restored = once(mesh, 'endpointRestored') as Promise<[EndpointEvent]>;
-    await call(mesh);
-    await call(mesh);
+    await statusOf(mesh);
+    await statusOf(mesh);
     // 503 is a gateway error and a 5xx; only consecutive5xxErrors is set, so that count ejects it.
     expect((await ejected)[0]).toEqual({ service: SERVICE, endpoint: api.address, reason: 'CONSECUTIVE_5XX' });
     failing = false;
@@ -154,7 +144,7 @@ describe('mesh events', () => {
     const changes: HealthChangedEvent[] = [];
     mesh.on('healthChanged', (e) => changes.push(e));
     healthy = false;
-    expect(await call(mesh)).toBe(200); // makes the service (and its health checks)
+    expect(await statusOf(mesh)).toBe(200); // makes the service (and its health checks)
     const [down] = (await once(mesh, 'healthChanged')) as [HealthChangedEvent];
     expect(down).toEqual({ service: SERVICE, endpoint: api.address, healthy: false, detail: 'status 503 (expected 200-399)', failure: 'ACTIVE' });
     healthy = true;
@@ -170,8 +160,8 @@ describe('mesh events', () => {
     {
       await using mesh = createMesh({ discovery: [staticEndpoints({ api: [api.address] })] });
       outside = mesh;
-      expect(await call(mesh)).toBe(200);
+      expect(await statusOf(mesh)).toBe(200);
     }
-    expect(await call(outside)).toBe('PROXYLESS_ERR_MESH_CLOSED');
+    expect(await statusOf(outside)).toBe('PROXYLESS_ERR_MESH_CLOSED');
   });
 });

@@ -2,10 +2,10 @@
 // each policy is remade only when its own settings change, and a closed mesh leaves no
 // breaker or health-check timer running.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { request } from 'undici';
 import { createMesh, staticEndpoints, type Mesh } from 'proxyless';
 import { closeAll, startBackend, type Backend } from '../../helpers/backends.js';
 import { MESH_TIMERS, trackTimers, type TimerTracker } from '../../helpers/timer-leaks.js';
+import { statusOf } from '../../helpers/status-of.js';
 
 const servers: Backend[] = [];
 const meshes: Mesh[] = [];
@@ -24,17 +24,6 @@ function rule(annotations: Record<string, object>) {
   const encoded: Record<string, string> = {};
   for (const [key, value] of Object.entries(annotations)) encoded[key] = JSON.stringify(value);
   return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', annotations: encoded }, spec: { host: 'api' } };
-}
-
-/** GET http://api/: the status, or the error's code. */
-async function call(m: Mesh, path = '/'): Promise<number | string> {
-  try {
-    const res = await request(`http://api${path}`, { dispatcher: m.dispatcher });
-    await res.body.text();
-    return res.statusCode;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
 }
 
 /** A backend answering 500 to everything but `/healthz`, which answers `health.status`. */
@@ -57,10 +46,10 @@ describe('policy reloads on a service in use', () => {
     const api = await failingBackend({ status: 200 });
     const m = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [rule({})] });
     meshes.push(m);
-    expect(await call(m)).toBe(500); // the service exists now, with no breaker
+    expect(await statusOf(m)).toBe(500); // the service exists now, with no breaker
     m.applyConfig([rule({ [BREAKER]: breakerSettings })]);
     const results: Array<number | string> = [];
-    for (let i = 0; i < 6; i++) results.push(await call(m));
+    for (let i = 0; i < 6; i++) results.push(await statusOf(m));
     expect(results).toContain('PROXYLESS_ERR_CIRCUIT_OPEN');
     expect(m.circuitBreakers()['api.default.svc.cluster.local:80']).toMatchObject({ state: 'open' });
   });
@@ -69,10 +58,10 @@ describe('policy reloads on a service in use', () => {
     const api = await failingBackend({ status: 200 });
     const m = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [rule({ [BREAKER]: breakerSettings })] });
     meshes.push(m);
-    for (let i = 0; i < 4; i++) await call(m);
-    expect(await call(m)).toBe('PROXYLESS_ERR_CIRCUIT_OPEN');
+    for (let i = 0; i < 4; i++) await statusOf(m);
+    expect(await statusOf(m)).toBe('PROXYLESS_ERR_CIRCUIT_OPEN');
     m.applyConfig([rule({})]);
-    expect(await call(m)).toBe(500);
+    expect(await statusOf(m)).toBe(500);
     expect(m.circuitBreakers()).toEqual({});
   });
 
@@ -81,7 +70,7 @@ describe('policy reloads on a service in use', () => {
     const api = await failingBackend(health);
     const m = createMesh({ discovery: [staticEndpoints({ api: [api.address] })], config: [rule({})] });
     meshes.push(m);
-    await call(m);
+    await statusOf(m);
     m.applyConfig([rule({ [HEALTH]: { interval: '20ms', jitter: 0, timeout: '1s' } })]);
     // The first failed check marks the endpoint unhealthy (nothing else would).
     await vi.waitFor(() => expect(m.services()[0]!.endpoints[0]!.available).toBe(false), { timeout: 5_000, interval: 10 });
@@ -94,10 +83,10 @@ describe('policy reloads on a service in use', () => {
       config: [rule({ [BREAKER]: breakerSettings, [HEALTH]: { interval: '10s' } })],
     });
     meshes.push(m);
-    expect(await call(m)).toBe(500);
+    expect(await statusOf(m)).toBe(500);
     m.applyConfig([rule({ [BREAKER]: breakerSettings, [HEALTH]: { interval: '20s' } })]);
     const results: Array<number | string> = [];
-    for (let i = 0; i < 6; i++) results.push(await call(m));
+    for (let i = 0; i < 6; i++) results.push(await statusOf(m));
     // A breaker closed behind the service's back would let every request through uncounted.
     expect(results).toContain('PROXYLESS_ERR_CIRCUIT_OPEN');
   });
@@ -109,7 +98,7 @@ describe('policy reloads on a service in use', () => {
       discovery: [staticEndpoints({ api: [api.address] })],
       config: [rule({ [BREAKER]: breakerSettings, [HEALTH]: { interval: '10s' } })],
     });
-    expect(await call(m)).toBe(500);
+    expect(await statusOf(m)).toBe(500);
     expect(tracker.live(MESH_TIMERS).length).toBeGreaterThan(0); // the breaker's window, the first check
     await m.close();
     expect(tracker.live(MESH_TIMERS)).toEqual([]);
