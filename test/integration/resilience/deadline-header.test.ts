@@ -137,20 +137,30 @@ describe('the deadline header of each try (Envoy: the per-try timeout, or the ti
   });
 });
 
+/**
+ * Two endpoints sharing one handler that records the header each try carried: the first
+ * try is held (never answered, so a hedge's backup fires after its delay), the second is
+ * answered `backup`.
+ */
+async function firstTryHeld(): Promise<{ seen: Array<string | undefined>; a: Backend; b: Backend }> {
+  const seen: Array<string | undefined> = [];
+  const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+    seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string | undefined);
+    if (seen.length > 1) res.end('backup');
+  };
+  const a = await startBackend({ id: 'a', handle });
+  const b = await startBackend({ id: 'b', handle });
+  servers.push(a, b);
+  return { seen, a, b };
+}
+
 describe('the deadline header of a hedged backup (Envoy writes it for each upstream request with the time elapsed)', () => {
   /**
    * The header each try carried: two endpoints share one handler, the first try is held
    * (never answered, so the backup fires after its delay), the backup is answered.
    */
-  async function hedgedSeen(route: string, delay: string): Promise<string[]> {
-    const seen: string[] = [];
-    const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string);
-      if (seen.length > 1) res.end('backup');
-    };
-    const a = await startBackend({ id: 'a', handle });
-    const b = await startBackend({ id: 'b', handle });
-    servers.push(a, b);
+  async function hedgedSeen(route: string, delay: string, headers?: Record<string, string>): Promise<Array<string | undefined>> {
+    const { seen, a, b } = await firstTryHeld();
     const vs = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -160,12 +170,11 @@ metadata:
 spec:
   hosts: [api]
   http:
-  - ${route}
-    route: [{ destination: { host: api } }]
+  - ${route === '' ? '' : `${route}\n    `}route: [{ destination: { host: api } }]
 `;
     const m = createMesh({ discovery: [staticEndpoints({ api: [a.address, b.address] })], config: vs });
     meshes.push(m);
-    const res = await request('http://api/', { dispatcher: m.dispatcher });
+    const res = await request('http://api/', { dispatcher: m.dispatcher, ...(headers ? { headers } : {}) });
     expect(await res.body.text()).toBe('backup');
     return seen;
   }
@@ -187,43 +196,14 @@ spec:
   });
 
   it("without a route timeout, per-try timeout or deadline the caller's own header goes to both tries as written", async () => {
-    const seen: string[] = [];
-    const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string);
-      if (seen.length > 1) res.end('backup');
-    };
-    const a = await startBackend({ id: 'a', handle });
-    const b = await startBackend({ id: 'b', handle });
-    servers.push(a, b);
-    const vs = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: api
-  annotations:
-    proxyless.dev/hedging: '{"delay": "50ms", "maxExtraPercent": 100}'
-spec:
-  hosts: [api]
-  http:
-  - route: [{ destination: { host: api } }]
-`;
-    const m = createMesh({ discovery: [staticEndpoints({ api: [a.address, b.address] })], config: vs });
-    meshes.push(m);
-    const res = await request('http://api/', { dispatcher: m.dispatcher, headers: { 'x-envoy-expected-rq-timeout-ms': '7777' } });
-    expect(await res.body.text()).toBe('backup');
+    const seen = await hedgedSeen('', '50ms', { 'x-envoy-expected-rq-timeout-ms': '7777' });
     expect(seen).toEqual(['7777', '7777']);
   });
 });
 
 describe('the deadline header of hedged tries to a MESH_EXTERNAL service', () => {
   it('neither the primary nor the backup carries it', async () => {
-    const seen: Array<string | undefined> = [];
-    const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-      seen.push(req.headers['x-envoy-expected-rq-timeout-ms'] as string | undefined);
-      if (seen.length > 1) res.end('backup');
-    };
-    const a = await startBackend({ id: 'a', handle });
-    const b = await startBackend({ id: 'b', handle });
-    servers.push(a, b);
+    const { seen, a, b } = await firstTryHeld();
     const config = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: pay }
