@@ -17,9 +17,11 @@ type Controller = Dispatcher.DispatchController;
  * above (the caller's): when the time is up the caller gets the timeout error at once,
  * every wait below ends, and the request in flight is aborted, or aborted when it starts.
  */
-class TimeoutHandler extends ForwardingHandler implements CancelListener {
+class TimeoutHandler extends ForwardingHandler implements CancelListener, CallProgressSlot {
   /** What the layers below see as their cancellation. */
   readonly scope = new Cancellation();
+  /** The call of several tries below, once it registers (it says where it stands even before a try connects). */
+  source: RelayingController | undefined = undefined;
   readonly #parent: Cancellation | undefined;
   #controller: Controller | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -31,7 +33,7 @@ class TimeoutHandler extends ForwardingHandler implements CancelListener {
     this.#parent = parent;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#timedOut = error(this.#controller);
+      this.#timedOut = error(this.source ?? this.#controller);
       this.#fail(this.#timedOut);
       this.scope.cancel(this.#timedOut);
       this.#controller?.abort(this.#timedOut);
@@ -146,16 +148,14 @@ export function timeoutLayer(): Layer<ServiceTarget> {
     if (left <= 0) return failDispatch(handler, new DeadlineExceededError(target.name.host, 'before', -left));
     const ms = Math.min(policy.timeoutMs ?? Infinity, left);
     const byRoute = policy.timeoutMs !== undefined && policy.timeoutMs <= left;
-    // The call of several tries below says where it stands, even before a try connects.
-    const progress: CallProgressSlot = { source: undefined };
     const timed = new TimeoutHandler(
       handler,
       ms,
-      (below) => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : deadlineRanOut(target.name.host, ms, progress.source ?? below)),
+      (below) => (byRoute ? new RouteTimeoutError(target.name.host, ms, policy.where) : deadlineRanOut(target.name.host, ms, below)),
       cancellationOf(opts),
     );
     // Set, not added: a header the caller wrote is replaced (one value on the wire, as Envoy's).
     const sent = target.meshExternal === true ? opts : withDeadlineHeader(opts, ms);
-    return next({ ...sent, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms, [kCallProgress]: progress } as Dispatcher.DispatchOptions, timed);
+    return next({ ...sent, [kCancellation]: timed.scope, [kCallEnds]: performance.now() + ms, [kCallProgress]: timed } as Dispatcher.DispatchOptions, timed);
   });
 }
